@@ -1,0 +1,116 @@
+"""The import probe: numpy, TensorFlow and tf.keras imported for real, in a subprocess.
+
+The compat checks predict from metadata; this check observes. When they disagree the
+observation wins and the report shows both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from mnist_doctor.environment import Distributions
+from mnist_doctor.flavour import KerasFlavour
+from mnist_doctor.import_failures import classify_import_failure
+from mnist_doctor.model import BaseCheck, Result
+from mnist_doctor.probes import ImportProbe
+
+
+def _tail(text: str, lines: int = 12) -> list[str]:
+    return [line for line in text.strip().splitlines()[-lines:] if line.strip()]
+
+
+class ImportWorks(BaseCheck):
+    """``import tensorflow`` and ``tf.keras`` really work in the target interpreter."""
+
+    id = "runtime.import"
+    family = "runtime"
+    title = "Import TensorFlow"
+    slow = True
+
+    def run(self, import_probe: ImportProbe, keras_flavour: KerasFlavour, distributions: Distributions,
+            target_python: str, options: Any) -> Result:
+        probe = import_probe
+        run = probe.run
+        data: dict[str, Any] = {"stages": probe.stages, "returncode": run.returncode, "mode": probe.mode,
+                                "elapsed_s": round(run.elapsed_s, 2)}
+        if keras_flavour.kind is None and probe.mode == "tf" and distributions.tensorflow() is None:
+            numpy_stage = probe.stage("numpy") or {}
+            note = "numpy imports" if numpy_stage.get("ok") else "numpy does not import either"
+            return Result.skip(f"no TensorFlow installed ({note}); see compat.tensorflow", data=data)
+        if run.launch_error:
+            return Result.fail(f"could not start {target_python}: {run.launch_error}", data=data)
+        failed = probe.failed_stage()
+        if run.timed_out:
+            where = failed["name"] if failed else "start-up"
+            return Result.fail(
+                f"import of {where} did not finish within {run.elapsed_s:.0f}s (killed)",
+                details=_tail(run.stderr),
+                hint="rerun with a larger --timeout; if it still hangs, run "
+                + f"{target_python} -X importtime -c \"import tensorflow\" to see where",
+                data=data,
+            )
+        if failed is None and probe.finished:
+            return self._success(probe, distributions, data)
+        text = "\n".join(
+            [failed.get("error", "") if failed else "", *(failed.get("chain", []) if failed else []), run.stderr]
+        )
+        tf_version = keras_flavour.tensorflow
+        diagnosis = classify_import_failure(
+            text, target_python=target_python, signal_name=run.signal_name,
+            tf_minor=f"{tf_version.major}.{tf_version.minor}" if tf_version else None,
+        )
+        stage_name = failed["name"] if failed else "start-up"
+        crashed = f" (crashed: {run.signal_name})" if run.signal_name else ""
+        message = (failed or {}).get("error") or (_tail(run.stderr, 1) or ["no output"])[0]
+        data["diagnosis"] = diagnosis.name
+        data["failed_stage"] = stage_name
+        return Result.fail(
+            f"import {stage_name} failed{crashed}: {diagnosis.summary}",
+            details=[f"{(failed or {}).get('error_type', 'error')}: {message}", *_tail(run.stderr, 8)],
+            hint=diagnosis.hint,
+            data=data,
+        )
+
+    def _success(self, probe: ImportProbe, distributions: Distributions, data: dict[str, Any]) -> Result:
+        np_stage = (probe.stage("numpy") or {}).get("value") or {}
+        keras_stage = (probe.stage("tf.keras") or probe.stage("keras") or {}).get("value") or {}
+        tf_stage = (probe.stage("tensorflow") or {}).get("value") or {}
+        parts = [f"numpy {np_stage.get('version')}"]
+        if tf_stage:
+            parts.append(f"TensorFlow {tf_stage.get('version')}")
+        kind = {"keras3": "Keras 3", "keras2": "Keras 2", "tf_keras": "tf-keras"}.get(keras_stage.get("kind"), "?")
+        parts.append(f"{probe.mode == 'tf' and 'tf.keras' or 'keras'} → {kind} {keras_stage.get('version') or ''}".strip())
+        details = [f"{s['name']}: {s.get('elapsed_s', 0):.1f}s" for s in probe.stages.values()]
+        mismatches = _metadata_mismatches(distributions, np_stage, tf_stage)
+        data["runtime"] = {"numpy": np_stage.get("version"), "tensorflow": tf_stage.get("version"),
+                           "keras": keras_stage.get("version"), "keras_kind": keras_stage.get("kind"),
+                           "backend": keras_stage.get("backend")}
+        summary = "imports: " + ", ".join(parts) + f" in {probe.run.elapsed_s:.1f}s"
+        if mismatches:
+            return Result.warn(summary + "; metadata disagrees with the running versions",
+                               details=mismatches + details,
+                               hint="reinstall the packages named above (stale or duplicated dist-info)",
+                               data=data)
+        return Result.ok(summary, details=details, data=data)
+
+
+def _metadata_mismatches(distributions: Distributions, np_stage: dict[str, Any], tf_stage: dict[str, Any]) -> list[str]:
+    out = []
+    pairs = [("numpy", distributions.version("numpy"), np_stage.get("version"))]
+    tf = distributions.tensorflow()
+    if tf is not None and tf_stage:
+        pairs.append((tf.name, tf.version, tf_stage.get("version")))
+    for name, meta, seen in pairs:
+        if meta is None or not seen:
+            continue
+        try:
+            if Version(seen) != meta:
+                out.append(f"{name}: metadata says {meta}, the running module says {seen}")
+        except InvalidVersion:
+            continue
+    return out
+
+
+CHECKS = [ImportWorks()]

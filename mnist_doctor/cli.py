@@ -1,0 +1,262 @@
+"""Command line: parse, pick the patient, run the checks or an action, render, exit with a graded code.
+
+Heavy modules (rich, packaging, requests, the checks) are imported only after argument
+parsing, so ``--help`` and ``--version`` stay fast and work in a broken environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from mnist_doctor import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mnist_doctor.facts import Facts, Options
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+DEFAULT_TIMEOUT_S = 120.0
+
+EPILOG = """\
+exit codes: 0 no failure (warnings allowed), 1 a failure or crashed check (or a warning
+with --strict), 2 usage error.
+examples:
+  mnist-doctor                              examine this Python
+  mnist-doctor --python ~/project/.venv     examine another environment (pipx installs)
+  mnist-doctor --offline --format json      no network, machine-readable
+  mnist-doctor --clear-cache --dry-run      show which dataset files would be removed
+  mnist-doctor --seed ~/Downloads/mnist.npz put a verified file where Keras looks
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with our own one-line message and a hint (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"mnist-doctor: error: {message}\nhint: mnist-doctor --help lists every flag\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="mnist-doctor",
+        description="Find out why tf.keras.datasets.mnist.load_data() fails here — and how to fix it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"mnist-doctor {__version__}")
+    what = p.add_argument_group("what to check")
+    what.add_argument("--list-checks", action="store_true", help="list the checks (built-in and plugins) and exit")
+    what.add_argument("--select", action="append", metavar="IDS", help="only these check ids or families "
+                      "(comma-separated, repeatable); their prerequisites run too")
+    what.add_argument("--ignore", action="append", metavar="IDS", help="skip these check ids or families")
+    what.add_argument("--offline", action="store_true", help="do not touch the network (network checks skip)")
+    what.add_argument("--python", metavar="PATH", help="interpreter or virtualenv folder to examine "
+                      "(default: $MNIST_DOCTOR_PYTHON, else this Python)")
+    what.add_argument("--origin", metavar="URL", help="dataset URL to test, e.g. an internal mirror "
+                      "(default: $MNIST_DOCTOR_ORIGIN, else Keras' own)")
+    what.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                      help=f"bound for the whole run, probes included (default {DEFAULT_TIMEOUT_S:g})")
+    out = p.add_argument_group("output")
+    out.add_argument("--format", choices=("rich", "json", "markdown"), default="rich",
+                     help="rich table (default), json (schema in README) or markdown (for bug reports)")
+    out.add_argument("--verbose", "-v", action="store_true", help="show details, timings and tracebacks")
+    out.add_argument("--strict", action="store_true", help="treat warnings as failures (exit 1)")
+    fix = p.add_argument_group("fixes (each re-runs the affected checks afterwards)")
+    acts = fix.add_mutually_exclusive_group()
+    acts.add_argument("--clear-cache", action="store_true", help="remove mnist.npz and its partial downloads "
+                      "from every Keras cache location (nothing else)")
+    acts.add_argument("--seed", metavar="FILE", help="verify FILE against the dataset spec and install it "
+                      "where Keras will read it (offline route)")
+    acts.add_argument("--fetch", action="store_true", help="download the dataset with timeouts, retries and "
+                          "hash check, then install it where Keras will read it")
+    acts.add_argument("--fix", action="store_true", help="after the checks, offer the safe fixes found")
+    fix.add_argument("--mirror", metavar="URL", help="with --fetch: download from this mirror URL instead")
+    fix.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    fix.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mnist_doctor.errors import UsageError
+
+    try:
+        return _run(args)
+    except UsageError as exc:
+        sys.stderr.write(f"mnist-doctor: error: {exc}\n")
+        if exc.hint:
+            sys.stderr.write(f"hint: {exc.hint}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("mnist-doctor: interrupted\n")
+        return 130
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    plain = bool(os.environ.get("NO_COLOR"))
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
+    return Console(file=stream, no_color=plain, highlight=False, width=width, soft_wrap=False,
+                   emoji=False, markup=False)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    from mnist_doctor.errors import UsageError
+    from mnist_doctor.facts import Options
+    from mnist_doctor.interpreter import resolve_python
+
+    if args.mirror and not args.fetch:
+        raise UsageError("--mirror goes with --fetch", hint="mnist-doctor --fetch --mirror URL")
+    for flag, url in (("--origin", args.origin), ("--mirror", args.mirror)):
+        if url and not url.startswith(("http://", "https://")):
+            raise UsageError(f"{flag} {url!r} is not an http(s) URL", hint=f"{flag} https://host/path/mnist.npz")
+    return Options(python=resolve_python(args.python), offline=args.offline, timeout=args.timeout,
+                   origin=args.origin or args.mirror, verbose=args.verbose, strict=args.strict)
+
+
+def _new_facts(options: Options) -> Facts:
+    from mnist_doctor.errors import UsageError
+    from mnist_doctor.facts import FactError, Facts
+
+    facts = Facts(options)
+    try:
+        facts.get("introspection")
+    except FactError as exc:
+        raise UsageError(
+            f"--python {options.python}: not a working Python interpreter ({exc})",
+            hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',
+        ) from None
+    return facts
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mnist_doctor.engine import discover
+
+    options = _options(args)
+    if args.list_checks:
+        checks, load_errors = discover()
+        return _list_checks(checks, load_errors, args.format)
+    facts = _new_facts(options)
+    console = _console(stderr=args.format != "rich")
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if args.clear_cache or args.seed or args.fetch:
+        return _action(args, facts, console, interactive)
+    results, load_errors, code = _diagnose(args, facts)
+    if args.fix and code:
+        from mnist_doctor.fixes import offer_fixes
+
+        changed = offer_fixes(results, facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive)
+        if changed:
+            console.print("\nre-running the checks after the fixes:")
+            _, _, code = _diagnose(args, _new_facts(_options(args)))
+    return code
+
+
+def _diagnose(args: argparse.Namespace, facts: Facts, only: list[str] | None = None) -> tuple[list, list, int]:
+    from mnist_doctor.engine import Engine, discover, select
+    from mnist_doctor.report import build_report
+
+    checks, load_errors = discover()
+    chosen = select(checks, only or args.select, None if only else args.ignore)
+    results = _run_engine(Engine, facts, chosen, args.format)
+    errors = [e.result() for e in load_errors] if not (only or args.select) else []
+    report = build_report(facts, results, strict=args.strict, verbose=args.verbose, load_errors=errors)
+    _render(report, args)
+    return results, load_errors, report["exit_code"]
+
+
+def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> list:
+    """Run the checks; on a terminal, a spinner names the checks still running."""
+    console = _console(stderr=True)
+    if not (fmt == "rich" and console.is_terminal):
+        return engine_cls(facts).run(chosen)
+    titles = {c.id: c.id for c in chosen}
+    running: list[str] = []
+    with console.status("starting checks…") as status:
+        def on_event(kind: str, check_id: str) -> None:
+            if kind == "start":
+                running.append(check_id)
+            elif check_id in running:
+                running.remove(check_id)
+            names = ", ".join(titles.get(i, i) for i in running[:4]) + (" …" if len(running) > 4 else "")
+            status.update(f"running: {names}" if running else "finishing…")
+
+        return engine_cls(facts, on_event=on_event).run(chosen)
+
+
+def _render(report: dict[str, Any], args: argparse.Namespace) -> None:
+    if args.format == "json":
+        from mnist_doctor.render.json import render_json
+
+        sys.stdout.write(render_json(report) + "\n")
+    elif args.format == "markdown":
+        from mnist_doctor.render.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report, verbose=args.verbose) + "\n")
+    else:
+        from mnist_doctor.render.rich import render_rich
+
+        render_rich(report, _console(), verbose=args.verbose)
+
+
+def _action(args: argparse.Namespace, facts: Facts, console: Console, interactive: bool) -> int:
+    from mnist_doctor import actions
+
+    if args.clear_cache:
+        code = actions.clear_cache(facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive)
+    elif args.seed:
+        code = actions.seed_file(facts, console, args.seed)
+    else:
+        code = actions.fetch_dataset(facts, console, args.mirror)
+    if args.dry_run:
+        return code
+    console.print("\ncache checks after this change:")
+    _, _, after = _diagnose(args, _new_facts(_options(args)), only=["cache"])
+    return code or after
+
+
+def _list_checks(checks: list[Any], load_errors: list[Any], fmt: str) -> int:
+    rows = [
+        {"id": c.id, "family": c.family, "title": c.title, "requires": list(c.requires),
+         "network": bool(c.network), "slow": bool(c.slow), "module": type(c).__module__,
+         "doc": (type(c).__doc__ or c.run.__doc__ or "").strip().splitlines()[0] if (type(c).__doc__ or
+                                                                                     c.run.__doc__) else ""}
+        for c in checks
+    ]
+    broken = [{"entry_point": e.name, "value": e.value, "error": e.error} for e in load_errors]
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps({"schema": 1, "checks": rows, "load_errors": broken}, indent=2) + "\n")
+        return EXIT_FAIL if broken else EXIT_OK
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for col in ("id", "title", "notes"):
+        table.add_column(col)
+    for row in rows:
+        notes = ", ".join(filter(None, ["network" if row["network"] else "", "slow" if row["slow"] else "",
+                                        ("requires " + ", ".join(row["requires"])) if row["requires"] else ""]))
+        table.add_row(row["id"], row["title"], notes)
+    console = _console()
+    console.print(table)
+    for b in broken:
+        console.print(f"[☠] plugin {b['entry_point']} ({b['value']}) failed to load: {b['error']}")
+    return EXIT_FAIL if broken else EXIT_OK

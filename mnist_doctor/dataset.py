@@ -1,0 +1,76 @@
+"""THE dataset spec: the single place that says what a correct ``mnist.npz`` is.
+
+Values are those of Keras 3, Keras 2 and tf-keras alike (``keras/.../datasets/mnist.py``).
+Tests and ``--seed`` of synthetic files use :meth:`DatasetSpec.with_file` to build a spec
+for a file whose hash they computed themselves; nothing else hard-codes these numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+ORIGIN_ENV = "MNIST_DOCTOR_ORIGIN"
+DEFAULT_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    origin: str
+    file_name: str
+    sha256: str
+    size: int
+    arrays: tuple[ArraySpec, ...] = field(default=())
+    label_range: tuple[int, int] = (0, 9)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.origin).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.origin)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.origin).scheme
+
+    def with_origin(self, origin: str) -> DatasetSpec:
+        """Same file, fetched from a mirror (``--origin`` / ``--mirror``)."""
+        return replace(self, origin=origin)
+
+    def with_file(self, sha256: str, size: int) -> DatasetSpec:
+        """A spec for another file (synthetic test data); shapes stay those of MNIST."""
+        return replace(self, sha256=sha256, size=size)
+
+
+MNIST = DatasetSpec(
+    origin=DEFAULT_ORIGIN,
+    file_name="mnist.npz",
+    sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    size=11_490_434,
+    arrays=(
+        ArraySpec("x_train", (60000, 28, 28), "uint8"),
+        ArraySpec("y_train", (60000,), "uint8"),
+        ArraySpec("x_test", (10000, 28, 28), "uint8"),
+        ArraySpec("y_test", (10000,), "uint8"),
+    ),
+)
+
+#: First bytes of a zip archive (an ``.npz`` is one).
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def dataset_spec(origin: str | None = None) -> DatasetSpec:
+    """The spec in force: ``--origin`` beats ``MNIST_DOCTOR_ORIGIN`` beats the Keras default."""
+    chosen = origin or os.environ.get(ORIGIN_ENV)
+    return MNIST.with_origin(chosen) if chosen else MNIST

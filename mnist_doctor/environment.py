@@ -1,0 +1,193 @@
+"""Facts about the target environment, read from the introspection script's JSON.
+
+One subprocess (``target/introspect.py`` run by the target interpreter) answers for
+distributions, versions, ``sys.path``, shadowing files, environment variables, the
+proxies urllib will use and the ``ssl`` defaults. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from mnist_doctor.dataset import DatasetSpec, dataset_spec
+from mnist_doctor.facts import FactError, Options, fact
+from mnist_doctor.subproc import run_script
+
+#: Distributions that provide the ``tensorflow`` import package. Two of them in one
+#: environment overwrite each other's files (unless one is a meta-package of the other).
+TF_PROVIDERS = (
+    "tensorflow",
+    "tensorflow-cpu",
+    "tensorflow-gpu",
+    "tensorflow-macos",
+    "tensorflow-intel",
+    "tensorflow-aarch64",
+    "tensorflow-cpu-aws",
+    "tensorflow-rocm",
+    "intel-tensorflow",
+    "tf-nightly",
+    "tf-nightly-cpu",
+    "tf-nightly-gpu",
+    "tf-nightly-macos",
+    "tf-nightly-intel",
+)
+
+INTROSPECT_TIMEOUT_S = 30.0
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_version(text: str | None) -> Version | None:
+    if not text:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+@dataclass(frozen=True)
+class Dist:
+    """One installed distribution as the target interpreter sees it."""
+
+    name: str
+    version_str: str
+    location: str | None = None
+    requires: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return canonical(self.name)
+
+    @property
+    def version(self) -> Version | None:
+        return parse_version(self.version_str)
+
+    def requirements(self) -> list[Requirement]:
+        out = []
+        for line in self.requires:
+            try:
+                out.append(Requirement(line))
+            except InvalidRequirement:
+                continue
+        return out
+
+
+@dataclass
+class Distributions:
+    """Installed distributions by normalised name (a list: the same name can appear twice)."""
+
+    by_key: dict[str, list[Dist]] = field(default_factory=dict)
+
+    @classmethod
+    def from_introspection(cls, rows: list[dict[str, Any]]) -> Distributions:
+        out: dict[str, list[Dist]] = {}
+        for row in rows or []:
+            if not row.get("name"):
+                continue
+            dist = Dist(row["name"], row.get("version") or "", row.get("location"), tuple(row.get("requires") or ()))
+            out.setdefault(dist.key, []).append(dist)
+        return cls(out)
+
+    def get(self, name: str) -> Dist | None:
+        found = self.by_key.get(canonical(name))
+        return found[0] if found else None
+
+    def version(self, name: str) -> Version | None:
+        dist = self.get(name)
+        return dist.version if dist else None
+
+    def tensorflow_dists(self) -> list[Dist]:
+        return [d for key in TF_PROVIDERS for d in self.by_key.get(key, [])]
+
+    def tensorflow(self) -> Dist | None:
+        """The TF distribution that matters: the one the others do not merely depend on."""
+        dists = self.tensorflow_dists()
+        if not dists:
+            return None
+        providers = conflicting_tensorflow(dists)
+        return (providers or dists)[0]
+
+
+def conflicting_tensorflow(dists: list[Dist]) -> list[Dist]:
+    """TF distributions that really provide the ``tensorflow`` package.
+
+    ``tensorflow`` on Windows (2.12–2.15) is a meta-package requiring ``tensorflow-intel``,
+    and on Apple silicon one requiring ``tensorflow-macos``: a distribution that requires
+    another *installed* provider is such a meta-package, not a second copy.
+    """
+    installed = {d.key for d in dists}
+
+    def is_meta(dist: Dist) -> bool:
+        return any(
+            canonical(req.name) in installed and canonical(req.name) != dist.key for req in dist.requirements()
+        )
+
+    return [d for d in dists if not is_meta(d)]
+
+
+@fact
+def target_python(options: Options) -> str:
+    """The interpreter under examination (``--python``)."""
+    return options.python
+
+
+@fact
+def dataset(options: Options) -> DatasetSpec:
+    """The dataset spec, pointed at ``--origin`` when given."""
+    return dataset_spec(options.origin)
+
+
+@fact
+def introspection(target_python: str, dataset: DatasetSpec, options: Options) -> dict[str, Any]:
+    """The raw JSON from ``target/introspect.py`` run by the target interpreter."""
+    run = run_script(target_python, "introspect.py", [dataset.origin], timeout=min(INTROSPECT_TIMEOUT_S, options.remaining()))
+    if run.answer is None:
+        reason = run.launch_error or (
+            "timed out" if run.timed_out else (run.stderr.strip().splitlines() or ["no answer"])[-1]
+        )
+        raise FactError(f"could not introspect {target_python}: {reason}")
+    return run.answer
+
+
+@fact
+def distributions(introspection: dict[str, Any]) -> Distributions:
+    """Installed distributions in the target environment (importlib.metadata, there)."""
+    return Distributions.from_introspection(introspection.get("distributions") or [])
+
+
+@fact
+def target_env(introspection: dict[str, Any]) -> dict[str, str]:
+    """The target's environment variables that matter (proxies, TLS, Keras, TF)."""
+    return dict(introspection.get("env") or {})
+
+
+@fact
+def python_version(introspection: dict[str, Any]) -> Version:
+    """The target interpreter's version."""
+    return Version(".".join(str(p) for p in introspection["python"]["version"]))
+
+
+@fact
+def marker_env(introspection: dict[str, Any]) -> dict[str, str]:
+    """PEP 508 marker values of the target interpreter (to evaluate ``Requires-Dist``)."""
+    return dict(introspection.get("markers") or {})
+
+
+def env_lookup(env: dict[str, str], name: str) -> str | None:
+    """Case-sensitive lookup first, then case-insensitive (Windows environments)."""
+    if name in env:
+        return env[name]
+    lowered = name.lower()
+    for key, value in env.items():
+        if key.lower() == lowered:
+            return value
+    return None

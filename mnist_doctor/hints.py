@@ -1,0 +1,44 @@
+"""Exact commands for hints, spelled for the interpreter under examination."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+
+
+def python_command(target_python: str) -> str:
+    """How the user should spell the target interpreter in a shell.
+
+    ``python`` when that already is the target (the common case); otherwise its full
+    path, so a hint never installs into the wrong environment (pipx, notebooks).
+    """
+    for name in ("python", "python3"):
+        found = shutil.which(name)
+        if found and _same_file(found, target_python):
+            return name
+    return shlex.quote(target_python)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def pip_install(target_python: str, *specs: str) -> str:
+    """``python -m pip install "numpy<2"`` for the target interpreter."""
+    quoted = " ".join(f'"{s}"' if any(c in s for c in "<>=!~;[ ") else s for s in specs)
+    return f"{python_command(target_python)} -m pip install {quoted}"
+
+
+def pip_uninstall(target_python: str, *names: str) -> str:
+    return f"{python_command(target_python)} -m pip uninstall -y {' '.join(names)}"
+
+
+def doctor_command(target_python: str, *args: str) -> str:
+    """``mnist-doctor ARGS`` plus ``--python`` when the patient is not the doctor's own Python."""
+    extra = "" if _same_file(target_python, sys.executable) else f" --python {shlex.quote(target_python)}"
+    return "mnist-doctor" + extra + ("" if not args else " " + " ".join(args))

@@ -1,0 +1,38 @@
+"""Renderers read the report dict (see :mod:`mnist_doctor.report`) and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GLYPHS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-", "error": "☠"}
+WORDS = {"ok": "passed", "warn": "warnings", "fail": "failed", "skip": "skipped", "error": "crashed"}
+
+
+def closing_line(report: dict[str, Any]) -> str:
+    """``N passed, N warnings, N failed, N skipped`` (+ crashed checks when there are any)."""
+    c = report["counts"]
+    line = f"{c['ok']} passed, {c['warn']} warnings, {c['fail']} failed, {c['skip']} skipped"
+    if c.get("error"):
+        line += f", {c['error']} crashed"
+    return line
+
+
+def header_lines(report: dict[str, Any]) -> list[str]:
+    env = report["environment"]
+    tool = report["tool"]
+    lines = [f"{tool['name']} {tool['version']} — examining {env.get('target_python')}"
+             + (f" (Python {env['python_version']}, {env.get('platform', '')})" if env.get("python_version") else "")]
+    pkgs = env.get("packages") or {}
+    if pkgs:
+        shown = [f"{k} {v}" for k, v in pkgs.items() if v and k in ("tensorflow", "tensorflow-cpu", "tf-nightly",
+                                                                      "numpy", "keras", "tf-keras")]
+        tf_names = [k for k in pkgs if k.startswith(("tensorflow", "tf-nightly", "intel-tensorflow"))]
+        if not any(pkgs.get(k) for k in tf_names):
+            shown.insert(0, "no TensorFlow")
+        flavour = env.get("keras_flavour") or {}
+        if flavour.get("reason"):
+            shown.append(flavour["reason"])
+        lines.append(" · ".join(shown))
+    if env.get("origin"):
+        lines.append(f"dataset origin: {env['origin']}" + ("  (offline: network checks skipped)" if env.get("offline") else ""))
+    return lines

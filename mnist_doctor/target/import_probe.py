@@ -1,0 +1,109 @@
+"""Import numpy, TensorFlow and tf.keras for real, in the target interpreter, and say what happened.
+
+Run by the doctor in a subprocess with a timeout: a crash, a hang or a NumPy ABI
+banner here is evidence, not a problem. After each stage the cumulative answer is
+printed again, so a segfault half-way still leaves the stages that finished.
+Usage: ``python - [tf|keras]``. Standard library only, Python 3.9 syntax.
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+MARKER = "@@MNIST_DOCTOR_JSON@@"
+answer = {"schema": 1, "stages": [], "python": sys.executable}
+
+
+def emit():
+    sys.stdout.write("\n" + MARKER + json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
+def stage(name, func):
+    start = time.monotonic()
+    record = {"name": name, "ok": False}
+    answer["stages"].append(record)
+    record["started"] = True
+    emit()
+    try:
+        record["value"] = func()
+        record["ok"] = True
+    except BaseException as exc:  # SystemExit from a broken import counts too
+        record["error_type"] = type(exc).__module__ + "." + type(exc).__name__
+        record["error"] = str(exc)[:2000]
+        record["traceback"] = traceback.format_exc()[-6000:]
+        chain = []
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and len(chain) < 5:
+            chain.append(type(cause).__name__ + ": " + str(cause)[:500])
+            cause = cause.__cause__ or cause.__context__
+        record["chain"] = chain
+    record["elapsed_s"] = round(time.monotonic() - start, 3)
+    emit()
+    return record["ok"]
+
+
+def import_numpy():
+    import numpy
+
+    return {"version": numpy.__version__, "file": getattr(numpy, "__file__", None)}
+
+
+def import_tensorflow():
+    import tensorflow as tf
+
+    return {"version": getattr(tf, "__version__", None), "file": getattr(tf, "__file__", None)}
+
+
+def _keras_description(module, datasets):
+    load = datasets.mnist.load_data
+    return {
+        "module": getattr(module, "__name__", type(module).__name__),
+        "version": getattr(module, "__version__", None),
+        "load_data_module": getattr(load, "__module__", None),
+        "file": getattr(sys.modules.get(load.__module__), "__file__", None),
+    }
+
+
+def resolve_tf_keras():
+    import tensorflow as tf
+
+    keras = tf.keras
+    out = _keras_description(keras, keras.datasets)
+    mod = out["load_data_module"] or ""
+    out["kind"] = "tf_keras" if mod.startswith("tf_keras") else ("keras3" if ".src." in mod else "keras2")
+    if out["kind"] == "keras3":
+        import keras as k3
+
+        out["version"] = out["version"] or getattr(k3, "__version__", None)
+        out["backend"] = k3.backend.backend()
+    return out
+
+
+def resolve_keras():
+    import keras
+
+    out = _keras_description(keras, keras.datasets)
+    out["kind"] = "keras3" if str(out.get("version", "")).startswith("3") else "keras2"
+    try:
+        out["backend"] = keras.backend.backend()
+    except Exception:
+        pass
+    return out
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "tf"
+    answer["mode"] = mode
+    answer["env"] = {k: os.environ.get(k) for k in ("TF_USE_LEGACY_KERAS", "KERAS_BACKEND")}
+    stage("numpy", import_numpy)
+    if mode == "keras":
+        stage("keras", resolve_keras)
+    elif stage("tensorflow", import_tensorflow):
+        stage("tf.keras", resolve_tf_keras)
+    answer["done"] = True
+    emit()
+
+
+main()

@@ -1,0 +1,255 @@
+"""Describe this interpreter's environment as JSON, without importing TensorFlow or Keras.
+
+Run by the doctor with the target interpreter (``python - ORIGIN``). Standard library
+only and Python 3.9 syntax, so it works in any environment however broken. It reports
+raw observations; the doctor draws the conclusions.
+"""
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+
+MARKER = "@@MNIST_DOCTOR_JSON@@"
+
+#: Distributions whose declared requirements the doctor evaluates.
+REQUIRES_OF = re.compile(r"^(tensorflow.*|tf-nightly.*|tf-keras|tf-keras-nightly|keras.*|intel-tensorflow)$")
+
+ENV_NAMES = (
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PYTHONHTTPSVERIFY",
+    "KERAS_HOME", "KERAS_BACKEND", "TF_USE_LEGACY_KERAS", "REQUEST_METHOD", "HOME", "USERPROFILE",
+    "TMPDIR", "TEMP", "TMP", "PYTHONPATH", "PYTHONNOUSERSITE", "VIRTUAL_ENV", "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV", "MNIST_DOCTOR_ORIGIN", "MNIST_DOCTOR_DATASET", "NO_COLOR",
+)
+
+SHADOW_NAMES = ("tensorflow", "keras", "numpy", "tf_keras")
+
+
+def _norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def python_info():
+    return {
+        "executable": sys.executable,
+        "version": list(sys.version_info[:3]),
+        "version_str": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": sys.platform,
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "release": platform.release(),
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "in_venv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
+        "sys_path": list(sys.path),
+        "cwd": os.getcwd(),
+        "uid": os.getuid() if hasattr(os, "getuid") else None,
+        "user": _user(),
+    }
+
+
+def _user():
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:
+        return None
+
+
+def distributions():
+    try:
+        from importlib import metadata
+    except ImportError:  # Python < 3.8
+        return []
+    out = []
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata["Name"]
+            if not name:
+                continue
+            entry = {"name": name, "key": _norm(name), "version": dist.version, "location": None}
+            try:
+                entry["location"] = str(dist.locate_file(""))
+            except Exception:
+                pass
+            if REQUIRES_OF.match(_norm(name)):
+                entry["requires"] = list(dist.requires or [])
+            out.append(entry)
+        except Exception as exc:  # a broken dist-info is itself worth reporting
+            out.append({"name": None, "key": None, "version": None, "error": repr(exc)})
+    return out
+
+
+def module_origins():
+    """Where ``import X`` would load X from, found without importing X."""
+    import importlib.util
+
+    out = {}
+    for name in SHADOW_NAMES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except Exception as exc:
+            out[name] = {"error": repr(exc)}
+            continue
+        if spec is None:
+            out[name] = None
+            continue
+        out[name] = {
+            "origin": spec.origin,
+            "locations": list(spec.submodule_search_locations or []),
+        }
+    return out
+
+
+def shadow_candidates():
+    """Files or folders named like the packages, in the places searched before site-packages."""
+    places = [os.getcwd()]
+    if sys.path and sys.path[0]:
+        places.append(os.path.abspath(sys.path[0]))
+    found = []
+    seen = set()
+    for place in places:
+        if place in seen:
+            continue
+        seen.add(place)
+        for name in SHADOW_NAMES:
+            for candidate in (name + ".py", name):
+                path = os.path.join(place, candidate)
+                if os.path.exists(path):
+                    found.append({"name": name, "path": path, "is_dir": os.path.isdir(path)})
+    return found
+
+
+def environment():
+    env = {}
+    for key, value in os.environ.items():
+        upper = key.upper()
+        if upper in ENV_NAMES or upper.endswith("_PROXY") or upper.startswith("KERAS"):
+            env[key] = value
+    return env
+
+
+def urllib_view(origin):
+    """The proxies urllib will really use for ``origin`` (system settings included)."""
+    out = {"getproxies": {}, "bypass": None, "error": None}
+    try:
+        import urllib.parse
+        import urllib.request
+
+        out["getproxies"] = dict(urllib.request.getproxies())
+        host = urllib.parse.urlsplit(origin).hostname or ""
+        out["host"] = host
+        out["bypass"] = bool(urllib.request.proxy_bypass(host)) if host else None
+    except Exception as exc:
+        out["error"] = repr(exc)
+    return out
+
+
+def ssl_view():
+    out = {"error": None}
+    try:
+        import ssl
+
+        paths = ssl.get_default_verify_paths()
+        out.update(
+            openssl_version=ssl.OPENSSL_VERSION,
+            cafile=paths.cafile,
+            capath=paths.capath,
+            openssl_cafile_env=paths.openssl_cafile_env,
+            openssl_cafile=paths.openssl_cafile,
+            openssl_capath_env=paths.openssl_capath_env,
+            openssl_capath=paths.openssl_capath,
+        )
+        factory = getattr(ssl, "_create_default_https_context", None)
+        if factory is ssl.create_default_context:
+            out["https_context"] = "default"
+        elif factory is getattr(ssl, "_create_unverified_context", object()):
+            out["https_context"] = "unverified"
+        else:
+            out["https_context"] = "patched:" + getattr(factory, "__module__", "?") + "." + getattr(
+                factory, "__qualname__", repr(factory)
+            )
+        try:
+            ctx = ssl.create_default_context()
+            stats = ctx.cert_store_stats()
+            out["default_store"] = {"x509_ca": stats.get("x509_ca", 0), "x509": stats.get("x509", 0)}
+        except Exception as exc:
+            out["default_store"] = {"error": repr(exc)}
+    except Exception as exc:
+        out["error"] = repr(exc)
+    return out
+
+
+def _path_state(path):
+    return {
+        "path": path,
+        "exists": os.path.exists(path),
+        "is_dir": os.path.isdir(path),
+        "is_link": os.path.islink(path),
+        "writable": os.access(path, os.W_OK),
+    }
+
+
+def keras_paths():
+    """Raw inputs of Keras' cache-dir rules (see mnist_doctor.cache_paths)."""
+    home = os.path.expanduser("~")
+    keras_home = os.environ.get("KERAS_HOME")
+    bases = [os.path.join(home, ".keras"), "/tmp", os.path.join("/tmp", ".keras")]
+    if keras_home:
+        bases.insert(0, keras_home)
+    return {
+        "home": home,
+        "keras_home": keras_home,
+        "tempdir": tempfile.gettempdir(),
+        "states": [_path_state(p) for p in bases],
+    }
+
+
+def marker_env():
+    """PEP 508 marker variables of this interpreter, to evaluate declared requirements here."""
+    impl = sys.implementation
+    version = "%d.%d.%d" % impl.version[:3]
+    if impl.version.releaselevel != "final":
+        version += impl.version.releaselevel[0] + str(impl.version.serial)
+    return {
+        "implementation_name": impl.name,
+        "implementation_version": version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def main():
+    origin = sys.argv[1] if len(sys.argv) > 1 else ""
+    sections = {
+        "python": python_info,
+        "distributions": distributions,
+        "modules": module_origins,
+        "shadows": shadow_candidates,
+        "env": environment,
+        "urllib": lambda: urllib_view(origin),
+        "ssl": ssl_view,
+        "keras_paths": keras_paths,
+        "markers": marker_env,
+    }
+    answer = {"schema": 1, "errors": {}}
+    for key, func in sections.items():
+        try:
+            answer[key] = func()
+        except Exception as exc:
+            answer[key] = None
+            answer["errors"][key] = repr(exc)
+    sys.stdout.write("\n" + MARKER + json.dumps(answer) + "\n")
+
+
+main()
