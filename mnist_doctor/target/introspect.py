@@ -127,7 +127,7 @@ def environment():
     env = {}
     for key, value in os.environ.items():
         upper = key.upper()
-        if upper in ENV_NAMES or upper.endswith("_PROXY") or upper.startswith("KERAS"):
+        if upper in ENV_NAMES or upper.endswith("_PROXY") or upper.startswith(("KERAS", "TF_", "CUDA", "XLA_")):
             env[key] = value
     return env
 

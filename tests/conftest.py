@@ -1,0 +1,95 @@
+"""Shared test fixtures: run the real doctor CLI in a subprocess with a controlled environment.
+
+The machine running the tests may have proxy, CA-bundle and Keras variables set; every
+doctor run here starts from a clean, explicit environment with a temporary HOME so that
+no test reads or writes the real ``~/.keras``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: Variables that change what the doctor sees; removed from every test run unless a test sets them.
+SCRUBBED = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY", "REQUEST_METHOD",
+    "KERAS_HOME", "KERAS_BACKEND", "TF_USE_LEGACY_KERAS", "PYTHONHTTPSVERIFY",
+    "MNIST_DOCTOR_PYTHON", "MNIST_DOCTOR_ORIGIN", "NO_COLOR", "PYTHONPATH",
+)
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """os.environ minus anything that would steer the doctor, with HOME pointed at ``home``."""
+    env = {k: v for k, v in os.environ.items() if k.upper() not in SCRUBBED}
+    env["HOME"] = str(home)
+    env["COLUMNS"] = "200"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class DoctorRun:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+    def result(self, check_id: str) -> dict[str, Any]:
+        for r in self.json["results"]:
+            if r["id"] == check_id:
+                return r
+        raise KeyError(f"{check_id} not in {[r['id'] for r in self.json['results']]}")
+
+
+def run_doctor(*args: str, env: dict[str, str], cwd: str | Path | None = None, timeout: float = 240,
+               python: str = sys.executable) -> DoctorRun:
+    proc = subprocess.run([python, "-m", "mnist_doctor", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=timeout)
+    return DoctorRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def doctor(home: Path, tmp_path: Path):
+    """``doctor(*args, env_extra={...}, cwd=...)`` runs the CLI with a clean environment."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    def call(*args: str, env_extra: dict[str, str] | None = None, cwd: str | Path | None = None,
+             timeout: float = 240) -> DoctorRun:
+        return run_doctor(*args, env=clean_env(home, **(env_extra or {})), cwd=cwd or workdir, timeout=timeout)
+
+    return call
+
+
+def tensorflow_installed() -> bool:
+    from importlib import metadata
+
+    for name in ("tensorflow", "tensorflow-cpu", "tf-nightly"):
+        try:
+            metadata.version(name)
+            return True
+        except metadata.PackageNotFoundError:
+            continue
+    return False
+
+
+needs_tf = pytest.mark.skipif(not tensorflow_installed(), reason="TensorFlow is not installed in the test environment "
+                              "(the nox 'tests' session installs it)")

@@ -1,0 +1,85 @@
+"""A third-party plugin, built and installed as a real package, shows up like a built-in check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PLUGIN_PYPROJECT = """\
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "mnist-doctor-gpu-plugin"
+version = "0.1.0"
+
+[project.entry-points."mnist_doctor.checks"]
+gpu = "mnist_doctor_gpu:CHECKS"
+broken = "mnist_doctor_gpu_missing:CHECKS"
+
+[tool.hatch.build.targets.wheel]
+packages = ["mnist_doctor_gpu"]
+"""
+
+PLUGIN_CODE = '''\
+from mnist_doctor.model import BaseCheck, Result
+
+
+class GpuVisible(BaseCheck):
+    """Report whether CUDA_VISIBLE_DEVICES hides every GPU."""
+
+    id = "gpu.visible"
+    family = "gpu"
+    title = "GPU visibility"
+
+    def run(self, target_env):
+        if target_env.get("CUDA_VISIBLE_DEVICES") == "-1":
+            return Result.warn("CUDA_VISIBLE_DEVICES=-1 hides every GPU", hint="unset CUDA_VISIBLE_DEVICES")
+        return Result.ok("no GPU hidden by CUDA_VISIBLE_DEVICES")
+
+
+CHECKS = [GpuVisible()]
+'''
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("plugin-src")
+    (src / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    pkg = src / "mnist_doctor_gpu"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN_CODE))
+    site = tmp_path_factory.mktemp("plugin-site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site),
+         str(src)],
+        capture_output=True, text=True, timeout=300,
+    )
+    if proc.returncode != 0 and "No module named 'hatchling'" in proc.stderr:
+        pytest.skip("hatchling is needed to build the plugin (it is in the test extra)")
+    assert proc.returncode == 0, proc.stderr
+    return site
+
+
+def test_plugin_check_is_listed_and_runs_in_the_report(doctor, plugin_site):
+    env = {"PYTHONPATH": str(plugin_site), "CUDA_VISIBLE_DEVICES": "-1"}
+    listed = doctor("--list-checks", "--format", "json", env_extra=env).json
+    assert "gpu.visible" in {c["id"] for c in listed["checks"]}
+    assert "broken" in [e["entry_point"] for e in listed["load_errors"]]
+    run = doctor("--offline", "--format", "json", "--select", "gpu", env_extra=env)
+    r = run.result("gpu.visible")
+    assert r["status"] == "warn" and r["family"] == "gpu"
+    assert r["hint"] == "unset CUDA_VISIBLE_DEVICES"
+
+
+def test_plugin_that_fails_to_load_is_an_error_result_not_a_crash(doctor, plugin_site):
+    run = doctor("--offline", "--format", "json", "--ignore", "runtime", env_extra={"PYTHONPATH": str(plugin_site)})
+    broken = run.result("plugin.broken")
+    assert broken["status"] == "error"
+    assert "mnist_doctor_gpu_missing" in broken["summary"]
+    assert run.code == 1
