@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:  # the common probe of "is it installed?" skips argparse entirely
+        sys.stdout.write(f"mnist-doctor {__version__}\n")
+        return EXIT_OK
     args = build_parser().parse_args(argv)
     from mnist_doctor.errors import UsageError
 
