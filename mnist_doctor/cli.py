@@ -136,15 +136,36 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def _new_facts(options: Options) -> Facts:
-    from mnist_doctor.errors import UsageError
-    from mnist_doctor.facts import FactError, Facts
+    """Facts for a run; the target's introspection starts at once, in the background.
+
+    The introspection subprocess then overlaps the doctor's own imports (rich, the
+    checks); :func:`_validated` waits for it and turns a non-Python target into exit 2.
+    """
+    import threading
+
+    from mnist_doctor.facts import Facts
 
     facts = Facts(options)
+
+    def prefetch() -> None:
+        try:
+            facts.get("introspection")
+        except Exception:  # reported by _validated, with a usage message
+            pass
+
+    threading.Thread(target=prefetch, name="introspection", daemon=True).start()
+    return facts
+
+
+def _validated(facts: Facts) -> Facts:
+    from mnist_doctor.errors import UsageError
+    from mnist_doctor.facts import FactError
+
     try:
         facts.get("introspection")
     except FactError as exc:
         raise UsageError(
-            f"--python {options.python}: not a working Python interpreter ({exc})",
+            f"--python {facts.options.python}: not a working Python interpreter ({exc})",
             hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',
         ) from None
     return facts
@@ -161,6 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     console = _console(stderr=args.format != "rich")
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if args.clear_cache or args.seed or args.fetch:
+        _validated(facts)
         return _action(args, facts, console, interactive)
     results, load_errors, code = _diagnose(args, facts)
     if args.fix and code:
@@ -179,6 +201,7 @@ def _diagnose(args: argparse.Namespace, facts: Facts, only: list[str] | None = N
 
     checks, load_errors = discover()
     chosen = select(checks, only or args.select, None if only else args.ignore)
+    _validated(facts)
     results = _run_engine(Engine, facts, chosen, args.format)
     errors = [e.result() for e in load_errors] if not (only or args.select) else []
     report = build_report(facts, results, strict=args.strict, verbose=args.verbose, load_errors=errors)
