@@ -1,0 +1,441 @@
+"""Family ``network``: each stage of Keras' download road as its own timed result.
+
+The stages come from one walk (``network_probes``: urllib in the target interpreter,
+requests in the doctor, concurrently, bounded by ``--timeout``). A stage that was not
+reached is skipped naming the stage that failed first; every result's ``data`` carries
+``stage`` and, once something failed, ``failed_stage``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.hints import doctor_command
+from mnist_doctor.model import BaseCheck, Result
+from mnist_doctor.netprobe import NetworkProbes, UrllibProbe
+from mnist_doctor.proxies import parse_proxy, redact_data, redact_url
+
+GOOGLE_CA_ORG = "Google Trust Services"
+PROXY_HINT = "export HTTPS_PROXY=http://host:port"
+CA_HINT = (
+    "export SSL_CERT_FILE=/path/ca.pem  (a PEM bundle of the system CAs plus the CA named above, "
+    "if it is your organisation's TLS inspection or your mirror's: "
+    "`cat /etc/ssl/certs/ca-certificates.crt corp-ca.pem > ~/ca.pem`; "
+    "REQUESTS_CA_BUNDLE does not reach Keras)"
+)
+
+
+def offline_hint(target_python: str) -> str:
+    return (
+        "this machine has no route to the host: use the offline route: "
+        f"`{doctor_command(target_python, '--seed FILE')}` with a file downloaded elsewhere, "
+        f"or `{doctor_command(target_python, '--fetch --mirror URL')}`"
+    )
+
+
+def _secs(record: dict[str, Any]) -> str:
+    return f"{record.get('elapsed_s', 0):.2f} s"
+
+
+def _err(record: dict[str, Any]) -> dict[str, Any]:
+    return record.get("error") or {}
+
+
+def _proxy_label(probe: UrllibProbe) -> str | None:
+    proxy = probe.proxy_view.get("proxy")
+    return redact_url(proxy) if proxy else None
+
+
+def credentials_hint(variable: str, probe: UrllibProbe) -> str:
+    """How to put credentials in the proxy URL, spelled so no redaction mangles the placeholder."""
+    proxy = probe.proxy_view.get("proxy")
+    hostport = parse_proxy(proxy).hostport if proxy else "host:port"
+    return (
+        f"export {variable}=http://{hostport} with USER:PASSWORD@ inserted after http:// "
+        "(URL-encode special characters in the password)"
+    )
+
+
+def diagnose_dns(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    host = record.get("host") or dataset.host
+    if record.get("ok"):
+        summary = (
+            f"{record['note']} ({_secs(record)})"
+            if record.get("note")
+            else f"{host} resolves to {', '.join(record.get('addresses') or [])} ({_secs(record)})"
+        )
+        return Result.ok(summary)
+    err = _err(record)
+    why = "no answer from the resolver" if record.get("timed_out") else err.get("message", "")
+    if record.get("via_proxy"):
+        return Result.fail(
+            f"the proxy host {host} does not resolve: {why}",
+            hint=f"fix the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}",
+        )
+    return Result.fail(
+        f"DNS: {host} does not resolve: {why}",
+        details=["Keras' urlretrieve fails here with 'URL fetch failure ... [Errno -2]' or -3"],
+        hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}",
+    )
+
+
+def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    where = f"{record.get('host')}:{record.get('port')}"
+    if record.get("ok"):
+        via = " (the proxy)" if record.get("via_proxy") else ""
+        return Result.ok(f"TCP connect to {where}{via} ({_secs(record)})")
+    err = _err(record)
+    name = err.get("errno_name") or ""
+    if record.get("via_proxy"):
+        what = "refuses connections: is the proxy running?" if name == "ECONNREFUSED" else err.get("message")
+        return Result.fail(
+            f"the proxy {where} {what}", hint=f"check the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
+        )
+    if name == "ECONNREFUSED":
+        return Result.fail(
+            f"connection refused by {where}: nothing listens there",
+            hint=f"check the URL ({redact_url(dataset.origin)}); otherwise " + offline_hint(tp),
+        )
+    if record.get("timed_out"):
+        summary = f"no answer from {where} within the timeout: a firewall drops the traffic"
+    else:
+        summary = f"cannot connect to {where}: {err.get('message')}"
+    return Result.fail(summary, hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}")
+
+
+def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    proxy = _proxy_label(probe)
+    if record.get("ok"):
+        return Result.ok(f"proxy {proxy} opened a tunnel to {record.get('target')} ({_secs(record)})")
+    status = record.get("status")
+    if status == 407:
+        hint = credentials_hint("HTTPS_PROXY", probe)
+        if record.get("sent_credentials"):
+            return Result.fail(
+                f"the proxy {proxy} rejected the credentials in the proxy setting (407)", hint=hint
+            )
+        return Result.fail(
+            f"the proxy {proxy} demands credentials (407 Proxy Authentication Required)", hint=hint
+        )
+    if status:
+        return Result.fail(
+            f"the proxy {proxy} refused to tunnel to {record.get('target')}: "
+            f"{status} {record.get('reason', '')}".rstrip(),
+            hint="ask for the dataset host to be allowed through the proxy; otherwise " + offline_hint(tp),
+        )
+    return Result.fail(
+        f"proxy CONNECT failed: {_err(record).get('message')}",
+        hint=f"check that {proxy} is an HTTP proxy: {PROXY_HINT}",
+    )
+
+
+def judge_chain(chain: list[dict[str, Any]], host: str) -> tuple[str, str]:
+    """(issuer label, verdict) for the chain a server presented."""
+    leaf = chain[0] if chain else {}
+    issuer = leaf.get("issuer_cn") or leaf.get("issuer_ou") or "an unnamed issuer"
+    if leaf.get("issuer_o"):
+        issuer += f" ({leaf['issuer_o']})"
+    orgs = " ".join(str(c.get("issuer_o") or "") for c in chain)
+    if host.endswith((".googleapis.com", ".google.com")) and GOOGLE_CA_ORG not in orgs:
+        return (
+            issuer,
+            f"TLS interception: {host} is signed by {GOOGLE_CA_ORG}, but the certificate here is not",
+        )
+    if any(c.get("self_signed") for c in chain):
+        return (
+            issuer,
+            "unknown issuer: a self-signed CA in the chain (TLS interception by a proxy or firewall, "
+            "or a private mirror CA)",
+        )
+    return issuer, "unknown issuer: not in the trust store Python uses (TLS interception or a private CA)"
+
+
+def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    if record.get("ok"):
+        chain = record.get("chain") or [{}]
+        return Result.ok(
+            f"TLS {record.get('version')} with {dataset.host}, issued by "
+            f"{chain[0].get('issuer_cn')} ({_secs(record)})"
+        )
+    err = _err(record)
+    if record.get("timed_out"):
+        return Result.fail(
+            f"{dataset.host} accepted the connection but never completed the TLS handshake "
+            "(Keras would wait forever: urlretrieve has no timeout)",
+            hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}",
+        )
+    if err.get("verify_message") or err.get("type") == "SSLCertVerificationError":
+        chain = record.get("chain") or []
+        issuer, verdict = judge_chain(chain, dataset.host)
+        reason = err.get("verify_message") or err.get("message")
+        details = [
+            f"presented: {c.get('subject_cn')} issued by {c.get('issuer_cn') or c.get('issuer_ou')} "
+            f"({c.get('issuer_o')})"
+            for c in chain
+        ]
+        if "hostname mismatch" in str(reason).lower() or err.get("verify_code") == 62:
+            return Result.fail(
+                f"TLS: the certificate is not for {dataset.host} ({reason}); issued by {issuer}",
+                details=details,
+                hint="the origin URL must use the name on the certificate; "
+                "a wrong name often means interception: " + CA_HINT,
+            )
+        if err.get("verify_code") == 10:
+            return Result.fail(
+                f"TLS: the server's certificate has expired; issued by {issuer}",
+                details=details,
+                hint="check the system clock (`date`), or ask the mirror's owner",
+            )
+        return Result.fail(
+            f"TLS: certificate verification failed ({reason}); issued by {issuer}: {verdict}",
+            details=details,
+            hint=CA_HINT,
+        )
+    message = str(err.get("message") or "")
+    if "WRONG_VERSION_NUMBER" in message:
+        return Result.fail(
+            f"TLS: {dataset.host}:{dataset.port} did not answer in TLS (WRONG_VERSION_NUMBER)",
+            hint="the origin's port speaks plain HTTP: use http:// in the URL, or the TLS port",
+        )
+    return Result.fail(f"TLS handshake failed: {message}", hint=CA_HINT)
+
+
+def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    url = redact_url(dataset.origin)
+    err = _err(record)
+    if record.get("timed_out"):
+        return Result.fail(
+            f"no HTTP answer from {dataset.host} within the timeout (Keras would hang: "
+            "urlretrieve has no timeout)",
+            hint=offline_hint(tp),
+        )
+    status = record.get("status")
+    if status is None:
+        return Result.fail(f"HTTP request failed: {err.get('message')}", hint=offline_hint(tp))
+    ctype = record.get("content_type") or "?"
+    if status == 407:
+        return Result.fail(
+            f"the proxy {_proxy_label(probe)} demands credentials (407)",
+            hint=credentials_hint("HTTP_PROXY", probe),
+        )
+    if status in (401, 403):
+        return Result.fail(
+            f"HTTP {status} {record.get('reason')}: {url} is refused to this machine",
+            details=[f"Content-Type: {ctype}"],
+            hint="a filtering proxy or the mirror denies access: ask for the URL to be allowed, or "
+            + offline_hint(tp),
+        )
+    if status == 404:
+        return Result.fail(
+            f"HTTP 404: {url} does not exist",
+            hint="check the URL given to --origin / MNIST_DOCTOR_ORIGIN / the mirror (the path must "
+            f"end in {dataset.file_name})",
+        )
+    if status >= 500:
+        return Result.fail(
+            f"HTTP {status} {record.get('reason')}: the server failed",
+            hint="retry later, or " + offline_hint(tp),
+        )
+    if status >= 400:
+        return Result.fail(f"HTTP {status} {record.get('reason')} for {url}", hint=offline_hint(tp))
+    if "text/html" in ctype.lower() or record.get("looks_html"):
+        return Result.fail(
+            f"the server answered with an HTML page ({ctype}), not the dataset: a login or "
+            "block page (proxy, captive portal)",
+            details=[
+                f"starts with: {record.get('body_start')!r}",
+                "Keras would save it as mnist.npz and fail with a hash mismatch or BadZipFile",
+            ],
+            hint="open the URL in a browser on this machine to pass the portal, or " + offline_hint(tp),
+        )
+    total = record.get("total_size")
+    if total is not None and total != dataset.size:
+        return Result.fail(
+            f"the server announces {total} bytes, the dataset has {dataset.size}",
+            details=[
+                f"Content-Length: {record.get('content_length')}",
+                f"Content-Range: {record.get('content_range')}",
+                "Keras would reject the file as 'Incomplete or corrupted'",
+            ],
+            hint="the URL serves another file: point --origin/--mirror at a real copy of "
+            f"{dataset.file_name}",
+        )
+    if not record.get("is_zip"):
+        return Result.fail(
+            f"the file does not start like a zip/npz (first bytes {record.get('first_bytes')})",
+            hint="the URL serves another file: " + offline_hint(tp),
+        )
+    size_note = f"{total} bytes" if total is not None else "size not announced"
+    return Result.ok(f"HTTP {status} via urllib: {ctype}, {size_note}, starts like an npz ({_secs(record)})")
+
+
+DIAGNOSES = {
+    "dns": diagnose_dns,
+    "tcp": diagnose_tcp,
+    "connect": diagnose_connect,
+    "tls": diagnose_tls,
+    "http": diagnose_http,
+}
+
+
+def not_on_this_road(stage: str, dataset: DatasetSpec, probe: UrllibProbe) -> str:
+    """Why a stage does not happen for this origin (so it is skipped, not passed)."""
+    if stage == "tls":
+        return "plain http origin: no TLS handshake"
+    if stage == "connect" and probe.proxy_view.get("proxy"):
+        return "plain http through a proxy: the proxy receives the GET itself, no CONNECT"
+    if stage == "connect":
+        return "direct connection: no proxy, so no CONNECT"
+    return "stage not on this road"
+
+
+class StageCheck(BaseCheck):
+    """One stage of urllib's road to the dataset, read from the shared walk."""
+
+    family = "network"
+    network = True
+    slow = True
+
+    def __init__(self, stage: str, title: str) -> None:
+        self.stage = stage
+        self.id = f"network.{stage}"
+        self.title = title
+
+    def run(self, network_probes: NetworkProbes, dataset: DatasetSpec, target_python: str) -> Result:
+        probe = network_probes.urllib
+        failed = probe.failed()
+        data: dict[str, Any] = {"stage": self.stage, "origin": redact_url(dataset.origin)}
+        if failed:
+            data["failed_stage"] = failed["name"]
+        if self.stage not in probe.planned and probe.stages:
+            return Result.skip(not_on_this_road(self.stage, dataset, probe), data=data)
+        record = probe.stage(self.stage)
+        if record is None:
+            if failed:
+                return Result.skip(f"not reached: the {failed['name']} stage failed first", data=data)
+            why = probe.error or "the probe gave no answer"
+            return Result.fail(
+                f"the network probe did not run: {why}", data=data, hint="rerun with a larger --timeout"
+            )
+        data.update({"ok": bool(record.get("ok")), "elapsed_s": record.get("elapsed_s")})
+        data["record"] = redact_data({k: v for k, v in record.items() if k not in ("event", "name")})
+        if record.get("stuck"):
+            return Result.fail(
+                f"the {self.stage} stage did not finish within {record.get('timeout_s', 0):.1f} s "
+                "(the --timeout ran out)",
+                data=data,
+                hint=offline_hint(target_python),
+            )
+        result = DIAGNOSES[self.stage](record, dataset, probe, target_python)
+        result.data = data
+        result.summary = redact_url(result.summary) or ""
+        result.details = [redact_url(d) or "" for d in result.details]
+        return result
+
+
+def _proxy_explain(probe: UrllibProbe, requests_proxy: str | None) -> str | None:
+    urllib_proxy = probe.proxy_view.get("proxy")
+    if (urllib_proxy or None) == (requests_proxy or None):
+        return None
+    return (
+        f"requests used proxy {requests_proxy or 'none'}, urllib (Keras) used {urllib_proxy or 'none'} "
+        "(urllib ignores ALL_PROXY and CIDR entries in NO_PROXY)"
+    )
+
+
+class CompareCheck(BaseCheck):
+    """The same request through requests/certifi, and why it differs from urllib's."""
+
+    id = "network.requests"
+    family = "network"
+    title = "requests/certifi compared with urllib"
+    network = True
+    slow = True
+
+    def run(
+        self, network_probes: NetworkProbes, dataset: DatasetSpec, introspection: dict[str, Any]
+    ) -> Result:
+        probe, other = network_probes.urllib, network_probes.requests
+        failed = probe.failed()
+        data: dict[str, Any] = {
+            "stage": "requests",
+            "urllib_ok": probe.ok,
+            "urllib_failed_stage": failed["name"] if failed else None,
+            "requests_ok": other.ok,
+            "requests_status": other.status,
+            "requests_error": redact_url(other.error),
+            "requests_verify": other.verify,
+            "requests_proxy": other.proxy,
+        }
+        if not other.available:
+            return Result.skip(f"requests is not importable here: {other.error}", data=data)
+        bundle = other.verify if isinstance(other.verify, str) else None
+        proxy_note = _proxy_explain(probe, other.proxy)
+        details = [d for d in (proxy_note,) if d]
+        details.append(
+            f"requests trusts: {bundle or other.verify}; urllib trusts: "
+            f"{(introspection.get('ssl') or {}).get('cafile') or 'the OpenSSL default store'}"
+        )
+        if other.ok and probe.ok:
+            return Result.ok(
+                f"requests agrees: HTTP {other.status} ({other.elapsed_s:.2f} s)", details=details, data=data
+            )
+        if other.ok and failed:
+            if failed["name"] == "tls" and _err(failed).get("verify_message"):
+                return Result.fail(
+                    "requests trusts the server but urllib (Keras) does not: the CA is in "
+                    f"requests' bundle ({bundle}), not in the store Python's ssl uses",
+                    details=details,
+                    data=data,
+                    hint=f"export SSL_CERT_FILE={bundle}" if bundle else CA_HINT,
+                )
+            return Result.fail(
+                f"requests reaches the file (HTTP {other.status}) but urllib (Keras) fails at "
+                f"{failed['name']}",
+                details=details,
+                data=data,
+                hint=(
+                    f"{PROXY_HINT} (the proxy requests used)"
+                    if proxy_note
+                    else "compare the two settings listed above"
+                ),
+            )
+        if not other.ok and probe.ok:
+            reason = other.error or f"HTTP {other.status}"
+            hint = None
+            ssl_reason = re.search(r"\[SSL: ([A-Z_]+)\]", reason)
+            if ssl_reason and other.proxy and other.proxy.startswith("https://"):
+                parsed = parse_proxy(other.proxy)
+                hint = f"export HTTPS_PROXY=http://{parsed.hostport} (not https://)"
+                reason = (
+                    f"requests speaks TLS to the https:// proxy {other.proxy}, which answers in plain "
+                    f"HTTP ({ssl_reason.group(1)}: the WRONG_VERSION_NUMBER trap); urllib ignores that "
+                    "scheme for https downloads"
+                )
+            return Result.warn(
+                f"urllib (Keras) is fine but requests fails: {reason}", details=details, data=data, hint=hint
+            )
+        if other.timed_out:
+            return Result.ok(
+                "requests did not answer within the timeout either: same road, same block",
+                details=details,
+                data=data,
+            )
+        return Result.ok(
+            f"requests fails too ({other.error_type or other.status}): not a difference between "
+            "the two clients",
+            details=[*details, f"requests: {redact_url(other.error)}"],
+            data=data,
+        )
+
+
+CHECKS = [
+    StageCheck("dns", "DNS lookup (getaddrinfo)"),
+    StageCheck("tcp", "TCP connect (host or proxy)"),
+    StageCheck("connect", "proxy CONNECT tunnel"),
+    StageCheck("tls", "TLS handshake (default ssl context)"),
+    StageCheck("http", "HTTP request via urllib"),
+    CompareCheck(),
+]

@@ -1,0 +1,235 @@
+"""Family ``tls``: the trust settings urllib's default ssl context really uses.
+
+The verify paths and the https-context factory come from the target interpreter
+(``introspection['ssl']``); files named by variables are inspected here (they only
+depend on the filesystem). Keras downloads with urllib, so ``SSL_CERT_FILE`` /
+``SSL_CERT_DIR`` matter and ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` do not.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any
+
+from mnist_doctor.environment import env_lookup
+from mnist_doctor.model import BaseCheck, Result
+
+PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+
+
+def inspect_ca_file(path: str) -> tuple[bool, str]:
+    """(usable, description) of a CA bundle file: exists, readable, PEM that OpenSSL loads."""
+    if not os.path.exists(path):
+        return False, f"{path} does not exist"
+    if os.path.isdir(path):
+        return False, f"{path} is a directory, not a file"
+    if not os.access(path, os.R_OK):
+        return False, f"{path} is not readable by this user"
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            count = handle.read().count(PEM_BEGIN)
+    except OSError as exc:
+        return False, f"{path} cannot be read: {exc.strerror}"
+    if count == 0:
+        return (
+            False,
+            f"{path} holds no PEM certificate "
+            "(DER? convert with `openssl x509 -inform der -in FILE -out FILE.pem`)",
+        )
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:
+        return False, f"{path} does not parse as PEM certificates: {exc.reason or exc}"
+    return True, f"{path}: {count} certificate(s)"
+
+
+def inspect_ca_dir(path: str) -> tuple[bool, str]:
+    """(usable, description) of a CA directory: OpenSSL needs hashed names (``abcd1234.0``)."""
+    if not os.path.isdir(path):
+        return False, f"{path} is not a directory"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return False, f"{path} is not readable by this user"
+    names = os.listdir(path)
+    hashed = [n for n in names if len(n) >= 10 and n[8] == "." and n[9:].isdigit()]
+    if not hashed:
+        return False, f"{path} has no hashed certificate names: run `openssl rehash {path}`"
+    return True, f"{path}: {len(hashed)} hashed certificate link(s)"
+
+
+def _ssl(introspection: dict[str, Any]) -> dict[str, Any]:
+    return introspection.get("ssl") or {}
+
+
+class VerifyPaths(BaseCheck):
+    """Where the default context looks for trusted CAs, and whether anything is there."""
+
+    id = "tls.verify_paths"
+    family = "tls"
+    title = "default CA store of the ssl module"
+
+    def run(self, introspection: dict[str, Any]) -> Result:
+        info = _ssl(introspection)
+        if info.get("error"):
+            return Result.fail(
+                f"the ssl module is broken in the target: {info['error']}",
+                hint="reinstall Python with OpenSSL support",
+            )
+        cafile, capath = info.get("cafile"), info.get("capath")
+        store = info.get("default_store") or {}
+        data = {
+            "cafile": cafile,
+            "capath": capath,
+            "openssl_cafile": info.get("openssl_cafile"),
+            "openssl_capath": info.get("openssl_capath"),
+            "x509_ca": store.get("x509_ca"),
+            "openssl": info.get("openssl_version"),
+        }
+        has_dir = bool(capath and os.path.isdir(capath) and os.listdir(capath))
+        if store.get("x509_ca") or has_dir:
+            where = f"{cafile} ({store.get('x509_ca', 0)} CAs)" if cafile else f"{capath} (directory)"
+            return Result.ok(f"urllib trusts the CAs in {where}", data=data)
+        return Result.fail(
+            "the default ssl context trusts no CA at all: "
+            "every https download fails with CERTIFICATE_VERIFY_FAILED",
+            details=[f"OpenSSL looks in {info.get('openssl_cafile')} and {info.get('openssl_capath')}"],
+            data=data,
+            hint="point Python at a CA bundle: `export SSL_CERT_FILE=/path/ca.pem` (Debian/Ubuntu: "
+            "`sudo apt-get install ca-certificates`; macOS python.org: run Install Certificates.command)",
+        )
+
+
+class CertEnvironment(BaseCheck):
+    """``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (they replace the default store): usable?"""
+
+    id = "tls.cert_env"
+    family = "tls"
+    title = "SSL_CERT_FILE / SSL_CERT_DIR"
+
+    def run(self, target_env: dict[str, str]) -> Result:
+        cert_file, cert_dir = env_lookup(target_env, "SSL_CERT_FILE"), env_lookup(target_env, "SSL_CERT_DIR")
+        if not cert_file and not cert_dir:
+            return Result.ok("SSL_CERT_FILE and SSL_CERT_DIR are not set: the default store is used")
+        problems, good = [], []
+        for value, inspect in ((cert_file, inspect_ca_file), (cert_dir, inspect_ca_dir)):
+            if value:
+                usable, text = inspect(value)
+                (good if usable else problems).append(text)
+        data = {"SSL_CERT_FILE": cert_file, "SSL_CERT_DIR": cert_dir}
+        if problems:
+            name = "SSL_CERT_FILE" if cert_file and any(cert_file in p for p in problems) else "SSL_CERT_DIR"
+            return Result.fail(
+                f"{name} is set but unusable: {problems[0]}",
+                details=problems + good,
+                data=data,
+                hint=f"point it at a readable PEM bundle (`export SSL_CERT_FILE=/path/ca.pem`) or "
+                f"`unset {name}`",
+            )
+        return Result.ok("; ".join(good), data=data)
+
+
+class RequestsBundles(BaseCheck):
+    """``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` steer requests and curl, never Keras."""
+
+    id = "tls.requests_bundle"
+    family = "tls"
+    title = "REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE"
+
+    def run(self, target_env: dict[str, str]) -> Result:
+        bundles = {n: v for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if (v := env_lookup(target_env, n))}
+        if not bundles:
+            return Result.ok("REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE are not set")
+        cert_file = env_lookup(target_env, "SSL_CERT_FILE")
+        name, path = next(iter(bundles.items()))
+        details = [f"{n}={v}" for n, v in bundles.items()] + [f"SSL_CERT_FILE={cert_file or '(unset)'}"]
+        if cert_file and all(os.path.realpath(v) == os.path.realpath(cert_file) for v in bundles.values()):
+            return Result.ok(
+                f"{name} affects requests, not Keras; SSL_CERT_FILE names the same bundle for urllib",
+                details=details,
+            )
+        return Result.warn(
+            f"{name} affects requests and curl, not Keras (urllib ignores it)",
+            details=details,
+            data={"bundles": bundles},
+            hint=f"to make Keras trust the same CAs: export SSL_CERT_FILE={path}",
+        )
+
+
+class VerificationOff(BaseCheck):
+    """Verification switched off: ``PYTHONHTTPSVERIFY=0`` or a patched https-context factory."""
+
+    id = "tls.verification_off"
+    family = "tls"
+    title = "certificate verification is on"
+
+    def run(self, introspection: dict[str, Any], target_env: dict[str, str]) -> Result:
+        factory = _ssl(introspection).get("https_context") or "default"
+        flag = env_lookup(target_env, "PYTHONHTTPSVERIFY")
+        data = {"https_context": factory, "PYTHONHTTPSVERIFY": flag}
+        if factory == "unverified":
+            cause = (
+                "PYTHONHTTPSVERIFY=0"
+                if flag == "0"
+                else "ssl._create_default_https_context = _create_unverified_context"
+            )
+            return Result.warn(
+                f"certificate verification is OFF for urllib ({cause}): unsafe, any "
+                "interceptor can feed Keras a forged file",
+                data=data,
+                hint="unset PYTHONHTTPSVERIFY and remove the ssl patch; trust a CA instead: "
+                "export SSL_CERT_FILE=/path/ca.pem",
+            )
+        if factory.startswith("patched:"):
+            return Result.warn(
+                f"ssl._create_default_https_context is replaced by {factory[8:]} at start-up "
+                "(sitecustomize or a .pth file): verification may be off, which is unsafe",
+                data=data,
+                hint="remove the patch; trust a CA instead: export SSL_CERT_FILE=/path/ca.pem",
+            )
+        if flag == "0":
+            return Result.warn(
+                "PYTHONHTTPSVERIFY=0 is set (this Python ignores it, but it signals a verification "
+                "hack that others honour)",
+                data=data,
+                hint="unset PYTHONHTTPSVERIFY",
+            )
+        return Result.ok("urllib verifies certificates (default https context)", data=data)
+
+
+def macos_framework_without_certs(info: dict[str, Any], ssl_info: dict[str, Any]) -> str | None:
+    """The ``Install Certificates.command`` path when this is a python.org macOS build lacking certs."""
+    if info.get("platform") != "darwin" or not str(info.get("prefix", "")).startswith(
+        "/Library/Frameworks/Python.framework"
+    ):
+        return None
+    cafile = ssl_info.get("openssl_cafile") or ""
+    if ssl_info.get("cafile") or (ssl_info.get("default_store") or {}).get("x509_ca"):
+        return None
+    if cafile and os.path.exists(cafile):
+        return None
+    major_minor = ".".join(str(p) for p in (info.get("version") or [3, 0])[:2])
+    return f"/Applications/Python {major_minor}/Install Certificates.command"
+
+
+class MacosCertificates(BaseCheck):
+    """python.org's macOS installer ships no CA certificates until a script is run."""
+
+    id = "tls.macos_certs"
+    family = "tls"
+    title = "macOS python.org certificates"
+
+    def run(self, introspection: dict[str, Any]) -> Result:
+        info = introspection.get("python") or {}
+        if info.get("platform") != "darwin":
+            return Result.skip(f"not macOS ({info.get('platform')})")
+        command = macos_framework_without_certs(info, _ssl(introspection))
+        if command:
+            return Result.fail(
+                "this python.org macOS Python has no CA certificates installed",
+                hint=f'open "{command}"  (or: {info.get("executable", "python3")} -m pip install '
+                "certifi && export SSL_CERT_FILE=$(python3 -m certifi))",
+            )
+        return Result.ok("CA certificates are present for this macOS Python")
+
+
+CHECKS = [VerifyPaths(), CertEnvironment(), RequestsBundles(), VerificationOff(), MacosCertificates()]

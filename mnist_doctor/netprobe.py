@@ -1,0 +1,202 @@
+"""Facts from running the network stages: urllib's road (in the target) and requests' (here).
+
+Both probes start together and share one budget: what is left of ``--timeout`` (minus a
+margin so the checks can still report), capped at :data:`NETWORK_BUDGET_S`. The urllib
+probe streams each stage as it ends, so even when it must be killed the stages it
+finished, and the one it was stuck in, are known.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.facts import Options, fact
+from mnist_doctor.proxies import redact_data, redact_url
+from mnist_doctor.subproc import run_script
+
+STAGE_MARKER = "@@MNIST_DOCTOR_STAGE@@"
+NETWORK_BUDGET_S = 45.0
+#: Seconds kept back from ``--timeout`` so the stage checks report before the engine's deadline.
+REPORT_MARGIN_S = 0.35
+#: Extra seconds the subprocess gets beyond its own internal deadline (start-up, printing).
+SCRIPT_GRACE_S = 0.25
+STAGES = ("dns", "tcp", "connect", "tls", "http")
+READ_BYTES = 1024
+
+
+def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
+    """Stage records in the order printed; a ``begin`` without its ``end`` marks a stuck stage."""
+    records: dict[str, dict[str, Any]] = {}
+    for line in stdout.splitlines():
+        if not line.startswith(STAGE_MARKER):
+            continue
+        try:
+            record = json.loads(line[len(STAGE_MARKER) :])
+        except ValueError:
+            continue
+        if record.get("event") == "begin":
+            records.setdefault(
+                record["name"],
+                {"name": record["name"], "ok": False, "stuck": True, "timeout_s": record.get("timeout_s")},
+            )
+        else:
+            records[record["name"]] = record
+    return list(records.values())
+
+
+@dataclass
+class UrllibProbe:
+    """The target interpreter's walk along Keras' road, stage by stage."""
+
+    stages: list[dict[str, Any]]
+    planned: list[str]
+    proxy_view: dict[str, Any]
+    budget_s: float
+    elapsed_s: float
+    killed: bool = False
+    error: str | None = None
+
+    def stage(self, name: str) -> dict[str, Any] | None:
+        return next((s for s in self.stages if s["name"] == name), None)
+
+    def failed(self) -> dict[str, Any] | None:
+        return next((s for s in self.stages if not s.get("ok")), None)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.stages) and self.failed() is None and len(self.stages) == len(self.planned)
+
+
+@dataclass
+class RequestsProbe:
+    """The same request made with requests (certifi or ``REQUESTS_CA_BUNDLE``) in the doctor."""
+
+    ok: bool
+    status: int | None = None
+    content_type: str | None = None
+    total_size: int | None = None
+    verify: str | bool | None = None
+    proxy: str | None = None
+    error_type: str | None = None
+    error: str | None = None
+    elapsed_s: float = 0.0
+    timed_out: bool = False
+    available: bool = True
+
+
+@dataclass
+class NetworkProbes:
+    urllib: UrllibProbe
+    requests: RequestsProbe
+    budget_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float) -> UrllibProbe:
+    config = {"budget": budget, "expected_size": dataset.size}
+    start = time.monotonic()
+    run = run_script(
+        target_python,
+        "net_probe.py",
+        ["stages", dataset.origin, json.dumps(config)],
+        timeout=budget + SCRIPT_GRACE_S,
+    )
+    answer = run.answer or {}
+    stages = answer.get("stages") or parse_stage_lines(run.stdout)
+    error = None
+    if run.answer is None:
+        error = run.launch_error or (
+            f"killed after {run.elapsed_s:.1f} s"
+            if run.timed_out
+            else (run.stderr.strip().splitlines() or ["no answer"])[-1]
+        )
+    elif answer.get("error"):
+        error = answer["error"].get("message")
+    return UrllibProbe(
+        stages=redact_data(stages),
+        planned=list(answer.get("planned") or [s["name"] for s in stages]),
+        proxy_view=redact_data(answer.get("proxy_view") or {}),
+        budget_s=budget,
+        elapsed_s=time.monotonic() - start,
+        killed=run.timed_out,
+        error=redact_url(error),
+    )
+
+
+def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
+    start = time.monotonic()
+    try:
+        import requests
+    except ImportError as exc:  # a doctor dependency, but say so rather than crash
+        return RequestsProbe(ok=False, available=False, error=str(exc))
+    session = requests.Session()
+    settings = session.merge_environment_settings(dataset.origin, {}, None, None, None)
+    verify = settings.get("verify")
+    if verify is True:
+        verify = requests.utils.DEFAULT_CA_BUNDLE_PATH
+    proxy = requests.utils.select_proxy(dataset.origin, settings.get("proxies") or {})
+    out = RequestsProbe(ok=False, verify=verify, proxy=redact_url(proxy))
+    try:
+        with session.get(
+            dataset.origin,
+            headers={"Range": f"bytes=0-{READ_BYTES - 1}"},
+            stream=True,
+            timeout=(budget, budget),
+            allow_redirects=True,
+        ) as response:
+            out.status = response.status_code
+            out.content_type = response.headers.get("Content-Type")
+            content_range = response.headers.get("Content-Range") or ""
+            if "/" in content_range and content_range.rsplit("/", 1)[1].strip().isdigit():
+                out.total_size = int(content_range.rsplit("/", 1)[1])
+            elif response.status_code == 200 and (response.headers.get("Content-Length") or "").isdigit():
+                out.total_size = int(response.headers["Content-Length"])
+            out.ok = response.status_code < 400
+    except Exception as exc:
+        out.error_type = type(exc).__name__
+        out.error = redact_url(str(exc))
+    finally:
+        session.close()
+    out.elapsed_s = time.monotonic() - start
+    return out
+
+
+def run_requests_probe(dataset: DatasetSpec, budget: float) -> RequestsProbe:
+    """requests' attempt, bounded even where requests itself is not (name resolution)."""
+    box: dict[str, RequestsProbe] = {}
+    worker = threading.Thread(
+        target=lambda: box.setdefault("r", _requests_attempt(dataset, budget)),
+        name="requests-probe",
+        daemon=True,
+    )
+    worker.start()
+    worker.join(budget + SCRIPT_GRACE_S)
+    if "r" in box:
+        return box["r"]
+    return RequestsProbe(ok=False, timed_out=True, error=f"no answer within {budget:.1f} s", elapsed_s=budget)
+
+
+def network_budget(options: Options) -> float:
+    return max(min(NETWORK_BUDGET_S, options.remaining() - REPORT_MARGIN_S - SCRIPT_GRACE_S), 0.1)
+
+
+@fact
+def network_probes(target_python: str, dataset: DatasetSpec, options: Options) -> NetworkProbes:
+    """Run urllib's stages (target) and requests' request (doctor) concurrently, both bounded."""
+    budget = network_budget(options)
+    box: dict[str, RequestsProbe] = {}
+    other = threading.Thread(
+        target=lambda: box.setdefault("r", run_requests_probe(dataset, budget)),
+        name="requests-probe-join",
+        daemon=True,
+    )
+    other.start()
+    urllib_probe = run_urllib_probe(target_python, dataset, budget)
+    other.join(max(options.remaining() - REPORT_MARGIN_S, 0.05))
+    requests_probe = box.get("r") or RequestsProbe(ok=False, timed_out=True, error="did not finish in time")
+    return NetworkProbes(urllib=urllib_probe, requests=requests_probe, budget_s=budget)

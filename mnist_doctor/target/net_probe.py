@@ -1,0 +1,534 @@
+"""Walk the road Keras' ``urlretrieve`` takes to the dataset, one timed stage at a time.
+
+Run by the doctor with the TARGET interpreter: ``python - MODE ORIGIN CONFIG_JSON``.
+Standard library only, Python 3.9 syntax. Everything here uses what urllib itself uses:
+``urllib.request.getproxies()`` and ``proxy_bypass(req.host)`` (as ``ProxyHandler``),
+``ssl._create_default_https_context`` (as ``http.client.HTTPSConnection`` with no
+context, i.e. a patched factory is honoured), the CONNECT request ``http.client`` sends,
+and finally ``urllib.request.urlopen`` through the default opener for the HTTP stage.
+
+Modes: ``proxy`` reports the proxy decision only; ``stages`` runs dns, tcp, connect,
+tls and http, stopping at the first failure. Every stage runs in a worker thread joined
+with a timeout (``getaddrinfo`` cannot be interrupted otherwise), and each stage's
+begin and end are printed at once (``@@MNIST_DOCTOR_STAGE@@``) so the doctor still
+knows where a run that it had to kill was stuck. Passwords are never printed.
+"""
+
+import base64
+import contextlib
+import json
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+MARKER = "@@MNIST_DOCTOR_JSON@@"
+STAGE_MARKER = "@@MNIST_DOCTOR_STAGE@@"
+READ_BYTES = 1024
+
+STAGE_TIMEOUTS = {"dns": 10.0, "tcp": 10.0, "connect": 10.0, "tls": 10.0, "http": 15.0}
+
+
+USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/@\s]+)@")
+BARE_USERINFO = re.compile(r"((?<![/\w@])[\w.%~+-]+:)([^\s@/:]+)(@[\w.-]+(?::\d+)?)")
+
+
+def _mask_userinfo(match):
+    userinfo = match.group(2)
+    masked = userinfo.split(":", 1)[0] + ":***" if ":" in userinfo else "***"
+    return match.group(1) + masked + "@"
+
+
+def redact(text):
+    """Mask passwords in URLs (with or without a scheme) before anything is printed."""
+    if not text:
+        return text
+    text = USERINFO.sub(_mask_userinfo, str(text))
+    return BARE_USERINFO.sub(lambda m: m.group(1) + "***" + m.group(3), text)
+
+
+def emit(marker, payload):
+    sys.stdout.write("\n" + marker + json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def proxy_env():
+    return {
+        k: redact(v)
+        for k, v in os.environ.items()
+        if k.lower().endswith("_proxy") or k.upper() == "REQUEST_METHOD"
+    }
+
+
+def proxy_view(origin):
+    """The proxy urllib's ProxyHandler picks for ``origin`` (None: a direct connection)."""
+    req = urllib.request.Request(origin)
+    proxies = urllib.request.getproxies()
+    configured = proxies.get(req.type)
+    bypassed = False
+    if configured and req.host:
+        bypassed = bool(urllib.request.proxy_bypass(req.host))
+    return {
+        "request_type": req.type,
+        "request_host": req.host,
+        "getproxies": dict((k, redact(v)) for k, v in proxies.items()),
+        "env": proxy_env(),
+        "proxy_raw": None if bypassed else configured,
+        "proxy": None if bypassed or not configured else redact(configured),
+        "bypassed": bypassed,
+        "request_method_set": "REQUEST_METHOD" in os.environ,
+        "platform": sys.platform,
+    }
+
+
+def split_proxy(proxy):
+    """(type, user, password, host, port) as urllib's ``_parse_proxy`` reads it."""
+    parse = getattr(urllib.request, "_parse_proxy", None)
+    if parse is not None:
+        ptype, user, password, hostport = parse(proxy)
+    else:  # pragma: no cover - every CPython 3.x has it
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else "//" + proxy)
+        ptype, user, password, hostport = parts.scheme or None, parts.username, parts.password, parts.netloc
+    hostport = urllib.parse.unquote(hostport.rsplit("@", 1)[-1])
+    if hostport.startswith("["):
+        host, _, port = hostport[1:].partition("]")
+        port = port.lstrip(":")
+    elif hostport.count(":") == 1:
+        host, _, port = hostport.partition(":")
+    else:
+        host, port = hostport, ""
+    return ptype, user, password, host, port
+
+
+class Timeout(Exception):
+    pass
+
+
+def bounded(func, timeout):
+    """Run ``func`` in a daemon thread; raise :class:`Timeout` if it outlives ``timeout``."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # handed back to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=target)
+    worker.daemon = True
+    worker.start()
+    worker.join(max(timeout, 0.01))
+    if worker.is_alive():
+        raise Timeout("no answer within %.1f s" % timeout) from None
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def describe_error(exc):
+    out = {"type": type(exc).__name__, "message": redact(str(exc))}
+    errno_ = getattr(exc, "errno", None)
+    if errno_ is not None:
+        out["errno"] = errno_
+        try:
+            import errno as errno_mod
+
+            out["errno_name"] = errno_mod.errorcode.get(errno_)
+        except Exception:
+            pass
+    if isinstance(exc, socket.gaierror):
+        out["errno_name"] = next(
+            (n for n in dir(socket) if n.startswith("EAI_") and getattr(socket, n) == exc.errno), None
+        )
+    reason = getattr(exc, "reason", None)
+    if reason is not None and not isinstance(exc, urllib.error.HTTPError):
+        out["reason"] = redact(str(reason))
+        if isinstance(reason, BaseException):
+            out["reason_type"] = type(reason).__name__
+    for attr in ("verify_code", "verify_message", "library"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            out[attr] = value
+    return out
+
+
+def cert_info(decoded):
+    """Subject and issuer (common name, organisation) of a decoded certificate."""
+
+    def names(seq):
+        out = {}
+        for rdn in seq or ():
+            for key, value in rdn:
+                out.setdefault(key, value)
+        return out
+
+    subject, issuer = names(decoded.get("subject")), names(decoded.get("issuer"))
+    return {
+        "subject_cn": subject.get("commonName"),
+        "subject_o": subject.get("organizationName"),
+        "issuer_cn": issuer.get("commonName"),
+        "issuer_o": issuer.get("organizationName"),
+        "issuer_ou": issuer.get("organizationalUnitName"),
+        "self_signed": subject == issuer and bool(subject),
+        "not_after": decoded.get("notAfter"),
+    }
+
+
+def decode_der(der):
+    """Decode a DER certificate with the ssl module's own (private, long-lived) decoder."""
+    import tempfile
+
+    decoder = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decoder is None:
+        return {}
+    handle, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(ssl.DER_cert_to_PEM_cert(der))
+        return decoder(path)
+    finally:
+        os.unlink(path)
+
+
+def presented_chain(sock):
+    """The certificates the server presented (leaf first), read without verifying them."""
+    getter = getattr(sock, "get_unverified_chain", None) or getattr(
+        getattr(sock, "_sslobj", None), "get_unverified_chain", None
+    )
+    chain = []
+    if getter is not None:
+        try:
+            for cert in getter() or ():
+                info = cert.get_info() if hasattr(cert, "get_info") else decode_der(cert)
+                chain.append(cert_info(info))
+        except Exception:
+            chain = []
+    if not chain:
+        der = sock.getpeercert(binary_form=True)
+        if der:
+            chain.append(cert_info(decode_der(der)))
+    return chain
+
+
+class Road(object):
+    """The state shared by consecutive stages: where to connect, and the open socket."""
+
+    def __init__(self, origin, deadline):
+        self.origin = origin
+        self.deadline = deadline
+        parts = urllib.parse.urlsplit(origin)
+        self.scheme = parts.scheme
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        view = proxy_view(origin)
+        self.view = view
+        self.proxy = view["proxy_raw"]
+        self.proxy_parts = split_proxy(self.proxy) if self.proxy else None
+        self.addresses = []
+        self.sock = None
+
+    def left(self, stage):
+        return max(min(STAGE_TIMEOUTS[stage], self.deadline - time.monotonic()), 0.05)
+
+    @property
+    def peer(self):
+        """(host, port) the TCP connection goes to: the proxy when one is used."""
+        if self.proxy_parts:
+            ptype, _, _, host, port = self.proxy_parts
+            default = 443 if ptype == "https" else 80
+            try:
+                return host, int(port) if port else default
+            except ValueError:
+                return host, port
+        return self.host, self.port
+
+
+def is_ip(host):
+    for family in (socket.AF_INET, getattr(socket, "AF_INET6", None)):
+        if family is None:
+            continue
+        try:
+            socket.inet_pton(family, host)
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def stage_dns(road, record):
+    host, port = road.peer
+    record.update({"host": host, "via_proxy": bool(road.proxy)})
+    if road.proxy and is_ip(host):
+        record["note"] = "the proxy resolves %s for us; the proxy address is an IP" % road.host
+        road.addresses = [(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port))]
+        return record
+    if not isinstance(port, int):
+        raise ValueError("bad port %r in the proxy setting" % port)
+    infos = bounded(lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM), road.left("dns"))
+    road.addresses = [(info[0], info[4]) for info in infos]
+    record["addresses"] = sorted(set(str(addr[0]) for _, addr in road.addresses))
+    return record
+
+
+def stage_tcp(road, record=None):
+    host, port = road.peer
+    record = record if record is not None else {}
+    record.update({"host": host, "port": port, "via_proxy": bool(road.proxy)})
+    last = None
+    for family, address in road.addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(road.left("tcp"))
+        try:
+            sock.connect(address)
+        except socket.timeout:
+            sock.close()
+            raise Timeout(
+                "connect to %s:%s: no answer within %.1f s" % (host, port, road.left("tcp"))
+            ) from None
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        road.sock = sock
+        record["address"] = str(address[0])
+        return record
+    raise last or OSError("no address to connect to")
+
+
+def read_head(sock, limit=65536):
+    data = b""
+    while b"\r\n\r\n" not in data and len(data) < limit:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def stage_connect(road, record=None):
+    """The CONNECT request http.client sends for an https URL through a proxy."""
+    ptype, user, password, _, _ = road.proxy_parts
+    target = "%s:%d" % (road.host, road.port)
+    lines = ["CONNECT %s HTTP/1.1" % target, "Host: %s" % target]
+    sent_credentials = bool(user and password)
+    if sent_credentials:
+        token = "%s:%s" % (urllib.parse.unquote(user), urllib.parse.unquote(password))
+        lines.append("Proxy-Authorization: Basic " + base64.b64encode(token.encode()).decode("ascii"))
+    road.sock.settimeout(road.left("connect"))
+    road.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    try:
+        head = bounded(lambda: read_head(road.sock), road.left("connect"))
+    except socket.timeout:
+        raise Timeout("the proxy did not answer CONNECT within %.1f s" % road.left("connect")) from None
+    first = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    record = record if record is not None else {}
+    record.update(
+        {"proxy_type": ptype, "target": target, "sent_credentials": sent_credentials, "status_line": first}
+    )
+    match = re.match(r"HTTP/\d(?:\.\d)?\s+(\d{3})\s*(.*)", first)
+    if not match:
+        record["status"] = None
+        raise ProxyStatus(
+            record,
+            "the proxy answered CONNECT with %r, not an HTTP status"
+            % (first[:60] or "nothing (connection closed)"),
+        )
+    record["status"] = int(match.group(1))
+    record["reason"] = match.group(2)
+    if record["status"] != 200:
+        raise ProxyStatus(record, "proxy answered CONNECT with %s %s" % (record["status"], record["reason"]))
+    return record
+
+
+class ProxyStatus(Exception):
+    def __init__(self, record, message):
+        Exception.__init__(self, message)
+        self.record = record
+
+
+def unverified_chain(road):
+    """Connect again (through the same proxy) without verifying, to see who signs the server."""
+    saved = road.sock
+    try:
+        stage_tcp(road)
+        if road.proxy and road.scheme == "https":
+            stage_connect(road)
+        ctx = ssl._create_unverified_context()
+        ctx.check_hostname = False
+        road.sock.settimeout(road.left("tls"))
+        tls = ctx.wrap_socket(road.sock, server_hostname=road.host)
+        try:
+            return presented_chain(tls)
+        finally:
+            tls.close()
+    finally:
+        road.sock = saved
+
+
+def stage_tls(road, record):
+    factory = ssl._create_default_https_context
+    record["server_hostname"] = road.host
+    if factory is not ssl.create_default_context:
+        record["context_factory"] = (
+            getattr(factory, "__module__", "?") + "." + getattr(factory, "__qualname__", repr(factory))
+        )
+    ctx = factory()
+    record["verify_mode"] = str(ctx.verify_mode).split(".")[-1]
+    record["check_hostname"] = ctx.check_hostname
+    road.sock.settimeout(road.left("tls"))
+    try:
+        tls = ctx.wrap_socket(road.sock, server_hostname=road.host)
+    except socket.timeout:
+        raise Timeout(
+            "TLS handshake with %s: no answer within %.1f s" % (road.host, road.left("tls"))
+        ) from None
+    except ssl.SSLCertVerificationError as exc:
+        record["error"] = describe_error(exc)
+        try:
+            record["chain"] = bounded(lambda: unverified_chain(road), road.left("tls"))
+        except Exception as chain_exc:
+            record["chain_error"] = describe_error(chain_exc)
+        raise StageFailure(record, exc) from exc
+    record["version"] = tls.version()
+    record["cipher"] = (tls.cipher() or [None])[0]
+    peer = tls.getpeercert() or {}
+    if peer:
+        record["chain"] = [cert_info(peer)]
+    tls.close()
+    road.sock = None
+    return record
+
+
+class StageFailure(Exception):
+    def __init__(self, record, cause):
+        Exception.__init__(self, str(cause))
+        self.record = record
+        self.cause = cause
+
+
+def stage_http(road, record, expected_size):
+    """The request itself through urllib's default opener, as ``urlretrieve`` makes it."""
+    request = urllib.request.Request(road.origin, headers={"Range": "bytes=0-%d" % (READ_BYTES - 1)})
+    timeout = road.left("http")
+    record.update({"method": "GET", "range": "bytes=0-%d" % (READ_BYTES - 1), "expected_size": expected_size})
+
+    def fetch():
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            body = b""
+            with contextlib.suppress(Exception):
+                body = exc.read(512)
+            return exc.code, exc.reason, exc.headers, body, exc.geturl(), True
+        with response:
+            return (
+                response.status,
+                response.reason,
+                response.headers,
+                response.read(READ_BYTES),
+                response.geturl(),
+                False,
+            )
+
+    try:
+        status, reason, headers, body, final_url, is_error = bounded(fetch, timeout)
+    except socket.timeout:
+        raise Timeout("no HTTP answer within %.1f s" % timeout) from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, socket.timeout):
+            raise Timeout("no HTTP answer within %.1f s" % timeout) from None
+        raise
+    headers = headers or {}
+    record.update(
+        {
+            "status": status,
+            "reason": str(reason),
+            "final_url": redact(final_url),
+            "content_type": headers.get("Content-Type"),
+            "content_length": headers.get("Content-Length"),
+            "content_range": headers.get("Content-Range"),
+            "proxy_authenticate": headers.get("Proxy-Authenticate"),
+            "first_bytes": body[:8].hex(),
+            "is_zip": body[:4] == b"PK\x03\x04",
+            "looks_html": body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html", b"<head", b"<body")),
+            "body_start": redact(body[:160].decode("utf-8", "replace"))
+            if is_error or body[:1] == b"<"
+            else None,
+        }
+    )
+    total = None
+    if record["content_range"]:
+        match = re.search(r"/(\d+)\s*$", record["content_range"])
+        total = int(match.group(1)) if match else None
+    elif status == 200 and record["content_length"] and record["content_length"].isdigit():
+        total = int(record["content_length"])
+    record["total_size"] = total
+    return record
+
+
+def run_stages(origin, config):
+    deadline = time.monotonic() + float(config.get("budget", 30))
+    for name, value in (config.get("stage_timeouts") or {}).items():
+        STAGE_TIMEOUTS[name] = float(value)
+    road = Road(origin, deadline)
+    stages = [("dns", stage_dns), ("tcp", stage_tcp)]
+    if road.proxy and road.scheme == "https":
+        stages.append(("connect", stage_connect))
+    if road.scheme == "https":
+        stages.append(("tls", stage_tls))
+    stages.append(("http", lambda r, rec: stage_http(r, rec, config.get("expected_size"))))
+    records = []
+    for name, func in stages:
+        emit(STAGE_MARKER, {"name": name, "event": "begin", "timeout_s": road.left(name)})
+        started = time.monotonic()
+        record = {"name": name, "ok": True}
+        try:
+            func(road, record)
+        except (StageFailure, ProxyStatus) as exc:
+            record.update(exc.record)
+            record["ok"] = False
+            record.setdefault("error", describe_error(getattr(exc, "cause", exc)))
+        except Timeout as exc:
+            record.update({"ok": False, "timed_out": True, "error": {"type": "Timeout", "message": str(exc)}})
+        except Exception as exc:
+            record.update({"ok": False, "error": describe_error(exc)})
+        record["elapsed_s"] = round(time.monotonic() - started, 4)
+        record["event"] = "end"
+        emit(STAGE_MARKER, record)
+        records.append(record)
+        if not record["ok"]:
+            break
+    if road.sock is not None:
+        road.sock.close()
+    view = dict(road.view)
+    view.pop("proxy_raw", None)
+    return {"proxy_view": view, "stages": records, "planned": [n for n, _ in stages]}
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "proxy"
+    origin = sys.argv[2] if len(sys.argv) > 2 else ""
+    config = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    answer = {"schema": 1, "mode": mode, "python": list(sys.version_info[:3])}
+    try:
+        if mode == "proxy":
+            view = proxy_view(origin)
+            view.pop("proxy_raw", None)
+            answer["proxy_view"] = view
+        else:
+            answer.update(run_stages(origin, config))
+    except Exception as exc:
+        answer["error"] = describe_error(exc)
+    emit(MARKER, answer)
+    sys.stdout.flush()
+    # Hung worker threads (a stuck getaddrinfo) must not keep the process alive.
+    os._exit(0)
+
+
+main()

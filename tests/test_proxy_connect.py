@@ -1,0 +1,116 @@
+"""The CONNECT road through a real proxy program (pproxy) to a real HTTPS server, all on loopback."""
+
+from __future__ import annotations
+
+import json
+
+from tests import net_fixtures
+from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json, pproxy, run_doctor
+
+ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
+
+SECRET = "s3cretPW-7x"
+
+
+def trusted_env(ca_file, **extra: str) -> dict[str, str]:
+    return clean_env(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(ca_file), **extra)
+
+
+def test_https_through_a_proxy_tunnels_and_downloads(ca, ca_file):
+    with pproxy() as port, DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(
+            server.url, trusted_env(ca_file, HTTPS_PROXY=f"http://127.0.0.1:{port}"), select="proxy,network"
+        )
+    assert results["proxy.effective"]["summary"].startswith(
+        f"https:// requests go through http://127.0.0.1:{port}"
+    )
+    assert "the proxy resolves" in results["network.dns"]["summary"]
+    assert (
+        results["network.tcp"]["summary"].endswith("(the proxy) " + results["network.tcp"]["summary"][-8:])
+        or "(the proxy)" in results["network.tcp"]["summary"]
+    )
+    assert results["network.connect"]["status"] == "ok"
+    assert results["network.tls"]["status"] == "ok"
+    assert results["network.http"]["status"] == "ok"
+    assert results["network.requests"]["status"] == "ok"
+
+
+def test_proxy_demanding_credentials_is_a_407_at_connect(ca, ca_file):
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(server.url, trusted_env(ca_file, HTTPS_PROXY=f"http://127.0.0.1:{port}"))
+    connect = results["network.connect"]
+    assert (
+        connect["status"] == "fail"
+        and "407" in connect["summary"]
+        and "demands credentials" in connect["summary"]
+    )
+    assert connect["hint"].startswith(f"export HTTPS_PROXY=http://127.0.0.1:{port} with USER:PASSWORD@")
+    assert connect["data"]["failed_stage"] == "connect"
+
+
+def test_wrong_credentials_are_named_and_never_shown(ca, ca_file):
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+        env = trusted_env(ca_file, HTTPS_PROXY=f"http://user:wrong-{SECRET}@127.0.0.1:{port}")
+        proc = run_doctor(server.url, env, select="proxy,network")
+    assert SECRET not in proc.stdout + proc.stderr
+    results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+    assert "rejected the credentials" in results["network.connect"]["summary"]
+    assert "user:***@127.0.0.1" in results["network.connect"]["summary"]
+
+
+def test_credentials_are_redacted_in_json_markdown_and_rich(ca, ca_file):
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+        env = trusted_env(ca_file, HTTPS_PROXY=f"http://user:{SECRET}@127.0.0.1:{port}")
+        outputs = {
+            fmt: run_doctor(server.url, env, "--verbose", fmt=fmt, select="proxy,network")
+            for fmt in ("json", "markdown", "rich")
+        }
+    results = {r["id"]: r for r in json.loads(outputs["json"].stdout)["results"]}
+    assert results["network.connect"]["status"] == "ok"  # the credentials worked...
+    assert results["network.http"]["status"] == "ok"
+    for fmt, proc in outputs.items():
+        text = proc.stdout + proc.stderr
+        assert SECRET not in text, f"password leaked in {fmt} output"
+        assert "127.0.0.1" in text  # ...and the report still says which proxy was used
+
+
+def test_no_proxy_bypasses_a_proxy_that_would_refuse(ca, ca_file):
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(
+            server.url,
+            trusted_env(ca_file, HTTPS_PROXY=f"http://127.0.0.1:{port}", NO_PROXY="localhost,127.0.0.1"),
+            select="proxy,network",
+        )
+    assert "NO_PROXY exempts" in results["proxy.effective"]["summary"]
+    assert results["network.connect"]["status"] == "skip"
+    assert results["network.http"]["status"] == "ok"
+
+
+def test_https_scheme_for_a_plain_proxy_fails_requests_not_urllib(ca, ca_file):
+    # The WRONG_VERSION_NUMBER trap: urllib tunnels in plain text anyway, urllib3 speaks TLS to the proxy.
+    with pproxy() as port, DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(
+            server.url, trusted_env(ca_file, HTTPS_PROXY=f"https://127.0.0.1:{port}"), select="proxy,network"
+        )
+    assert results["network.http"]["status"] == "ok"
+    compare = results["network.requests"]
+    assert compare["status"] == "warn" and "WRONG_VERSION_NUMBER" in compare["summary"]
+    assert compare["hint"] == f"export HTTPS_PROXY=http://127.0.0.1:{port} (not https://)"
+    assert results["proxy.scheme"]["status"] == "warn"
+
+
+def test_proxy_that_is_not_running_fails_at_tcp_naming_the_proxy():
+    port = closed_port()
+    results = doctor_json("https://127.0.0.1:9/mnist.npz", clean_env(HTTPS_PROXY=f"http://127.0.0.1:{port}"))
+    tcp = results["network.tcp"]
+    assert tcp["status"] == "fail" and "is the proxy running" in tcp["summary"]
+    assert "HTTPS_PROXY=http://host:port" in tcp["hint"]
+
+
+def test_plain_http_origin_through_a_proxy_demanding_credentials_is_a_407_at_http():
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok") as server:
+        results = doctor_json(server.url, clean_env(HTTP_PROXY=f"http://127.0.0.1:{port}"))
+    http = results["network.http"]
+    assert results["network.connect"]["status"] == "skip"  # a GET to the proxy, no tunnel
+    assert http["status"] == "fail" and "407" in http["summary"]
+    assert http["hint"].startswith(f"export HTTP_PROXY=http://127.0.0.1:{port} with USER:PASSWORD@")

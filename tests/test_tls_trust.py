@@ -1,0 +1,141 @@
+"""TLS: a real HTTPS server on 127.0.0.1 with a trustme CA, trusted or not, plus the trust settings.
+
+The untrusted case is what a TLS-inspecting proxy looks like to Keras: a certificate
+from a CA the system store does not know. The doctor must name the issuer, call it an
+unknown issuer / interception, and hint ``SSL_CERT_FILE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mnist_doctor.checks.network import judge_chain
+from mnist_doctor.checks.tls import inspect_ca_dir, inspect_ca_file, macos_framework_without_certs
+from tests import net_fixtures
+from tests.net_fixtures import DatasetServer, clean_env, doctor_json
+
+ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
+
+
+def test_server_trusted_through_ssl_cert_file_passes_tls_and_http(ca, ca_file):
+    with DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(
+            server.url, clean_env(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(ca_file))
+        )
+    tls = results["network.tls"]
+    assert tls["status"] == "ok", tls
+    assert tls["data"]["record"]["version"].startswith("TLSv1")
+    assert results["network.http"]["status"] == "ok"
+    assert results["network.requests"]["status"] == "ok"
+
+
+def test_untrusted_server_is_named_unknown_issuer_with_the_issuer_and_ssl_cert_file_hint(ca):
+    with DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(server.url, clean_env())
+    tls = results["network.tls"]
+    assert tls["status"] == "fail"
+    assert "certificate verification failed" in tls["summary"]
+    assert "Testing CA" in tls["summary"] and "trustme" in tls["summary"]  # the issuer is named
+    assert "unknown issuer" in tls["summary"] and "interception" in tls["summary"]
+    assert "SSL_CERT_FILE=" in tls["hint"]
+    assert tls["data"]["failed_stage"] == "tls"
+    assert results["network.http"]["status"] == "skip"
+
+
+def test_requests_trusting_what_urllib_does_not_gets_the_exact_ssl_cert_file_fix(ca, ca_file):
+    # The classic: REQUESTS_CA_BUNDLE has the corporate CA, so requests works, Keras does not.
+    with DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(server.url, clean_env(REQUESTS_CA_BUNDLE=str(ca_file)))
+    compare = results["network.requests"]
+    assert results["network.tls"]["status"] == "fail"
+    assert compare["status"] == "fail"
+    assert compare["data"]["requests_ok"] is True and compare["data"]["urllib_failed_stage"] == "tls"
+    assert compare["hint"] == f"export SSL_CERT_FILE={ca_file}"
+
+
+def test_google_host_signed_by_another_ca_is_called_interception():
+    chain = [{"issuer_cn": "Corp Inspection CA", "issuer_o": "ACME", "self_signed": False}]
+    issuer, verdict = judge_chain(chain, "storage.googleapis.com")
+    assert issuer == "Corp Inspection CA (ACME)"
+    assert verdict.startswith("TLS interception")
+    genuine = [{"issuer_cn": "WR2", "issuer_o": "Google Trust Services", "self_signed": False}]
+    assert not judge_chain(genuine, "storage.googleapis.com")[1].startswith("TLS interception")
+
+
+def test_ca_files_are_checked_for_existence_readability_and_pem(tmp_path: Path, ca_file):
+    assert inspect_ca_file(str(ca_file)) == (True, f"{ca_file}: 1 certificate(s)")
+    assert not inspect_ca_file(str(tmp_path / "missing.pem"))[0]
+    garbage = tmp_path / "der.crt"
+    garbage.write_bytes(b"\x30\x82\x01\x0a not pem")
+    usable, text = inspect_ca_file(str(garbage))
+    assert not usable and "no PEM certificate" in text
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+    assert not inspect_ca_file(str(broken))[0]
+    unreadable = tmp_path / "secret.pem"
+    unreadable.write_text(ca_file.read_text())
+    unreadable.chmod(0)
+    try:
+        import os
+
+        if os.access(unreadable, os.R_OK):  # running as root: permissions do not bind
+            pytest.skip("root can read mode-000 files")
+        assert "not readable" in inspect_ca_file(str(unreadable))[1]
+    finally:
+        unreadable.chmod(0o600)
+
+
+def test_ca_dir_without_hashed_names_asks_for_rehash(tmp_path: Path, ca_file):
+    (tmp_path / "corp.pem").write_text(ca_file.read_text())
+    usable, text = inspect_ca_dir(str(tmp_path))
+    assert not usable and f"openssl rehash {tmp_path}" in text
+
+
+def test_tls_family_through_the_cli(tmp_path: Path, ca_file):
+    missing = tmp_path / "nope.pem"
+    results = doctor_json(
+        None,
+        clean_env(SSL_CERT_FILE=str(missing), REQUESTS_CA_BUNDLE=str(ca_file), PYTHONHTTPSVERIFY="0"),
+        select="tls",
+    )
+    assert results["tls.cert_env"]["status"] == "fail"
+    assert "does not exist" in results["tls.cert_env"]["summary"]
+    bundle = results["tls.requests_bundle"]
+    assert bundle["status"] == "warn" and "not Keras" in bundle["summary"]
+    assert bundle["hint"].endswith(f"export SSL_CERT_FILE={ca_file}")
+    assert results["tls.verification_off"]["status"] == "warn"
+    assert results["tls.macos_certs"]["status"] == "skip"
+
+
+def test_patched_https_context_is_seen_and_called_unsafe(tmp_path: Path, ca):
+    # A sitecustomize that switches verification off, as found on real machines.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import ssl\nssl._create_default_https_context = ssl._create_unverified_context\n"
+    )
+    env = clean_env(PYTHONPATH=str(tmp_path))
+    with DatasetServer("ok", ca=ca) as server:
+        results = doctor_json(server.url, env, select="tls,network")
+    off = results["tls.verification_off"]
+    assert off["status"] == "warn" and "OFF" in off["summary"] and "unsafe" in off["summary"]
+    # ...and the stages really use the patched factory, exactly as Keras would.
+    assert results["network.tls"]["status"] == "ok"
+    assert results["network.tls"]["data"]["record"]["context_factory"].endswith("_create_unverified_context")
+
+
+def test_macos_python_org_without_certificates_points_to_install_certificates():
+    info = {
+        "platform": "darwin",
+        "prefix": "/Library/Frameworks/Python.framework/Versions/3.11",
+        "version": [3, 11, 4],
+    }
+    ssl_info = {
+        "cafile": None,
+        "openssl_cafile": "/nonexistent/etc/openssl/cert.pem",
+        "default_store": {"x509_ca": 0},
+    }
+    expected = "/Applications/Python 3.11/Install Certificates.command"
+    assert macos_framework_without_certs(info, ssl_info) == expected
+    assert macos_framework_without_certs({**info, "prefix": "/opt/homebrew"}, ssl_info) is None
+    assert macos_framework_without_certs(info, {**ssl_info, "default_store": {"x509_ca": 150}}) is None
