@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import PYTHON, bench_env, best_of, line  # noqa: E402
+from _timing import PYTHON, bench_env, best_of, line
 
 
 def main() -> None:
@@ -29,8 +29,12 @@ def main() -> None:
         bare = best_of([PYTHON, "-c", "pass"], repeat=20, env=env)
         version = best_of([*doctor, "--version"], repeat=20, env=env)
         print(line("--version vs python -c pass", version, bare, "≤ 3"))
-        static = best_of([*doctor, "--offline", "--format", "json", "--ignore",
-                          "runtime,load,network"], repeat=5, env=env, cwd=tmp)
+        static = best_of(
+            [*doctor, "--offline", "--format", "json", "--ignore", "runtime,load,network"],
+            repeat=5,
+            env=env,
+            cwd=tmp,
+        )
         tf_import = best_of([PYTHON, "-c", "import tensorflow"], repeat=3, env=env, cwd=tmp)
         print(line("static checks vs import tensorflow", static, tf_import, "≤ 0.15"))
 

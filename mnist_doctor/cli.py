@@ -60,30 +60,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"mnist-doctor {__version__}")
     what = p.add_argument_group("what to check")
-    what.add_argument("--list-checks", action="store_true", help="list the checks (built-in and plugins) and exit")
-    what.add_argument("--select", action="append", metavar="IDS", help="only these check ids or families "
-                      "(comma-separated, repeatable); their prerequisites run too")
+    what.add_argument(
+        "--list-checks", action="store_true", help="list the checks (built-in and plugins) and exit"
+    )
+    what.add_argument(
+        "--select",
+        action="append",
+        metavar="IDS",
+        help="only these check ids or families (comma-separated, repeatable); their prerequisites run too",
+    )
     what.add_argument("--ignore", action="append", metavar="IDS", help="skip these check ids or families")
     what.add_argument("--offline", action="store_true", help="do not touch the network (network checks skip)")
-    what.add_argument("--python", metavar="PATH", help="interpreter or virtualenv folder to examine "
-                      "(default: $MNIST_DOCTOR_PYTHON, else this Python)")
-    what.add_argument("--origin", metavar="URL", help="dataset URL to test, e.g. an internal mirror "
-                      "(default: $MNIST_DOCTOR_ORIGIN, else Keras' own)")
-    what.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                      help=f"bound for the whole run, probes included (default {DEFAULT_TIMEOUT_S:g})")
+    what.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter or virtualenv folder to examine (default: $MNIST_DOCTOR_PYTHON, else this Python)",
+    )
+    what.add_argument(
+        "--origin",
+        metavar="URL",
+        help="dataset URL to test, e.g. an internal mirror (default: $MNIST_DOCTOR_ORIGIN, else Keras' own)",
+    )
+    what.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"bound for the whole run, probes included (default {DEFAULT_TIMEOUT_S:g})",
+    )
     out = p.add_argument_group("output")
-    out.add_argument("--format", choices=("rich", "json", "markdown"), default="rich",
-                     help="rich table (default), json (schema in README) or markdown (for bug reports)")
+    out.add_argument(
+        "--format",
+        choices=("rich", "json", "markdown"),
+        default="rich",
+        help="rich table (default), json (schema in README) or markdown (for bug reports)",
+    )
     out.add_argument("--verbose", "-v", action="store_true", help="show details, timings and tracebacks")
     out.add_argument("--strict", action="store_true", help="treat warnings as failures (exit 1)")
     fix = p.add_argument_group("fixes (each re-runs the affected checks afterwards)")
     acts = fix.add_mutually_exclusive_group()
-    acts.add_argument("--clear-cache", action="store_true", help="remove mnist.npz and its partial downloads "
-                      "from every Keras cache location (nothing else)")
-    acts.add_argument("--seed", metavar="FILE", help="verify FILE against the dataset spec and install it "
-                      "where Keras will read it (offline route)")
-    acts.add_argument("--fetch", action="store_true", help="download the dataset with timeouts, retries and "
-                          "hash check, then install it where Keras will read it")
+    acts.add_argument(
+        "--clear-cache",
+        action="store_true",
+        help="remove mnist.npz and its partial downloads from every Keras cache location (nothing else)",
+    )
+    acts.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="verify FILE against the dataset spec and install it where Keras will read it (offline route)",
+    )
+    acts.add_argument(
+        "--fetch",
+        action="store_true",
+        help="download the dataset with timeouts, retries and "
+        "hash check, then install it where Keras will read it",
+    )
     acts.add_argument("--fix", action="store_true", help="after the checks, offer the safe fixes found")
     fix.add_argument("--mirror", metavar="URL", help="with --fetch: download from this mirror URL instead")
     fix.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -117,8 +148,9 @@ def _console(stderr: bool = False) -> Console:
     plain = bool(os.environ.get("NO_COLOR"))
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
-    return Console(file=stream, no_color=plain, highlight=False, width=width, soft_wrap=False,
-                   emoji=False, markup=False)
+    return Console(
+        file=stream, no_color=plain, highlight=False, width=width, soft_wrap=False, emoji=False, markup=False
+    )
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -130,9 +162,17 @@ def _options(args: argparse.Namespace) -> Options:
         raise UsageError("--mirror goes with --fetch", hint="mnist-doctor --fetch --mirror URL")
     for flag, url in (("--origin", args.origin), ("--mirror", args.mirror)):
         if url and not url.startswith(("http://", "https://")):
-            raise UsageError(f"{flag} {url!r} is not an http(s) URL", hint=f"{flag} https://host/path/mnist.npz")
-    return Options(python=resolve_python(args.python), offline=args.offline, timeout=args.timeout,
-                   origin=args.origin or args.mirror, verbose=args.verbose, strict=args.strict)
+            raise UsageError(
+                f"{flag} {url!r} is not an http(s) URL", hint=f"{flag} https://host/path/mnist.npz"
+            )
+    return Options(
+        python=resolve_python(args.python),
+        offline=args.offline,
+        timeout=args.timeout,
+        origin=args.origin or args.mirror,
+        verbose=args.verbose,
+        strict=args.strict,
+    )
 
 
 def _new_facts(options: Options) -> Facts:
@@ -141,6 +181,7 @@ def _new_facts(options: Options) -> Facts:
     The introspection subprocess then overlaps the doctor's own imports (rich, the
     checks); :func:`_validated` waits for it and turns a non-Python target into exit 2.
     """
+    import contextlib
     import threading
 
     from mnist_doctor.facts import Facts
@@ -148,10 +189,8 @@ def _new_facts(options: Options) -> Facts:
     facts = Facts(options)
 
     def prefetch() -> None:
-        try:
+        with contextlib.suppress(Exception):  # reported by _validated, with a usage message
             facts.get("introspection")
-        except Exception:  # reported by _validated, with a usage message
-            pass
 
     threading.Thread(target=prefetch, name="introspection", daemon=True).start()
     return facts
@@ -188,14 +227,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.fix and code:
         from mnist_doctor.fixes import offer_fixes
 
-        changed = offer_fixes(results, facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive)
+        changed = offer_fixes(
+            results, facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive
+        )
         if changed:
             console.print("\nre-running the checks after the fixes:")
             _, _, code = _diagnose(args, _new_facts(_options(args)))
     return code
 
 
-def _diagnose(args: argparse.Namespace, facts: Facts, only: list[str] | None = None) -> tuple[list, list, int]:
+def _diagnose(
+    args: argparse.Namespace, facts: Facts, only: list[str] | None = None
+) -> tuple[list, list, int]:
     from mnist_doctor.engine import Engine, discover, select
     from mnist_doctor.report import build_report
 
@@ -217,6 +260,7 @@ def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> l
     titles = {c.id: c.id for c in chosen}
     running: list[str] = []
     with console.status("starting checks…") as status:
+
         def on_event(kind: str, check_id: str) -> None:
             if kind == "start":
                 running.append(check_id)
@@ -247,7 +291,9 @@ def _action(args: argparse.Namespace, facts: Facts, console: Console, interactiv
     from mnist_doctor import actions
 
     if args.clear_cache:
-        code = actions.clear_cache(facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive)
+        code = actions.clear_cache(
+            facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive
+        )
     elif args.seed:
         code = actions.seed_file(facts, console, args.seed)
     else:
@@ -261,10 +307,18 @@ def _action(args: argparse.Namespace, facts: Facts, console: Console, interactiv
 
 def _list_checks(checks: list[Any], load_errors: list[Any], fmt: str) -> int:
     rows = [
-        {"id": c.id, "family": c.family, "title": c.title, "requires": list(c.requires),
-         "network": bool(c.network), "slow": bool(c.slow), "module": type(c).__module__,
-         "doc": (type(c).__doc__ or c.run.__doc__ or "").strip().splitlines()[0] if (type(c).__doc__ or
-                                                                                     c.run.__doc__) else ""}
+        {
+            "id": c.id,
+            "family": c.family,
+            "title": c.title,
+            "requires": list(c.requires),
+            "network": bool(c.network),
+            "slow": bool(c.slow),
+            "module": type(c).__module__,
+            "doc": (type(c).__doc__ or c.run.__doc__ or "").strip().splitlines()[0]
+            if (type(c).__doc__ or c.run.__doc__)
+            else "",
+        }
         for c in checks
     ]
     broken = [{"entry_point": e.name, "value": e.value, "error": e.error} for e in load_errors]
@@ -279,8 +333,16 @@ def _list_checks(checks: list[Any], load_errors: list[Any], fmt: str) -> int:
     for col in ("id", "title", "notes"):
         table.add_column(col)
     for row in rows:
-        notes = ", ".join(filter(None, ["network" if row["network"] else "", "slow" if row["slow"] else "",
-                                        ("requires " + ", ".join(row["requires"])) if row["requires"] else ""]))
+        notes = ", ".join(
+            filter(
+                None,
+                [
+                    "network" if row["network"] else "",
+                    "slow" if row["slow"] else "",
+                    ("requires " + ", ".join(row["requires"])) if row["requires"] else "",
+                ],
+            )
+        )
         table.add_row(row["id"], row["title"], notes)
     console = _console()
     console.print(table)

@@ -73,7 +73,9 @@ def default_table() -> tuple[Release, ...]:
     return tuple(load_table())
 
 
-def release_for(tf_version: Version, table: tuple[Release, ...] | list[Release] | None = None) -> Release | None:
+def release_for(
+    tf_version: Version, table: tuple[Release, ...] | list[Release] | None = None
+) -> Release | None:
     """The row covering ``tf_version`` (dev/rc builds match their release line)."""
     rows = table if table is not None else default_table()
     base = Version(tf_version.base_version)
@@ -89,7 +91,9 @@ def table_span(table: tuple[Release, ...] | list[Release] | None = None) -> str:
     return f"{lows[0].major}.{lows[0].minor}–{lows[-1].major}.{lows[-1].minor}"
 
 
-def releases_supporting_python(python: Version, table: tuple[Release, ...] | list[Release] | None = None) -> list[Release]:
+def releases_supporting_python(
+    python: Version, table: tuple[Release, ...] | list[Release] | None = None
+) -> list[Release]:
     rows = table if table is not None else default_table()
     return [r for r in rows if r.python.contains(python, prereleases=True)]
 

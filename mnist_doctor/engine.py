@@ -61,7 +61,13 @@ def _validate(check: Any) -> None:
     for attr in ("id", "family", "title", "run"):
         if not getattr(check, attr, None):
             raise TypeError(f"check {check!r} has no {attr!r}")
-    for attr, default in (("requires", ()), ("after", ()), ("network", False), ("slow", False), ("timeout", None)):
+    for attr, default in (
+        ("requires", ()),
+        ("after", ()),
+        ("network", False),
+        ("slow", False),
+        ("timeout", None),
+    ):
         if not hasattr(check, attr):
             setattr(check, attr, default)
 
@@ -82,7 +88,9 @@ def discover(group: str = ENTRY_POINT_GROUP) -> tuple[list[Any], list[LoadError]
                 seen.add(check.id)
             checks.extend(found)
         except Exception as exc:
-            errors.append(LoadError(ep.name, ep.value, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            errors.append(
+                LoadError(ep.name, ep.value, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            )
     return _family_order(checks), errors
 
 
@@ -230,12 +238,17 @@ class Engine:
         if sorter.is_active() or running:
             kill_all()
             for check_id in list(running):
-                finish(self._stamp(
-                    by_id[check_id],
-                    Result(Status.ERROR, f"did not finish within --timeout {options.timeout:g}s",
-                           hint="rerun with a larger --timeout, or --ignore this check"),
-                    time.monotonic() - running[check_id],
-                ))
+                finish(
+                    self._stamp(
+                        by_id[check_id],
+                        Result(
+                            Status.ERROR,
+                            f"did not finish within --timeout {options.timeout:g}s",
+                            hint="rerun with a larger --timeout, or --ignore this check",
+                        ),
+                        time.monotonic() - running[check_id],
+                    )
+                )
             for check in checks:
                 if check.id not in results:
                     results[check.id] = self._stamp(check, Result.skip("not started: --timeout reached"), 0.0)
@@ -255,11 +268,13 @@ class Engine:
         for check_id, started in list(running.items()):
             per_check = getattr(by_id[check_id], "timeout", None)
             if per_check and now - started >= per_check:
-                finish(self._stamp(
-                    by_id[check_id],
-                    Result(Status.ERROR, f"did not finish within its own {per_check:g}s limit"),
-                    now - started,
-                ))
+                finish(
+                    self._stamp(
+                        by_id[check_id],
+                        Result(Status.ERROR, f"did not finish within its own {per_check:g}s limit"),
+                        now - started,
+                    )
+                )
 
     def _skip_reason(self, check: Any, results: dict[str, CheckResult], by_id: dict[str, Any]) -> str | None:
         for req in check.requires:

@@ -93,7 +93,9 @@ class Distributions:
         for row in rows or []:
             if not row.get("name"):
                 continue
-            dist = Dist(row["name"], row.get("version") or "", row.get("location"), tuple(row.get("requires") or ()))
+            dist = Dist(
+                row["name"], row.get("version") or "", row.get("location"), tuple(row.get("requires") or ())
+            )
             out.setdefault(dist.key, []).append(dist)
         return cls(out)
 
@@ -128,7 +130,8 @@ def conflicting_tensorflow(dists: list[Dist]) -> list[Dist]:
 
     def is_meta(dist: Dist) -> bool:
         return any(
-            canonical(req.name) in installed and canonical(req.name) != dist.key for req in dist.requirements()
+            canonical(req.name) in installed and canonical(req.name) != dist.key
+            for req in dist.requirements()
         )
 
     return [d for d in dists if not is_meta(d)]
@@ -149,7 +152,12 @@ def dataset(options: Options) -> DatasetSpec:
 @fact
 def introspection(target_python: str, dataset: DatasetSpec, options: Options) -> dict[str, Any]:
     """The raw JSON from ``target/introspect.py`` run by the target interpreter."""
-    run = run_script(target_python, "introspect.py", [dataset.origin], timeout=min(INTROSPECT_TIMEOUT_S, options.remaining()))
+    run = run_script(
+        target_python,
+        "introspect.py",
+        [dataset.origin],
+        timeout=min(INTROSPECT_TIMEOUT_S, options.remaining()),
+    )
     if run.answer is None:
         reason = run.launch_error or (
             "timed out" if run.timed_out else (run.stderr.strip().splitlines() or ["no answer"])[-1]

@@ -122,9 +122,7 @@ def wanted_facts(func: Callable[..., Any]) -> list[str]:
     """The fact names a provider or check asks for (its named parameters)."""
     params = inspect.signature(func).parameters.values()
     return [
-        p.name
-        for p in params
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+        p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
     ]
 
 

@@ -42,7 +42,9 @@ class KerasFlavour:
         names = {"keras3": "Keras", "keras2": "Keras", "tf_keras": "tf-keras"}
         if self.version:
             return f"{names[self.kind]} {self.version}"
-        return {"keras3": "Keras 3", "keras2": "Keras 2", "tf_keras": "tf-keras"}[self.kind] + " (not installed)"
+        return {"keras3": "Keras 3", "keras2": "Keras 2", "tf_keras": "tf-keras"}[
+            self.kind
+        ] + " (not installed)"
 
 
 def legacy_requested(value: str | None) -> bool:
@@ -60,24 +62,43 @@ def predict_flavour(dists: Distributions, env: dict[str, str]) -> KerasFlavour:
         if keras and keras.version and keras.version.major >= 3:
             backend = env_lookup(env, "KERAS_BACKEND") or "tensorflow"
             return KerasFlavour(
-                "keras3", "keras", "keras", keras.version, None, legacy_raw,
+                "keras3",
+                "keras",
+                "keras",
+                keras.version,
+                None,
+                legacy_raw,
                 f"no TensorFlow; Keras {keras.version} alone (KERAS_BACKEND={backend})",
             )
         return KerasFlavour(None, "tf.keras", None, None, None, legacy_raw, "no TensorFlow installed")
     if tf_version.release[:2] >= KERAS3_TF.release[:2]:
         if legacy_requested(legacy_raw):
             return KerasFlavour(
-                "tf_keras", "tf.keras", "tf-keras" if tf_keras else None,
-                tf_keras.version if tf_keras else None, tf_version, legacy_raw,
+                "tf_keras",
+                "tf.keras",
+                "tf-keras" if tf_keras else None,
+                tf_keras.version if tf_keras else None,
+                tf_version,
+                legacy_raw,
                 f"TF {tf_version} with TF_USE_LEGACY_KERAS={legacy_raw}: tf.keras is tf_keras",
             )
         return KerasFlavour(
-            "keras3", "tf.keras", "keras" if keras else None, keras.version if keras else None,
-            tf_version, legacy_raw, f"TF {tf_version} (≥ 2.16): tf.keras is Keras 3",
+            "keras3",
+            "tf.keras",
+            "keras" if keras else None,
+            keras.version if keras else None,
+            tf_version,
+            legacy_raw,
+            f"TF {tf_version} (≥ 2.16): tf.keras is Keras 3",
         )
     return KerasFlavour(
-        "keras2", "tf.keras", "keras" if keras else None, keras.version if keras else None,
-        tf_version, legacy_raw, f"TF {tf_version} (≤ 2.15): tf.keras is Keras 2",
+        "keras2",
+        "tf.keras",
+        "keras" if keras else None,
+        keras.version if keras else None,
+        tf_version,
+        legacy_raw,
+        f"TF {tf_version} (≤ 2.15): tf.keras is Keras 2",
     )
 
 

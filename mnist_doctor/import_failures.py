@@ -37,16 +37,24 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 _RULES = (
     _Rule(
         "numpy-abi",
-        _rx(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2", r"_ARRAY_API not found",
-            r"numpy\.core\.multiarray failed to import", r"numpy\.dtype size changed",
-            r"module compiled against (ABI|API) version"),
+        _rx(
+            r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2",
+            r"_ARRAY_API not found",
+            r"numpy\.core\.multiarray failed to import",
+            r"numpy\.dtype size changed",
+            r"module compiled against (ABI|API) version",
+        ),
         "NumPy 2 with a TensorFlow built for NumPy 1.x",
-        '{pip_numpy1}  (or upgrade TensorFlow: {pip_tf})',
+        "{pip_numpy1}  (or upgrade TensorFlow: {pip_tf})",
     ),
     _Rule(
         "protobuf",
-        _rx(r"Descriptors cannot be created directly", r"cannot import name 'builder' from 'google\.protobuf",
-            r"google\.protobuf\.runtime_version", r"Detected mismatched Protobuf Gencode/Runtime"),
+        _rx(
+            r"Descriptors cannot be created directly",
+            r"cannot import name 'builder' from 'google\.protobuf",
+            r"google\.protobuf\.runtime_version",
+            r"Detected mismatched Protobuf Gencode/Runtime",
+        ),
         "protobuf does not match what this TensorFlow was generated with",
         "{pip_protobuf}  (the version TensorFlow declares; see compat.requirements)",
     ),
@@ -58,8 +66,12 @@ _RULES = (
     ),
     _Rule(
         "keras-mismatch",
-        _rx(r"Keras 3 only supports", r"keras\.src", r"module 'keras\.\w+' has no attribute",
-            r"cannot import name '[\w]+' from 'keras"),
+        _rx(
+            r"Keras 3 only supports",
+            r"keras\.src",
+            r"module 'keras\.\w+' has no attribute",
+            r"cannot import name '[\w]+' from 'keras",
+        ),
         "the installed Keras does not match this TensorFlow",
         "{pip_keras}",
     ),
@@ -83,8 +95,10 @@ _RULES = (
     ),
     _Rule(
         "shadowed",
-        _rx(r"partially initialized module '(tensorflow|keras|numpy)'",
-            r"module '(tensorflow|keras|numpy)' has no attribute '(__version__|keras|datasets)'"),
+        _rx(
+            r"partially initialized module '(tensorflow|keras|numpy)'",
+            r"module '(tensorflow|keras|numpy)' has no attribute '(__version__|keras|datasets)'",
+        ),
         "a file or folder in the working directory shadows the real package",
         "rename the file named like the package (see env.shadowing), and remove its __pycache__",
     ),
@@ -126,6 +140,6 @@ def classify_import_failure(
         return Diagnosis(
             "crash",
             f"the interpreter crashed ({signal_name}) while importing",
-            "run python -X faulthandler -c \"import tensorflow\" to see where; reinstall TensorFlow",
+            'run python -X faulthandler -c "import tensorflow" to see where; reinstall TensorFlow',
         )
     return Diagnosis("unknown", "import failed", "run with --verbose for the full traceback")

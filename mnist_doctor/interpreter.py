@@ -50,5 +50,7 @@ def resolve_python(value: str | None) -> str:
             hint='in the environment you want examined, run: python -c "import sys; print(sys.executable)"',
         )
     if not os.access(path, os.X_OK):
-        raise UsageError(f"--python {value}: not executable", hint=f"chmod +x {path}, or pass another interpreter")
+        raise UsageError(
+            f"--python {value}: not executable", hint=f"chmod +x {path}, or pass another interpreter"
+        )
     return str(path.absolute())

@@ -53,5 +53,7 @@ def probe_mode(flavour: KerasFlavour) -> str:
 def import_probe(target_python: str, keras_flavour: KerasFlavour, options: Options) -> ImportProbe:
     """Import numpy, TensorFlow and tf.keras for real in the target interpreter."""
     mode = probe_mode(keras_flavour)
-    run = run_script(target_python, "import_probe.py", [mode], timeout=min(IMPORT_TIMEOUT_S, options.remaining()))
+    run = run_script(
+        target_python, "import_probe.py", [mode], timeout=min(IMPORT_TIMEOUT_S, options.remaining())
+    )
     return ImportProbe(run, mode)

@@ -10,10 +10,14 @@ import re
 from typing import Any
 
 # scheme://user:password@host → scheme://user:***@host (also bare user:password@host:port)
-_USERINFO = re.compile(r"(?P<pre>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<secret>[^\s@/]+)(?P<at>@)", re.IGNORECASE)
+_USERINFO = re.compile(
+    r"(?P<pre>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<secret>[^\s@/]+)(?P<at>@)", re.IGNORECASE
+)
 _BARE = re.compile(r"(?P<pre>(?<![/\w])[\w.-]+:)(?P<secret>[^\s@/:]+)(?P<at>@[\w.-]+:\d+)")
-_TOKENS = re.compile(r"(?P<pre>[?&](?:token|access_token|key|api_key|apikey|sig|signature|password)=)(?P<secret>[^&\s]+)",
-                     re.IGNORECASE)
+_TOKENS = re.compile(
+    r"(?P<pre>[?&](?:token|access_token|key|api_key|apikey|sig|signature|password)=)(?P<secret>[^&\s]+)",
+    re.IGNORECASE,
+)
 
 MASK = "***"
 

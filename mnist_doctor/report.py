@@ -66,8 +66,14 @@ def environment(facts: Facts) -> dict[str, Any]:
     return env
 
 
-def build_report(facts: Facts, results: list[CheckResult], *, strict: bool, verbose: bool,
-                 load_errors: list[CheckResult] | None = None) -> dict[str, Any]:
+def build_report(
+    facts: Facts,
+    results: list[CheckResult],
+    *,
+    strict: bool,
+    verbose: bool,
+    load_errors: list[CheckResult] | None = None,
+) -> dict[str, Any]:
     everything = list(load_errors or []) + list(results)
     report = {
         "schema": SCHEMA,

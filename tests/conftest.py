@@ -19,9 +19,20 @@ import pytest
 
 #: Variables that change what the doctor sees; removed from every test run unless a test sets them.
 SCRUBBED = (
-    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY", "REQUEST_METHOD",
-    "KERAS_HOME", "KERAS_BACKEND", "TF_USE_LEGACY_KERAS", "PYTHONHTTPSVERIFY",
-    "MNIST_DOCTOR_PYTHON", "MNIST_DOCTOR_ORIGIN", "NO_COLOR", "PYTHONPATH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "FTP_PROXY",
+    "REQUEST_METHOD",
+    "KERAS_HOME",
+    "KERAS_BACKEND",
+    "TF_USE_LEGACY_KERAS",
+    "PYTHONHTTPSVERIFY",
+    "MNIST_DOCTOR_PYTHON",
+    "MNIST_DOCTOR_ORIGIN",
+    "NO_COLOR",
+    "PYTHONPATH",
 )
 
 
@@ -52,10 +63,21 @@ class DoctorRun:
         raise KeyError(f"{check_id} not in {[r['id'] for r in self.json['results']]}")
 
 
-def run_doctor(*args: str, env: dict[str, str], cwd: str | Path | None = None, timeout: float = 240,
-               python: str = sys.executable) -> DoctorRun:
-    proc = subprocess.run([python, "-m", "mnist_doctor", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=timeout)
+def run_doctor(
+    *args: str,
+    env: dict[str, str],
+    cwd: str | Path | None = None,
+    timeout: float = 240,
+    python: str = sys.executable,
+) -> DoctorRun:
+    proc = subprocess.run(
+        [python, "-m", "mnist_doctor", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
     return DoctorRun(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -72,9 +94,15 @@ def doctor(home: Path, tmp_path: Path):
     workdir = tmp_path / "work"
     workdir.mkdir()
 
-    def call(*args: str, env_extra: dict[str, str] | None = None, cwd: str | Path | None = None,
-             timeout: float = 240) -> DoctorRun:
-        return run_doctor(*args, env=clean_env(home, **(env_extra or {})), cwd=cwd or workdir, timeout=timeout)
+    def call(
+        *args: str,
+        env_extra: dict[str, str] | None = None,
+        cwd: str | Path | None = None,
+        timeout: float = 240,
+    ) -> DoctorRun:
+        return run_doctor(
+            *args, env=clean_env(home, **(env_extra or {})), cwd=cwd or workdir, timeout=timeout
+        )
 
     return call
 
@@ -91,5 +119,7 @@ def tensorflow_installed() -> bool:
     return False
 
 
-needs_tf = pytest.mark.skipif(not tensorflow_installed(), reason="TensorFlow is not installed in the test environment "
-                              "(the nox 'tests' session installs it)")
+needs_tf = pytest.mark.skipif(
+    not tensorflow_installed(),
+    reason="TensorFlow is not installed in the test environment (the nox 'tests' session installs it)",
+)

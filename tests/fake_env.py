@@ -15,13 +15,26 @@ from pathlib import Path
 
 # Requires-Dist as declared by the real wheels (cp311, Linux), trimmed to what the checks read.
 TF_REQUIRES = {
-    "2.14.0": ["numpy>=1.23.5", "keras<2.15,>=2.14.0", "protobuf!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,"
-               "!=4.21.5,<5.0.0dev,>=3.20.3", "ml-dtypes==0.2.0"],
-    "2.15.0": ["numpy<2.0.0,>=1.23.5", "keras<2.16,>=2.15.0", "ml-dtypes~=0.2.0",
-               "tensorflow-intel==2.15.0; platform_system == \"Windows\""],
-    "2.16.1": ["numpy<2.0.0,>=1.23.5; python_version <= \"3.11\"", "numpy<2.0.0,>=1.26.0; python_version >= \"3.12\"",
-               "keras>=3.0.0", "ml-dtypes~=0.3.1", "protobuf!=4.21.0,<5.0.0dev,>=3.20.3"],
-    "2.17.0": ["numpy<2.0.0,>=1.23.5; python_version <= \"3.11\"", "keras>=3.2.0", "ml-dtypes<0.5.0,>=0.3.1"],
+    "2.14.0": [
+        "numpy>=1.23.5",
+        "keras<2.15,>=2.14.0",
+        "protobuf!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0dev,>=3.20.3",
+        "ml-dtypes==0.2.0",
+    ],
+    "2.15.0": [
+        "numpy<2.0.0,>=1.23.5",
+        "keras<2.16,>=2.15.0",
+        "ml-dtypes~=0.2.0",
+        'tensorflow-intel==2.15.0; platform_system == "Windows"',
+    ],
+    "2.16.1": [
+        'numpy<2.0.0,>=1.23.5; python_version <= "3.11"',
+        'numpy<2.0.0,>=1.26.0; python_version >= "3.12"',
+        "keras>=3.0.0",
+        "ml-dtypes~=0.3.1",
+        "protobuf!=4.21.0,<5.0.0dev,>=3.20.3",
+    ],
+    "2.17.0": ['numpy<2.0.0,>=1.23.5; python_version <= "3.11"', "keras>=3.2.0", "ml-dtypes<0.5.0,>=0.3.1"],
     "2.18.0": ["numpy<2.1.0,>=1.26.0", "keras>=3.5.0", "ml-dtypes<0.5.0,>=0.4.0"],
     "2.21.0": ["numpy>=1.26.0", "keras>=3.12.0", "ml_dtypes<1.0.0,>=0.5.1"],
 }
@@ -34,8 +47,12 @@ def make_venv(path: Path, python: str = sys.executable) -> Path:
 
 
 def site_packages(venv_python: Path) -> Path:
-    out = subprocess.run([str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         check=True, capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        [str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return Path(out)
 
 

@@ -10,8 +10,13 @@ from tests.conftest import clean_env
 
 
 def test_version_imports_nothing_heavy(home):
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "mnist_doctor", "--version"],
-                          capture_output=True, text=True, env=clean_env(home), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mnist_doctor", "--version"],
+        capture_output=True,
+        text=True,
+        env=clean_env(home),
+        timeout=60,
+    )
     assert proc.returncode == 0
     assert proc.stdout.startswith("mnist-doctor ")
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
@@ -21,9 +26,26 @@ def test_version_imports_nothing_heavy(home):
 def test_help_lists_every_flag(doctor):
     run = doctor("--help")
     assert run.code == 0
-    for flag in ("--list-checks", "--select", "--ignore", "--format", "--verbose", "--strict", "--offline",
-                 "--timeout", "--version", "--python", "--origin", "--clear-cache", "--seed", "--fetch",
-                 "--mirror", "--yes", "--dry-run", "--fix"):
+    for flag in (
+        "--list-checks",
+        "--select",
+        "--ignore",
+        "--format",
+        "--verbose",
+        "--strict",
+        "--offline",
+        "--timeout",
+        "--version",
+        "--python",
+        "--origin",
+        "--clear-cache",
+        "--seed",
+        "--fetch",
+        "--mirror",
+        "--yes",
+        "--dry-run",
+        "--fix",
+    ):
         assert flag in run.stdout, flag
 
 

@@ -23,16 +23,20 @@ def verdicts(doctor, python: Path, *extra: str) -> dict:
 
 
 def test_numpy2_with_tf216_fails_with_numpy_hint(doctor, tmp_path):
-    py = fake_environment(tmp_path / "venv", {"tensorflow": "2.16.1", "numpy": "2.1.0", "keras": "3.3.3", **BASE})
+    py = fake_environment(
+        tmp_path / "venv", {"tensorflow": "2.16.1", "numpy": "2.1.0", "keras": "3.3.3", **BASE}
+    )
     r = verdicts(doctor, py)["compat.numpy"]
     assert r["status"] == "fail"
     assert "NumPy 2.1.0 with TensorFlow 2.16.1" in r["summary"]
     assert 'pip install "numpy<2"' in r["hint"]
-    assert 'tensorflow>=2.18' in r["hint"]
+    assert "tensorflow>=2.18" in r["hint"]
 
 
 def test_numpy2_with_tf2140_fails_although_metadata_has_no_cap(doctor, tmp_path):
-    py = fake_environment(tmp_path / "venv", {"tensorflow": "2.14.0", "numpy": "2.0.2", "keras": "2.14.0", **BASE})
+    py = fake_environment(
+        tmp_path / "venv", {"tensorflow": "2.14.0", "numpy": "2.0.2", "keras": "2.14.0", **BASE}
+    )
     r = verdicts(doctor, py)["compat.numpy"]
     assert r["status"] == "fail"
     assert any("declares no NumPy cap" in d for d in r["details"])
@@ -40,18 +44,24 @@ def test_numpy2_with_tf2140_fails_although_metadata_has_no_cap(doctor, tmp_path)
 
 
 def test_good_combination_passes_every_compat_check(doctor, tmp_path):
-    py = fake_environment(tmp_path / "venv", {"tensorflow": "2.18.0", "numpy": "2.0.2", "keras": "3.6.0",
-                                              "ml-dtypes": "0.4.1"})
+    py = fake_environment(
+        tmp_path / "venv", {"tensorflow": "2.18.0", "numpy": "2.0.2", "keras": "3.6.0", "ml-dtypes": "0.4.1"}
+    )
     results = verdicts(doctor, py)
     assert {k: v["status"] for k, v in results.items()} == {
-        "compat.tensorflow": "ok", "compat.python": "ok", "compat.numpy": "ok", "compat.keras": "ok",
+        "compat.tensorflow": "ok",
+        "compat.python": "ok",
+        "compat.numpy": "ok",
+        "compat.keras": "ok",
         "compat.requirements": "ok",
     }
 
 
 def test_two_tensorflow_distributions_fail(doctor, tmp_path):
-    py = fake_environment(tmp_path / "venv", {"tensorflow": "2.18.0", "tensorflow-cpu": "2.18.0",
-                                              "numpy": "1.26.4", "keras": "3.6.0"})
+    py = fake_environment(
+        tmp_path / "venv",
+        {"tensorflow": "2.18.0", "tensorflow-cpu": "2.18.0", "numpy": "1.26.4", "keras": "3.6.0"},
+    )
     r = verdicts(doctor, py)["compat.tensorflow"]
     assert r["status"] == "fail"
     assert "overwrite each other" in r["summary"]
@@ -59,7 +69,9 @@ def test_two_tensorflow_distributions_fail(doctor, tmp_path):
 
 
 def test_windows_style_meta_package_pair_is_not_a_conflict(doctor, tmp_path):
-    py = fake_environment(tmp_path / "venv", {"numpy": "1.26.4", "keras": "2.15.0", "tensorflow-intel": "2.15.0"})
+    py = fake_environment(
+        tmp_path / "venv", {"numpy": "1.26.4", "keras": "2.15.0", "tensorflow-intel": "2.15.0"}
+    )
     add_dist(site_packages(py), "tensorflow", "2.15.0", ["tensorflow-intel==2.15.0"])
     r = verdicts(doctor, py)["compat.tensorflow"]
     assert r["status"] == "ok", r
@@ -69,26 +81,37 @@ def test_keras3_on_tf215_and_keras2_on_tf216(doctor, tmp_path):
     old = fake_environment(tmp_path / "a", {"tensorflow": "2.15.0", "numpy": "1.26.4", "keras": "3.3.3"})
     r = verdicts(doctor, old)["compat.keras"]
     assert r["status"] == "fail" and "needs Keras 2" in r["summary"]
-    assert 'keras~=2.15.0' in r["hint"]
+    assert "keras~=2.15.0" in r["hint"]
     new = fake_environment(tmp_path / "b", {"tensorflow": "2.16.1", "numpy": "1.26.4", "keras": "2.15.0"})
     r = verdicts(doctor, new)["compat.keras"]
     assert r["status"] == "fail" and "needs Keras 3" in r["summary"]
     assert "keras>=3.0.0" in r["hint"]
 
 
-@pytest.mark.parametrize(("value", "installed", "status", "text"), [
-    ("1", None, "fail", "tf-keras is not installed"),
-    ("True", "2.15.1", "fail", "does not match TensorFlow 2.16.1"),
-    ("1", "2.16.0", "ok", "tf.keras is tf-keras 2.16.0"),
-    ("yes", None, "warn", "only 1, true or True count"),
-])
+@pytest.mark.parametrize(
+    ("value", "installed", "status", "text"),
+    [
+        ("1", None, "fail", "tf-keras is not installed"),
+        ("True", "2.15.1", "fail", "does not match TensorFlow 2.16.1"),
+        ("1", "2.16.0", "ok", "tf.keras is tf-keras 2.16.0"),
+        ("yes", None, "warn", "only 1, true or True count"),
+    ],
+)
 def test_tf_use_legacy_keras(doctor, tmp_path, value, installed, status, text):
     packages = {"tensorflow": "2.16.1", "numpy": "1.26.4", "keras": "3.3.3"}
     if installed:
         packages["tf-keras"] = installed
     py = fake_environment(tmp_path / "venv", packages)
-    run = doctor("--python", str(py), "--offline", "--format", "json", "--select", "compat.keras",
-                 env_extra={"TF_USE_LEGACY_KERAS": value})
+    run = doctor(
+        "--python",
+        str(py),
+        "--offline",
+        "--format",
+        "json",
+        "--select",
+        "compat.keras",
+        env_extra={"TF_USE_LEGACY_KERAS": value},
+    )
     r = run.result("compat.keras")
     assert r["status"] == status
     assert text in r["summary"] + " ".join(r["details"])

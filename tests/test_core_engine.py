@@ -26,9 +26,20 @@ def counted_fact(options: Options) -> int:
     return 42
 
 
-def make(check_id: str, status: Status = Status.OK, requires=(), after=(), network=False, slow=False,
-         sleep: float = 0.0, raises: bool = False, log: list[str] | None = None) -> BaseCheck:
-    @function_check(check_id, f"title of {check_id}", requires=requires, after=after, network=network, slow=slow)
+def make(
+    check_id: str,
+    status: Status = Status.OK,
+    requires=(),
+    after=(),
+    network=False,
+    slow=False,
+    sleep: float = 0.0,
+    raises: bool = False,
+    log: list[str] | None = None,
+) -> BaseCheck:
+    @function_check(
+        check_id, f"title of {check_id}", requires=requires, after=after, network=network, slow=slow
+    )
     def run(counted_fact: int) -> Result:
         if log is not None:
             log.append(check_id)

@@ -56,9 +56,21 @@ def plugin_site(tmp_path_factory) -> Path:
     (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN_CODE))
     site = tmp_path_factory.mktemp("plugin-site")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site),
-         str(src)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if proc.returncode != 0 and "No module named 'hatchling'" in proc.stderr:
         pytest.skip("hatchling is needed to build the plugin (it is in the test extra)")
@@ -78,7 +90,9 @@ def test_plugin_check_is_listed_and_runs_in_the_report(doctor, plugin_site):
 
 
 def test_plugin_that_fails_to_load_is_an_error_result_not_a_crash(doctor, plugin_site):
-    run = doctor("--offline", "--format", "json", "--ignore", "runtime", env_extra={"PYTHONPATH": str(plugin_site)})
+    run = doctor(
+        "--offline", "--format", "json", "--ignore", "runtime", env_extra={"PYTHONPATH": str(plugin_site)}
+    )
     broken = run.result("plugin.broken")
     assert broken["status"] == "error"
     assert "mnist_doctor_gpu_missing" in broken["summary"]

@@ -37,8 +37,12 @@ def test_target_script_compiles_on_the_oldest_supported_python(script: Path):
     found = next((p for p in candidates if p.exists()), None)
     if found is None:
         pytest.skip("no Python 3.9 on this machine; the ast check above still applies")
-    proc = subprocess.run([str(found), "-m", "py_compile", str(script)], capture_output=True, text=True,
-                          env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [str(found), "-m", "py_compile", str(script)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
 
 

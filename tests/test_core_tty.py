@@ -17,8 +17,14 @@ def test_spinner_names_running_checks_on_a_tty(home, tmp_path):
     leader, follower = pty.openpty()
     env = clean_env(home, TERM="xterm-256color")
     env.pop("COLUMNS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_doctor", "--offline", "--select", "compat,runtime"],
-                            stdin=follower, stdout=follower, stderr=follower, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_doctor", "--offline", "--select", "compat,runtime"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+    )
     os.close(follower)
     chunks: list[bytes] = []
     deadline = time.monotonic() + 120

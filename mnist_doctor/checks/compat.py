@@ -62,8 +62,11 @@ class TensorflowInstalled(BaseCheck):
                 + pip_install(target_python, duplicates[0].name),
             )
         main = providers[0] if providers else dists[0]
-        return Result.ok(f"{main.name} {main.version_str}", details=[f"location: {main.location}"],
-                         data={"installed": [d.name for d in dists]})
+        return Result.ok(
+            f"{main.name} {main.version_str}",
+            details=[f"location: {main.location}"],
+            data={"installed": [d.name for d in dists]},
+        )
 
 
 class PythonSupported(BaseCheck):
@@ -84,8 +87,11 @@ class PythonSupported(BaseCheck):
                     hint="create an environment with a supported Python, e.g. "
                     + "uv venv -p 3.12 .venv && .venv/bin/python -m pip install tensorflow",
                 )
-            return Result.ok(f"Python {python_version}: supported by TensorFlow "
-                             + ", ".join(r.label for r in supporting[-2:]) + " (no TensorFlow installed yet)")
+            return Result.ok(
+                f"Python {python_version}: supported by TensorFlow "
+                + ", ".join(r.label for r in supporting[-2:])
+                + " (no TensorFlow installed yet)"
+            )
         row = release_for(tf.version)
         if row is None:
             return Result.warn(
@@ -93,8 +99,11 @@ class PythonSupported(BaseCheck):
             )
         if not row.python.contains(py, prereleases=True):
             newest = releases_supporting_python(py)
-            fix = (pip_install(target_python, f"tensorflow{newest[-1].tensorflow}") if newest else
-                   f"use a Python that TensorFlow {_minor(tf.version)} supports ({row.python})")
+            fix = (
+                pip_install(target_python, f"tensorflow{newest[-1].tensorflow}")
+                if newest
+                else f"use a Python that TensorFlow {_minor(tf.version)} supports ({row.python})"
+            )
             return Result.fail(
                 f"TensorFlow {tf.version} supports Python {row.python}, this is {python_version}",
                 hint=fix,
@@ -115,8 +124,10 @@ class NumpyCompatible(BaseCheck):
         if tf is None or tf.version is None:
             return Result.skip("no TensorFlow installed: nothing to pair NumPy with")
         if numpy is None or numpy.version is None:
-            return Result.fail("NumPy is not installed (TensorFlow needs it)",
-                               hint=pip_install(target_python, f"tensorflow=={tf.version}") + " --force-reinstall")
+            return Result.fail(
+                "NumPy is not installed (TensorFlow needs it)",
+                hint=pip_install(target_python, f"tensorflow=={tf.version}") + " --force-reinstall",
+            )
         row = release_for(tf.version)
         problems: list[str] = []
         details: list[str] = []
@@ -140,12 +151,17 @@ class NumpyCompatible(BaseCheck):
         want = self._wanted(row, reqs)
         if numpy.version.major >= 2 and tf.version < Version("2.18"):
             summary = f"NumPy {numpy.version} with TensorFlow {tf.version}: TF < 2.18 was built for NumPy 1.x"
-            hint = f"{pip_install(target_python, 'numpy<2')}  (or upgrade: {pip_install(target_python, 'tensorflow>=2.18')})"
+            upgrade = pip_install(target_python, "tensorflow>=2.18")
+            hint = f"{pip_install(target_python, 'numpy<2')}  (or upgrade: {upgrade})"
         else:
             summary = f"NumPy {numpy.version} does not fit TensorFlow {tf.version}"
             hint = pip_install(target_python, f"numpy{want}")
-        return Result.fail(summary, details=details + problems, hint=hint,
-                           data={"numpy": str(numpy.version), "tensorflow": str(tf.version)})
+        return Result.fail(
+            summary,
+            details=details + problems,
+            hint=hint,
+            data={"numpy": str(numpy.version), "tensorflow": str(tf.version)},
+        )
 
     @staticmethod
     def _wanted(row, reqs) -> str:  # type: ignore[no-untyped-def]
@@ -162,8 +178,14 @@ class KerasPairing(BaseCheck):
     family = "compat"
     title = "Keras ⇄ TensorFlow"
 
-    def run(self, distributions: Distributions, keras_flavour: KerasFlavour, target_env: dict[str, str],
-            marker_env: dict[str, str], target_python: str) -> Result:
+    def run(
+        self,
+        distributions: Distributions,
+        keras_flavour: KerasFlavour,
+        target_env: dict[str, str],
+        marker_env: dict[str, str],
+        target_python: str,
+    ) -> Result:
         flavour = keras_flavour
         details = [flavour.reason]
         legacy_raw = env_lookup(target_env, "TF_USE_LEGACY_KERAS")
@@ -192,29 +214,35 @@ class KerasPairing(BaseCheck):
                 return Result.fail(
                     f"TF_USE_LEGACY_KERAS={flavour.legacy_env} but tf-keras is not installed: "
                     "tf.keras raises ImportError",
-                    hint=f"{pip_install(target_python, f'tf-keras~={minor}.0')}   (or unset TF_USE_LEGACY_KERAS)",
+                    hint=pip_install(target_python, f"tf-keras~={minor}.0")
+                    + "   (or unset TF_USE_LEGACY_KERAS)",
                 )
             if _minor(tf_keras.version) != minor:
                 return Result.fail(
                     f"tf-keras {tf_keras.version} does not match TensorFlow {tf.version} (needs {minor}.x)",
                     hint=pip_install(target_python, f"tf-keras~={minor}.0"),
                 )
-            return Result.ok(f"tf.keras is tf-keras {tf_keras.version} (TF_USE_LEGACY_KERAS={flavour.legacy_env})")
+            return Result.ok(
+                f"tf.keras is tf-keras {tf_keras.version} (TF_USE_LEGACY_KERAS={flavour.legacy_env})"
+            )
         declared_keras = declared(tf.requirements(), "keras", marker_env)
         specs = [r.specifier for r in declared_keras if r.specifier]
         if row is not None:
             specs.append(row.keras)
         want = ",".join(str(s) for s in specs)
         if keras is None or keras.version is None:
-            return Result.fail(f"Keras is not installed; TensorFlow {tf.version} needs keras{want}",
-                               hint=pip_install(target_python, f"keras{want}"))
+            return Result.fail(
+                f"Keras is not installed; TensorFlow {tf.version} needs keras{want}",
+                hint=pip_install(target_python, f"keras{want}"),
+            )
         bad = [s for s in specs if not s.contains(keras.version, prereleases=True)]
         if flavour.kind == "keras3" and keras.version.major < 3:
             return Result.fail(
                 f"Keras {keras.version} is Keras 2, but tf.keras in TensorFlow {tf.version} needs Keras 3",
                 details=[f"needs keras{want}"],
                 hint=f"{pip_install(target_python, f'keras{want}')}   "
-                + f"(or keep Keras 2: {pip_install(target_python, f'tf-keras~={minor}.0')} and export TF_USE_LEGACY_KERAS=1)",
+                + f"(or keep Keras 2: {pip_install(target_python, f'tf-keras~={minor}.0')}"
+                + " and export TF_USE_LEGACY_KERAS=1)",
             )
         if flavour.kind == "keras2" and keras.version.major >= 3:
             return Result.fail(
@@ -222,9 +250,13 @@ class KerasPairing(BaseCheck):
                 hint=pip_install(target_python, f"keras~={minor}.0"),
             )
         if bad:
-            return Result.fail(f"Keras {keras.version} does not fit TensorFlow {tf.version} (needs keras{want})",
-                               hint=pip_install(target_python, f"keras{want}"))
-        return Result.ok(f"tf.keras is {flavour.label}", details=[f"TensorFlow {tf.version} needs keras{want}"])
+            return Result.fail(
+                f"Keras {keras.version} does not fit TensorFlow {tf.version} (needs keras{want})",
+                hint=pip_install(target_python, f"keras{want}"),
+            )
+        return Result.ok(
+            f"tf.keras is {flavour.label}", details=[f"TensorFlow {tf.version} needs keras{want}"]
+        )
 
 
 #: Covered by their own checks above; listing them again would double the findings.
@@ -232,7 +264,10 @@ _OWN_CHECKS = {"numpy", "keras", "tf-keras"}
 
 
 class TensorflowRequirements(BaseCheck):
-    """Everything the installed TensorFlow declares is installed at a fitting version (``pip check``, scoped)."""
+    """Everything the installed TensorFlow declares is installed at a fitting version.
+
+    Like ``pip check``, scoped to TensorFlow: protobuf, ml_dtypes, h5py and the rest.
+    """
 
     id = "compat.requirements"
     family = "compat"
@@ -257,8 +292,10 @@ class TensorflowRequirements(BaseCheck):
                     missing.append(f"{req.name} (declared {req})")
                     fixes.append(str(req).split(";")[0].strip())
                 elif req.specifier and not req.specifier.contains(installed.version, prereleases=True):
-                    wrong.append(f"{req.name} {installed.version_str}, but {dist.name} {dist.version_str} "
-                                 f"declares {req.name}{req.specifier}")
+                    wrong.append(
+                        f"{req.name} {installed.version_str}, but {dist.name} {dist.version_str} "
+                        f"declares {req.name}{req.specifier}"
+                    )
                     fixes.append(f"{req.name}{req.specifier}")
         if missing or wrong:
             parts = []
@@ -271,8 +308,10 @@ class TensorflowRequirements(BaseCheck):
                 details=wrong + missing,
                 hint=pip_install(target_python, *dict.fromkeys(fixes)),
             )
-        return Result.ok(f"all {checked} requirements of {tf.name} {tf.version} are satisfied",
-                         details=["numpy and keras are judged by compat.numpy and compat.keras"])
+        return Result.ok(
+            f"all {checked} requirements of {tf.name} {tf.version} are satisfied",
+            details=["numpy and keras are judged by compat.numpy and compat.keras"],
+        )
 
 
 def _applies(req, marker_env: dict[str, str]) -> bool:  # type: ignore[no-untyped-def]
@@ -281,4 +320,10 @@ def _applies(req, marker_env: dict[str, str]) -> bool:  # type: ignore[no-untype
     return applies(req.marker, marker_env)
 
 
-CHECKS = [TensorflowInstalled(), PythonSupported(), NumpyCompatible(), KerasPairing(), TensorflowRequirements()]
+CHECKS = [
+    TensorflowInstalled(),
+    PythonSupported(),
+    NumpyCompatible(),
+    KerasPairing(),
+    TensorflowRequirements(),
+]

@@ -54,10 +54,13 @@ class Shadowing(BaseCheck):
             )
         if harmless:
             return Result.warn(
-                "named like a package but not imported (a folder without __init__.py): " + ", ".join(harmless),
+                "named like a package but not imported (a folder without __init__.py): "
+                + ", ".join(harmless),
                 hint="rename it to avoid confusion if it ever gains an __init__.py",
             )
-        return Result.ok("no file in the working directory or the script folder hides tensorflow, keras or numpy")
+        return Result.ok(
+            "no file in the working directory or the script folder hides tensorflow, keras or numpy"
+        )
 
 
 CHECKS = [Shadowing()]

@@ -29,12 +29,22 @@ class ImportWorks(BaseCheck):
     title = "Import TensorFlow"
     slow = True
 
-    def run(self, import_probe: ImportProbe, keras_flavour: KerasFlavour, distributions: Distributions,
-            target_python: str, options: Any) -> Result:
+    def run(
+        self,
+        import_probe: ImportProbe,
+        keras_flavour: KerasFlavour,
+        distributions: Distributions,
+        target_python: str,
+        options: Any,
+    ) -> Result:
         probe = import_probe
         run = probe.run
-        data: dict[str, Any] = {"stages": probe.stages, "returncode": run.returncode, "mode": probe.mode,
-                                "elapsed_s": round(run.elapsed_s, 2)}
+        data: dict[str, Any] = {
+            "stages": probe.stages,
+            "returncode": run.returncode,
+            "mode": probe.mode,
+            "elapsed_s": round(run.elapsed_s, 2),
+        }
         if keras_flavour.kind is None and probe.mode == "tf" and distributions.tensorflow() is None:
             numpy_stage = probe.stage("numpy") or {}
             note = "numpy imports" if numpy_stage.get("ok") else "numpy does not import either"
@@ -48,17 +58,23 @@ class ImportWorks(BaseCheck):
                 f"import of {where} did not finish within {run.elapsed_s:.0f}s (killed)",
                 details=_tail(run.stderr),
                 hint="rerun with a larger --timeout; if it still hangs, run "
-                + f"{target_python} -X importtime -c \"import tensorflow\" to see where",
+                + f'{target_python} -X importtime -c "import tensorflow" to see where',
                 data=data,
             )
         if failed is None and probe.finished:
             return self._success(probe, distributions, data)
         text = "\n".join(
-            [failed.get("error", "") if failed else "", *(failed.get("chain", []) if failed else []), run.stderr]
+            [
+                failed.get("error", "") if failed else "",
+                *(failed.get("chain", []) if failed else []),
+                run.stderr,
+            ]
         )
         tf_version = keras_flavour.tensorflow
         diagnosis = classify_import_failure(
-            text, target_python=target_python, signal_name=run.signal_name,
+            text,
+            target_python=target_python,
+            signal_name=run.signal_name,
             tf_minor=f"{tf_version.major}.{tf_version.minor}" if tf_version else None,
         )
         stage_name = failed["name"] if failed else "start-up"
@@ -80,23 +96,34 @@ class ImportWorks(BaseCheck):
         parts = [f"numpy {np_stage.get('version')}"]
         if tf_stage:
             parts.append(f"TensorFlow {tf_stage.get('version')}")
-        kind = {"keras3": "Keras 3", "keras2": "Keras 2", "tf_keras": "tf-keras"}.get(keras_stage.get("kind"), "?")
-        parts.append(f"{probe.mode == 'tf' and 'tf.keras' or 'keras'} → {kind} {keras_stage.get('version') or ''}".strip())
+        kind = {"keras3": "Keras 3", "keras2": "Keras 2", "tf_keras": "tf-keras"}.get(
+            keras_stage.get("kind"), "?"
+        )
+        api = "tf.keras" if probe.mode == "tf" else "keras"
+        parts.append(f"{api} → {kind} {keras_stage.get('version') or ''}".strip())
         details = [f"{s['name']}: {s.get('elapsed_s', 0):.1f}s" for s in probe.stages.values()]
         mismatches = _metadata_mismatches(distributions, np_stage, tf_stage)
-        data["runtime"] = {"numpy": np_stage.get("version"), "tensorflow": tf_stage.get("version"),
-                           "keras": keras_stage.get("version"), "keras_kind": keras_stage.get("kind"),
-                           "backend": keras_stage.get("backend")}
+        data["runtime"] = {
+            "numpy": np_stage.get("version"),
+            "tensorflow": tf_stage.get("version"),
+            "keras": keras_stage.get("version"),
+            "keras_kind": keras_stage.get("kind"),
+            "backend": keras_stage.get("backend"),
+        }
         summary = "imports: " + ", ".join(parts) + f" in {probe.run.elapsed_s:.1f}s"
         if mismatches:
-            return Result.warn(summary + "; metadata disagrees with the running versions",
-                               details=mismatches + details,
-                               hint="reinstall the packages named above (stale or duplicated dist-info)",
-                               data=data)
+            return Result.warn(
+                summary + "; metadata disagrees with the running versions",
+                details=mismatches + details,
+                hint="reinstall the packages named above (stale or duplicated dist-info)",
+                data=data,
+            )
         return Result.ok(summary, details=details, data=data)
 
 
-def _metadata_mismatches(distributions: Distributions, np_stage: dict[str, Any], tf_stage: dict[str, Any]) -> list[str]:
+def _metadata_mismatches(
+    distributions: Distributions, np_stage: dict[str, Any], tf_stage: dict[str, Any]
+) -> list[str]:
     out = []
     pairs = [("numpy", distributions.version("numpy"), np_stage.get("version"))]
     tf = distributions.tensorflow()

@@ -20,12 +20,21 @@ def closing_line(report: dict[str, Any]) -> str:
 def header_lines(report: dict[str, Any]) -> list[str]:
     env = report["environment"]
     tool = report["tool"]
-    lines = [f"{tool['name']} {tool['version']} — examining {env.get('target_python')}"
-             + (f" (Python {env['python_version']}, {env.get('platform', '')})" if env.get("python_version") else "")]
+    lines = [
+        f"{tool['name']} {tool['version']} — examining {env.get('target_python')}"
+        + (
+            f" (Python {env['python_version']}, {env.get('platform', '')})"
+            if env.get("python_version")
+            else ""
+        )
+    ]
     pkgs = env.get("packages") or {}
     if pkgs:
-        shown = [f"{k} {v}" for k, v in pkgs.items() if v and k in ("tensorflow", "tensorflow-cpu", "tf-nightly",
-                                                                      "numpy", "keras", "tf-keras")]
+        shown = [
+            f"{k} {v}"
+            for k, v in pkgs.items()
+            if v and k in ("tensorflow", "tensorflow-cpu", "tf-nightly", "numpy", "keras", "tf-keras")
+        ]
         tf_names = [k for k in pkgs if k.startswith(("tensorflow", "tf-nightly", "intel-tensorflow"))]
         if not any(pkgs.get(k) for k in tf_names):
             shown.insert(0, "no TensorFlow")
@@ -34,5 +43,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
             shown.append(flavour["reason"])
         lines.append(" · ".join(shown))
     if env.get("origin"):
-        lines.append(f"dataset origin: {env['origin']}" + ("  (offline: network checks skipped)" if env.get("offline") else ""))
+        lines.append(
+            f"dataset origin: {env['origin']}"
+            + ("  (offline: network checks skipped)" if env.get("offline") else "")
+        )
     return lines

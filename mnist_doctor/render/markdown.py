@@ -18,8 +18,15 @@ def _cell(text: str | None) -> str:
 def _code(text: str | None) -> str:
     if not text:
         return ""
-    return "<code>" + text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "&#124;") \
-        .replace("\n", "<br>") + "</code>"
+    return (
+        "<code>"
+        + text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "&#124;")
+        .replace("\n", "<br>")
+        + "</code>"
+    )
 
 
 def render_markdown(report: dict[str, Any], verbose: bool = False) -> str:
@@ -30,8 +37,10 @@ def render_markdown(report: dict[str, Any], verbose: bool = False) -> str:
         finding = _cell(r["summary"])
         if verbose and r.get("details"):
             finding += "<br>" + "<br>".join(_cell(d) for d in r["details"])
-        out.append(f"| {_EMOJI.get(r['status'], GLYPHS.get(r['status'], '?'))} | `{r['id']}` | {finding} | "
-                   f"{_code(r.get('hint'))} |")
+        out.append(
+            f"| {_EMOJI.get(r['status'], GLYPHS.get(r['status'], '?'))} | `{r['id']}` | {finding} | "
+            f"{_code(r.get('hint'))} |"
+        )
     out += ["", f"**{closing_line(report)}** (exit code {report['exit_code']})", ""]
     env = report["environment"]
     out += ["<details><summary>Environment</summary>", "", "```"]

@@ -54,4 +54,3 @@ def print_message(console: Console, message: str, hint: str | None = None, style
     console.print(Text(message, style=style))
     if hint:
         console.print(Text("hint: ", style="cyan") + Text(hint))
-

@@ -5,6 +5,7 @@ banner here is evidence, not a problem. After each stage the cumulative answer i
 printed again, so a segfault half-way still leaves the stages that finished.
 Usage: ``python - [tf|keras]``. Standard library only, Python 3.9 syntax.
 """
+
 import json
 import os
 import sys

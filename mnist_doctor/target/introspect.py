@@ -4,6 +4,7 @@ Run by the doctor with the target interpreter (``python - ORIGIN``). Standard li
 only and Python 3.9 syntax, so it works in any environment however broken. It reports
 raw observations; the doctor draws the conclusions.
 """
+
 import json
 import os
 import platform
@@ -17,10 +18,28 @@ MARKER = "@@MNIST_DOCTOR_JSON@@"
 REQUIRES_OF = re.compile(r"^(tensorflow.*|tf-nightly.*|tf-keras|tf-keras-nightly|keras.*|intel-tensorflow)$")
 
 ENV_NAMES = (
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PYTHONHTTPSVERIFY",
-    "KERAS_HOME", "KERAS_BACKEND", "TF_USE_LEGACY_KERAS", "REQUEST_METHOD", "HOME", "USERPROFILE",
-    "TMPDIR", "TEMP", "TMP", "PYTHONPATH", "PYTHONNOUSERSITE", "VIRTUAL_ENV", "CONDA_PREFIX",
-    "CONDA_DEFAULT_ENV", "MNIST_DOCTOR_ORIGIN", "MNIST_DOCTOR_DATASET", "NO_COLOR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PYTHONHTTPSVERIFY",
+    "KERAS_HOME",
+    "KERAS_BACKEND",
+    "TF_USE_LEGACY_KERAS",
+    "REQUEST_METHOD",
+    "HOME",
+    "USERPROFILE",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "PYTHONPATH",
+    "PYTHONNOUSERSITE",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "MNIST_DOCTOR_ORIGIN",
+    "MNIST_DOCTOR_DATASET",
+    "NO_COLOR",
 )
 
 SHADOW_NAMES = ("tensorflow", "keras", "numpy", "tf_keras")
@@ -127,7 +146,11 @@ def environment():
     env = {}
     for key, value in os.environ.items():
         upper = key.upper()
-        if upper in ENV_NAMES or upper.endswith("_PROXY") or upper.startswith(("KERAS", "TF_", "CUDA", "XLA_")):
+        if (
+            upper in ENV_NAMES
+            or upper.endswith("_PROXY")
+            or upper.startswith(("KERAS", "TF_", "CUDA", "XLA_"))
+        ):
             env[key] = value
     return env
 
@@ -169,8 +192,11 @@ def ssl_view():
         elif factory is getattr(ssl, "_create_unverified_context", object()):
             out["https_context"] = "unverified"
         else:
-            out["https_context"] = "patched:" + getattr(factory, "__module__", "?") + "." + getattr(
-                factory, "__qualname__", repr(factory)
+            out["https_context"] = (
+                "patched:"
+                + getattr(factory, "__module__", "?")
+                + "."
+                + getattr(factory, "__qualname__", repr(factory))
             )
         try:
             ctx = ssl.create_default_context()
