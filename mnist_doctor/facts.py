@@ -128,4 +128,4 @@ def wanted_facts(func: Callable[..., Any]) -> list[str]:
 
 def load_core_facts() -> None:
     """Import the modules that define the core facts (registration happens on import)."""
-    from mnist_doctor import environment, flavour, probes  # noqa: F401
+    from mnist_doctor import cache_paths, environment, flavour, probes  # noqa: F401

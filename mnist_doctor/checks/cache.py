@@ -1,0 +1,352 @@
+"""Checks of the Keras cache: where it is, whether Keras can write there, and what lies in it.
+
+The folder is predicted by :mod:`mnist_doctor.cache_paths` (Keras' own rules); the file
+verdicts come from :mod:`mnist_doctor.npz_check`. Everything here touches only the file
+system, so it runs in the doctor's process, as the same user Keras runs as.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+
+from mnist_doctor import npz_check
+from mnist_doctor.cache_paths import KerasCache
+from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.model import Result, function_check
+
+#: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
+SPACE_MARGIN = 1 << 20
+
+
+def _q(path: str | os.PathLike[str]) -> str:
+    return shlex.quote(str(path))
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path
+    while not current.exists() and current.parent != current:
+        current = current.parent
+    return current
+
+
+@function_check("cache.location", "Keras cache location")
+def location(keras_cache: KerasCache) -> Result:
+    """Names the exact ``mnist.npz`` path Keras will read and why; warns about a silent fallback."""
+    cache = keras_cache
+    details = [
+        f"Keras in use: {cache.flavour_label} ({cache.rules} rules, {cache.source})",
+        f"why: {cache.reason}",
+        f"dataset file: {cache.dataset_path}",
+        f"keras.json: {cache.keras_json}",
+    ]
+    data = cache.to_dict()
+    if cache.problems:
+        return Result.fail(
+            f"Keras cannot use its cache folder: {cache.problems[0]}",
+            details=details + cache.problems[1:],
+            hint=f"mv {_q(cache.configured)} {_q(str(cache.configured) + '.bak')}",
+            data=data,
+        )
+    if cache.fallback:
+        if cache.configured == cache.base:  # Keras 3 chose /tmp/.keras because the home is not writable
+            hint = "export KERAS_HOME=/a/writable/folder   # your home is not writable"
+        else:
+            user_dir = cache.configured
+            hint = f"mkdir -p {_q(user_dir)} && chmod u+rwx {_q(user_dir)}"
+            if cache.rules == "keras3":
+                hint += "   # or: export KERAS_HOME=/a/writable/folder"
+        return Result.warn(
+            f"Keras silently falls back to {cache.base}: it reads {cache.dataset_path}",
+            details=[
+                *details,
+                f"{cache.base} is shared with every user of this machine and usually wiped at reboot",
+            ],
+            hint=hint,
+            data=data,
+        )
+    if cache.keras_home_ignored:
+        return Result.warn(
+            f"KERAS_HOME={cache.keras_home} is ignored by {cache.flavour_label}: reads {cache.dataset_path}",
+            details=[
+                *details,
+                "Keras 2 and tf-keras read keras.json from KERAS_HOME but cache datasets under ~/.keras",
+            ],
+            hint="mnist-doctor --seed FILE   # installs the file where this Keras reads it; "
+            "or unset KERAS_HOME",
+            data=data,
+        )
+    return Result.ok(f"Keras reads {cache.dataset_path}", details=details, data=data)
+
+
+@function_check("cache.keras_home", "KERAS_HOME")
+def keras_home(keras_cache: KerasCache) -> Result:
+    """``KERAS_HOME``, when set, names a folder Keras can use (not a file, not an empty string)."""
+    value = keras_cache.keras_home
+    if value is None:
+        return Result.skip("KERAS_HOME is not set")
+    if value == "":
+        return Result.fail(
+            "KERAS_HOME is set but empty: Keras cannot use it",
+            details=["Keras 3 takes an empty KERAS_HOME as the cache folder and falls back to /tmp/.keras"],
+            hint="unset KERAS_HOME   # or: export KERAS_HOME=$HOME/.keras",
+        )
+    path = Path(os.path.expanduser(value))
+    if path.exists() and not path.is_dir():
+        return Result.fail(
+            f"KERAS_HOME={value} is a file, not a folder",
+            details=["Keras puts keras.json and datasets/ inside KERAS_HOME; with a file there it cannot"],
+            hint=f"export KERAS_HOME={_q(str(path) + '_dir')}   # any folder; or move the file away",
+        )
+    if not path.exists():
+        parent = _nearest_existing(path)
+        if not (parent.is_dir() and os.access(parent, os.W_OK)):
+            return Result.warn(
+                f"KERAS_HOME={value} does not exist and cannot be created ({parent} is not writable)",
+                hint=f'sudo mkdir -p {_q(path)} && sudo chown "$(id -un)" {_q(path)}',
+            )
+        note = (
+            "Keras creates it on first import"
+            if keras_cache.rules == "keras3"
+            else "only keras.json would go there"
+        )
+        return Result.ok(f"KERAS_HOME={value} does not exist yet; {note}")
+    if keras_cache.keras_home_ignored:
+        return Result.warn(
+            f"KERAS_HOME={value} is a folder, but {keras_cache.flavour_label} ignores it for datasets",
+            hint="mnist-doctor --seed FILE   # installs the file where this Keras reads it",
+        )
+    return Result.ok(f"KERAS_HOME={value} is a folder")
+
+
+def write_probe(folder: Path) -> tuple[bool, str]:
+    """Really create and remove something where Keras will write (``os.access`` can lie).
+
+    A missing folder is probed at its nearest existing ancestor, with a temporary folder,
+    because Keras will have to ``makedirs`` the rest.
+    """
+    target = folder if folder.is_dir() else _nearest_existing(folder)
+    if not target.is_dir():
+        return False, f"{target} is not a folder"
+    try:
+        if target == folder:
+            handle, name = tempfile.mkstemp(prefix=".mnist-doctor-probe-", dir=target)
+            os.write(handle, b"x")
+            os.close(handle)
+            os.unlink(name)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".mnist-doctor-probe-", dir=target))
+    except OSError as exc:
+        return False, f"cannot create a file in {target}: {exc.strerror}"
+    return True, f"created and removed a temporary {'file' if target == folder else 'folder'} in {target}"
+
+
+def _owner_problems(paths: list[Path]) -> list[tuple[Path, int]]:
+    if not hasattr(os, "geteuid"):
+        return []
+    me = os.geteuid()
+    out = []
+    for path in paths:
+        try:
+            owner = path.lstat().st_uid
+        except OSError:
+            continue
+        if owner != me and me != 0:
+            out.append((path, owner))
+    return out
+
+
+@function_check("cache.permissions", "Cache permissions and space", requires=("cache.location",))
+def permissions(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
+    """Keras can create, replace and read files in its cache folder, which you own and which has room."""
+    folder = keras_cache.datasets_dir
+    file = keras_cache.dataset_path
+    details = []
+    writable, probe_note = write_probe(folder)
+    details.append(probe_note)
+    file_problem = None
+    if file.is_file():
+        try:
+            os.close(os.open(file, os.O_WRONLY | os.O_APPEND))  # opens for writing, writes nothing
+        except OSError as exc:
+            file_problem = f"{file} cannot be replaced: {exc.strerror}"
+        if not os.access(file, os.R_OK):
+            file_problem = f"{file} cannot be read"
+    existing = [p for p in (keras_cache.base, folder, file) if p.exists() or p.is_symlink()]
+    foreign = _owner_problems(existing)
+    details += [f"{p} is owned by {_user_name(uid)}" for p, uid in foreign]
+    me = _user_name(os.geteuid()) if hasattr(os, "geteuid") else "you"
+    chown = f'sudo chown -R "$(id -un)" {_q(keras_cache.base)}'
+    data = {"writable": writable, "foreign_owners": {str(p): uid for p, uid in foreign}}
+    if not writable or file_problem:
+        summary = file_problem or f"Keras cannot write to {folder}"
+        hint = chown if foreign else f"chmod -R u+rwX {_q(keras_cache.base)}"
+        if keras_cache.fallback:
+            hint += f"   # or make {keras_cache.configured} writable so Keras stops using {keras_cache.base}"
+        return Result.fail(summary, details=details, hint=hint, data=data)
+    if foreign:
+        path, uid = foreign[0]
+        return Result.fail(
+            f"{path} belongs to {_user_name(uid)}, not {me}",
+            details=[
+                *details,
+                "a file or folder of another user (often left by `sudo python`) breaks the next "
+                "download or re-download",
+            ],
+            hint=chown,
+            data=data,
+        )
+    usage = shutil.disk_usage(_nearest_existing(folder))
+    data["free_bytes"] = usage.free
+    details.append(f"free space: {usage.free / 1e9:.2f} GB")
+    need = 0 if npz_check.inspect_copy(file, dataset, with_partials=False).ok else dataset.size + SPACE_MARGIN
+    if usage.free < need:
+        return Result.fail(
+            f"only {usage.free / 1e6:.1f} MB free at {folder}; the download needs {need / 1e6:.1f} MB",
+            details=details,
+            hint=f"df -h {_q(_nearest_existing(folder))}   # free some space"
+            + ("; or export KERAS_HOME=/a/roomier/folder" if keras_cache.rules == "keras3" else ""),
+            data=data,
+        )
+    return Result.ok(f"{folder} is writable by {me}", details=details, data=data)
+
+
+@function_check("cache.config", "keras.json")
+def keras_config(keras_cache: KerasCache) -> Result:
+    """``keras.json`` is absent, or readable and valid: an unreadable one makes ``import keras`` fail."""
+    path = keras_cache.keras_json
+    if not (path.exists() or path.is_symlink()):
+        return Result.ok(f"{path} does not exist (Keras writes defaults on first import)")
+    if path.is_dir():
+        return Result.fail(
+            f"{path} is a folder", hint=f"rmdir {_q(path)}   # Keras writes a fresh file on import"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return Result.fail(
+            f"{path} cannot be read ({exc.strerror}): `import keras` raises an error",
+            details=["Keras opens keras.json at import and only tolerates invalid JSON, not a read error"],
+            hint=f'sudo chown "$(id -un)" {_q(path)} && chmod u+rw {_q(path)}   # or: rm {_q(path)}',
+        )
+    except UnicodeDecodeError:
+        text = "\x00"
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return Result.warn(
+            f"{path} is not valid JSON: Keras ignores it and uses its defaults",
+            hint=f"rm {_q(path)}   # Keras writes a fresh one on import",
+        )
+    if not isinstance(config, dict):
+        return Result.fail(f"{path} holds {type(config).__name__}, not an object", hint=f"rm {_q(path)}")
+    problems = []
+    if config.get("floatx", "float32") not in ("float16", "float32", "float64"):
+        problems.append(f"floatx={config.get('floatx')!r}")
+    if not isinstance(config.get("epsilon", 1e-7), float):
+        problems.append(f"epsilon={config.get('epsilon')!r} is not a float")
+    if config.get("image_data_format", "channels_last") not in ("channels_last", "channels_first"):
+        problems.append(f"image_data_format={config.get('image_data_format')!r}")
+    if problems:
+        return Result.fail(
+            f"{path} has values Keras rejects at import: " + ", ".join(problems),
+            hint=f"rm {_q(path)}   # Keras writes a fresh one on import",
+        )
+    return Result.ok(f"{path} is valid", details=[f"backend: {config.get('backend', 'default')}"])
+
+
+#: Verdicts for the copy Keras reads that make load_data fail (or need the network to heal).
+_BROKEN = {
+    npz_check.DIRECTORY: "Keras crashes on it (IsADirectoryError)",
+    npz_check.DANGLING_LINK: "Keras will download through the link into its target",
+    npz_check.NOT_REGULAR: "Keras cannot read it",
+    npz_check.UNREADABLE: "Keras cannot read it",
+    npz_check.EMPTY: "Keras discards it and must download again",
+    npz_check.HTML: "Keras discards it and must download again",
+    npz_check.TRUNCATED: "Keras discards it and must download again",
+    npz_check.CORRUPT: "Keras discards it and must download again",
+    npz_check.NOT_MNIST: "Keras discards it and must download again",
+}
+
+
+@function_check("cache.integrity", "Cached mnist.npz", after=("cache.location",))
+def integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
+    """Every ``mnist.npz`` Keras might use is the pinned file; says which copy Keras reads."""
+    reports = [
+        npz_check.inspect_copy(folder / dataset.file_name, dataset) for folder in keras_cache.candidates
+    ]
+    read, others = reports[0], reports[1:]
+    details = [
+        f"{r.path}: {r.summary}" + ("   ← Keras reads this one" if r is read else "")
+        for r in reports
+        if r.present or r is read
+    ]
+    partials = [p for r in reports for p in r.partials]
+    details += [f"leftover partial file: {p}" for p in partials]
+    data = {"read": str(read.path), "copies": [r.to_dict() for r in reports]}
+    good_elsewhere = next((r for r in others if r.ok), None)
+    if read.verdict in _BROKEN:
+        return Result.fail(
+            f"the copy Keras reads is {read.summary.split(':')[0]}: {_BROKEN[read.verdict]}",
+            details=details,
+            hint="mnist-doctor --clear-cache --yes && mnist-doctor --fetch"
+            + (
+                f"   # or offline: mnist-doctor --seed {_q(good_elsewhere.path)}"
+                if good_elsewhere
+                else "   # or offline: mnist-doctor --seed /path/to/mnist.npz"
+            ),
+            data=data,
+        )
+    if read.verdict == npz_check.OTHER_MNIST:
+        return Result.warn(
+            "the copy Keras reads is a valid MNIST, not the pinned file: Keras replaces it on first use",
+            details=details,
+            hint="mnist-doctor --fetch   # or offline: mnist-doctor --seed /path/to/the/original/mnist.npz",
+            data=data,
+        )
+    if not read.ok and good_elsewhere:
+        return Result.warn(
+            f"a good copy sits at {good_elsewhere.path}, but Keras reads {read.path} (not present)",
+            details=details,
+            hint=f"mnist-doctor --seed {_q(good_elsewhere.path)}",
+            data=data,
+        )
+    stray = [r for r in others if r.present and not r.ok]
+    if partials or stray:
+        what = [f"{len(partials)} leftover partial file(s)"] if partials else []
+        what += [f"a bad copy at {r.path} ({r.verdict})" for r in stray]
+        return Result.warn(
+            ("the copy Keras reads is fine, but " if read.ok else "not cached yet; ") + "; ".join(what),
+            details=details,
+            # --clear-cache would also remove the good copy; name the exact leftovers instead.
+            hint=("rm -f -- " + " ".join(_q(p) for p in partials + [r.path for r in stray]))
+            if read.ok
+            else "mnist-doctor --clear-cache",
+            data=data,
+        )
+    if read.ok:
+        return Result.ok(f"{read.path} is the pinned file ({read.summary})", details=details, data=data)
+    return Result.ok(
+        f"not cached yet: Keras downloads {dataset.size / 1e6:.1f} MB to {read.path} on first load_data()",
+        details=[
+            *details,
+            "offline machine? mnist-doctor --seed FILE (or --fetch --mirror URL) puts it there",
+        ],
+        data=data,
+    )
+
+
+CHECKS = [location, keras_home, permissions, keras_config, integrity]

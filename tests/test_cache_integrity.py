@@ -1,0 +1,204 @@
+"""Integrity of cached files: each broken shape of ``mnist.npz`` users meet gets its own verdict,
+and the ``cache.integrity`` check says which copy Keras reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_doctor import npz_check
+from mnist_doctor.checks import cache as cache_checks
+from mnist_doctor.engine import Engine, select
+from mnist_doctor.errors import UsageError
+from mnist_doctor.model import Status
+from tests.cache_fixtures import REPO, datasets_dir, make_facts
+
+pytest_plugins = ["tests.cache_fixtures"]
+
+
+def run_cache_checks(spec, ids=("cache",)) -> dict:
+    facts = make_facts(spec)
+    results = Engine(facts).run(select(list(cache_checks.CHECKS), list(ids), None))
+    return {r.id: r for r in results}
+
+
+def test_good_copy_is_ok(good_npz: Path, spec) -> None:
+    report = npz_check.inspect_copy(good_npz, spec)
+    assert report.ok and report.head == "zip" and report.sha256 == spec.sha256
+
+
+@pytest.mark.parametrize(
+    ("content", "verdict"),
+    [
+        (b"", npz_check.EMPTY),
+        (b"<!DOCTYPE html><html><body>Access denied</body></html>", npz_check.HTML),
+        (b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', npz_check.HTML),
+        (b"\x00\x01garbage", npz_check.CORRUPT),
+    ],
+)
+def test_bad_first_bytes(tmp_path: Path, spec, content: bytes, verdict: str) -> None:
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(content)
+    assert npz_check.inspect_copy(path, spec).verdict == verdict
+
+
+def test_truncated_zip(tmp_path: Path, good_npz: Path, spec) -> None:
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(good_npz.read_bytes()[: spec.size // 2])
+    report = npz_check.inspect_copy(path, spec)
+    assert report.verdict == npz_check.TRUNCATED
+    assert f"{spec.size // 2} of {spec.size} bytes" in report.summary
+
+
+def test_directory_and_dangling_symlink(tmp_path: Path, spec) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "mnist.npz").mkdir()
+    assert npz_check.inspect_copy(tmp_path / "a" / "mnist.npz", spec).verdict == npz_check.DIRECTORY
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "mnist.npz").symlink_to(tmp_path / "nowhere" / "mnist.npz")
+    report = npz_check.inspect_copy(tmp_path / "b" / "mnist.npz", spec)
+    assert report.verdict == npz_check.DANGLING_LINK and "nowhere" in report.summary
+
+
+def test_partials_are_listed(tmp_path: Path, good_npz: Path, spec) -> None:
+    (tmp_path / "mnist.npz").write_bytes(good_npz.read_bytes())
+    for name in ("mnist.npz.part", ".mnist.npz.abc123.part", "cifar10.npz", "mnist.npzz"):
+        (tmp_path / name).write_bytes(b"x")
+    report = npz_check.inspect_copy(tmp_path / "mnist.npz", spec)
+    assert report.ok
+    assert sorted(p.name for p in report.partials) == [".mnist.npz.abc123.part", "mnist.npz.part"]
+
+
+def test_different_but_valid_mnist(synthetic_dir: Path, spec) -> None:
+    report = npz_check.inspect_copy(synthetic_dir / "other-mnist.npz", spec)
+    assert report.verdict == npz_check.OTHER_MNIST
+    assert report.content is not None and report.content.reader == "numpy"
+    assert report.content.arrays["y_test"].value_range == (0, 9)
+
+
+def test_valid_npz_that_is_not_mnist(tmp_path: Path, spec) -> None:
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=np.zeros((10, 32, 32, 3), np.uint8), y_train=np.full(10, 42, np.int64))
+    report = npz_check.inspect_copy(path, spec)
+    assert report.verdict == npz_check.NOT_MNIST
+    assert "(10, 32, 32, 3)" in report.summary and "labels span 42..42" in report.summary
+
+
+def test_pickled_arrays_are_never_unpickled(tmp_path: Path, spec) -> None:
+    """allow_pickle=False: an object array (which could run code when loaded) is reported, not loaded."""
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=np.array([{"a": 1}], dtype=object))
+    report = npz_check.inspect_copy(path, spec)
+    assert report.verdict == npz_check.CORRUPT and "allow_pickle" in report.summary
+
+
+def test_stdlib_reader_agrees_with_numpy(synthetic_dir: Path, tmp_path: Path, spec) -> None:
+    other = synthetic_dir / "other-mnist.npz"
+    by_numpy, by_stdlib = npz_check.read_with_numpy(other), npz_check.read_with_stdlib(other)
+    assert by_stdlib.error is None
+    assert {k: (v.shape, v.dtype, v.value_range) for k, v in by_stdlib.arrays.items()} == {
+        k: (v.shape, v.dtype, v.value_range) for k, v in by_numpy.arrays.items()
+    }
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(other.read_bytes()[:100_000])
+    assert npz_check.read_with_stdlib(cut).error
+
+
+def test_broken_numpy_falls_back_to_stdlib(synthetic_dir: Path, spec) -> None:
+    """In a process where ``import numpy`` fails, the verdict is the same (a real subprocess)."""
+    code = (
+        "import sys, json; sys.modules['numpy'] = None\n"
+        "from mnist_doctor import npz_check; from mnist_doctor.dataset import MNIST\n"
+        f"spec = MNIST.with_file({spec.sha256!r}, {spec.size})\n"
+        f"r = npz_check.inspect_copy({str(synthetic_dir / 'other-mnist.npz')!r}, spec)\n"
+        "print(json.dumps([r.verdict, r.content.reader]))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [npz_check.OTHER_MNIST, "stdlib"]
+
+
+def test_sha256_matches_hashlib_and_sha256sum(good_npz: Path) -> None:
+    ours = npz_check.sha256_file(good_npz)
+    assert ours == hashlib.sha256(good_npz.read_bytes()).hexdigest()
+    out = subprocess.run(["sha256sum", str(good_npz)], capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == ours
+
+
+def test_spec_from_env(spec) -> None:
+    assert npz_check.spec_from_env(spec, {}) is spec
+    custom = npz_check.spec_from_env(spec, {"MNIST_DOCTOR_SHA256": "A" * 64, "MNIST_DOCTOR_SIZE": "12"})
+    assert (custom.sha256, custom.size, custom.file_name) == ("a" * 64, 12, "mnist.npz")
+    for bad in (
+        {"MNIST_DOCTOR_SHA256": "a" * 64},
+        {"MNIST_DOCTOR_SHA256": "xyz", "MNIST_DOCTOR_SIZE": "1"},
+        {"MNIST_DOCTOR_SHA256": "a" * 64, "MNIST_DOCTOR_SIZE": "big"},
+    ):
+        with pytest.raises(UsageError):
+            npz_check.spec_from_env(spec, bad)
+
+
+# ---------------------------------------------------------------- the check, on real caches
+
+
+@pytest.mark.parametrize("kind", ["html", "truncated", "empty", "directory"])
+def test_integrity_check_fails_on_broken_cache(keras_home: Path, good_npz: Path, spec, kind: str) -> None:
+    target = datasets_dir(keras_home) / "mnist.npz"
+    if kind == "html":
+        target.write_bytes(b"<html><body>proxy login</body></html>")
+    elif kind == "truncated":
+        target.write_bytes(good_npz.read_bytes()[:4096])
+    elif kind == "empty":
+        target.write_bytes(b"")
+    else:
+        target.mkdir()
+    result = run_cache_checks(spec)["cache.integrity"]
+    assert result.status is Status.FAIL
+    assert result.data["read"] == str(target)
+    assert "--clear-cache" in result.hint
+    assert f"{target}: " in "\n".join(result.details) and "← Keras reads this one" in "\n".join(
+        result.details
+    )
+
+
+def test_integrity_ok_and_not_cached(keras_home: Path, good_npz: Path, spec) -> None:
+    result = run_cache_checks(spec, ["cache.integrity"])["cache.integrity"]
+    assert result.status is Status.OK and result.summary.startswith("not cached yet")
+    (datasets_dir(keras_home) / "mnist.npz").write_bytes(good_npz.read_bytes())
+    result = run_cache_checks(spec, ["cache.integrity"])["cache.integrity"]
+    assert result.status is Status.OK and "is the pinned file" in result.summary
+
+
+def test_good_copy_where_keras_does_not_look(
+    keras_home: Path, good_npz: Path, spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy in ~/.keras while KERAS_HOME moves Keras 3 elsewhere: warn, and seed from it."""
+    (datasets_dir(keras_home) / "mnist.npz").write_bytes(good_npz.read_bytes())
+    monkeypatch.setenv("KERAS_HOME", str(keras_home / "kh"))
+    result = run_cache_checks(spec, ["cache.integrity"])["cache.integrity"]
+    assert result.status is Status.WARN
+    assert result.hint == f"mnist-doctor --seed {keras_home / '.keras' / 'datasets' / 'mnist.npz'}"
+    assert result.data["read"] == str(keras_home / "kh" / "datasets" / "mnist.npz")
+
+
+def test_leftover_partials_warn_with_exact_rm(keras_home: Path, good_npz: Path, spec) -> None:
+    folder = datasets_dir(keras_home)
+    (folder / "mnist.npz").write_bytes(good_npz.read_bytes())
+    (folder / "mnist.npz.part").write_bytes(b"half")
+    result = run_cache_checks(spec, ["cache.integrity"])["cache.integrity"]
+    assert result.status is Status.WARN and "leftover partial" in result.summary
+    assert result.hint == f"rm -f -- {folder / 'mnist.npz.part'}"
+
+
+def test_location_check_reports_the_path(keras_home: Path, spec) -> None:
+    result = run_cache_checks(spec, ["cache.location"])["cache.location"]
+    assert result.status is Status.OK
+    assert result.summary == f"Keras reads {keras_home / '.keras' / 'datasets' / 'mnist.npz'}"
+    assert os.fspath(keras_home) in result.data["dataset_path"]
