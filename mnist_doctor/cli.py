@@ -244,12 +244,29 @@ def _diagnose(
 
     checks, load_errors = discover()
     chosen = select(checks, only or args.select, None if only else args.ignore)
+    _share_tensorflow_import(facts, chosen)
     _validated(facts)
     results = _run_engine(Engine, facts, chosen, args.format)
     errors = [e.result() for e in load_errors] if not (only or args.select) else []
     report = build_report(facts, results, strict=args.strict, verbose=args.verbose, load_errors=errors)
     _render(report, args)
     return results, load_errors, report["exit_code"]
+
+
+def _share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
+    """Start the real load_data probe now, and let the import check reuse its imports.
+
+    TensorFlow's import is the longest step of a run; when ``load.real`` will run, its probe
+    starts before anything else and ``runtime.import`` reads the same subprocess's import
+    stages instead of importing TensorFlow a second time.
+    """
+    if facts.options.offline or not any(c.id == "load.real" for c in chosen):
+        return
+    from mnist_doctor.loadprobe import start_early
+    from mnist_doctor.probes import SHARED_IMPORT
+
+    facts.provide(SHARED_IMPORT, True)
+    start_early(facts)
 
 
 def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> list:

@@ -49,9 +49,21 @@ def probe_mode(flavour: KerasFlavour) -> str:
     return "keras" if flavour.api == "keras" else "tf"
 
 
+#: Set (as a fact) by the CLI when the real ``load_data`` probe runs in this run anyway.
+SHARED_IMPORT = "import_shared_with_load_probe"
+
+
 @fact
-def import_probe(target_python: str, keras_flavour: KerasFlavour, options: Options) -> ImportProbe:
-    """Import numpy, TensorFlow and tf.keras for real in the target interpreter."""
+def import_probe(target_python: str, keras_flavour: KerasFlavour, options: Options, facts: Any) -> ImportProbe:
+    """Import numpy, TensorFlow and tf.keras for real in the target interpreter.
+
+    When the load probe runs anyway it imports exactly the same modules first, with the
+    same stage names, so its import stages are reused: TensorFlow is imported once per
+    run, which keeps the whole run close to a bare ``load_data()``.
+    """
+    if facts.peek(SHARED_IMPORT):
+        load = facts.get("load_probe")
+        return ImportProbe(load.import_view(), load.mode)
     mode = probe_mode(keras_flavour)
     run = run_script(
         target_python, "import_probe.py", [mode], timeout=min(IMPORT_TIMEOUT_S, options.remaining())

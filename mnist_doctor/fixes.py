@@ -1,0 +1,158 @@
+"""``--fix``: offer the safe fixes the checks found, one confirmation each.
+
+Safe means reversible and limited to the dataset cache: removing a corrupt ``mnist.npz``
+(Keras downloads it again) and downloading it from a mirror. Version problems get the
+exact ``pip`` command; pip only runs after an explicit "yes" typed at a terminal
+(``--yes`` never installs packages: moving TensorFlow or NumPy can break other projects).
+
+A fix is described by a check in its result's ``data["fix"]`` (``{"kind": "clear_cache" |
+"fetch" | "pip", "reason": ..., "command": ...}``); failed results whose hint is a pip command
+are offered too. Returns True when something changed, so the CLI re-runs the checks.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mnist_doctor.dataset import DEFAULT_ORIGIN
+from mnist_doctor.facts import Facts
+from mnist_doctor.model import CheckResult, Status
+
+#: ``python -m pip install ...`` at the start of a hint, up to a double space or "(".
+_PIP_HINT = re.compile(r"^\s*`?(\S+ -m pip (?:install|uninstall) [^`(\n]+?)`?\s*(?:\s\s|\(|$)")
+PIP_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class Fix:
+    kind: str  # clear_cache | fetch | pip
+    reason: str
+    source: str  # the check id that found it
+    command: str | None = None
+
+
+def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> list[Fix]:
+    """The distinct fixes named by failed (or warning) results, cache first, pip last."""
+    items = results.values() if isinstance(results, dict) else results
+    found: dict[tuple[str, str | None], Fix] = {}
+    for result in items:
+        if result.status not in (Status.FAIL, Status.WARN, Status.ERROR):
+            continue
+        spec: dict[str, Any] = (result.data or {}).get("fix") or {}
+        if spec.get("kind") in ("clear_cache", "fetch", "pip"):
+            fix = Fix(spec["kind"], str(spec.get("reason") or result.summary), result.id, spec.get("command"))
+        else:
+            match = _PIP_HINT.match(result.hint or "")
+            if not match:
+                continue
+            fix = Fix("pip", result.summary, result.id, match.group(1).strip())
+        if fix.kind == "pip" and not fix.command:
+            continue
+        found.setdefault((fix.kind, fix.command), fix)
+    order = {"clear_cache": 0, "fetch": 1, "pip": 2}
+    return sorted(found.values(), key=lambda f: order[f.kind])
+
+
+def _confirm(console: Any, question: str, *, yes: bool, interactive: bool) -> bool:
+    if yes:
+        return True
+    if not interactive:
+        console.print(f"  skipped (not a terminal; rerun with --yes to accept): {question}")
+        return False
+    from rich.prompt import Confirm
+
+    return bool(Confirm.ask(question, console=console, default=False))
+
+
+def _mirror(facts: Facts) -> str | None:
+    origin = facts.options.origin
+    return origin if origin and origin != DEFAULT_ORIGIN else None
+
+
+def fresh_facts(facts: Facts) -> Facts:
+    """Facts for an action after the run: same options, a new ``--timeout`` budget, nothing cached."""
+    return Facts(replace(facts.options, started=time.monotonic()))
+
+
+def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
+    """Carry out one fix; True if it changed something.
+
+    Actions get a fresh time budget: the checks before may have used all of ``--timeout``.
+    """
+    facts = fresh_facts(facts)
+    try:
+        from mnist_doctor import actions
+    except ImportError:
+        actions = None  # type: ignore[assignment]
+    if fix.kind == "clear_cache":
+        if actions is None:
+            console.print("  cache actions are not available in this build: remove the file by hand")
+            return False
+        code = actions.clear_cache(facts, console, yes=yes, dry_run=dry_run, interactive=interactive)
+        return code == 0 and not dry_run
+    if fix.kind == "fetch":
+        mirror = _mirror(facts)
+        if mirror is None:
+            console.print(
+                "  to download from a mirror: `mnist-doctor --fetch --mirror URL`; or copy mnist.npz "
+                "from a machine that has it and run `mnist-doctor --seed FILE`"
+            )
+            return False
+        if dry_run:
+            console.print(f"  would download mnist.npz from {mirror} into the Keras cache")
+            return False
+        if actions is None or not _confirm(
+            console, f"download mnist.npz from {mirror}?", yes=yes, interactive=interactive
+        ):
+            return False
+        return actions.fetch_dataset(facts, console, mirror) == 0
+    return _run_pip(fix, console, dry_run=dry_run, interactive=interactive)
+
+
+def _run_pip(fix: Fix, console: Any, *, dry_run: bool, interactive: bool) -> bool:
+    """Print the command; run it only on an explicit answer at a terminal (never with --yes alone)."""
+    command = fix.command or ""
+    console.print(f"  version fix: {command}")
+    if dry_run or not interactive:
+        return False
+    from rich.prompt import Confirm
+
+    if not Confirm.ask(f"run `{command}` now? (changes installed packages)", console=console, default=False):
+        return False
+    try:
+        done = subprocess.run(shlex.split(command), timeout=PIP_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        console.print(f"  pip could not run: {exc}")
+        return False
+    console.print(
+        "  pip " + ("succeeded" if done.returncode == 0 else f"failed with exit code {done.returncode}")
+    )
+    return done.returncode == 0
+
+
+def offer_fixes(
+    results: Iterable[CheckResult] | dict[str, CheckResult],
+    facts: Facts,
+    console: Any,
+    *,
+    yes: bool,
+    dry_run: bool,
+    interactive: bool,
+) -> bool:
+    """Offer each safe fix found; True if any changed the environment (the CLI then re-runs)."""
+    fixes = collect_fixes(results)
+    if not fixes:
+        console.print("\nno automatic fix for the problems found: follow the hints above")
+        return False
+    console.print("\nfixes" + (" (dry run: nothing will change)" if dry_run else "") + ":")
+    changed = False
+    for fix in fixes:
+        console.print(f"- {fix.reason} (from {fix.source})")
+        changed = _apply(fix, facts, console, yes=yes, dry_run=dry_run, interactive=interactive) or changed
+    return changed

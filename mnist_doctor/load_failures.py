@@ -1,0 +1,481 @@
+"""Name the root cause of a failed ``load_data()`` from its exception chain and output.
+
+Keras reports every download problem as a bare ``Exception("URL fetch failure on {origin}:
+{errno or HTTP code} -- {reason}")`` (``keras/src/utils/file_utils.py``; the same format in
+Keras 2 and tf-keras), and a bad download as ``ValueError("Incomplete or corrupted file
+detected. ...")``. The probe keeps the whole ``__cause__``/``__context__`` chain, so the
+original ``socket.gaierror`` or ``ssl.SSLCertVerificationError`` is still visible; the
+rules below read types and texts, most specific first, and turn them into one line with
+the exact fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mnist_doctor.dataset import MNIST
+from mnist_doctor.hints import doctor_command
+from mnist_doctor.import_failures import classify_import_failure
+from mnist_doctor.loadprobe import LoadProbe
+
+#: What a cause is about; the consistency check compares it with the network and cache families.
+NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER = (
+    "network",
+    "cache",
+    "import",
+    "timeout",
+    "resource",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class LoadDiagnosis:
+    """A named root cause: ``name`` is stable (tests, JSON), ``summary`` one line, ``hint`` the fix."""
+
+    name: str
+    category: str
+    summary: str
+    hint: str
+    details: tuple[str, ...] = field(default=())
+    fix: dict[str, Any] | None = None  # what ``--fix`` may do about it (see mnist_doctor.fixes)
+
+
+@dataclass
+class Evidence:
+    """Everything the rules look at, flattened once."""
+
+    probe: LoadProbe
+    error: dict[str, Any]
+    types: list[str]
+    text: str  # messages of the error and its chain, then the tail of stderr
+    host: str
+    target_python: str
+
+    def has_type(self, *names: str) -> bool:
+        return any(t.rsplit(".", 1)[-1] in names for t in self.types)
+
+    def search(self, pattern: str) -> re.Match[str] | None:
+        return re.search(pattern, self.text, re.IGNORECASE)
+
+    @property
+    def proxy(self) -> dict[str, Any] | None:
+        route = self.probe.answer.get("proxy")
+        return route if route and not route.get("bypassed") else None
+
+    @property
+    def proxy_label(self) -> str:
+        route = self.proxy or {}
+        return f"{route.get('scheme', 'http')}://{route.get('host')}:{route.get('port')}"
+
+    def left_behind(self) -> list[dict[str, Any]]:
+        return list(self.probe.answer.get("left_behind") or [])
+
+
+def offline_route(target_python: str) -> str:
+    """The way around a network that cannot reach the dataset host."""
+    return (
+        "copy mnist.npz from a machine that has it and run "
+        f"`{doctor_command(target_python, '--seed FILE')}`, "
+        f"or `{doctor_command(target_python, '--fetch --mirror URL')}`"
+    )
+
+
+def _fetch_fix(reason: str) -> dict[str, Any]:
+    return {"kind": "fetch", "reason": reason}
+
+
+def _clear_fix(reason: str) -> dict[str, Any]:
+    return {"kind": "clear_cache", "reason": reason}
+
+
+Rule = Callable[[Evidence], LoadDiagnosis | None]
+
+
+def _permission(ev: Evidence) -> LoadDiagnosis | None:
+    if not (ev.has_type("PermissionError") or ev.search(r"\[Errno 13\]|Permission denied")):
+        return None
+    match = ev.search(r"Permission denied: '([^']+)'")
+    path = match.group(1) if match else "the Keras cache"
+    return LoadDiagnosis(
+        "permission",
+        CACHE,
+        f"PermissionError on {path}",
+        f"make it writable (`chmod -R u+rwX {path}` or `sudo chown -R $USER {path}`), "
+        "or point Keras elsewhere: `export KERAS_HOME=$HOME/.keras` (Keras 3)",
+    )
+
+
+def _path_rejected(ev: Evidence) -> LoadDiagnosis | None:
+    if not ev.search(r"Paths are no longer accepted as the `fname` argument"):
+        return None
+    return LoadDiagnosis(
+        "path-rejected",
+        OTHER,
+        "Keras ≥ 3.6 rejects a path in load_data(path=...)/get_file(fname=...)",
+        'pass a bare file name (`load_data(path="mnist.npz")`) and choose the folder with '
+        "`KERAS_HOME` (or get_file's `cache_dir=`)",
+    )
+
+
+def _issuer_name(ev: Evidence) -> str | None:
+    peer = ((ev.probe.answer.get("tls") or {}).get("peer") or {}).get("issuer") or {}
+    parts = [peer.get("organizationName"), peer.get("commonName")]
+    named = [p for p in parts if p]
+    return " / ".join(dict.fromkeys(named)) if named else None
+
+
+def _tls(ev: Evidence) -> LoadDiagnosis | None:
+    if ev.search(r"WRONG_VERSION_NUMBER|wrong version number"):
+        where = f"the proxy {ev.proxy_label}" if ev.proxy else ev.host
+        return LoadDiagnosis(
+            "tls-wrong-version",
+            NETWORK,
+            f"TLS handshake with {where} got plain HTTP (WRONG_VERSION_NUMBER)",
+            "an HTTP proxy written as https:// — use `export HTTPS_PROXY=http://HOST:PORT`"
+            if ev.proxy
+            else "something on port 443 does not speak TLS; check the network checks",
+        )
+    if not (ev.has_type("SSLCertVerificationError") or ev.search(r"CERTIFICATE_VERIFY_FAILED")):
+        return None
+    tls = ev.probe.answer.get("tls") or {}
+    reason = ev.search(r"certificate verify failed: ([^(]+?)\s*\(_ssl")
+    why = reason.group(1) if reason else "certificate verify failed"
+    issuer = _issuer_name(ev)
+    if tls.get("ca_count") == 0:
+        return LoadDiagnosis(
+            "tls-no-system-cas",
+            NETWORK,
+            f"TLS verification failed: this Python has no CA certificates ({why})",
+            "macOS python.org builds: run `/Applications/Python 3.X/Install Certificates.command`; elsewhere "
+            "`export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` (or `$(python -m certifi)`)",
+            details=tuple(
+                f"default verify paths: {tls.get('verify_paths')}" for _ in [0] if tls.get("verify_paths")
+            ),
+        )
+    if ev.search(r"Hostname mismatch|doesn't match|IP address mismatch"):
+        return LoadDiagnosis(
+            "tls-hostname",
+            NETWORK,
+            f"TLS verification failed: the certificate is not for {ev.host} ({why})",
+            "something intercepts the connection with a certificate for another name: check the proxy / VPN",
+        )
+    by = f"issued by {issuer!r}" if issuer else "from an issuer this Python does not trust"
+    return LoadDiagnosis(
+        "tls-interception",
+        NETWORK,
+        f"TLS verification failed: {ev.host} presented a certificate {by} ({why})",
+        "TLS inspection (corporate proxy/antivirus): get its root CA as PEM and "
+        "`export SSL_CERT_FILE=/path/to/corporate-ca.pem` (urllib ignores REQUESTS_CA_BUNDLE); "
+        f"or avoid the network: {offline_route(ev.target_python)}",
+        details=(f"issuer: {issuer}",) if issuer else (),
+    )
+
+
+def _proxy(ev: Evidence) -> LoadDiagnosis | None:
+    match = ev.search(r"Tunnel connection failed: (\d{3})\s*([^'\"\n]*)")
+    if not match:
+        return None
+    status, text = match.group(1), match.group(2).strip()
+    if status == "407":
+        has_creds = bool((ev.proxy or {}).get("has_credentials"))
+        return LoadDiagnosis(
+            "proxy-auth",
+            NETWORK,
+            f"proxy {ev.proxy_label} wants authentication (407 {text or 'Proxy Authentication Required'})"
+            + ("; the credentials in HTTPS_PROXY were refused" if has_creds else ""),
+            "put the credentials in the proxy URL, percent-encoded: "
+            "`export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT` (urllib supports Basic auth only)",
+        )
+    return LoadDiagnosis(
+        "proxy-tunnel",
+        NETWORK,
+        f"proxy {ev.proxy_label} refused the tunnel to {ev.host}:443 ({status} {text})".rstrip(),
+        f"ask for {ev.host} to be allowed through the proxy, or {offline_route(ev.target_python)}",
+    )
+
+
+def _dns(ev: Evidence) -> LoadDiagnosis | None:
+    if not (
+        ev.has_type("gaierror")
+        or ev.search(
+            r"Name or service not known|Temporary failure in name resolution|nodename nor servname|"
+            r"getaddrinfo failed|No address associated with hostname"
+        )
+    ):
+        return None
+    if ev.proxy:
+        return LoadDiagnosis(
+            "dns-proxy",
+            NETWORK,
+            f"DNS for the proxy host {ev.proxy.get('host')} failed",
+            "fix the host name in HTTPS_PROXY / https_proxy, or unset it",
+        )
+    return LoadDiagnosis(
+        "dns",
+        NETWORK,
+        f"DNS for {ev.host} failed (no internet, or the name is blocked)",
+        offline_route(ev.target_python),
+        fix=_fetch_fix("the dataset host cannot be resolved"),
+    )
+
+
+def _connect(ev: Evidence) -> LoadDiagnosis | None:
+    to = f"the proxy {ev.proxy_label}" if ev.proxy else f"{ev.host}:443"
+    if ev.has_type("ConnectionRefusedError") or ev.search(r"\[Errno 111\]|Connection refused"):
+        return LoadDiagnosis(
+            "connection-refused",
+            NETWORK,
+            f"connection refused by {to}",
+            (
+                "the proxy in HTTPS_PROXY is not listening: fix or unset it"
+                if ev.proxy
+                else f"a firewall rejects {ev.host}; {offline_route(ev.target_python)}"
+            ),
+            fix=None if ev.proxy else _fetch_fix("connection refused"),
+        )
+    if ev.has_type("TimeoutError", "timeout") or ev.search(r"\[Errno 110\]|timed out"):
+        return LoadDiagnosis(
+            "connect-timeout",
+            NETWORK,
+            f"connection to {to} timed out",
+            f"a firewall drops the traffic; {offline_route(ev.target_python)}",
+            fix=_fetch_fix("connection timed out"),
+        )
+    if ev.search(r"Network is unreachable|No route to host|\[Errno 10[13]\]|\[Errno 113\]"):
+        return LoadDiagnosis(
+            "unreachable",
+            NETWORK,
+            f"no route to {to}",
+            offline_route(ev.target_python),
+            fix=_fetch_fix("network unreachable"),
+        )
+    if ev.search(
+        r"Connection reset by peer|Remote end closed connection|RemoteDisconnected|EOF occurred in violation"
+    ):
+        return LoadDiagnosis(
+            "connection-reset",
+            NETWORK,
+            f"{to} closed the connection before answering",
+            f"a proxy or firewall cuts the transfer; {offline_route(ev.target_python)}",
+            fix=_fetch_fix("connection reset"),
+        )
+    return None
+
+
+_HTTP_HINTS = {
+    "403": "the host or a proxy forbids the download (a corporate policy?)",
+    "404": "the file is not at this URL: the origin moved, or a mirror lacks it",
+    "407": "the proxy wants credentials: `export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT`",
+    "429": "rate limited: wait and retry",
+}
+
+
+def _http(ev: Evidence) -> LoadDiagnosis | None:
+    match = ev.search(r"URL fetch failure on \S+: (\d{3}) -- ([^\n]*)")
+    if not match:
+        return None
+    code, text = match.group(1), match.group(2).strip()
+    advice = _HTTP_HINTS.get(code, "the server failed; retry later" if code.startswith("5") else "")
+    return LoadDiagnosis(
+        "http-status",
+        NETWORK,
+        f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
+        "; ".join(p for p in (advice, offline_route(ev.target_python)) if p),
+        fix=_fetch_fix(f"HTTP {code}"),
+    )
+
+
+def _truncated(ev: Evidence) -> LoadDiagnosis | None:
+    match = ev.search(r"retrieval incomplete: got only (\d+) out of (\d+) bytes")
+    if not match:
+        return None
+    got, total = int(match.group(1)), int(match.group(2))
+    return LoadDiagnosis(
+        "truncated",
+        NETWORK,
+        f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
+        f"the connection was cut mid-download (Keras removed the partial file); retry, or "
+        f"{offline_route(ev.target_python)}",
+        fix=_fetch_fix("truncated transfer"),
+    )
+
+
+def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
+    hash_mismatch = ev.search(r"Incomplete or corrupted file detected")
+    bad_zip = ev.has_type("BadZipFile", "EOFError", "UnpicklingError") or ev.search(
+        r"File is not a zip file|Failed to interpret file|Cannot load file containing pickled data|"
+        r"No data left in file|Ran out of input"
+    )
+    if not (hash_mismatch or bad_zip):
+        return None
+    files = ev.left_behind()
+    html = next((f for f in files if f.get("looks_html")), None)
+    details = tuple(
+        f"{f['path']}: {f['size']:,} bytes, sha256 {f['sha256'][:16]}…, "
+        f"starts {bytes.fromhex(f['head'][:16])!r}"
+        for f in files
+    )
+    clear = doctor_command(ev.target_python, "--clear-cache")
+    if html:
+        return LoadDiagnosis(
+            "html-instead-of-data",
+            NETWORK,
+            f"the download is an HTML page ({html['size']:,} bytes), not mnist.npz: "
+            "a proxy or captive portal answered instead of the dataset host",
+            f"remove it with `{clear}`, then get through the proxy or {offline_route(ev.target_python)}",
+            details=details,
+            fix=_clear_fix("an HTML page sits where mnist.npz should be"),
+        )
+    if hash_mismatch:
+        zipped = any(f.get("head", "").startswith("504b0304") for f in files)
+        short = next((f for f in files if not f.get("zip_complete") and f.get("size", 0) < MNIST.size), None)
+        if zipped and short:
+            # Keras 2 / tf-keras do not check Content-Length: a cut transfer surfaces here.
+            shape = f"cut short ({short['size']:,} of {MNIST.size:,} bytes): the transfer was interrupted"
+        elif zipped:
+            shape = "a zip archive with other content (a modified mirror or a rewriting proxy)"
+        else:
+            shape = "incomplete or not the dataset"
+        return LoadDiagnosis(
+            "hash-mismatch",
+            CACHE,
+            f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
+            f"remove it with `{clear}`, then download again or {offline_route(ev.target_python)}",
+            details=details,
+            fix=_clear_fix("the downloaded mnist.npz fails Keras' sha256 check"),
+        )
+    return LoadDiagnosis(
+        "bad-zip",
+        CACHE,
+        f"the cached mnist.npz cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
+        f"remove it with `{clear}` and download again",
+        details=details,
+        fix=_clear_fix("mnist.npz is not a readable npz"),
+    )
+
+
+def _resources(ev: Evidence) -> LoadDiagnosis | None:
+    if ev.has_type("MemoryError") or ev.search(r"Unable to allocate|std::bad_alloc"):
+        return LoadDiagnosis(
+            "memory",
+            RESOURCE,
+            "out of memory while loading MNIST (it needs about 55 MB as uint8)",
+            "free memory or raise the container/ulimit memory limit",
+        )
+    if ev.search(r"No space left on device|\[Errno 28\]"):
+        return LoadDiagnosis(
+            "disk-full",
+            RESOURCE,
+            "no space left on the device holding the Keras cache",
+            "free disk space, or `export KERAS_HOME=/a/larger/disk/.keras` (Keras 3)",
+        )
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    _path_rejected,
+    _permission,
+    _tls,
+    _proxy,
+    _dns,
+    _truncated,
+    _http,
+    _connect,
+    _bad_file,
+    _resources,
+)
+
+
+def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
+    records = [error, *(error.get("chain") or [])]
+    types = [str(r.get("type", "")) for r in records]
+    text = "\n".join(f"{r.get('type')}: {r.get('message')}" for r in records)
+    return types, text
+
+
+def _timeout(probe: LoadProbe, host: str, target_python: str) -> LoadDiagnosis:
+    stage = probe.unfinished_stage() or "start-up"
+    waited = f"{probe.run.elapsed_s:.0f}s"
+    if stage == "load_data":
+        partial = probe.partial_files()
+        got = (
+            f"; {partial[0]['size']:,} bytes arrived ({partial[0]['path']})"
+            if partial
+            else "; no byte arrived"
+        )
+        return LoadDiagnosis(
+            "stalled",
+            TIMEOUT,
+            f"load_data did not finish in {waited}: killed by the doctor "
+            f"(Keras' download has no timeout){got}",
+            f"the connection to {host} (or the proxy) hangs; {offline_route(target_python)}",
+            details=tuple(
+                f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — Keras will "
+                "re-download it; `mnist-doctor --clear-cache` removes it"
+                for p in partial
+            ),
+            fix=_fetch_fix("the download stalls"),
+        )
+    return LoadDiagnosis(
+        "import-hang",
+        TIMEOUT,
+        f"importing {'Keras' if probe.mode == 'keras' else 'TensorFlow'} did not finish in {waited}: "
+        "killed by the doctor",
+        "rerun with a larger --timeout; on a slow disk the first TensorFlow import can take a minute",
+    )
+
+
+def diagnose(
+    probe: LoadProbe, *, host: str, target_python: str, tf_minor: str | None = None
+) -> LoadDiagnosis:
+    """The named root cause of a failed probe (call only when ``probe.succeeded`` is false)."""
+    run = probe.run
+    if run.launch_error:
+        return LoadDiagnosis(
+            "launch", OTHER, f"could not start {target_python}: {run.launch_error}", "check --python PATH"
+        )
+    if run.timed_out:
+        return _timeout(probe, host, target_python)
+    stderr_tail = run.stderr[-4000:]
+    error = probe.error
+    if probe.import_failed or (error is None and not probe.stage("load_data")):
+        found = classify_import_failure(
+            probe.import_text() + "\n" + stderr_tail,
+            target_python=target_python,
+            signal_name=run.signal_name,
+            tf_minor=tf_minor,
+        )
+        pip = found.hint.split("  (")[0] if "-m pip " in found.hint else None
+        return LoadDiagnosis(
+            f"import-{found.name}",
+            IMPORT,
+            f"{found.summary} (while importing, before load_data)",
+            found.hint,
+            fix={"kind": "pip", "command": pip, "reason": found.summary} if pip else None,
+        )
+    if error is None:
+        how = (
+            f"was killed by {run.signal_name}" if run.signal_name else f"exited with status {run.returncode}"
+        )
+        return LoadDiagnosis(
+            "crash",
+            OTHER,
+            f"the process running load_data {how} without an answer",
+            "rerun with --verbose for the probe's stderr",
+        )
+    types, text = _chain_text(error)
+    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python)
+    for rule in RULES:
+        found_cause = rule(ev)
+        if found_cause:
+            return found_cause
+    return LoadDiagnosis(
+        "unknown",
+        OTHER,
+        f"{types[0].rsplit('.', 1)[-1]}: {str(error.get('message'))[:200]}",
+        "rerun with --verbose for the full traceback, and include it in a bug report",
+    )

@@ -1,0 +1,161 @@
+"""The load probe: run the real ``mnist.load_data()`` in the target interpreter, killed on timeout.
+
+Keras' download has no timeout, so the probe gets whatever is left of ``--timeout``
+(minus a margin so the doctor, not the engine, reports the kill). It is the slowest
+fact of a run: the check that asks for it is marked ``slow`` and starts first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mnist_doctor.facts import Facts, Options, fact
+from mnist_doctor.subproc import ScriptRun, run_script
+
+#: Seconds kept back from ``--timeout`` so the load check still reports the kill itself.
+REPORT_MARGIN_S = 1.5
+#: Stages of ``target/load_probe.py`` that import (same names as ``target/import_probe.py``).
+IMPORT_STAGES = ("numpy", "tensorflow", "tf.keras", "keras")
+
+
+@dataclass
+class LoadProbe:
+    """The probe's subprocess run, its JSON answer and the timeout it was given."""
+
+    run: ScriptRun
+    requested_mode: str
+    timeout_s: float
+
+    @property
+    def mode(self) -> str:
+        """``tf`` or ``keras``: what the probe resolved (``auto`` picks in the target)."""
+        return str(self.answer.get("mode") or self.requested_mode)
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        return self.run.answer or {}
+
+    def stage(self, name: str) -> dict[str, Any] | None:
+        for record in self.answer.get("stages", []):
+            if record.get("name") == name:
+                return record
+        return None
+
+    @property
+    def succeeded(self) -> bool:
+        record = self.stage("load_data")
+        return bool(record and record.get("ok"))
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The structured exception of the stage that failed (load_data's, else the import's)."""
+        records = self.answer.get("stages", [])
+        for record in reversed(records):
+            if not record.get("ok") and record.get("exception"):
+                return record["exception"]
+        return None
+
+    @property
+    def import_failed(self) -> bool:
+        """An import stage failed (or never finished): load_data was not even reached."""
+        return self.stage("load_data") is None and any(
+            not r.get("ok") for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES
+        )
+
+    def import_text(self) -> str:
+        """Errors of the failed import stages, as text for ``classify_import_failure``."""
+        parts = []
+        # The last failed stage stopped the probe: its error names the cause first (a missing
+        # numpy matters less than the missing TensorFlow that made load_data unreachable).
+        for record in reversed(self.answer.get("stages", [])):
+            if record.get("name") in IMPORT_STAGES and not record.get("ok"):
+                parts += [f"{record.get('error_type')}: {record.get('error')}", *record.get("chain", [])]
+        return "\n".join(parts)
+
+    def unfinished_stage(self) -> str | None:
+        """The stage that started and never reported back (the probe was killed or crashed)."""
+        stages = self.answer.get("stages", [])
+        if stages and not stages[-1].get("ok") and not stages[-1].get("exception"):
+            return stages[-1].get("name")
+        return None
+
+    def import_view(self) -> ScriptRun:
+        """This run seen as ``target/import_probe.py``'s: only the import stages.
+
+        The probe imports exactly what the import probe imports, with the same stage names
+        and fields, so ``import_probe`` can be derived from it instead of importing
+        TensorFlow a second time (``ImportProbe(load_probe.import_view(), load_probe.mode)``).
+        A kill or crash after the imports finished is not an import problem.
+        """
+        stages = [r for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
+        imports_done = self.stage("load_data") is not None or self.answer.get("done", False)
+        answer = dict(self.answer, stages=stages, done=bool(imports_done))
+        after_imports = self.stage("load_data") is not None
+        return replace(
+            self.run,
+            answer=answer if self.run.answer is not None else None,
+            timed_out=self.run.timed_out and not after_imports,
+            returncode=0 if after_imports else self.run.returncode,
+        )
+
+    def partial_files(self) -> list[dict[str, Any]]:
+        """Files at Keras' target paths after a kill (Keras writes straight to the final path)."""
+        out = []
+        for path in self.answer.get("predicted_paths") or []:
+            try:
+                out.append({"path": path, "size": os.path.getsize(path)})
+            except OSError:
+                continue
+        return out
+
+
+def run_load_probe(
+    python: str,
+    mode: str,
+    timeout: float,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> LoadProbe:
+    """Run ``target/load_probe.py``; ``env``/``cwd`` default to the doctor's own (the user's)."""
+    run = run_script(python, "load_probe.py", [mode], timeout=timeout, env=env, cwd=cwd)
+    return LoadProbe(run, mode, timeout)
+
+
+def probe_timeout(options: Options) -> float:
+    """What is left of ``--timeout``, minus the margin the check needs to report."""
+    return max(options.remaining() - REPORT_MARGIN_S, 1.0)
+
+
+@fact
+def load_probe(target_python: str, options: Options) -> LoadProbe:
+    """Call the real ``load_data`` in the target interpreter, in the user's working directory.
+
+    The probe picks ``tf`` or ``keras`` itself (``auto``: ``keras`` only when TensorFlow is
+    absent), so it starts at once instead of waiting for the introspection that the
+    ``keras_flavour`` prediction needs: it is the longest step of a run.
+    """
+    return run_load_probe(target_python, "auto", probe_timeout(options), cwd=os.getcwd())
+
+
+def start_early(facts: Facts) -> threading.Thread | None:
+    """Start computing ``load_probe`` in the background right away (the CLI calls this first).
+
+    The probe only needs ``target_python`` and ``options``, and TensorFlow's import is the
+    longest step of a run: starting it before the introspection and the check discovery
+    hides their cost inside the import. Not under ``--offline`` (the check may not run).
+    """
+    if facts.options.offline:
+        return None
+
+    def compute() -> None:
+        with contextlib.suppress(Exception):  # the check reports the fact's error itself
+            facts.get("load_probe")
+
+    thread = threading.Thread(target=compute, name="load_probe-early", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,365 @@
+"""Call the real ``mnist.load_data()`` in the target interpreter and describe what happened.
+
+Run by the doctor in a subprocess that it kills on timeout (Keras' download has none).
+``load_data`` is called exactly as user code calls it -- ``tf.keras.datasets.mnist.load_data()``
+(so ``TF_USE_LEGACY_KERAS`` is honoured by TensorFlow itself), or ``keras.datasets.mnist.load_data()``
+in ``keras`` mode (Keras 3 without TensorFlow). The only addition is a transparent
+recorder around the ``get_file`` that ``load_data`` calls, so the answer can name the file
+it read or the file it left behind; arguments and behaviour are untouched.
+
+The cumulative answer is printed after every stage, so a kill during the download still
+tells the doctor how far it got. Usage: ``python - [auto|tf|keras]``.
+Stage names and record fields match ``import_probe.py`` (numpy, tensorflow, tf.keras or keras),
+then ``load_data`` and ``preprocess``.
+Standard library only (numpy is the target's own, imported by Keras anyway), Python 3.9.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+MARKER = "@@MNIST_DOCTOR_JSON@@"
+answer = {"schema": 1, "stages": [], "python": sys.executable}
+ERROR_ATTRS = ("errno", "strerror", "code", "reason", "verify_code", "verify_message", "library", "filename")
+
+
+def emit():
+    sys.stdout.write("\n" + MARKER + json.dumps(answer, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def describe_exception(exc):
+    """Type, message, notable attributes and the whole __cause__/__context__ chain."""
+
+    def one(e):
+        record = {"type": type(e).__module__ + "." + type(e).__qualname__, "message": str(e)[:2000]}
+        for attr in ERROR_ATTRS:
+            value = getattr(e, attr, None)
+            if value is not None:
+                record[attr] = value if isinstance(value, (int, float, bool)) else str(value)[:500]
+        reason = getattr(e, "reason", None)
+        if isinstance(reason, BaseException):
+            record["reason_type"] = type(reason).__module__ + "." + type(reason).__qualname__
+        return record
+
+    out = one(exc)
+    chain, seen, cur = [], {id(exc)}, exc.__cause__ or exc.__context__
+    while cur is not None and id(cur) not in seen and len(chain) < 8:
+        seen.add(id(cur))
+        chain.append(one(cur))
+        cur = cur.__cause__ or cur.__context__
+    out["chain"] = chain
+    out["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
+    return out
+
+
+def stage(name, func):
+    """Run one stage; its record has import_probe.py's fields plus the structured ``exception``."""
+    start = time.monotonic()
+    record = {"name": name, "ok": False, "started": True}
+    answer["stages"].append(record)
+    emit()
+    try:
+        record["value"] = func()
+        record["ok"] = True
+    except BaseException as exc:  # SystemExit from a broken import is evidence too
+        detail = describe_exception(exc)
+        record["exception"] = detail
+        record["error_type"] = detail["type"]
+        record["error"] = detail["message"]
+        record["chain"] = [c["type"].rsplit(".", 1)[-1] + ": " + c["message"][:500] for c in detail["chain"]]
+        record["traceback"] = detail["traceback"]
+    record["elapsed_s"] = round(time.monotonic() - start, 3)
+    emit()
+    return record["ok"]
+
+
+def file_state(path):
+    """Size, sha256 and first bytes of a file (what Keras downloaded or left behind)."""
+    if not path or not os.path.isfile(path):
+        return None
+    digest = hashlib.sha256()
+    tail = b""
+    with open(path, "rb") as handle:
+        head = handle.read(256)
+        digest.update(head)
+        tail = head
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            tail = (tail + block)[-65558:]
+    return {
+        # A whole zip ends with its end-of-central-directory record; a cut one does not.
+        "zip_complete": head.startswith(b"PK\x03\x04") and b"PK\x05\x06" in tail,
+        "path": path,
+        "size": os.path.getsize(path),
+        "sha256": digest.hexdigest(),
+        "head": head[:64].hex(),
+        "looks_html": head.lstrip()[:15]
+        .lower()
+        .startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")),
+    }
+
+
+def predicted_paths(kind):
+    """Where ``get_file`` will put ``mnist.npz`` by Keras' own rules (Keras 3 honours KERAS_HOME)."""
+    home = os.path.expanduser(os.path.join("~", ".keras"))
+    base = os.environ.get("KERAS_HOME", home) if kind == "keras3" else home
+    tmp = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
+    chosen = base if os.access(base, os.W_OK) else tmp
+    return [os.path.join(p, "datasets", "mnist.npz") for p in dict.fromkeys([chosen, base, tmp])]
+
+
+def proxy_route():
+    """The proxy urllib will use for the dataset host, without credentials (like Keras sees it)."""
+    import urllib.parse
+    import urllib.request
+
+    proxy = urllib.request.getproxies().get("https")
+    if not proxy:
+        return None
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return {
+        "scheme": parts.scheme,
+        "host": parts.hostname,
+        "port": port,
+        "has_credentials": bool(parts.username),
+        "bypassed": bool(urllib.request.proxy_bypass("storage.googleapis.com")),
+    }
+
+
+def choose_mode(requested):
+    """``auto``: ``keras`` when TensorFlow is absent but Keras is importable from here, else ``tf``."""
+    if requested in ("tf", "keras"):
+        return requested
+    import importlib.util
+
+    try:
+        no_tf = importlib.util.find_spec("tensorflow") is None
+        has_keras = importlib.util.find_spec("keras") is not None
+    except (ImportError, ValueError):
+        return "tf"
+    return "keras" if no_tf and has_keras else "tf"
+
+
+def import_numpy():
+    import numpy
+
+    return {"version": numpy.__version__, "file": getattr(numpy, "__file__", None)}
+
+
+def import_tensorflow():
+    import tensorflow as tf
+
+    return {"version": getattr(tf, "__version__", None), "file": getattr(tf, "__file__", None)}
+
+
+def describe_keras(module, load):
+    """What ``load_data`` resolved to: import_probe.py's tf.keras/keras stage value."""
+    name = getattr(load, "__module__", "") or ""
+    kind = "tf_keras" if name.startswith("tf_keras") else ("keras3" if ".src." in name else "keras2")
+    out = {
+        "module": getattr(module, "__name__", None),
+        "api": "keras" if module.__name__ == "keras" else "tf.keras",
+        "version": getattr(module, "__version__", None),
+        "load_data_module": name,
+        "kind": kind,
+        "file": getattr(sys.modules.get(name), "__file__", None),
+    }
+    if kind == "keras3":
+        try:
+            import keras
+
+            out["version"] = out["version"] or getattr(keras, "__version__", None)
+            out["backend"] = keras.backend.backend()
+        except Exception:
+            pass
+    return out
+
+
+def install_recorder(load_data):
+    """Wrap the module-level ``get_file`` that ``load_data`` looks up, only to record its answer."""
+    module = sys.modules.get(getattr(load_data, "__module__", ""), None)
+    real = getattr(module, "get_file", None) if module is not None else None
+    calls = answer.setdefault("get_file", {})
+    if real is None:
+        return
+    calls["module"] = module.__name__
+
+    def recording_get_file(*args, **kwargs):
+        calls["args"] = {
+            "fname": kwargs.get("fname", args[0] if args else None),
+            "origin": kwargs.get("origin"),
+            "file_hash": kwargs.get("file_hash"),
+        }
+        emit()
+        path = real(*args, **kwargs)
+        calls["returned"] = str(path)
+        return path
+
+    module.get_file = recording_get_file
+
+
+def main():
+    mode = choose_mode(sys.argv[1] if len(sys.argv) > 1 else "auto")
+    answer["mode"] = mode
+    answer["env"] = {
+        k: os.environ.get(k)
+        for k in ("TF_USE_LEGACY_KERAS", "KERAS_BACKEND", "KERAS_HOME", "HOME", "HTTPS_PROXY", "https_proxy")
+    }
+    for key in ("HTTPS_PROXY", "https_proxy"):
+        if answer["env"].get(key):
+            answer["env"][key] = "(set)"  # never echo proxy credentials
+    answer["proxy"] = proxy_route()
+    found = {}
+
+    def resolve_tf_keras():
+        import tensorflow as tf
+
+        found["load"] = tf.keras.datasets.mnist.load_data  # TF itself honours TF_USE_LEGACY_KERAS here
+        return describe_keras(tf.keras, found["load"])
+
+    def resolve_keras():
+        import keras
+
+        found["load"] = keras.datasets.mnist.load_data
+        return describe_keras(keras, found["load"])
+
+    stage("numpy", import_numpy)
+    if mode == "keras":
+        imported = stage("keras", resolve_keras)
+    else:
+        imported = stage("tensorflow", import_tensorflow) and stage("tf.keras", resolve_tf_keras)
+    if not imported:
+        answer["done"] = True
+        emit()
+        return
+    answer["predicted_paths"] = predicted_paths(answer["stages"][-1]["value"]["kind"])
+    install_recorder(found["load"])
+    data = {}
+
+    def do_load():
+        start = time.monotonic()
+        (x_train, y_train), (x_test, y_test) = found["load"]()
+        data.update(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        import numpy as np
+
+        arrays = {}
+        for name, arr in sorted(data.items()):
+            arrays[name] = {"shape": list(arr.shape), "dtype": str(arr.dtype)}
+        for name in ("y_train", "y_test"):
+            labels = data[name]
+            arrays[name]["min"] = int(labels.min())
+            arrays[name]["max"] = int(labels.max())
+            arrays[name]["class_counts"] = [int(c) for c in np.bincount(labels.astype("int64"), minlength=10)]
+        return {
+            "arrays": arrays,
+            "elapsed_s": round(time.monotonic() - start, 3),
+            "file": file_state(answer.get("get_file", {}).get("returned")),
+        }
+
+    if not stage("load_data", do_load):
+        answer["left_behind"] = [s for s in (file_state(p) for p in answer["predicted_paths"]) if s]
+        error = answer["stages"][-1].get("exception") or {}
+        if any(
+            "CertificateVerify" in c.get("type", "") or "CERTIFICATE_VERIFY_FAILED" in c.get("message", "")
+            for c in [error, *error.get("chain", [])]
+        ):
+            answer["tls"] = tls_evidence()
+    else:
+
+        def do_sanity():
+            x = data["x_train"].astype("float32") / 255.0
+            x = x[..., None]
+            return {
+                "min": float(x.min()),
+                "max": float(x.max()),
+                "shape": list(x.shape),
+                "dtype": str(x.dtype),
+            }
+
+        stage("preprocess", do_sanity)
+    answer["done"] = True
+    emit()
+
+
+def tls_evidence():
+    """What the target's trust store holds and who issued the certificate it was shown."""
+    import ssl
+
+    out = {}
+    try:
+        paths = ssl.get_default_verify_paths()
+        out["verify_paths"] = {
+            "cafile": paths.cafile,
+            "capath": paths.capath,
+            "openssl_cafile_env": paths.openssl_cafile_env,
+            "env_cafile": os.environ.get(paths.openssl_cafile_env),
+        }
+        out["ca_count"] = ssl.create_default_context().cert_store_stats().get("x509_ca")
+    except Exception as exc:
+        out["store_error"] = repr(exc)
+    origin = (answer.get("get_file", {}).get("args") or {}).get("origin") or ""
+    try:
+        out["peer"] = peer_certificate(origin)
+    except Exception as exc:
+        out["peer_error"] = type(exc).__name__ + ": " + str(exc)[:300]
+    return out
+
+
+def peer_certificate(origin):
+    """Subject and issuer of the certificate presented for ``origin``, via the same proxy as urllib."""
+    import base64
+    import http.client
+    import ssl
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(origin)
+    host, port = parts.hostname, parts.port or 443
+    proxy = urllib.request.getproxies().get("https")
+    if proxy and urllib.request.proxy_bypass(host):
+        proxy = None
+    context = ssl._create_unverified_context()
+    if proxy:
+        pp = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        headers = {}
+        if pp.username:
+            creds = urllib.parse.unquote(pp.username) + ":" + urllib.parse.unquote(pp.password or "")
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds.encode()).decode()
+        conn = http.client.HTTPSConnection(pp.hostname, pp.port or 8080, context=context, timeout=5)
+        conn.set_tunnel(host, port, headers=headers)
+    else:
+        conn = http.client.HTTPSConnection(host, port, context=context, timeout=5)
+    try:
+        conn.connect()
+        der = conn.sock.getpeercert(True)
+    finally:
+        conn.close()
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    handle, name = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(pem)
+        decoded = ssl._ssl._test_decode_cert(name)
+    finally:
+        os.unlink(name)
+
+    def flat(rdns):
+        return {k: v for rdn in rdns for (k, v) in rdn}
+
+    return {
+        "subject": flat(decoded.get("subject", ())),
+        "issuer": flat(decoded.get("issuer", ())),
+        "via_proxy": bool(proxy),
+    }
+
+
+main()
