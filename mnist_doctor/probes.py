@@ -54,7 +54,9 @@ SHARED_IMPORT = "import_shared_with_load_probe"
 
 
 @fact
-def import_probe(target_python: str, keras_flavour: KerasFlavour, options: Options, facts: Any) -> ImportProbe:
+def import_probe(
+    target_python: str, keras_flavour: KerasFlavour, options: Options, facts: Any
+) -> ImportProbe:
     """Import numpy, TensorFlow and tf.keras for real in the target interpreter.
 
     When the load probe runs anyway it imports exactly the same modules first, with the
