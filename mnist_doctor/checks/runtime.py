@@ -96,11 +96,9 @@ class ImportWorks(BaseCheck):
         parts = [f"numpy {np_stage.get('version')}"]
         if tf_stage:
             parts.append(f"TensorFlow {tf_stage.get('version')}")
-        kind = {"keras3": "Keras 3", "keras2": "Keras 2", "tf_keras": "tf-keras"}.get(
-            keras_stage.get("kind"), "?"
-        )
         api = "tf.keras" if probe.mode == "tf" else "keras"
-        parts.append(f"{api} → {kind} {keras_stage.get('version') or ''}".strip())
+        keras_name = "tf-keras" if keras_stage.get("kind") == "tf_keras" else "Keras"
+        parts.append(f"{api} → {keras_name} {keras_stage.get('version') or '(version unknown)'}")
         details = [f"{s['name']}: {s.get('elapsed_s', 0):.1f}s" for s in probe.stages.values()]
         mismatches = _metadata_mismatches(distributions, np_stage, tf_stage)
         data["runtime"] = {

@@ -30,14 +30,9 @@ def header_lines(report: dict[str, Any]) -> list[str]:
     ]
     pkgs = env.get("packages") or {}
     if pkgs:
-        shown = [
-            f"{k} {v}"
-            for k, v in pkgs.items()
-            if v and k in ("tensorflow", "tensorflow-cpu", "tf-nightly", "numpy", "keras", "tf-keras")
-        ]
         tf_names = [k for k in pkgs if k.startswith(("tensorflow", "tf-nightly", "intel-tensorflow"))]
-        if not any(pkgs.get(k) for k in tf_names):
-            shown.insert(0, "no TensorFlow")
+        shown = [f"{k} {pkgs[k]}" for k in tf_names if pkgs.get(k)] or ["no TensorFlow"]
+        shown += [f"{k} {pkgs[k]}" for k in ("numpy", "keras", "tf-keras") if pkgs.get(k)]
         flavour = env.get("keras_flavour") or {}
         if flavour.get("reason"):
             shown.append(flavour["reason"])
