@@ -46,8 +46,10 @@ def main() -> int:
         print(f"sha256 11.5 MB: ours {ours:.4f} s, baseline {baseline:.4f} s, ratio {baseline / ours:.2f}")
         spec = MNIST.with_file(expected, MNIST.size)
         verdict = best_of(lambda: npz_check.inspect_copy(path, spec), repeats=5)
-        print(f"inspect_copy (matching file): ours {verdict:.4f} s, baseline {baseline:.4f} s, "
-              f"ratio {baseline / verdict:.2f}")
+        print(
+            f"inspect_copy (matching file): ours {verdict:.4f} s, baseline {baseline:.4f} s, "
+            f"ratio {baseline / verdict:.2f}"
+        )
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import Options, fact
-from mnist_doctor.proxies import redact_data, redact_url
+from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.subproc import run_script
 
 STAGE_MARKER = "@@MNIST_DOCTOR_STAGE@@"
@@ -118,13 +118,13 @@ def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float) ->
     elif answer.get("error"):
         error = answer["error"].get("message")
     return UrllibProbe(
-        stages=redact_data(stages),
+        stages=redact(stages),
         planned=list(answer.get("planned") or [s["name"] for s in stages]),
-        proxy_view=redact_data(answer.get("proxy_view") or {}),
+        proxy_view=redact(answer.get("proxy_view") or {}),
         budget_s=budget,
         elapsed_s=time.monotonic() - start,
         killed=run.timed_out,
-        error=redact_url(error),
+        error=redact_text(error),
     )
 
 
@@ -140,7 +140,7 @@ def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
     if verify is True:
         verify = requests.utils.DEFAULT_CA_BUNDLE_PATH
     proxy = requests.utils.select_proxy(dataset.origin, settings.get("proxies") or {})
-    out = RequestsProbe(ok=False, verify=verify, proxy=redact_url(proxy))
+    out = RequestsProbe(ok=False, verify=verify, proxy=redact_text(proxy))
     try:
         with session.get(
             dataset.origin,
@@ -159,7 +159,7 @@ def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
             out.ok = response.status_code < 400
     except Exception as exc:
         out.error_type = type(exc).__name__
-        out.error = redact_url(str(exc))
+        out.error = redact_text(str(exc))
     finally:
         session.close()
     out.elapsed_s = time.monotonic() - start

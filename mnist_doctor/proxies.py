@@ -5,75 +5,22 @@ builds the same ``urllib.request.Request`` Keras' ``urlretrieve`` builds and app
 ``getproxies()`` and ``proxy_bypass(req.host)`` exactly as ``ProxyHandler`` does, so
 macOS/Windows system settings and the ``REQUEST_METHOD`` rule are honoured for free.
 
-:func:`redact_url` lives here because proxy URLs are where secrets hide; every module
-that prints a URL or an error message that may quote one passes it through it.
+Proxy URLs are where secrets hide: every URL or error message shown passes through
+:func:`mnist_doctor.redact.redact_text`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import FactError, Options, fact
+from mnist_doctor.redact import redact_text
 from mnist_doctor.subproc import run_script
 
 PROXY_VIEW_TIMEOUT_S = 20.0
-REDACTED = "***"
-
-# scheme://userinfo@ — userinfo may itself contain ':' (user:password) but not '/' or '@'.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s\"'<>]+)@")
-# user:password@host:port without a scheme (a proxy value missing its http://).
-_BARE_USERINFO = re.compile(r"(?P<pre>(?<![/\w@])[\w.%~+-]+:)(?P<secret>[^\s@/:]+)(?P<at>@[\w.-]+(?::\d+)?)")
-# Query parameters that carry secrets in signed or tokenised URLs.
-_SECRET_PARAM = re.compile(
-    r"(?P<key>[?&;](?:access_token|token|auth|key|api_key|apikey|password|passwd|pwd|secret|sig|signature|"
-    r"x-goog-signature|x-amz-signature|x-amz-security-token|x-amz-credential|client_secret)=)(?P<value>[^&;#\s\"'<>]+)",
-    re.IGNORECASE,
-)
-# Basic / Bearer credentials quoted in an error or header dump.
-_AUTH_HEADER = re.compile(
-    r"(?P<key>(?:Proxy-)?Authorization:\s*(?:Basic|Bearer|Digest|Negotiate)\s+)(?P<value>\S+)", re.IGNORECASE
-)
-
-
-def _redact_userinfo(match: re.Match[str]) -> str:
-    userinfo = match.group("userinfo")
-    if ":" in userinfo:
-        user = userinfo.split(":", 1)[0]
-        return f"{match.group('scheme')}{user}:{REDACTED}@"
-    # A lone user part is often a token (https://TOKEN@host): hide it entirely.
-    return f"{match.group('scheme')}{REDACTED}@"
-
-
-def redact_url(text: str | None) -> str | None:
-    """``text`` with every password, token and signature removed.
-
-    Works on a bare URL or on any text that quotes URLs (error messages, details):
-    ``http://user:secret@proxy:3128`` becomes ``http://user:***@proxy:3128``, a lone
-    token in the user part becomes ``***``, and secret query parameters
-    (``?token=…``, ``X-Goog-Signature=…``) and ``Authorization`` values are masked.
-    """
-    if not text:
-        return text
-    out = _USERINFO.sub(_redact_userinfo, text)
-    out = _BARE_USERINFO.sub(lambda m: m.group("pre") + REDACTED + m.group("at"), out)
-    out = _SECRET_PARAM.sub(lambda m: m.group("key") + REDACTED, out)
-    return _AUTH_HEADER.sub(lambda m: m.group("key") + REDACTED, out)
-
-
-def redact_data(value: Any) -> Any:
-    """:func:`redact_url` applied to every string inside nested dicts/lists (result ``data``)."""
-    if isinstance(value, str):
-        return redact_url(value)
-    if isinstance(value, dict):
-        return {k: redact_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_data(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -89,7 +36,7 @@ class ProxyURL:
 
     @property
     def redacted(self) -> str:
-        return redact_url(self.raw) or ""
+        return redact_text(self.raw) or ""
 
     @property
     def hostport(self) -> str:
@@ -205,7 +152,7 @@ def proxy_view(target_python: str, dataset: DatasetSpec, options: Options) -> Pr
         reason = run.launch_error or (
             "timed out" if run.timed_out else (run.stderr.strip().splitlines() or ["no answer"])[-1]
         )
-        raise FactError(f"could not ask {target_python} about proxies: {redact_url(reason)}")
+        raise FactError(f"could not ask {target_python} about proxies: {redact_text(reason)}")
     view = answer.get("proxy_view") or {}
     return ProxyView(
         origin=dataset.origin,

@@ -106,7 +106,9 @@ def test_markdown_is_paste_ready(doctor):
 def test_plain_output_without_tty_has_no_escape_codes_and_a_closing_line(doctor):
     run = doctor("--offline", "--select", "compat", env_extra={"NO_COLOR": "1"})
     assert "\x1b[" not in run.stdout
-    closing = [line for line in run.stdout.splitlines() if line.strip()][-2]  # the last one points at --verbose
+    closing = [line for line in run.stdout.splitlines() if line.strip()][
+        -2
+    ]  # the last one points at --verbose
     assert re.fullmatch(r"\d+ passed, \d+ warnings, \d+ failed, \d+ skipped", closing.strip()), closing
 
 

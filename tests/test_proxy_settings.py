@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_doctor.proxies import entry_problem, parse_proxy, redact_data, redact_url, urllib_bypass_entry
+from mnist_doctor.proxies import entry_problem, parse_proxy, urllib_bypass_entry
+from mnist_doctor.redact import redact, redact_text
 from tests.net_fixtures import clean_env, closed_port, doctor_json
 
 ORIGIN = "https://127.0.0.1:9/mnist.npz"
@@ -14,13 +15,15 @@ def proxy_results(**env: str) -> dict:
     return doctor_json(ORIGIN, clean_env(**env), select="proxy")
 
 
-def test_redact_url_removes_passwords_tokens_and_signatures():
-    assert redact_url("http://alice:s3cr3t@proxy:3128") == "http://alice:***@proxy:3128"
-    assert redact_url("https://ghp_TOKEN123@host/x") == "https://***@host/x"
-    text = redact_url("fetch https://h/f.npz?X-Goog-Signature=abcdef&x=1 via socks5://u:p%40ss@s:1080 failed")
+def test_redact_text_removes_passwords_tokens_and_signatures():
+    assert redact_text("http://alice:s3cr3t@proxy:3128") == "http://alice:***@proxy:3128"
+    assert redact_text("https://ghp_TOKEN123@host/x") == "https://***@host/x"
+    text = redact_text(
+        "fetch https://h/f.npz?X-Goog-Signature=abcdef&x=1 via socks5://u:p%40ss@s:1080 failed"
+    )
     assert "abcdef" not in text and "p%40ss" not in text and "x=1" in text
-    assert redact_url("Proxy-Authorization: Basic dXNlcjpwYXNz") == "Proxy-Authorization: Basic ***"
-    assert redact_data({"a": ["http://u:pw@h:1"], "n": 2}) == {"a": ["http://u:***@h:1"], "n": 2}
+    assert redact_text("Proxy-Authorization: Basic dXNlcjpwYXNz") == "Proxy-Authorization: Basic ***"
+    assert redact({"a": ["http://u:pw@h:1"], "n": 2}) == {"a": ["http://u:***@h:1"], "n": 2}
 
 
 def test_parse_proxy_names_missing_scheme_and_bad_port():

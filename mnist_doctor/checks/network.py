@@ -15,7 +15,8 @@ from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.netprobe import NetworkProbes, UrllibProbe
-from mnist_doctor.proxies import parse_proxy, redact_data, redact_url
+from mnist_doctor.proxies import parse_proxy
+from mnist_doctor.redact import redact, redact_text
 
 GOOGLE_CA_ORG = "Google Trust Services"
 PROXY_HINT = "export HTTPS_PROXY=http://host:port"
@@ -45,7 +46,7 @@ def _err(record: dict[str, Any]) -> dict[str, Any]:
 
 def _proxy_label(probe: UrllibProbe) -> str | None:
     proxy = probe.proxy_view.get("proxy")
-    return redact_url(proxy) if proxy else None
+    return redact_text(proxy) if proxy else None
 
 
 def credentials_hint(variable: str, probe: UrllibProbe) -> str:
@@ -96,7 +97,7 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
     if name == "ECONNREFUSED":
         return Result.fail(
             f"connection refused by {where}: nothing listens there",
-            hint=f"check the URL ({redact_url(dataset.origin)}); otherwise " + offline_hint(tp),
+            hint=f"check the URL ({redact_text(dataset.origin)}); otherwise " + offline_hint(tp),
         )
     if record.get("timed_out"):
         summary = f"no answer from {where} within the timeout: a firewall drops the traffic"
@@ -203,7 +204,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
 
 
 def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
-    url = redact_url(dataset.origin)
+    url = redact_text(dataset.origin)
     err = _err(record)
     if record.get("timed_out"):
         return Result.fail(
@@ -306,7 +307,7 @@ class StageCheck(BaseCheck):
     def run(self, network_probes: NetworkProbes, dataset: DatasetSpec, target_python: str) -> Result:
         probe = network_probes.urllib
         failed = probe.failed()
-        data: dict[str, Any] = {"stage": self.stage, "origin": redact_url(dataset.origin)}
+        data: dict[str, Any] = {"stage": self.stage, "origin": redact_text(dataset.origin)}
         if failed:
             data["failed_stage"] = failed["name"]
         if self.stage not in probe.planned and probe.stages:
@@ -320,7 +321,7 @@ class StageCheck(BaseCheck):
                 f"the network probe did not run: {why}", data=data, hint="rerun with a larger --timeout"
             )
         data.update({"ok": bool(record.get("ok")), "elapsed_s": record.get("elapsed_s")})
-        data["record"] = redact_data({k: v for k, v in record.items() if k not in ("event", "name")})
+        data["record"] = redact({k: v for k, v in record.items() if k not in ("event", "name")})
         if record.get("stuck"):
             return Result.fail(
                 f"the {self.stage} stage did not finish within {record.get('timeout_s', 0):.1f} s "
@@ -330,8 +331,8 @@ class StageCheck(BaseCheck):
             )
         result = DIAGNOSES[self.stage](record, dataset, probe, target_python)
         result.data = data
-        result.summary = redact_url(result.summary) or ""
-        result.details = [redact_url(d) or "" for d in result.details]
+        result.summary = redact_text(result.summary) or ""
+        result.details = [redact_text(d) or "" for d in result.details]
         return result
 
 
@@ -365,7 +366,7 @@ class CompareCheck(BaseCheck):
             "urllib_failed_stage": failed["name"] if failed else None,
             "requests_ok": other.ok,
             "requests_status": other.status,
-            "requests_error": redact_url(other.error),
+            "requests_error": redact_text(other.error),
             "requests_verify": other.verify,
             "requests_proxy": other.proxy,
         }
@@ -426,7 +427,7 @@ class CompareCheck(BaseCheck):
         return Result.ok(
             f"requests fails too ({other.error_type or other.status}): not a difference between "
             "the two clients",
-            details=[*details, f"requests: {redact_url(other.error)}"],
+            details=[*details, f"requests: {redact_text(other.error)}"],
             data=data,
         )
 

@@ -13,9 +13,9 @@ from mnist_doctor.proxies import (
     entry_problem,
     no_proxy_entries,
     parse_proxy,
-    redact_url,
     urllib_bypass_entry,
 )
+from mnist_doctor.redact import redact_text
 
 #: urllib speaks no socks: a local HTTP proxy that forwards to the socks one bridges the gap.
 BRIDGE = (
@@ -40,20 +40,20 @@ class EffectiveProxy(BaseCheck):
     def run(self, proxy_view: ProxyView) -> Result:
         view = proxy_view
         data = {
-            "getproxies": {k: redact_url(v) for k, v in view.getproxies.items()},
-            "proxy": redact_url(view.proxy),
+            "getproxies": {k: redact_text(v) for k, v in view.getproxies.items()},
+            "proxy": redact_text(view.proxy),
             "bypassed": view.bypassed,
             "request_host": view.request_host,
         }
         if view.proxy:
             return Result.ok(
-                f"{view.request_type}:// requests go through {redact_url(view.proxy)} "
+                f"{view.request_type}:// requests go through {redact_text(view.proxy)} "
                 f"(from {_var_for(view, view.request_type)})",
                 data=data,
             )
         if view.bypassed:
             return Result.ok(
-                f"direct: NO_PROXY exempts {view.request_host} from {redact_url(view.configured)}", data=data
+                f"direct: NO_PROXY exempts {view.request_host} from {redact_text(view.configured)}", data=data
             )
         if "all" in view.getproxies:
             every = parse_proxy(view.getproxies["all"])
@@ -64,7 +64,7 @@ class EffectiveProxy(BaseCheck):
                 else f"export {variable}=http://{every.hostport}"
             )
             return Result.warn(
-                f"ALL_PROXY={redact_url(view.getproxies['all'])} is set but urllib (Keras) ignores it: "
+                f"ALL_PROXY={redact_text(view.getproxies['all'])} is set but urllib (Keras) ignores it: "
                 "the download goes direct (requests and curl do use it)",
                 data=data,
                 hint=hint,
@@ -89,7 +89,7 @@ class CaseDisagreement(BaseCheck):
         if not clashes:
             return Result.ok("no conflicting upper/lower-case proxy variables")
         details = [
-            ", ".join(f"{n}={redact_url(v) or '(empty)'}" for n, v in sorted(names.items()))
+            ", ".join(f"{n}={redact_text(v) or '(empty)'}" for n, v in sorted(names.items()))
             for names in clashes.values()
         ]
         first = next(iter(clashes))
@@ -120,7 +120,7 @@ class ProxySyntax(BaseCheck):
             parsed = parse_proxy(value)
             if not parsed.problem:
                 continue
-            used = proxy_view.proxy is not None and proxy_view.proxy.strip() == redact_url(value.strip())
+            used = proxy_view.proxy is not None and proxy_view.proxy.strip() == redact_text(value.strip())
             line = f"{name}={parsed.redacted}: {parsed.problem}"
             (failures if used and parsed.problem in ("bad port", "no host") else warnings).append(line)
         if not failures and not warnings:
@@ -240,7 +240,7 @@ class NoProxyCoverage(BaseCheck):
         if proxy_view.configured and matching:
             return Result.warn(
                 f"NO_PROXY entry '{matching[0]}' sends {host_port} direct, past the proxy "
-                f"{redact_url(proxy_view.configured)}",
+                f"{redact_text(proxy_view.configured)}",
                 details=details,
                 data=data,
                 hint=f"remove '{matching[0]}' from NO_PROXY if this network only reaches the internet "
