@@ -285,6 +285,15 @@ def _announce_target(cache: KerasCache, console: Console) -> None:
 # ---------------------------------------------------------------- --seed
 
 
+def _install_failed(console: Console, exc: OSError, cache: KerasCache) -> int:
+    """The cache folder refused the write: say so, and how to take the folder back."""
+    _say(console, "not installed:", f"{exc.strerror} ({exc.filename}); the cache was not changed", "red")
+    console.print(
+        f'hint: sudo chown -R "$(id -un)" {cache.base}   # see mnist-doctor --select cache.permissions'
+    )
+    return EXIT_FAIL
+
+
 def seed_file(facts: Facts, console: Console, path: str) -> int:
     """Verify ``path`` against the dataset spec, then install it atomically where Keras reads.
 
@@ -329,11 +338,7 @@ def seed_file(facts: Facts, console: Console, path: str) -> int:
         _say(console, "not installed:", f"{exc}; the cache was not changed", "red")
         return EXIT_FAIL
     except OSError as exc:
-        _say(console, "not installed:", f"{exc.strerror} ({exc.filename}); the cache was not changed", "red")
-        console.print(
-            f'hint: sudo chown -R "$(id -un)" {cache.base}   # see mnist-doctor --select cache.permissions'
-        )
-        return EXIT_FAIL
+        return _install_failed(console, exc, cache)
     _say(
         console, "installed", f"{source} → {cache.dataset_path} ({_mb(spec.size)}, sha256 verified)", "green"
     )
@@ -515,10 +520,6 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
         )
         return EXIT_FAIL
     except OSError as exc:
-        _say(console, "not installed:", f"{exc.strerror} ({exc.filename}); the cache was not changed", "red")
-        console.print(
-            f'hint: sudo chown -R "$(id -un)" {cache.base}   # see mnist-doctor --select cache.permissions'
-        )
-        return EXIT_FAIL
+        return _install_failed(console, exc, cache)
     _say(console, "installed", f"{cache.dataset_path} ({_mb(spec.size)}, sha256 verified)", "green")
     return EXIT_OK
