@@ -77,7 +77,8 @@ _RULES = (
     ),
     _Rule(
         "cpu-instructions",
-        _rx(r"Illegal instruction", r"SIGILL", r"AVX"),
+        # Not a bare "AVX": every TF import prints "optimized to use available CPU instructions ... AVX2".
+        _rx(r"Illegal instruction", r"SIGILL", r"compiled to use AVX instructions, but these aren't available"),
         "this CPU lacks instructions (AVX) the TensorFlow wheel was compiled for",
         "use a TensorFlow build for this CPU (e.g. conda-forge's tensorflow, or build from source)",
     ),
