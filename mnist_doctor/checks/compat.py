@@ -7,6 +7,9 @@ declared requirements (``Requires-Dist``, markers evaluated for the target inter
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mnist_doctor.compat import declared, release_for, releases_supporting_python, table_span
@@ -14,6 +17,11 @@ from mnist_doctor.environment import Dist, Distributions, canonical, conflicting
 from mnist_doctor.flavour import LEGACY_ON, KerasFlavour
 from mnist_doctor.hints import pip_install, pip_uninstall
 from mnist_doctor.model import BaseCheck, Result, Status
+
+
+def merged(specs: Iterable[str]) -> str:
+    """One specifier string from several, without repeats (``>=3.0.0`` declared and tabled)."""
+    return str(SpecifierSet(",".join(s for s in specs if s)))
 
 
 def _minor(version: Version) -> str:
@@ -168,7 +176,7 @@ class NumpyCompatible(BaseCheck):
         specs = [str(r.specifier) for r in reqs if r.specifier]
         if row is not None:
             specs.append(str(row.numpy))
-        return ",".join(s for s in specs if s)
+        return merged(specs)
 
 
 class KerasPairing(BaseCheck):
@@ -229,7 +237,7 @@ class KerasPairing(BaseCheck):
         specs = [r.specifier for r in declared_keras if r.specifier]
         if row is not None:
             specs.append(row.keras)
-        want = ",".join(str(s) for s in specs)
+        want = merged(str(s) for s in specs)
         if keras is None or keras.version is None:
             return Result.fail(
                 f"Keras is not installed; TensorFlow {tf.version} needs keras{want}",
