@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mnist_doctor.hints import pip_install
+from mnist_doctor.hints import pip_install, pip_uninstall
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,20 @@ _RULES = (
         "{pip_tf_keras}  (or unset TF_USE_LEGACY_KERAS)",
     ),
     _Rule(
+        "mixed-install",
+        _rx(r"tensorflow[\w/.-]*\.so: undefined symbol", r"undefined symbol: \w*(PyInit|pywrap)"),
+        "TensorFlow's files come from two different builds (two TF distributions, or one over another)",
+        "{pip_reinstall_tf}",
+    ),
+    _Rule(
         "keras-mismatch",
         _rx(
             r"Keras 3 only supports",
             r"keras\.src",
             r"module 'keras\.\w+' has no attribute",
             r"cannot import name '[\w]+' from 'keras",
+            # Keras 2 / tf-keras of another minor calling TensorFlow's private API
+            r"module 'tensorflow\._api\.[\w.]+' has no attribute",
         ),
         "the installed Keras does not match this TensorFlow",
         "{pip_keras}",
@@ -78,7 +86,9 @@ _RULES = (
     _Rule(
         "cpu-instructions",
         # Not a bare "AVX": every TF import prints "optimized to use available CPU instructions ... AVX2".
-        _rx(r"Illegal instruction", r"SIGILL", r"compiled to use AVX instructions, but these aren't available"),
+        _rx(
+            r"Illegal instruction", r"SIGILL", r"compiled to use AVX instructions, but these aren't available"
+        ),
         "this CPU lacks instructions (AVX) the TensorFlow wheel was compiled for",
         "use a TensorFlow build for this CPU (e.g. conda-forge's tensorflow, or build from source)",
     ),
@@ -132,6 +142,10 @@ def classify_import_failure(
         "pip_protobuf": pip_install(target_python, "tensorflow", "protobuf") + " --upgrade",
         "pip_tf_keras": pip_install(target_python, tf_pin),
         "pip_keras": pip_install(target_python, "tensorflow", "keras") + " --upgrade",
+        "pip_reinstall_tf": pip_uninstall(target_python, "tensorflow", "tensorflow-cpu", "tensorflow-intel")
+        + " && "
+        + pip_install(target_python, "tensorflow")
+        + " --force-reinstall",
         "pip_missing": pip_install(target_python, missing.group(1) if missing else "tensorflow"),
     }
     for rule in _RULES:
