@@ -17,6 +17,9 @@ from mnist_doctor.facts import fact
 #: Values of ``TF_USE_LEGACY_KERAS`` that TensorFlow treats as "on"; any other value is off.
 LEGACY_ON = ("1", "true", "True")
 KERAS3_TF = Version("2.16")
+#: From 2.15 TensorFlow resolves ``tf.keras`` lazily: it honours TF_USE_LEGACY_KERAS, and a
+#: Keras 3 installed over it becomes ``tf.keras`` (both observed by ``nox -s matrix``).
+LEGACY_TF = LAZY_KERAS_TF = Version("2.15")
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,24 @@ def predict_flavour(dists: Distributions, env: dict[str, str]) -> KerasFlavour:
                 f"no TensorFlow; Keras {keras.version} alone (KERAS_BACKEND={backend})",
             )
         return KerasFlavour(None, "tf.keras", None, None, None, legacy_raw, "no TensorFlow installed")
-    if tf_version.release[:2] >= KERAS3_TF.release[:2]:
-        if legacy_requested(legacy_raw):
-            return KerasFlavour(
-                "tf_keras",
-                "tf.keras",
-                "tf-keras" if tf_keras else None,
-                tf_keras.version if tf_keras else None,
-                tf_version,
-                legacy_raw,
-                f"TF {tf_version} with TF_USE_LEGACY_KERAS={legacy_raw}: tf.keras is tf_keras",
-            )
+    minor = tf_version.release[:2]
+    if minor >= LEGACY_TF.release[:2] and legacy_requested(legacy_raw):
+        return KerasFlavour(
+            "tf_keras",
+            "tf.keras",
+            "tf-keras" if tf_keras else None,
+            tf_keras.version if tf_keras else None,
+            tf_version,
+            legacy_raw,
+            f"TF {tf_version} with TF_USE_LEGACY_KERAS={legacy_raw}: tf.keras is tf_keras",
+        )
+    keras3_installed = bool(keras and keras.version and keras.version.major >= 3)
+    if minor >= KERAS3_TF.release[:2] or (minor >= LAZY_KERAS_TF.release[:2] and keras3_installed):
+        why = (
+            f"TF {tf_version} (≥ 2.16): tf.keras is Keras 3"
+            if minor >= KERAS3_TF.release[:2]
+            else f"TF {tf_version} loads the installed keras lazily: tf.keras is Keras {keras.version}"
+        )
         return KerasFlavour(
             "keras3",
             "tf.keras",
@@ -89,7 +99,7 @@ def predict_flavour(dists: Distributions, env: dict[str, str]) -> KerasFlavour:
             keras.version if keras else None,
             tf_version,
             legacy_raw,
-            f"TF {tf_version} (≥ 2.16): tf.keras is Keras 3",
+            why,
         )
     return KerasFlavour(
         "keras2",

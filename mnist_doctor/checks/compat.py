@@ -24,6 +24,11 @@ def merged(specs: Iterable[str]) -> str:
     return str(SpecifierSet(",".join(s for s in specs if s)))
 
 
+def _previous_minor(older: Version, newer: Version) -> bool:
+    """``older`` is exactly one minor release behind ``newer`` (2.16.x vs 2.17.y)."""
+    return older.major == newer.major and older.minor == newer.minor - 1
+
+
 def _minor(version: Version) -> str:
     return f"{version.major}.{version.minor}"
 
@@ -225,6 +230,12 @@ class KerasPairing(BaseCheck):
                     hint=pip_install(target_python, f"tf-keras~={minor}.0")
                     + "   (or unset TF_USE_LEGACY_KERAS)",
                 )
+            if _previous_minor(tf_keras.version, tf.version):  # type: ignore[arg-type]
+                return Result.warn(
+                    f"tf-keras {tf_keras.version} is one minor behind TensorFlow {tf.version}: it imports, "
+                    "but tf-keras declares the TensorFlow of its own minor",
+                    hint=pip_install(target_python, f"tf-keras~={minor}.0"),
+                )
             if _minor(tf_keras.version) != minor:
                 return Result.fail(
                     f"tf-keras {tf_keras.version} does not match TensorFlow {tf.version} (needs {minor}.x)",
@@ -251,6 +262,13 @@ class KerasPairing(BaseCheck):
                 hint=f"{pip_install(target_python, f'keras{want}')}   "
                 + f"(or keep Keras 2: {pip_install(target_python, f'tf-keras~={minor}.0')}"
                 + " and export TF_USE_LEGACY_KERAS=1)",
+            )
+        if flavour.kind == "keras3" and tf.version < Version("2.16"):  # type: ignore[operator]
+            return Result.warn(
+                f"tf.keras is Keras {keras.version}, which TensorFlow {tf.version} does not support: "
+                "it imports and load_data works, but Keras 2 code and saved models may break",
+                details=[f"TensorFlow {tf.version} needs keras{want}"],
+                hint=pip_install(target_python, f"keras~={minor}.0"),
             )
         if flavour.kind == "keras2" and keras.version.major >= 3:
             return Result.fail(
