@@ -77,12 +77,17 @@ def test_windows_style_meta_package_pair_is_not_a_conflict(doctor, tmp_path):
     assert r["status"] == "ok", r
 
 
-def test_keras3_on_tf215_and_keras2_on_tf216(doctor, tmp_path):
-    old = fake_environment(tmp_path / "a", {"tensorflow": "2.15.0", "numpy": "1.26.4", "keras": "3.3.3"})
+def test_keras3_over_tf215_warns_over_tf214_fails_and_keras2_on_tf216_fails(doctor, tmp_path):
+    # TF 2.15 loads whatever `keras` is installed: Keras 3 imports (seen by the matrix), unsupported
+    lazy = fake_environment(tmp_path / "a", {"tensorflow": "2.15.0", "numpy": "1.26.4", "keras": "3.3.3"})
+    r = verdicts(doctor, lazy)["compat.keras"]
+    assert r["status"] == "warn" and "does not support" in r["summary"]
+    assert "keras~=2.15.0" in r["hint"]
+    old = fake_environment(tmp_path / "b", {"tensorflow": "2.14.0", "numpy": "1.26.4", "keras": "3.3.3"})
     r = verdicts(doctor, old)["compat.keras"]
     assert r["status"] == "fail" and "needs Keras 2" in r["summary"]
-    assert "keras~=2.15.0" in r["hint"]
-    new = fake_environment(tmp_path / "b", {"tensorflow": "2.16.1", "numpy": "1.26.4", "keras": "2.15.0"})
+    assert "keras~=2.14.0" in r["hint"]
+    new = fake_environment(tmp_path / "c", {"tensorflow": "2.16.1", "numpy": "1.26.4", "keras": "2.15.0"})
     r = verdicts(doctor, new)["compat.keras"]
     assert r["status"] == "fail" and "needs Keras 3" in r["summary"]
     assert "keras>=3.0.0" in r["hint"]
@@ -92,7 +97,8 @@ def test_keras3_on_tf215_and_keras2_on_tf216(doctor, tmp_path):
     ("value", "installed", "status", "text"),
     [
         ("1", None, "fail", "tf-keras is not installed"),
-        ("True", "2.15.1", "fail", "does not match TensorFlow 2.16.1"),
+        ("True", "2.14.0", "fail", "does not match TensorFlow 2.16.1"),
+        ("true", "2.15.1", "warn", "one minor behind TensorFlow 2.16.1"),
         ("1", "2.16.0", "ok", "tf.keras is tf-keras 2.16.0"),
         ("yes", None, "warn", "only 1, true or True count"),
     ],
