@@ -73,12 +73,19 @@ def resolve_tf_keras():
     keras = tf.keras
     out = _keras_description(keras, keras.datasets)
     mod = out["load_data_module"] or ""
-    out["kind"] = "tf_keras" if mod.startswith("tf_keras") else ("keras3" if ".src." in mod else "keras2")
-    if out["kind"] == "keras3":
-        import keras as k3
+    if mod.startswith("tf_keras"):
+        import tf_keras
 
-        out["version"] = out["version"] or getattr(k3, "__version__", None)
-        out["backend"] = k3.backend.backend()
+        out["kind"] = "tf_keras"
+        out["version"] = out["version"] or getattr(tf_keras, "__version__", None)
+        return out
+    # Keras 2.13-2.15 also keep their code under keras.src: only the version tells 2 from 3.
+    import keras as k
+
+    out["version"] = out["version"] or getattr(k, "__version__", None)
+    out["kind"] = "keras3" if str(out["version"] or "").startswith("3") else "keras2"
+    if out["kind"] == "keras3":
+        out["backend"] = k.backend.backend()
     return out
 
 

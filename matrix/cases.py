@@ -1,0 +1,248 @@
+"""Every environment of the TensorFlow matrix, described as data.
+
+A *case* is one row of ``docs/compat-matrix.md``: what to install (in order, some steps with
+``--no-deps`` to force a combination pip would refuse), which environment variables and
+working-directory files the doctor and the probe run with, and what reality is expected to
+do. Cases that differ only by environment variables or working-directory files share one
+virtualenv (``venv``), so the matrix builds each set of packages once.
+
+Healthy rows pin the newest patch of each TensorFlow minor with a NumPy and Keras of its
+own era that its wheel metadata accepts (resolved with ``uv pip compile`` for cp311).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ``pip install`` call; ``no_deps`` forces what the resolver would refuse."""
+
+    requirements: tuple[str, ...]
+    no_deps: bool = False
+
+    def args(self) -> list[str]:
+        return (["--no-deps"] if self.no_deps else []) + list(self.requirements)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the matrix: an environment, how the doctor runs in it, what must happen."""
+
+    name: str
+    venv: str
+    title: str
+    steps: tuple[Step, ...]
+    #: ``ok``: compat/env checks pass and tf.keras imports. ``broken``: the doctor fails a
+    #: metadata check *and* the probe sees the failure.
+    expect: str = "ok"
+    env: dict[str, str] = field(default_factory=dict)
+    #: Files written into the (temporary) working directory the doctor runs from.
+    cwd_files: dict[str, str] = field(default_factory=dict)
+    #: Check ids that must fail for a broken case (the doctor *names* the problem).
+    names: tuple[str, ...] = ()
+    #: Text the hint of one of those checks must contain (the exact fix).
+    hint_contains: str = ""
+    #: How the import probe must classify the real failure (``runtime.import`` data ``diagnosis``).
+    diagnosis: str = ""
+    #: Check ids that must *warn* (not fail): combinations that work in reality but are unsupported.
+    warns: tuple[str, ...] = ()
+    #: Why the case's expectation is what it is, when reality surprised us (shown in the report).
+    note: str = ""
+    #: Part of the short slice CI runs (``nox -t ci``).
+    ci: bool = False
+
+    @property
+    def installed(self) -> dict[str, str]:
+        """Pinned versions this case installs (last pin wins), e.g. ``{"numpy": "2.0.2"}``."""
+        pins: dict[str, str] = {}
+        for step in self.steps:
+            for req in step.requirements:
+                if "==" in req:
+                    name, version = req.split("==", 1)
+                    pins[name.strip().lower()] = version.strip()
+        return pins
+
+
+def _healthy(tf: str, numpy: str, keras: str, *extra: str, ci: bool = False) -> Case:
+    minor = ".".join(tf.split(".")[:2])
+    return Case(
+        name=f"tf{minor}",
+        venv=f"tf{minor}",
+        title=f"TensorFlow {tf}, NumPy {numpy}, Keras {keras}",
+        steps=(Step((f"tensorflow=={tf}", f"numpy=={numpy}", f"keras=={keras}", *extra)),),
+        ci=ci,
+    )
+
+
+HEALTHY: tuple[Case, ...] = (
+    _healthy("2.12.1", "1.24.3", "2.12.0", ci=True),
+    _healthy("2.13.1", "1.24.3", "2.13.1"),
+    _healthy("2.14.1", "1.26.4", "2.14.0"),
+    _healthy("2.15.1", "1.26.4", "2.15.0"),
+    _healthy("2.16.2", "1.26.4", "3.3.3"),
+    _healthy("2.17.1", "1.26.4", "3.4.1"),
+    _healthy("2.18.1", "2.0.2", "3.6.0"),
+    _healthy("2.19.1", "2.1.3", "3.9.2"),
+    _healthy("2.20.0", "2.3.5", "3.11.3"),
+    _healthy("2.21.0", "2.4.6", "3.15.1", ci=True),
+)
+
+_BASE_216 = Step(("tensorflow==2.16.2", "numpy==1.26.4", "keras==3.3.3"))
+_BASE_217 = Step(("tensorflow==2.17.1", "numpy==1.26.4", "keras==3.4.1"))
+
+#: A user's script that happens to be called tensorflow.py (the classic self-import).
+SHADOW_SCRIPT = (
+    "import tensorflow as tf\n"
+    "(x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()\n"
+    "print(x_train.shape)\n"
+)
+
+#: Combinations users hit. Most are broken; a few that the issue expected broken turned out to
+#: work in reality, and are kept with ``expect="ok"`` and a ``note`` (the doctor must warn).
+BROKEN: tuple[Case, ...] = (
+    Case(
+        name="numpy2-tf2.16",
+        venv="numpy2-tf2.16",
+        title="NumPy 2 forced onto TensorFlow 2.16.2",
+        steps=(_BASE_216, Step(("numpy==2.0.2",), no_deps=True)),
+        expect="broken",
+        diagnosis="numpy-abi",
+        names=("compat.numpy",),
+        hint_contains="numpy<2",
+        ci=True,
+    ),
+    Case(
+        name="numpy2-tf2.17",
+        venv="numpy2-tf2.17",
+        title="NumPy 2 forced onto TensorFlow 2.17.1",
+        steps=(_BASE_217, Step(("numpy==2.0.2",), no_deps=True)),
+        expect="broken",
+        diagnosis="numpy-abi",
+        names=("compat.numpy",),
+        hint_contains="numpy<2",
+    ),
+    Case(
+        name="numpy2-tf2.14.0",
+        venv="numpy2-tf2.14.0",
+        title="TensorFlow 2.14.0 (declares no NumPy cap) with NumPy 2, installed by the resolver itself",
+        steps=(Step(("tensorflow==2.14.0", "numpy==2.0.2", "keras==2.14.0")),),
+        expect="broken",
+        diagnosis="numpy-abi",
+        names=("compat.numpy",),
+        hint_contains="numpy<2",
+    ),
+    Case(
+        name="keras2-tf2.16",
+        venv="keras2-tf2.16",
+        title="Keras 2.15 forced onto TensorFlow 2.16.2",
+        steps=(_BASE_216, Step(("keras==2.15.0",), no_deps=True)),
+        expect="broken",
+        diagnosis="keras-mismatch",
+        names=("compat.keras",),
+        hint_contains="keras",
+    ),
+    Case(
+        name="keras3-tf2.15",
+        venv="keras3-tf2.15",
+        title="Keras 3 forced onto TensorFlow 2.15.1",
+        steps=(
+            # Keras 3's own dependencies first, so the only thing wrong is the pairing.
+            Step(("tensorflow==2.15.1", "numpy==1.26.4", "keras==2.15.0", "namex", "optree", "rich", "h5py")),
+            Step(("keras==3.3.3",), no_deps=True),
+        ),
+        expect="ok",
+        warns=("compat.keras",),
+        note="TF 2.15's lazy loader routes tf.keras to keras._tf_keras.keras when Keras 3 is installed: "
+        "it imports (and a small model fits), so the doctor must warn (unsupported: TF declares "
+        "keras<2.16), not fail",
+    ),
+    Case(
+        name="legacy-without-tf-keras",
+        venv="tf2.21",
+        title="TF_USE_LEGACY_KERAS=1 on TensorFlow 2.21.0 without tf-keras",
+        steps=HEALTHY[-1].steps,
+        expect="broken",
+        env={"TF_USE_LEGACY_KERAS": "1"},
+        diagnosis="tf-keras-missing",
+        names=("compat.keras",),
+        hint_contains="tf-keras",
+        ci=True,
+    ),
+    Case(
+        name="legacy-without-tf-keras-tf2.15",
+        venv="tf2.15",
+        title="TF_USE_LEGACY_KERAS=1 on TensorFlow 2.15.1 without tf-keras (2.15 already honours it)",
+        steps=HEALTHY[3].steps,
+        expect="broken",
+        env={"TF_USE_LEGACY_KERAS": "1"},
+        diagnosis="tf-keras-missing",
+        names=("compat.keras",),
+        hint_contains="tf-keras",
+    ),
+    Case(
+        name="tf-keras-other-minor",
+        venv="tf-keras-other-minor",
+        title="TF_USE_LEGACY_KERAS=1 with tf-keras 2.15.1 on TensorFlow 2.17.1",
+        steps=(_BASE_217, Step(("tf-keras==2.15.1",), no_deps=True)),
+        expect="broken",
+        env={"TF_USE_LEGACY_KERAS": "1"},
+        diagnosis="keras-mismatch",
+        names=("compat.keras",),
+        hint_contains="tf-keras",
+    ),
+    Case(
+        name="tf-keras-adjacent-minor",
+        venv="tf-keras-adjacent-minor",
+        title="TF_USE_LEGACY_KERAS=1 with tf-keras 2.16.0 on TensorFlow 2.17.1",
+        steps=(_BASE_217, Step(("tf-keras==2.16.0",), no_deps=True)),
+        expect="ok",
+        env={"TF_USE_LEGACY_KERAS": "1"},
+        warns=("compat.keras",),
+        note="a neighbouring tf-keras minor imports and fits a model (so do 2.18 and 2.19 on TF 2.17; "
+        "2.15 and 2.21 do not): the doctor must warn, not fail",
+    ),
+    Case(
+        name="tensorflow-and-tensorflow-cpu",
+        venv="tensorflow-and-tensorflow-cpu",
+        title="tensorflow 2.20.0 and tensorflow-cpu 2.21.0 installed together",
+        steps=(
+            Step(("tensorflow==2.20.0", "numpy==2.3.5", "keras==3.15.1")),
+            Step(("tensorflow-cpu==2.21.0",), no_deps=True),
+        ),
+        expect="broken",
+        diagnosis="mixed-install",
+        names=("compat.tensorflow",),
+        hint_contains="uninstall",
+    ),
+    Case(
+        name="shadow-tensorflow-py",
+        venv="tf2.21",
+        title="a tensorflow.py in the working directory (TensorFlow 2.21.0)",
+        steps=HEALTHY[-1].steps,
+        expect="broken",
+        cwd_files={"tensorflow.py": SHADOW_SCRIPT},
+        diagnosis="shadowed",
+        names=("env.shadowing",),
+        hint_contains="tensorflow.py",
+        ci=True,
+    ),
+)
+
+CASES: tuple[Case, ...] = HEALTHY + BROKEN
+
+
+def by_name(name: str) -> Case:
+    for case in CASES:
+        if case.name == name:
+            return case
+    raise KeyError(f"no matrix case named {name!r}; known: {', '.join(c.name for c in CASES)}")
+
+
+def venvs() -> dict[str, tuple[Case, ...]]:
+    """Cases grouped by the virtualenv they run in, in matrix order."""
+    groups: dict[str, list[Case]] = {}
+    for case in CASES:
+        groups.setdefault(case.venv, []).append(case)
+    return {venv: tuple(cases) for venv, cases in groups.items()}

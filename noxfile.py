@@ -1,0 +1,142 @@
+"""Sessions: ``tests``, ``lint``, and the TensorFlow matrix that proves the doctor against reality.
+
+    python -m nox -t ci            # what CI runs: lint, tests, a short matrix slice
+    python -m nox -s matrix_report # the whole matrix (10 releases + broken combinations)
+                                   # → docs/compat-matrix.md and docs/compat-matrix.json
+
+Environments are made with uv when it is installed (much faster) and reused on re-runs;
+a matrix environment is reinstalled only when its case's install steps change.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))  # the matrix helpers live next to this file
+
+from matrix import cases as matrix_cases  # noqa: E402
+from matrix.report import write_report  # noqa: E402
+from matrix.run import run_case  # noqa: E402
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+PYTHON = "3.11"
+RESULTS_DIR = ROOT / "build" / "matrix"
+LINT_PATHS = [
+    p for p in ("mnist_doctor", "tests", "matrix", "benchmarks", "noxfile.py") if (ROOT / p).exists()
+]
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def lint(session: nox.Session) -> None:
+    """ruff, with the repository's configuration."""
+    session.install("ruff")
+    session.run("ruff", "check", *LINT_PATHS)
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def tests(session: nox.Session) -> None:
+    """The test suite, with the real TensorFlow installed."""
+    session.install("-e", ".[test,tensorflow]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+def _doctor_requirements() -> list[str]:
+    """The doctor's own runtime deps, minus numpy: the case decides numpy, the doctor must not move it."""
+    deps = nox.project.load_toml(ROOT / "pyproject.toml")["project"]["dependencies"]
+    return [d for d in deps if not d.split(";")[0].strip().lower().startswith("numpy")]
+
+
+def _build(session: nox.Session, venv: str) -> None:
+    """Install the venv's case exactly; skip when a reused venv already holds it."""
+    group = matrix_cases.venvs()[venv]
+    steps = group[0].steps
+    if any(c.steps != steps for c in group):
+        session.error(f"cases sharing venv {venv} must install the same steps")
+    doctor = _doctor_requirements()
+    wanted = json.dumps({"steps": [s.args() for s in steps], "doctor": doctor}, sort_keys=True)
+    stamp = Path(session.virtualenv.location) / "matrix-case.json"
+    if stamp.exists() and stamp.read_text() == wanted:
+        session.log(f"{venv}: reusing the installed environment")
+        return
+    stamp.unlink(missing_ok=True)
+    for step in steps:
+        session.install(*step.args())
+    session.install(*doctor)
+    session.install("--no-deps", "-e", ".")
+    stamp.write_text(wanted)
+
+
+def _run_venv(session: nox.Session, venv: str) -> None:
+    """Build the venv, then predict/observe/compare each of its cases.
+
+    ``-- --fresh`` re-imports TensorFlow even when a recorded observation is still valid.
+    """
+    _build(session, venv)
+    python = str(Path(session.bin) / "python")
+    fresh = "--fresh" in session.posargs
+    failed = []
+    for case in matrix_cases.venvs()[venv]:
+        verdict, _record, reused = run_case(case, python, RESULTS_DIR, fresh=fresh)
+        pred, obs = verdict.prediction, verdict.observation
+        said = "ok" if pred.outcome == "ok" else f"{pred.outcome} ({', '.join(pred.failing)})"
+        how = "recorded observation (environment and probe unchanged)" if reused else "probe observed"
+        session.log(f"{case.name}: doctor predicted {said}; {how} {obs.outcome}: {obs.summary}")
+        if not verdict.agree:
+            failed.append(case.name)
+            for problem in verdict.problems:
+                session.warn(f"{case.name}: {problem}")
+    if failed:
+        session.error(f"the doctor disagrees with reality for: {', '.join(failed)}")
+
+
+def _params(venvs: list[str], as_id) -> list:  # type: ignore[no-untyped-def]
+    out = []
+    for venv in venvs:
+        ci = any(c.ci for c in matrix_cases.venvs()[venv])
+        out.append(nox.param(as_id(venv), id=as_id(venv), tags=["ci"] if ci else []))
+    return out
+
+
+RELEASE_VENVS = [v for v in matrix_cases.venvs() if v.startswith("tf2.")]
+BROKEN_VENVS = [v for v in matrix_cases.venvs() if not v.startswith("tf2.")]
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("tf", _params(RELEASE_VENVS, lambda v: v.removeprefix("tf")))
+def matrix(session: nox.Session, tf: str) -> None:
+    """One TensorFlow release with a NumPy and Keras it supports (plus env-var/cwd variants on it)."""
+    _run_venv(session, f"tf{tf}")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("case", _params(BROKEN_VENVS, lambda v: v))
+def matrix_broken(session: nox.Session, case: str) -> None:
+    """A broken combination forced in with --no-deps: the doctor must predict it, the probe confirm it."""
+    _run_venv(session, case)
+
+
+@nox.session(python=False, requires=["matrix", "matrix_broken"])
+def matrix_report(session: nox.Session) -> None:
+    """Run the whole matrix, then write docs/compat-matrix.md and .json; any disagreement fails."""
+    _write_docs(session)
+
+
+@nox.session(python=False, default=False)
+def matrix_table(session: nox.Session) -> None:
+    """Re-render the docs from the records already in build/matrix (shows disagreeing rows too)."""
+    _write_docs(session)
+
+
+def _write_docs(session: nox.Session) -> None:
+    problems = write_report(RESULTS_DIR, ROOT / "docs")
+    session.log(f"wrote docs/compat-matrix.md and docs/compat-matrix.json ({len(matrix_cases.CASES)} cases)")
+    if problems:
+        session.error("; ".join(problems))
