@@ -53,3 +53,28 @@ def test_introspection_runs_under_python_39_and_answers(doctor, tmp_path):
     run = doctor("--python", str(python39), "--offline", "--format", "json", "--select", "env,compat")
     assert run.code in (0, 1), run.stderr
     assert run.json["environment"]["python_version"].startswith("3.9")
+
+
+def test_introspection_finds_the_same_distributions_as_importlib_metadata(tmp_path):
+    """The fast header-only scan must agree with importlib.metadata, names, versions and requirements."""
+    import json
+    import re
+    from importlib import metadata
+
+    from mnist_doctor.subproc import run_script
+
+    run = run_script(
+        sys.executable, "introspect.py", ["https://example.invalid/mnist.npz"], timeout=60, cwd=str(tmp_path)
+    )
+    assert run.answer is not None, run.stderr
+    ours = sorted((d["key"], d["version"]) for d in run.answer["distributions"])
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    theirs = sorted((norm(d.metadata["Name"]), d.version) for d in metadata.distributions())
+    assert ours == theirs
+    for row in run.answer["distributions"]:
+        if "requires" in row:
+            assert sorted(row["requires"]) == sorted(metadata.requires(row["name"]) or []), row["name"]
+    json.dumps(run.answer)  # plain JSON all the way down

@@ -78,27 +78,61 @@ def _user():
         return None
 
 
-def distributions():
+def _metadata_headers(path):
+    """Name, Version and Requires-Dist from a METADATA / PKG-INFO file, headers only.
+
+    The header block ends at the first blank line; the (often long) description after
+    it is never read, which makes this several times faster than importlib.metadata,
+    whose import and full e-mail parsing would dominate the doctor's static run.
+    """
+    name = version = None
+    requires = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            if key == "name":
+                name = value.strip()
+            elif key == "version":
+                version = value.strip()
+            elif key == "requires-dist":
+                requires.append(value.strip())
+    return name, version, requires
+
+
+def _dist_files(entry):
+    """The metadata files of the distributions installed in one ``sys.path`` entry."""
     try:
-        from importlib import metadata
-    except ImportError:  # Python < 3.8
-        return []
+        names = sorted(os.listdir(entry or "."))
+    except OSError:
+        return
+    for child in names:
+        if child.endswith(".dist-info"):
+            yield os.path.join(entry, child, "METADATA"), entry
+        elif child.endswith(".egg-info"):
+            path = os.path.join(entry, child)
+            yield (os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path), entry
+
+
+def distributions():
+    """Installed distributions, found like importlib.metadata does (``*.dist-info`` and
+    ``*.egg-info`` in every ``sys.path`` entry, in order)."""
     out = []
-    for dist in metadata.distributions():
-        try:
-            name = dist.metadata["Name"]
+    for entry in sys.path:
+        for path, location in _dist_files(entry):
+            try:
+                name, version, requires = _metadata_headers(path)
+            except OSError as exc:  # a broken dist-info is itself worth reporting
+                out.append({"name": None, "key": None, "version": None, "error": repr(exc), "path": path})
+                continue
             if not name:
                 continue
-            entry = {"name": name, "key": _norm(name), "version": dist.version, "location": None}
-            try:
-                entry["location"] = str(dist.locate_file(""))
-            except Exception:
-                pass
+            row = {"name": name, "key": _norm(name), "version": version, "location": location or os.getcwd()}
             if REQUIRES_OF.match(_norm(name)):
-                entry["requires"] = list(dist.requires or [])
-            out.append(entry)
-        except Exception as exc:  # a broken dist-info is itself worth reporting
-            out.append({"name": None, "key": None, "version": None, "error": repr(exc)})
+                row["requires"] = requires
+            out.append(row)
     return out
 
 
