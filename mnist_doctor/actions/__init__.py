@@ -1,0 +1,31 @@
+"""The cache actions: ``--clear-cache``, ``--seed FILE`` and ``--fetch [--mirror URL]``.
+
+All three act on the folders :mod:`mnist_doctor.cache_paths` predicts, so they touch
+exactly the file Keras will read. Installs are atomic — a temporary file in the target
+folder, verified, then ``os.replace`` — so an interrupted seed or download never leaves
+a half file where Keras looks (Keras' own ``urlretrieve`` writes straight to the final
+path). Each entry point returns the process exit code.
+
+Why not pooch for ``--fetch``: its design is the model here (temp file beside the target,
+hash check, rename, retries), but it downloads with ``requests``, which trusts certifi and
+``REQUESTS_CA_BUNDLE`` while Keras' urllib trusts the system store and ``SSL_CERT_FILE``;
+the doctor must fetch the way Keras would. Its temp files are named ``tmpXXXX`` (which
+``--clear-cache`` could not safely recognise after a kill), its retries only catch
+``requests`` errors, and its progress bar is tqdm's. So the ~100 lines below use urllib.
+"""
+
+from mnist_doctor.actions._common import ATTEMPTS, EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from mnist_doctor.actions.clear import clear_cache
+from mnist_doctor.actions.fetch import fetch_dataset, mirror_url
+from mnist_doctor.actions.install import seed_file
+
+__all__ = [
+    "ATTEMPTS",
+    "EXIT_FAIL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "clear_cache",
+    "fetch_dataset",
+    "mirror_url",
+    "seed_file",
+]
