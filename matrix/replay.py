@@ -14,11 +14,11 @@ import json
 import subprocess
 import sys
 import sysconfig
-import venv
 from pathlib import Path
 from typing import Any
 
 from matrix.run import case_env
+from tests.fake_env import add_dist, make_venv, site_packages
 
 # The doctor runs from the doctor's own interpreter and examines the rebuilt one.
 DOCTOR_PYTHON = sys.executable
@@ -26,22 +26,10 @@ DOCTOR_PYTHON = sys.executable
 
 def build_metadata_venv(record: dict[str, Any], where: Path) -> str:
     """A venv (no pip) whose site-packages holds the record's distributions as dist-info only."""
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(where)
-    python = where / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    site = Path(purelib)
+    python = make_venv(where)
+    site = site_packages(python)
     for dist in record["distributions"].values():
-        info = site / f"{dist['name'].replace('-', '_')}-{dist['version']}.dist-info"
-        info.mkdir(parents=True, exist_ok=True)
-        lines = ["Metadata-Version: 2.1", f"Name: {dist['name']}", f"Version: {dist['version']}"]
-        lines += [f"Requires-Dist: {req}" for req in dist["requires"]]
-        (info / "METADATA").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (info / "INSTALLER").write_text("mnist-doctor-matrix-replay\n", encoding="utf-8")
+        add_dist(site, dist["name"], dist["version"], list(dist["requires"]))
     return str(python)
 
 
