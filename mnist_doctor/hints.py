@@ -22,10 +22,9 @@ def python_command(target_python: str) -> str:
 
 
 def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+    """The same interpreter *path*. Not ``os.path.samefile``: every venv's ``python`` is a
+    symlink to the same base binary, yet each one is a different environment."""
+    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
 
 
 def pip_install(target_python: str, *specs: str) -> str:
