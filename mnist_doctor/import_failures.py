@@ -120,6 +120,12 @@ _RULES = (
         "close other programs or raise the memory limit (container/ulimit)",
     ),
     _Rule(
+        "not-installed",
+        _rx(r"No module named '(tensorflow|keras|numpy)'"),
+        "{missing} is not installed in this environment",
+        "{pip_missing}",
+    ),
+    _Rule(
         "missing-module",
         _rx(r"No module named '([\w.]+)'"),
         "a module TensorFlow needs is not installed",
@@ -146,11 +152,12 @@ def classify_import_failure(
         + " && "
         + pip_install(target_python, "tensorflow")
         + " --force-reinstall",
+        "missing": missing.group(1) if missing else "a module",
         "pip_missing": pip_install(target_python, missing.group(1) if missing else "tensorflow"),
     }
     for rule in _RULES:
         if rule.pattern.search(text):
-            return Diagnosis(rule.name, rule.summary, rule.hint.format(**fills))
+            return Diagnosis(rule.name, rule.summary.format(**fills), rule.hint.format(**fills))
     if signal_name:
         return Diagnosis(
             "crash",

@@ -101,9 +101,8 @@ class PythonSupported(BaseCheck):
                     + "uv venv -p 3.12 .venv && .venv/bin/python -m pip install tensorflow",
                 )
             return Result.ok(
-                f"Python {python_version}: supported by TensorFlow "
-                + ", ".join(r.label for r in supporting[-2:])
-                + " (no TensorFlow installed yet)"
+                f"Python {python_version} is supported by TensorFlow {table_span(supporting)}"
+                " (no TensorFlow installed yet)"
             )
         row = release_for(tf.version)
         if row is None:

@@ -34,7 +34,7 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         shown = [f"{k} {pkgs[k]}" for k in tf_names if pkgs.get(k)] or ["no TensorFlow"]
         shown += [f"{k} {pkgs[k]}" for k in ("numpy", "keras", "tf-keras") if pkgs.get(k)]
         flavour = env.get("keras_flavour") or {}
-        if flavour.get("reason"):
+        if flavour.get("reason") and flavour.get("kind"):
             shown.append(flavour["reason"])
         lines.append(" · ".join(shown))
     if env.get("origin"):
