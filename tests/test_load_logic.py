@@ -148,5 +148,5 @@ def test_probe_runs_on_python39_and_names_a_missing_tensorflow(tmp_path: Path) -
     run = run_load_probe(str(PY39), "tf", 60, env=probe_env(tmp_path), cwd=str(tmp_path))
     assert run.answer.get("done") and not run.succeeded  # stdlib-only, 3.9 syntax: it answered
     diag = diagnose(run, host="storage.googleapis.com", target_python=str(PY39))
-    assert diag.name == "import-missing-module", diag
+    assert diag.name == "import-not-installed", diag
     assert diag.fix and diag.fix["kind"] == "pip" and "-m pip install tensorflow" in diag.fix["command"]
