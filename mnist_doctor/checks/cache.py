@@ -299,6 +299,8 @@ def integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
     data = {"read": str(read.path), "copies": [r.to_dict() for r in reports]}
     good_elsewhere = next((r for r in others if r.ok), None)
     if read.verdict in _BROKEN:
+        # --fix offers this: removing a broken file is safe (Keras would discard it anyway)
+        data["fix"] = {"kind": "clear_cache", "reason": f"remove the broken {read.path}"}
         return Result.fail(
             f"the copy Keras reads is {read.summary.split(':')[0]}: {_BROKEN[read.verdict]}",
             details=details,
