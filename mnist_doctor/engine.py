@@ -52,7 +52,7 @@ def _as_checks(obj: Any) -> list[Any]:
         return [obj()]
     if hasattr(obj, "run") and hasattr(obj, "id"):
         return [obj]
-    if isinstance(obj, Iterable):
+    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes)):
         return [c for item in obj for c in _as_checks(item)]
     raise TypeError(f"{obj!r} is neither a check nor a list of checks")
 
