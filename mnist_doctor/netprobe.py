@@ -166,37 +166,32 @@ def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
     return out
 
 
-def run_requests_probe(dataset: DatasetSpec, budget: float) -> RequestsProbe:
-    """requests' attempt, bounded even where requests itself is not (name resolution)."""
-    box: dict[str, RequestsProbe] = {}
-    worker = threading.Thread(
-        target=lambda: box.setdefault("r", _requests_attempt(dataset, budget)),
-        name="requests-probe",
-        daemon=True,
-    )
-    worker.start()
-    worker.join(budget + SCRIPT_GRACE_S)
-    if "r" in box:
-        return box["r"]
-    return RequestsProbe(ok=False, timed_out=True, error=f"no answer within {budget:.1f} s", elapsed_s=budget)
-
-
 def network_budget(options: Options) -> float:
     return max(min(NETWORK_BUDGET_S, options.remaining() - REPORT_MARGIN_S - SCRIPT_GRACE_S), 0.1)
 
 
 @fact
 def network_probes(target_python: str, dataset: DatasetSpec, options: Options) -> NetworkProbes:
-    """Run urllib's stages (target) and requests' request (doctor) concurrently, both bounded."""
+    """Run urllib's stages (target) and requests' request (doctor) concurrently, both bounded.
+
+    requests runs in a daemon thread, bounded by the budget even where requests itself is
+    not (name resolution), and never past what ``--timeout`` leaves for the report.
+    """
     budget = network_budget(options)
     box: dict[str, RequestsProbe] = {}
-    other = threading.Thread(
-        target=lambda: box.setdefault("r", run_requests_probe(dataset, budget)),
-        name="requests-probe-join",
+    worker = threading.Thread(
+        target=lambda: box.setdefault("r", _requests_attempt(dataset, budget)),
+        name="requests-probe",
         daemon=True,
     )
-    other.start()
+    requests_deadline = time.monotonic() + budget + SCRIPT_GRACE_S
+    worker.start()
     urllib_probe = run_urllib_probe(target_python, dataset, budget)
-    other.join(max(options.remaining() - REPORT_MARGIN_S, 0.05))
-    requests_probe = box.get("r") or RequestsProbe(ok=False, timed_out=True, error="did not finish in time")
+    by_budget = requests_deadline - time.monotonic()
+    by_run = options.remaining() - REPORT_MARGIN_S
+    worker.join(max(min(by_budget, by_run), 0.05))
+    requests_probe = box.get("r")
+    if requests_probe is None:
+        error = f"no answer within {budget:.1f} s" if by_budget <= by_run else "did not finish in time"
+        requests_probe = RequestsProbe(ok=False, timed_out=True, error=error, elapsed_s=budget)
     return NetworkProbes(urllib=urllib_probe, requests=requests_probe, budget_s=budget)
