@@ -30,12 +30,10 @@ from mnist_doctor.actions._common import (
 )
 from mnist_doctor.actions.install import (
     InstallError,
-    _already_there,
-    _announce_target,
-    _folder_in_the_way,
     _install,
     _install_failed,
     _verify,
+    prepare_target,
     staged_file,
 )
 from mnist_doctor.dataset import DatasetSpec
@@ -169,11 +167,9 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
         _say(console, "--fetch needs the network, but --offline was given", "", "red")
         console.print("hint: mnist-doctor --seed /path/to/mnist.npz")
         return EXIT_USAGE
-    _announce_target(cache, console)
-    if _folder_in_the_way(cache, console):
-        return EXIT_FAIL
-    if _already_there(cache, spec, console):
-        return EXIT_OK
+    stop = prepare_target(cache, spec, console)
+    if stop is not None:
+        return stop
     console.print(f"downloading {shown}")
     deadline = time.monotonic() + options.remaining()
     tried = 0

@@ -86,31 +86,26 @@ def _install(temp: Path, stream: BinaryIO, target: Path) -> None:
     os.replace(temp, target)  # atomic; replaces a symlink itself, never its target
 
 
-def _already_there(cache: KerasCache, spec: DatasetSpec, console: Console) -> bool:
-    if npz_check.inspect_copy(cache.dataset_path, spec, with_partials=False).ok:
-        console.print(f"{cache.dataset_path} is already the pinned file; nothing to do")
-        return True
-    return False
-
-
-def _folder_in_the_way(cache: KerasCache, console: Console) -> bool:
+def prepare_target(cache: KerasCache, spec: DatasetSpec, console: Console) -> int | None:
+    """Say where the file goes; the exit code to stop with (a folder in the way, or the
+    pinned file already there), or ``None`` to go on and install. Shared by seed and fetch."""
     target = cache.dataset_path
-    if target.is_dir() and not target.is_symlink():
-        _say(console, "cannot install:", f"a folder sits at {target}", "red")
-        console.print(
-            f"hint: look inside, then: rm -r -- {target}   # or: mnist-doctor --clear-cache if it is empty"
-        )
-        return True
-    return False
-
-
-def _announce_target(cache: KerasCache, console: Console) -> None:
-    console.print(f"target: {cache.dataset_path} (where {cache.flavour_label} reads it)")
+    console.print(f"target: {target} (where {cache.flavour_label} reads it)")
     if cache.fallback:
         console.print(
             f"note: this is Keras' fallback folder {cache.base}, shared and wiped at "
             "reboot; see `mnist-doctor --select cache.location`"
         )
+    if target.is_dir() and not target.is_symlink():
+        _say(console, "cannot install:", f"a folder sits at {target}", "red")
+        console.print(
+            f"hint: look inside, then: rm -r -- {target}   # or: mnist-doctor --clear-cache if it is empty"
+        )
+        return EXIT_FAIL
+    if npz_check.inspect_copy(target, spec, with_partials=False).ok:
+        console.print(f"{target} is already the pinned file; nothing to do")
+        return EXIT_OK
+    return None
 
 
 def _install_failed(console: Console, exc: OSError, cache: KerasCache) -> int:
@@ -148,11 +143,9 @@ def seed_file(facts: Facts, console: Console, path: str) -> int:
             f"hint: download it again from {redact_text(spec.origin)} and compare: sha256sum {source}"
         )
         return EXIT_FAIL
-    _announce_target(cache, console)
-    if _folder_in_the_way(cache, console):
-        return EXIT_FAIL
-    if _already_there(cache, spec, console):
-        return EXIT_OK
+    stop = prepare_target(cache, spec, console)
+    if stop is not None:
+        return stop
     try:
         with staged_file(cache.dataset_path) as (stream, temp), open(source, "rb") as src:
             digest, written = hashlib.sha256(), 0
