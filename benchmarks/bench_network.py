@@ -15,48 +15,21 @@ asks the machine's resolver about the real dataset host (skip it with ``--loopba
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from _timing import PYTHON, bench_env
 
+from tests.loopback import silent_server
+
 BASELINE_CAP_S = 10.0
 DOCTOR = [PYTHON, "-m", "mnist_doctor"]
-
-
-@contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(32)
-    listener.settimeout(0.1)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(1)
-        for sock in held:
-            sock.close()
-        listener.close()
 
 
 def timed(argv: list[str], env: dict[str, str], cap: float) -> tuple[float, bool]:

@@ -3,7 +3,7 @@
 - :class:`DatasetServer`: an HTTP(S) server (``http.server`` in a thread, TLS from a
   trustme CA) that serves a fake ``mnist.npz`` the size the dataset spec expects, or a
   chosen failure: an HTTP status, an HTML page, a wrong length.
-- :func:`silent_server`: accepts TCP connections and never says a word.
+- silent servers (accept, never answer) live in :mod:`tests.loopback`, shared with the benchmarks.
 - :func:`pproxy`: the real ``pproxy`` program as an HTTP proxy, optionally with auth.
 - :func:`run_doctor`: the CLI as a subprocess with an explicit environment, JSON parsed.
 """
@@ -114,33 +114,6 @@ class DatasetServer:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """Accepts connections and holds them open without ever answering."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.1)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept_forever() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept_forever, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(1)
-        for sock in held:
-            sock.close()
-        listener.close()
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
