@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from mnist_doctor.compat import declared, release_for, releases_supporting_python, table_span
+from mnist_doctor.compat import applies, declared, release_for, releases_supporting_python, table_span
 from mnist_doctor.environment import Dist, Distributions, canonical, conflicting_tensorflow, env_lookup
 from mnist_doctor.flavour import LEGACY_ON, KerasFlavour
 from mnist_doctor.hints import pip_install, pip_uninstall
@@ -309,7 +309,7 @@ class TensorflowRequirements(BaseCheck):
         for dist in [d for d in distributions.tensorflow_dists()]:
             for req in dist.requirements():
                 key = canonical(req.name)
-                if key in _OWN_CHECKS or (req.marker is not None and not _applies(req, marker_env)):
+                if key in _OWN_CHECKS or (req.marker is not None and not applies(req.marker, marker_env)):
                     continue
                 checked += 1
                 installed = distributions.get(key)
@@ -337,12 +337,6 @@ class TensorflowRequirements(BaseCheck):
             f"all {checked} requirements of {tf.name} {tf.version} are satisfied",
             details=["numpy and keras are judged by compat.numpy and compat.keras"],
         )
-
-
-def _applies(req, marker_env: dict[str, str]) -> bool:  # type: ignore[no-untyped-def]
-    from mnist_doctor.compat import applies
-
-    return applies(req.marker, marker_env)
 
 
 CHECKS = [
