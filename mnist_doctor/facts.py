@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnist_doctor.budget import Budget
+
 _PROVIDERS: dict[str, Callable[..., Any]] = {}
 
 
@@ -39,14 +41,19 @@ class Options:
     verbose: bool = False
     strict: bool = False
     started: float = field(default_factory=time.monotonic)
+    #: The run's one deadline (from ``timeout`` and ``started``); every stage takes a slice of it.
+    budget: Budget = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.budget = Budget(self.timeout, started=self.started)
 
     @property
     def deadline(self) -> float:
-        return self.started + self.timeout
+        return self.budget.deadline
 
     def remaining(self, floor: float = 0.05) -> float:
         """Seconds left before ``--timeout``; never below ``floor`` so calls still fail fast."""
-        return max(self.deadline - time.monotonic(), floor)
+        return self.budget.remaining(floor)
 
 
 class FactError(Exception):
