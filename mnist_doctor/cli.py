@@ -172,6 +172,7 @@ def _options(args: argparse.Namespace) -> Options:
         origin=args.origin or args.mirror,
         verbose=args.verbose,
         strict=args.strict,
+        dry_run=args.dry_run,
     )
 
 
@@ -260,7 +261,7 @@ def _share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
     starts before anything else and ``runtime.import`` reads the same subprocess's import
     stages instead of importing TensorFlow a second time.
     """
-    if facts.options.offline or not any(c.id == "load.real" for c in chosen):
+    if facts.options.offline or facts.options.dry_run or not any(c.id == "load.real" for c in chosen):
         return
     from mnist_doctor.loadprobe import start_early
     from mnist_doctor.probes import SHARED_IMPORT

@@ -40,6 +40,8 @@ class Options:
     origin: str | None = None
     verbose: bool = False
     strict: bool = False
+    #: ``--dry-run``: like ``--offline`` for the cache, the run must not let Keras replace a file.
+    dry_run: bool = False
     started: float = field(default_factory=time.monotonic)
     #: The run's one deadline (from ``timeout`` and ``started``); every stage takes a slice of it.
     budget: Budget = field(init=False, repr=False, compare=False)

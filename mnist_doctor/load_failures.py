@@ -414,8 +414,8 @@ def _timeout(probe: LoadProbe, host: str, target_python: str) -> LoadDiagnosis:
             f"(Keras' download has no timeout){got}",
             f"the connection to {host} (or the proxy) hangs; {offline_route(target_python)}",
             details=tuple(
-                f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — Keras will "
-                "re-download it; `mnist-doctor --clear-cache` removes it"
+                f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — "
+                + ("the doctor removed it" if p["outcome"].endswith("removed") else p["outcome"])
                 for p in partial
             ),
             fix=_fetch_fix("the download stalls"),

@@ -3,21 +3,30 @@
 Keras' download has no timeout, so the probe gets whatever is left of ``--timeout``
 (minus a margin so the doctor, not the engine, reports the kill). It is the slowest
 fact of a run: the check that asks for it is marked ``slow`` and starts first.
+
+The probe must not change the patient: every cached file Keras may read is kept safe
+around it (:mod:`mnist_doctor.safekeeping`), and under ``--offline`` the probe's own
+sockets are disabled, so Keras cannot reach the network even if it wanted to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mnist_doctor.dataset import MNIST
 from mnist_doctor.facts import Facts, Options, fact
+from mnist_doctor.safekeeping import Safekeeping, candidate_paths
 from mnist_doctor.subproc import ScriptRun, run_script
 
 #: Seconds kept back from ``--timeout`` so the load check still reports the kill itself.
 REPORT_MARGIN_S = 1.5
+#: A cached file larger than this is not copied aside (and so not offered to Keras).
+MAX_KEPT_BYTES = 8 * MNIST.size
 #: Stages of ``target/load_probe.py`` that import (same names as ``target/import_probe.py``).
 IMPORT_STAGES = ("numpy", "tensorflow", "tf.keras", "keras")
 
@@ -29,6 +38,21 @@ class LoadProbe:
     run: ScriptRun
     requested_mode: str
     timeout_s: float
+    #: True when the run's ``--timeout`` (not a cap of the probe's own) set ``timeout_s``.
+    budget_limited: bool = True
+    #: What :class:`~mnist_doctor.safekeeping.Safekeeping` kept, restored and refused.
+    safekeeping: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> dict[str, Any] | None:
+        """Set when the probe did not call ``load_data``: Keras would read a file it must not."""
+        value = self.answer.get("refused")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def kept_files(self) -> list[dict[str, Any]]:
+        """User files Keras removed or replaced during the probe (and whether they were put back)."""
+        return [k for k in self.safekeeping.get("kept", []) if k.get("outcome") in ("removed", "replaced")]
 
     @property
     def mode(self) -> str:
@@ -103,14 +127,12 @@ class LoadProbe:
         )
 
     def partial_files(self) -> list[dict[str, Any]]:
-        """Files at Keras' target paths after a kill (Keras writes straight to the final path)."""
-        out = []
-        for path in self.answer.get("predicted_paths") or []:
-            try:
-                out.append({"path": path, "size": os.path.getsize(path)})
-            except OSError:
-                continue
-        return out
+        """Files the probe's download left where there was none (removed again by the doctor)."""
+        return [
+            {"path": n["path"], "size": n.get("size", 0), "outcome": n.get("outcome", "")}
+            for n in self.safekeeping.get("new", [])
+            if str(n.get("outcome", "")).startswith("partial")
+        ]
 
 
 def run_load_probe(
@@ -120,15 +142,25 @@ def run_load_probe(
     *,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
+    offline: bool = False,
+    budget_limited: bool = True,
 ) -> LoadProbe:
-    """Run ``target/load_probe.py``; ``env``/``cwd`` default to the doctor's own (the user's)."""
-    run = run_script(python, "load_probe.py", [mode], timeout=timeout, env=env, cwd=cwd)
-    return LoadProbe(run, mode, timeout)
+    """Run ``target/load_probe.py`` with the user's cached files kept safe around it.
 
-
-def probe_timeout(options: Options) -> float:
-    """What is left of ``--timeout``, minus the margin the check needs to report."""
-    return max(options.remaining() - REPORT_MARGIN_S, 1.0)
+    ``env``/``cwd`` default to the doctor's own (the user's). Files Keras removes or replaces
+    are put back before this returns, also when the probe was killed; a signal arriving
+    meanwhile leaves them to :func:`mnist_doctor.safekeeping.restore_all`.
+    """
+    keeping = Safekeeping(MNIST.sha256, MNIST.size, MAX_KEPT_BYTES)
+    try:
+        keeping.protect(candidate_paths(MNIST.file_name, env))
+        config = {"refuse": keeping.refused_paths, "offline": offline}
+        run = run_script(
+            python, "load_probe.py", [mode, json.dumps(config)], timeout=timeout, env=env, cwd=cwd
+        )
+    finally:
+        keeping.restore()
+    return LoadProbe(run, mode, timeout, budget_limited, keeping.report())
 
 
 @fact
@@ -137,9 +169,18 @@ def load_probe(target_python: str, options: Options) -> LoadProbe:
 
     The probe picks ``tf`` or ``keras`` itself (``auto``: ``keras`` only when TensorFlow is
     absent), so it starts at once instead of waiting for the introspection that the
-    ``keras_flavour`` prediction needs: it is the longest step of a run.
+    ``keras_flavour`` prediction needs: it is the longest step of a run. It gets what is
+    left of the run's budget, minus the margin the check needs to report a kill.
     """
-    return run_load_probe(target_python, "auto", probe_timeout(options), cwd=os.getcwd())
+    share = options.budget.slice(reserve=REPORT_MARGIN_S, floor=1.0)
+    return run_load_probe(
+        target_python,
+        "auto",
+        share.seconds,
+        cwd=os.getcwd(),
+        offline=options.offline,
+        budget_limited=share.limited_by_budget,
+    )
 
 
 def start_early(facts: Facts) -> threading.Thread | None:

@@ -19,6 +19,7 @@ import pytest
 
 from mnist_doctor.checks.load import failure_result, success_result
 from mnist_doctor.dataset import MNIST
+from mnist_doctor.facts import Options
 from mnist_doctor.load_failures import LoadDiagnosis, diagnose
 from mnist_doctor.loadprobe import LoadProbe, run_load_probe
 from mnist_doctor.probes import ImportProbe
@@ -108,7 +109,7 @@ def test_proxy_407_is_named_and_password_never_shown(tmp_path: Path) -> None:
     assert_real_keras_call(run)
     assert diag is not None and diag.name == "proxy-auth", diag
     assert "407" in diag.summary and "credentials in HTTPS_PROXY were refused" in diag.summary
-    rendered = json.dumps(failure_result(diag, run, verbose=True).__dict__, default=str)
+    rendered = json.dumps(failure_result(diag, run, Options(python=sys.executable, verbose=True)).__dict__, default=str)
     assert secret not in rendered and secret not in json.dumps(run.answer)
 
 

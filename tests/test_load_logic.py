@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from mnist_doctor.checks.load import ConsistencyCheck
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.fixes import collect_fixes, offer_fixes
 from mnist_doctor.load_failures import diagnose
@@ -28,71 +27,6 @@ PY39 = Path.home() / ".pyenv" / "versions" / "3.9.18" / "bin" / "python3.9"
 
 def result(check_id: str, status: Status, summary: str = "", **data: object) -> CheckResult:
     return CheckResult(check_id, check_id.split(".")[0], check_id, status, summary, data=dict(data))
-
-
-def consistency(*results: CheckResult) -> tuple[Status, str]:
-    outcome = ConsistencyCheck().run({r.id: r for r in results})
-    return outcome.status, outcome.summary
-
-
-def test_network_pass_but_load_network_failure_is_flagged() -> None:
-    status, summary = consistency(
-        result("network.http", Status.OK),
-        result("cache.integrity", Status.OK),
-        result(
-            "load.real",
-            Status.FAIL,
-            "load_data failed — transfer truncated: got 4,096 of 11,490,434 bytes",
-            succeeded=False,
-            category="network",
-        ),
-    )
-    assert status is Status.WARN
-    assert (
-        summary
-        == "network checks passed but load_data failed with transfer truncated: got 4,096 of 11,490,434 bytes"
-    )
-
-
-def test_cache_pass_but_hash_failure_is_flagged() -> None:
-    status, summary = consistency(
-        result("cache.integrity", Status.OK),
-        result(
-            "load.real",
-            Status.FAIL,
-            "load_data failed — Keras' sha256 check failed",
-            succeeded=False,
-            category="cache",
-        ),
-    )
-    assert status is Status.WARN and summary.startswith(
-        "cache checks passed but load_data failed with Keras'"
-    )
-
-
-def test_agreeing_verdicts_are_ok() -> None:
-    status, summary = consistency(
-        result("network.dns", Status.FAIL),
-        result(
-            "load.real",
-            Status.FAIL,
-            "load_data failed — DNS for x failed",
-            succeeded=False,
-            category="network",
-        ),
-    )
-    assert status is Status.OK and "network checks failed too" in summary
-    status, summary = consistency(
-        result("network.dns", Status.FAIL),
-        result("cache.integrity", Status.OK),
-        result("load.real", Status.OK, "load_data works", succeeded=True),
-    )
-    assert status is Status.OK and summary == "load_data works from the cache"
-
-
-def test_nothing_to_compare_is_a_skip() -> None:
-    assert consistency(result("load.real", Status.OK, succeeded=True))[0] is Status.SKIP
-    assert ConsistencyCheck().run({}).status is Status.SKIP
 
 
 def test_pip_fixes_come_from_hints_and_are_never_run_without_a_terminal(tmp_path: Path) -> None:

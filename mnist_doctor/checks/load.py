@@ -9,14 +9,16 @@ say so rather than show two contradicting reports.
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor import npz_check
+from mnist_doctor.dataset import MNIST, DatasetSpec
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
-from mnist_doctor.load_failures import CACHE, NETWORK, LoadDiagnosis, diagnose
+from mnist_doctor.hints import doctor_command
+from mnist_doctor.load_failures import CACHE, IMPORT, NETWORK, LoadDiagnosis, diagnose
 from mnist_doctor.loadprobe import LoadProbe
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
 
@@ -34,16 +36,61 @@ def _tf_minor(facts: Facts) -> str | None:
     return f"{tf.major}.{tf.minor}" if tf else None
 
 
-def _cached_dataset_present(facts: Facts) -> bool | None:
-    """Whether the cache helper's fact sees a file where Keras will look (None: unknown)."""
+#: Verdicts of the copy Keras reads under which ``load_data`` changes nothing and needs no network:
+#: the pinned file is read; a folder or an unreadable file makes Keras fail before any download.
+_READ_ONLY_VERDICTS = (npz_check.OK, npz_check.DIRECTORY, npz_check.UNREADABLE)
+
+
+def read_only_skip(facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result | None:
+    """Under ``--offline``/``--dry-run``: a skip when the real call would download or replace a file.
+
+    Keras discards a cached copy that is not the pinned file and downloads over it (and a
+    dangling link or a FIFO is worse). The verdict of ``cache.integrity`` on the copy Keras
+    reads predicts that, so the probe is not even started then; ``None`` means it is safe.
+    """
+    mode = "--offline" if options.offline else "--dry-run"
     try:
         cache = facts.get("keras_cache")
-    except Exception:
+    except Exception as exc:
+        return Result.skip(f"{mode}: load_data not run: cannot tell which file Keras reads ({exc})")
+    copy = npz_check.inspect_copy(cache.dataset_path, dataset, with_partials=False)
+    if copy.verdict in _READ_ONLY_VERDICTS:
         return None
-    path = getattr(cache, "dataset_path", None)
-    if path is None:
-        return None
-    return os.path.isfile(path)
+    size_mb = f"{dataset.size / 1e6:.1f} MB"
+    if copy.verdict == npz_check.MISSING:
+        what = f"load_data would download mnist.npz ({size_mb}) from {keras_host()} into {cache.dataset_path}"
+    else:
+        what = (
+            f"Keras would discard the copy it reads ({copy.summary.split(':')[0]}) and download "
+            f"{size_mb} over it"
+        )
+    why = "no network is used" if options.offline else "nothing may change"
+    return Result.skip(
+        f"{mode}: load_data not run: {what}; under {mode} {why}",
+        details=[f"{cache.dataset_path}: {copy.summary}"],
+        hint=f"{doctor_command(target_python, '--seed FILE')}   # or, with a network: "
+        + doctor_command(target_python, "--fetch"),
+        data={"read_only": True, "verdict": copy.verdict, "path": str(cache.dataset_path)},
+    )
+
+
+def keras_host() -> str:
+    """The host ``load_data()`` downloads from (Keras' own URL, whatever ``--origin`` says)."""
+    return MNIST.host
+
+
+def safekeeping_details(probe: LoadProbe) -> list[str]:
+    """What Keras did to the user's cached files during the probe, and that they were put back."""
+    lines = []
+    for kept in probe.kept_files:
+        did = "removed" if kept["outcome"] == "removed" else "replaced"
+        back = (
+            "the doctor put your copy back, byte for byte"
+            if kept.get("restored")
+            else f"the doctor could NOT put it back: {kept.get('error')}"
+        )
+        lines.append(f"Keras {did} {kept['path']} during load_data (it is not the pinned file); {back}")
+    return lines
 
 
 def success_result(probe: LoadProbe, spec: DatasetSpec) -> Result:
@@ -106,7 +153,8 @@ def success_result(probe: LoadProbe, spec: DatasetSpec) -> Result:
     )
 
 
-def failure_result(diag: LoadDiagnosis, probe: LoadProbe, verbose: bool) -> Result:
+def failure_result(diag: LoadDiagnosis, probe: LoadProbe, options: Options) -> Result:
+    """The named cause as a result; a kill by the doctor's own budget is a ``warn`` (promise 3)."""
     details = list(diag.details)
     error = probe.error
     if error:
@@ -117,16 +165,12 @@ def failure_result(diag: LoadDiagnosis, probe: LoadProbe, verbose: bool) -> Resu
             f"  from {c.get('type', '').rsplit('.', 1)[-1]}: {str(c.get('message'))[:200]}"
             for c in error.get("chain") or []
         )
-        if verbose and error.get("traceback"):
+        if options.verbose and error.get("traceback"):
             details.append(error["traceback"])
-    if probe.run.timed_out:
-        details.append(
-            f"the probe was killed after {probe.run.elapsed_s:.1f}s (its timeout was "
-            f"{probe.timeout_s:.0f}s, what --timeout left)"
-        )
-    if verbose and probe.run.stderr.strip():
+    if options.verbose and probe.run.stderr.strip():
         details.append("probe stderr (tail): " + probe.run.stderr.strip()[-1500:])
-    data = {
+    details += safekeeping_details(probe)
+    data: dict[str, Any] = {
         "succeeded": False,
         "cause": diag.name,
         "category": diag.category,
@@ -134,7 +178,29 @@ def failure_result(diag: LoadDiagnosis, probe: LoadProbe, verbose: bool) -> Resu
     }
     if diag.fix:
         data["fix"] = diag.fix
+    if probe.run.timed_out and probe.budget_limited:
+        return budget_result(diag, probe, options, details, data)
     return Result.fail(f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data)
+
+
+def budget_result(
+    diag: LoadDiagnosis, probe: LoadProbe, options: Options, details: list[str], data: dict[str, Any]
+) -> Result:
+    """The probe ran out of the run's ``--timeout``: say so, and how long to allow, without blaming."""
+    stage = probe.unfinished_stage() or "start-up"
+    doing = "downloading/reading mnist.npz" if stage == "load_data" else f"the {stage} stage"
+    suggest = max(300, int(options.timeout * 3))
+    data["cut_by_budget"] = True
+    return Result.warn(
+        f"load_data did not finish: the doctor's --timeout {options.timeout:g}s ended it after "
+        f"{probe.run.elapsed_s:.1f}s, during {doing}",
+        details=[
+            f"{diag.summary} — this is the doctor's own time limit, not a fault found here",
+            *details,
+        ],
+        hint=f"mnist-doctor --timeout {suggest}   # allow the real load_data more time",
+        data=data,
+    )
 
 
 class RealLoadCheck(BaseCheck):
@@ -146,30 +212,30 @@ class RealLoadCheck(BaseCheck):
     slow = True
 
     def run(self, facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result:
-        if options.offline and _cached_dataset_present(facts) is not True:
-            return Result.skip("--offline: load_data would have to download mnist.npz")
+        if options.offline or options.dry_run:
+            skip = read_only_skip(facts, options, dataset, target_python)
+            if skip is not None:
+                return skip
         probe: LoadProbe = facts.get("load_probe")
+        if probe.refused:
+            return Result.skip(
+                f"load_data not run: Keras would read {probe.refused.get('path')}, which the doctor "
+                "cannot keep safe",
+                details=[r["path"] + ": " + r["reason"] for r in probe.safekeeping.get("refused", [])],
+                hint="see cache.integrity for what lies there and how to fix it",
+                data={"refused": probe.refused},
+            )
         if probe.succeeded:
-            return success_result(probe, dataset)
-        host = "storage.googleapis.com"  # load_data's own origin, whatever --origin says
-        diag = diagnose(probe, host=host, target_python=target_python, tf_minor=_tf_minor(facts))
-        return failure_result(diag, probe, options.verbose)
+            result = success_result(probe, dataset)
+            result.details += safekeeping_details(probe)
+            return result
+        diag = diagnose(probe, host=keras_host(), target_python=target_python, tf_minor=_tf_minor(facts))
+        return failure_result(diag, probe, options)
 
 
-def _family_verdict(
-    results: dict[str, CheckResult], families: tuple[str, ...]
-) -> tuple[str | None, list[str]]:
-    """``pass``/``fail``/None (nothing ran) for a group of families, with the failing ids."""
-    ran = [r for r in results.values() if r.family in families and r.status not in (Status.SKIP,)]
-    if not ran:
-        return None, []
-    failing = [r.id for r in ran if r.status in (Status.FAIL, Status.ERROR)]
-    return ("fail" if failing else "pass"), failing
-
-
-def _registered_ids(families: tuple[str, ...]) -> tuple[str, ...]:
-    """Ids of the checks registered under these families' entry points (their modules, not ours)."""
-    ids: list[str] = []
+def _registered(families: tuple[str, ...]) -> list[Any]:
+    """The checks registered under these families' entry points (their modules, not ours)."""
+    found: list[Any] = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in families:
             continue
@@ -177,11 +243,37 @@ def _registered_ids(families: tuple[str, ...]) -> tuple[str, ...]:
             loaded = ep.load()
         except Exception:  # the engine reports broken plugins itself
             continue
-        for check in loaded if isinstance(loaded, (list, tuple)) else [loaded]:
-            check_id = getattr(check, "id", None)
-            if isinstance(check_id, str):
-                ids.append(check_id)
-    return tuple(ids)
+        found += [c for c in (loaded if isinstance(loaded, (list, tuple)) else [loaded]) if hasattr(c, "id")]
+    return found
+
+
+def _registered_ids(families: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c.id for c in _registered(families) if isinstance(c.id, str))
+
+
+@dataclass
+class Witness:
+    """What one group of checks says: ``pass``/``fail``, or ``None`` when none of them ran."""
+
+    name: str
+    verdict: str | None
+    failing: list[str]
+    ran: int
+
+    def says(self) -> str:
+        if self.verdict is None:
+            return f"no {self.name} check ran"
+        if self.verdict == "fail":
+            return f"{self.name} checks failed ({', '.join(self.failing)})"
+        return f"{self.name} checks passed ({self.ran} ran)"
+
+
+def witness(name: str, results: dict[str, CheckResult], ids: set[str]) -> Witness:
+    """Only checks that really ran count: a skipped check says nothing (it did not pass)."""
+    ran = [r for i, r in results.items() if i in ids and r.status != Status.SKIP]
+    failing = [r.id for r in ran if r.status in (Status.FAIL, Status.ERROR)]
+    verdict = None if not ran else ("fail" if failing else "pass")
+    return Witness(name, verdict, failing, len(ran))
 
 
 class ConsistencyCheck(BaseCheck):
@@ -196,54 +288,109 @@ class ConsistencyCheck(BaseCheck):
         """``load.real`` and every registered check of the network and cache families (ordering only)."""
         return ("load.real", *_registered_ids(NETWORK_FAMILIES + CACHE_FAMILIES))
 
-    def run(self, results: dict[str, CheckResult]) -> Result:
+    def run(self, results: dict[str, CheckResult], dataset: DatasetSpec) -> Result:
         real = results.get("load.real")
         if real is None or real.status in (Status.SKIP, Status.ERROR):
-            return Result.skip("load.real did not run")
-        network, net_failing = _family_verdict(results, NETWORK_FAMILIES)
-        cache, cache_failing = _family_verdict(results, CACHE_FAMILIES)
-        data: dict[str, Any] = {"load": real.status.value, "network": network, "cache": cache}
-        if network is None and cache is None:
-            return Result.skip("no network or cache check ran to compare with", data=data)
+            return Result.skip("load.real did not run: nothing to compare")
+        if real.data.get("cut_by_budget"):
+            return Result.skip("load.real was cut short by --timeout: nothing to compare")
         succeeded = bool(real.data.get("succeeded"))
         category = real.data.get("category")
+        if not succeeded and category == IMPORT:
+            return Result.skip(
+                "load_data was never reached: the import failed (see runtime.import), so the network "
+                "and cache findings cannot be compared with it"
+            )
+        # Only checks that open connections test the route; proxy/tls settings checks do not.
+        network_ids = {c.id for c in _registered(NETWORK_FAMILIES) if getattr(c, "network", False)}
+        cache_ids = set(_registered_ids(CACHE_FAMILIES))
+        net = witness("network", results, network_ids)
+        cache = witness("cache", results, cache_ids)
+        tested_url = dataset.origin
+        other_url = tested_url != MNIST.origin
+        data: dict[str, Any] = {
+            "load": real.status.value,
+            "network": net.verdict,
+            "cache": cache.verdict,
+            "network_tested_url": tested_url if net.verdict else None,
+            "load_data_url": MNIST.origin,
+        }
+        details = [f"load.real: {real.summary}", f"{net.says()}", f"{cache.says()}"]
+        if other_url and net.verdict:
+            details.append(
+                f"the network checks tested {tested_url} (--origin); load_data uses {MNIST.origin}"
+            )
         cause = real.summary.removeprefix("load_data failed — ")
-        disagreements = []
-        if not succeeded and category == NETWORK and network == "pass":
-            disagreements.append(f"network checks passed but load_data failed with {cause}")
-        if not succeeded and category == CACHE and cache == "pass":
-            disagreements.append(f"cache checks passed but load_data failed with {cause}")
-        if succeeded and network == "fail" and cache == "fail":
-            disagreements.append(
-                f"load_data worked although network ({', '.join(net_failing)}) and cache "
-                f"({', '.join(cache_failing)}) checks failed"
-            )
-        if disagreements:
-            details = ["the load_data verdict is the one that counts: the real call is what your code runs"]
-            if not succeeded and category == NETWORK:
-                details.append(
-                    "the network checks test the route and the first bytes; load_data downloads the "
-                    "whole file through Keras' own urllib call"
-                )
-            return Result.warn(
-                "; ".join(disagreements),
-                data=data,
-                details=details,
-                hint="follow load.real's hint; if a check's prediction looks wrong, report the output of "
-                "`mnist-doctor --format json --verbose`",
-            )
         if succeeded:
-            how = "from the cache" if network == "fail" else "as predicted"
-            return Result.ok(f"load_data works {how}", data=data)
-        agree = [name for name, verdict in (("network", network), ("cache", cache)) if verdict == "fail"]
-        return Result.ok(
-            "the other checks agree: "
-            + (
-                f"{' and '.join(agree)} checks failed too"
-                if agree
-                else "no contradiction with the network and cache findings"
-            ),
+            return self._success(net, cache, other_url, data, details)
+        if category == NETWORK:
+            if net.verdict is None:
+                return Result.skip(
+                    "load_data failed on the network; no network check ran to compare", data=data
+                )
+            if other_url and net.verdict == "pass":
+                return Result.ok(
+                    f"the mirror {tested_url} is reachable, but load_data uses {MNIST.origin}, which "
+                    f"failed ({cause})",
+                    details=details,
+                    hint=f"mnist-doctor --fetch --mirror {tested_url}   # puts the file where Keras reads it",
+                    data=data,
+                )
+            if net.verdict == "pass":
+                return self._disagree(
+                    f"network checks passed but load_data failed with {cause}", data, details
+                )
+            return Result.ok(
+                f"agree: load_data failed on the network and {net.says()}", details=details, data=data
+            )
+        if category == CACHE:
+            if cache.verdict is None:
+                return Result.skip("load_data failed on the cache; no cache check ran to compare", data=data)
+            if cache.verdict == "pass":
+                return self._disagree(f"cache checks passed but load_data failed with {cause}", data, details)
+            return Result.ok(
+                f"agree: load_data failed on the cache and {cache.says()}", details=details, data=data
+            )
+        return Result.skip(
+            f"nothing to compare: the cause ({cause}) is neither a network nor a cache problem",
             data=data,
+        )
+
+    @staticmethod
+    def _success(
+        net: Witness, cache: Witness, other_url: bool, data: dict[str, Any], details: list[str]
+    ) -> Result:
+        if net.verdict == "fail" and cache.verdict == "fail":
+            return ConsistencyCheck._disagree(
+                f"load_data worked although {net.says()} and {cache.says()}", data, details
+            )
+        if net.verdict == "fail":
+            where = "the mirror given with --origin" if other_url else "the dataset host"
+            return Result.ok(
+                f"load_data works from the cache although {where} is unreachable ({net.says()})",
+                details=details,
+                data=data,
+            )
+        untested = [w.name for w in (net, cache) if w.verdict is None]
+        if len(untested) == 2:
+            return Result.skip("load_data works; no network or cache check ran to compare with", data=data)
+        said = " and ".join(w.says() for w in (net, cache) if w.verdict is not None)
+        summary = "load_data works" + (f"; {said}" if said else "")
+        if untested:
+            summary += f"; not compared with the {' or '.join(untested)} (no such check ran)"
+        return Result.ok(summary, details=details, data=data)
+
+    @staticmethod
+    def _disagree(what: str, data: dict[str, Any], details: list[str]) -> Result:
+        return Result.warn(
+            what,
+            data=data,
+            details=[
+                "the load_data verdict is the one that counts: the real call is what your code runs",
+                *details,
+            ],
+            hint="follow load.real's hint; if a check's prediction looks wrong, report the output of "
+            "`mnist-doctor --format json --verbose`",
         )
 
 

@@ -8,7 +8,10 @@ recorder around the ``get_file`` that ``load_data`` calls, so the answer can nam
 it read or the file it left behind; arguments and behaviour are untouched.
 
 The cumulative answer is printed after every stage, so a kill during the download still
-tells the doctor how far it got. Usage: ``python - [auto|tf|keras]``.
+tells the doctor how far it got. Usage: ``python - [auto|tf|keras] [CONFIG_JSON]``; the config
+says which cache paths Keras must not be let read (``refuse``: the doctor could not keep them
+safe) and whether the network is off (``offline``: every socket connect and name lookup of
+this process fails, so Keras cannot download whatever it decides).
 Stage names and record fields match ``import_probe.py`` (numpy, tensorflow, tf.keras or keras),
 then ``load_data`` and ``preprocess``.
 Standard library only (numpy is the target's own, imported by Keras anyway), Python 3.9.
@@ -135,6 +138,44 @@ def proxy_route():
     }
 
 
+class OfflineGuardError(OSError):
+    """What a connect or lookup raises under ``--offline``."""
+
+
+def forbid_network():
+    """Make every network connect and name lookup of this process fail (``--offline``)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OfflineGuardError("mnist-doctor --offline: the network is off for this probe")
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    local = (getattr(socket, "AF_UNIX", None),)
+
+    def connect(self, address):
+        if self.family in local:
+            return real_connect(self, address)
+        return refuse()
+
+    def connect_ex(self, address):
+        if self.family in local:
+            return real_connect_ex(self, address)
+        return refuse()
+
+    socket.socket.connect = connect
+    socket.socket.connect_ex = connect_ex
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "create_connection"):
+        setattr(socket, name, refuse)
+
+
+def refusal(path, refused):
+    """Why ``load_data`` must not run when Keras would read ``path`` (None: it may)."""
+    for entry in refused:
+        if os.path.normpath(entry) == os.path.normpath(path):
+            return "the doctor could not keep " + path + " safe"
+    return None
+
+
 def choose_mode(requested):
     """``auto``: ``keras`` when TensorFlow is absent but Keras is importable from here, else ``tf``."""
     if requested in ("tf", "keras"):
@@ -207,9 +248,21 @@ def install_recorder(load_data):
     module.get_file = recording_get_file
 
 
+def read_config():
+    try:
+        config = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    except ValueError:
+        config = {}
+    return config if isinstance(config, dict) else {}
+
+
 def main():
     mode = choose_mode(sys.argv[1] if len(sys.argv) > 1 else "auto")
+    config = read_config()
     answer["mode"] = mode
+    answer["offline"] = bool(config.get("offline"))
+    if answer["offline"]:
+        forbid_network()
     answer["env"] = {
         k: os.environ.get(k)
         for k in ("TF_USE_LEGACY_KERAS", "KERAS_BACKEND", "KERAS_HOME", "HOME", "HTTPS_PROXY", "https_proxy")
@@ -242,6 +295,12 @@ def main():
         emit()
         return
     answer["predicted_paths"] = predicted_paths(answer["stages"][-1]["value"]["kind"])
+    reason = refusal(answer["predicted_paths"][0], config.get("refuse") or [])
+    if reason:
+        answer["refused"] = {"path": answer["predicted_paths"][0], "reason": reason}
+        answer["done"] = True
+        emit()
+        return
     install_recorder(found["load"])
     data = {}
 

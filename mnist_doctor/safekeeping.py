@@ -1,0 +1,337 @@
+"""Keep the user's cached dataset files byte-identical across the real ``load_data()`` probe.
+
+Keras discards a cached file whose sha256 is not the one it pins and downloads over it
+(``urlretrieve`` truncates the same inode), and removes the file when that download fails.
+A diagnosis must change nothing (promise 1), so before the probe runs every file Keras
+might read is copied into a private folder, and afterwards — also after a kill by the
+budget, Ctrl-C or SIGTERM (:func:`restore_all`) — any file Keras removed or replaced is put
+back atomically; a file that appeared where there was none is kept only if it is the
+pinned file (a finished, verified download), and otherwise removed (what a killed
+download leaves behind). A file that cannot be kept safe (a link, a FIFO, a device, a file too large
+to copy) is *refused*: the probe does not call ``load_data`` when Keras would read it, and
+says why. A brand-new verified download where no file was before may stay: that is what
+``load_data()`` itself does.
+
+Hard links are no protection here: ``urlretrieve`` opens the existing path with ``"wb"``,
+truncating the shared inode, so the copy is a real copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Read size for copying and hashing.
+CHUNK = 1 << 20
+#: Name prefix of the doctor's own files (private backups, the temporary file of a restore).
+PREFIX = ".mnist-doctor-"
+
+_PENDING: set[Safekeeping] = set()
+_PENDING_LOCK = threading.Lock()
+
+
+def candidate_paths(file_name: str, env: dict[str, str] | None = None) -> list[str]:
+    """Every path any supported Keras line may read ``file_name`` from, for this user.
+
+    Deliberately wider than the prediction of :mod:`mnist_doctor.cache_paths` (and needing
+    no introspection): keeping one file too many safe costs a copy, missing one loses data.
+    """
+    env = os.environ if env is None else env
+    home = env.get("HOME") or os.path.expanduser("~")
+    bases = []
+    if env.get("KERAS_HOME"):
+        bases.append(os.path.expanduser(env["KERAS_HOME"]))
+    bases += [os.path.join(home, ".keras"), "/tmp/.keras", os.path.join(tempfile.gettempdir(), ".keras")]
+    out: list[str] = []
+    for base in bases:
+        path = os.path.normpath(os.path.join(os.path.abspath(base), "datasets", file_name))
+        if path not in out:
+            out.append(path)
+    return out
+
+
+@dataclass
+class KeptFile:
+    """One user file copied aside, and what happened to it while the probe ran."""
+
+    path: str
+    backup: str
+    size: int
+    sha256: str
+    mode: int
+    #: ``untouched``, ``removed`` or ``replaced`` (what Keras did), then ``restored`` if put back.
+    outcome: str = "untouched"
+    restored: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "outcome": self.outcome,
+            "restored": self.restored,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Refusal:
+    """A path the probe must not let Keras read, and why."""
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+def _sha256_fd(fd: int) -> str:
+    digest = hashlib.sha256()
+    while True:
+        block = os.read(fd, CHUNK)
+        if not block:
+            return digest.hexdigest()
+        digest.update(block)
+
+
+@dataclass(eq=False)
+class Safekeeping:
+    """Copies of the files at ``paths`` taken before the probe, restored after it."""
+
+    pinned_sha256: str
+    pinned_size: int
+    max_copy_bytes: int
+    kept: list[KeptFile] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    #: Paths with nothing at them before the probe -> what the probe left there (``outcome``, ``size``).
+    absent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folder: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _done: bool = False
+
+    # -- before the probe -------------------------------------------------------------------
+
+    def protect(self, paths: list[str]) -> Safekeeping:
+        """Copy every regular file at ``paths`` aside; refuse what cannot be kept safe."""
+        with _PENDING_LOCK:
+            _PENDING.add(self)
+        for path in paths:
+            try:
+                self._protect_one(path)
+            except OSError as exc:
+                self.refused.append(Refusal(path, f"cannot keep it safe ({exc.strerror or exc})"))
+        return self
+
+    def _protect_one(self, path: str) -> None:
+        try:
+            info = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            # A new verified download may stay there; a partial one may not.
+            self.absent[path] = {"outcome": "nothing"}
+            return
+        if stat.S_ISDIR(info.st_mode):
+            return  # Keras fails on it (IsADirectoryError) without changing anything
+        if stat.S_ISLNK(info.st_mode):
+            self._check_link(path)
+            return
+        if not stat.S_ISREG(info.st_mode):
+            self.refused.append(
+                Refusal(path, "it is not a regular file (a FIFO or device): Keras would block or fail on it")
+            )
+            return
+        if info.st_size > self.max_copy_bytes:
+            self.refused.append(
+                Refusal(
+                    path,
+                    f"it is {info.st_size:,} bytes, far more than the dataset: Keras would hash all of it "
+                    "and download over it, and it is too large for the doctor to keep a copy",
+                )
+            )
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except PermissionError:
+            return  # Keras cannot read it either: it fails hashing it, before any download
+        try:
+            self.kept.append(self._copy_aside(fd, path, info))
+        finally:
+            os.close(fd)
+
+    def _check_link(self, path: str) -> None:
+        """A link is read through by Keras and written through when Keras downloads."""
+        target = os.path.realpath(path)
+        try:
+            info = os.stat(path)
+        except OSError:
+            self.refused.append(
+                Refusal(path, f"it is a link to {target}, which does not exist: Keras would download into it")
+            )
+            return
+        if stat.S_ISREG(info.st_mode) and info.st_size == self.pinned_size:
+            with contextlib.suppress(OSError), open(path, "rb") as handle:
+                if _sha256_fd(handle.fileno()) == self.pinned_sha256:
+                    return  # Keras reads the pinned file through the link and writes nothing
+        self.refused.append(
+            Refusal(
+                path,
+                f"it is a link to {target}, which is not the pinned file: Keras would download over "
+                "the link's target, outside the cache",
+            )
+        )
+
+    def _copy_aside(self, fd: int, path: str, info: os.stat_result) -> KeptFile:
+        if self.folder is None:
+            self.folder = tempfile.mkdtemp(prefix=PREFIX + "keep-")
+        backup = os.path.join(self.folder, f"{len(self.kept)}.bin")
+        digest = hashlib.sha256()
+        size = 0
+        out = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            while size <= self.max_copy_bytes:
+                block = os.read(fd, CHUNK)
+                if not block:
+                    break
+                digest.update(block)
+                os.write(out, block)
+                size += len(block)
+        finally:
+            os.close(out)
+        return KeptFile(path, backup, size, digest.hexdigest(), stat.S_IMODE(info.st_mode))
+
+    @property
+    def refused_paths(self) -> list[str]:
+        return [r.path for r in self.refused]
+
+    # -- after the probe --------------------------------------------------------------------
+
+    def restore(self) -> list[KeptFile]:
+        """Put back every kept file Keras removed or replaced; idempotent and thread-safe.
+
+        Call it only once the probe's process group is dead (killed or exited).
+        """
+        with self._lock:
+            if self._done:
+                return self.kept
+            try:
+                for kept in self.kept:
+                    self._restore_one(kept)
+                for path in self.absent:
+                    self.absent[path] = self._clear_new(path)
+            finally:
+                self._done = True
+                if self.folder:
+                    shutil.rmtree(self.folder, ignore_errors=True)
+                with _PENDING_LOCK:
+                    _PENDING.discard(self)
+        return self.kept
+
+    def _restore_one(self, kept: KeptFile) -> None:
+        try:
+            info = os.lstat(kept.path)
+        except FileNotFoundError:
+            kept.outcome = "removed"
+        except OSError as exc:
+            kept.outcome, kept.error = "unknown", str(exc)
+            return
+        else:
+            if not stat.S_ISREG(info.st_mode):
+                kept.outcome = "replaced"
+                kept.error = "something other than a file is there now; the doctor left it alone"
+                return
+            if info.st_size == kept.size and self._same_bytes(kept):
+                return
+            kept.outcome = "replaced"
+        try:
+            self._put_back(kept)
+            kept.restored = True
+        except OSError as exc:
+            kept.error = f"could not put it back: {exc.strerror or exc}"
+
+    def _clear_new(self, path: str) -> dict[str, Any]:
+        """Remove a file the probe left where there was none, unless it is the pinned file."""
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return {"outcome": "nothing"}
+        if not stat.S_ISREG(info.st_mode):
+            return {"outcome": "left alone: not a regular file"}
+        size = info.st_size
+        if size == self.pinned_size:
+            with contextlib.suppress(OSError):
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                try:
+                    if _sha256_fd(fd) == self.pinned_sha256:
+                        return {"outcome": "verified download, kept", "size": size}
+                finally:
+                    os.close(fd)
+        try:
+            dir_fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                os.unlink(os.path.basename(path), dir_fd=dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            return {"outcome": f"partial download, not removed: {exc.strerror or exc}", "size": size}
+        return {"outcome": "partial download, removed", "size": size}
+
+    @staticmethod
+    def _same_bytes(kept: KeptFile) -> bool:
+        try:
+            fd = os.open(kept.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            return _sha256_fd(fd) == kept.sha256
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _put_back(kept: KeptFile) -> None:
+        """Write the copy next to the path under a private name, then rename it over the path."""
+        folder = os.path.dirname(kept.path)
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            temp = f"{PREFIX}restore-{secrets.token_hex(8)}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            out = os.open(temp, flags, kept.mode, dir_fd=dir_fd)
+            try:
+                with open(kept.backup, "rb") as source:
+                    while block := source.read(CHUNK):
+                        os.write(out, block)
+                os.fsync(out)
+            except BaseException:
+                os.close(out)
+                os.unlink(temp, dir_fd=dir_fd)
+                raise
+            os.close(out)
+            os.replace(temp, os.path.basename(kept.path), src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "kept": [k.to_dict() for k in self.kept],
+            "refused": [r.to_dict() for r in self.refused],
+            "new": [{"path": p, **o} for p, o in self.absent.items() if o.get("outcome") != "nothing"],
+        }
+
+
+def restore_all() -> None:
+    """Restore every pending safekeeping (the run is ending: a signal, or the deadline)."""
+    from mnist_doctor.subproc import kill_all
+
+    kill_all()  # a probe still running could write again after the restore
+    with _PENDING_LOCK:
+        pending = list(_PENDING)
+    for keeping in pending:
+        with contextlib.suppress(Exception):
+            keeping.restore()
