@@ -140,6 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("mnist-doctor: interrupted\n")
         return 130
+    finally:
+        _put_back_user_files()
+
+
+def _put_back_user_files() -> None:
+    """However the run ends, files Keras changed during a probe are restored (promise 1)."""
+    module = sys.modules.get("mnist_doctor.safekeeping")
+    if module is not None:  # only a run that started a load probe has anything to restore
+        module.restore_all()
 
 
 def _console(stderr: bool = False) -> Console:

@@ -32,6 +32,11 @@ NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER = (
 )
 
 
+#: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
+OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
+OFFLINE_DOWNLOAD = "offline-download"
+
+
 @dataclass(frozen=True)
 class LoadDiagnosis:
     """A named root cause: ``name`` is stable (tests, JSON), ``summary`` one line, ``hint`` the fix."""
@@ -376,7 +381,22 @@ def _resources(ev: Evidence) -> LoadDiagnosis | None:
     return None
 
 
+def _offline_guard(ev: Evidence) -> LoadDiagnosis | None:
+    """Keras tried to download under ``--offline`` and the probe's own guard stopped it."""
+    if not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
+        return None
+    return LoadDiagnosis(
+        OFFLINE_DOWNLOAD,
+        NETWORK,
+        "Keras wanted to download mnist.npz (it does not accept the cached copy); "
+        "--offline kept the probe off the network",
+        f"with a network, run `{doctor_command(ev.target_python)}`; offline: "
+        f"`{doctor_command(ev.target_python, '--seed FILE')}` with the original file",
+    )
+
+
 RULES: tuple[Rule, ...] = (
+    _offline_guard,
     _path_rejected,
     _permission,
     _tls,
