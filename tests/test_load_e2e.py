@@ -109,7 +109,9 @@ def test_proxy_407_is_named_and_password_never_shown(tmp_path: Path) -> None:
     assert_real_keras_call(run)
     assert diag is not None and diag.name == "proxy-auth", diag
     assert "407" in diag.summary and "credentials in HTTPS_PROXY were refused" in diag.summary
-    rendered = json.dumps(failure_result(diag, run, Options(python=sys.executable, verbose=True)).__dict__, default=str)
+    rendered = json.dumps(
+        failure_result(diag, run, Options(python=sys.executable, verbose=True)).__dict__, default=str
+    )
     assert secret not in rendered and secret not in json.dumps(run.answer)
 
 
