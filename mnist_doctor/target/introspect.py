@@ -40,6 +40,19 @@ ENV_NAMES = (
     "MNIST_DOCTOR_ORIGIN",
     "MNIST_DOCTOR_DATASET",
     "NO_COLOR",
+    # Notebook hosts (mnist_doctor/hosted.py HOST_MARKERS; a test keeps the two lists equal).
+    "COLAB_RELEASE_TAG",
+    "COLAB_GPU",
+    "COLAB_BACKEND_VERSION",
+    "KAGGLE_KERNEL_RUN_TYPE",
+    "KAGGLE_URL_BASE",
+    "KAGGLE_DOCKER_IMAGE",
+    "DATABRICKS_RUNTIME_VERSION",
+    "SAGEMAKER_INTERNAL_IMAGE_URI",
+    "SAGEMAKER_APP_TYPE",
+    "SAGEMAKER_SPACE_NAME",
+    "JPY_PARENT_PID",
+    "JPY_SESSION_NAME",
 )
 
 SHADOW_NAMES = ("tensorflow", "keras", "numpy", "tf_keras")

@@ -1,0 +1,102 @@
+"""One diagnosis, from resolved options to the report: the path the CLI and the Python API share.
+
+Discovery, selection, the early start of the real ``load_data`` probe, the engine and the
+report are the same whoever asks; only rendering differs (a terminal, JSON, a notebook).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from mnist_doctor.errors import UsageError
+from mnist_doctor.facts import FactError, Facts, Options
+from mnist_doctor.model import CheckResult
+
+EventHook = Callable[[str, str], None]
+
+
+@dataclass
+class Diagnosis:
+    """What one run found: the results in check order, plugin load errors, and the report dict."""
+
+    results: list[CheckResult]
+    report: dict[str, Any]
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.report["exit_code"])
+
+
+def new_facts(options: Options, provided: dict[str, Any] | None = None) -> Facts:
+    """Facts for a run; the target's introspection starts at once, in the background.
+
+    The introspection subprocess then overlaps the doctor's own imports (rich, the
+    checks); :func:`validated` waits for it and turns a non-Python target into a usage error.
+    """
+    facts = Facts(options, overrides=provided)
+
+    def prefetch() -> None:
+        with contextlib.suppress(Exception):  # reported by validated(), with a usage message
+            facts.get("introspection")
+
+    threading.Thread(target=prefetch, name="introspection", daemon=True).start()
+    return facts
+
+
+def validated(facts: Facts) -> Facts:
+    """The facts, once the examined interpreter has answered (else a :class:`UsageError`)."""
+    try:
+        facts.get("introspection")
+    except FactError as exc:
+        raise UsageError(
+            f"--python {facts.options.python}: not a working Python interpreter ({exc})",
+            hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',
+        ) from None
+    return facts
+
+
+def share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
+    """Start the real load_data probe now, and let the import check reuse its imports.
+
+    TensorFlow's import is the longest step of a run; when ``load.real`` will run, its probe
+    starts before anything else and ``runtime.import`` reads the same subprocess's import
+    stages instead of importing TensorFlow a second time. Not under ``--offline``/``--dry-run``,
+    where ``load.real`` first decides whether the call would change the cache.
+    """
+    options = facts.options
+    if options.offline or options.dry_run or not any(c.id == "load.real" for c in chosen):
+        return
+    from mnist_doctor.loadprobe import start_early
+    from mnist_doctor.probes import SHARED_IMPORT
+
+    facts.provide(SHARED_IMPORT, True)
+    start_early(facts)
+
+
+def diagnose(
+    facts: Facts,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    *,
+    on_event: EventHook | None = None,
+) -> Diagnosis:
+    """Run the selected checks on ``facts`` and build the (redacted) report."""
+    from mnist_doctor.engine import Engine, discover
+    from mnist_doctor.engine import select as choose
+    from mnist_doctor.report import build_report
+
+    checks, load_errors = discover()
+    selection = list(select or [])
+    chosen = choose(checks, selection or None, ignore)
+    share_tensorflow_import(facts, chosen)
+    validated(facts)
+    engine = Engine(facts, on_event=on_event) if on_event else Engine(facts)
+    results = engine.run(chosen)
+    errors = [e.result() for e in load_errors] if not selection else []
+    options = facts.options
+    report = build_report(facts, results, strict=options.strict, verbose=options.verbose, load_errors=errors)
+    return Diagnosis(results, report)
