@@ -46,6 +46,8 @@ class Case:
     hint_contains: str = ""
     #: How the import probe must classify the real failure (``runtime.import`` data ``diagnosis``).
     diagnosis: str = ""
+    #: The package the import probe must blame (``runtime.import`` data ``raised_in``), when named.
+    raised_in: str = ""
     #: Check ids that must *warn* (not fail): combinations that work in reality but are unsupported.
     warns: tuple[str, ...] = ()
     #: Why the case's expectation is what it is, when reality surprised us (shown in the report).
@@ -281,9 +283,11 @@ BROKEN: tuple[Case, ...] = (
         steps=(*HEALTHY[-1].steps, Step(("ml-dtypes==0.3.2",), no_deps=True)),
         expect="broken",
         diagnosis="numpy-abi",
+        raised_in="ml_dtypes",
         names=("compat.requirements",),
         hint_contains="ml_dtypes",
-        note="the NumPy ABI banner is raised while importing ml_dtypes, not TensorFlow: the fix names ml_dtypes",
+        note="the NumPy ABI banner is raised while importing ml_dtypes, not TensorFlow: "
+        "the fix names ml_dtypes",
     ),
     Case(
         name="shadow-tensorflow-py",

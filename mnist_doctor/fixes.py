@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rich.markup import escape
+
 from mnist_doctor.dataset import DEFAULT_ORIGIN
 from mnist_doctor.facts import Facts
 from mnist_doctor.model import CheckResult, Status
@@ -146,12 +148,13 @@ def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, in
 def _run_pip(fix: Fix, console: Any, *, dry_run: bool, interactive: bool) -> bool:
     """Print the command; run it only on an explicit answer at a terminal (never with --yes alone)."""
     command = fix.command or ""
-    console.print(f"  version fix: {command}")
+    console.print(f"  version fix: {escape(command)}")
     if dry_run or not interactive:
         return False
     from rich.prompt import Confirm
 
-    if not Confirm.ask(f"run `{command}` now? (changes installed packages)", console=console, default=False):
+    question = f"run `{escape(command)}` now? (changes installed packages)"
+    if not Confirm.ask(question, console=console, default=False):
         return False
     return run_steps(fix.argvs(), console)
 
@@ -162,12 +165,12 @@ def run_steps(argvs: list[list[str]], console: Any, timeout: float = PIP_TIMEOUT
         try:
             done = subprocess.run(argv, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            console.print(f"  {argv[0]} could not run: {exc}")
+            console.print(f"  {escape(argv[0])} could not run: {escape(str(exc))}")
             return False
         if done.returncode != 0:
-            console.print(f"  `{shlex.join(argv)}` failed with exit code {done.returncode}")
+            console.print(f"  `{escape(shlex.join(argv))}` failed with exit code {done.returncode}")
             return False
-    console.print("  done: " + " && ".join(shlex.join(a) for a in argvs))
+    console.print("  done: " + escape(" && ".join(shlex.join(a) for a in argvs)))
     return bool(argvs)
 
 

@@ -29,6 +29,7 @@ Two TensorFlow distributions at the same version (``pip install tf-keras`` into 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -170,11 +171,11 @@ class TensorflowInstalled(BaseCheck):
                 details=[
                     *details,
                     "installing TensorFlow here would only change the doctor's private venv",
-                    "if the project itself has no TensorFlow yet, install it there: "
-                    "/path/to/project/python -m pip install tensorflow",
+                    "your project's interpreter is the one that runs your code: there, "
+                    "python -c 'import sys; print(sys.executable)' prints its path",
+                    "if the project itself has no TensorFlow yet, install it there with that interpreter",
                 ],
-                hint="mnist-doctor --python /path/to/your/project/bin/python   "
-                "(the interpreter that runs your code; in it: python -c 'import sys; print(sys.executable)')",
+                hint="mnist-doctor --python /path/to/your/project/bin/python",
                 data={"installed": [], "isolated": isolation},
             )
         details.append(
@@ -242,8 +243,7 @@ class PythonSupported(BaseCheck):
             if not supporting:
                 return Result.fail(
                     f"no TensorFlow release ({table_span()}) supports Python {py}",
-                    hint="create an environment with a supported Python, e.g. "
-                    + "uv venv -p 3.12 .venv && .venv/bin/python -m pip install tensorflow",
+                    hint="create an environment with a supported Python, e.g. " + _new_env_command(),
                 )
             return Result.ok(
                 f"Python {python_version} is supported by TensorFlow {table_span(supporting)}"
@@ -270,6 +270,13 @@ class PythonSupported(BaseCheck):
                 cmd,
             )
         return Result.ok(f"Python {python_version} is supported by TensorFlow {tf.version} ({row.python})")
+
+
+def _new_env_command() -> str:
+    """A fresh venv with a supported Python, installed the way that venv can (uv venvs have no pip)."""
+    if shutil.which("uv"):
+        return "uv venv -p 3.12 .venv && uv pip install --python .venv/bin/python tensorflow"
+    return "python3.12 -m venv .venv && .venv/bin/python -m pip install tensorflow"
 
 
 class NumpyCompatible(BaseCheck):
