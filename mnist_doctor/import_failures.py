@@ -19,10 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mnist_doctor.flavour import LEGACY_ON
 from mnist_doctor.hints import Command, install_command, uninstall_command
-
-#: Values of TF_USE_LEGACY_KERAS that TensorFlow honours (kept here too: flavour imports facts).
-LEGACY_ON = ("1", "true", "True")
 
 
 @dataclass(frozen=True)
@@ -123,15 +121,23 @@ def _numpy_abi(ctx: Context) -> tuple[str, str, Command | None]:
     )
 
 
+#: What TensorFlow itself logs (stderr) when it honoured TF_USE_LEGACY_KERAS and found no tf_keras:
+#: its own witness of the variable's value (its ImportError then carries no chain).
+_TF_LEGACY_WARNING = re.compile(r"TF_USE_LEGACY_KERAS set to True, but you do not have the tf_keras package")
+
+
 def _keras_missing(ctx: Context) -> tuple[str, str, Command | None] | None:
     text = ctx.text
-    wants_tf_keras = re.search(r"No module named 'tf_keras'", text) or (
-        not re.search(r"No module named 'keras'", text) and ctx.legacy_keras in LEGACY_ON
+    wants_tf_keras = (
+        re.search(r"No module named 'tf_keras'", text)
+        or _TF_LEGACY_WARNING.search(text)
+        or (not re.search(r"No module named 'keras'", text) and ctx.legacy_keras in LEGACY_ON)
     )
     if wants_tf_keras:
         pin = f"tf-keras~={ctx.tf_minor}.0" if ctx.tf_minor else "tf-keras"
+        value = f"={ctx.legacy_keras}" if ctx.legacy_keras in LEGACY_ON else ""
         return (
-            f"TF_USE_LEGACY_KERAS={ctx.legacy_keras or '1'} asks for tf-keras, which is not installed",
+            f"TF_USE_LEGACY_KERAS{value} asks for tf-keras, which is not installed",
             "  (or unset TF_USE_LEGACY_KERAS)",
             ctx.install(pin),
         )

@@ -5,9 +5,11 @@ so what it sees (a clean import, a hang, an ImportError with its traceback and t
 ABI banner on stderr) is produced by real Python machinery — only the packages are tiny.
 Their dist-info carries the real Requires-Dist lines the metadata checks read.
 
-The fake TensorFlow resolves ``tf.keras`` the way TensorFlow >= 2.16 does: Keras 3 unless
-``TF_USE_LEGACY_KERAS`` is ``1``/``true``/``True``, and ``ImportError("Keras cannot be
-imported...")`` chained to the ``ModuleNotFoundError`` when that package is missing.
+The fake TensorFlow resolves ``tf.keras`` the way TensorFlow >= 2.16 does
+(``tensorflow/python/util/lazy_loader.py``): Keras 3 unless ``TF_USE_LEGACY_KERAS`` is
+``1``/``true``/``True``; a missing ``keras`` raises ``ImportError("Keras cannot be
+imported...")`` inside the handler (implicit ``__context__``), a missing ``tf_keras`` logs
+TensorFlow's warning on stderr and raises the same message with no chain.
 """
 
 from __future__ import annotations
@@ -47,14 +49,23 @@ __version__ = {version!r}
 def __getattr__(name):
     if name != "keras":
         raise AttributeError(name)
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS") in ("1", "true", "True")
-    try:
-        if legacy:
+    if os.environ.get("TF_USE_LEGACY_KERAS") in ("1", "true", "True"):
+        try:
             import tf_keras as module
-        else:
-            import keras as module
-    except ImportError as exc:
-        raise ImportError("Keras cannot be imported. Check that it is installed.") from exc
+        except ImportError:
+            import sys
+            sys.stderr.write(
+                "WARNING:tensorflow:Your environment has TF_USE_LEGACY_KERAS set to True, but you do not "
+                "have the tf_keras package installed.\\n"
+            )
+            module = None
+        if module is None:
+            raise ImportError("Keras cannot be imported. Check that it is installed.")
+        return module
+    try:
+        import keras as module
+    except ImportError:
+        raise ImportError("Keras cannot be imported. Check that it is installed.")
     return module
 """
 

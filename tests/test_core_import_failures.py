@@ -129,3 +129,14 @@ def test_the_module_whose_import_raised_is_read_from_the_traceback():
     )
     assert raising_module(numpy_frames) == "ml_dtypes"
     assert raising_module("no traceback at all") is None
+
+
+def test_tensorflows_own_legacy_warning_names_tf_keras_when_the_value_is_not_passed():
+    # Real TF 2.21 with TF_USE_LEGACY_KERAS=1 and no tf_keras: a warning on stderr, then an unchained error.
+    text = (
+        "WARNING:tensorflow:Your environment has TF_USE_LEGACY_KERAS set to True, but you do not have the "
+        "tf_keras package installed. You must install it in order to use the legacy tf.keras.\n"
+        + KERAS_MESSAGE
+    )
+    diagnosis = classify_import_failure(text, target_python="python", tf_minor="2.21")
+    assert diagnosis.name == "tf-keras-missing" and '"tf-keras~=2.21.0"' in diagnosis.hint

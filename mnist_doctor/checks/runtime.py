@@ -79,10 +79,10 @@ class ImportWorks(BaseCheck):
         if run.timed_out:
             where = failed["name"] if failed else "start-up"
             return Result.fail(
-                f"import of {where} did not finish within {run.elapsed_s:.0f}s (killed)",
+                f"import of {where} did not finish within {run.elapsed_s:.0f}s, the probe's own limit "
+                "(killed): it hangs",
                 details=_tail(run.stderr),
-                hint="rerun with a larger --timeout; if it still hangs, run "
-                + f'{target_python} -X importtime -c "import tensorflow" to see where',
+                hint=f'run {target_python} -X importtime -c "import tensorflow" to see where it stops',
                 data=data,
             )
         if failed is None and probe.finished:
