@@ -46,6 +46,8 @@ class Case:
     hint_contains: str = ""
     #: How the import probe must classify the real failure (``runtime.import`` data ``diagnosis``).
     diagnosis: str = ""
+    #: The package the import probe must blame (``runtime.import`` data ``raised_in``), when named.
+    raised_in: str = ""
     #: Check ids that must *warn* (not fail): combinations that work in reality but are unsupported.
     warns: tuple[str, ...] = ()
     #: Why the case's expectation is what it is, when reality surprised us (shown in the report).
@@ -91,6 +93,32 @@ HEALTHY: tuple[Case, ...] = (
 
 _BASE_216 = Step(("tensorflow==2.16.2", "numpy==1.26.4", "keras==3.3.3"))
 _BASE_217 = Step(("tensorflow==2.17.1", "numpy==1.26.4", "keras==3.4.1"))
+
+#: TensorFlow 2.21.0's requirements at the versions the healthy tf2.21 row resolved, except Keras
+#: (TensorFlow itself then goes in with --no-deps): "pip uninstall keras" expressed as installs.
+_TF221_DEPS_WITHOUT_KERAS = Step(
+    (
+        "numpy==2.4.6",
+        "absl-py==2.5.1",
+        "astunparse==1.6.3",
+        "flatbuffers==25.12.19",
+        "gast==0.7.0",
+        "google-pasta==0.2.0",
+        "grpcio==1.85.3",
+        "h5py==3.14.0",
+        "libclang==18.1.1",
+        "ml-dtypes==0.6.0",
+        "opt-einsum==3.4.0",
+        "packaging==26.3",
+        "protobuf==7.36.2",
+        "requests==2.34.2",
+        "setuptools==84.2.1",
+        "six==1.17.0",
+        "termcolor==3.3.0",
+        "typing-extensions==4.16.0",
+        "wrapt==2.5.2",
+    )
+)
 
 #: A user's script that happens to be called tensorflow.py (the classic self-import).
 SHADOW_SCRIPT = (
@@ -215,6 +243,51 @@ BROKEN: tuple[Case, ...] = (
         diagnosis="mixed-install",
         names=("compat.tensorflow",),
         hint_contains="uninstall",
+    ),
+    Case(
+        name="tensorflow-cpu-and-tensorflow-same-version",
+        venv="tensorflow-cpu-and-tensorflow-same-version",
+        title="tensorflow-cpu 2.21.0, then tf-keras 2.21.0, which pulls tensorflow 2.21.0 in beside it",
+        steps=(
+            Step(("tensorflow-cpu==2.21.0", "numpy==2.4.6", "keras==3.15.1")),
+            Step(("tf-keras==2.21.0", "tensorflow==2.21.0")),
+        ),
+        expect="ok",
+        warns=("compat.tensorflow",),
+        note="two distributions of one version write the same files: it imports and works, so the doctor "
+        "warns (uninstalling either one later removes files the other needs), it does not fail",
+    ),
+    Case(
+        name="h5py-above-declared-tf2.21",
+        venv="h5py-above-declared-tf2.21",
+        title="h5py 3.16.0 forced onto TensorFlow 2.21.0, which declares h5py<3.15.0",
+        steps=(*HEALTHY[-1].steps, Step(("h5py==3.16.0",), no_deps=True)),
+        expect="ok",
+        warns=("compat.requirements",),
+        note="outside TensorFlow's declared range, yet TensorFlow and tf.keras import: a warn, not a fail",
+    ),
+    Case(
+        name="keras-missing-tf2.21",
+        venv="keras-missing-tf2.21",
+        title="TensorFlow 2.21.0 installed with --no-deps beside all its requirements except Keras",
+        steps=(_TF221_DEPS_WITHOUT_KERAS, Step(("tensorflow==2.21.0",), no_deps=True)),
+        expect="broken",
+        diagnosis="keras-missing",
+        names=("compat.keras",),
+        hint_contains="keras>=3.12",
+    ),
+    Case(
+        name="ml-dtypes-numpy1-tf2.21",
+        venv="ml-dtypes-numpy1-tf2.21",
+        title="ml_dtypes 0.3.2 (compiled for NumPy 1.x) forced onto TensorFlow 2.21.0 with NumPy 2.4.6",
+        steps=(*HEALTHY[-1].steps, Step(("ml-dtypes==0.3.2",), no_deps=True)),
+        expect="broken",
+        diagnosis="numpy-abi",
+        raised_in="ml_dtypes",
+        names=("compat.requirements",),
+        hint_contains="ml_dtypes",
+        note="the NumPy ABI banner is raised while importing ml_dtypes, not TensorFlow: "
+        "the fix names ml_dtypes",
     ),
     Case(
         name="shadow-tensorflow-py",

@@ -60,7 +60,8 @@ def _observed(verdict: dict[str, Any]) -> str:
         api = obs.get("keras_api") or "?"
         return f"imports; tf.keras = `{api}` ({package} {obs.get('keras_version') or '?'})"
     if obs["outcome"] == "fails":
-        return f"fails at `{obs.get('failed_stage')}` ({obs.get('diagnosis') or 'unclassified'})"
+        where = f" in `{obs['raised_in']}`" if obs.get("raised_in") else ""
+        return f"fails at `{obs.get('failed_stage')}` ({obs.get('diagnosis') or 'unclassified'}{where})"
     return f"{obs['outcome']}: {obs.get('summary', '')}"
 
 
@@ -69,11 +70,17 @@ _VENV_PYTHON = re.compile(r"\S*/\.nox/[^/\s]+/bin/python")
 _TEMP_CWD = re.compile(r"\S*/matrix-[\w.-]+-[\w]+(?=[\s/]|$)")
 
 
+def _generic_python(match: re.Match[str]) -> str:
+    """``python`` where it is the command; a venv path where it is an argument (``uv pip --python``)."""
+    before = match.string[: match.start()]
+    return ".venv/bin/python" if before.endswith("--python ") else "python"
+
+
 def _hint(verdict: dict[str, Any]) -> str:
     hints = verdict["prediction"]["hints"]
     if not hints:
         return ""
-    text = _TEMP_CWD.sub("<cwd>", _VENV_PYTHON.sub("python", next(iter(hints.values()))))
+    text = _TEMP_CWD.sub("<cwd>", _VENV_PYTHON.sub(_generic_python, next(iter(hints.values()))))
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
 
 

@@ -63,6 +63,8 @@ class Observation:
     keras_module: str | None = None
     #: The module ``tf.keras`` itself is (``keras.api._v2.keras``, ``keras._tf_keras.keras``, ...).
     keras_api: str | None = None
+    #: The package whose import raised, as the probe read it from the traceback.
+    raised_in: str | None = None
 
     @property
     def broken(self) -> bool:
@@ -142,6 +144,7 @@ def observe(doc: dict[str, Any], installed: dict[str, str]) -> Observation:
         keras.get("version"),
         keras.get("load_data_module"),
         keras.get("module"),
+        data.get("raised_in"),
     )
     status = probe.get("status")
     if status == "fail":
@@ -199,6 +202,10 @@ def compare(
     if case.diagnosis and obs.outcome == "fails" and obs.diagnosis != case.diagnosis:
         problems.append(
             f"the import probe classified the failure as {obs.diagnosis!r}, reality is {case.diagnosis!r}"
+        )
+    if case.raised_in and obs.outcome == "fails" and obs.raised_in != case.raised_in:
+        problems.append(
+            f"the import probe blamed {obs.raised_in!r} for the failure, reality is {case.raised_in!r}"
         )
     for cid in case.warns:
         if pred.statuses.get(cid) != "warn":

@@ -58,6 +58,20 @@ def _release(row: dict[str, Any]) -> Release:
 
 def load_table(path: str | Path | None = None) -> list[Release]:
     """Read the table; ``path`` (or ``MNIST_DOCTOR_COMPAT_TABLE``) swaps in another file."""
+    return [_release(row) for row in _read(path)["release"]]
+
+
+@dataclass(frozen=True)
+class KnownBreak:
+    """A declared-range violation known to break the import (``[[known_break]]`` in the table)."""
+
+    package: str
+    tensorflow: SpecifierSet
+    version: SpecifierSet
+    why: str
+
+
+def _read(path: str | Path | None = None) -> dict[str, Any]:
     import os
 
     chosen = path or os.environ.get(TABLE_ENV)
@@ -65,7 +79,36 @@ def load_table(path: str | Path | None = None) -> list[Release]:
         text = Path(chosen).read_text(encoding="utf-8")
     else:
         text = resources.files("mnist_doctor.data").joinpath("compat.toml").read_text(encoding="utf-8")
-    return [_release(row) for row in tomllib.loads(text)["release"]]
+    return tomllib.loads(text)
+
+
+@lru_cache(maxsize=1)
+def known_breaks() -> tuple[KnownBreak, ...]:
+    from mnist_doctor.environment import canonical
+
+    return tuple(
+        KnownBreak(
+            canonical(row["package"]),
+            SpecifierSet(row["tensorflow"]),
+            SpecifierSet(row["version"]),
+            row["why"],
+        )
+        for row in _read().get("known_break", [])
+    )
+
+
+def known_break(package: str, version: Version, tf_version: Version) -> KnownBreak | None:
+    """The row saying ``package`` at ``version`` breaks this TensorFlow, if there is one."""
+    from mnist_doctor.environment import canonical
+
+    for row in known_breaks():
+        if (
+            row.package == canonical(package)
+            and row.tensorflow.contains(tf_version, prereleases=True)
+            and row.version.contains(version, prereleases=True)
+        ):
+            return row
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -109,6 +152,20 @@ def declared(requirements: list[Requirement], name: str, marker_env: dict[str, s
         if req.marker is not None and not applies(req.marker, marker_env):
             continue
         out.append(req)
+    return out
+
+
+def declared_specs(requirements: list[Requirement], marker_env: dict[str, str]) -> dict[str, str]:
+    """``{canonical name: specifier}`` of the requirements that apply here (hints install these)."""
+    from mnist_doctor.environment import canonical
+
+    out: dict[str, str] = {}
+    for req in requirements:
+        if req.marker is not None and not applies(req.marker, marker_env):
+            continue
+        if req.specifier:
+            key = canonical(req.name)
+            out[key] = ",".join(s for s in (out.get(key), str(req.specifier)) if s)
     return out
 
 

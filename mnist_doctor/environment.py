@@ -7,7 +7,9 @@ proxies urllib will use and the ``ssl`` defaults. Nothing here imports TensorFlo
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.dataset import DatasetSpec, dataset_spec
 from mnist_doctor.facts import FactError, Options, fact
+from mnist_doctor.hints import Installer, installer_for, remember
 from mnist_doctor.subproc import run_script
 
 #: Distributions that provide the ``tensorflow`` import package. Two of them in one
@@ -165,7 +168,51 @@ def introspection(target_python: str, dataset: DatasetSpec, options: Options) ->
             "timed out" if run.timed_out else (run.stderr.strip().splitlines() or ["no answer"])[-1]
         )
         raise FactError(f"could not introspect {target_python}: {reason}")
+    # Known before any check spells a hint: every pip_install(target, ...) then fits the target.
+    remember(_installer_from(target_python, run.answer))
     return run.answer
+
+
+def _installer_from(target_python: str, answer: dict[str, Any]) -> Installer:
+    has_pip = (answer.get("installers") or {}).get("pip")
+    return installer_for(target_python, has_pip if isinstance(has_pip, bool) else None)
+
+
+@fact
+def installer(target_python: str, introspection: dict[str, Any]) -> Installer:
+    """How to install into the target: pip, or uv / ensurepip when it has no pip."""
+    return remember(_installer_from(target_python, introspection))
+
+
+def isolated_tool_env(prefix: str | None = None) -> str | None:
+    """``pipx`` or ``uv tool`` when ``prefix`` (default: the doctor's own) is such a tool's private venv.
+
+    Such a venv holds the doctor and nothing of the user's project: installing TensorFlow
+    there would "fix" the doctor, not the project.
+    """
+    prefix = os.path.abspath(prefix or sys.prefix)
+    parts = prefix.replace("\\", "/").lower()
+    if "/pipx/venvs/" in parts + "/" or os.path.exists(os.path.join(prefix, "pipx_metadata.json")):
+        return "pipx"
+    if "/uv/tools/" in parts + "/" or os.path.exists(os.path.join(prefix, "uv-receipt.toml")):
+        return "uv tool"
+    return None
+
+
+@fact
+def doctor_isolation(target_python: str) -> str | None:
+    """The tool that made the doctor's own venv, when the patient *is* that venv (no ``--python``)."""
+    from mnist_doctor.hints import _same_file
+
+    if not (_same_file(target_python, sys.executable) or _same_prefix(target_python)):
+        return None
+    return isolated_tool_env()
+
+
+def _same_prefix(target_python: str) -> bool:
+    """``--python`` named the doctor's own venv by another path (bin/python3 vs bin/python)."""
+    here = os.path.dirname(os.path.abspath(sys.executable))
+    return os.path.dirname(os.path.abspath(target_python)) == here
 
 
 @fact

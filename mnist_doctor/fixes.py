@@ -6,8 +6,13 @@ exact ``pip`` command; pip only runs after an explicit "yes" typed at a terminal
 (``--yes`` never installs packages: moving TensorFlow or NumPy can break other projects).
 
 A fix is described by a check in its result's ``data["fix"]`` (``{"kind": "clear_cache" |
-"fetch" | "pip", "reason": ..., "command": ...}``); failed results whose hint is a pip command
-are offered too. Returns True when something changed, so the CLI re-runs the checks.
+"fetch" | "pip", "reason": ..., "command": ..., "steps": [[argv...], ...]}``). ``steps`` is
+the argv of the very command the hint shows (built by :mod:`mnist_doctor.hints`, which knows
+whether the target has pip, or needs uv or ensurepip): ``--fix`` prints ``command`` and runs
+``steps`` in order, so what runs is what was shown. A result without ``data["fix"]`` whose
+hint starts with a ``-m pip`` command is still offered (text split with :func:`shlex.split`),
+for checks that do not build a :class:`~mnist_doctor.hints.Command`.
+Returns True when something changed, so the CLI re-runs the checks.
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rich.markup import escape
+
 from mnist_doctor.dataset import DEFAULT_ORIGIN
 from mnist_doctor.facts import Facts
 from mnist_doctor.model import CheckResult, Status
 
-#: ``python -m pip install ...`` at the start of a hint, up to a double space or "(".
-_PIP_HINT = re.compile(r"^\s*`?(\S+ -m pip (?:install|uninstall) [^`(\n]+?)`?\s*(?:\s\s|\(|$)")
+#: ``python -m pip install ...`` (or ``uv pip ...``, or ensurepip first) at the start of a hint,
+#: up to a double space or "(": only for results that carry no structured ``data["fix"]``.
+_PIP_HINT = re.compile(
+    r"^\s*`?((?:\S+ -m ensurepip --upgrade && )?(?:\S+ -m pip|uv pip) (?:install|uninstall) [^`(\n]+?)`?"
+    r"\s*(?:\s\s|\(|$)"
+)
 PIP_TIMEOUT_S = 900.0
 
 
@@ -35,6 +46,13 @@ class Fix:
     reason: str
     source: str  # the check id that found it
     command: str | None = None
+    #: argv run in order; the structured form of ``command`` (None: split ``command``).
+    steps: tuple[tuple[str, ...], ...] | None = None
+
+    def argvs(self) -> list[list[str]]:
+        if self.steps:
+            return [list(step) for step in self.steps]
+        return [shlex.split(part) for part in (self.command or "").split(" && ") if part.strip()]
 
 
 def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> list[Fix]:
@@ -46,7 +64,10 @@ def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> li
             continue
         spec: dict[str, Any] = (result.data or {}).get("fix") or {}
         if spec.get("kind") in ("clear_cache", "fetch", "pip"):
-            fix = Fix(spec["kind"], str(spec.get("reason") or result.summary), result.id, spec.get("command"))
+            steps = _steps(spec.get("steps"))
+            fix = Fix(
+                spec["kind"], str(spec.get("reason") or result.summary), result.id, spec.get("command"), steps
+            )
         else:
             match = _PIP_HINT.match(result.hint or "")
             if not match:
@@ -57,6 +78,15 @@ def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> li
         found.setdefault((fix.kind, fix.command), fix)
     order = {"clear_cache": 0, "fetch": 1, "pip": 2}
     return sorted(found.values(), key=lambda f: order[f.kind])
+
+
+def _steps(raw: Any) -> tuple[tuple[str, ...], ...] | None:
+    """Validated argv lists from ``data["fix"]["steps"]`` (anything malformed: None)."""
+    if not isinstance(raw, list) or not raw:
+        return None
+    if not all(isinstance(step, list) and step and all(isinstance(w, str) for w in step) for step in raw):
+        return None
+    return tuple(tuple(step) for step in raw)
 
 
 def _confirm(console: Any, question: str, *, yes: bool, interactive: bool) -> bool:
@@ -118,22 +148,30 @@ def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, in
 def _run_pip(fix: Fix, console: Any, *, dry_run: bool, interactive: bool) -> bool:
     """Print the command; run it only on an explicit answer at a terminal (never with --yes alone)."""
     command = fix.command or ""
-    console.print(f"  version fix: {command}")
+    console.print(f"  version fix: {escape(command)}")
     if dry_run or not interactive:
         return False
     from rich.prompt import Confirm
 
-    if not Confirm.ask(f"run `{command}` now? (changes installed packages)", console=console, default=False):
+    question = f"run `{escape(command)}` now? (changes installed packages)"
+    if not Confirm.ask(question, console=console, default=False):
         return False
-    try:
-        done = subprocess.run(shlex.split(command), timeout=PIP_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        console.print(f"  pip could not run: {exc}")
-        return False
-    console.print(
-        "  pip " + ("succeeded" if done.returncode == 0 else f"failed with exit code {done.returncode}")
-    )
-    return done.returncode == 0
+    return run_steps(fix.argvs(), console)
+
+
+def run_steps(argvs: list[list[str]], console: Any, timeout: float = PIP_TIMEOUT_S) -> bool:
+    """Run each argv in order, stopping at the first failure (``a && b``)."""
+    for argv in argvs:
+        try:
+            done = subprocess.run(argv, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            console.print(f"  {escape(argv[0])} could not run: {escape(str(exc))}")
+            return False
+        if done.returncode != 0:
+            console.print(f"  `{escape(shlex.join(argv))}` failed with exit code {done.returncode}")
+            return False
+    console.print("  done: " + escape(" && ".join(shlex.join(a) for a in argvs)))
+    return bool(argvs)
 
 
 def offer_fixes(

@@ -3,14 +3,24 @@
 TensorFlow's failures rarely have a telling exception type: NumPy 2 against a TF built
 for NumPy 1 surfaces as ImportError, AttributeError or SystemError depending on the
 release, so the diagnosis matches the *text* (banner on stderr, message, chain).
+
+Two facts decide *whom* to blame, so that the fix is the right one:
+
+- the module whose import raised, read from the traceback (the innermost frame inside an
+  installed package other than NumPy): the NumPy 1.x/2.x ABI banner raised while importing
+  ``ml_dtypes`` or ``h5py`` is that package's fault, not TensorFlow's;
+- the target's environment: ``TF_USE_LEGACY_KERAS`` is blamed only when it holds a value
+  TensorFlow honours (``1``, ``true``, ``True``), as read in the target process.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from mnist_doctor.hints import pip_install, pip_uninstall
+from mnist_doctor.flavour import LEGACY_ON
+from mnist_doctor.hints import Command, install_command, uninstall_command
 
 
 @dataclass(frozen=True)
@@ -20,18 +30,172 @@ class Diagnosis:
     name: str
     summary: str
     hint: str
+    #: The top-level module whose import raised (from the traceback), when one is named.
+    module: str | None = None
+    #: The install command of the hint, carried as argv for ``--fix`` (None: no command to run).
+    command: Command | None = None
+
+
+@dataclass
+class Context:
+    """What the classifier knows about the target beyond the text."""
+
+    text: str
+    target_python: str
+    tf_minor: str | None
+    legacy_keras: str | None
+    declared: dict[str, str] = field(default_factory=dict)
+    module: str | None = None
+
+    def install(self, *specs: str, flags: tuple[str, ...] = ()) -> Command:
+        return install_command(self.target_python, *specs, flags=flags)
+
+    def wanted(self, dist: str, fallback: str = "") -> str:
+        """``dist`` with the specifier TensorFlow declares for it (``ml_dtypes<1,>=0.5.1``)."""
+        spec = self.declared.get(_canonical(dist))
+        return f"{dist}{spec}" if spec else f"{dist}{fallback}"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+', re.MULTILINE)
+_PACKAGE = re.compile(r"[\\/](?:site|dist)-packages[\\/](?P<top>[A-Za-z_][\w]*)(?:\.py)?(?:[\\/]|$)")
+_BLOCK = re.compile(r"Traceback \(most recent call last\):\n(?P<frames>(?:[ \t].*\n?)*)(?P<error>.*)")
+#: Frames that only relay an import: blame the package that imported *through* them.
+_RELAYS = {"numpy", "importlib", "six", "_distutils_hack"}
+
+
+def raising_module(text: str, error: re.Pattern[str] | None = None) -> str | None:
+    """The top-level package whose import raised, read from a traceback in ``text``.
+
+    The innermost frame inside an installed package (``site-packages/<pkg>/...``) other
+    than NumPy (whose frames only report the mismatch). With several tracebacks, the first
+    one whose exception line matches ``error`` wins, else the last one.
+    """
+    blocks = list(_BLOCK.finditer(text))
+    if not blocks:
+        return _innermost(text)
+    chosen = next((b for b in blocks if error is not None and error.search(b.group("error"))), blocks[-1])
+    return _innermost(chosen.group("frames"))
+
+
+def _innermost(frames: str) -> str | None:
+    for frame in reversed(list(_FRAME.finditer(frames))):
+        found = _PACKAGE.search(frame.group("path"))
+        if found and found.group("top") not in _RELAYS:
+            return found.group("top")
+    return None
 
 
 @dataclass(frozen=True)
 class _Rule:
     name: str
     pattern: re.Pattern[str]
-    summary: str
-    hint: str  # may contain {pip} placeholders filled by :func:`classify_import_failure`
+    #: (summary, hint text after the command, command) for this context; None: rule does not apply.
+    judge: Callable[[Context], tuple[str, str, Command | None] | None]
 
 
-def _rx(*alternatives: str) -> re.Pattern[str]:
-    return re.compile("|".join(alternatives), re.IGNORECASE)
+def _numpy_abi(ctx: Context) -> tuple[str, str, Command | None]:
+    culprit = ctx.module
+    numpy1 = ctx.install("numpy<2")
+    if culprit and culprit not in ("tensorflow", "tf_keras", "keras"):
+        upgrade = ctx.install(
+            ctx.wanted(culprit), flags=() if ctx.declared.get(_canonical(culprit)) else ("--upgrade",)
+        )
+        return (
+            f"{culprit} was compiled for NumPy 1.x and cannot run with NumPy 2 "
+            f"(raised while importing {culprit}, not TensorFlow)",
+            f"  (or keep that {culprit} and go back to NumPy 1: {numpy1})",
+            upgrade,
+        )
+    return (
+        "NumPy 2 with a TensorFlow built for NumPy 1.x",
+        f"  (or upgrade TensorFlow: {ctx.install('tensorflow>=2.18')})",
+        numpy1,
+    )
+
+
+#: What TensorFlow itself logs (stderr) when it honoured TF_USE_LEGACY_KERAS and found no tf_keras:
+#: its own witness of the variable's value (its ImportError then carries no chain).
+_TF_LEGACY_WARNING = re.compile(r"TF_USE_LEGACY_KERAS set to True, but you do not have the tf_keras package")
+
+
+def _keras_missing(ctx: Context) -> tuple[str, str, Command | None] | None:
+    text = ctx.text
+    wants_tf_keras = (
+        re.search(r"No module named 'tf_keras'", text)
+        or _TF_LEGACY_WARNING.search(text)
+        or (not re.search(r"No module named 'keras'", text) and ctx.legacy_keras in LEGACY_ON)
+    )
+    if wants_tf_keras:
+        pin = f"tf-keras~={ctx.tf_minor}.0" if ctx.tf_minor else "tf-keras"
+        value = f"={ctx.legacy_keras}" if ctx.legacy_keras in LEGACY_ON else ""
+        return (
+            f"TF_USE_LEGACY_KERAS{value} asks for tf-keras, which is not installed",
+            "  (or unset TF_USE_LEGACY_KERAS)",
+            ctx.install(pin),
+        )
+    legacy = ""
+    if ctx.legacy_keras is not None and ctx.legacy_keras not in LEGACY_ON:
+        legacy = f"; TF_USE_LEGACY_KERAS={ctx.legacy_keras!r} is not a value TensorFlow honours"
+    want = ctx.wanted("keras", ">=3")
+    tf = f"TensorFlow {ctx.tf_minor}" if ctx.tf_minor else "TensorFlow"
+    return (
+        f"Keras is not installed, and {tf} needs {want} for tf.keras{legacy}",
+        "  (the Keras this TensorFlow declares)",
+        ctx.install(want),
+    )
+
+
+def _fixed(summary: str, hint: str) -> Callable[[Context], tuple[str, str, Command | None]]:
+    return lambda ctx: (summary, hint, None)
+
+
+def _protobuf(ctx: Context) -> tuple[str, str, Command | None]:
+    return (
+        "protobuf does not match what this TensorFlow was generated with",
+        "  (the version TensorFlow declares; see compat.requirements)",
+        ctx.install(ctx.wanted("protobuf"))
+        if ctx.declared.get("protobuf")
+        else ctx.install("tensorflow", "protobuf", flags=("--upgrade",)),
+    )
+
+
+def _mixed(ctx: Context) -> tuple[str, str, Command | None]:
+    cmd = uninstall_command(ctx.target_python, "tensorflow", "tensorflow-cpu", "tensorflow-intel").then(
+        ctx.install("tensorflow", flags=("--force-reinstall",))
+    )
+    return (
+        "TensorFlow's files come from two different builds (two TF distributions, or one over another)",
+        "",
+        cmd,
+    )
+
+
+def _keras_mismatch(ctx: Context) -> tuple[str, str, Command | None]:
+    return (
+        "the installed Keras does not match this TensorFlow",
+        "",
+        ctx.install("tensorflow", "keras", flags=("--upgrade",)),
+    )
+
+
+def _missing(ctx: Context) -> tuple[str, str, Command | None]:
+    found = re.search(r"No module named '([\w]+)", ctx.text)
+    name = found.group(1) if found else "tensorflow"
+    return (f"{name} is not installed in this environment", "", ctx.install(ctx.wanted(name)))
+
+
+def _missing_module(ctx: Context) -> tuple[str, str, Command | None]:
+    found = re.search(r"No module named '([\w]+)", ctx.text)
+    name = found.group(1) if found else "tensorflow"
+    return ("a module TensorFlow needs is not installed", "", ctx.install(ctx.wanted(name)))
 
 
 _RULES = (
@@ -40,12 +204,11 @@ _RULES = (
         _rx(
             r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2",
             r"_ARRAY_API not found",
-            r"numpy\.core\.multiarray failed to import",
+            r"numpy\.core\.\w*(multiarray|umath) failed to import",
             r"numpy\.dtype size changed",
             r"module compiled against (ABI|API) version",
         ),
-        "NumPy 2 with a TensorFlow built for NumPy 1.x",
-        "{pip_numpy1}  (or upgrade TensorFlow: {pip_tf})",
+        _numpy_abi,
     ),
     _Rule(
         "protobuf",
@@ -55,20 +218,17 @@ _RULES = (
             r"google\.protobuf\.runtime_version",
             r"Detected mismatched Protobuf Gencode/Runtime",
         ),
-        "protobuf does not match what this TensorFlow was generated with",
-        "{pip_protobuf}  (the version TensorFlow declares; see compat.requirements)",
+        _protobuf,
     ),
     _Rule(
         "tf-keras-missing",
         _rx(r"Keras cannot be imported", r"No module named 'tf_keras'"),
-        "TF_USE_LEGACY_KERAS asks for tf-keras, which is not installed",
-        "{pip_tf_keras}  (or unset TF_USE_LEGACY_KERAS)",
+        lambda ctx: None,  # decided together with keras-missing below (the same message)
     ),
     _Rule(
         "mixed-install",
         _rx(r"tensorflow[\w/.-]*\.so: undefined symbol", r"undefined symbol: \w*(PyInit|pywrap)"),
-        "TensorFlow's files come from two different builds (two TF distributions, or one over another)",
-        "{pip_reinstall_tf}",
+        _mixed,
     ),
     _Rule(
         "keras-mismatch",
@@ -80,8 +240,7 @@ _RULES = (
             # Keras 2 / tf-keras of another minor calling TensorFlow's private API
             r"module 'tensorflow\._api\.[\w.]+' has no attribute",
         ),
-        "the installed Keras does not match this TensorFlow",
-        "{pip_keras}",
+        _keras_mismatch,
     ),
     _Rule(
         "cpu-instructions",
@@ -89,20 +248,26 @@ _RULES = (
         _rx(
             r"Illegal instruction", r"SIGILL", r"compiled to use AVX instructions, but these aren't available"
         ),
-        "this CPU lacks instructions (AVX) the TensorFlow wheel was compiled for",
-        "use a TensorFlow build for this CPU (e.g. conda-forge's tensorflow, or build from source)",
+        _fixed(
+            "this CPU lacks instructions (AVX) the TensorFlow wheel was compiled for",
+            "use a TensorFlow build for this CPU (e.g. conda-forge's tensorflow, or build from source)",
+        ),
     ),
     _Rule(
         "dll",
         _rx(r"DLL load failed", r"msvcp140", r"vcruntime140"),
-        "a native library TensorFlow needs could not be loaded (Windows DLL)",
-        "install the Microsoft Visual C++ Redistributable (x64) and restart the shell",
+        _fixed(
+            "a native library TensorFlow needs could not be loaded (Windows DLL)",
+            "install the Microsoft Visual C++ Redistributable (x64) and restart the shell",
+        ),
     ),
     _Rule(
         "glibc",
         _rx(r"GLIBC_[\d.]+' not found", r"GLIBCXX_[\d.]+' not found"),
-        "this system's C library is older than the TensorFlow wheel needs",
-        "use a newer OS image, or an older TensorFlow built for this glibc",
+        _fixed(
+            "this system's C library is older than the TensorFlow wheel needs",
+            "use a newer OS image, or an older TensorFlow built for this glibc",
+        ),
     ),
     _Rule(
         "shadowed",
@@ -110,54 +275,64 @@ _RULES = (
             r"partially initialized module '(tensorflow|keras|numpy)'",
             r"module '(tensorflow|keras|numpy)' has no attribute '(__version__|keras|datasets)'",
         ),
-        "a file or folder in the working directory shadows the real package",
-        "rename the file named like the package (see env.shadowing), and remove its __pycache__",
+        _fixed(
+            "a file or folder in the working directory shadows the real package",
+            "rename the file named like the package (see env.shadowing), and remove its __pycache__",
+        ),
     ),
     _Rule(
         "memory",
         _rx(r"MemoryError", r"std::bad_alloc", r"Cannot allocate memory"),
-        "out of memory while importing",
-        "close other programs or raise the memory limit (container/ulimit)",
+        _fixed(
+            "out of memory while importing",
+            "close other programs or raise the memory limit (container/ulimit)",
+        ),
     ),
-    _Rule(
-        "not-installed",
-        _rx(r"No module named '(tensorflow|keras|numpy)'"),
-        "{missing} is not installed in this environment",
-        "{pip_missing}",
-    ),
-    _Rule(
-        "missing-module",
-        _rx(r"No module named '([\w.]+)'"),
-        "a module TensorFlow needs is not installed",
-        "{pip_missing}",
-    ),
+    _Rule("not-installed", _rx(r"No module named '(tensorflow|keras|numpy)'"), _missing),
+    _Rule("missing-module", _rx(r"No module named '([\w.]+)'"), _missing_module),
 )
 
 
 def classify_import_failure(
-    text: str, *, target_python: str, signal_name: str | None = None, tf_minor: str | None = None
+    text: str,
+    *,
+    target_python: str,
+    signal_name: str | None = None,
+    tf_minor: str | None = None,
+    legacy_keras: str | None = None,
+    declared: dict[str, str] | None = None,
 ) -> Diagnosis:
-    """The first rule whose pattern appears in ``text`` (error + chain + stderr)."""
+    """The first rule whose pattern appears in ``text`` (error + chain + stderr + traceback).
+
+    ``legacy_keras`` is ``TF_USE_LEGACY_KERAS`` as the target process saw it (None: unset);
+    ``declared`` maps distribution names to the specifiers TensorFlow's ``Requires-Dist``
+    gives them, so a fix installs what TensorFlow declares (``keras>=3.12.0``).
+    """
     if signal_name == "SIGILL":
         text = text + "\nSIGILL"
-    missing = re.search(r"No module named '([\w]+)", text)
-    tf_pin = f"tf-keras~={tf_minor}.0" if tf_minor else "tf-keras"
-    fills = {
-        "pip_numpy1": pip_install(target_python, "numpy<2"),
-        "pip_tf": pip_install(target_python, "tensorflow>=2.18"),
-        "pip_protobuf": pip_install(target_python, "tensorflow", "protobuf") + " --upgrade",
-        "pip_tf_keras": pip_install(target_python, tf_pin),
-        "pip_keras": pip_install(target_python, "tensorflow", "keras") + " --upgrade",
-        "pip_reinstall_tf": pip_uninstall(target_python, "tensorflow", "tensorflow-cpu", "tensorflow-intel")
-        + " && "
-        + pip_install(target_python, "tensorflow")
-        + " --force-reinstall",
-        "missing": missing.group(1) if missing else "a module",
-        "pip_missing": pip_install(target_python, missing.group(1) if missing else "tensorflow"),
-    }
+    ctx = Context(
+        text,
+        target_python,
+        tf_minor,
+        legacy_keras,
+        {_canonical(k): v for k, v in (declared or {}).items()},
+    )
     for rule in _RULES:
-        if rule.pattern.search(text):
-            return Diagnosis(rule.name, rule.summary.format(**fills), rule.hint.format(**fills))
+        if not rule.pattern.search(text):
+            continue
+        ctx.module = raising_module(text, rule.pattern)
+        if rule.name == "tf-keras-missing":
+            verdict = _keras_missing(ctx)
+            asks_legacy = verdict is not None and verdict[0].startswith("TF_USE_LEGACY_KERAS")
+            name = "tf-keras-missing" if asks_legacy else "keras-missing"
+        else:
+            verdict = rule.judge(ctx)
+            name = rule.name
+        if verdict is None:
+            continue
+        summary, rest, command = verdict
+        hint = f"{command}{rest}" if command is not None else rest
+        return Diagnosis(name, summary, hint, ctx.module, command)
     if signal_name:
         return Diagnosis(
             "crash",

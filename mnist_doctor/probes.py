@@ -3,6 +3,11 @@
 The probe runs ``target/import_probe.py`` with the target interpreter under a timeout.
 It is the slowest fact (TensorFlow's import takes seconds), so the runtime check that
 asks for it is marked ``slow`` and starts first.
+
+Its time is a slice of the run's one budget (``--timeout``), capped at
+:data:`IMPORT_TIMEOUT_S`. The probe remembers which of the two ended it: a kill at its own
+cap is a finding (TensorFlow hangs), a kill because the run's budget ran out is not
+(promise 3) — ``runtime.import`` then warns and names the ``--timeout`` that would do.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from mnist_doctor.flavour import KerasFlavour
 from mnist_doctor.subproc import ScriptRun, run_script
 
 IMPORT_TIMEOUT_S = 180.0
+#: Kept back from the run's budget so the checks waiting on the probe can still report.
+REPORT_RESERVE_S = 0.5
 
 
 @dataclass
@@ -23,6 +30,15 @@ class ImportProbe:
 
     run: ScriptRun
     mode: str
+    #: The run's remaining budget, not the probe's own cap, set its time limit.
+    limited_by_budget: bool = False
+    #: The time limit the probe had (seconds); None when it shared the load probe's run.
+    limit_s: float | None = None
+
+    @property
+    def cut_by_budget(self) -> bool:
+        """Killed because the doctor's ``--timeout`` ran out: no verdict on the patient."""
+        return self.run.timed_out and self.limited_by_budget
 
     @property
     def stages(self) -> dict[str, dict[str, Any]]:
@@ -65,9 +81,15 @@ def import_probe(
     """
     if facts.peek(SHARED_IMPORT):
         load = facts.get("load_probe")
-        return ImportProbe(load.import_view(), load.mode)
+        return ImportProbe(load.import_view(), load.mode, bool(getattr(load, "limited_by_budget", False)))
     mode = probe_mode(keras_flavour)
-    run = run_script(
-        target_python, "import_probe.py", [mode], timeout=min(IMPORT_TIMEOUT_S, options.remaining())
-    )
-    return ImportProbe(run, mode)
+    share = options.budget.slice(cap=IMPORT_TIMEOUT_S, reserve=REPORT_RESERVE_S)
+    run = run_script(target_python, "import_probe.py", [mode], timeout=share.seconds)
+    return ImportProbe(run, mode, share.limited_by_budget, share.seconds)
+
+
+def timeout_needed(timeout_s: float, limit_s: float | None) -> int:
+    """A ``--timeout`` that gives the import probe its whole own cap, rounded up to 10 s."""
+    used_before = max(timeout_s - (limit_s or 0.0), 0.0)
+    needed = used_before + IMPORT_TIMEOUT_S + REPORT_RESERVE_S
+    return int(-(-needed // 10) * 10)

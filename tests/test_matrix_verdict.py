@@ -234,3 +234,28 @@ def test_case_not_built_as_described_is_caught() -> None:
         HEALTHY, _report(_result("compat.numpy", "ok")), _probe("ok"), {**INSTALLED_216, "numpy": "1.26.3"}
     )
     assert any("the case pins 1.26.4" in p for p in verdict.problems)
+
+
+def test_blaming_the_wrong_package_is_a_disagreement() -> None:
+    case = by_name("ml-dtypes-numpy1-tf2.21")
+    installed = {"tensorflow": "2.21.0", "numpy": "2.4.6", "keras": "3.15.1", "ml-dtypes": "0.3.2"}
+    prediction = _report(_result("compat.requirements", "fail", hint='pip install "ml_dtypes<1.0.0,>=0.5.1"'))
+    right = compare(case, prediction, _probe("fail", diagnosis="numpy-abi", raised_in="ml_dtypes"), installed)
+    assert right.agree, right.problems
+    wrong = compare(
+        case, prediction, _probe("fail", diagnosis="numpy-abi", raised_in="tensorflow"), installed
+    )
+    assert any("blamed 'tensorflow'" in p for p in wrong.problems)
+
+
+def test_same_version_pair_must_warn_not_fail() -> None:
+    case = by_name("tensorflow-cpu-and-tensorflow-same-version")
+    installed = {"tensorflow": "2.21.0", "tensorflow-cpu": "2.21.0", "numpy": "2.4.6", "keras": "3.15.1"}
+    warned = compare(
+        case, _report(_result("compat.tensorflow", "warn")), _probe("ok", tf="2.21.0"), installed
+    )
+    assert warned.agree, warned.problems
+    failed = compare(
+        case, _report(_result("compat.tensorflow", "fail")), _probe("ok", tf="2.21.0"), installed
+    )
+    assert not failed.agree and failed.problems[0].startswith("predicted broken (compat.tensorflow)")

@@ -1,22 +1,106 @@
-"""Version and compatibility checks, from installed metadata alone (TensorFlow is never imported).
+"""Version and compatibility checks, from installed metadata (TensorFlow is never imported here).
 
 Two sources are consulted and both must agree: the compatibility table kept as data
 (``data/compat.toml``, proven by the nox matrix) and the installed TensorFlow's own
 declared requirements (``Requires-Dist``, markers evaluated for the target interpreter).
+
+Calibration (``fail`` means "this stops the import or ``load_data()`` here"): metadata is a
+*prediction*; when the import probe (``runtime.import``) ran in the same run it is a second
+witness, and the status reflects both. These checks run after it (``after``) and read its
+result:
+
+- a declared-requirement violation the probe shows importing fine is a ``warn`` ("outside the
+  declared range, but the import works here (runtime.import)");
+- a violation the probe also fails on is a ``fail`` that names both witnesses;
+- without the probe (``--select compat``, or it was cut short by the budget), a violation of
+  ``compat.requirements`` fails only when it is known to break: the distribution is missing,
+  its version is *below* TensorFlow's declared minimum (TensorFlow calls what only newer
+  versions have, or was compiled against them: ml_dtypes 0.3.2 under TF 2.21), or a
+  ``[[known_break]]`` row of ``data/compat.toml`` names it. Newer than an upper cap, or an
+  excluded version, is a ``warn``: such caps are precautions more often than breaks (h5py
+  3.16 under TF 2.21, which declares ``<3.15``, imports and works — a matrix row);
+- NumPy and Keras verdicts without the probe come from the table, which the matrix proves
+  against real imports, and keep failing on a mismatch.
+
+Two TensorFlow distributions at the same version (``pip install tf-keras`` into a
+``tensorflow-cpu`` environment pulls ``tensorflow`` in) write identical files and work: a
+``warn`` naming the risk. At different versions they overwrite each other: a ``fail``.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.specifiers import Specifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.compat import applies, declared, release_for, releases_supporting_python, table_span
+from mnist_doctor.compat import (
+    applies,
+    declared,
+    known_break,
+    release_for,
+    releases_supporting_python,
+    table_span,
+)
 from mnist_doctor.environment import Dist, Distributions, canonical, conflicting_tensorflow, env_lookup
 from mnist_doctor.flavour import LEGACY_ON, KerasFlavour
-from mnist_doctor.hints import pip_install, pip_uninstall
+from mnist_doctor.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
 from mnist_doctor.model import BaseCheck, Result, Status
+
+#: The import probe's check: the second witness these checks reconcile with.
+IMPORT_CHECK = "runtime.import"
+
+
+@dataclass(frozen=True)
+class ImportWitness:
+    """What ``runtime.import`` saw in this run: ``imports``, ``fails`` or ``absent``."""
+
+    said: str
+    text: str
+
+    def line(self) -> str:
+        return f"import probe ({IMPORT_CHECK}): {self.text}"
+
+
+def import_witness(results: dict[str, Any] | None) -> ImportWitness:
+    """Read the import probe's result, if it ran to a verdict in this run."""
+    result = (results or {}).get(IMPORT_CHECK)
+    if result is None:
+        return ImportWitness("absent", "not run in this run")
+    status = getattr(result.status, "value", result.status)
+    data = result.data or {}
+    if data.get("budget_limited"):
+        return ImportWitness("absent", "cut short by the doctor's --timeout: no verdict")
+    if status in ("ok", "warn") and (data.get("runtime") or {}).get("keras_kind"):
+        return ImportWitness("imports", result.summary)
+    if status == "fail":
+        return ImportWitness("fails", result.summary)
+    return ImportWitness("absent", f"{status}: {result.summary}")
+
+
+def reconcile(result: Result, witness: ImportWitness, what: str = "metadata") -> Result:
+    """A metadata ``fail`` that the import probe contradicts becomes a ``warn``; both are named."""
+    if result.status != Status.FAIL or witness.said == "absent":
+        if result.status == Status.FAIL:
+            result.details.append(f"{witness.line()}; the verdict rests on {what} alone")
+        return result
+    result.details[:0] = [f"{what}: {result.summary}", witness.line()]
+    if witness.said == "imports":
+        result.status = Status.WARN
+        result.summary += f"; outside the declared range, but the import works here ({IMPORT_CHECK})"
+    else:
+        result.summary += f"; the import fails here too ({IMPORT_CHECK})"
+    return result
+
+
+def _with_fix(result: Result, command: Command | None) -> Result:
+    """Carry the hint's command as argv so ``--fix`` runs exactly what the hint shows."""
+    if command is not None:
+        result.data["fix"] = command.fix(result.summary)
+    return result
 
 
 def merged(specs: Iterable[str]) -> str:
@@ -40,45 +124,107 @@ class TensorflowInstalled(BaseCheck):
     family = "compat"
     title = "TensorFlow installed"
 
-    def run(self, distributions: Distributions, target_python: str, keras_flavour: KerasFlavour) -> Result:
+    def run(
+        self,
+        distributions: Distributions,
+        target_python: str,
+        keras_flavour: KerasFlavour,
+        doctor_isolation: str | None,
+    ) -> Result:
         dists = distributions.tensorflow_dists()
         if not dists:
-            details = [f"interpreter examined: {target_python}"]
-            if keras_flavour.kind == "keras3":
-                details.append(f"{keras_flavour.reason}: keras.datasets.mnist.load_data() can still work")
-            details.append(
-                "if mnist-doctor runs in its own environment (pipx), point it at your project's Python: "
-                + "mnist-doctor --python /path/to/python"
-            )
-            return Result.fail(
-                "no TensorFlow distribution is installed",
-                details=details,
-                hint=pip_install(target_python, "tensorflow"),
-            )
+            return self._none(target_python, keras_flavour, doctor_isolation)
         providers = conflicting_tensorflow(dists)
         listed = ", ".join(f"{d.name} {d.version_str}" for d in dists)
         if len(providers) > 1:
-            names = [d.name for d in providers]
-            keep = "tensorflow" if "tensorflow" in [canonical(n) for n in names] else names[0]
-            return Result.fail(
-                f"{len(providers)} TensorFlow distributions overwrite each other: {listed}",
-                details=[f"{d.name} {d.version_str} in {d.location}" for d in providers],
-                hint=f"{pip_uninstall(target_python, *names)} && {pip_install(target_python, keep)}",
-                data={"installed": [d.name for d in dists]},
-            )
+            return self._several(providers, listed, target_python, dists)
         duplicates = distributions.by_key.get(providers[0].key if providers else dists[0].key, [])
         if len(duplicates) > 1:
-            return Result.warn(
-                f"{duplicates[0].name} is installed {len(duplicates)} times: "
-                + ", ".join(f"{d.version_str} in {d.location}" for d in duplicates),
-                hint=f"{pip_uninstall(target_python, duplicates[0].name)} (repeat until none is left), then "
-                + pip_install(target_python, duplicates[0].name),
+            name = duplicates[0].name
+            cmd = uninstall_command(target_python, name).then(install_command(target_python, name))
+            return _with_fix(
+                Result.warn(
+                    f"{name} is installed {len(duplicates)} times: "
+                    + ", ".join(f"{d.version_str} in {d.location}" for d in duplicates),
+                    hint=f"{pip_uninstall(target_python, name)} (repeat until none is left), then "
+                    + pip_install(target_python, name),
+                ),
+                cmd,
             )
         main = providers[0] if providers else dists[0]
         return Result.ok(
             f"{main.name} {main.version_str}",
             details=[f"location: {main.location}"],
             data={"installed": [d.name for d in dists]},
+        )
+
+    @staticmethod
+    def _none(target_python: str, keras_flavour: KerasFlavour, isolation: str | None) -> Result:
+        details = [f"interpreter examined: {target_python}"]
+        if keras_flavour.kind == "keras3":
+            details.append(f"{keras_flavour.reason}: keras.datasets.mnist.load_data() can still work")
+        if isolation:
+            # The doctor examined its own private venv: the project's TensorFlow lives elsewhere.
+            return Result.fail(
+                f"no TensorFlow here — this is mnist-doctor's own {isolation} environment, "
+                "not your project's",
+                details=[
+                    *details,
+                    "installing TensorFlow here would only change the doctor's private venv",
+                    "your project's interpreter is the one that runs your code: there, "
+                    "python -c 'import sys; print(sys.executable)' prints its path",
+                    "if the project itself has no TensorFlow yet, install it there with that interpreter",
+                ],
+                hint="mnist-doctor --python /path/to/your/project/bin/python",
+                data={"installed": [], "isolated": isolation},
+            )
+        details.append(
+            "if mnist-doctor runs in its own environment (pipx), point it at your project's Python: "
+            + "mnist-doctor --python /path/to/python"
+        )
+        cmd = install_command(target_python, "tensorflow")
+        return _with_fix(
+            Result.fail("no TensorFlow distribution is installed", details=details, hint=str(cmd)), cmd
+        )
+
+    @staticmethod
+    def _several(providers: list[Dist], listed: str, target_python: str, dists: list[Dist]) -> Result:
+        names = [d.name for d in providers]
+        keep = "tensorflow" if "tensorflow" in [canonical(n) for n in names] else names[0]
+        versions = {d.version_str for d in providers}
+        where = [f"{d.name} {d.version_str} in {d.location}" for d in providers]
+        data = {"installed": [d.name for d in dists]}
+        if len(versions) == 1:
+            version = versions.pop()
+            cmd = uninstall_command(target_python, *names).then(
+                install_command(target_python, f"{keep}=={version}")
+            )
+            return _with_fix(
+                Result.warn(
+                    f"{len(providers)} TensorFlow distributions at the same version ({listed}): "
+                    "they hold the same files, so TensorFlow works, but they share them",
+                    details=[
+                        *where,
+                        "risk: uninstalling or upgrading either one deletes or replaces files the other "
+                        "needs, and `import tensorflow` then breaks",
+                        "how it happens: `pip install tf-keras` (which requires `tensorflow`) in a "
+                        "tensorflow-cpu environment",
+                        f"clean fix: keep one ({keep}, which other packages depend on by name)",
+                    ],
+                    hint=str(cmd),
+                    data=data,
+                ),
+                cmd,
+            )
+        cmd = uninstall_command(target_python, *names).then(install_command(target_python, keep))
+        return _with_fix(
+            Result.fail(
+                f"{len(providers)} TensorFlow distributions overwrite each other: {listed}",
+                details=[*where, "at different versions, the files on disk come from two builds"],
+                hint=str(cmd),
+                data=data,
+            ),
+            cmd,
         )
 
 
@@ -97,8 +243,7 @@ class PythonSupported(BaseCheck):
             if not supporting:
                 return Result.fail(
                     f"no TensorFlow release ({table_span()}) supports Python {py}",
-                    hint="create an environment with a supported Python, e.g. "
-                    + "uv venv -p 3.12 .venv && .venv/bin/python -m pip install tensorflow",
+                    hint="create an environment with a supported Python, e.g. " + _new_env_command(),
                 )
             return Result.ok(
                 f"Python {python_version} is supported by TensorFlow {table_span(supporting)}"
@@ -111,16 +256,27 @@ class PythonSupported(BaseCheck):
             )
         if not row.python.contains(py, prereleases=True):
             newest = releases_supporting_python(py)
+            cmd = install_command(target_python, f"tensorflow{newest[-1].tensorflow}") if newest else None
             fix = (
-                pip_install(target_python, f"tensorflow{newest[-1].tensorflow}")
-                if newest
+                str(cmd)
+                if cmd
                 else f"use a Python that TensorFlow {_minor(tf.version)} supports ({row.python})"
             )
-            return Result.fail(
-                f"TensorFlow {tf.version} supports Python {row.python}, this is {python_version}",
-                hint=fix,
+            return _with_fix(
+                Result.fail(
+                    f"TensorFlow {tf.version} supports Python {row.python}, this is {python_version}",
+                    hint=fix,
+                ),
+                cmd,
             )
         return Result.ok(f"Python {python_version} is supported by TensorFlow {tf.version} ({row.python})")
+
+
+def _new_env_command() -> str:
+    """A fresh venv with a supported Python, installed the way that venv can (uv venvs have no pip)."""
+    if shutil.which("uv"):
+        return "uv venv -p 3.12 .venv && uv pip install --python .venv/bin/python tensorflow"
+    return "python3.12 -m venv .venv && .venv/bin/python -m pip install tensorflow"
 
 
 class NumpyCompatible(BaseCheck):
@@ -129,17 +285,22 @@ class NumpyCompatible(BaseCheck):
     id = "compat.numpy"
     family = "compat"
     title = "NumPy ⇄ TensorFlow"
+    after = (IMPORT_CHECK,)
 
-    def run(self, distributions: Distributions, marker_env: dict[str, str], target_python: str) -> Result:
+    def run(
+        self,
+        distributions: Distributions,
+        marker_env: dict[str, str],
+        target_python: str,
+        results: dict[str, Any],
+    ) -> Result:
         numpy = distributions.get("numpy")
         tf = distributions.tensorflow()
         if tf is None or tf.version is None:
             return Result.skip("no TensorFlow installed: nothing to pair NumPy with")
         if numpy is None or numpy.version is None:
-            return Result.fail(
-                "NumPy is not installed (TensorFlow needs it)",
-                hint=pip_install(target_python, f"tensorflow=={tf.version}") + " --force-reinstall",
-            )
+            cmd = install_command(target_python, f"tensorflow=={tf.version}", flags=("--force-reinstall",))
+            return _with_fix(Result.fail("NumPy is not installed (TensorFlow needs it)", hint=str(cmd)), cmd)
         row = release_for(tf.version)
         problems: list[str] = []
         details: list[str] = []
@@ -164,16 +325,19 @@ class NumpyCompatible(BaseCheck):
         if numpy.version.major >= 2 and tf.version < Version("2.18"):
             summary = f"NumPy {numpy.version} with TensorFlow {tf.version}: TF < 2.18 was built for NumPy 1.x"
             upgrade = pip_install(target_python, "tensorflow>=2.18")
-            hint = f"{pip_install(target_python, 'numpy<2')}  (or upgrade: {upgrade})"
+            cmd = install_command(target_python, "numpy<2")
+            hint = f"{cmd}  (or upgrade: {upgrade})"
         else:
             summary = f"NumPy {numpy.version} does not fit TensorFlow {tf.version}"
-            hint = pip_install(target_python, f"numpy{want}")
-        return Result.fail(
+            cmd = install_command(target_python, f"numpy{want}")
+            hint = str(cmd)
+        result = Result.fail(
             summary,
             details=details + problems,
             hint=hint,
             data={"numpy": str(numpy.version), "tensorflow": str(tf.version)},
         )
+        return _with_fix(reconcile(result, import_witness(results), "table and metadata"), cmd)
 
     @staticmethod
     def _wanted(row, reqs) -> str:  # type: ignore[no-untyped-def]
@@ -189,6 +353,7 @@ class KerasPairing(BaseCheck):
     id = "compat.keras"
     family = "compat"
     title = "Keras ⇄ TensorFlow"
+    after = (IMPORT_CHECK,)
 
     def run(
         self,
@@ -197,6 +362,7 @@ class KerasPairing(BaseCheck):
         target_env: dict[str, str],
         marker_env: dict[str, str],
         target_python: str,
+        results: dict[str, Any],
     ) -> Result:
         flavour = keras_flavour
         details = [flavour.reason]
@@ -215,30 +381,40 @@ class KerasPairing(BaseCheck):
         if odd_legacy and result.status.value == "ok":
             result.status = Status.WARN
             result.hint = "export TF_USE_LEGACY_KERAS=1   (or unset it)"
-        return result
+        return reconcile(result, import_witness(results), "table and metadata")
 
     def _judge(self, flavour: KerasFlavour, tf: Dist, dists: Distributions, row, marker_env, target_python):  # type: ignore[no-untyped-def]
         keras = dists.get("keras")
         tf_keras = dists.get("tf-keras")
         minor = _minor(tf.version)  # type: ignore[union-attr]
         if flavour.kind == "tf_keras":
+            pin = install_command(target_python, f"tf-keras~={minor}.0")
             if tf_keras is None or tf_keras.version is None:
-                return Result.fail(
-                    f"TF_USE_LEGACY_KERAS={flavour.legacy_env} but tf-keras is not installed: "
-                    "tf.keras raises ImportError",
-                    hint=pip_install(target_python, f"tf-keras~={minor}.0")
-                    + "   (or unset TF_USE_LEGACY_KERAS)",
+                return _with_fix(
+                    Result.fail(
+                        f"TF_USE_LEGACY_KERAS={flavour.legacy_env} but tf-keras is not installed: "
+                        "tf.keras raises ImportError",
+                        hint=f"{pin}   (or unset TF_USE_LEGACY_KERAS)",
+                    ),
+                    pin,
                 )
             if _previous_minor(tf_keras.version, tf.version):  # type: ignore[arg-type]
-                return Result.warn(
-                    f"tf-keras {tf_keras.version} is one minor behind TensorFlow {tf.version}: it imports, "
-                    "but tf-keras declares the TensorFlow of its own minor",
-                    hint=pip_install(target_python, f"tf-keras~={minor}.0"),
+                return _with_fix(
+                    Result.warn(
+                        f"tf-keras {tf_keras.version} is one minor behind TensorFlow {tf.version}: "
+                        "it imports, but tf-keras declares the TensorFlow of its own minor",
+                        hint=str(pin),
+                    ),
+                    pin,
                 )
             if _minor(tf_keras.version) != minor:
-                return Result.fail(
-                    f"tf-keras {tf_keras.version} does not match TensorFlow {tf.version} (needs {minor}.x)",
-                    hint=pip_install(target_python, f"tf-keras~={minor}.0"),
+                return _with_fix(
+                    Result.fail(
+                        f"tf-keras {tf_keras.version} does not match TensorFlow {tf.version} "
+                        f"(needs {minor}.x)",
+                        hint=str(pin),
+                    ),
+                    pin,
                 )
             return Result.ok(
                 f"tf.keras is tf-keras {tf_keras.version} (TF_USE_LEGACY_KERAS={flavour.legacy_env})"
@@ -248,36 +424,64 @@ class KerasPairing(BaseCheck):
         if row is not None:
             specs.append(row.keras)
         want = merged(str(s) for s in specs)
+        # Install what TensorFlow itself declares (its Requires-Dist), the table only when it declares none.
+        own = merged(str(r.specifier) for r in declared_keras if r.specifier) or want
+        install = install_command(target_python, f"keras{want}")
         if keras is None or keras.version is None:
-            return Result.fail(
-                f"Keras is not installed; TensorFlow {tf.version} needs keras{want}",
-                hint=pip_install(target_python, f"keras{want}"),
+            cmd = install_command(target_python, f"keras{own}")
+            legacy = (
+                ""
+                if flavour.legacy_env is None
+                else f" (TF_USE_LEGACY_KERAS={flavour.legacy_env!r} is not a value TensorFlow honours)"
+            )
+            return _with_fix(
+                Result.fail(
+                    f"Keras is not installed; TensorFlow {tf.version} needs keras{own} for tf.keras{legacy}",
+                    details=[f"declared by {tf.name} {tf.version}: keras{own}"],
+                    hint=str(cmd),
+                ),
+                cmd,
             )
         bad = [s for s in specs if not s.contains(keras.version, prereleases=True)]
+        same_minor = install_command(target_python, f"keras~={minor}.0")
         if flavour.kind == "keras3" and keras.version.major < 3:
-            return Result.fail(
-                f"Keras {keras.version} is Keras 2, but tf.keras in TensorFlow {tf.version} needs Keras 3",
-                details=[f"needs keras{want}"],
-                hint=f"{pip_install(target_python, f'keras{want}')}   "
-                + f"(or keep Keras 2: {pip_install(target_python, f'tf-keras~={minor}.0')}"
-                + " and export TF_USE_LEGACY_KERAS=1)",
+            return _with_fix(
+                Result.fail(
+                    f"Keras {keras.version} is Keras 2, but tf.keras in TensorFlow {tf.version} "
+                    "needs Keras 3",
+                    details=[f"needs keras{want}"],
+                    hint=f"{install}   "
+                    + f"(or keep Keras 2: {pip_install(target_python, f'tf-keras~={minor}.0')}"
+                    + " and export TF_USE_LEGACY_KERAS=1)",
+                ),
+                install,
             )
         if flavour.kind == "keras3" and tf.version < Version("2.16"):  # type: ignore[operator]
-            return Result.warn(
-                f"tf.keras is Keras {keras.version}, which TensorFlow {tf.version} does not support: "
-                "it imports and load_data works, but Keras 2 code and saved models may break",
-                details=[f"TensorFlow {tf.version} needs keras{want}"],
-                hint=pip_install(target_python, f"keras~={minor}.0"),
+            return _with_fix(
+                Result.warn(
+                    f"tf.keras is Keras {keras.version}, which TensorFlow {tf.version} does not support: "
+                    "it imports and load_data works, but Keras 2 code and saved models may break",
+                    details=[f"TensorFlow {tf.version} needs keras{want}"],
+                    hint=str(same_minor),
+                ),
+                same_minor,
             )
         if flavour.kind == "keras2" and keras.version.major >= 3:
-            return Result.fail(
-                f"Keras {keras.version} is Keras 3, but TensorFlow {tf.version} needs Keras 2 ({minor}.x)",
-                hint=pip_install(target_python, f"keras~={minor}.0"),
+            return _with_fix(
+                Result.fail(
+                    f"Keras {keras.version} is Keras 3, but TensorFlow {tf.version} "
+                    f"needs Keras 2 ({minor}.x)",
+                    hint=str(same_minor),
+                ),
+                same_minor,
             )
         if bad:
-            return Result.fail(
-                f"Keras {keras.version} does not fit TensorFlow {tf.version} (needs keras{want})",
-                hint=pip_install(target_python, f"keras{want}"),
+            return _with_fix(
+                Result.fail(
+                    f"Keras {keras.version} does not fit TensorFlow {tf.version} (needs keras{want})",
+                    hint=str(install),
+                ),
+                install,
             )
         return Result.ok(
             f"tf.keras is {flavour.label}", details=[f"TensorFlow {tf.version} needs keras{want}"]
@@ -291,22 +495,30 @@ _OWN_CHECKS = {"numpy", "keras", "tf-keras"}
 class TensorflowRequirements(BaseCheck):
     """Everything the installed TensorFlow declares is installed at a fitting version.
 
-    Like ``pip check``, scoped to TensorFlow: protobuf, ml_dtypes, h5py and the rest.
+    Like ``pip check``, scoped to TensorFlow: protobuf, ml_dtypes, h5py and the rest. How a
+    violation is graded (with and without the import probe) is in the module docstring.
     """
 
     id = "compat.requirements"
     family = "compat"
     title = "TensorFlow's requirements"
+    after = (IMPORT_CHECK,)
 
-    def run(self, distributions: Distributions, marker_env: dict[str, str], target_python: str) -> Result:
+    def run(
+        self,
+        distributions: Distributions,
+        marker_env: dict[str, str],
+        target_python: str,
+        results: dict[str, Any],
+    ) -> Result:
         tf = distributions.tensorflow()
         if tf is None or tf.version is None:
             return Result.skip("no TensorFlow installed")
-        missing: list[str] = []
-        wrong: list[str] = []
+        breaking: list[str] = []
+        lenient: list[str] = []
         fixes: list[str] = []
         checked = 0
-        for dist in [d for d in distributions.tensorflow_dists()]:
+        for dist in distributions.tensorflow_dists():
             for req in dist.requirements():
                 key = canonical(req.name)
                 if key in _OWN_CHECKS or (req.marker is not None and not applies(req.marker, marker_env)):
@@ -314,29 +526,63 @@ class TensorflowRequirements(BaseCheck):
                 checked += 1
                 installed = distributions.get(key)
                 if installed is None or installed.version is None:
-                    missing.append(f"{req.name} (declared {req})")
+                    breaking.append(f"{req.name} is missing ({dist.name} {dist.version_str} declares {req})")
                     fixes.append(str(req).split(";")[0].strip())
-                elif req.specifier and not req.specifier.contains(installed.version, prereleases=True):
-                    wrong.append(
-                        f"{req.name} {installed.version_str}, but {dist.name} {dist.version_str} "
-                        f"declares {req.name}{req.specifier}"
-                    )
-                    fixes.append(f"{req.name}{req.specifier}")
-        if missing or wrong:
-            parts = []
-            if missing:
-                parts.append(f"{len(missing)} missing")
-            if wrong:
-                parts.append(f"{len(wrong)} at a version TensorFlow does not accept")
-            return Result.fail(
-                f"{' and '.join(parts)}: " + "; ".join((wrong + missing)[:3]),
-                details=wrong + missing,
-                hint=pip_install(target_python, *dict.fromkeys(fixes)),
+                    continue
+                if not req.specifier or req.specifier.contains(installed.version, prereleases=True):
+                    continue
+                line = (
+                    f"{req.name} {installed.version_str}, but {dist.name} {dist.version_str} "
+                    f"declares {req.name}{req.specifier}"
+                )
+                fixes.append(f"{req.name}{req.specifier}")
+                why = _known_to_break(req.specifier, installed.version, key, tf.version)
+                if why:
+                    breaking.append(f"{line} — {why}")
+                else:
+                    lenient.append(f"{line} — newer than declared, not known to break")
+        if not (breaking or lenient):
+            return Result.ok(
+                f"all {checked} requirements of {tf.name} {tf.version} are satisfied",
+                details=["numpy and keras are judged by compat.numpy and compat.keras"],
             )
-        return Result.ok(
-            f"all {checked} requirements of {tf.name} {tf.version} are satisfied",
-            details=["numpy and keras are judged by compat.numpy and compat.keras"],
+        cmd = install_command(target_python, *dict.fromkeys(fixes))
+        listed = breaking + lenient
+        witness = import_witness(results)
+        summary = f"{len(listed)} outside TensorFlow's declared requirements: " + "; ".join(
+            line.split(" — ")[0] for line in listed[:3]
         )
+        if witness.said != "absent" or breaking:
+            # With the probe, it decides; without it, a known break fails on metadata alone.
+            result = reconcile(
+                Result.fail(summary, details=list(listed), hint=str(cmd)), witness, "metadata (Requires-Dist)"
+            )
+            return _with_fix(result, cmd)
+        return _with_fix(
+            Result.warn(
+                summary + f"; not known to break (the import probe, {IMPORT_CHECK}, did not run to confirm)",
+                details=[*listed, witness.line()],
+                hint=str(cmd),
+            ),
+            cmd,
+        )
+
+
+def _lower_bounds(spec: SpecifierSet) -> list[Specifier]:
+    return [s for s in spec if s.operator in (">=", ">", "~=", "==", "===") and not s.version.endswith(".*")]
+
+
+def _known_to_break(spec: SpecifierSet, version: Version, key: str, tf_version: Version) -> str | None:
+    """Why this violation is known to break the import without trying it, or None."""
+    for bound in _lower_bounds(spec):
+        try:
+            floor = Version(bound.version)
+        except InvalidVersion:
+            continue
+        if version < floor or (bound.operator == ">" and version == floor):
+            return f"older than TensorFlow's minimum ({bound}): it lacks what TensorFlow calls"
+    row = known_break(key, version, tf_version)
+    return row.why if row is not None else None
 
 
 CHECKS = [

@@ -1,7 +1,13 @@
 """The import probe: numpy, TensorFlow and tf.keras imported for real, in a subprocess.
 
 The compat checks predict from metadata; this check observes. When they disagree the
-observation wins and the report shows both.
+observation wins and the report shows both (the compat checks read this result: they run
+after it, see ``checks/compat.py``).
+
+A probe killed because the doctor's own ``--timeout`` ran out says nothing about the
+patient: that is a ``warn`` naming the time it had and the ``--timeout`` that would do,
+never a ``fail``. A probe killed at its own cap (:data:`mnist_doctor.probes.IMPORT_TIMEOUT_S`)
+is a hang, and fails.
 """
 
 from __future__ import annotations
@@ -10,11 +16,12 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.environment import Distributions
+from mnist_doctor.compat import declared_specs
+from mnist_doctor.environment import Distributions, env_lookup
 from mnist_doctor.flavour import KerasFlavour
 from mnist_doctor.import_failures import classify_import_failure
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.probes import ImportProbe
+from mnist_doctor.probes import IMPORT_TIMEOUT_S, ImportProbe, timeout_needed
 
 
 def _tail(text: str, lines: int = 12) -> list[str]:
@@ -36,6 +43,8 @@ class ImportWorks(BaseCheck):
         distributions: Distributions,
         target_python: str,
         options: Any,
+        target_env: dict[str, str],
+        marker_env: dict[str, str],
     ) -> Result:
         probe = import_probe
         run = probe.run
@@ -52,13 +61,28 @@ class ImportWorks(BaseCheck):
         if run.launch_error:
             return Result.fail(f"could not start {target_python}: {run.launch_error}", data=data)
         failed = probe.failed_stage()
+        if probe.cut_by_budget:
+            data["budget_limited"] = True
+            where = failed["name"] if failed else "start-up"
+            needed = timeout_needed(options.timeout, probe.limit_s)
+            return Result.warn(
+                f"the import of {where} was still running after {run.elapsed_s:.1f}s when the doctor's "
+                f"own budget (--timeout {options.timeout:g}) ended it: no verdict on TensorFlow",
+                details=[
+                    "this says nothing against the environment: the probe was stopped by mnist-doctor, "
+                    f"not by a failure (its own limit is {IMPORT_TIMEOUT_S:g}s)",
+                    *_tail(run.stderr, 4),
+                ],
+                hint=f"rerun with --timeout {needed}",
+                data=data,
+            )
         if run.timed_out:
             where = failed["name"] if failed else "start-up"
             return Result.fail(
-                f"import of {where} did not finish within {run.elapsed_s:.0f}s (killed)",
+                f"import of {where} did not finish within {run.elapsed_s:.0f}s, the probe's own limit "
+                "(killed): it hangs",
                 details=_tail(run.stderr),
-                hint="rerun with a larger --timeout; if it still hangs, run "
-                + f'{target_python} -X importtime -c "import tensorflow" to see where',
+                hint=f'run {target_python} -X importtime -c "import tensorflow" to see where it stops',
                 data=data,
             )
         if failed is None and probe.finished:
@@ -68,20 +92,28 @@ class ImportWorks(BaseCheck):
                 failed.get("error", "") if failed else "",
                 *(failed.get("chain", []) if failed else []),
                 run.stderr,
+                (failed or {}).get("traceback") or "",
             ]
         )
         tf_version = keras_flavour.tensorflow
+        tf = distributions.tensorflow()
         diagnosis = classify_import_failure(
             text,
             target_python=target_python,
             signal_name=run.signal_name,
             tf_minor=f"{tf_version.major}.{tf_version.minor}" if tf_version else None,
+            legacy_keras=_legacy_value(probe, target_env),
+            declared=declared_specs(tf.requirements(), marker_env) if tf else {},
         )
         stage_name = failed["name"] if failed else "start-up"
         crashed = f" (crashed: {run.signal_name})" if run.signal_name else ""
         message = (failed or {}).get("error") or (_tail(run.stderr, 1) or ["no output"])[0]
         data["diagnosis"] = diagnosis.name
         data["failed_stage"] = stage_name
+        if diagnosis.module:
+            data["raised_in"] = diagnosis.module
+        if diagnosis.command is not None:
+            data["fix"] = diagnosis.command.fix(diagnosis.summary)
         return Result.fail(
             f"import {stage_name} failed{crashed}: {diagnosis.summary}",
             details=[f"{(failed or {}).get('error_type', 'error')}: {message}", *_tail(run.stderr, 8)],
@@ -117,6 +149,14 @@ class ImportWorks(BaseCheck):
                 data=data,
             )
         return Result.ok(summary, details=details, data=data)
+
+
+def _legacy_value(probe: ImportProbe, target_env: dict[str, str]) -> str | None:
+    """TF_USE_LEGACY_KERAS as the probe's process saw it (its own answer), else as introspected."""
+    seen = (probe.run.answer or {}).get("env")
+    if isinstance(seen, dict) and "TF_USE_LEGACY_KERAS" in seen:
+        return seen["TF_USE_LEGACY_KERAS"]
+    return env_lookup(target_env, "TF_USE_LEGACY_KERAS")
 
 
 def _metadata_mismatches(

@@ -281,6 +281,13 @@ def keras_paths():
     }
 
 
+def installers():
+    """Whether ``python -m pip`` can work here (uv and pipx make environments without pip)."""
+    import importlib.util
+
+    return {"pip": importlib.util.find_spec("pip") is not None}
+
+
 def marker_env():
     """PEP 508 marker variables of this interpreter, to evaluate declared requirements here."""
     impl = sys.implementation
@@ -314,6 +321,7 @@ def main():
         "ssl": ssl_view,
         "keras_paths": keras_paths,
         "markers": marker_env,
+        "installers": installers,
     }
     answer = {"schema": 1, "errors": {}}
     for key, func in sections.items():
