@@ -295,7 +295,7 @@ def inspect_stream(handle: IO[bytes], size: int, spec: DatasetSpec, report: Copy
     problems = mismatches(report.content, spec)
     handle.seek(0)
     if report.content.bomb:
-        report.verdict, report.summary = ZIP_BOMB, f"not MNIST: {report.content.error}"
+        report.verdict, report.summary = ZIP_BOMB, f"{report.content.error} (not MNIST)"
     elif report.content.error and report.size < spec.size and not zipfile.is_zipfile(handle):
         report.verdict = TRUNCATED
         report.summary = f"truncated: {report.size} of {spec.size} bytes ({report.content.error})"

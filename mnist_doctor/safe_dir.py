@@ -154,9 +154,16 @@ class SafeDir:
                     f"ls -la -- {shlex.quote(target)}   # act there by hand, or replace the link: "
                     f"rm -- {quoted} && mkdir -- {quoted}",
                 )
-            fd = os.open(target, _DIR_FLAGS)
+            try:
+                fd = os.open(target, _DIR_FLAGS)
+            except NotADirectoryError:
+                why = f"is a symlink to {target}, not to a folder"
+                raise UnsafeFolder(path, why, f"ls -la -- {quoted}") from None
         else:
-            fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=parent_fd)
+            try:
+                fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=parent_fd)
+            except NotADirectoryError:
+                raise UnsafeFolder(path, "is not a folder", f"ls -la -- {quoted}") from None
         try:
             opened = os.fstat(fd)
             if not stat.S_ISDIR(opened.st_mode):

@@ -193,7 +193,7 @@ def _download_once(
                 raise TooLarge(f"the server announces {expected} bytes; the dataset is {spec.size}")
             if progress is not None:
                 progress.start(expected)
-            while chunk := response.read(NET_CHUNK):
+            while chunk := response.read1(NET_CHUNK):  # returns what arrived: a check per piece
                 if watchdog.timed_out():
                     raise DeadlineReached(f"--timeout reached after {written} bytes")
                 written += len(chunk)
