@@ -49,15 +49,24 @@ def run_measured(
     cwd: str | Path | None = None,
     timeout: float = 120,
     on_start: object = None,
+    limit_as: int | None = None,
 ) -> Measured:
     """Run ``argv``, reap it with ``wait4`` and report its exit code, wall time and peak RSS.
 
     ``on_start(proc)`` (optional) runs once the process is started (e.g. to send a signal).
-    On ``timeout`` the process group is killed and the code is -9.
+    On ``timeout`` the process group is killed and the code is -9. ``limit_as`` caps the
+    address space (bytes) so that a runaway baseline cannot take the machine down.
     """
+
+    def limit() -> None:
+        if limit_as:
+            resource.setrlimit(resource.RLIMIT_AS, (limit_as, limit_as))
+
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True, preexec_fn=limit
+        )
         killer = threading.Timer(timeout, lambda: _kill_group(proc.pid))
         killer.start()
         try:
