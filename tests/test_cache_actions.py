@@ -17,6 +17,7 @@ from packaging.version import Version
 from rich.console import Console
 
 from mnist_doctor import actions, npz_check
+from mnist_doctor.dataset import DEFAULT_ORIGIN
 from mnist_doctor.flavour import KerasFlavour
 from tests.cache_fixtures import DatasetServer, datasets_dir, make_facts, tree_snapshot
 
@@ -156,6 +157,18 @@ def test_seed_refuses_a_wrong_file_and_leaves_the_cache(
     text = out.getvalue()
     assert "refused" in text and spec.sha256 in text
     assert {"html": "HTML page", "truncated": "truncated", "other-mnist": "valid MNIST-shaped"}[wrong] in text
+    if wrong == "other-mnist":  # where to get the one file Keras accepts, not "open the URL in a browser"
+        assert f"{spec.size} bytes" in text and DEFAULT_ORIGIN in text and "browser" not in text
+
+
+def test_fetch_of_a_valid_but_different_mnist_names_the_pinned_file(
+    keras_home: Path, synthetic_dir: Path, spec
+) -> None:
+    with DatasetServer((synthetic_dir / "other-mnist.npz").read_bytes(), ["full"]) as server:
+        code, text = fetch(spec, server.url)
+    assert code == 1 and "valid MNIST-shaped" in text
+    assert spec.sha256 in text and f"{spec.size} bytes" in text and DEFAULT_ORIGIN in text
+    assert "browser" not in text
 
 
 def test_seed_missing_file_is_a_usage_error(keras_home: Path, tmp_path: Path, spec) -> None:
