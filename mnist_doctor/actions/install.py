@@ -64,14 +64,16 @@ class Staged:
 
 
 def _discard(staged: Staged, file_name: str) -> None:
-    """Remove the temp file (and folders made for it when nothing was installed)."""
+    """Remove the temp file (and folders made for it when nothing was installed); never raises OSError."""
     with contextlib.suppress(OSError):
         staged.stream.close()
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         staged.folder.unlink(staged.name)
-    if not staged.folder.exists(file_name):
-        staged.folder.undo_created()
-    staged.folder.close()
+    with contextlib.suppress(OSError):
+        if not staged.folder.exists(file_name):
+            staged.folder.undo_created()
+    with contextlib.suppress(OSError):
+        staged.folder.close()
 
 
 @contextlib.contextmanager
@@ -100,7 +102,7 @@ def staged_file(folder_path: Path, file_name: str) -> Iterator[Staged]:
             try:
                 _discard(staged, file_name)
                 break
-            except (KeyboardInterrupt, SystemExit) as exc:  # a second signal: finish cleaning first
+            except BaseException as exc:  # a second signal (any exception it raises): finish cleaning first
                 pending = exc
         if pending is not None:
             raise pending
