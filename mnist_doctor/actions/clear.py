@@ -22,6 +22,7 @@ from mnist_doctor.actions._common import (
     EXIT_USAGE,
     _context,
     _mb,
+    _plain,
     _say,
 )
 from mnist_doctor.cache_paths import KerasCache
@@ -138,7 +139,7 @@ def _report_refused(console: Console, found: Survey) -> bool:
     for exc, read_here in found.refused:
         label = "not touched (Keras reads this folder):" if read_here else "not touched:"
         _say(console, label, f"{exc.path} {exc.reason}", "red" if read_here else "yellow")
-        console.print(f"hint: {exc.hint}")
+        _plain(console, f"hint: {exc.hint}")
         blocking = blocking or read_here
     return blocking
 
@@ -179,9 +180,9 @@ def _clear(
     entries = [e for e in listed if not e.keep]
     if not entries:
         for entry in listed:
-            console.print(f"{entry.path}: {entry.note}")
+            _plain(console, f"{entry.path}: {entry.note}")
         folders = ", ".join(str(f) for f in cache.candidates)
-        console.print(f"nothing to remove: no {file_name} or partial file in {folders}")
+        _plain(console, f"nothing to remove: no {file_name} or partial file in {folders}")
         return EXIT_FAIL if blocked else EXIT_OK
     from rich.table import Table
     from rich.text import Text
@@ -195,7 +196,7 @@ def _clear(
     console.print(table)
     total = sum(e.size for e in entries)
     if dry_run:
-        console.print(f"dry run: would remove {len(entries)} item(s), {_mb(total)}; nothing removed")
+        _plain(console, f"dry run: would remove {len(entries)} item(s), {_mb(total)}; nothing removed")
         return EXIT_OK
     if not yes:
         if not interactive:
@@ -213,9 +214,9 @@ def _clear(
             failures.append(f"{entry.path}: {error}")
         else:
             freed += entry.size
-    console.print(f"removed {len(entries) - len(failures)} item(s), freed {_mb(freed)}")
+    _plain(console, f"removed {len(entries) - len(failures)} item(s), freed {_mb(freed)}")
     for failure in failures:
         _say(console, "not removed:", f"{failure}", "red")
     if failures and not any(e.kind == "directory" for e in entries):
-        console.print(f'hint: sudo chown -R "$(id -un)" {cache.base}   # then run --clear-cache again')
+        _plain(console, f'hint: sudo chown -R "$(id -un)" {cache.base}   # then run --clear-cache again')
     return EXIT_FAIL if failures or blocked else EXIT_OK

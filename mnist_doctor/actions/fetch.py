@@ -28,6 +28,7 @@ from mnist_doctor.actions._common import (
     SOCKET_TIMEOUT_S,
     _context,
     _mb,
+    _plain,
     _say,
 )
 from mnist_doctor.actions.install import (
@@ -296,7 +297,7 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
         _say(console, "not downloading:", f"SSL_CERT_FILE: {blocked}", "red")
         console.print("hint: export SSL_CERT_FILE=/path/to/ca-bundle.pem   # or: unset SSL_CERT_FILE")
         return EXIT_FAIL
-    console.print(f"downloading {shown}")
+    _plain(console, f"downloading {shown}")
     window = options.budget.slice(reserve=FETCH_RESERVE_S)
     tried = 0
     try:
@@ -312,7 +313,7 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
                         wait = BACKOFF_S * 2 ** (attempt - 1)
                         if attempt == ATTEMPTS or window.remaining() <= wait:
                             raise
-                        console.print(f"attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
+                        _plain(console, f"attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
                         time.sleep(wait)
             _verify(staged, written, digest, spec)
             _install(staged, spec.file_name)
@@ -334,7 +335,7 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
         _say(
             console, "refused:", f"{redact_text(str(exc))}: not the dataset; the cache was not changed", "red"
         )
-        console.print(f"hint: {pinned_hint(spec)}")
+        _plain(console, f"hint: {pinned_hint(spec)}")
         return EXIT_FAIL
     except TransientError as exc:
         _say(console, "download failed", f"after {tried} attempt(s): {redact_text(str(exc))}", "red")
@@ -346,16 +347,17 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
     except (urllib.error.URLError, ValueError, http.client.HTTPException) as exc:
         message, hint = _explain(exc, url)
         _say(console, "download failed:", f"{redact_text(message)}; the cache was not changed", "red")
-        console.print(f"hint: {hint}")
+        _plain(console, f"hint: {hint}")
         return EXIT_FAIL
     except InstallError as exc:
         _say(console, "refused:", f"{shown} served the wrong file: {exc}; the cache was not changed", "red")
         if exc.verdict in (npz_check.HTML, npz_check.EMPTY):
-            console.print(
-                f"hint: a proxy or portal page means the network blocks the download; {pinned_hint(spec)}"
+            _plain(
+                console,
+                f"hint: a proxy or portal page means the network blocks the download; {pinned_hint(spec)}",
             )
         else:
-            console.print(f"hint: {pinned_hint(spec)}")
+            _plain(console, f"hint: {pinned_hint(spec)}")
         return EXIT_FAIL
     except OSError as exc:
         return _install_failed(console, exc, cache)

@@ -25,12 +25,12 @@ from mnist_doctor.actions._common import (
     EXIT_USAGE,
     _context,
     _mb,
+    _plain,
     _say,
 )
 from mnist_doctor.cache_paths import KerasCache
 from mnist_doctor.dataset import DEFAULT_ORIGIN, DatasetSpec
 from mnist_doctor.facts import Facts
-from mnist_doctor.redact import redact_text
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 
@@ -139,7 +139,7 @@ def _install(staged: Staged, file_name: str) -> None:
 def refused_folder(console: Console, exc: UnsafeFolder) -> int:
     """The cache folder is not safe to act in: the reason, the manual way, nothing changed."""
     _say(console, "refused:", f"{exc.path} {exc.reason}; nothing was changed", "red")
-    console.print(f"hint: {exc.hint}")
+    _plain(console, f"hint: {exc.hint}")
     return EXIT_FAIL
 
 
@@ -156,20 +156,22 @@ def prepare_target(cache: KerasCache, spec: DatasetSpec, console: Console) -> in
     """Say where the file goes; the exit code to stop with (a folder in the way, or the
     pinned file already there), or ``None`` to go on and install. Shared by seed and fetch."""
     target = cache.dataset_path
-    console.print(f"target: {target} (where {cache.flavour_label} reads it)")
+    _plain(console, f"target: {target} (where {cache.flavour_label} reads it)")
     if cache.fallback:
-        console.print(
+        _plain(
+            console,
             f"note: this is Keras' fallback folder {cache.base}, shared and wiped at "
-            "reboot; see `mnist-doctor --select cache.location`"
+            "reboot; see `mnist-doctor --select cache.location`",
         )
     if target.is_dir() and not target.is_symlink():
         _say(console, "cannot install:", f"a folder sits at {target}", "red")
-        console.print(
-            f"hint: look inside, then: rm -r -- {target}   # or: mnist-doctor --clear-cache if it is empty"
+        _plain(
+            console,
+            f"hint: look inside, then: rm -r -- {target}   # or: mnist-doctor --clear-cache if it is empty",
         )
         return EXIT_FAIL
     if npz_check.inspect_copy(target, spec, with_partials=False).ok:
-        console.print(f"{target} is already the pinned file; nothing to do")
+        _plain(console, f"{target} is already the pinned file; nothing to do")
         return EXIT_OK
     return None
 
@@ -224,12 +226,13 @@ def seed_file(facts: Facts, console: Console, path: str) -> int:
         )
         if not report.ok:
             _say(console, "refused:", f"{source} is {report.summary}", "red")
-            console.print(f"expected sha256 {spec.sha256}, {spec.size} bytes; the cache was not changed")
+            _plain(console, f"expected sha256 {spec.sha256}, {spec.size} bytes; the cache was not changed")
             if report.verdict == npz_check.OTHER_MNIST:
-                console.print(f"hint: {pinned_hint(spec)}")
+                _plain(console, f"hint: {pinned_hint(spec)}")
             else:
-                console.print(
-                    f"hint: download it again from {redact_text(spec.origin)} and compare: sha256sum {source}"
+                _plain(
+                    console,
+                    f"hint: download it again from {spec.origin} and compare: sha256sum {source}",
                 )
             return EXIT_FAIL
         stop = prepare_target(cache, spec, console)
