@@ -12,6 +12,13 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 ORIGIN_ENV = "MNIST_DOCTOR_ORIGIN"
+#: A file larger than the dataset by more than this is refused by its size alone, unread
+#: (an uncompressed ``np.savez`` of MNIST, 55 MB, still gets a real verdict).
+FILE_SIZE_MARGIN = 64 << 20
+#: A download may run this far past the expected size before it is cut off (a proxy's trailer).
+DOWNLOAD_MARGIN = 64 << 10
+#: Item sizes of the dtypes a spec may name (for :meth:`DatasetSpec.unpacked_limit`).
+_ITEMSIZE = {"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "int32": 4, "int64": 8, "float32": 4}
 DEFAULT_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 
 
@@ -43,6 +50,29 @@ class DatasetSpec:
     @property
     def scheme(self) -> str:
         return urlsplit(self.origin).scheme
+
+    @property
+    def max_file_size(self) -> int:
+        """Beyond this a file is refused by size without reading a byte (no 40 s hash of 20 GB)."""
+        return self.size + FILE_SIZE_MARGIN
+
+    @property
+    def max_download(self) -> int:
+        """A download stops here: an endless body must not fill the disk."""
+        return self.size + DOWNLOAD_MARGIN
+
+    def unpacked_limit(self) -> int:
+        """The most bytes the arrays can inflate to (shape × item size, plus header room).
+
+        An archive that declares or inflates to more is a zip bomb, not MNIST (55 MB).
+        """
+        total = 1 << 20
+        for array in self.arrays:
+            count = 1
+            for n in array.shape:
+                count *= n
+            total += count * _ITEMSIZE.get(array.dtype, 8) + 4096
+        return total
 
     def with_origin(self, origin: str) -> DatasetSpec:
         """Same file, fetched from a mirror (``--origin`` / ``--mirror``)."""

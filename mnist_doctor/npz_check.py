@@ -5,24 +5,28 @@ the cause: an HTML or XML page saved by a proxy, a truncated download, an empty 
 folder or a dangling symlink in the file's place, leftovers of interrupted downloads, or
 a perfectly valid MNIST that is simply not the file whose hash Keras pins (which Keras
 would throw away and download again). Only the file system is involved, so this runs in
-the doctor's own process. numpy is imported lazily and only to read arrays with
-``allow_pickle=False``; if numpy itself is broken, a standard-library parse of the zip and
-the ``.npy`` headers gives the same verdict.
+the doctor's own process, with bounded work: a file far larger than the dataset is judged
+by its size without being read, and the archive is parsed by :mod:`mnist_doctor.npz_stream`
+(standard library, streamed, an inflate cap against zip bombs, nothing unpickled), so
+neither a broken numpy nor a hostile file can hurt the doctor.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
+from mnist_doctor.dataset import MNIST, ZIP_MAGIC, DatasetSpec
 from mnist_doctor.errors import UsageError
+from mnist_doctor.npz_stream import ArrayInfo, NpzContent, read_archive
+from mnist_doctor.safe_dir import is_temp_name
+
+__all__ = ["ArrayInfo", "CopyReport", "NpzContent", "inspect_copy", "inspect_stream", "read_content"]
 
 #: Read size for hashing: large enough that per-call overhead vanishes next to SHA-256 itself.
 CHUNK = 1 << 20
@@ -43,6 +47,8 @@ TRUNCATED = "truncated"
 CORRUPT = "corrupt"
 OTHER_MNIST = "different-valid-mnist"
 NOT_MNIST = "not-mnist"
+TOO_LARGE = "too-large"
+ZIP_BOMB = "zip-bomb"
 
 
 def spec_from_env(spec: DatasetSpec, env: dict[str, str] | None = None) -> DatasetSpec:
@@ -77,18 +83,28 @@ def spec_from_env(spec: DatasetSpec, env: dict[str, str] | None = None) -> Datas
     return spec.with_file(sha, size_value)
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Chunked sha256 with a reused buffer (no per-chunk allocation; hashlib drops the GIL)."""
+def sha256_stream(handle: IO[bytes], limit: int | None = None) -> str:
+    """Chunked sha256 from the start of ``handle`` with a reused buffer; reads at most ``limit`` bytes."""
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                break
-            digest.update(view[:count])
+    handle.seek(0)
+    left = limit
+    while left is None or left > 0:
+        count = handle.readinto(buffer)  # type: ignore[attr-defined]
+        if not count:
+            break
+        if left is not None:
+            count = min(count, left)
+            left -= count
+        digest.update(view[:count])
     return digest.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Chunked sha256 of a file (hashlib drops the GIL on large updates)."""
+    with open(path, "rb", buffering=0) as handle:
+        return sha256_stream(handle)
 
 
 def head_kind(head: bytes) -> str:
@@ -109,136 +125,47 @@ def head_kind(head: bytes) -> str:
     return "other"
 
 
-@dataclass
-class ArrayInfo:
-    shape: tuple[int, ...]
-    dtype: str
-    value_range: tuple[int, int] | None = None
+def mismatches(content: NpzContent, spec: DatasetSpec) -> list[str]:
+    """How the archive differs from MNIST's layout; empty when it is a valid MNIST."""
+    if content.error:
+        return [content.error]
+    out = []
+    wanted = {a.name for a in spec.arrays}
+    if set(content.arrays) != wanted:
+        out.append(f"keys {sorted(content.arrays)} instead of {sorted(wanted)}")
+    for want in spec.arrays:
+        got = content.arrays.get(want.name)
+        if got is None:
+            continue
+        if got.shape != want.shape:
+            out.append(f"{want.name} has shape {got.shape}, MNIST has {want.shape}")
+        if got.dtype != want.dtype:
+            out.append(f"{want.name} is {got.dtype}, MNIST is {want.dtype}")
+        if want.name.startswith("y_") and got.value_range is not None:
+            low, high = got.value_range
+            lo_want, hi_want = spec.label_range
+            if low < lo_want or high > hi_want:
+                out.append(f"{want.name} labels span {low}..{high}, MNIST has {lo_want}..{hi_want}")
+    return out
 
 
-@dataclass
-class NpzContent:
-    """What the archive holds, read without unpickling anything."""
-
-    reader: str  # "numpy" or "stdlib"
-    arrays: dict[str, ArrayInfo] = field(default_factory=dict)
-    error: str | None = None
-
-    def mismatches(self, spec: DatasetSpec) -> list[str]:
-        """How it differs from MNIST's layout; empty when it is a valid MNIST."""
-        if self.error:
-            return [self.error]
-        out = []
-        wanted = {a.name for a in spec.arrays}
-        if set(self.arrays) != wanted:
-            out.append(f"keys {sorted(self.arrays)} instead of {sorted(wanted)}")
-        for want in spec.arrays:
-            got = self.arrays.get(want.name)
-            if got is None:
-                continue
-            if got.shape != want.shape:
-                out.append(f"{want.name} has shape {got.shape}, MNIST has {want.shape}")
-            if got.dtype != want.dtype:
-                out.append(f"{want.name} is {got.dtype}, MNIST is {want.dtype}")
-            if want.name.startswith("y_") and got.value_range is not None:
-                low, high = got.value_range
-                lo_want, hi_want = spec.label_range
-                if low < spec.label_range[0] or high > spec.label_range[1]:
-                    out.append(f"{want.name} labels span {low}..{high}, MNIST has {lo_want}..{hi_want}")
-        return out
-
-
-def read_with_numpy(path: Path) -> NpzContent:
-    """Open like Keras 3.15 does (``allow_pickle=False``) and describe every array."""
-    import numpy as np  # lazy: a broken numpy must not break the doctor
-
-    content = NpzContent("numpy")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for name in archive.files:
-                array = archive[name]
-                value_range = None
-                if name.startswith("y_") and array.size and array.dtype.kind in "iu":
-                    value_range = (int(array.min()), int(array.max()))
-                content.arrays[name] = ArrayInfo(
-                    tuple(int(n) for n in array.shape), str(array.dtype), value_range
-                )
-    except Exception as exc:  # BadZipFile, EOFError, ValueError (pickled object), OSError...
-        content.error = f"numpy cannot read it: {type(exc).__name__}: {exc}"
-    return content
-
-
-_DESCR_DTYPES = {
-    "|u1": "uint8",
-    "<u1": "uint8",
-    "|i1": "int8",
-    "<i8": "int64",
-    "<i4": "int32",
-    "<u2": "uint16",
-    "<f4": "float32",
-    "<f8": "float64",
-}
-
-
-def read_with_stdlib(path: Path) -> NpzContent:
-    """Fallback when numpy cannot be imported: zip directory + CRCs + ``.npy`` headers."""
-    content = NpzContent("stdlib")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            if bad:
-                content.error = f"zip member {bad} fails its CRC check"
-                return content
-            for member in archive.namelist():
-                name = member[:-4] if member.endswith(".npy") else member
-                with archive.open(member) as handle:
-                    info, data_offset = _npy_header(handle.read(4096))
-                if info is None:
-                    content.error = f"{member} is not a .npy array"
-                    return content
-                if name.startswith("y_") and info.dtype == "uint8":
-                    payload = archive.read(member)[data_offset:]
-                    if payload:
-                        info.value_range = (min(payload), max(payload))
-                content.arrays[name] = info
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        content.error = f"not a readable zip archive: {type(exc).__name__}: {exc}"
-    return content
-
-
-def _npy_header(raw: bytes) -> tuple[ArrayInfo | None, int]:
-    if not raw.startswith(b"\x93NUMPY") or len(raw) < 10:
-        return None, 0
-    major = raw[6]
-    if major == 1:
-        length, start = int.from_bytes(raw[8:10], "little"), 10
-    else:
-        length, start = int.from_bytes(raw[8:12], "little"), 12
-    try:
-        header: dict[str, Any] = ast.literal_eval(raw[start : start + length].decode("latin1"))
-    except (ValueError, SyntaxError):
-        return None, 0
-    descr = str(header.get("descr"))
-    dtype = _DESCR_DTYPES.get(descr, descr)
-    return ArrayInfo(tuple(header.get("shape", ())), dtype), start + length
-
-
-def read_content(path: Path) -> NpzContent:
-    try:
-        import numpy  # noqa: F401
-    except Exception:  # a broken numpy (ABI mismatch...) raises more than ImportError
-        return read_with_stdlib(path)
-    return read_with_numpy(path)
+def read_content(path: str | os.PathLike[str], spec: DatasetSpec = MNIST) -> NpzContent:
+    """The archive's arrays, inflating at most what ``spec``'s arrays need (see npz_stream)."""
+    with open(path, "rb") as handle:
+        return read_archive(handle, spec.unpacked_limit())
 
 
 def partial_files(folder: Path, file_name: str) -> list[Path]:
-    """Leftovers of interrupted downloads or seeds: ``mnist.npz.*`` and ``.mnist.npz.*``."""
+    """Leftovers of interrupted seeds or fetches: the doctor's own ``.mnist.npz.<token>.part`` files.
+
+    Keras writes straight to ``mnist.npz`` and removes it on failure, so it leaves no other
+    name; ``mnist.npz.bak`` and friends are the user's and are never listed as partials.
+    """
     try:
-        entries = list(os.scandir(folder))
+        names = os.listdir(folder)
     except OSError:
         return []
-    prefixes = (file_name + ".", "." + file_name + ".")
-    return sorted(Path(e.path) for e in entries if e.name.startswith(prefixes))
+    return sorted(folder / name for name in names if is_temp_name(name, file_name))
 
 
 @dataclass
@@ -280,6 +207,16 @@ def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
+def _open_regular(path: Path) -> tuple[IO[bytes] | None, os.stat_result]:
+    """Open ``path`` (following a link, as Keras does) without blocking on a FIFO; the fd's own stat."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        return None, st
+    return os.fdopen(fd, "rb", buffering=0), st
+
+
 def inspect_copy(path: str | os.PathLike[str], spec: DatasetSpec, with_partials: bool = True) -> CopyReport:
     """Examine ``path`` as the dataset file and say exactly what is wrong with it, if anything."""
     path = Path(path)
@@ -298,18 +235,40 @@ def inspect_copy(path: str | os.PathLike[str], spec: DatasetSpec, with_partials:
             report.verdict = DANGLING_LINK
             report.summary = f"a symlink to {report.link_target}, which does not exist"
             return report
-    target_stat = path.stat()
-    if stat.S_ISDIR(target_stat.st_mode):
-        report.verdict, report.summary = DIRECTORY, "a directory sits where the file should be"
-        return report
-    if not stat.S_ISREG(target_stat.st_mode):
-        report.verdict, report.summary = NOT_REGULAR, "not a regular file"
-        return report
-    report.size = target_stat.st_size
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-        report.sha256 = sha256_file(path)
+        handle, target_stat = _open_regular(path)
+    except IsADirectoryError:
+        handle, target_stat = None, os.stat(path)
+    except OSError as exc:
+        report.verdict, report.summary = UNREADABLE, f"cannot read it: {exc.strerror}"
+        return report
+    if handle is None:
+        if stat.S_ISDIR(target_stat.st_mode):
+            report.verdict, report.summary = DIRECTORY, "a directory sits where the file should be"
+        else:
+            report.verdict, report.summary = NOT_REGULAR, "not a regular file (a FIFO, socket or device)"
+        return report
+    with handle:
+        return inspect_stream(handle, target_stat.st_size, spec, report)
+
+
+def inspect_stream(handle: IO[bytes], size: int, spec: DatasetSpec, report: CopyReport) -> CopyReport:
+    """The verdict on the open regular file ``handle`` of ``size`` bytes, filled into ``report``.
+
+    Bounded: a file much larger than the dataset is judged by its size alone (never hashed),
+    and the archive is read by :mod:`mnist_doctor.npz_stream` with an inflate cap.
+    """
+    report.size = size
+    if size > spec.max_file_size:
+        report.verdict = TOO_LARGE
+        report.summary = (
+            f"{_mb(size)}, far larger than the dataset ({_mb(spec.size)}): not the file, not read"
+        )
+        return report
+    try:
+        handle.seek(0)
+        head = handle.read(HEAD_BYTES)
+        report.sha256 = sha256_stream(handle, spec.max_file_size + 1)
     except OSError as exc:
         report.verdict, report.summary = UNREADABLE, f"cannot read it: {exc.strerror}"
         return report
@@ -331,9 +290,13 @@ def inspect_copy(path: str | os.PathLike[str], spec: DatasetSpec, with_partials:
         report.verdict = CORRUPT
         report.summary = f"{report.size} bytes that are not a zip archive (first bytes {head[:8]!r})"
         return report
-    report.content = read_content(path)
-    problems = report.content.mismatches(spec)
-    if report.content.error and report.size < spec.size and not zipfile.is_zipfile(path):
+    handle.seek(0)
+    report.content = read_archive(handle, spec.unpacked_limit())
+    problems = mismatches(report.content, spec)
+    handle.seek(0)
+    if report.content.bomb:
+        report.verdict, report.summary = ZIP_BOMB, f"{report.content.error} (not MNIST)"
+    elif report.content.error and report.size < spec.size and not zipfile.is_zipfile(handle):
         report.verdict = TRUNCATED
         report.summary = f"truncated: {report.size} of {spec.size} bytes ({report.content.error})"
     elif report.content.error:

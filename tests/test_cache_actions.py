@@ -17,6 +17,7 @@ from packaging.version import Version
 from rich.console import Console
 
 from mnist_doctor import actions, npz_check
+from mnist_doctor.dataset import DEFAULT_ORIGIN
 from mnist_doctor.flavour import KerasFlavour
 from tests.cache_fixtures import DatasetServer, datasets_dir, make_facts, tree_snapshot
 
@@ -34,7 +35,9 @@ def console() -> tuple[Console, io.StringIO]:
 def populate(home: Path, good: Path) -> Path:
     folder = datasets_dir(home)
     (folder / "mnist.npz").write_bytes(b"<html>login</html>")
-    (folder / "mnist.npz.part").write_bytes(b"half")
+    (folder / ".mnist.npz.0123456789abcdef.part").write_bytes(b"half")  # the doctor's own temp file
+    (folder / "mnist.npz.part").write_bytes(b"user")  # no tool of ours or Keras' writes this name
+    (folder / "mnist.npz.bak").write_bytes(b"user's backup")
     (folder / "cifar10.npz").write_bytes(b"other dataset")
     (home / ".keras" / "keras.json").write_text("{}")
     (home / ".keras" / "models").mkdir()
@@ -47,7 +50,8 @@ def test_clear_cache_removes_only_mnist_files(keras_home: Path, good_npz: Path, 
     out_console, out = console()
     code = actions.clear_cache(make_facts(spec), out_console, yes=True, dry_run=False, interactive=False)
     assert code == 0
-    assert sorted(p.name for p in folder.iterdir()) == ["cifar10.npz"]
+    assert sorted(p.name for p in folder.iterdir()) == ["cifar10.npz", "mnist.npz.bak", "mnist.npz.part"]
+    assert (folder / "mnist.npz.bak").read_bytes() == b"user's backup"
     assert (keras_home / ".keras" / "keras.json").read_text() == "{}"
     assert (keras_home / ".keras" / "models" / "resnet.h5").read_bytes() == b"weights"
     assert "removed 2 item(s), freed 22 B" in out.getvalue()
@@ -58,7 +62,8 @@ def test_clear_cache_dry_run_and_no_tty_remove_nothing(keras_home: Path, good_np
     before = tree_snapshot(keras_home)
     out_console, out = console()
     assert actions.clear_cache(make_facts(spec), out_console, yes=False, dry_run=True, interactive=False) == 0
-    assert "would remove 2 item(s)" in out.getvalue() and "mnist.npz.part" in out.getvalue()
+    assert "would remove 2 item(s)" in out.getvalue() and ".mnist.npz.0123456789abcdef.part" in out.getvalue()
+    assert "mnist.npz.bak" not in out.getvalue()
     assert (
         actions.clear_cache(make_facts(spec), out_console, yes=False, dry_run=False, interactive=False) == 2
     )
@@ -152,6 +157,18 @@ def test_seed_refuses_a_wrong_file_and_leaves_the_cache(
     text = out.getvalue()
     assert "refused" in text and spec.sha256 in text
     assert {"html": "HTML page", "truncated": "truncated", "other-mnist": "valid MNIST-shaped"}[wrong] in text
+    if wrong == "other-mnist":  # where to get the one file Keras accepts, not "open the URL in a browser"
+        assert f"{spec.size} bytes" in text and DEFAULT_ORIGIN in text and "browser" not in text
+
+
+def test_fetch_of_a_valid_but_different_mnist_names_the_pinned_file(
+    keras_home: Path, synthetic_dir: Path, spec
+) -> None:
+    with DatasetServer((synthetic_dir / "other-mnist.npz").read_bytes(), ["full"]) as server:
+        code, text = fetch(spec, server.url)
+    assert code == 1 and "valid MNIST-shaped" in text
+    assert spec.sha256 in text and f"{spec.size} bytes" in text and DEFAULT_ORIGIN in text
+    assert "browser" not in text
 
 
 def test_seed_missing_file_is_a_usage_error(keras_home: Path, tmp_path: Path, spec) -> None:

@@ -21,7 +21,7 @@ def test_clear_cache_dry_run_lists_and_removes_nothing(doctor, home: Path) -> No
     folder = home / ".keras" / "datasets"
     folder.mkdir(parents=True)
     (folder / "mnist.npz").write_bytes(b"<html>proxy</html>")
-    (folder / "mnist.npz.part").write_bytes(b"12")
+    (folder / ".mnist.npz.0123456789abcdef.part").write_bytes(b"12")
     before = tree_snapshot(home)
     run = doctor("--clear-cache", "--dry-run")
     out = run.stdout + run.stderr

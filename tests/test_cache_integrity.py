@@ -69,17 +69,20 @@ def test_directory_and_dangling_symlink(tmp_path: Path, spec) -> None:
 
 def test_partials_are_listed(tmp_path: Path, good_npz: Path, spec) -> None:
     (tmp_path / "mnist.npz").write_bytes(good_npz.read_bytes())
-    for name in ("mnist.npz.part", ".mnist.npz.abc123.part", "cifar10.npz", "mnist.npzz"):
+    names = ("mnist.npz.part", ".mnist.npz.abc123_z.part", ".mnist.npz.0123456789abcdef.part", "cifar10.npz")
+    for name in (*names, "mnist.npzz", "mnist.npz.bak", ".mnist.npz.bak.part", ".mnist.npz.abc.part"):
         (tmp_path / name).write_bytes(b"x")
     report = npz_check.inspect_copy(tmp_path / "mnist.npz", spec)
     assert report.ok
-    assert sorted(p.name for p in report.partials) == [".mnist.npz.abc123.part", "mnist.npz.part"]
+    # only the doctor's own temp names (mkstemp form of old releases, hex form now); Keras leaves none
+    expected = [".mnist.npz.0123456789abcdef.part", ".mnist.npz.abc123_z.part"]
+    assert sorted(p.name for p in report.partials) == expected
 
 
 def test_different_but_valid_mnist(synthetic_dir: Path, spec) -> None:
     report = npz_check.inspect_copy(synthetic_dir / "other-mnist.npz", spec)
     assert report.verdict == npz_check.OTHER_MNIST
-    assert report.content is not None and report.content.reader == "numpy"
+    assert report.content is not None and report.content.reader == "stdlib"
     assert report.content.arrays["y_test"].value_range == (0, 9)
 
 
@@ -99,16 +102,21 @@ def test_pickled_arrays_are_never_unpickled(tmp_path: Path, spec) -> None:
     assert report.verdict == npz_check.CORRUPT and "allow_pickle" in report.summary
 
 
-def test_stdlib_reader_agrees_with_numpy(synthetic_dir: Path, tmp_path: Path, spec) -> None:
+def test_stream_reader_agrees_with_numpy(synthetic_dir: Path, tmp_path: Path, spec) -> None:
+    """The bounded stdlib reader sees the same keys, shapes, dtypes and label ranges as np.load."""
     other = synthetic_dir / "other-mnist.npz"
-    by_numpy, by_stdlib = npz_check.read_with_numpy(other), npz_check.read_with_stdlib(other)
-    assert by_stdlib.error is None
-    assert {k: (v.shape, v.dtype, v.value_range) for k, v in by_stdlib.arrays.items()} == {
-        k: (v.shape, v.dtype, v.value_range) for k, v in by_numpy.arrays.items()
-    }
+    by_stream = npz_check.read_content(other, spec)
+    assert by_stream.error is None and not by_stream.bomb
+    with np.load(other, allow_pickle=False) as archive:
+        by_numpy = {
+            name: (archive[name].shape, str(archive[name].dtype),
+                   (int(archive[name].min()), int(archive[name].max())) if name.startswith("y_") else None)
+            for name in archive.files
+        }
+    assert {k: (v.shape, v.dtype, v.value_range) for k, v in by_stream.arrays.items()} == by_numpy
     cut = tmp_path / "cut.npz"
     cut.write_bytes(other.read_bytes()[:100_000])
-    assert npz_check.read_with_stdlib(cut).error
+    assert npz_check.read_content(cut, spec).error
 
 
 def test_broken_numpy_falls_back_to_stdlib(synthetic_dir: Path, spec) -> None:
@@ -191,10 +199,11 @@ def test_good_copy_where_keras_does_not_look(
 def test_leftover_partials_warn_with_exact_rm(keras_home: Path, good_npz: Path, spec) -> None:
     folder = datasets_dir(keras_home)
     (folder / "mnist.npz").write_bytes(good_npz.read_bytes())
-    (folder / "mnist.npz.part").write_bytes(b"half")
+    (folder / ".mnist.npz.0123456789abcdef.part").write_bytes(b"half")
+    (folder / "mnist.npz.bak").write_bytes(b"the user's, not a partial")
     result = run_cache_checks(spec, ["cache.integrity"])["cache.integrity"]
     assert result.status is Status.WARN and "leftover partial" in result.summary
-    assert result.hint == f"rm -f -- {folder / 'mnist.npz.part'}"
+    assert result.hint == f"rm -f -- {folder / '.mnist.npz.0123456789abcdef.part'}"
 
 
 def test_location_check_reports_the_path(keras_home: Path, spec) -> None:

@@ -7,6 +7,7 @@ unknown issuer / interception, and hint ``SSL_CERT_FILE``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,20 @@ def test_macos_python_org_without_certificates_points_to_install_certificates():
     assert macos_framework_without_certs(info, ssl_info) == expected
     assert macos_framework_without_certs({**info, "prefix": "/opt/homebrew"}, ssl_info) is None
     assert macos_framework_without_certs(info, {**ssl_info, "default_store": {"x509_ca": 150}}) is None
+
+
+def test_ssl_cert_file_that_is_a_fifo_is_a_tls_finding_not_a_hang(tmp_path: Path, ca):
+    """OpenSSL blocks forever opening a FIFO as its CA file; the target probes check first."""
+    import os
+    import time
+
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)
+    with DatasetServer("ok", ca=ca) as server:
+        start = time.monotonic()
+        results = doctor_json(server.url, clean_env(SSL_CERT_FILE=str(fifo)), "--timeout", "10")
+        elapsed = time.monotonic() - start
+    tls = results["network.tls"]
+    assert tls["status"] == "fail", tls
+    assert "FIFO" in json.dumps(tls), tls
+    assert elapsed < 10 + 2 + 3, elapsed  # --timeout + 2 s, with a margin for a loaded machine

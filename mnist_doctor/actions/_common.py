@@ -33,6 +33,13 @@ def _say(console: Console, label: str, message: str = "", style: str | None = No
     console.print(text)
 
 
+def _plain(console: Console, message: str) -> None:
+    """Print ``message`` as it is: no markup parsing (a path may hold ``[...]``), credentials redacted."""
+    from rich.text import Text
+
+    console.print(Text(redact_text(message)))
+
+
 def _context(facts: Facts, console: Console) -> tuple[KerasCache, DatasetSpec] | None:
     import mnist_doctor.cache_paths  # noqa: F401  (registers the keras_cache fact)
 

@@ -1,34 +1,60 @@
-"""``--clear-cache``: remove mnist.npz and its partial downloads, and nothing else."""
+"""``--clear-cache``: remove mnist.npz and the doctor's own partial files, and nothing else.
+
+Each candidate folder is opened once through :class:`~mnist_doctor.safe_dir.SafeDir`
+(never through a link that leads out of the cache, never another user's folder) and
+entries are listed and removed by name relative to that open folder. Only ``mnist.npz``
+itself (Keras' own download target, which it writes in place) and the doctor's
+``.mnist.npz.<hex>.part`` temp files are touched: a user's ``mnist.npz.bak`` never is.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
-from mnist_doctor import npz_check
 from mnist_doctor.actions._common import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
     _context,
     _mb,
+    _plain,
     _say,
 )
 from mnist_doctor.cache_paths import KerasCache
 from mnist_doctor.facts import Facts
+from mnist_doctor.safe_dir import SafeDir, UnsafeFolder, is_temp_name
 
 
 @dataclass
 class CacheEntry:
-    path: Path
+    folder: SafeDir
+    name: str
     kind: str  # file, symlink, directory, other
     size: int
     note: str = ""
     keep: bool = False  # listed for information, never removed
+
+    @property
+    def path(self) -> Path:
+        return self.folder.path / self.name
+
+
+@dataclass
+class Survey:
+    """What ``--clear-cache`` found: entries, folders it refused, folders to close afterwards."""
+
+    entries: list[CacheEntry] = field(default_factory=list)
+    refused: list[tuple[UnsafeFolder, bool]] = field(default_factory=list)  # (why, Keras reads it)
+    opened: list[SafeDir] = field(default_factory=list)
+
+    def close(self) -> None:
+        for folder in self.opened:
+            folder.close()
 
 
 def _foreign(st: os.stat_result) -> bool:
@@ -36,76 +62,132 @@ def _foreign(st: os.stat_result) -> bool:
     return hasattr(os, "geteuid") and st.st_uid != os.geteuid()
 
 
-def _entries(cache: KerasCache, file_name: str) -> list[CacheEntry]:
-    """The dataset file and its partials in every candidate folder; nothing else is ever listed."""
-    out: list[CacheEntry] = []
-    seen: set[str] = set()
-    for folder in cache.candidates:
-        real = os.path.realpath(folder)
-        if real in seen:
+def _describe(folder: SafeDir, name: str, read_here: bool) -> CacheEntry | None:
+    try:
+        st = folder.lstat(name)
+    except OSError:
+        return None
+    if not read_here and _foreign(st):
+        note = f"belongs to uid {st.st_uid} and Keras does not read it here: kept"
+        return CacheEntry(folder, name, "file", st.st_size, note, keep=True)
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = folder.readlink(name)
+        except OSError:
+            target = "?"
+        return CacheEntry(folder, name, "symlink", 0, f"link to {target}; the link goes, its target stays")
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            empty = folder.is_empty_dir(name)
+        except OSError:
+            empty = False
+        note = "empty folder" if empty else "folder with content: kept"
+        return CacheEntry(folder, name, "directory", 0, note)
+    kind = "file" if stat.S_ISREG(st.st_mode) else "other"
+    return CacheEntry(folder, name, kind, st.st_size)
+
+
+def survey(cache: KerasCache, file_name: str) -> Survey:
+    """The dataset file and the doctor's partials in every candidate folder; nothing else is listed."""
+    found = Survey()
+    seen: set[tuple[int, int]] = set()
+    for path in cache.candidates:
+        read_here = path == cache.datasets_dir
+        try:
+            folder = SafeDir.open(path)
+        except FileNotFoundError:
             continue
-        seen.add(real)
-        for path in [folder / file_name, *npz_check.partial_files(folder, file_name)]:
-            try:
-                st = path.lstat()
-            except OSError:
-                continue
-            if folder != cache.datasets_dir and _foreign(st):
-                note = f"belongs to uid {st.st_uid} and Keras does not read it here: kept"
-                out.append(CacheEntry(path, "file", st.st_size, note, keep=True))
-            elif stat.S_ISLNK(st.st_mode):
-                out.append(
-                    CacheEntry(
-                        path, "symlink", 0, f"link to {os.readlink(path)}; the link goes, its target stays"
-                    )
-                )
-            elif stat.S_ISDIR(st.st_mode):
-                empty = not any(os.scandir(path))
-                out.append(
-                    CacheEntry(path, "directory", 0, "empty folder" if empty else "folder with content: kept")
-                )
-            else:
-                out.append(CacheEntry(path, "file" if stat.S_ISREG(st.st_mode) else "other", st.st_size))
-    return out
+        except UnsafeFolder as exc:
+            found.refused.append((exc, read_here))
+            continue
+        except OSError:
+            continue  # not a folder, or not readable: nothing of ours can be in it
+        st = os.fstat(folder.fd)
+        if (st.st_dev, st.st_ino) in seen:
+            folder.close()
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        found.opened.append(folder)
+        try:
+            names = folder.names()
+        except OSError:
+            continue
+        for name in [file_name, *(n for n in names if is_temp_name(n, file_name))]:
+            entry = _describe(folder, name, read_here)
+            if entry is not None:
+                found.entries.append(entry)
+    return found
 
 
 def _remove(entry: CacheEntry) -> str | None:
-    """Remove one entry without following links; returns an error message or None."""
+    """Remove one entry by name inside its verified folder; returns an error message or None."""
     try:
         if entry.kind == "directory":
-            if any(os.scandir(entry.path)):
-                return "a folder with content; look inside, then: rm -r -- " + str(entry.path)
-            os.rmdir(entry.path)
+            entry.folder.rmdir(entry.name)  # only an empty folder: rmdir fails otherwise
         else:
-            os.unlink(entry.path)  # unlink never follows a symlink: the target is untouched
+            entry.folder.unlink(entry.name)  # never follows a symlink: the target is untouched
     except OSError as exc:
+        if entry.kind == "directory":
+            return "a folder with content; look inside, then: rm -r -- " + str(entry.path)
         return f"{exc.strerror}"
     return None
 
 
+def _report_refused(console: Console, found: Survey) -> bool:
+    """Say which folders were not touched and why; True when Keras reads one of them."""
+    blocking = False
+    for exc, read_here in found.refused:
+        label = "not touched (Keras reads this folder):" if read_here else "not touched:"
+        _say(console, label, f"{exc.path} {exc.reason}", "red" if read_here else "yellow")
+        _plain(console, f"hint: {exc.hint}")
+        blocking = blocking or read_here
+    return blocking
+
+
 def clear_cache(facts: Facts, console: Console, *, yes: bool, dry_run: bool, interactive: bool) -> int:
-    """Remove ``mnist.npz`` and its partial files from every folder Keras may use.
+    """Remove ``mnist.npz`` and the doctor's partial files from every folder Keras may use.
 
     Lists them with sizes first; asks on a terminal unless ``--yes``; ``--dry-run`` only
-    lists. Exit 0 when done or nothing to do, 1 when something could not be removed or
-    the user declined, 2 when confirmation is needed but there is no terminal.
+    lists. Exit 0 when done or nothing to do, 1 when something could not be removed, the
+    folder Keras reads was refused as unsafe, or the user declined; 2 when confirmation is
+    needed but there is no terminal.
     """
     context = _context(facts, console)
     if context is None:
         return EXIT_FAIL
     cache, spec = context
-    listed = _entries(cache, spec.file_name)
+    found = survey(cache, spec.file_name)
+    try:
+        return _clear(
+            found, cache, spec.file_name, console, yes=yes, dry_run=dry_run, interactive=interactive
+        )
+    finally:
+        found.close()
+
+
+def _clear(
+    found: Survey,
+    cache: KerasCache,
+    file_name: str,
+    console: Console,
+    *,
+    yes: bool,
+    dry_run: bool,
+    interactive: bool,
+) -> int:
+    blocked = _report_refused(console, found)
+    listed = found.entries
     entries = [e for e in listed if not e.keep]
     if not entries:
         for entry in listed:
-            console.print(f"{entry.path}: {entry.note}")
+            _plain(console, f"{entry.path}: {entry.note}")
         folders = ", ".join(str(f) for f in cache.candidates)
-        console.print(f"nothing to remove: no {spec.file_name} or partial file in {folders}")
-        return EXIT_OK
+        _plain(console, f"nothing to remove: no {file_name} or partial file in {folders}")
+        return EXIT_FAIL if blocked else EXIT_OK
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{spec.file_name} files in the Keras cache", box=None, pad_edge=False)
+    table = Table(title=f"{file_name} files in the Keras cache", box=None, pad_edge=False)
     for column in ("path", "kind", "size", "note"):
         table.add_column(column)
     for entry in listed:
@@ -114,7 +196,7 @@ def clear_cache(facts: Facts, console: Console, *, yes: bool, dry_run: bool, int
     console.print(table)
     total = sum(e.size for e in entries)
     if dry_run:
-        console.print(f"dry run: would remove {len(entries)} item(s), {_mb(total)}; nothing removed")
+        _plain(console, f"dry run: would remove {len(entries)} item(s), {_mb(total)}; nothing removed")
         return EXIT_OK
     if not yes:
         if not interactive:
@@ -132,10 +214,9 @@ def clear_cache(facts: Facts, console: Console, *, yes: bool, dry_run: bool, int
             failures.append(f"{entry.path}: {error}")
         else:
             freed += entry.size
-    console.print(f"removed {len(entries) - len(failures)} item(s), freed {_mb(freed)}")
+    _plain(console, f"removed {len(entries) - len(failures)} item(s), freed {_mb(freed)}")
     for failure in failures:
         _say(console, "not removed:", f"{failure}", "red")
-    if failures:
-        console.print(f'hint: sudo chown -R "$(id -un)" {cache.base}   # then run --clear-cache again')
-        return EXIT_FAIL
-    return EXIT_OK
+    if failures and not any(e.kind == "directory" for e in entries):
+        _plain(console, f'hint: sudo chown -R "$(id -un)" {cache.base}   # then run --clear-cache again')
+    return EXIT_FAIL if failures or blocked else EXIT_OK

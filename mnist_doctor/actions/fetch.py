@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import os
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, BinaryIO
+from typing import Any
 
 from rich.console import Console
 
-from mnist_doctor import __version__
+from mnist_doctor import __version__, npz_check
 from mnist_doctor.actions._common import (
     ATTEMPTS,
     BACKOFF_S,
@@ -26,19 +28,29 @@ from mnist_doctor.actions._common import (
     SOCKET_TIMEOUT_S,
     _context,
     _mb,
+    _plain,
     _say,
 )
 from mnist_doctor.actions.install import (
     InstallError,
+    Staged,
     _install,
     _install_failed,
     _verify,
+    pinned_hint,
     prepare_target,
+    refused_folder,
     staged_file,
 )
+from mnist_doctor.budget import Slice
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import Facts
+from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact_text
+from mnist_doctor.safe_dir import UnsafeFolder
+
+#: Seconds of the run's budget kept back for reporting and clean-up after a download.
+FETCH_RESERVE_S = 0.3
 
 
 class TransientError(Exception):
@@ -74,39 +86,146 @@ def _explain(exc: BaseException, url: str) -> tuple[str, str]:
     return f"{type(reason).__name__}: {reason}", "retry later, or use --mirror URL / --seed FILE"
 
 
+class DeadlineReached(Exception):
+    """The run's budget ended the download (headers or body were too slow); never retried."""
+
+
+class TooLarge(Exception):
+    """The server announced or sent more than the dataset can be; never retried."""
+
+
+class Watchdog:
+    """Shuts every socket of one download down when the budget's deadline passes.
+
+    A socket timeout is not a deadline: a server that sends one byte every few seconds resets
+    it forever, while headers are read inside ``http.client`` where no loop of ours can look
+    at the clock. So each new connection's descriptor is duplicated and a timer calls
+    ``shutdown`` on it at the deadline, which wakes any blocked ``recv`` (of the plain or TLS
+    socket alike) with end-of-file. The body loop also checks the deadline after every read.
+    """
+
+    def __init__(self, window: Slice) -> None:
+        self.window = window
+        self.fired = False
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._timer = threading.Timer(window.remaining(), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            twin = socket.socket(fileno=os.dup(sock.fileno()))
+            self._socks.append(twin)
+            if self.fired:
+                with contextlib.suppress(OSError):
+                    twin.shutdown(socket.SHUT_RDWR)
+        return sock
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for twin in self._socks:
+                with contextlib.suppress(OSError):
+                    twin.shutdown(socket.SHUT_RDWR)
+
+    def timed_out(self) -> bool:
+        return self.fired or self.window.expired()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for twin in self._socks:
+                with contextlib.suppress(OSError):
+                    twin.close()
+            self._socks.clear()
+
+
+def _watched(base: type[http.client.HTTPConnection], watchdog: Watchdog) -> Any:
+    """A connection class of ``base`` whose sockets the watchdog can shut at the deadline."""
+
+    def create(address: Any, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT, source: Any = None) -> Any:
+        return watchdog.watch(socket.create_connection(address, timeout, source))
+
+    def factory(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+        conn = base(*args, **kwargs)
+        conn._create_connection = create  # type: ignore[attr-defined]
+        return conn
+
+    return factory
+
+
+def _opener(watchdog: Watchdog) -> urllib.request.OpenerDirector:
+    """urllib's default opener (its ProxyHandler reads getproxies() now, as a new Keras process
+    would; https uses ``ssl._create_default_https_context``), with watched connections."""
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(_watched(http.client.HTTPConnection, watchdog), req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(
+                _watched(http.client.HTTPSConnection, watchdog),
+                req,
+                context=self._context,  # type: ignore[attr-defined]
+            )
+
+    return urllib.request.build_opener(HTTP(), HTTPS())
+
+
 def _download_once(
-    url: str, stream: BinaryIO, timeout: float, deadline: float, progress: Any
+    url: str, staged: Staged, window: Slice, spec: DatasetSpec, progress: Any
 ) -> tuple[int, str]:
-    """One GET through urllib's default opener: the proxies and TLS trust Keras' urlretrieve uses."""
+    """One GET; reads of at most ``NET_CHUNK`` bytes, the deadline checked after each, the body
+    cut off past ``spec.max_download`` (an endless body must not fill the disk)."""
+    stream = staged.stream
     stream.seek(0)
     stream.truncate()
     digest, written = hashlib.sha256(), 0
     request = urllib.request.Request(url, headers={"User-Agent": f"mnist-doctor/{__version__}"})
+    watchdog = Watchdog(window)
     try:
-        # A fresh default opener: its ProxyHandler reads getproxies() now, as a new Keras process would.
-        with urllib.request.build_opener().open(request, timeout=timeout) as response:
+        timeout = max(min(SOCKET_TIMEOUT_S, window.remaining()), 0.05)
+        with _opener(watchdog).open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
+            expected = int(length) if length and length.isdigit() and len(length) < 20 else None
+            if expected is not None and expected > spec.max_download:
+                raise TooLarge(f"the server announces {expected} bytes; the dataset is {spec.size}")
             if progress is not None:
                 progress.start(expected)
-            while chunk := response.read(NET_CHUNK):
+            while chunk := response.read1(NET_CHUNK):  # returns what arrived: a check per piece
+                if watchdog.timed_out():
+                    raise DeadlineReached(f"--timeout reached after {written} bytes")
+                written += len(chunk)
+                if written > spec.max_download:
+                    raise TooLarge(f"the server sent more than {spec.max_download} bytes; cut off there")
                 stream.write(chunk)
                 digest.update(chunk)
-                written += len(chunk)
                 if progress is not None:
                     progress.advance(len(chunk))
-                if time.monotonic() > deadline:
-                    raise TransientError("gave up: --timeout reached during the download")
+            if watchdog.timed_out():
+                raise DeadlineReached(f"--timeout reached after {written} bytes")
+    except (DeadlineReached, TooLarge):
+        raise
     except urllib.error.HTTPError as exc:
         if exc.code >= 500 or exc.code == 429:
             raise TransientError(f"HTTP {exc.code} {exc.reason}") from exc
         raise
-    except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
-        raise TransientError(f"connection broken after {written} bytes ({type(exc).__name__})") from exc
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, (TimeoutError, ConnectionError, socket.timeout)):
-            raise TransientError(f"{type(exc.reason).__name__}: {exc.reason}") from exc
+    except (http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
+        if watchdog.timed_out():
+            raise DeadlineReached(f"--timeout reached after {written} bytes") from exc
+        if isinstance(exc, urllib.error.URLError):
+            if isinstance(exc.reason, (TimeoutError, ConnectionError, socket.timeout)):
+                raise TransientError(f"{type(exc.reason).__name__}: {exc.reason}") from exc
+            raise
+        if isinstance(
+            exc, (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionError, TimeoutError)
+        ):
+            raise TransientError(f"connection broken after {written} bytes ({type(exc).__name__})") from exc
         raise
+    finally:
+        watchdog.close()
     if expected is not None and written != expected:
         raise TransientError(f"short body: {written} of {expected} bytes")
     return written, digest.hexdigest()
@@ -148,9 +267,12 @@ class _Progress:
 def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
     """Download the dataset (from ``--mirror`` if given), verify it and install it atomically.
 
-    Timeouts on every socket operation, ``ATTEMPTS`` tries with exponential back-off for
-    transient failures, all bounded by ``--timeout``. Exit 0 installed (or already there),
-    1 failed, 2 bad ``--mirror`` or ``--offline``.
+    One slice of the run's budget bounds everything: a watchdog shuts the sockets at its
+    deadline (headers trickled one byte at a time included), every read is at most
+    ``NET_CHUNK`` bytes and followed by a deadline check, the body stops past the expected
+    size, and ``ATTEMPTS`` tries with back-off only while time is left. The temp file is
+    removed on every way out, ``KeyboardInterrupt`` and ``SystemExit`` included.
+    Exit 0 installed (or already there), 1 failed, 2 bad ``--mirror`` or ``--offline``.
     """
     context = _context(facts, console)
     if context is None:
@@ -170,27 +292,51 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
     stop = prepare_target(cache, spec, console)
     if stop is not None:
         return stop
-    console.print(f"downloading {shown}")
-    deadline = time.monotonic() + options.remaining()
+    blocked = unsafe_ca_file(os.environ.get("SSL_CERT_FILE"))
+    if blocked and urllib.parse.urlsplit(url).scheme == "https":
+        _say(console, "not downloading:", f"SSL_CERT_FILE: {blocked}", "red")
+        console.print("hint: export SSL_CERT_FILE=/path/to/ca-bundle.pem   # or: unset SSL_CERT_FILE")
+        return EXIT_FAIL
+    _plain(console, f"downloading {shown}")
+    window = options.budget.slice(reserve=FETCH_RESERVE_S)
     tried = 0
     try:
-        with staged_file(cache.dataset_path) as (stream, temp):
+        with staged_file(cache.datasets_dir, spec.file_name) as staged:
             show = console.is_terminal
             with _Progress(console, spec.file_name) if show else contextlib.nullcontext() as progress:
                 for attempt in range(1, ATTEMPTS + 1):
                     tried = attempt
-                    timeout = max(min(SOCKET_TIMEOUT_S, deadline - time.monotonic()), 0.1)
                     try:
-                        written, digest = _download_once(url, stream, timeout, deadline, progress)
+                        written, digest = _download_once(url, staged, window, spec, progress)
                         break
                     except TransientError as exc:
                         wait = BACKOFF_S * 2 ** (attempt - 1)
-                        if attempt == ATTEMPTS or time.monotonic() + wait >= deadline:
+                        if attempt == ATTEMPTS or window.remaining() <= wait:
                             raise
-                        console.print(f"attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
+                        _plain(console, f"attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
                         time.sleep(wait)
-            _verify(stream, temp, written, digest, spec)
-            _install(temp, stream, cache.dataset_path)
+            _verify(staged, written, digest, spec)
+            _install(staged, spec.file_name)
+    except UnsafeFolder as exc:
+        return refused_folder(console, exc)
+    except DeadlineReached as exc:
+        _say(
+            console,
+            "download stopped:",
+            f"{exc} (the budget of --timeout {options.timeout:g} s ended it); "
+            "no partial file was kept, the cache was not changed",
+            "red",
+        )
+        console.print(
+            "hint: retry with a larger --timeout, or use --mirror URL, or download elsewhere and --seed FILE"
+        )
+        return EXIT_FAIL
+    except TooLarge as exc:
+        _say(
+            console, "refused:", f"{redact_text(str(exc))}: not the dataset; the cache was not changed", "red"
+        )
+        _plain(console, f"hint: {pinned_hint(spec)}")
+        return EXIT_FAIL
     except TransientError as exc:
         _say(console, "download failed", f"after {tried} attempt(s): {redact_text(str(exc))}", "red")
         console.print(
@@ -201,14 +347,17 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
     except (urllib.error.URLError, ValueError, http.client.HTTPException) as exc:
         message, hint = _explain(exc, url)
         _say(console, "download failed:", f"{redact_text(message)}; the cache was not changed", "red")
-        console.print(f"hint: {hint}")
+        _plain(console, f"hint: {hint}")
         return EXIT_FAIL
     except InstallError as exc:
         _say(console, "refused:", f"{shown} served the wrong file: {exc}; the cache was not changed", "red")
-        console.print(
-            "hint: open the URL in a browser: a proxy or portal page means the network blocks it;"
-            " or download elsewhere and --seed FILE"
-        )
+        if exc.verdict in (npz_check.HTML, npz_check.EMPTY):
+            _plain(
+                console,
+                f"hint: a proxy or portal page means the network blocks the download; {pinned_hint(spec)}",
+            )
+        else:
+            _plain(console, f"hint: {pinned_hint(spec)}")
         return EXIT_FAIL
     except OSError as exc:
         return _install_failed(console, exc, cache)

@@ -11,13 +11,13 @@ import json
 import os
 import shlex
 import shutil
-import tempfile
 from pathlib import Path
 
 from mnist_doctor import npz_check
 from mnist_doctor.cache_paths import KerasCache
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.model import Result, function_check
+from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 #: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
 SPACE_MARGIN = 1 << 20
@@ -132,26 +132,40 @@ def keras_home(keras_cache: KerasCache) -> Result:
     return Result.ok(f"KERAS_HOME={value} is a folder")
 
 
-def write_probe(folder: Path) -> tuple[bool, str]:
-    """Really create and remove something where Keras will write (``os.access`` can lie).
+def write_probe(folder: Path, file_name: str = "mnist.npz") -> tuple[bool, str]:
+    """Really create and remove a file where Keras will write (``os.access`` can lie).
 
-    A missing folder is probed at its nearest existing ancestor, with a temporary folder,
-    because Keras will have to ``makedirs`` the rest.
+    Only ever *inside the cache folder itself*, opened and verified by :class:`SafeDir`
+    (the temp name is the doctor's own ``.mnist.npz.<hex>.part``, which ``--clear-cache``
+    recognises if the run is killed in between). A folder that does not exist yet is not
+    created to test it: its nearest existing ancestor is checked with ``stat``/``os.access``
+    only, so a diagnosis writes nothing anywhere. A folder the doctor will not act in (a
+    link leading out, another user's) is judged with ``os.access`` and says why.
     """
-    target = folder if folder.is_dir() else _nearest_existing(folder)
-    if not target.is_dir():
-        return False, f"{target} is not a folder"
+    if not (folder.exists() or folder.is_symlink()):
+        parent = _nearest_existing(folder)
+        if not parent.is_dir():
+            return False, f"{folder} does not exist yet, and {parent} is not a folder"
+        if os.access(parent, os.W_OK | os.X_OK):
+            return True, f"{folder} does not exist yet; {parent} is writable, so Keras can create it"
+        return False, f"{folder} does not exist yet, and {parent} is not writable (checked without writing)"
     try:
-        if target == folder:
-            handle, name = tempfile.mkstemp(prefix=".mnist-doctor-probe-", dir=target)
-            os.write(handle, b"x")
-            os.close(handle)
-            os.unlink(name)
-        else:
-            os.rmdir(tempfile.mkdtemp(prefix=".mnist-doctor-probe-", dir=target))
+        with SafeDir.open(folder) as cache_dir:
+            name, handle = cache_dir.create_temp(file_name)
+            try:
+                os.write(handle, b"x")
+            finally:
+                os.close(handle)
+                cache_dir.unlink(name)
+    except UnsafeFolder as exc:
+        usable = os.access(folder, os.W_OK | os.X_OK)
+        return (
+            usable,
+            f"not probed by writing ({exc.reason}); os.access says {'' if usable else 'not '}writable",
+        )
     except OSError as exc:
-        return False, f"cannot create a file in {target}: {exc.strerror}"
-    return True, f"created and removed a temporary {'file' if target == folder else 'folder'} in {target}"
+        return False, f"cannot create a file in {folder}: {exc.strerror or exc}"
+    return True, f"created and removed a temporary file in {folder}"
 
 
 def _owner_problems(paths: list[Path]) -> list[tuple[Path, int]]:
@@ -175,12 +189,13 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
     folder = keras_cache.datasets_dir
     file = keras_cache.dataset_path
     details = []
-    writable, probe_note = write_probe(folder)
+    writable, probe_note = write_probe(folder, dataset.file_name)
     details.append(probe_note)
     file_problem = None
     if file.is_file():
         try:
-            os.close(os.open(file, os.O_WRONLY | os.O_APPEND))  # opens for writing, writes nothing
+            # opens for writing, writes nothing; O_NONBLOCK: a FIFO swapped in cannot block the run
+            os.close(os.open(file, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)))
         except OSError as exc:
             file_problem = f"{file} cannot be replaced: {exc.strerror}"
         if not os.access(file, os.R_OK):
@@ -279,6 +294,8 @@ _BROKEN = {
     npz_check.TRUNCATED: "Keras discards it and must download again",
     npz_check.CORRUPT: "Keras discards it and must download again",
     npz_check.NOT_MNIST: "Keras discards it and must download again",
+    npz_check.TOO_LARGE: "Keras hashes all of it, discards it and must download again",
+    npz_check.ZIP_BOMB: "Keras discards it (its hash differs) and must download again",
 }
 
 

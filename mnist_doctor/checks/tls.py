@@ -14,23 +14,23 @@ from typing import Any
 
 from mnist_doctor.environment import env_lookup
 from mnist_doctor.model import BaseCheck, Result
+from mnist_doctor.pem_guard import read_ca_file
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
 
 def inspect_ca_file(path: str) -> tuple[bool, str]:
-    """(usable, description) of a CA bundle file: exists, readable, PEM that OpenSSL loads."""
-    if not os.path.exists(path):
-        return False, f"{path} does not exist"
-    if os.path.isdir(path):
-        return False, f"{path} is a directory, not a file"
-    if not os.access(path, os.R_OK):
-        return False, f"{path} is not readable by this user"
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            count = handle.read().count(PEM_BEGIN)
-    except OSError as exc:
-        return False, f"{path} cannot be read: {exc.strerror}"
+    """(usable, description) of a CA bundle file: a regular, readable PEM file OpenSSL loads.
+
+    Read once, bounded (:mod:`mnist_doctor.pem_guard`): a FIFO, a device such as
+    ``/dev/urandom`` or a huge junk file is a finding, never a hang or gigabytes of RAM;
+    OpenSSL parses the very bytes that were read (``cadata``), not the path a second time.
+    """
+    data, problem = read_ca_file(path)
+    if data is None:
+        return False, problem
+    text = data.decode("ascii", errors="replace")
+    count = text.count(PEM_BEGIN)
     if count == 0:
         return (
             False,
@@ -38,9 +38,10 @@ def inspect_ca_file(path: str) -> tuple[bool, str]:
             "(DER? convert with `openssl x509 -inform der -in FILE -out FILE.pem`)",
         )
     try:
-        ssl.create_default_context(cafile=path)
-    except ssl.SSLError as exc:
-        return False, f"{path} does not parse as PEM certificates: {exc.reason or exc}"
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return False, f"{path} does not parse as PEM certificates: {reason}"
     return True, f"{path}: {count} certificate(s)"
 
 

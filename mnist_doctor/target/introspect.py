@@ -218,6 +218,23 @@ def urllib_view(origin):
     return out
 
 
+def _unsafe_ca_file(path, cap=16 << 20):
+    """Why OpenSSL must not load the CA file ``path`` (a FIFO, device or > 16 MB), else None."""
+    import stat
+
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    if st is None:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "%s is not a regular file (a FIFO or a device)" % path
+    if st.st_size > cap:
+        return "%s is %d MB, far larger than any CA bundle" % (path, st.st_size // 1000000)
+    return None
+
+
 def ssl_view():
     out = {"error": None}
     try:
@@ -246,6 +263,9 @@ def ssl_view():
                 + getattr(factory, "__qualname__", repr(factory))
             )
         try:
+            unsafe = _unsafe_ca_file(os.environ.get(paths.openssl_cafile_env or "SSL_CERT_FILE"))
+            if unsafe:  # a FIFO would block OpenSSL's load forever, a huge file cost its size in RAM
+                raise OSError(unsafe)
             ctx = ssl.create_default_context()
             stats = ctx.cert_store_stats()
             out["default_store"] = {"x509_ca": stats.get("x509_ca", 0), "x509": stats.get("x509", 0)}

@@ -371,7 +371,40 @@ def unverified_chain(road):
         road.sock = saved
 
 
+#: Largest CA file handed to OpenSSL (real bundles are < 1 MB); see mnist_doctor/pem_guard.py.
+MAX_CA_BYTES = 16 << 20
+
+
+class UnsafeCAFile(Exception):
+    """SSL_CERT_FILE names a FIFO, a device or a huge file: OpenSSL would block or read without end."""
+
+
+def unsafe_ca_file():
+    """Why the CA file OpenSSL would load must not be loaded (None when it is fine or absent)."""
+    import stat
+
+    name = ssl.get_default_verify_paths().openssl_cafile_env or "SSL_CERT_FILE"
+    path = os.environ.get(name)
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # missing: OpenSSL skips it quickly
+    if not stat.S_ISREG(st.st_mode):
+        return "%s=%s is not a regular file (a FIFO or a device): OpenSSL would block on it or read it " \
+            "without end" % (name, path)
+    if st.st_size > MAX_CA_BYTES:
+        return "%s=%s is %d MB, far larger than any CA bundle" % (name, path, st.st_size // 1000000)
+    return None
+
+
 def stage_tls(road, record):
+    problem = unsafe_ca_file()
+    if problem:
+        exc = UnsafeCAFile(problem)
+        record["error"] = describe_error(exc)
+        raise StageFailure(record, exc)
     factory = ssl._create_default_https_context
     record["server_hostname"] = road.host
     if factory is not ssl.create_default_context:

@@ -1,0 +1,270 @@
+"""A cache folder opened once, verified, then acted on only by name inside it.
+
+Why: ``/tmp/.keras`` is shared by every user of the machine. Another user can plant
+``/tmp/.keras/datasets`` as a symlink to a victim's folder, and a path-based
+``os.unlink("/tmp/.keras/datasets/mnist.npz")`` run by root then deletes the victim's
+file (the classic shared-/tmp symlink attack). A user's own ``datasets`` symlink that
+leads out of the cache would likewise make ``--clear-cache`` delete files that are not
+Keras'. So the actions never act on a path string: they open each cache folder with
+``O_DIRECTORY | O_NOFOLLOW`` (a symlinked folder is only followed when the link and its
+target belong to the user and the target stays inside the folder holding the link),
+check that the opened folder belongs to the user, and then ``stat``, ``unlink``,
+create and rename *names* relative to that folder's file descriptor. Once verified, a
+later swap of the path cannot redirect any operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import stat
+from pathlib import Path
+
+#: Flags for opening a folder: never a symlink, never a FIFO's blocking open.
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: The doctor's own temporary files: ``.mnist.npz.<16 hex>.part`` (see :func:`temp_name`).
+TEMP_SUFFIX = ".part"
+_TEMP_TOKEN_LEN = 16
+
+
+def _euid() -> int | None:
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _owner_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def temp_name(file_name: str) -> str:
+    """A fresh name for the doctor's temporary copy of ``file_name`` (created with O_EXCL)."""
+    return f".{file_name}.{secrets.token_hex(_TEMP_TOKEN_LEN // 2)}{TEMP_SUFFIX}"
+
+
+def is_temp_name(name: str, file_name: str) -> bool:
+    """Whether ``name`` is one of the doctor's temporary files for ``file_name``.
+
+    Also the ``mkstemp`` form of earlier releases (``.mnist.npz.<8 chars>.part``). Keras
+    itself writes straight to ``mnist.npz`` (``urlretrieve`` to the final path) and removes
+    it on failure, so these and ``mnist.npz`` are the only partial downloads there can be; a
+    user's ``mnist.npz.bak`` or ``mnist.npz.orig`` is never matched.
+    """
+    prefix = f".{file_name}."
+    if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
+        return False
+    token = name[len(prefix) : -len(TEMP_SUFFIX)]
+    if len(token) == _TEMP_TOKEN_LEN:
+        return all(c in "0123456789abcdef" for c in token)
+    return len(token) == 8 and all(c.isalnum() or c == "_" for c in token)
+
+
+class UnsafeFolder(Exception):
+    """A cache folder the doctor will not act in; ``reason`` says why, ``hint`` the manual way."""
+
+    def __init__(self, path: Path, reason: str, hint: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.hint = hint
+
+
+def _is_inside(child: str, parent: str) -> bool:
+    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+class SafeDir:
+    """An open, verified folder; every operation takes a plain name inside it (no ``/``)."""
+
+    def __init__(self, path: Path, fd: int, created: list[Path]) -> None:
+        self.path = path
+        self.fd = fd
+        #: Folders this object created (innermost first), removed again by :meth:`undo_created`.
+        self.created = created
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False) -> SafeDir:
+        """Open the cache folder ``path`` (``<base>/datasets``) and verify it and its base.
+
+        The base's parent (the home, ``/tmp``, ``KERAS_HOME``'s parent) is opened as the
+        system gives it; ``<base>`` and ``datasets`` must each be a folder owned by the
+        effective user, reached without a symlink unless the link is the user's own and
+        stays inside the folder that holds it. Missing folders are created when ``create``.
+        Raises :class:`UnsafeFolder` (refused), ``FileNotFoundError`` (missing, not
+        created) or another ``OSError``.
+        """
+        path = Path(os.path.abspath(path))
+        base = path.parent
+        root_fd = os.open(base.parent, _DIR_FLAGS)
+        created: list[Path] = []
+        try:
+            base_fd = cls._open_component(root_fd, base, create, created)
+        finally:
+            os.close(root_fd)
+        try:
+            fd = cls._open_component(base_fd, path, create, created)
+        except BaseException:
+            os.close(base_fd)
+            for folder in created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+            raise
+        os.close(base_fd)
+        created.reverse()
+        return cls(path, fd, created)
+
+    @staticmethod
+    def _open_component(parent_fd: int, path: Path, create: bool, created: list[Path]) -> int:
+        name = path.name
+        if not name or name in (".", ".."):
+            raise UnsafeFolder(path, "not a plain folder name", f"ls -ld -- {shlex.quote(str(path))}")
+        try:
+            st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            if not create:
+                raise
+            os.mkdir(name, 0o777, dir_fd=parent_fd)  # the umask applies, as for Keras' makedirs
+            created.append(path)
+            st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        me = _euid()
+        quoted = shlex.quote(str(path))
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.realpath(path)
+            holder = os.path.realpath(path.parent)
+            if me is not None and st.st_uid != me:
+                raise UnsafeFolder(
+                    path,
+                    f"is a symlink owned by {_owner_name(st.st_uid)} (not you) to {target}: "
+                    "following it could act on someone else's files",
+                    f"ls -la -- {quoted}; then, if it is safe: rm -- {quoted}",
+                )
+            if not _is_inside(target, holder) or target == holder:
+                raise UnsafeFolder(
+                    path,
+                    f"is a symlink leading out of {holder} (to {target}); the doctor only acts inside "
+                    "the cache",
+                    f"ls -la -- {shlex.quote(target)}   # act there by hand, or replace the link: "
+                    f"rm -- {quoted} && mkdir -- {quoted}",
+                )
+            try:
+                fd = os.open(target, _DIR_FLAGS)
+            except NotADirectoryError:
+                why = f"is a symlink to {target}, not to a folder"
+                raise UnsafeFolder(path, why, f"ls -la -- {quoted}") from None
+        else:
+            try:
+                fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=parent_fd)
+            except NotADirectoryError:
+                raise UnsafeFolder(path, "is not a folder", f"ls -la -- {quoted}") from None
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISDIR(opened.st_mode):
+                raise UnsafeFolder(path, "is not a folder", f"ls -la -- {quoted}")
+            if me is not None and opened.st_uid != me:
+                raise UnsafeFolder(
+                    path,
+                    f"belongs to {_owner_name(opened.st_uid)}, not {_owner_name(me)}: the doctor does not "
+                    "act in another user's folder (in a shared /tmp it may have been planted)",
+                    f"ls -la -- {quoted}   # check what is there; it is yours to remove only if you "
+                    "created it: sudo rm -r -- " + quoted,
+                )
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    # ------------------------------------------------------------------ operations on names
+
+    @staticmethod
+    def _plain(name: str) -> str:
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"not a plain file name: {name!r}")
+        return name
+
+    def names(self) -> list[str]:
+        """The entries of the folder (read through the verified descriptor)."""
+        return sorted(os.listdir(self.fd))
+
+    def lstat(self, name: str) -> os.stat_result:
+        return os.stat(self._plain(name), dir_fd=self.fd, follow_symlinks=False)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.lstat(name)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def readlink(self, name: str) -> str:
+        return os.readlink(self._plain(name), dir_fd=self.fd)
+
+    def unlink(self, name: str) -> None:
+        """Remove a file or a link (never what a link points to)."""
+        os.unlink(self._plain(name), dir_fd=self.fd)
+
+    def rmdir(self, name: str) -> None:
+        """Remove an empty folder inside (fails when it has content)."""
+        os.rmdir(self._plain(name), dir_fd=self.fd)
+
+    def is_empty_dir(self, name: str) -> bool:
+        fd = os.open(self._plain(name), _DIR_FLAGS | _NOFOLLOW, dir_fd=self.fd)
+        try:
+            return not os.listdir(fd)
+        finally:
+            os.close(fd)
+
+    def create_temp(self, file_name: str) -> tuple[str, int]:
+        """A new ``.file_name.<hex>.part`` (``O_EXCL | O_NOFOLLOW``, mode 0600): (name, read-write fd)."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        for _ in range(10):
+            name = temp_name(file_name)
+            try:
+                return name, os.open(name, flags, 0o600, dir_fd=self.fd)
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"no free temporary name in {self.path}")
+
+    def open_read(self, name: str) -> int:
+        """A read fd for a regular file here (a link or a FIFO is refused, never blocks)."""
+        fd = os.open(
+            self._plain(name), os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0), dir_fd=self.fd
+        )
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(f"{self.path / name} is not a regular file")
+        return fd
+
+    def replace(self, src: str, dst: str) -> None:
+        """Atomic rename inside the folder; replaces a link at ``dst`` itself, never its target."""
+        os.replace(self._plain(src), self._plain(dst), src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def fsync(self) -> None:
+        with contextlib.suppress(OSError):  # some file systems refuse fsync on folders
+            os.fsync(self.fd)
+
+    def undo_created(self) -> None:
+        """Remove the folders :meth:`open` created, if still empty (a refused install leaves no trace)."""
+        for folder in self.created:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> SafeDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
