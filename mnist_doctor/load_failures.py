@@ -450,9 +450,18 @@ def _timeout(probe: LoadProbe, host: str, target_python: str) -> LoadDiagnosis:
 
 
 def diagnose(
-    probe: LoadProbe, *, host: str, target_python: str, tf_minor: str | None = None
+    probe: LoadProbe,
+    *,
+    host: str,
+    target_python: str,
+    tf_minor: str | None = None,
+    declared: dict[str, str] | None = None,
 ) -> LoadDiagnosis:
-    """The named root cause of a failed probe (call only when ``probe.succeeded`` is false)."""
+    """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
+
+    ``declared`` maps distributions to the specifiers TensorFlow declares for them, so an
+    import failure's fix installs what TensorFlow asks for (see ``classify_import_failure``).
+    """
     run = probe.run
     if run.launch_error:
         return LoadDiagnosis(
@@ -463,19 +472,22 @@ def diagnose(
     stderr_tail = run.stderr[-4000:]
     error = probe.error
     if probe.import_failed or (error is None and not probe.stage("load_data")):
+        seen = probe.answer.get("env")
         found = classify_import_failure(
             probe.import_text() + "\n" + stderr_tail,
             target_python=target_python,
             signal_name=run.signal_name,
             tf_minor=tf_minor,
+            # TF_USE_LEGACY_KERAS as the probe's own process saw it (None: unset there).
+            legacy_keras=seen.get("TF_USE_LEGACY_KERAS") if isinstance(seen, dict) else None,
+            declared=declared,
         )
-        pip = found.hint.split("  (")[0] if "-m pip " in found.hint else None
         return LoadDiagnosis(
             f"import-{found.name}",
             IMPORT,
             f"{found.summary} (while importing, before load_data)",
             found.hint,
-            fix={"kind": "pip", "command": pip, "reason": found.summary} if pip else None,
+            fix=found.command.fix(found.summary) if found.command is not None else None,
         )
     if error is None:
         how = (

@@ -25,8 +25,9 @@ from mnist_doctor.subproc import ScriptRun, run_script
 
 #: Seconds kept back from ``--timeout`` so the load check still reports the kill itself.
 REPORT_MARGIN_S = 1.5
-#: A cached file larger than this is not copied aside (and so not offered to Keras).
-MAX_KEPT_BYTES = 8 * MNIST.size
+#: A cached file larger than this is not copied aside (and so not offered to Keras): the
+#: size past which ``npz_check`` refuses to read a file at all.
+MAX_KEPT_BYTES = MNIST.max_file_size
 #: Stages of ``target/load_probe.py`` that import (same names as ``target/import_probe.py``).
 IMPORT_STAGES = ("numpy", "tensorflow", "tf.keras", "keras")
 
@@ -42,6 +43,11 @@ class LoadProbe:
     budget_limited: bool = True
     #: What :class:`~mnist_doctor.safekeeping.Safekeeping` kept, restored and refused.
     safekeeping: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def limited_by_budget(self) -> bool:
+        """The name :class:`~mnist_doctor.probes.ImportProbe` uses for the same fact."""
+        return self.budget_limited
 
     @property
     def refused(self) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from mnist_doctor import npz_check
+from mnist_doctor.compat import declared_specs
 from mnist_doctor.dataset import MNIST, DatasetSpec
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
@@ -39,6 +40,15 @@ def _tf_minor(facts: Facts) -> str | None:
 #: Verdicts of the copy Keras reads under which ``load_data`` changes nothing and needs no network:
 #: the pinned file is read; a folder or an unreadable file makes Keras fail before any download.
 _READ_ONLY_VERDICTS = (npz_check.OK, npz_check.DIRECTORY, npz_check.UNREADABLE)
+
+
+def _declared(facts: Facts) -> dict[str, str]:
+    """What TensorFlow's ``Requires-Dist`` declares for each package (empty when unknown)."""
+    try:
+        tf = facts.get("distributions").tensorflow()
+        return declared_specs(tf.requirements(), facts.get("marker_env")) if tf else {}
+    except Exception:
+        return {}
 
 
 def read_only_skip(facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result | None:
@@ -229,7 +239,13 @@ class RealLoadCheck(BaseCheck):
             result = success_result(probe, dataset)
             result.details += safekeeping_details(probe)
             return result
-        diag = diagnose(probe, host=keras_host(), target_python=target_python, tf_minor=_tf_minor(facts))
+        diag = diagnose(
+            probe,
+            host=keras_host(),
+            target_python=target_python,
+            tf_minor=_tf_minor(facts),
+            declared=_declared(facts),
+        )
         if diag.name == OFFLINE_DOWNLOAD:  # not a fault of this machine: the test was not possible offline
             return Result.skip(
                 f"--offline: load_data not completed: {diag.summary}",
