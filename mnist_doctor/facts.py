@@ -42,6 +42,8 @@ class Options:
     strict: bool = False
     #: ``--dry-run``: like ``--offline`` for the cache, the run must not let Keras replace a file.
     dry_run: bool = False
+    #: ``--expect-gpu``: "no GPU visible to TensorFlow" (and what causes it) is a failure.
+    expect_gpu: bool = False
     started: float = field(default_factory=time.monotonic)
     #: The run's one deadline (from ``timeout`` and ``started``); every stage takes a slice of it.
     budget: Budget = field(init=False, repr=False, compare=False)
@@ -137,4 +139,4 @@ def wanted_facts(func: Callable[..., Any]) -> list[str]:
 
 def load_core_facts() -> None:
     """Import the modules that define the core facts (registration happens on import)."""
-    from mnist_doctor import cache_paths, environment, flavour, probes  # noqa: F401
+    from mnist_doctor import cache_paths, environment, flavour, gpu, gpu_driver, gpu_runtime, probes  # noqa: F401
