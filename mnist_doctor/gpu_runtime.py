@@ -86,7 +86,7 @@ def classify_stderr(text: str, limit: int = 8) -> list[StderrFinding]:
 
 def _short(line: str) -> str:
     """The message part of a TF log line (without the ``I0000 00:00:... file.cc:31]`` prefix)."""
-    message = re.sub(r"^[IWEF]\d{4} [\d:.]+\s+\d+\s+\S+:\d+\]\s*", "", line.strip())
+    message = re.sub(r"^[IWEF][^\]]*?\.(?:cc|h|py):\d+\]\s*", "", line.strip())
     return message[:300]
 
 
