@@ -147,7 +147,7 @@ def devices_finding(build: GpuBuild) -> Finding | None:
     )
 
 
-def driver_finding(build: GpuBuild, smi: NvidiaSmi) -> Finding | None:
+def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> Finding | None:
     """No, broken, hung or too old NVIDIA driver for the CUDA major TensorFlow was built with."""
     if build.kind not in ("cuda", "cpu", "none"):
         return None
@@ -182,7 +182,7 @@ def driver_finding(build: GpuBuild, smi: NvidiaSmi) -> Finding | None:
         "use the GPU",
         f"upgrade the NVIDIA driver to >= {need_old} (sudo ubuntu-drivers install, or "
         "https://www.nvidia.com/Download/index.aspx), or keep this driver with a CUDA 11 TensorFlow "
-        f"(Python <= 3.11): {pip_install('python', f'tensorflow[and-cuda]=={LAST_CUDA11_TF}')}"
+        f"(Python <= 3.11): {pip_install(python, f'tensorflow[and-cuda]=={LAST_CUDA11_TF}')}"
         if build.cuda_major and build.cuda_major >= 12
         else f"upgrade the NVIDIA driver to >= {need_old}",
         (f"driver minimum per NVIDIA's CUDA release notes: CUDA {build.cuda_major}.x >= {need_old}",),
@@ -290,7 +290,7 @@ class Driver(BaseCheck):
     family = "gpu"
     title = "NVIDIA driver"
 
-    def run(self, gpu_build: GpuBuild, nvidia_smi: NvidiaSmi, options: Any) -> Result:
+    def run(self, gpu_build: GpuBuild, nvidia_smi: NvidiaSmi, target_python: str, options: Any) -> Result:
         build, smi = gpu_build, nvidia_smi
         if build.kind in ("macos", "rocm", "windows"):
             return Result.skip(f"{build.kind_note}: the NVIDIA driver does not apply")
@@ -301,7 +301,7 @@ class Driver(BaseCheck):
                 hint="rerun with a larger --timeout",
                 data=data,
             )
-        finding = driver_finding(build, smi)
+        finding = driver_finding(build, smi, target_python)
         if finding is not None:
             intent = smi.state != "absent" or bool(build.nvidia_wheels)
             return verdict(finding, options, intent, data)
@@ -364,7 +364,7 @@ class TensorflowSeesGpu(BaseCheck):
                 build_finding(build, target_python),
                 metal_finding(build, target_python),
                 devices_finding(build),
-                driver_finding(build, smi),
+                driver_finding(build, smi, target_python),
                 wheels_finding(build, target_python, smi, expects_gpu(options)),
             )
             if f is not None
