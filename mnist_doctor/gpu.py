@@ -102,6 +102,8 @@ class GpuBuild:
     nvidia_wheels: dict[str, str] = field(default_factory=dict)
     visible_devices: str | None = None
     metal: str | None = None
+    #: The CPU-only distribution installed (``kind == "cpu"``), by its own name.
+    cpu_dist: str | None = None
     log_level: str | None = None
 
     @property
@@ -216,7 +218,10 @@ def describe(
     elif any(k in names for k in ROCM_DISTS):
         build.kind, build.kind_note = "rocm", "the ROCm build (AMD GPUs): the NVIDIA checks do not apply"
     elif cpu is not None:
-        build.kind, build.kind_note = "cpu", f"{cpu}: {CPU_ONLY[cpu]}"
+        found = dists.get(cpu)
+        build.cpu_dist = found.name if found else cpu
+        build.kind = "cpu"
+        build.kind_note = f"{build.cpu_dist} {found.version_str if found else ''} is {CPU_ONLY[cpu]}"
     else:
         build.kind, build.kind_note = "cuda", f"{tf.name} {tf.version_str}: the CUDA-capable build"
     if build.kind != "cuda":

@@ -104,3 +104,13 @@ def test_parse_query_reads_every_gpu_and_ignores_noise():
     assert driver == "535.104.05"
     assert [g["name"] for g in gpus] == ["NVIDIA A100-SXM4-40GB", "Tesla T4"]
     assert parse_query("No devices were found\n") == (None, [])
+
+
+def test_cpu_build_is_named_by_its_own_distribution_when_tensorflow_is_there_too():
+    """tensorflow 2.20 and tensorflow-cpu 2.21 together (a matrix case): the CPU build is the one named."""
+    build = describe(dists(("tensorflow", "2.20.0"), ("tensorflow-cpu", "2.21.0")), LINUX_311, {})
+    assert build.kind == "cpu" and build.cpu_dist == "tensorflow-cpu"
+    finding = build_finding(build, "python")
+    assert finding is not None
+    assert finding.summary.startswith("tensorflow-cpu 2.21.0 is the CPU-only build")
+    assert "pip uninstall -y tensorflow-cpu" in finding.hint

@@ -59,9 +59,8 @@ def build_finding(build: GpuBuild, python: str) -> Finding | None:
     """The installed build cannot use a GPU here (CPU-only distribution, native Windows, no metal)."""
     if build.kind == "cpu":
         return Finding(
-            f"{build.tensorflow} {build.tf_version} is {build.kind_note.split(': ', 1)[1]}: "
-            "TensorFlow will not use a GPU",
-            f"{pip_uninstall(python, build.tensorflow or '')} && "
+            f"{build.kind_note}: TensorFlow will not use a GPU",
+            f"{pip_uninstall(python, build.cpu_dist or '')} && "
             + pip_install(python, f"tensorflow[and-cuda]=={build.tf_version}")
             + "   (Linux; GPU builds exist for Linux and WSL2)",
         )
