@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what.add_argument("--ignore", action="append", metavar="IDS", help="skip these check ids or families")
     what.add_argument("--offline", action="store_true", help="do not touch the network (network checks skip)")
+    what.add_argument("--expect-gpu", action="store_true", help="fail when TensorFlow would use no GPU here")
     what.add_argument(
         "--python",
         metavar="PATH",
@@ -182,6 +183,7 @@ def _options(args: argparse.Namespace) -> Options:
         verbose=args.verbose,
         strict=args.strict,
         dry_run=args.dry_run,
+        expect_gpu=args.expect_gpu,
     )
 
 

@@ -44,6 +44,8 @@ class Options:
     dry_run: bool = False
     #: The doctor runs inside the examined IPython kernel (the Python API or ``%mnist_doctor``).
     in_kernel: bool = False
+    #: ``--expect-gpu``: "no GPU visible to TensorFlow" (and what causes it) is a failure.
+    expect_gpu: bool = False
     started: float = field(default_factory=time.monotonic)
     #: The run's one deadline (from ``timeout`` and ``started``); every stage takes a slice of it.
     budget: Budget = field(init=False, repr=False, compare=False)
@@ -139,4 +141,13 @@ def wanted_facts(func: Callable[..., Any]) -> list[str]:
 
 def load_core_facts() -> None:
     """Import the modules that define the core facts (registration happens on import)."""
-    from mnist_doctor import cache_paths, environment, flavour, hosted, probes  # noqa: F401
+    from mnist_doctor import (  # noqa: F401
+        cache_paths,
+        environment,
+        flavour,
+        gpu,
+        gpu_driver,
+        gpu_runtime,
+        hosted,
+        probes,
+    )

@@ -1,0 +1,167 @@
+"""Why the GPU cannot be used, with the exact fix: one pure function per obstacle.
+
+Each takes the GPU facts (:mod:`mnist_doctor.gpu`, :mod:`mnist_doctor.gpu_driver`) and returns
+a :class:`Finding` or ``None``. The ``gpu`` checks report them one by one, and ``gpu.tensorflow``
+gathers them to explain why TensorFlow sees no GPU, so both always give the same reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mnist_doctor.environment import parse_version
+from mnist_doctor.gpu import METAL_FOR_TF, GpuBuild, metal_target
+from mnist_doctor.gpu_driver import NvidiaSmi, driver_too_old, minimum_driver
+from mnist_doctor.hints import pip_install, pip_uninstall
+
+WSL_GUIDE = "https://www.tensorflow.org/install/pip#windows-wsl2"
+#: The last TensorFlow whose [and-cuda] extra is CUDA 11 (for drivers older than CUDA 12 needs).
+LAST_CUDA11_TF = "2.14.1"
+
+
+@dataclass
+class Finding:
+    """Why the GPU cannot be used, with the exact fix; ``None`` from a helper means no obstacle."""
+
+    summary: str
+    hint: str
+    details: tuple[str, ...] = ()
+
+
+def build_finding(build: GpuBuild, python: str) -> Finding | None:
+    """The installed build cannot use a GPU here (CPU-only distribution, native Windows, no metal)."""
+    if build.kind == "cpu":
+        return Finding(
+            f"{build.kind_note}: TensorFlow will not use a GPU",
+            f"{pip_uninstall(python, build.cpu_dist or '')} && "
+            + pip_install(python, f"tensorflow[and-cuda]=={build.tf_version}")
+            + "   (Linux; GPU builds exist for Linux and WSL2)",
+        )
+    if build.kind == "windows":
+        return Finding(
+            f"TensorFlow {build.tf_version} on native Windows runs on the CPU only "
+            "(2.10 was the last release with GPU support there)",
+            f"use WSL2 and install TensorFlow inside it: {pip_install('python3', 'tensorflow[and-cuda]')} "
+            f"({WSL_GUIDE})",
+        )
+    if build.kind == "macos" and not build.metal:
+        return Finding(
+            f"{build.tensorflow} {build.tf_version} on macOS without tensorflow-metal runs on the CPU only",
+            pip_install(python, "tensorflow-metal"),
+        )
+    return None
+
+
+def metal_finding(build: GpuBuild, python: str) -> Finding | None:
+    """tensorflow-metal built for another TensorFlow minor (Apple's table)."""
+    if build.kind != "macos" or not build.metal:
+        return None
+    target = metal_target(parse_version(build.metal))
+    if target is None or target == build.minor:
+        return None
+    paired = [m for m, tf in METAL_FOR_TF.items() if tf == build.minor]
+    fix = (
+        pip_install(python, f"tensorflow-metal=={paired[0]}.*")
+        if paired
+        else pip_install(python, f"tensorflow=={target}.*")
+    )
+    return Finding(
+        f"tensorflow-metal {build.metal} is built for TensorFlow {target}, this is {build.tf_version}: "
+        "the plugin may fail to load (NotFoundError / symbol not found) and the GPU stays unused",
+        fix,
+        ("pairs from Apple's table: " + ", ".join(f"metal {m} ⇄ TF {t}" for m, t in METAL_FOR_TF.items()),),
+    )
+
+
+def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = False) -> Finding | None:
+    """TF's ``[and-cuda]`` pins missing or at other versions (only judged for CUDA builds)."""
+    if build.kind != "cuda" or not build.pins:
+        return None
+    bad = [p for p in build.pins if p.state in ("missing", "wrong")]
+    if not bad:
+        return None
+    extra = pip_install(python, f"tensorflow[and-cuda]=={build.tf_version}")
+    if all(p.state in ("missing", "optional") for p in build.pins):
+        if smi.state == "absent" and not build.nvidia_wheels and not expect:
+            return None  # no driver and no wheels: nothing was meant to run on a GPU
+        return Finding(
+            f"none of the {len(bad)} CUDA wheels {build.tensorflow} {build.tf_version} pins for "
+            f"[and-cuda] is installed: without a system CUDA {build.cuda} and cuDNN {build.cudnn} "
+            "TensorFlow cannot load its GPU libraries",
+            extra,
+        )
+    wrong = [p for p in bad if p.state == "wrong"]
+    missing = [p for p in bad if p.state == "missing"]
+    lines = [f"{p.name} {p.installed}, but TensorFlow pins {p.requirement}" for p in wrong]
+    lines += [f"{p.name} missing (TensorFlow pins {p.requirement})" for p in missing]
+    parts = []
+    if wrong:
+        parts.append(f"{len(wrong)} at other versions")
+    if missing:
+        parts.append(f"{len(missing)} missing")
+    return Finding(
+        f"CUDA wheels for {build.tensorflow} {build.tf_version} [and-cuda]: {' and '.join(parts)}: "
+        + "; ".join(lines[:2]),
+        f"{extra}   (or exactly: {pip_install(python, *(p.requirement for p in bad))})",
+        tuple(lines),
+    )
+
+
+def devices_finding(build: GpuBuild) -> Finding | None:
+    if not build.devices_hidden:
+        return None
+    shown = repr(build.visible_devices)
+    return Finding(
+        f"CUDA_VISIBLE_DEVICES={shown} hides every GPU from TensorFlow",
+        "unset CUDA_VISIBLE_DEVICES   (or list the GPUs to use, e.g. export CUDA_VISIBLE_DEVICES=0)",
+    )
+
+
+def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> Finding | None:
+    """No, broken, hung or too old NVIDIA driver for the CUDA major TensorFlow was built with."""
+    if build.kind not in ("cuda", "cpu", "none"):
+        return None
+    windows_driver = build.wsl or build.platform == "Windows"
+    need = minimum_driver(build.cuda_major, windows_driver)
+    driver_fix = (
+        f"install the NVIDIA driver (>= {need} for CUDA {build.cuda})"
+        if need
+        else "install the NVIDIA driver"
+    ) + ", e.g. sudo ubuntu-drivers install, or from https://www.nvidia.com/Download/index.aspx"
+    if smi.state == "absent":
+        return Finding("no NVIDIA driver (nvidia-smi not found): TensorFlow runs on the CPU", driver_fix)
+    if smi.state == "failed":
+        return Finding(
+            f"nvidia-smi is installed but failed: {smi.message}",
+            "the driver is not loaded or does not match the kernel module: reboot, or reinstall the driver "
+            "(nvidia-smi must list the GPU)",
+        )
+    if smi.state == "timed_out":
+        return Finding(
+            f"nvidia-smi did not answer within {smi.elapsed_s:.1f}s: the driver looks hung",
+            "check `nvidia-smi` by hand; a hung driver usually needs a reboot",
+        )
+    if build.kind != "cuda":
+        return None
+    need_old = driver_too_old(smi.driver or "", build.cuda_major, windows_driver)
+    if need_old is None:
+        return None
+    return Finding(
+        f"NVIDIA driver {smi.driver} is too old for CUDA {build.cuda} ({build.tensorflow} {build.tf_version} "
+        f"was built with it; CUDA {build.cuda_major}.x needs driver >= {need_old}): TensorFlow will not "
+        "use the GPU",
+        f"upgrade the NVIDIA driver to >= {need_old} (sudo ubuntu-drivers install, or "
+        "https://www.nvidia.com/Download/index.aspx), or keep this driver with a CUDA 11 TensorFlow "
+        f"(Python <= 3.11): {pip_install(python, f'tensorflow[and-cuda]=={LAST_CUDA11_TF}')}"
+        if build.cuda_major and build.cuda_major >= 12
+        else f"upgrade the NVIDIA driver to >= {need_old}",
+        (f"driver minimum per NVIDIA's CUDA release notes: CUDA {build.cuda_major}.x >= {need_old}",),
+    )
+
+
+def stderr_hint(name: str, build: GpuBuild, python: str) -> str:
+    if name in ("missing-gpu-libraries", "missing-library", "cudnn-mismatch"):
+        return pip_install(python, f"tensorflow[and-cuda]=={build.tf_version}")
+    if name == "no-device":
+        return "unset CUDA_VISIBLE_DEVICES, and check that nvidia-smi lists a GPU"
+    return "check the NVIDIA driver: nvidia-smi must list the GPU"
