@@ -15,7 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.dataset import DatasetSpec, dataset_spec
-from mnist_doctor.facts import FactError, Options, fact
+from mnist_doctor.facts import BudgetExhausted, FactError, Options, fact
 from mnist_doctor.subproc import run_script
 
 #: Distributions that provide the ``tensorflow`` import package. Two of them in one
@@ -37,6 +37,7 @@ TF_PROVIDERS = (
     "tf-nightly-intel",
 )
 
+#: The introspection's own cap: a healthy interpreter answers in well under a second.
 INTROSPECT_TIMEOUT_S = 30.0
 
 
@@ -158,11 +159,18 @@ def introspection(target_python: str, dataset: DatasetSpec, options: Options) ->
         target_python,
         "introspect.py",
         [dataset.origin],
-        timeout=min(INTROSPECT_TIMEOUT_S, options.remaining()),
+        timeout=options.budget.slice(cap=INTROSPECT_TIMEOUT_S),
     )
     if run.answer is None:
+        if run.cut_by_budget:
+            raise BudgetExhausted(
+                f"--timeout {options.timeout:g}s ran out after {run.elapsed_s:.1f}s, "
+                f"before {target_python} answered"
+            )
         reason = run.launch_error or (
-            "timed out" if run.timed_out else (run.stderr.strip().splitlines() or ["no answer"])[-1]
+            f"no answer within {run.timeout_s:.0f}s"
+            if run.timed_out
+            else (run.stderr.strip().splitlines() or ["no answer"])[-1]
         )
         raise FactError(f"could not introspect {target_python}: {reason}")
     return run.answer

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mnist_doctor.budget import REPORT_RESERVE_S
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.flavour import KerasFlavour
 from mnist_doctor.subproc import ScriptRun, run_script
@@ -68,6 +69,9 @@ def import_probe(
         return ImportProbe(load.import_view(), load.mode)
     mode = probe_mode(keras_flavour)
     run = run_script(
-        target_python, "import_probe.py", [mode], timeout=min(IMPORT_TIMEOUT_S, options.remaining())
+        target_python,
+        "import_probe.py",
+        [mode],
+        timeout=options.budget.slice(cap=IMPORT_TIMEOUT_S, reserve=REPORT_RESERVE_S),
     )
     return ImportProbe(run, mode)
