@@ -128,7 +128,9 @@ def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float | S
     inner = max(budget.remaining() - SCRIPT_GRACE_S, 0.05)
     config = {"budget": inner, "expected_size": dataset.size}
     start = time.monotonic()
-    run = run_script(target_python, "net_probe.py", ["stages", dataset.origin, json.dumps(config)], timeout=budget)
+    run = run_script(
+        target_python, "net_probe.py", ["stages", dataset.origin, json.dumps(config)], timeout=budget
+    )
     answer = run.answer or {}
     stages = answer.get("stages") or parse_stage_lines(run.stdout)
     error = None

@@ -451,10 +451,9 @@ def _finish(proc: subprocess.Popen[bytes]) -> None:
         if stream is not None:
             with contextlib.suppress(OSError):
                 stream.close()
-    try:
+    # A child stuck in the kernel (D state) is reaped at exit, not waited for.
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=2.0)
-    except subprocess.TimeoutExpired:  # stuck in the kernel (D state): reaped at exit, not waited for
-        pass
 
 
 def kill_all() -> None:
