@@ -56,6 +56,8 @@ def install() -> None:
     if subproc is not None and hasattr(subproc, "resume"):
         subproc.resume()
     for signum in HANDLED:
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # ignored on purpose (nohup, a background job): not ours to re-enable
         with contextlib.suppress(ValueError, OSError):
             _state["previous"][signum] = signal.signal(signum, _handler)
 
