@@ -319,13 +319,14 @@ def test_fix_yes_with_a_slow_target_stays_within_one_timeout(lab):
     datasets.mkdir(parents=True)
     (datasets / "mnist.npz").write_bytes(os.urandom(5000))  # a broken copy: the fix removes it
     slow = lab.root / "slow-python"
-    slow.write_text(f"#!/bin/sh\nsleep 2\nexec {sys.executable} \"$@\"\n")
+    slow.write_text(f"#!/bin/sh\nsleep 4\nexec {sys.executable} \"$@\"\n")
     slow.chmod(0o755)
     run = lab.run(
-        "--python", str(slow), "--offline", "--select", "cache", "--fix", "--yes", "--timeout", "5",
-        limit=5 + 2 + NOISE_S,
+        "--python", str(slow), "--offline", "--select", "cache", "--fix", "--yes", "--timeout", "6",
+        limit=6 + 2 + NOISE_S,
     )  # fmt: skip
-    assert run.elapsed < 5 + 2 + NOISE_S
+    assert run.elapsed < 6 + 2 + NOISE_S
+    assert "fixes" in run.stdout  # the fix was reached (whether it had time left is the budget's call)
     assert_clean_stderr(run)
 
 
