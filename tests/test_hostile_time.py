@@ -151,7 +151,9 @@ class Lab:
     def env(self, **extra: str) -> dict[str, str]:
         return clean_env(self.home, **extra)
 
-    def start(self, *args: str, env: dict[str, str] | None = None, rss: bool = False) -> subprocess.Popen[str]:
+    def start(
+        self, *args: str, env: dict[str, str] | None = None, rss: bool = False
+    ) -> subprocess.Popen[str]:
         head = [sys.executable, "-c", RSS_WRAPPER] if rss else [sys.executable, "-m", "mnist_doctor"]
         proc = subprocess.Popen(
             [*head, *args],
@@ -257,9 +259,7 @@ def test_a_target_that_never_answers_is_cut_by_the_timeout_and_killed_with_its_c
 @pytest.mark.parametrize("mode, role", [("fork_hold", "grandchild"), ("setsid_hold", "escapee")])
 def test_a_child_holding_stdout_open_does_not_hang_the_doctor(lab, mode, role):
     fake = lab.fake(mode)
-    run = lab.run(
-        "--python", str(fake), "--offline", "--select", "compat", "--format", "json", limit=60
-    )
+    run = lab.run("--python", str(fake), "--offline", "--select", "compat", "--format", "json", limit=60)
     assert run.code in (0, 1), run.stderr[-2000:]
     assert run.elapsed < 30, "waited for the held pipe instead of the answer"
     assert {r["id"] for r in __import__("json").loads(run.stdout)["results"]} >= {"compat.python"}
@@ -319,7 +319,7 @@ def test_fix_yes_with_a_slow_target_stays_within_one_timeout(lab):
     datasets.mkdir(parents=True)
     (datasets / "mnist.npz").write_bytes(os.urandom(5000))  # a broken copy: the fix removes it
     slow = lab.root / "slow-python"
-    slow.write_text(f"#!/bin/sh\nsleep 4\nexec {sys.executable} \"$@\"\n")
+    slow.write_text(f'#!/bin/sh\nsleep 4\nexec {sys.executable} "$@"\n')
     slow.chmod(0o755)
     run = lab.run(
         "--python", str(slow), "--offline", "--select", "cache", "--fix", "--yes", "--timeout", "6",
@@ -338,7 +338,9 @@ def trickle_server(tls_like: bool) -> Iterator[int]:
     listener.listen(8)
     listener.settimeout(0.1)
     stop = threading.Event()
-    payload = b"\x16\x03\x01\x40\x00" + b"\x00" * 64 if tls_like else b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 64
+    payload = (
+        b"\x16\x03\x01\x40\x00" + b"\x00" * 64 if tls_like else b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 64
+    )
 
     def serve(conn: socket.socket) -> None:
         with conn:
