@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as signals.Interrupted
         return signals.exit_code(exc)
     finally:
+        signals.closing()
         signals.stop_children()  # a probe of a check abandoned at the deadline dies with us
-        signals.uninstall()
 
 
 def _console(stderr: bool = False) -> Console:

@@ -23,7 +23,6 @@ import time
 
 TYPE_CHECKING = False  # typing's import costs more than this whole module: --help stays fast
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import FrameType
     from typing import Any
 
@@ -31,8 +30,8 @@ if TYPE_CHECKING:
 WATCHDOG_S = 1.5
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
-_state: dict[str, Any] = {"signal": None, "reported": False, "previous": {}}
-_lock = threading.Lock()
+_state: dict[str, Any] = {"signal": None, "reported": False, "closing": False}
+_lock = threading.RLock()  # re-entrant: the handler may run while the main thread holds it
 
 
 class Interrupted(KeyboardInterrupt):
@@ -42,16 +41,12 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
 
 def install() -> None:
     """Handle SIGINT and SIGTERM for this run (main thread only; elsewhere a no-op)."""
     if threading.current_thread() is not threading.main_thread():
         return
-    _state.update(signal=None, reported=False)
+    _state.update(signal=None, reported=False, closing=False)
     subproc = sys.modules.get("mnist_doctor.subproc")
     if subproc is not None and hasattr(subproc, "resume"):
         subproc.resume()
@@ -59,18 +54,16 @@ def install() -> None:
         if signal.getsignal(signum) is signal.SIG_IGN:
             continue  # ignored on purpose (nohup, a background job): not ours to re-enable
         with contextlib.suppress(ValueError, OSError):
-            _state["previous"][signum] = signal.signal(signum, _handler)
+            signal.signal(signum, _handler)
 
 
-def uninstall() -> None:
-    """Put back the handlers that were there before :func:`install` (in-process callers)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    previous: dict[int, Callable[..., Any] | int | None] = _state["previous"]
-    for signum, handler in list(previous.items()):
-        with contextlib.suppress(ValueError, OSError, TypeError):
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-    previous.clear()
+def closing() -> None:
+    """``main()`` is returning: a signal from now on stops children but raises nothing.
+
+    Raising after the last ``except`` would print the very traceback this module prevents;
+    the handlers stay installed until the process exits a moment later.
+    """
+    _state["closing"] = True
 
 
 def stop_children() -> None:
@@ -91,8 +84,8 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         if first:
             _state["signal"] = signum
     stop_children()
-    if not first:
-        return  # already unwinding: a second Ctrl-C must not cut the cleanup short
+    if not first or _state["closing"]:
+        return  # already unwinding (a second Ctrl-C must not cut the cleanup short), or done
     _kill_other_children()
     threading.Thread(target=_watchdog, args=(signum,), name="exit-watchdog", daemon=True).start()
     raise Interrupted(signum)
