@@ -186,6 +186,8 @@ def run_argv(
             timeout_s=given, limited_by_budget=limited, interrupted=interrupted,
         )  # fmt: skip
 
+    if os.name != "posix":  # pragma: no cover - no process groups or selectable pipes
+        return _run_portable(argv, stdin, deadline, limited, env, cwd, output_cap)
     with _LIVE_LOCK:  # launch and registration are one step, so shutdown() never misses a child
         if _STOPPING.is_set():
             return refused("not started: the doctor is stopping", interrupted=True)
@@ -229,6 +231,55 @@ def run_argv(
         stopped_after_answer=outcome.stopped_after_answer,
         interrupted=_STOPPING.is_set() and (outcome.timed_out or (proc.returncode or 0) < 0),
     )
+
+
+def _run_portable(
+    argv: list[str],
+    stdin: str | None,
+    deadline: float,
+    limited: bool,
+    env: dict[str, str] | None,
+    cwd: str | None,
+    cap: int,
+) -> ScriptRun:  # pragma: no cover - Windows
+    """Where pipes cannot be selected: ``communicate`` with the deadline, the cap applied after."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+        )
+    except (OSError, ValueError) as exc:
+        return ScriptRun(argv, None, "", "", 0.0, launch_error=str(exc), limited_by_budget=limited)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    timed_out = False
+    data = stdin.encode("utf-8") if stdin is not None else None
+    try:
+        out, err = proc.communicate(data, timeout=max(deadline - start, 0.01))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()
+        out, err = proc.communicate()
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+    captures = []
+    for raw in (out, err):
+        capture = _Capture(cap, JSON_MARKER.encode() if raw is out else None)
+        capture.feed(raw)
+        captures.append(capture)
+    text = captures[0].text()
+    return ScriptRun(
+        argv, proc.returncode, text, captures[1].text(), time.monotonic() - start,
+        timed_out=timed_out, answer=parse_answer(text), timeout_s=max(deadline - start, 0.0),
+        limited_by_budget=limited, stdout_dropped=captures[0].dropped, stderr_dropped=captures[1].dropped,
+    )  # fmt: skip
 
 
 class _Capture:
@@ -425,6 +476,8 @@ class _Reader:
 def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
     """True once the child is a zombie, *without reaping it*: its pid (= its group's id)
     stays reserved, so killing the group afterwards can never hit a recycled pid."""
+    if not hasattr(os, "waitid"):  # macOS before Python 3.13: reap (the group kill is then skipped)
+        return proc.poll() is not None
     try:
         return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
@@ -434,6 +487,10 @@ def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the child's whole process group (the child leads it) unless already reaped."""
     if proc.returncode is not None:
+        return
+    if not hasattr(os, "killpg"):  # pragma: no cover - Windows
+        with contextlib.suppress(OSError):
+            proc.kill()
         return
     try:
         os.killpg(proc.pid, signal.SIGKILL)
