@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 #: The shortest slice ever handed out: calls still fail fast instead of blocking forever.
 FLOOR_S = 0.05
+#: Seconds a probe leaves of the run for the check that reads it: after a kill at the end of
+#: its slice, the check still reports the kill itself before the engine's deadline.
+REPORT_RESERVE_S = 1.0
 
 
 @dataclass(frozen=True)

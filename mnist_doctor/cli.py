@@ -128,21 +128,27 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:  # the common probe of "is it installed?" skips argparse entirely
         sys.stdout.write(f"mnist-doctor {__version__}\n")
         return EXIT_OK
-    args = build_parser().parse_args(argv)
-    from mnist_doctor.errors import UsageError
+    from mnist_doctor import signals
 
+    # Ctrl-C and SIGTERM kill every probe, unwind through the finally blocks, exit 130/143.
+    signals.install()
     try:
-        return _run(args)
-    except UsageError as exc:
-        sys.stderr.write(f"mnist-doctor: error: {exc}\n")
-        if exc.hint:
-            sys.stderr.write(f"hint: {exc.hint}\n")
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("mnist-doctor: interrupted\n")
-        return 130
+        args = build_parser().parse_args(argv)
+        from mnist_doctor.errors import UsageError
+
+        try:
+            return _run(args)
+        except UsageError as exc:
+            sys.stderr.write(f"mnist-doctor: error: {exc}\n")
+            if exc.hint:
+                sys.stderr.write(f"hint: {exc.hint}\n")
+            return EXIT_USAGE
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as signals.Interrupted
+        return signals.exit_code(exc)
     finally:
-        _put_back_user_files()
+        signals.closing()
+        signals.stop_children()  # a probe of a check abandoned at the deadline dies with us
+        _put_back_user_files()  # then files Keras changed during a killed probe are restored
 
 
 def _put_back_user_files() -> None:
@@ -192,6 +198,8 @@ def _new_facts(options: Options) -> Facts:
 
     The introspection subprocess then overlaps the doctor's own imports (rich, the
     checks); :func:`_validated` waits for it and turns a non-Python target into exit 2.
+    Re-runs after an action pass the same ``options``: they draw on the same deadline,
+    so a run with fixes still ends within ``--timeout``.
     """
     import contextlib
     import threading
@@ -209,11 +217,22 @@ def _new_facts(options: Options) -> Facts:
 
 
 def _validated(facts: Facts) -> Facts:
+    """The target answered the introspection, or exit 2: not a Python, or ``--timeout`` too short.
+
+    A healthy interpreter cut off by the run's own budget is not called broken (promise 3).
+    """
     from mnist_doctor.errors import UsageError
-    from mnist_doctor.facts import FactError
+    from mnist_doctor.facts import BudgetExhausted, FactError
 
     try:
         facts.get("introspection")
+    except BudgetExhausted as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, BudgetExhausted) else exc
+        raise UsageError(
+            f"--python {facts.options.python}: not examined, {cause}",
+            hint=f"rerun with a larger --timeout (it is {facts.options.timeout:g} s; the default is "
+            f"{DEFAULT_TIMEOUT_S:g} s)",
+        ) from None
     except FactError as exc:
         raise UsageError(
             f"--python {facts.options.python}: not a working Python interpreter ({exc})",
@@ -244,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         if changed:
             console.print("\nre-running the checks after the fixes:")
-            _, _, code = _diagnose(args, _new_facts(_options(args)))
+            _, _, code = _diagnose(args, _new_facts(facts.options))
     return code
 
 
@@ -330,7 +349,7 @@ def _action(args: argparse.Namespace, facts: Facts, console: Console, interactiv
     if args.dry_run:
         return code
     console.print("\ncache checks after this change:")
-    _, _, after = _diagnose(args, _new_facts(_options(args)), only=["cache"])
+    _, _, after = _diagnose(args, _new_facts(facts.options), only=["cache"])
     return code or after
 
 

@@ -1,5 +1,9 @@
 """Find the checks, choose the ones asked for, and run them: concurrently, in ``requires``
 order, each isolated (a crash is an ``error`` result) and all bounded by ``--timeout``.
+
+The run ends at the budget's deadline whatever the checks are doing: their threads are
+daemons and are abandoned, never joined, and every probe process still running is killed
+with its whole group (:func:`mnist_doctor.subproc.kill_all`), so nothing outlives the run.
 """
 
 from __future__ import annotations
@@ -229,7 +233,7 @@ class Engine:
             try:
                 result = done.get(timeout=self._wait_budget(running, by_id))
             except queue.Empty:
-                if time.monotonic() >= options.deadline:
+                if options.budget.expired():
                     break
                 self._expire_overdue(running, by_id, finish)
                 continue
@@ -256,7 +260,7 @@ class Engine:
 
     def _wait_budget(self, running: dict[str, float], by_id: dict[str, Any]) -> float:
         now = time.monotonic()
-        limits = [self.facts.options.deadline]
+        limits = [self.facts.options.budget.deadline]
         for check_id, started in running.items():
             per_check = getattr(by_id[check_id], "timeout", None)
             if per_check:

@@ -17,7 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.dataset import DatasetSpec, dataset_spec
-from mnist_doctor.facts import FactError, Options, fact
+from mnist_doctor.facts import BudgetExhausted, FactError, Options, fact
 from mnist_doctor.hints import Installer, installer_for, remember
 from mnist_doctor.subproc import run_script
 
@@ -40,6 +40,7 @@ TF_PROVIDERS = (
     "tf-nightly-intel",
 )
 
+#: The introspection's own cap: a healthy interpreter answers in well under a second.
 INTROSPECT_TIMEOUT_S = 30.0
 
 
@@ -161,11 +162,18 @@ def introspection(target_python: str, dataset: DatasetSpec, options: Options) ->
         target_python,
         "introspect.py",
         [dataset.origin],
-        timeout=min(INTROSPECT_TIMEOUT_S, options.remaining()),
+        timeout=options.budget.slice(cap=INTROSPECT_TIMEOUT_S),
     )
     if run.answer is None:
+        if run.cut_by_budget:
+            raise BudgetExhausted(
+                f"--timeout {options.timeout:g}s ran out after {run.elapsed_s:.1f}s, "
+                f"before {target_python} answered"
+            )
         reason = run.launch_error or (
-            "timed out" if run.timed_out else (run.stderr.strip().splitlines() or ["no answer"])[-1]
+            f"no answer within {run.timeout_s:.0f}s"
+            if run.timed_out
+            else (run.stderr.strip().splitlines() or ["no answer"])[-1]
         )
         raise FactError(f"could not introspect {target_python}: {reason}")
     # Known before any check spells a hint: every pip_install(target, ...) then fits the target.

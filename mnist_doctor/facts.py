@@ -66,6 +66,10 @@ class FactError(Exception):
     """A fact could not be computed; checks that need it become ``error`` results."""
 
 
+class BudgetExhausted(FactError):
+    """The run's ``--timeout`` ended the fact's computation: a limit of the doctor, not a finding."""
+
+
 class Facts:
     """The lazily computed facts of one run."""
 
@@ -94,7 +98,7 @@ class Facts:
         if name in self._values:
             return self._values[name]
         if name in self._errors:
-            raise FactError(f"fact {name!r} failed: {self._errors[name]}") from self._errors[name]
+            raise self._failed(name)
         provider = _PROVIDERS.get(name)
         if provider is None:
             raise FactError(f"unknown fact {name!r}; known: {', '.join(sorted(_PROVIDERS))}")
@@ -102,7 +106,7 @@ class Facts:
             if name in self._values:
                 return self._values[name]
             if name in self._errors:
-                raise FactError(f"fact {name!r} failed: {self._errors[name]}") from self._errors[name]
+                raise self._failed(name)
             try:
                 value = self.call(provider)
             except BaseException as exc:
@@ -110,6 +114,14 @@ class Facts:
                 raise
             self._values[name] = value
             return value
+
+    def _failed(self, name: str) -> FactError:
+        """The error to raise for a fact that failed before (same kind: a budget cut stays one)."""
+        original = self._errors[name]
+        kind = BudgetExhausted if isinstance(original, BudgetExhausted) else FactError
+        error = kind(f"fact {name!r} failed: {original}")
+        error.__cause__ = original
+        return error
 
     def provide(self, name: str, value: Any) -> None:
         """Set a fact's value directly (the engine provides ``results`` this way)."""

@@ -20,9 +20,8 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from rich.markup import escape
@@ -106,14 +105,14 @@ def _mirror(facts: Facts) -> str | None:
 
 
 def fresh_facts(facts: Facts) -> Facts:
-    """Facts for an action after the run: same options, a new ``--timeout`` budget, nothing cached."""
-    return Facts(replace(facts.options, started=time.monotonic()))
+    """Facts for an action after the run: same options and the same deadline, nothing cached."""
+    return Facts(facts.options)
 
 
 def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
     """Carry out one fix; True if it changed something.
 
-    Actions get a fresh time budget: the checks before may have used all of ``--timeout``.
+    Actions draw on the run's one ``--timeout`` budget: the whole run, fixes included, is bounded.
     """
     facts = fresh_facts(facts)
     try:

@@ -18,13 +18,12 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mnist_doctor.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.facts import Facts, Options, fact
 from mnist_doctor.safekeeping import Safekeeping, candidate_paths
 from mnist_doctor.subproc import ScriptRun, run_script
 
-#: Seconds kept back from ``--timeout`` so the load check still reports the kill itself.
-REPORT_MARGIN_S = 1.5
 #: A cached file larger than this is not copied aside (and so not offered to Keras): the
 #: size past which ``npz_check`` refuses to read a file at all.
 MAX_KEPT_BYTES = MNIST.max_file_size
@@ -38,16 +37,22 @@ class LoadProbe:
 
     run: ScriptRun
     requested_mode: str
-    timeout_s: float
-    #: True when the run's ``--timeout`` (not a cap of the probe's own) set ``timeout_s``.
-    budget_limited: bool = True
     #: What :class:`~mnist_doctor.safekeeping.Safekeeping` kept, restored and refused.
     safekeeping: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def timeout_s(self) -> float:
+        return self.run.timeout_s
+
+    @property
     def limited_by_budget(self) -> bool:
-        """The name :class:`~mnist_doctor.probes.ImportProbe` uses for the same fact."""
-        return self.budget_limited
+        """True when the run's ``--timeout`` (not a cap of the probe's own) set its time."""
+        return self.run.limited_by_budget
+
+    @property
+    def cut_by_budget(self) -> bool:
+        """Killed (or interrupted) because the run's own budget ran out: not the patient's fault."""
+        return self.run.cut_by_budget
 
     @property
     def refused(self) -> dict[str, Any] | None:
@@ -144,12 +149,11 @@ class LoadProbe:
 def run_load_probe(
     python: str,
     mode: str,
-    timeout: float,
+    timeout: float | Slice,
     *,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
     offline: bool = False,
-    budget_limited: bool = True,
 ) -> LoadProbe:
     """Run ``target/load_probe.py`` with the user's cached files kept safe around it.
 
@@ -166,7 +170,7 @@ def run_load_probe(
         )
     finally:
         keeping.restore()
-    return LoadProbe(run, mode, timeout, budget_limited, keeping.report())
+    return LoadProbe(run, mode, keeping.report())
 
 
 @fact
@@ -178,15 +182,8 @@ def load_probe(target_python: str, options: Options) -> LoadProbe:
     ``keras_flavour`` prediction needs: it is the longest step of a run. It gets what is
     left of the run's budget, minus the margin the check needs to report a kill.
     """
-    share = options.budget.slice(reserve=REPORT_MARGIN_S, floor=1.0)
-    return run_load_probe(
-        target_python,
-        "auto",
-        share.seconds,
-        cwd=os.getcwd(),
-        offline=options.offline,
-        budget_limited=share.limited_by_budget,
-    )
+    share = options.budget.slice(reserve=REPORT_RESERVE_S)
+    return run_load_probe(target_python, "auto", share, cwd=os.getcwd(), offline=options.offline)
 
 
 def start_early(facts: Facts) -> threading.Thread | None:

@@ -1,9 +1,11 @@
 """Facts from running the network stages: urllib's road (in the target) and requests' (here).
 
-Both probes start together and share one budget: what is left of ``--timeout`` (minus a
-margin so the checks can still report), capped at :data:`NETWORK_BUDGET_S`. The urllib
-probe streams each stage as it ends, so even when it must be killed the stages it
-finished, and the one it was stuck in, are known.
+Both probes start together and share one slice of the run's budget, capped at
+:data:`NETWORK_BUDGET_S`, leaving :data:`~mnist_doctor.budget.REPORT_RESERVE_S` for the checks
+to report. The urllib probe streams each stage as it ends, so even when it must be killed
+the stages it finished, and the one it was stuck in, are known; whether the run's
+``--timeout`` (rather than the stage's own limit) cut a stage is kept, because that is no
+verdict about the network.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnist_doctor.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.redact import redact, redact_text
@@ -21,9 +24,8 @@ from mnist_doctor.subproc import run_script
 
 STAGE_MARKER = "@@MNIST_DOCTOR_STAGE@@"
 NETWORK_BUDGET_S = 45.0
-#: Seconds kept back from ``--timeout`` so the stage checks report before the engine's deadline.
-REPORT_MARGIN_S = 0.35
-#: Extra seconds the subprocess gets beyond its own internal deadline (start-up, printing).
+#: Seconds of the slice kept for the script's start-up and its last words: its own internal
+#: deadline is this much earlier than the kill, so it usually reports a stuck stage itself.
 SCRIPT_GRACE_S = 0.25
 STAGES = ("dns", "tcp", "connect", "tls", "http")
 READ_BYTES = 1024
@@ -42,7 +44,13 @@ def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
         if record.get("event") == "begin":
             records.setdefault(
                 record["name"],
-                {"name": record["name"], "ok": False, "stuck": True, "timeout_s": record.get("timeout_s")},
+                {
+                    "name": record["name"],
+                    "ok": False,
+                    "stuck": True,
+                    "timeout_s": record.get("timeout_s"),
+                    "deadline_limited": bool(record.get("deadline_limited")),
+                },
             )
         else:
             records[record["name"]] = record
@@ -60,6 +68,22 @@ class UrllibProbe:
     elapsed_s: float
     killed: bool = False
     error: str | None = None
+    #: The run's ``--timeout`` (not :data:`NETWORK_BUDGET_S`) set the probe's time.
+    limited_by_budget: bool = False
+
+    def cut_by_budget(self, record: dict[str, Any] | None) -> bool:
+        """Did the run's ``--timeout`` (not the stage's own limit) end this stage or the probe?
+
+        Such a stage says nothing about the network (promise 3): it might have answered later.
+        """
+        if not self.limited_by_budget:
+            return False
+        if record is None:
+            return self.killed
+        return bool(
+            (record.get("stuck") or record.get("timed_out"))
+            and (record.get("deadline_limited") or self.killed)
+        )
 
     def stage(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.stages if s["name"] == name), None)
@@ -97,14 +121,15 @@ class NetworkProbes:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float) -> UrllibProbe:
-    config = {"budget": budget, "expected_size": dataset.size}
+def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float | Slice) -> UrllibProbe:
+    """Walk the stages in the target; ``budget`` is the probe's slice (or seconds, for tests)."""
+    if not isinstance(budget, Slice):
+        budget = Slice(float(budget) + SCRIPT_GRACE_S, time.monotonic(), False)
+    inner = max(budget.remaining() - SCRIPT_GRACE_S, 0.05)
+    config = {"budget": inner, "expected_size": dataset.size}
     start = time.monotonic()
     run = run_script(
-        target_python,
-        "net_probe.py",
-        ["stages", dataset.origin, json.dumps(config)],
-        timeout=budget + SCRIPT_GRACE_S,
+        target_python, "net_probe.py", ["stages", dataset.origin, json.dumps(config)], timeout=budget
     )
     answer = run.answer or {}
     stages = answer.get("stages") or parse_stage_lines(run.stdout)
@@ -121,10 +146,11 @@ def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float) ->
         stages=redact(stages),
         planned=list(answer.get("planned") or [s["name"] for s in stages]),
         proxy_view=redact(answer.get("proxy_view") or {}),
-        budget_s=budget,
+        budget_s=inner,
         elapsed_s=time.monotonic() - start,
         killed=run.timed_out,
         error=redact_text(error),
+        limited_by_budget=budget.limited_by_budget,
     )
 
 
@@ -166,32 +192,31 @@ def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
     return out
 
 
-def network_budget(options: Options) -> float:
-    return max(min(NETWORK_BUDGET_S, options.remaining() - REPORT_MARGIN_S - SCRIPT_GRACE_S), 0.1)
+def network_slice(options: Options) -> Slice:
+    """The network stages' share of the run: at most :data:`NETWORK_BUDGET_S`."""
+    return options.budget.slice(cap=NETWORK_BUDGET_S, reserve=REPORT_RESERVE_S)
 
 
 @fact
 def network_probes(target_python: str, dataset: DatasetSpec, options: Options) -> NetworkProbes:
-    """Run urllib's stages (target) and requests' request (doctor) concurrently, both bounded.
+    """Run urllib's stages (target) and requests' request (doctor) concurrently, in one slice.
 
-    requests runs in a daemon thread, bounded by the budget even where requests itself is
-    not (name resolution), and never past what ``--timeout`` leaves for the report.
+    requests runs in a daemon thread, bounded by the slice even where requests itself is
+    not (name resolution): the thread is abandoned, never waited for, at the slice's end.
     """
-    budget = network_budget(options)
+    share = network_slice(options)
+    budget = max(share.remaining() - SCRIPT_GRACE_S, 0.05)
     box: dict[str, RequestsProbe] = {}
     worker = threading.Thread(
         target=lambda: box.setdefault("r", _requests_attempt(dataset, budget)),
         name="requests-probe",
         daemon=True,
     )
-    requests_deadline = time.monotonic() + budget + SCRIPT_GRACE_S
     worker.start()
-    urllib_probe = run_urllib_probe(target_python, dataset, budget)
-    by_budget = requests_deadline - time.monotonic()
-    by_run = options.remaining() - REPORT_MARGIN_S
-    worker.join(max(min(by_budget, by_run), 0.05))
+    urllib_probe = run_urllib_probe(target_python, dataset, share)
+    worker.join(share.remaining())
     requests_probe = box.get("r")
     if requests_probe is None:
-        error = f"no answer within {budget:.1f} s" if by_budget <= by_run else "did not finish in time"
+        error = "did not finish in time" if share.limited_by_budget else f"no answer within {budget:.1f} s"
         requests_probe = RequestsProbe(ok=False, timed_out=True, error=error, elapsed_s=budget)
     return NetworkProbes(urllib=urllib_probe, requests=requests_probe, budget_s=budget)

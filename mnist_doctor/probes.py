@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mnist_doctor.budget import REPORT_RESERVE_S
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.flavour import KerasFlavour
 from mnist_doctor.subproc import ScriptRun, run_script
 
 IMPORT_TIMEOUT_S = 180.0
-#: Kept back from the run's budget so the checks waiting on the probe can still report.
-REPORT_RESERVE_S = 0.5
 
 
 @dataclass
@@ -84,7 +83,7 @@ def import_probe(
         return ImportProbe(load.import_view(), load.mode, bool(getattr(load, "limited_by_budget", False)))
     mode = probe_mode(keras_flavour)
     share = options.budget.slice(cap=IMPORT_TIMEOUT_S, reserve=REPORT_RESERVE_S)
-    run = run_script(target_python, "import_probe.py", [mode], timeout=share.seconds)
+    run = run_script(target_python, "import_probe.py", [mode], timeout=share)
     return ImportProbe(run, mode, share.limited_by_budget, share.seconds)
 
 

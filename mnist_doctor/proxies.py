@@ -145,7 +145,7 @@ def proxy_view(target_python: str, dataset: DatasetSpec, options: Options) -> Pr
         target_python,
         "net_probe.py",
         ["proxy", dataset.origin, "{}"],
-        timeout=min(PROXY_VIEW_TIMEOUT_S, options.remaining()),
+        timeout=options.budget.slice(cap=PROXY_VIEW_TIMEOUT_S),
     )
     answer = run.answer
     if answer is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,33 @@ def test_select_unknown_id_is_usage_error_listing_valid_ids():
         select([make("net.dns")], ["net.dsn"], None)
     assert "net.dsn" in str(err.value)
     assert "net.dns" in (err.value.hint or "")
+
+
+def test_the_run_deadline_kills_a_running_probe_with_its_group(tmp_path):
+    """A check stuck on a probe (a real process with a child of its own) ends at the deadline."""
+    from mnist_doctor.subproc import run_argv
+
+    pidfile = tmp_path / "child"
+    code = (
+        "import os, time\n"
+        f"if os.fork() == 0:\n    open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n    os._exit(0)\n"
+        "time.sleep(60)\n"
+    )
+
+    @function_check("p.stuck", "a check waiting on a probe")
+    def stuck(options: Options) -> Result:
+        run_argv([sys.executable, "-c", code], timeout=60)
+        return Result(Status.OK, "never")
+
+    start = time.monotonic()
+    (result,) = Engine(facts(timeout=1.5)).run([stuck])
+    assert time.monotonic() - start < 5
+    assert result.status is Status.ERROR and "--timeout" in result.summary
+    time.sleep(0.3)
+    pid = int(pidfile.read_text())
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = ""  # gone and reaped
+    assert state in ("", "Z", "X"), "the probe's child survived the deadline"

@@ -137,3 +137,23 @@ def test_a_host_that_accepts_and_never_answers_is_bounded_by_the_timeout(scheme)
     )
     # Not a speed assertion: proof the run ended by itself rather than hanging like urlretrieve.
     assert elapsed < 60
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_stage_cut_by_the_run_budget_is_marked_as_ours_not_the_networks(scheme):
+    """With a silent host, a slice shorter than the stage's own limit is the doctor's limit."""
+    from mnist_doctor.budget import Budget
+    from mnist_doctor.dataset import dataset_spec
+    from mnist_doctor.netprobe import run_urllib_probe
+
+    with silent_server() as port:
+        spec = dataset_spec(f"{scheme}://127.0.0.1:{port}/mnist.npz")
+        short = run_urllib_probe(sys.executable, spec, Budget(2.0).slice(cap=45))
+        capped = run_urllib_probe(sys.executable, spec, Budget(60).slice(cap=2.0))
+    stuck = short.failed()
+    assert stuck is not None and stuck["name"] == ("tls" if scheme == "https" else "http")
+    assert stuck.get("deadline_limited") and short.limited_by_budget
+    assert short.cut_by_budget(stuck)
+    # the same wait under the probe's own cap is a finding about the host, not the budget's doing
+    assert not capped.cut_by_budget(capped.failed())
+    assert short.elapsed_s < 2.0 + 3 and capped.elapsed_s < 2.0 + 3

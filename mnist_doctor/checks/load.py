@@ -188,7 +188,7 @@ def failure_result(diag: LoadDiagnosis, probe: LoadProbe, options: Options) -> R
     }
     if diag.fix:
         data["fix"] = diag.fix
-    if probe.run.timed_out and probe.budget_limited:
+    if probe.cut_by_budget:
         return budget_result(diag, probe, options, details, data)
     return Result.fail(f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data)
 

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.facts import Options
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.netprobe import NetworkProbes, UrllibProbe
@@ -292,6 +293,15 @@ def not_on_this_road(stage: str, dataset: DatasetSpec, probe: UrllibProbe) -> st
     return "stage not on this road"
 
 
+#: Stages that answer in well under these seconds on any working network: one that had this
+#: long and still did not finish is a finding even when the run's --timeout ended it.
+FAST_STAGES = {"dns": 5.0, "tcp": 5.0}
+
+
+def timeout_hint(options: Options) -> str:
+    return f"mnist-doctor --timeout {max(300, int(options.timeout * 3))}   # give the probes more time"
+
+
 class StageCheck(BaseCheck):
     """One stage of urllib's road to the dataset, read from the shared walk."""
 
@@ -304,7 +314,9 @@ class StageCheck(BaseCheck):
         self.id = f"network.{stage}"
         self.title = title
 
-    def run(self, network_probes: NetworkProbes, dataset: DatasetSpec, target_python: str) -> Result:
+    def run(
+        self, network_probes: NetworkProbes, dataset: DatasetSpec, target_python: str, options: Options
+    ) -> Result:
         probe = network_probes.urllib
         failed = probe.failed()
         data: dict[str, Any] = {"stage": self.stage, "origin": redact_text(dataset.origin)}
@@ -317,11 +329,28 @@ class StageCheck(BaseCheck):
             if failed:
                 return Result.skip(f"not reached: the {failed['name']} stage failed first", data=data)
             why = probe.error or "the probe gave no answer"
+            if probe.cut_by_budget(None):
+                data["cut_by_budget"] = True
+                return Result.skip(
+                    f"not tested: the doctor's --timeout ran out before this stage ({why})",
+                    data=data,
+                    hint=timeout_hint(options),
+                )
             return Result.fail(
                 f"the network probe did not run: {why}", data=data, hint="rerun with a larger --timeout"
             )
         data.update({"ok": bool(record.get("ok")), "elapsed_s": record.get("elapsed_s")})
         data["record"] = redact({k: v for k, v in record.items() if k not in ("event", "name")})
+        allowed = float(record.get("timeout_s") or 0.0)
+        if probe.cut_by_budget(record) and allowed < FAST_STAGES.get(self.stage, float("inf")):
+            # Our own --timeout ended it: a finding about the doctor's time, not the network.
+            data["cut_by_budget"] = True
+            return Result.warn(
+                f"the {self.stage} stage was cut short by the doctor's --timeout after {allowed:.1f} s; "
+                "not a verdict on the network",
+                data=data,
+                hint=timeout_hint(options),
+            )
         if record.get("stuck"):
             return Result.fail(
                 f"the {self.stage} stage did not finish within {record.get('timeout_s', 0):.1f} s "
