@@ -129,14 +129,29 @@ def test_a_host_that_accepts_and_never_answers_is_bounded_by_the_timeout(scheme)
     results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
     stuck = results["network.tls" if scheme == "https" else "network.http"]
     assert results["network.tcp"]["status"] == "ok"  # the connection itself is accepted
-    assert stuck["status"] == "fail", stuck
-    assert (
-        "never" in stuck["summary"]
-        or "no HTTP answer" in stuck["summary"]
-        or "did not finish" in stuck["summary"]
-    )
+    # --timeout 3 ended the stage before its own limit: the doctor's limit, never a fail (promise 3).
+    assert stuck["status"] == "warn", stuck
+    assert "cut short by the doctor's --timeout" in stuck["summary"]
+    assert stuck["hint"].startswith("mnist-doctor --timeout ")
     # Not a speed assertion: proof the run ended by itself rather than hanging like urlretrieve.
     assert elapsed < 60
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_silent_host_that_outlasts_the_stages_own_limit_is_a_fail(scheme):
+    """With time to spare, a stage that hits its own limit is a finding about the network."""
+    import json
+
+    with silent_server() as port:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mnist_doctor", "--format", "json", "--select", "network",
+             "--timeout", "25", "--origin", f"{scheme}://127.0.0.1:{port}/mnist.npz"],
+            env=clean_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+    stuck = results["network.tls" if scheme == "https" else "network.http"]
+    assert stuck["status"] == "fail", stuck
+    assert not stuck["data"].get("cut_by_budget")
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
