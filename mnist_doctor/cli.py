@@ -234,6 +234,12 @@ def _validated(facts: Facts) -> Facts:
     try:
         _register_target_secrets(facts.get("introspection"))
     except FactError as exc:
+        if "timed out" in str(exc):  # our own budget ran out: not a verdict on the interpreter
+            raise UsageError(
+                f"--python {facts.options.python}: no answer within the --timeout of "
+                f"{facts.options.timeout:g} s",
+                hint="give a longer --timeout (an interpreter's start-up alone can take a second)",
+            ) from None
         raise UsageError(
             f"--python {facts.options.python}: not a working Python interpreter ({exc})",
             hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',

@@ -107,7 +107,8 @@ def register_secret(value: str | None) -> None:
     """Mask ``value`` (and its percent-encoded and decoded forms) in every later output."""
     if not value:
         return
-    forms = {value, unquote(value), quote(value, safe=""), quote(value)}
+    raw = value.encode("utf-8", "surrogateescape")  # undecodable bytes from the environment
+    forms = {value, unquote(value), quote(raw, safe=""), quote(raw)}
     # As it appears inside a repr() (argparse quotes values so) or a JSON string.
     quoted = [repr(f)[1:-1] for f in forms] + [json.dumps(f, ensure_ascii=False)[1:-1] for f in forms]
     forms.update(quoted)
