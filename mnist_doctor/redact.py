@@ -47,7 +47,7 @@ _WINDOW_END = re.compile(r"[\n\"'<>`]")
 _PORT = re.compile(r"\d{0,5}")
 # user:password@host:port without a scheme (a proxy value missing its http://).
 _BARE_USERINFO = re.compile(
-    r"(?P<pre>(?<![/\w@.%~+\\-])[\w.%~+-]+:)(?!//)(?P<secret>[^\s\"'<>@]+)(?P<at>@[\w.-]+(?::\d+)?)"
+    r"(?P<pre>(?<![/\w@.%~+\\-])[\w.%~+-]+:)(?!//)(?P<secret>[^\s\"'<>]+)(?P<at>@[\w.-]+(?::\d+)?)"
 )
 _CREDENTIAL_WORDS = (
     "token|key|secret|pass|pwd|sig|auth|cred|session|cookie|jwt|bearer|otp|private|ticket|nonce"
@@ -110,7 +110,8 @@ def register_secret(value: str | None) -> None:
     raw = value.encode("utf-8", "surrogateescape")  # undecodable bytes from the environment
     forms = {value, unquote(value), quote(raw, safe=""), quote(raw)}
     # As it appears inside a repr() (argparse quotes values so) or a JSON string.
-    quoted = [repr(f)[1:-1] for f in forms] + [json.dumps(f, ensure_ascii=False)[1:-1] for f in forms]
+    quoted = [repr(f)[1:-1] for f in forms]
+    quoted += [json.dumps(f, ensure_ascii=ascii_only)[1:-1] for f in forms for ascii_only in (False, True)]
     forms.update(quoted)
     with _lock:
         before = len(_secrets)

@@ -27,7 +27,8 @@ def url_problem(url: str, schemes: tuple[str, ...] = DATASET_SCHEMES) -> str | N
         return "has no scheme (write http:// or https://)"
     scheme = url.split("://", 1)[0].lower()
     if scheme not in schemes:
-        return f"has the unsupported scheme {scheme[:20]!r} (use {' or '.join(s + '://' for s in schemes)})"
+        wanted = "an http(s)" if schemes == DATASET_SCHEMES else f"a {'/'.join(schemes)}"
+        return f"is not {wanted} URL (scheme '{scheme[:20]}')"
     try:
         parts = urlsplit(url)
         port = parts.port
