@@ -34,6 +34,8 @@ MASK = REDACTED = "***"
 
 #: Shorter literals would mask ordinary words; their URL forms are still caught by shape.
 MIN_SECRET_LEN = 3
+#: A user part without a password is masked literally only when it is long enough to be a token.
+MIN_TOKEN_LEN = 12
 
 #: Variables whose values are proxy URLs (any case); ``no_proxy`` holds no secret.
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy", "socks_proxy", "rsync_proxy")
@@ -76,7 +78,7 @@ _env_loaded = False
 
 
 def password_parts(url: str) -> list[str]:
-    """Every string that could be the password (or lone token) of ``url``.
+    """Every string that could be the password (or a lone token) of ``url``.
 
     urllib's reading (``urlsplit``: the authority ends at the first ``/?#``, the password
     runs to its last ``@``) and the conservative one (first ``:`` after the scheme to the
@@ -89,7 +91,10 @@ def password_parts(url: str) -> list[str]:
         if "@" not in candidate:
             continue
         userinfo = candidate.rpartition("@")[0]
-        parts.append(userinfo.split(":", 1)[1] if ":" in userinfo else userinfo)
+        if ":" in userinfo:
+            parts.append(userinfo.split(":", 1)[1])
+        elif len(userinfo) >= MIN_TOKEN_LEN:  # a lone token; a short user name ("jdoe") is no secret
+            parts.append(userinfo)
     try:
         split = urlsplit(value if "://" in value else "//" + value)
         parts += [p for p in (split.password,) if p]
