@@ -152,10 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    """Parse and run; every write here passes the safe streams :func:`main` installed."""
     if argv == ["--version"]:  # the common probe of "is it installed?" skips argparse entirely
-        from mnist_doctor.output import emit
-
-        emit(f"mnist-doctor {__version__}")
+        sys.stdout.write(f"mnist-doctor {__version__}\n")
         return EXIT_OK
     args = build_parser().parse_args(argv)
     from mnist_doctor.errors import UsageError
@@ -163,11 +162,9 @@ def _main(argv: list[str]) -> int:
     try:
         return _run(args)
     except UsageError as exc:
-        from mnist_doctor.output import emit
-
-        emit(f"mnist-doctor: error: {_one_line(str(exc))}", sys.stderr)
+        sys.stderr.write(f"mnist-doctor: error: {exc}\n")
         if exc.hint:
-            emit(f"hint: {_one_line(exc.hint)}", sys.stderr)
+            sys.stderr.write(f"hint: {exc.hint}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("mnist-doctor: interrupted\n")
