@@ -7,6 +7,7 @@ parsing, so ``--help`` and ``--version`` stay fast and work in a broken environm
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -108,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=DEFAULT_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"bound for the whole run, probes included (default {DEFAULT_TIMEOUT_S:g})",
+        help=f"bound for the whole run, probes included (default {DEFAULT_TIMEOUT_S:g}, "
+        f"at most {MAX_TIMEOUT_S:g})",
     )
     out = p.add_argument_group("output")
     out.add_argument(
@@ -185,6 +187,7 @@ def _options(args: argparse.Namespace) -> Options:
 
     if args.mirror and not args.fetch:
         raise UsageError("--mirror goes with --fetch", hint="mnist-doctor --fetch --mirror URL")
+    from mnist_doctor.dataset import ORIGIN_ENV
     from mnist_doctor.urlcheck import url_problem
 
     for flag, url in (("--origin", args.origin), ("--mirror", args.mirror)):
@@ -193,6 +196,13 @@ def _options(args: argparse.Namespace) -> Options:
             raise UsageError(
                 f"{flag} '{_one_line(url, 200)}' {problem}", hint=f"{flag} https://host/path/mnist.npz"
             )
+    env_origin = os.environ.get(ORIGIN_ENV)
+    if args.fetch and not (args.mirror or args.origin) and env_origin and url_problem(env_origin):
+        # A diagnosis reports a bad variable as a finding; a download from it cannot even start.
+        raise UsageError(
+            f"{ORIGIN_ENV} '{_one_line(env_origin, 200)}' {url_problem(env_origin)}",
+            hint=f"fix or unset {ORIGIN_ENV}, or pass --mirror https://host/path/mnist.npz",
+        )
     return Options(
         python=resolve_python(args.python),
         offline=args.offline,

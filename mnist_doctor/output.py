@@ -26,6 +26,7 @@ import math
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -241,6 +242,15 @@ def _silence(fd: int) -> None:
         pass
 
 
+def _thread_failed(args: threading.ExceptHookArgs) -> None:
+    """A helper thread that dies prints one line, not a traceback (its check reports the failure)."""
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread else "?"
+    error = " ".join(f"{args.exc_type.__name__}: {args.exc_value}".split())
+    emit(f"mnist-doctor: internal error in thread {name}: {error}", sys.stderr)
+
+
 def register_argv_secrets(argv: list[str]) -> None:
     """Every URL-looking argument's password is a secret, before argparse may echo it."""
     for arg in argv:
@@ -262,6 +272,8 @@ def run_cli(main: Callable[[list[str]], int], argv: list[str] | None = None) -> 
     err_target = None if 2 in closed else saved[2]
     sys.stdout = SafeTextStream(Sink(out_target, "stdout", strict=True))
     sys.stderr = SafeTextStream(Sink(err_target, "stderr", strict=False))
+    saved_hook = threading.excepthook
+    threading.excepthook = _thread_failed
     try:
         if out_target is None:
             emit("mnist-doctor: error: standard output is closed: nothing could be reported", sys.stderr)
@@ -274,4 +286,5 @@ def run_cli(main: Callable[[list[str]], int], argv: list[str] | None = None) -> 
         emit(f"mnist-doctor: error: {exc}", sys.stderr)
         return EXIT_OUTPUT_FAILED
     finally:
+        threading.excepthook = saved_hook
         sys.stdin, sys.stdout, sys.stderr = saved

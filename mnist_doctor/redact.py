@@ -42,24 +42,26 @@ PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy", "socks_prox
 #: Other variables of the doctor that hold a URL which may carry credentials.
 URL_VARS = ("MNIST_DOCTOR_ORIGIN",)
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# Every pattern is bounded (no unbounded run before a possible failure): text from outside may be
+# a 100 KB line, and an unbounded pattern would take minutes on it.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}://")
+#: A URL quoted in free text: up to a character that ends it, at most a generous URL length.
+_URL_CHUNK = re.compile(r"[^\s\"'<>`]{0,1024}")
 #: Characters that end a URL quoted in free text (and never occur unescaped in a JSON string).
-_URL_END = re.compile(r"[\s\"'<>`]")
 _WINDOW_END = re.compile(r"[\n\"'<>`]")
 _PORT = re.compile(r"\d{0,5}")
-# user:password@host:port without a scheme (a proxy value missing its http://).
-_BARE_USERINFO = re.compile(
-    r"(?P<pre>(?<![/\w@.%~+\\-])[\w.%~+-]+:)(?!//)(?P<secret>[^\s\"'<>]+)(?P<at>@[\w.-]+(?::\d+)?)"
-)
+# user:password@host:port without a scheme (a proxy value missing its http://), token by token.
+_TOKEN = re.compile(r"[^\s\"'<>`]{1,8192}")
+_BARE_USER = re.compile(r"(?:[^\s]{0,256}?[=(\[{,;|])?[\w.%~+-]{1,128}:")
+_HOSTPORT = re.compile(r"[\w.-]{1,255}(?::\d{1,5})?")
 _CREDENTIAL_WORDS = (
     "token|key|secret|pass|pwd|sig|auth|cred|session|cookie|jwt|bearer|otp|private|ticket|nonce"
 )
-# A query parameter whose name contains a credential word; the value may hold JSON escapes (\").
-_SECRET_PARAM = re.compile(
-    r"(?P<key>[?&;][^=&;#\s\"'<>\\]*(?:" + _CREDENTIAL_WORDS + r")[^=&;#\s\"'<>\\]*=)"
-    r"(?P<value>(?:\\.|[^&;#\s\"'<>\\])+)",
-    re.IGNORECASE,
+# A query parameter; its name is tested for a credential word, its value may hold JSON escapes (\").
+_PARAM = re.compile(
+    r"(?P<key>[?&;](?P<name>[^=&;#?\s\"'<>\\]{1,128})=)(?P<value>(?:\\.|[^&;#\s\"'<>\\]){1,8192})"
 )
+_CREDENTIAL_NAME = re.compile(_CREDENTIAL_WORDS, re.IGNORECASE)
 # Basic / Bearer credentials quoted in an error or header dump.
 _AUTH_HEADER = re.compile(
     r"(?P<key>(?:Proxy-)?Authorization:\s*(?:Basic|Bearer|Digest|Negotiate|Token)\s+)"
@@ -185,8 +187,7 @@ def _mask_userinfo(text: str) -> str:
         start = match.end()
         if start < pos:
             continue
-        end_match = _URL_END.search(text, start)
-        end = end_match.start() if end_match else len(text)
+        end = _URL_CHUNK.match(text, start).end()  # type: ignore[union-attr]  (matches empty text)
         cut = _userinfo_end(text, start, end)
         if cut is None:
             continue
@@ -221,6 +222,28 @@ def _userinfo_end(text: str, start: int, end: int) -> int | None:
     return None
 
 
+def _mask_param(match: re.Match[str]) -> str:
+    if _CREDENTIAL_NAME.search(match.group("name")):
+        return match.group("key") + MASK
+    return match.group(0)
+
+
+def _mask_bare_token(match: re.Match[str]) -> str:
+    token = match.group()
+    if "@" not in token or ":" not in token or "://" in token:
+        return token
+    user = _BARE_USER.match(token)
+    at = token.rfind("@")
+    if user is None or at < user.end() or not _HOSTPORT.match(token, at + 1):
+        return token
+    return token[: user.end()] + MASK + token[at:]
+
+
+def _mask_bare(text: str) -> str:
+    """``user:password@host`` without a scheme: the password runs to the token's last ``@``."""
+    return _TOKEN.sub(_mask_bare_token, text) if "@" in text else text
+
+
 def redact_text(text: str | None, *, json_escaped: bool = False) -> str | None:
     """``text`` with every password, token and signature removed.
 
@@ -233,9 +256,11 @@ def redact_text(text: str | None, *, json_escaped: bool = False) -> str | None:
     if not text or not isinstance(text, str):
         return text
     out = _mask_literals(text, json_escaped)
-    out = _mask_userinfo(out)
-    out = _BARE_USERINFO.sub(lambda m: m.group("pre") + MASK + m.group("at"), out)
-    out = _SECRET_PARAM.sub(lambda m: m.group("key") + MASK, out)
+    if "@" in out:
+        out = _mask_userinfo(out)
+    out = _mask_bare(out)
+    if "=" in out:
+        out = _PARAM.sub(_mask_param, out)
     return _AUTH_HEADER.sub(lambda m: m.group("key") + MASK, out)
 
 

@@ -311,3 +311,23 @@ def test_no_terminal_escape_in_plain_output_without_tty(doctor) -> None:
     run = doctor("--offline", "--select", "proxy", env_extra={"TERM": "xterm-256color"})
     assert "\x1b" not in run.stdout and run.code == 0
     assert os.linesep in run.stdout
+
+
+@pytest.mark.timeout(60)
+def test_hostile_long_lines_are_redacted_in_bounded_work() -> None:
+    """Shapes that make naive patterns backtrack (minutes before issue 11); the bound is the timeout."""
+    for text in (
+        "x" * 120_000,
+        "a:" * 60_000 + "@h",
+        "http://a:b" * 12_000 + "@",
+        "?" * 120_000 + "=",
+        "=" * 120_000 + "a:b@h",
+        "http://u:p c" * 10_000 + "@",
+    ):
+        out = safe_text(text)
+        assert len(out) <= len(text) + 10
+
+
+def test_a_120kb_origin_is_refused_at_once(doctor) -> None:
+    run = doctor("--origin", "http://h/" + "a" * 120_000, "--offline", timeout=60)
+    assert run.code == 2 and "longer than 8192" in run.stderr and len(run.stderr) < 1000

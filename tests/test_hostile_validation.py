@@ -103,6 +103,20 @@ def test_malformed_origin_variable_is_a_finding_not_a_crash(doctor, origin: str)
     assert not crashed, crashed
 
 
+def test_malformed_origin_variable_with_fetch_is_exit_2(doctor) -> None:
+    run = doctor("--fetch", "--timeout", "20", env_extra={"MNIST_DOCTOR_ORIGIN": "http://u:Or1ginPw@[::1/x"})
+    assert run.code == 2
+    assert "MNIST_DOCTOR_ORIGIN" in _one_error_line(run.stderr) and "Or1ginPw" not in run.stderr
+
+
+def test_malformed_origin_variable_online_prints_no_traceback(doctor) -> None:
+    """The network checks meet the bad origin too (nothing is contacted: there is no host)."""
+    run = doctor("--select", "network", "--timeout", "30", "--format", "json",
+                 env_extra={"MNIST_DOCTOR_ORIGIN": "http://[::1"})
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.code == 1 and run.json["schema"] == 1
+
+
 def _python_kinds(tmp_path: Path) -> dict[str, tuple[str, str]]:
     """Unusable --python values and the reason each must name."""
     empty = tmp_path / "empty-venv"
