@@ -52,7 +52,7 @@ _WINDOW_END = re.compile(r"[\n\"'<>`]")
 _PORT = re.compile(r"\d{0,5}")
 # user:password@host:port without a scheme (a proxy value missing its http://), token by token.
 _TOKEN = re.compile(r"[^\s\"'<>`]{1,8192}")
-_BARE_USER = re.compile(r"(?:[^\s]{0,256}?[=(\[{,;|])?[\w.%~+-]{1,128}:")
+_BARE_USER = re.compile(r"[\w.%~+-]{1,128}")
 _HOSTPORT = re.compile(r"[\w.-]{1,255}(?::\d{1,5})?")
 _CREDENTIAL_WORDS = (
     "token|key|secret|pass|pwd|sig|auth|cred|session|cookie|jwt|bearer|otp|private|ticket|nonce"
@@ -232,11 +232,12 @@ def _mask_bare_token(match: re.Match[str]) -> str:
     token = match.group()
     if "@" not in token or ":" not in token or "://" in token:
         return token
-    user = _BARE_USER.match(token)
-    at = token.rfind("@")
-    if user is None or at < user.end() or not _HOSTPORT.match(token, at + 1):
+    colon, at = token.find(":"), token.rfind("@")
+    head = token[:colon]  # the user name runs back from the *first* ':' to the token's start or a '='
+    user_start = max(head.rfind(c) for c in "=([{,;|") + 1
+    if not _BARE_USER.fullmatch(head[user_start:]) or at < colon or not _HOSTPORT.match(token, at + 1):
         return token
-    return token[: user.end()] + MASK + token[at:]
+    return token[: colon + 1] + MASK + token[at:]
 
 
 def _mask_bare(text: str) -> str:
