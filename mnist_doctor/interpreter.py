@@ -98,6 +98,7 @@ def _exists(path: Path) -> bool:
 
 def _kind(mode: int) -> str:
     for test, name in (
+        (stat.S_ISDIR, "folder"),
         (stat.S_ISFIFO, "named pipe"),
         (stat.S_ISSOCK, "socket"),
         (stat.S_ISCHR, "character device"),
