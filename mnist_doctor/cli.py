@@ -20,10 +20,13 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT_S = 120.0
+#: An hour: longer than any real diagnosis; keeps deadlines far from float and C-long limits.
+MAX_TIMEOUT_S = 3600.0
 
 EPILOG = """\
 exit codes: 0 no failure (warnings allowed), 1 a failure or crashed check (or a warning
-with --strict), 2 usage error.
+with --strict, or the output could not be written), 2 usage error, 130 interrupted,
+141 stdout closed by the reader (broken pipe).
 examples:
   mnist-doctor                              examine this Python
   mnist-doctor --python ~/project/.venv     examine another environment (pipx installs)
@@ -37,17 +40,37 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with our own one-line message and a hint (no usage dump)."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"mnist-doctor: error: {message}\nhint: mnist-doctor --help lists every flag\n")
+        from mnist_doctor.output import emit
+
+        emit(f"mnist-doctor: error: {_one_line(message)}", sys.stderr)
+        emit("hint: mnist-doctor --help lists every flag", sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    """A message that stays one line, however long or multi-line the value it quotes.
+
+    Redacted *before* it is flattened and cut, so neither can break a secret out of its mask.
+    """
+    from mnist_doctor.output import safe_text
+
+    flat = " ".join(safe_text(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def _positive_float(text: str) -> float:
+    """A ``--timeout``: a finite number of seconds in (0, MAX_TIMEOUT_S]."""
+    shown = f"'{_one_line(text, 40)}'"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{shown} is not a number of seconds") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{shown} is not a finite number of seconds")
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    if value > MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_TIMEOUT_S:g} seconds")
     return value
 
 
@@ -87,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=DEFAULT_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"bound for the whole run, probes included (default {DEFAULT_TIMEOUT_S:g})",
+        help=f"bound for the whole run, probes included (default {DEFAULT_TIMEOUT_S:g}, "
+        f"at most {MAX_TIMEOUT_S:g})",
     )
     out = p.add_argument_group("output")
     out.add_argument(
@@ -124,7 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """The command: :func:`_main` inside the one exit for text (safe streams, output errors)."""
+    from mnist_doctor.output import run_cli
+
+    return run_cli(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    """Parse and run; every write here passes the safe streams :func:`main` installed."""
     if argv == ["--version"]:  # the common probe of "is it installed?" skips argparse entirely
         sys.stdout.write(f"mnist-doctor {__version__}\n")
         return EXIT_OK
@@ -159,14 +190,10 @@ def _put_back_user_files() -> None:
 
 
 def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
+    """The redacting, control-escaping console (see :mod:`mnist_doctor.render.console`)."""
+    from mnist_doctor.render.console import make_console
 
-    plain = bool(os.environ.get("NO_COLOR"))
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
-    return Console(
-        file=stream, no_color=plain, highlight=False, width=width, soft_wrap=False, emoji=False, markup=False
-    )
+    return make_console(stderr=stderr)
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -176,11 +203,22 @@ def _options(args: argparse.Namespace) -> Options:
 
     if args.mirror and not args.fetch:
         raise UsageError("--mirror goes with --fetch", hint="mnist-doctor --fetch --mirror URL")
+    from mnist_doctor.dataset import ORIGIN_ENV
+    from mnist_doctor.urlcheck import url_problem
+
     for flag, url in (("--origin", args.origin), ("--mirror", args.mirror)):
-        if url and not url.startswith(("http://", "https://")):
+        problem = url_problem(url) if url is not None else None
+        if problem:
             raise UsageError(
-                f"{flag} {url!r} is not an http(s) URL", hint=f"{flag} https://host/path/mnist.npz"
+                f"{flag} '{_one_line(url, 200)}' {problem}", hint=f"{flag} https://host/path/mnist.npz"
             )
+    env_origin = os.environ.get(ORIGIN_ENV)
+    if args.fetch and not (args.mirror or args.origin) and env_origin and url_problem(env_origin):
+        # A diagnosis reports a bad variable as a finding; a download from it cannot even start.
+        raise UsageError(
+            f"{ORIGIN_ENV} '{_one_line(env_origin, 200)}' {url_problem(env_origin)}",
+            hint=f"fix or unset {ORIGIN_ENV}, or pass --mirror https://host/path/mnist.npz",
+        )
     return Options(
         python=resolve_python(args.python),
         offline=args.offline,
@@ -225,7 +263,7 @@ def _validated(facts: Facts) -> Facts:
     from mnist_doctor.facts import BudgetExhausted, FactError
 
     try:
-        facts.get("introspection")
+        _register_target_secrets(facts.get("introspection"))
     except BudgetExhausted as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, BudgetExhausted) else exc
         raise UsageError(
@@ -239,6 +277,15 @@ def _validated(facts: Facts) -> Facts:
             hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',
         ) from None
     return facts
+
+
+def _register_target_secrets(info: dict[str, Any]) -> None:
+    """The examined interpreter's proxy values are secrets too, wherever they are echoed later."""
+    from mnist_doctor.redact import register_env, register_url
+
+    register_env(info.get("env") or {})
+    for value in ((info.get("urllib") or {}).get("getproxies") or {}).values():
+        register_url(value if isinstance(value, str) else None)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -321,14 +368,16 @@ def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> l
 
 
 def _render(report: dict[str, Any], args: argparse.Namespace) -> None:
+    from mnist_doctor.output import emit
+
     if args.format == "json":
         from mnist_doctor.render.json import render_json
 
-        sys.stdout.write(render_json(report) + "\n")
+        emit(render_json(report), encoding="utf-8", json_escaped=True)
     elif args.format == "markdown":
         from mnist_doctor.render.markdown import render_markdown
 
-        sys.stdout.write(render_markdown(report, verbose=args.verbose) + "\n")
+        emit(render_markdown(report, verbose=args.verbose))
     else:
         from mnist_doctor.render.rich import render_rich
 
@@ -371,9 +420,9 @@ def _list_checks(checks: list[Any], load_errors: list[Any], fmt: str) -> int:
     ]
     broken = [{"entry_point": e.name, "value": e.value, "error": e.error} for e in load_errors]
     if fmt == "json":
-        import json
+        from mnist_doctor.output import emit_json
 
-        sys.stdout.write(json.dumps({"schema": 1, "checks": rows, "load_errors": broken}, indent=2) + "\n")
+        emit_json({"schema": 1, "checks": rows, "load_errors": broken})
         return EXIT_FAIL if broken else EXIT_OK
     from rich.table import Table
 

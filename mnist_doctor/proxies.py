@@ -19,6 +19,7 @@ from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import FactError, Options, fact
 from mnist_doctor.redact import redact_text
 from mnist_doctor.subproc import run_script
+from mnist_doctor.urlcheck import url_problem
 
 PROXY_VIEW_TIMEOUT_S = 20.0
 
@@ -51,9 +52,13 @@ def parse_proxy(raw: str) -> ProxyURL:
     """Split a proxy value; ``problem`` names what urllib or requests would trip over."""
     value = raw.strip()
     has_scheme = "://" in value
-    parts = urlsplit(value if has_scheme else "//" + value)
+    try:
+        parts = urlsplit(value if has_scheme else "//" + value)
+    except ValueError:  # e.g. http://[::1 — urllib itself would fail on it
+        scheme = value.split("://", 1)[0].lower() if has_scheme else None
+        return ProxyURL(value, scheme, None, None, "@" in value, "malformed URL (bad IPv6 brackets)")
     scheme = parts.scheme.lower() if has_scheme else None
-    creds = bool(parts.username or parts.password)
+    creds = "@" in parts.netloc
     problem = None
     try:
         port = parts.port
@@ -83,6 +88,7 @@ class ProxyView:
     bypassed: bool = False  # a proxy is configured for the scheme but proxy_bypass says no
     request_method_set: bool = False
     platform: str = ""
+    origin_problem: str | None = None  # the origin is malformed: urllib was not asked
 
     @property
     def configured(self) -> str | None:
@@ -140,7 +146,14 @@ def entry_problem(entry: str) -> str | None:
 
 @fact
 def proxy_view(target_python: str, dataset: DatasetSpec, options: Options) -> ProxyView:
-    """urllib's proxy decision for the dataset origin, made by the target interpreter."""
+    """urllib's proxy decision for the dataset origin, made by the target interpreter.
+
+    A malformed origin (``MNIST_DOCTOR_ORIGIN=http://[::1``) is not a crash: the view says
+    so, and ``proxy.effective`` turns it into a finding.
+    """
+    problem = url_problem(dataset.origin, ("http", "https", "ftp"))
+    if problem:
+        return ProxyView(origin=dataset.origin, request_type="", request_host="", origin_problem=problem)
     run = run_script(
         target_python,
         "net_probe.py",

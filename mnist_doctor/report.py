@@ -1,7 +1,9 @@
 """Turn results into the report every renderer reads: environment, results, counts, exit code.
 
 Renderers never look at facts or checks; they only read this dict, which is exactly the
-JSON document (``schema`` 1, documented in the README), already redacted.
+JSON document (``schema`` 1, documented in the README), already made safe by
+:func:`mnist_doctor.output.sanitize` (redacted, control characters and undecodable bytes
+escaped), so every renderer starts from safe strings.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from mnist_doctor import __version__
 from mnist_doctor.facts import Facts
 from mnist_doctor.model import CheckResult, Status
-from mnist_doctor.redact import redact
+from mnist_doctor.output import sanitize
 
 SCHEMA = 1
 
@@ -83,4 +85,4 @@ def build_report(
         "counts": counts(everything),
         "exit_code": exit_code(everything, strict),
     }
-    return redact(report)
+    return sanitize(report)

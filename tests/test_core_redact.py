@@ -20,3 +20,27 @@ def test_nested_structures_are_redacted():
     out = redact(data)
     assert "pw" not in str(out)
     assert out["n"] == 3
+
+
+def test_password_runs_to_the_last_at_as_urllib_reads_it():
+    for url, shown in [
+        ("http://user:p@ss@proxy:3128", "http://user:***@proxy:3128"),
+        ("http://user:p%40ss@proxy:3128", "http://user:***@proxy:3128"),
+        ("http://user:pa/ss@proxy:3128", "http://user:***@proxy:3128"),  # '/' ends urllib's authority early
+        ("http://user:p ss@proxy:3128", "http://user:***@proxy:3128"),
+        ("user:p@ss@proxy:3128", "user:***@proxy:3128"),
+    ]:
+        assert redact_text(f"via {url} refused") == f"via {shown} refused"
+
+
+def test_ports_and_paths_with_at_are_not_mistaken_for_passwords():
+    for text in ("see http://proxy:3128 or mail me@x.example", "https://h:8443/p?email=a@b.example"):
+        assert redact_text(text) == text
+
+
+def test_registered_proxy_values_are_masked_even_outside_urls():
+    from mnist_doctor.redact import register_env
+
+    register_env({"https_proxy": "http://u:Odd Pass/Word@p:3128", "NO_PROXY": "Odd Pass"})
+    out = redact_text("the password Odd Pass/Word or Odd%20Pass%2FWord leaked?")
+    assert "Odd Pass/Word" not in out and "Odd%20Pass%2FWord" not in out

@@ -39,6 +39,14 @@ class EffectiveProxy(BaseCheck):
 
     def run(self, proxy_view: ProxyView) -> Result:
         view = proxy_view
+        if view.origin_problem:
+            return Result.fail(
+                f"the dataset origin {redact_text(view.origin)} {view.origin_problem}: "
+                "urllib (Keras) cannot download from it",
+                data={"origin_problem": view.origin_problem},
+                hint="give a well-formed URL (--origin https://host/path/mnist.npz) or unset "
+                "MNIST_DOCTOR_ORIGIN",
+            )
         data = {
             "getproxies": {k: redact_text(v) for k, v in view.getproxies.items()},
             "proxy": redact_text(view.proxy),
@@ -122,7 +130,8 @@ class ProxySyntax(BaseCheck):
                 continue
             used = proxy_view.proxy is not None and proxy_view.proxy.strip() == redact_text(value.strip())
             line = f"{name}={parsed.redacted}: {parsed.problem}"
-            (failures if used and parsed.problem in ("bad port", "no host") else warnings).append(line)
+            serious = parsed.problem in ("bad port", "no host") or parsed.problem.startswith("malformed")
+            (failures if used and serious else warnings).append(line)
         if not failures and not warnings:
             return Result.ok("every proxy value has a scheme, a host and a numeric port")
         example = "export HTTPS_PROXY=http://host:port"

@@ -1,10 +1,15 @@
-"""JSON renderer: the report dict as is (schema documented in the README)."""
+"""JSON renderer: the report dict as is (schema documented in the README).
+
+Always valid JSON: strings are made safe (:func:`mnist_doctor.output.sanitize`: redacted,
+control characters and undecodable bytes escaped), and ``NaN`` never appears.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from mnist_doctor.output import to_json
 
 
 def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False, default=str)
+    return to_json(report)

@@ -35,10 +35,12 @@ READ_BYTES = 1024
 STAGE_TIMEOUTS = {"dns": 10.0, "tcp": 10.0, "connect": 10.0, "tls": 10.0, "http": 15.0}
 
 
-# The lookbehind starts a scheme only where a run of scheme characters starts: without it a
-# long run of letters (a 120 KB origin) is re-scanned from every position, quadratically.
-USERINFO = re.compile(r"((?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://)([^/@\s]+)@")
-BARE_USERINFO = re.compile(r"((?<![/\w@])[\w.%~+-]+:)([^\s@/:]+)(@[\w.-]+(?::\d+)?)")
+# Conservative on purpose: the userinfo runs to the *last* '@' (urllib's reading), and past a
+# '/' too, so a password holding '@', '/' or ':' is masked whole, never in part. The lookbehind
+# starts a scheme only where a run of scheme characters starts, and the userinfo is bounded:
+# without both, a long origin (120 KB) is re-scanned from every position, quadratically.
+USERINFO = re.compile(r"((?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://)([^\s\"'<>]{0,4096})@")
+BARE_USERINFO = re.compile(r"((?<![/\w@])[\w.%~+-]{1,256}:)(?!//)([^\s\"'<>]{1,4096})(@[\w.-]+(?::\d+)?)")
 
 
 def _mask_userinfo(match):
@@ -51,6 +53,17 @@ def redact(text):
     """Mask passwords in URLs (with or without a scheme) before anything is printed."""
     if not text:
         return text
+    text = str(text)
+    if "://" not in text and " " not in text.strip() and "@" in text:  # a bare user:password@host value
+        user_info, _, host = text.rpartition("@")
+        return (user_info.split(":", 1)[0] + ":***" if ":" in user_info else "***") + "@" + host
+    if text.count("://") == 1 and text.split("://", 1)[0].isalnum() and "@" in text and "\n" not in text:
+        # A whole proxy value: everything up to its last '@' is userinfo, spaces included.
+        scheme, rest = text.split("://", 1)
+        user_info, _, host = rest.rpartition("@")
+        masked = user_info.split(":", 1)[0] + ":***" if ":" in user_info else "***"
+        if "/" not in host and " " not in host:
+            return scheme + "://" + masked + "@" + host
     text = USERINFO.sub(_mask_userinfo, str(text))
     return BARE_USERINFO.sub(lambda m: m.group(1) + "***" + m.group(3), text)
 
