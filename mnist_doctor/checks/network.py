@@ -18,6 +18,7 @@ from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.netprobe import NetworkProbes, UrllibProbe
 from mnist_doctor.proxies import parse_proxy
 from mnist_doctor.redact import redact, redact_text
+from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 
 GOOGLE_CA_ORG = "Google Trust Services"
 PROXY_HINT = "export HTTPS_PROXY=http://host:port"
@@ -177,6 +178,15 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             f"({c.get('issuer_o')})"
             for c in chain
         ]
+        strict = strict_cause(record)
+        if strict:
+            return Result.fail(
+                f"TLS: your CA certificate is not RFC 5280-compliant ({reason}): {strict[0]}; "
+                f"issued by {issuer}",
+                details=details + strict[1],
+                hint=STRICT_HINT,
+            )
+        details += [d for d in (strict_ruled_out(record),) if d]
         if "hostname mismatch" in str(reason).lower() or err.get("verify_code") == 62:
             return Result.fail(
                 f"TLS: the certificate is not for {dataset.host} ({reason}); issued by {issuer}",

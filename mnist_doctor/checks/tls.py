@@ -12,9 +12,11 @@ import os
 import ssl
 from typing import Any
 
-from mnist_doctor.environment import env_lookup
+from mnist_doctor.environment import Distributions, env_lookup
 from mnist_doctor.model import BaseCheck, Result
+from mnist_doctor.netprobe import NetworkProbes
 from mnist_doctor.pem_guard import read_ca_file
+from mnist_doctor.trust_stores import TrustPicture, picture, pip_only_trust
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
@@ -87,6 +89,11 @@ class VerifyPaths(BaseCheck):
             "openssl": info.get("openssl_version"),
         }
         has_dir = bool(capath and os.path.isdir(capath) and os.listdir(capath))
+        injected = str((introspection.get("trust") or {}).get("ssl_context_class") or "")
+        if "truststore" in injected:  # its context has no cert_store_stats(): the OS store decides
+            return Result.ok(
+                f"urllib trusts the OS trust store ({injected} replaces ssl.SSLContext)", data=data
+            )
         if store.get("x509_ca") or has_dir:
             where = f"{cafile} ({store.get('x509_ca', 0)} CAs)" if cafile else f"{capath} (directory)"
             return Result.ok(f"urllib trusts the CAs in {where}", data=data)
@@ -233,4 +240,144 @@ class MacosCertificates(BaseCheck):
         return Result.ok("CA certificates are present for this macOS Python")
 
 
-CHECKS = [VerifyPaths(), CertEnvironment(), RequestsBundles(), VerificationOff(), MacosCertificates()]
+def _clients(pic: TrustPicture, target_env: dict[str, str]) -> list[str]:
+    return [pic.urllib_description(), pic.requests_description(target_env), pic.pip_description()]
+
+
+class Truststore(BaseCheck):
+    """truststore / pip_system_certs: installed, injected at start-up, and what that changes.
+
+    ``truststore.inject_into_ssl()`` replaces ``ssl.SSLContext``, so urllib (Keras),
+    requests and pip then verify with the OS store, but only in a process where it ran:
+    at start-up (a ``.pth`` file such as pip_system_certs', or sitecustomize) or in the
+    user's own code before ``load_data``.
+    """
+
+    id = "tls.truststore"
+    family = "tls"
+    title = "truststore / pip_system_certs"
+
+    def run(
+        self, introspection: dict[str, Any], distributions: Distributions, target_env: dict[str, str]
+    ) -> Result:
+        pic = picture(introspection, distributions, target_env)
+        details = _clients(pic, target_env) + [f"start-up hook: {h.get('path')}" for h in pic.hooks]
+        data = {
+            "ssl_context_class": (introspection.get("trust") or {}).get("ssl_context_class"),
+            "injected_by": pic.injected_by,
+            "truststore": pic.truststore_version,
+            "pip_system_certs": str(pic.psc_version) if pic.psc_version else None,
+            "pip": str(pic.pip_version) if pic.pip_version else None,
+            "pip_uses_truststore": pic.pip_truststore,
+        }
+        psc = f"pip_system_certs {pic.psc_version}" if pic.psc_version else None
+        if pic.foreign_context:
+            return Result.warn(
+                f"ssl.SSLContext is replaced at start-up by {pic.foreign_context}: every https client "
+                "here (Keras included) verifies through it",
+                details=details,
+                data=data,
+                hint="find the .pth file or sitecustomize that patches ssl and make sure it keeps "
+                "verification on (truststore.inject_into_ssl() is the safe way to use the OS store)",
+            )
+        if pic.injected_by:
+            by = psc if psc and pic.psc_loaded else pic.hook_label()
+            return Result.ok(
+                f"truststore is injected at start-up (by {by}): urllib (Keras), requests and pip verify "
+                "with the OS trust store",
+                details=details,
+                data=data,
+            )
+        if psc and pic.psc_version is not None and pic.psc_version.major >= 5:
+            why = (
+                "it did not load (its .pth file is not processed: python -S, or not in site-packages)"
+                if not pic.psc_loaded
+                else "it found no truststore (it needs pip >= 24.2 or the truststore package)"
+            )
+            return Result.warn(
+                f"{psc} is installed but did not inject truststore: {why}; urllib (Keras) still "
+                f"trusts {pic.urllib_store}",
+                details=details,
+                data=data,
+                hint=f"{introspection.get('python', {}).get('executable', 'python')} -m pip install "
+                "'pip>=24.2'  (or uninstall pip_system_certs and set SSL_CERT_FILE to your CA bundle)",
+            )
+        if psc:
+            return Result.ok(
+                f"{psc} points requests and pip at the ssl module's default store, which urllib (Keras) "
+                "already uses: it changes nothing for Keras",
+                details=details,
+                data=data,
+            )
+        if pic.truststore_version:
+            return Result.ok(
+                f"truststore {pic.truststore_version} is installed but not injected at start-up: it "
+                "changes nothing for Keras unless your code calls truststore.inject_into_ssl() before "
+                "load_data",
+                details=details,
+                data=data,
+            )
+        return Result.ok(f"no truststore injection: {pic.urllib_description()}", details=details, data=data)
+
+
+class PipVersusUrllib(BaseCheck):
+    """Explains "pip works, load_data fails": a trust difference between pip and urllib, named.
+
+    Read only when urllib's TLS stage failed verification: each difference found is one
+    reason pip verifies the server anyway (its OS store via truststore, its own bundle,
+    no VERIFY_X509_STRICT), with the fix that keeps verification on.
+    """
+
+    id = "tls.pip_vs_urllib"
+    family = "tls"
+    title = "pip and urllib trust the same CAs"
+    network = True
+    slow = True
+
+    def run(
+        self,
+        network_probes: NetworkProbes,
+        introspection: dict[str, Any],
+        distributions: Distributions,
+        target_env: dict[str, str],
+    ) -> Result:
+        pic = picture(introspection, distributions, target_env)
+        details = _clients(pic, target_env)
+        probe = network_probes.urllib
+        record = probe.stage("tls")
+        if record is None:
+            failed = probe.failed()
+            why = f"the {failed['name']} stage failed first" if failed else "no TLS stage on this road"
+            return Result.skip(f"urllib's TLS stage did not run: {why}", details=details)
+        error = record.get("error") or {}
+        verify_failed = not record.get("ok") and (
+            error.get("verify_message") or error.get("type") == "SSLCertVerificationError"
+        )
+        if not verify_failed:
+            state = "verified the server" if record.get("ok") else "failed before verification"
+            return Result.ok(f"urllib (Keras) {state}; {pic.pip_description()}", details=details)
+        if pic.pip_version is None:
+            return Result.skip("pip is not installed in the target: nothing to compare", details=details)
+        differences = pip_only_trust(pic, record, introspection.get("ssl") or {}, target_env)
+        if not differences:
+            return Result.ok(
+                "pip trusts the same CAs as urllib here: pip would fail the same way (see network.tls)",
+                details=details,
+            )
+        return Result.fail(
+            "pip works here but load_data fails with CERTIFICATE_VERIFY_FAILED: " + differences[0].why,
+            details=details + [f"also: {d.why} (fix: {d.fix})" for d in differences[1:]],
+            data={"differences": [d.why for d in differences]},
+            hint=differences[0].fix + "  (never turn verification off)",
+        )
+
+
+CHECKS = [
+    VerifyPaths(),
+    CertEnvironment(),
+    RequestsBundles(),
+    VerificationOff(),
+    MacosCertificates(),
+    Truststore(),
+    PipVersusUrllib(),
+]

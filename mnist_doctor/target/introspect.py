@@ -267,12 +267,160 @@ def ssl_view():
             if unsafe:  # a FIFO would block OpenSSL's load forever, a huge file cost its size in RAM
                 raise OSError(unsafe)
             ctx = ssl.create_default_context()
-            stats = ctx.cert_store_stats()
+            strict = getattr(ssl, "VERIFY_X509_STRICT", 0)  # set by create_default_context on 3.13+
+            out["x509_strict"] = bool(strict and ctx.verify_flags & strict)
+            stats = ctx.cert_store_stats()  # truststore's context has none: NotImplementedError
             out["default_store"] = {"x509_ca": stats.get("x509_ca", 0), "x509": stats.get("x509", 0)}
         except Exception as exc:
             out["default_store"] = {"error": repr(exc)}
     except Exception as exc:
         out["error"] = repr(exc)
+    return out
+
+
+#: Words in a start-up hook (``*.pth``, sitecustomize) that mean it changes what ssl trusts.
+TRUST_WORDS = ("truststore", "pip_system_certs", "inject_into_ssl", "_create_default_https_context")
+
+#: pip configuration keys that change what pip trusts (``cert``) or whether it uses truststore.
+PIP_TRUST_KEYS = ("cert", "use-deprecated", "use-feature")
+
+
+def _head(path, limit=65536):
+    """The first ``limit`` bytes of a small text file, decoded (never a hang: regular files only)."""
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return ""
+        with open(path, "rb") as handle:
+            return handle.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _site_dirs():
+    import site
+
+    dirs = []
+    try:
+        dirs.extend(site.getsitepackages())
+    except Exception:
+        pass
+    try:
+        if site.ENABLE_USER_SITE:
+            dirs.append(site.getusersitepackages())
+    except Exception:
+        pass
+    return [d for i, d in enumerate(dirs) if d and d not in dirs[:i] and os.path.isdir(d)]
+
+
+def startup_hooks():
+    """``*.pth`` files and sitecustomize/usercustomize modules whose code touches ssl trust."""
+    found = []
+    for folder in _site_dirs():
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".pth"))
+        except OSError:
+            continue
+        for name in names[:500]:
+            path = os.path.join(folder, name)
+            text = _head(path)
+            words = [w for w in TRUST_WORDS if w in text]
+            if words:
+                found.append({"kind": "pth", "path": path, "mentions": words})
+    for name in ("sitecustomize", "usercustomize"):
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None) if module is not None else None
+        if path:
+            words = [w for w in TRUST_WORDS if w in _head(path)]
+            if words:
+                found.append({"kind": name, "path": path, "mentions": words})
+    return found
+
+
+def pip_trust_config():
+    """pip's settings that decide what pip trusts, with where each came from (later wins).
+
+    Only these keys are read (an index URL may hold a password): config files in pip's
+    order (global, user, site, then ``PIP_CONFIG_FILE``), then ``PIP_*`` variables.
+    """
+    import configparser
+
+    home = os.path.expanduser("~")
+    xdg_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    xdg_dirs = (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+    name = "pip.ini" if sys.platform == "win32" else "pip.conf"
+    files = []
+    if sys.platform == "win32":
+        files.append(os.path.join(os.environ.get("PROGRAMDATA") or "C:\\ProgramData", "pip", name))
+    else:
+        files.extend(os.path.join(d, "pip", name) for d in xdg_dirs if d)
+        files.append("/etc/" + name)
+    env_file = os.environ.get("PIP_CONFIG_FILE")
+    if not (env_file and os.path.exists(env_file)):  # pip skips the user's files then
+        files.append(os.path.join(home, ".pip", name))
+        if sys.platform == "darwin":
+            files.append(os.path.join(home, "Library", "Application Support", "pip", name))
+        elif sys.platform == "win32":
+            files.append(os.path.join(os.environ.get("APPDATA") or home, "pip", name))
+        else:
+            files.append(os.path.join(xdg_home, "pip", name))
+    files.append(os.path.join(sys.prefix, name))
+    if env_file == os.devnull:  # pip then reads no configuration file at all
+        files = []
+    elif env_file:
+        files.append(env_file)
+    out = {}
+    for path in files:
+        text = _head(path)
+        if not text:
+            continue
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read_string(text, source=path)
+        except configparser.Error:
+            continue
+        for section in ("global", "download", "install"):
+            for key in PIP_TRUST_KEYS:
+                if parser.has_option(section, key):
+                    out[key] = {"value": parser.get(section, key).strip(), "source": path}
+    for key in PIP_TRUST_KEYS:
+        variable = "PIP_" + key.upper().replace("-", "_")
+        if os.environ.get(variable):
+            out[key] = {"value": os.environ[variable], "source": variable}
+    return out
+
+
+def trust_view():
+    """What replaces or extends the ssl module's trust here: truststore, pip_system_certs.
+
+    Nothing is imported for this: ``truststore.inject_into_ssl()`` replaces ``ssl.SSLContext``
+    (which ``create_default_context`` and so urllib use), so the class's module tells whether
+    an injection ran at start-up; packages are found with ``find_spec`` on top-level names.
+    """
+    import importlib.util
+    import ssl
+
+    def label(obj):
+        return getattr(obj, "__module__", "?") + "." + getattr(obj, "__qualname__", repr(obj))
+
+    out = {
+        "ssl_context_class": label(ssl.SSLContext),
+        "create_default_context": label(ssl.create_default_context),
+        "truststore_importable": importlib.util.find_spec("truststore") is not None,
+        "pip_vendored_truststore": False,
+        "hooks": startup_hooks(),
+        "pip_config": pip_trust_config(),
+    }
+    pip_spec = importlib.util.find_spec("pip")
+    for location in (pip_spec.submodule_search_locations or []) if pip_spec else []:
+        if os.path.isdir(os.path.join(location, "_vendor", "truststore")):
+            out["pip_vendored_truststore"] = True
+    helper = sys.modules.get("pip_system_certs.wrapt_requests")
+    out["pip_system_certs"] = {
+        "loaded": "pip_system_certs.bootstrap" in sys.modules,
+        "injected": getattr(helper, "_injected", None) if helper is not None else None,
+    }
     return out
 
 
@@ -342,6 +490,7 @@ def main():
         "keras_paths": keras_paths,
         "markers": marker_env,
         "installers": installers,
+        "trust": trust_view,
     }
     answer = {"schema": 1, "errors": {}}
     for key, func in sections.items():

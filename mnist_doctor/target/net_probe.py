@@ -414,6 +414,42 @@ def unsafe_ca_file():
     return None
 
 
+#: Python 3.13+ sets this in ``create_default_context()``; 0 where the ssl module lacks it (3.9).
+X509_STRICT = getattr(ssl, "VERIFY_X509_STRICT", 0)
+
+
+def strict_retry(road, factory):
+    """Whether the same CA store verifies the server once ``VERIFY_X509_STRICT`` is cleared.
+
+    Asked once, after a verification failure, ONLY to name its cause: a CA certificate that
+    is not RFC 5280-compliant (e.g. Basic Constraints not marked critical) fails on 3.13+ and
+    passes on 3.12. The relaxed connection is closed at once; nothing is sent or read over
+    it, and the stage stays a failure whatever it says.
+    """
+    import copy
+
+    version = "%d.%d.%d" % sys.version_info[:3]
+    side = copy.copy(road)  # its own socket: a retry cut short by the timeout touches nothing shared
+    side.sock = None
+    try:
+        stage_tcp(side)
+        if side.proxy and side.scheme == "https":
+            stage_connect(side)
+        ctx = factory()
+        ctx.verify_flags = ctx.verify_flags & ~X509_STRICT
+        side.sock.settimeout(side.left("tls"))
+        try:
+            tls = ctx.wrap_socket(side.sock, server_hostname=side.host)
+        except ssl.SSLCertVerificationError as exc:
+            return {"relaxed_verifies": False, "relaxed_error": describe_error(exc), "python": version}
+        tls.close()
+        side.sock = None
+        return {"relaxed_verifies": True, "python": version}
+    finally:
+        if side.sock is not None:
+            side.sock.close()
+
+
 def stage_tls(road, record):
     problem = unsafe_ca_file()
     if problem:
@@ -429,6 +465,9 @@ def stage_tls(road, record):
     ctx = factory()
     record["verify_mode"] = str(ctx.verify_mode).split(".")[-1]
     record["check_hostname"] = ctx.check_hostname
+    record["x509_strict"] = bool(X509_STRICT and ctx.verify_flags & X509_STRICT)
+    if type(ctx).__module__ != "ssl":  # e.g. truststore.inject_into_ssl() replaced ssl.SSLContext
+        record["context_class"] = type(ctx).__module__ + "." + type(ctx).__qualname__
     road.sock.settimeout(road.left("tls"))
     try:
         # bounded: a server trickling its handshake a byte at a time resets the socket timeout
@@ -443,6 +482,11 @@ def stage_tls(road, record):
             record["chain"] = bounded(lambda: unverified_chain(road), road.left("tls"))
         except Exception as chain_exc:
             record["chain_error"] = describe_error(chain_exc)
+        if record["x509_strict"] and exc.verify_code != 62:  # a hostname mismatch is its own cause
+            try:
+                record["strict_retry"] = bounded(lambda: strict_retry(road, factory), road.left("tls"))
+            except Exception as retry_exc:
+                record["strict_retry"] = {"relaxed_verifies": None, "retry_error": describe_error(retry_exc)}
         raise StageFailure(record, exc) from exc
     record["version"] = tls.version()
     record["cipher"] = (tls.cipher() or [None])[0]
