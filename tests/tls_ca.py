@@ -9,16 +9,22 @@ sets in ``ssl.create_default_context()``. So the same CA works on 3.12 and fails
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import ssl
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.net_fixtures import _Handler, _Server
 
 
 def _name(common_name: str, org: str) -> x509.Name:
@@ -116,3 +122,27 @@ def corporate_ca(critical_basic_constraints: bool = False, org: str = "ACME Corp
             serialization.NoEncryption(),
         ),
     )
+
+
+class _RecordingHandler(_Handler):
+    """The dataset handler, noting each path asked for: a request proves the handshake passed."""
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        super().do_GET()
+
+
+@contextlib.contextmanager
+def tls_server(pair: IssuedPair, folder: Path, mode: Any = "ok") -> Iterator[tuple[int, list[str]]]:
+    """A dataset server on 127.0.0.1 presenting ``pair``'s leaf: (port, paths requested)."""
+    httpd = _Server(("127.0.0.1", 0), _RecordingHandler)
+    httpd.mode = mode
+    httpd.paths = []  # type: ignore[attr-defined]
+    httpd.socket = pair.server_context(folder).wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1], httpd.paths  # type: ignore[attr-defined]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
