@@ -135,12 +135,21 @@ class TrustPicture:
         return f"requests trusts {base}"
 
 
-def _urllib_store(ssl_info: dict[str, Any], target_env: dict[str, str]) -> str:
+def _urllib_store(ssl_info: dict[str, Any], target_env: dict[str, str], platform: str) -> str:
     cert_file = env_lookup(target_env, "SSL_CERT_FILE")
     if cert_file:
         return f"{cert_file} (SSL_CERT_FILE)"
-    where = ssl_info.get("cafile") or ssl_info.get("capath") or ssl_info.get("openssl_cafile")
-    return f"OpenSSL's CA files ({where})" if where else "OpenSSL's CA files"
+    windows = " and the Windows system store" if platform == "win32" else ""
+    if ssl_info.get("cafile"):
+        return f"{ssl_info['cafile']}{windows}"
+    if ssl_info.get("capath"):
+        return f"{ssl_info['capath']} (directory){windows}"
+    missing = ssl_info.get("openssl_cafile") or "OpenSSL's default CA file"
+    return (
+        f"the Windows system store only ({missing} is missing)"
+        if windows
+        else f"no CA file ({missing} is missing)"
+    )
 
 
 def _pip_uses_truststore(pip: Version, python: tuple[int, ...], trust: dict[str, Any]) -> tuple[bool, str]:
@@ -174,7 +183,7 @@ def picture(
     pic = TrustPicture(
         platform=str(info.get("platform") or ""),
         python=python,
-        urllib_store=_urllib_store(ssl_info, target_env),
+        urllib_store=_urllib_store(ssl_info, target_env, str(info.get("platform") or "")),
         injected_by=injected,
         foreign_context=None if injected or context_class == "ssl.SSLContext" else context_class,
         hooks=list(trust.get("hooks") or []),

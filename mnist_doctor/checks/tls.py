@@ -13,6 +13,7 @@ import ssl
 from typing import Any
 
 from mnist_doctor.environment import Distributions, env_lookup
+from mnist_doctor.hints import Installer
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.netprobe import NetworkProbes
 from mnist_doctor.pem_guard import read_ca_file
@@ -258,7 +259,11 @@ class Truststore(BaseCheck):
     title = "truststore / pip_system_certs"
 
     def run(
-        self, introspection: dict[str, Any], distributions: Distributions, target_env: dict[str, str]
+        self,
+        introspection: dict[str, Any],
+        distributions: Distributions,
+        target_env: dict[str, str],
+        installer: Installer,
     ) -> Result:
         pic = picture(introspection, distributions, target_env)
         details = _clients(pic, target_env) + [f"start-up hook: {h.get('path')}" for h in pic.hooks]
@@ -299,8 +304,8 @@ class Truststore(BaseCheck):
                 f"trusts {pic.urllib_store}",
                 details=details,
                 data=data,
-                hint=f"{introspection.get('python', {}).get('executable', 'python')} -m pip install "
-                "'pip>=24.2'  (or uninstall pip_system_certs and set SSL_CERT_FILE to your CA bundle)",
+                hint=f"{installer.install('truststore')}  (pip_system_certs then injects it at start-up; or "
+                "uninstall pip_system_certs and set SSL_CERT_FILE to your CA bundle)",
             )
         if psc:
             return Result.ok(
