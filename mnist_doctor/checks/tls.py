@@ -358,9 +358,13 @@ class PipVersusUrllib(BaseCheck):
         verify_failed = not record.get("ok") and (
             error.get("verify_message") or error.get("type") == "SSLCertVerificationError"
         )
+        if record.get("ok"):
+            return Result.ok(f"urllib (Keras) verified the server; {pic.pip_description()}", details=details)
         if not verify_failed:
-            state = "verified the server" if record.get("ok") else "failed before verification"
-            return Result.ok(f"urllib (Keras) {state}; {pic.pip_description()}", details=details)
+            return Result.skip(
+                "urllib's TLS stage failed before any certificate was judged (see network.tls)",
+                details=details,
+            )
         if pic.pip_version is None:
             return Result.skip("pip is not installed in the target: nothing to compare", details=details)
         differences = pip_only_trust(pic, record, introspection.get("ssl") or {}, target_env)

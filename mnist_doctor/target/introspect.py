@@ -324,7 +324,7 @@ def startup_hooks():
             continue
         for name in names[:500]:
             path = os.path.join(folder, name)
-            text = _head(path)
+            text = _head(path, 16384)  # .pth files are a few lines
             words = [w for w in TRUST_WORDS if w in text]
             if words:
                 found.append({"kind": "pth", "path": path, "mentions": words})
