@@ -99,6 +99,7 @@ def test_tls_family_through_the_cli(tmp_path: Path, ca_file):
     results = doctor_json(
         None,
         clean_env(SSL_CERT_FILE=str(missing), REQUESTS_CA_BUNDLE=str(ca_file), PYTHONHTTPSVERIFY="0"),
+        "--offline",  # tls.pip_vs_urllib is a network check: no origin here, so no connection at all
         select="tls",
     )
     assert results["tls.cert_env"]["status"] == "fail"
@@ -108,6 +109,7 @@ def test_tls_family_through_the_cli(tmp_path: Path, ca_file):
     assert bundle["hint"].endswith(f"export SSL_CERT_FILE={ca_file}")
     assert results["tls.verification_off"]["status"] == "warn"
     assert results["tls.macos_certs"]["status"] == "skip"
+    assert results["tls.pip_vs_urllib"]["status"] == "skip"  # --offline
 
 
 def test_patched_https_context_is_seen_and_called_unsafe(tmp_path: Path, ca):

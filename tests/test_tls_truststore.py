@@ -70,8 +70,9 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def tls_results(python: str, env: dict[str, str], origin: str | None = None) -> dict[str, dict[str, Any]]:
-    select = "tls,network" if origin else "tls"
-    return doctor_json(origin, env, "--python", python, select=select, timeout=20)
+    if origin is None:  # tls only, and --offline: no connection leaves this machine
+        return doctor_json(None, env, "--python", python, "--offline", select="tls", timeout=20)
+    return doctor_json(origin, env, "--python", python, select="tls,network", timeout=20)
 
 
 def test_truststore_installed_but_not_injected_changes_nothing_for_keras(venvs):
