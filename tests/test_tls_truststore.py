@@ -8,6 +8,7 @@ real pip of the test environment verifying with ``PIP_CERT`` where urllib cannot
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -185,3 +186,20 @@ def test_macos_pip_uses_the_keychain_and_urllib_does_not():
     # With truststore injected, urllib uses the Keychain too: no difference left to explain.
     injected = _introspection("darwin", "truststore._api.SSLContext")
     assert pip_only_trust(picture(injected, DISTS, {}), VERIFY_FAILED, injected["ssl"], {}) == []
+
+
+def test_truststore_injected_at_run_time_in_the_api_callers_process_is_said(tmp_path):
+    """A notebook cell ran inject_into_ssl(), then the Python API: the probes cannot see it, the check can."""
+    script = (
+        "from pip._vendor import truststore\n"
+        "truststore.inject_into_ssl()\n"
+        "import json, mnist_doctor\n"
+        "report = mnist_doctor.diagnose(select='tls.truststore', offline=True)\n"
+        "print(json.dumps(report.result('tls.truststore')))\n"
+    )
+    argv = [sys.executable, "-c", script]
+    done = subprocess.run(argv, capture_output=True, text=True, env=plain_env(), timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-1500:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["status"] == "ok" and "injected in this process, not at start-up" in found["summary"], found
+    assert found["data"]["injected_here"] == "pip._vendor.truststore"

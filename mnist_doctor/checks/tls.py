@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 from typing import Any
 
 from mnist_doctor.environment import Distributions, env_lookup
@@ -245,6 +246,23 @@ def _clients(pic: TrustPicture, target_env: dict[str, str]) -> list[str]:
     return [pic.urllib_description(), pic.requests_description(target_env), pic.pip_description()]
 
 
+def injected_in_this_process(target_python: str) -> str | None:
+    """truststore's module when it was injected into the doctor's own process at run time.
+
+    That happens through the Python API or ``%mnist_doctor`` after a cell ran
+    ``truststore.inject_into_ssl()``: this process is then the one that calls ``load_data``,
+    and only when it is the examined interpreter does its state speak for the patient.
+    """
+    module = getattr(ssl.SSLContext, "__module__", "ssl")
+    if "truststore" not in module:
+        return None
+    try:
+        same = os.path.samefile(target_python, sys.executable)
+    except OSError:
+        same = False
+    return module.rsplit("._", 1)[0] if same else None
+
+
 class Truststore(BaseCheck):
     """truststore / pip_system_certs: installed, injected at start-up, and what that changes.
 
@@ -264,6 +282,7 @@ class Truststore(BaseCheck):
         distributions: Distributions,
         target_env: dict[str, str],
         installer: Installer,
+        target_python: str,
     ) -> Result:
         pic = picture(introspection, distributions, target_env)
         details = _clients(pic, target_env) + [f"start-up hook: {h.get('path')}" for h in pic.hooks]
@@ -284,6 +303,16 @@ class Truststore(BaseCheck):
                 data=data,
                 hint="find the .pth file or sitecustomize that patches ssl and make sure it keeps "
                 "verification on (truststore.inject_into_ssl() is the safe way to use the OS store)",
+            )
+        here = injected_in_this_process(target_python)
+        if here and not pic.injected_by:
+            data["injected_here"] = here
+            return Result.ok(
+                f"truststore ({here}) is injected in this process, not at start-up: load_data called "
+                "here verifies with the OS trust store, but the doctor's probes run in fresh processes "
+                "without it (so network.tls may fail where load_data here works)",
+                details=details,
+                data=data,
             )
         if pic.injected_by:
             by = psc if psc and pic.psc_loaded else pic.hook_label()
