@@ -7,6 +7,7 @@ built with ``DatasetSpec.with_file`` from a hash computed here. (PYTEST_DONT_REW
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import os
@@ -129,6 +130,16 @@ def can_switch_user() -> str | None:
         return "setpriv (util-linux) is not installed"
     if not (_uid_free(OTHER_UID) and _uid_free(OWNER_UID)):
         return f"uids {OTHER_UID}/{OWNER_UID} belong to real accounts here"
+    return _interpreter_problem_as(OTHER_UID)
+
+
+@functools.cache
+def _interpreter_problem_as(uid: int) -> str | None:
+    """Whether uid can run this interpreter (a pyenv build may load libpython from root's 0700 home)."""
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", "pass"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+    if done.returncode != 0:
+        return f"uid {uid} cannot run {sys.executable}: {done.stderr.strip()[:200]}"
     return None
 
 
