@@ -20,7 +20,7 @@ from importlib import metadata
 from typing import Any
 
 from mnist_doctor.errors import UsageError
-from mnist_doctor.facts import FactError, Facts, wanted_facts
+from mnist_doctor.facts import FactError, Facts, registry, wanted_facts
 from mnist_doctor.model import CheckResult, Result, Status
 from mnist_doctor.subproc import kill_all
 
@@ -38,6 +38,8 @@ class LoadError:
     value: str
     error: str
     traceback: str
+    #: ``check`` (a ``mnist_doctor.checks`` entry point) or ``fact`` (``mnist_doctor.facts``).
+    kind: str = "check"
 
     def result(self) -> CheckResult:
         return CheckResult(
@@ -45,9 +47,9 @@ class LoadError:
             family="plugin",
             title=f"plugin {self.name}",
             status=Status.ERROR,
-            summary=f"check plugin {self.value!r} failed to load: {self.error}",
+            summary=f"{self.kind} plugin {self.value!r} failed to load: {self.error}",
             hint=f"reinstall or remove the package providing {self.value.split(':')[0]}",
-            traceback=self.traceback,
+            traceback=self.traceback or None,
         )
 
 
@@ -95,7 +97,36 @@ def discover(group: str = ENTRY_POINT_GROUP) -> tuple[list[Any], list[LoadError]
             errors.append(
                 LoadError(ep.name, ep.value, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             )
-    return _family_order(checks), errors
+    return _family_order(_known_facts_only(checks, errors)), errors
+
+
+def _known_facts_only(checks: list[Any], errors: list[LoadError]) -> list[Any]:
+    """Checks whose ``run`` asks only for registered facts; the others become load errors.
+
+    A misspelt or missing fact is caught here, before anything runs, and named with the
+    check that asked for it, instead of surfacing mid-run as a crashed check.
+    """
+    facts = registry()
+    errors.extend(
+        LoadError(f"facts.{e.name}", e.value, e.error, e.traceback, kind="fact") for e in facts.errors
+    )
+    known = facts.known()
+    kept = []
+    for check in checks:
+        unknown = [name for name in wanted_facts(check.run) if name not in known]
+        if unknown:
+            where = type(check).__module__
+            errors.append(
+                LoadError(
+                    check.id,
+                    where,
+                    f"unknown fact {', '.join(map(repr, unknown))} requested by check {check.id}",
+                    "",
+                )
+            )
+            continue
+        kept.append(check)
+    return kept
 
 
 #: Report order of the built-in families; plugins' families follow, alphabetically.

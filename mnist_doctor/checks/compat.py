@@ -39,13 +39,14 @@ from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.compat import (
     applies,
+    canonical,
     declared,
     known_break,
     release_for,
     releases_supporting_python,
     table_span,
 )
-from mnist_doctor.environment import Dist, Distributions, canonical, conflicting_tensorflow, env_lookup
+from mnist_doctor.environment import Dist, Distributions, conflicting_tensorflow, env_lookup
 from mnist_doctor.flavour import LEGACY_ON, KerasFlavour
 from mnist_doctor.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
 from mnist_doctor.model import BaseCheck, Result, Status
