@@ -59,7 +59,9 @@ os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")
 nox.options.error_on_missing_interpreters = False
 RESULTS_DIR = ROOT / "build" / "matrix"
 LINT_PATHS = [
-    p for p in ("mnist_doctor", "tests", "matrix", "benchmarks", "noxfile.py") if (ROOT / p).exists()
+    p
+    for p in ("mnist_doctor", "tests", "testkit", "matrix", "benchmarks", "noxfile.py")
+    if (ROOT / p).exists()
 ]
 
 

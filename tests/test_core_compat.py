@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_env import add_dist, fake_environment, site_packages
+from testkit.fake_env import add_dist, fake_environment, site_packages
 
 BASE = {"protobuf": "4.25.3", "ml-dtypes": "0.3.2"}
 

@@ -90,3 +90,19 @@ def test_a_run_may_add_providers_of_its_own() -> None:
     facts = Facts(Options(python="python"), providers=[answer])
     assert facts.get("answer") == 42
     assert "answer" not in registry().providers and "options" in BUILT_IN
+
+
+@pytest.mark.parametrize("folder", ["matrix", "benchmarks", "testkit"])
+def test_tooling_does_not_import_the_tests(folder: str) -> None:
+    """Shared helpers live in testkit/; the tooling never reaches into tests/."""
+    for path in (PACKAGE.parent / folder).rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n == "tests" or n.startswith("tests.") for n in names), f"{path}: imports {names}"
