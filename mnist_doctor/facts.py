@@ -96,9 +96,13 @@ def registry(group: str = FACTS_GROUP) -> Registry:
     return Registry(found, tuple(errors))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
-    """What the user asked for; itself available to checks as the fact ``options``."""
+    """What the user asked for, resolved once (by the CLI or the API) and never changed.
+
+    Itself available to checks as the fact ``options``; its :class:`Budget` is the run's one
+    deadline.
+    """
 
     python: str
     offline: bool = False
@@ -117,7 +121,7 @@ class Options:
     budget: Budget = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.budget = Budget(self.timeout, started=self.started)
+        object.__setattr__(self, "budget", Budget(self.timeout, started=self.started))
 
     @property
     def deadline(self) -> float:
