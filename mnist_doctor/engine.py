@@ -11,6 +11,7 @@ from __future__ import annotations
 import graphlib
 import inspect
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -21,7 +22,7 @@ from typing import Any
 
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import FactError, Facts, registry, wanted_facts
-from mnist_doctor.model import CheckResult, Result, Status
+from mnist_doctor.model import CheckResult, Result, Status, family_of
 from mnist_doctor.subproc import kill_all
 
 ENTRY_POINT_GROUP = "mnist_doctor.checks"
@@ -63,10 +64,18 @@ def _as_checks(obj: Any) -> list[Any]:
     raise TypeError(f"{obj!r} is neither a check nor a list of checks")
 
 
-def _validate(check: Any) -> None:
-    for attr in ("id", "family", "title", "run"):
+def _validate(check: Any, entry_point: str) -> None:
+    """Required attributes present, optional ones defaulted, the family stated once (by the id)."""
+    for attr in ("id", "title", "run"):
         if not getattr(check, attr, None):
             raise TypeError(f"check {check!r} has no {attr!r}")
+    family = family_of(check.id)
+    if family != entry_point:
+        raise ValueError(f"check {check.id!r} is registered under {entry_point!r}, not its family {family!r}")
+    if getattr(check, "family", family) != family:
+        raise ValueError(f"check {check.id!r} says family {check.family!r}; its id says {family!r}")
+    if not hasattr(check, "family"):
+        check.family = family
     for attr, default in (
         ("requires", ()),
         ("after", ()),
@@ -83,21 +92,35 @@ def discover(group: str = ENTRY_POINT_GROUP) -> tuple[list[Any], list[LoadError]
     checks: list[Any] = []
     errors: list[LoadError] = []
     seen: set[str] = set()
+    order: dict[str, int] = {}
     for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
         try:
             found = _as_checks(ep.load())
             for check in found:
-                _validate(check)
+                _validate(check, ep.name)
                 if check.id in seen:
                     raise ValueError(f"duplicate check id {check.id!r}")
             for check in found:
                 seen.add(check.id)
             checks.extend(found)
+            rank = getattr(sys.modules.get(ep.module), "REPORT_ORDER", None)
+            if isinstance(rank, int):
+                order.setdefault(ep.name, rank)
         except Exception as exc:
             errors.append(
                 LoadError(ep.name, ep.value, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             )
-    return _family_order(_known_facts_only(checks, errors)), errors
+    return _family_order(_known_facts_only(checks, errors), order), errors
+
+
+def _family_order(checks: list[Any], order: dict[str, int]) -> list[Any]:
+    """Families by the ``REPORT_ORDER`` their modules declare; the others after, alphabetically."""
+
+    def key(item: tuple[int, Any]) -> tuple[float, str, int]:
+        index, check = item
+        return (order.get(check.family, float("inf")), check.family, index)
+
+    return [c for _, c in sorted(enumerate(checks), key=key)]
 
 
 def _known_facts_only(checks: list[Any], errors: list[LoadError]) -> list[Any]:
@@ -127,20 +150,6 @@ def _known_facts_only(checks: list[Any], errors: list[LoadError]) -> list[Any]:
             continue
         kept.append(check)
     return kept
-
-
-#: Report order of the built-in families; plugins' families follow, alphabetically.
-FAMILY_ORDER = ("env", "compat", "runtime", "proxy", "tls", "network", "cache", "load")
-
-
-def _family_order(checks: list[Any]) -> list[Any]:
-    def key(item: tuple[int, Any]) -> tuple[int, str, int]:
-        index, check = item
-        family = check.family
-        rank = FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
-        return (rank, family, index)
-
-    return [c for _, c in sorted(enumerate(checks), key=key)]
 
 
 def _split(values: Iterable[str] | None) -> list[str]:

@@ -106,3 +106,10 @@ def test_tooling_does_not_import_the_tests(folder: str) -> None:
                 else []
             )
             assert not any(n == "tests" or n.startswith("tests.") for n in names), f"{path}: imports {names}"
+
+
+def test_families_are_stated_once_and_ordered_by_their_modules() -> None:
+    checks, _ = discover()
+    assert all(c.family == c.id.split(".")[0] for c in checks)
+    families = list(dict.fromkeys(c.family for c in checks))
+    assert families[:8] == ["env", "compat", "runtime", "proxy", "tls", "network", "cache", "load"]
