@@ -70,7 +70,6 @@ class VerifyPaths(BaseCheck):
     """Where the default context looks for trusted CAs, and whether anything is there."""
 
     id = "tls.verify_paths"
-    family = "tls"
     title = "default CA store of the ssl module"
 
     def run(self, introspection: dict[str, Any]) -> Result:
@@ -113,7 +112,6 @@ class CertEnvironment(BaseCheck):
     """``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (they replace the default store): usable?"""
 
     id = "tls.cert_env"
-    family = "tls"
     title = "SSL_CERT_FILE / SSL_CERT_DIR"
 
     def run(self, target_env: dict[str, str]) -> Result:
@@ -142,7 +140,6 @@ class RequestsBundles(BaseCheck):
     """``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` steer requests and curl, never Keras."""
 
     id = "tls.requests_bundle"
-    family = "tls"
     title = "REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE"
 
     def run(self, target_env: dict[str, str]) -> Result:
@@ -169,7 +166,6 @@ class VerificationOff(BaseCheck):
     """Verification switched off: ``PYTHONHTTPSVERIFY=0`` or a patched https-context factory."""
 
     id = "tls.verification_off"
-    family = "tls"
     title = "certificate verification is on"
 
     def run(self, introspection: dict[str, Any], target_env: dict[str, str]) -> Result:
@@ -225,7 +221,6 @@ class MacosCertificates(BaseCheck):
     """python.org's macOS installer ships no CA certificates until a script is run."""
 
     id = "tls.macos_certs"
-    family = "tls"
     title = "macOS python.org certificates"
 
     def run(self, introspection: dict[str, Any]) -> Result:
@@ -273,7 +268,6 @@ class Truststore(BaseCheck):
     """
 
     id = "tls.truststore"
-    family = "tls"
     title = "truststore / pip_system_certs"
 
     def run(
@@ -363,7 +357,6 @@ class PipVersusUrllib(BaseCheck):
     """
 
     id = "tls.pip_vs_urllib"
-    family = "tls"
     title = "pip and urllib trust the same CAs"
     network = True
     slow = True
@@ -409,6 +402,9 @@ class PipVersusUrllib(BaseCheck):
             hint=differences[0].fix + "  (never turn verification off)",
         )
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 50
 
 CHECKS = [
     VerifyPaths(),
