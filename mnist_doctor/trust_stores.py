@@ -126,8 +126,11 @@ class TrustPicture:
         return f"urllib (Keras) trusts {self.urllib_store}"
 
     def requests_description(self, target_env: dict[str, str]) -> str:
-        bundle = env_lookup(target_env, "REQUESTS_CA_BUNDLE") or env_lookup(target_env, "CURL_CA_BUNDLE")
-        base = f"{bundle} (REQUESTS_CA_BUNDLE)" if bundle else "certifi's bundle"
+        base = "certifi's bundle"
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests reads them in this order
+            if bundle := env_lookup(target_env, name):
+                base = f"{bundle} ({name})"
+                break
         if self.injected_by:
             return f"requests trusts {base} plus {os_store_name(self.platform)} (truststore injected)"
         if self.psc_version is not None and self.psc_version.major < 5 and self.psc_loaded:
