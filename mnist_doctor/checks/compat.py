@@ -383,7 +383,7 @@ class KerasPairing(BaseCheck):
     def _judge(self, flavour: KerasFlavour, tf: Dist, dists: Distributions, row, marker_env, target_python):  # type: ignore[no-untyped-def]
         keras = dists.get("keras")
         tf_keras = dists.get("tf-keras")
-        minor = _minor(tf.version)  # type: ignore[union-attr]
+        minor = _minor(tf.version) if tf.version else "?"
         if flavour.kind == "tf_keras":
             pin = install_command(target_python, f"tf-keras~={minor}.0")
             if tf_keras is None or tf_keras.version is None:
