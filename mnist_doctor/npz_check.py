@@ -92,7 +92,7 @@ def sha256_stream(handle: IO[bytes], limit: int | None = None) -> str:
     handle.seek(0)
     left = limit
     while left is None or left > 0:
-        count = handle.readinto(buffer)  # type: ignore[attr-defined]
+        count = handle.readinto(buffer)  # type: ignore[attr-defined]  # callers pass binary files
         if not count:
             break
         if left is not None:
