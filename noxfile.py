@@ -72,6 +72,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", *LINT_PATHS)
 
 
+@nox.session(python=PYTHON, tags=["ci"])
+def typecheck(session: nox.Session) -> None:
+    """mypy on mnist_doctor/ (configuration in pyproject.toml); the target scripts are excluded."""
+    session.install("mypy", "types-requests", "tomli", "-e", ".")
+    session.run("mypy")
+
+
 @nox.session(python=list(SUPPORTED_PYTHONS), tags=["ci"])
 def tests(session: nox.Session) -> None:
     """The test suite, with the real TensorFlow installed."""

@@ -116,14 +116,9 @@ def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, in
     Actions draw on the run's one ``--timeout`` budget: the whole run, fixes included, is bounded.
     """
     facts = fresh_facts(facts)
-    try:
-        from mnist_doctor import actions
-    except ImportError:
-        actions = None  # type: ignore[assignment]
+    from mnist_doctor import actions
+
     if fix.kind == "clear_cache":
-        if actions is None:
-            console.print("  cache actions are not available in this build: remove the file by hand")
-            return False
         code = actions.clear_cache(facts, console, yes=yes, dry_run=dry_run, interactive=interactive)
         return code == 0 and not dry_run
     if fix.kind == "fetch":
@@ -137,7 +132,7 @@ def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, in
         if dry_run:
             console.print(f"  would download mnist.npz from {mirror} into the Keras cache")
             return False
-        if actions is None or not _confirm(
+        if not _confirm(
             console, f"download mnist.npz from {mirror}?", yes=yes, interactive=interactive
         ):
             return False

@@ -90,7 +90,8 @@ def predict_flavour(dists: Distributions, env: dict[str, str]) -> KerasFlavour:
         why = (
             f"TF {tf_version} (≥ 2.16): tf.keras is Keras 3"
             if minor >= KERAS3_TF.release[:2]
-            else f"TF {tf_version} loads the installed keras lazily: tf.keras is Keras {keras.version}"
+            else f"TF {tf_version} loads the installed keras lazily: tf.keras is Keras "
+            f"{keras.version if keras else '?'}"
         )
         return KerasFlavour(
             "keras3",

@@ -120,7 +120,8 @@ def from_probe(answer: dict[str, Any] | None, stderr: str) -> GpuRuntime:
         )
     value = record.get("value") or {}
     devices = [str(d)[:200] for d in value.get("devices") or []]
-    build = value.get("build") if isinstance(value.get("build"), dict) else {}
+    raw_build = value.get("build")
+    build: dict[str, Any] = raw_build if isinstance(raw_build, dict) else {}
     errors = [str(e)[:500] for e in (value.get("devices_error"), value.get("build_error")) if e]
     state = "error" if value.get("devices_error") else "ok"
     return GpuRuntime(state, devices, dict(build), "; ".join(errors), findings=findings, elapsed_s=elapsed)

@@ -17,6 +17,7 @@ import hashlib
 import os
 import stat
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -58,8 +59,8 @@ def spec_from_env(spec: DatasetSpec, env: dict[str, str] | None = None) -> Datas
     (the real file cannot be downloaded in CI). Both must be set together; bad values are a
     usage error, never a traceback.
     """
-    env = os.environ if env is None else env
-    sha, size = env.get(SHA256_ENV), env.get(SIZE_ENV)
+    values: Mapping[str, str] = os.environ if env is None else env
+    sha, size = values.get(SHA256_ENV), values.get(SIZE_ENV)
     if sha is None and size is None:
         return spec
     if not sha or not size:
@@ -91,7 +92,7 @@ def sha256_stream(handle: IO[bytes], limit: int | None = None) -> str:
     handle.seek(0)
     left = limit
     while left is None or left > 0:
-        count = handle.readinto(buffer)  # type: ignore[attr-defined]
+        count = handle.readinto(buffer)  # type: ignore[attr-defined]  # callers pass binary files
         if not count:
             break
         if left is not None:

@@ -139,7 +139,7 @@ class _Range:
         self.rest = data[usable:]
         if not usable:
             return
-        values = memoryview(data)[:usable].cast(self.fmt)
+        values = memoryview(data)[:usable].cast(self.fmt)  # type: ignore[call-overload]  # fmt is a struct code
         low, high = min(values), max(values)
         self.low = low if self.low is None else min(self.low, low)
         self.high = high if self.high is None else max(self.high, high)

@@ -187,7 +187,8 @@ def _mask_userinfo(text: str) -> str:
         start = match.end()
         if start < pos:
             continue
-        end = _URL_CHUNK.match(text, start).end()  # type: ignore[union-attr]  (matches empty text)
+        chunk = _URL_CHUNK.match(text, start)  # matches the empty string too: never None
+        end = chunk.end() if chunk else start
         cut = _userinfo_end(text, start, end)
         if cut is None:
             continue

@@ -26,6 +26,7 @@ import shutil
 import stat
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +45,11 @@ def candidate_paths(file_name: str, env: dict[str, str] | None = None) -> list[s
     Deliberately wider than the prediction of :mod:`mnist_doctor.cache_paths` (and needing
     no introspection): keeping one file too many safe costs a copy, missing one loses data.
     """
-    env = os.environ if env is None else env
-    home = env.get("HOME") or os.path.expanduser("~")
+    values: Mapping[str, str] = os.environ if env is None else env
+    home = values.get("HOME") or os.path.expanduser("~")
     bases = []
-    if env.get("KERAS_HOME"):
-        bases.append(os.path.expanduser(env["KERAS_HOME"]))
+    if values.get("KERAS_HOME"):
+        bases.append(os.path.expanduser(values["KERAS_HOME"]))
     bases += [os.path.join(home, ".keras"), "/tmp/.keras", os.path.join(tempfile.gettempdir(), ".keras")]
     out: list[str] = []
     for base in bases:

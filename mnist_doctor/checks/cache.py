@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 from pathlib import Path
+from typing import Any
 
 from mnist_doctor import npz_check
 from mnist_doctor.cache_paths import KerasCache
@@ -313,7 +314,7 @@ def integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
     ]
     partials = [p for r in reports for p in r.partials]
     details += [f"leftover partial file: {p}" for p in partials]
-    data = {"read": str(read.path), "copies": [r.to_dict() for r in reports]}
+    data: dict[str, Any] = {"read": str(read.path), "copies": [r.to_dict() for r in reports]}
     good_elsewhere = next((r for r in others if r.ok), None)
     if read.verdict in _BROKEN:
         # --fix offers this: removing a broken file is safe (Keras would discard it anyway)

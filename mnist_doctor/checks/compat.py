@@ -34,10 +34,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.compat import (
+    Release,
     applies,
     canonical,
     declared,
@@ -338,7 +340,7 @@ class NumpyCompatible(BaseCheck):
         return _with_fix(reconcile(result, import_witness(results), "table and metadata"), cmd)
 
     @staticmethod
-    def _wanted(row, reqs) -> str:  # type: ignore[no-untyped-def]
+    def _wanted(row: Release | None, reqs: list[Requirement]) -> str:
         specs = [str(r.specifier) for r in reqs if r.specifier]
         if row is not None:
             specs.append(str(row.numpy))
@@ -380,10 +382,18 @@ class KerasPairing(BaseCheck):
             result.hint = "export TF_USE_LEGACY_KERAS=1   (or unset it)"
         return reconcile(result, import_witness(results), "table and metadata")
 
-    def _judge(self, flavour: KerasFlavour, tf: Dist, dists: Distributions, row, marker_env, target_python):  # type: ignore[no-untyped-def]
+    def _judge(
+        self,
+        flavour: KerasFlavour,
+        tf: Dist,
+        dists: Distributions,
+        row: Release | None,
+        marker_env: dict[str, str],
+        target_python: str,
+    ) -> Result:
         keras = dists.get("keras")
         tf_keras = dists.get("tf-keras")
-        minor = _minor(tf.version)  # type: ignore[union-attr]
+        minor = _minor(tf.version) if tf.version else "?"
         if flavour.kind == "tf_keras":
             pin = install_command(target_python, f"tf-keras~={minor}.0")
             if tf_keras is None or tf_keras.version is None:
@@ -395,7 +405,7 @@ class KerasPairing(BaseCheck):
                     ),
                     pin,
                 )
-            if _previous_minor(tf_keras.version, tf.version):  # type: ignore[arg-type]
+            if tf_keras.version and tf.version and _previous_minor(tf_keras.version, tf.version):
                 return _with_fix(
                     Result.warn(
                         f"tf-keras {tf_keras.version} is one minor behind TensorFlow {tf.version}: "
@@ -453,7 +463,7 @@ class KerasPairing(BaseCheck):
                 ),
                 install,
             )
-        if flavour.kind == "keras3" and tf.version < Version("2.16"):  # type: ignore[operator]
+        if flavour.kind == "keras3" and tf.version and tf.version < Version("2.16"):
             return _with_fix(
                 Result.warn(
                     f"tf.keras is Keras {keras.version}, which TensorFlow {tf.version} does not support: "

@@ -118,7 +118,8 @@ class ProxySyntax(BaseCheck):
     title = "proxy values are well-formed URLs"
 
     def run(self, proxy_view: ProxyView) -> Result:
-        failures, warnings = [], []
+        failures: list[str] = []
+        warnings: list[str] = []
         for name, value in sorted(proxy_view.proxy_vars().items()):
             if name.lower() == "no_proxy" or not value:
                 continue
