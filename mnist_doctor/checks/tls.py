@@ -118,7 +118,8 @@ class CertEnvironment(BaseCheck):
         cert_file, cert_dir = env_lookup(target_env, "SSL_CERT_FILE"), env_lookup(target_env, "SSL_CERT_DIR")
         if not cert_file and not cert_dir:
             return Result.ok("SSL_CERT_FILE and SSL_CERT_DIR are not set: the default store is used")
-        problems, good = [], []
+        problems: list[str] = []
+        good: list[str] = []
         for value, inspect in ((cert_file, inspect_ca_file), (cert_dir, inspect_ca_dir)):
             if value:
                 usable, text = inspect(value)
