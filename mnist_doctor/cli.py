@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from mnist_doctor import __version__
 
@@ -40,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with our own one-line message and a hint (no usage dump)."""
 
     #: The command line being parsed, so a usage error can honour ``--format`` (set by :func:`_main`).
-    argv: list[str] = []
+    argv: ClassVar[list[str]] = []
 
     def error(self, message: str) -> NoReturn:
         usage_error(message, "mnist-doctor --help lists every flag", _format_in(self.argv))
@@ -75,7 +75,10 @@ def usage_error(message: str, hint: str | None, fmt: str) -> int:
 
         emit_json(document("usage-error", EXIT_USAGE, error=error))
     elif fmt == "markdown":
-        emit(f"### mnist-doctor: usage error\n\n{error['message']}" + (f"\n\nhint: `{error['hint']}`" if hint else ""))
+        emit(
+            f"### mnist-doctor: usage error\n\n{error['message']}"
+            + (f"\n\nhint: `{error['hint']}`" if hint else "")
+        )
     return EXIT_USAGE
 
 
@@ -178,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes", "-y", action="store_true", help="with --clear-cache or --fix: do not ask for confirmation"
     )
     fix.add_argument(
-        "--dry-run", action="store_true", help="with --clear-cache or --fix: say what would be done, change nothing"
+        "--dry-run",
+        action="store_true",
+        help="with --clear-cache or --fix: say what would be done, change nothing",
     )
     p.add_argument(
         "--completion",
@@ -254,7 +259,9 @@ def _check_combinations(args: argparse.Namespace) -> None:
     """Flags that mean nothing together are usage errors, not silently ignored."""
     from mnist_doctor.errors import UsageError
 
-    action = "--clear-cache" if args.clear_cache else "--seed" if args.seed else "--fetch" if args.fetch else None
+    action = (
+        "--clear-cache" if args.clear_cache else "--seed" if args.seed else "--fetch" if args.fetch else None
+    )
     asks = args.clear_cache or args.fix  # the modes that ask before changing anything
     if args.mirror and not args.fetch:
         raise UsageError("--mirror goes with --fetch", hint="mnist-doctor --fetch --mirror URL")
@@ -262,10 +269,13 @@ def _check_combinations(args: argparse.Namespace) -> None:
         if given and not asks:
             where = f", not to {action}" if action else ""
             raise UsageError(
-                f"{flag} only applies to --clear-cache and --fix{where}", hint=f"mnist-doctor --clear-cache {flag}"
+                f"{flag} only applies to --clear-cache and --fix{where}",
+                hint=f"mnist-doctor --clear-cache {flag}",
             )
     if args.list_checks and (action or args.fix):
-        raise UsageError(f"--list-checks does not go with {action or '--fix'}", hint="mnist-doctor --list-checks")
+        raise UsageError(
+            f"--list-checks does not go with {action or '--fix'}", hint="mnist-doctor --list-checks"
+        )
     if action:
         for flag, given in (
             ("--select", args.select), ("--ignore", args.ignore), ("--expect-gpu", args.expect_gpu),
@@ -284,7 +294,7 @@ def _check_combinations(args: argparse.Namespace) -> None:
         if source is None:
             raise UsageError(
                 f"--seed {_one_line(args.seed, 200)}: {why}",
-                hint="pass the path of a downloaded mnist.npz, e.g. mnist-doctor --seed ~/Downloads/mnist.npz",
+                hint="give the path of a downloaded mnist.npz: mnist-doctor --seed ~/Downloads/mnist.npz",
             )
         source.close()
 
@@ -324,7 +334,7 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def _file_url(url: str | None) -> str | None:
-    """A folder URL given to ``--origin``/``--mirror`` names the dataset file in it (one rule: dataset.file_url)."""
+    """A folder URL given to ``--origin``/``--mirror`` names the file in it (one rule: dataset.file_url)."""
     if not url:
         return url
     from mnist_doctor.dataset import file_url

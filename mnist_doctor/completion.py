@@ -55,9 +55,13 @@ def bash(parser: argparse.ArgumentParser) -> str:
             continue
         pattern = "|".join(o.names)
         if o.choices:
-            cases.append(f'        {pattern}) COMPREPLY=($(compgen -W "{" ".join(o.choices)}" -- "$cur")); return ;;')
+            cases.append(
+                f'        {pattern}) COMPREPLY=($(compgen -W "{" ".join(o.choices)}" -- "$cur")); return ;;'
+            )
         elif o.files:
-            cases.append(f'        {pattern}) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames; return ;;')
+            cases.append(
+                f'        {pattern}) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames; return ;;'
+            )
         else:
             cases.append(f"        {pattern}) return ;;")
     body = "\n".join(cases)

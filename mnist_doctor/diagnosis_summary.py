@@ -51,7 +51,9 @@ def _host(result: dict[str, Any]) -> str:
     return str(host or MNIST.host)
 
 
-def _explained_by(result: dict[str, Any], by_id: dict[str, dict[str, Any]], bad: list[dict[str, Any]]) -> str | None:
+def _explained_by(
+    result: dict[str, Any], by_id: dict[str, dict[str, Any]], bad: list[dict[str, Any]]
+) -> str | None:
     """The id of the failure this one is a consequence of, or None when it is a root cause."""
     rid, data = result["id"], result.get("data") or {}
     others = [r for r in bad if r["id"] != rid]
@@ -200,8 +202,10 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     load = _load_line(by_id)
     if problems:
         verdict = "fail"
-        headline = plural(len(problems), "problem") + " to fix" + (
-            ": load_data() fails here" if load["state"] == "fail" else ""
+        headline = (
+            plural(len(problems), "problem")
+            + " to fix"
+            + (": load_data() fails here" if load["state"] == "fail" else "")
         )
     else:
         verdict = "warn" if warnings else "ok"

@@ -49,9 +49,8 @@ def looks_like_command(text: str) -> bool:
     first = words[0]
     if first in COMMAND_WORDS:
         return True
-    if first.startswith(("/", "~/", "./")) and len(words) > 1 and words[1] == "-m":
-        return True  # an interpreter path: /path/to/python -m pip ...
-    return False
+    # an interpreter path: /path/to/python -m pip ...
+    return first.startswith(("/", "~/", "./")) and len(words) > 1 and words[1] == "-m"
 
 
 def _split_comment(text: str) -> tuple[str, str | None]:

@@ -29,13 +29,16 @@ def _fence(lines: list[str], lang: str = "sh") -> list[str]:
 
 
 def _fix(fix: dict[str, Any]) -> list[str]:
-    out = [f"**Fix {fix['number']}** (`{fix['check']}`)" + (f": {_cell(fix['advice'])}" if fix.get("advice") else "")]
+    out = [
+        f"**Fix {fix['number']}** (`{fix['check']}`)"
+        + (f": {_cell(fix['advice'])}" if fix.get("advice") else "")
+    ]
     commands = [
         c["command"] + (f"   # {c['comment']}" if c.get("comment") else "") for c in fix.get("commands") or []
     ]
     if commands:
         out += ["", *_fence(commands)]
-    return out + [""]
+    return [*out, ""]
 
 
 def render_diagnosis(report: dict[str, Any]) -> list[str]:

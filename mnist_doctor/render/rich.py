@@ -87,7 +87,8 @@ def render_diagnosis(report: dict[str, Any], console: Console) -> None:
         return
     fixes = {f["number"]: f for f in diagnosis.get("fixes") or []}
     console.print(
-        Text("Diagnosis: ", style="bold") + Text(diagnosis["headline"], style=VERDICT_STYLES[diagnosis["verdict"]])
+        Text("Diagnosis: ", style="bold")
+        + Text(diagnosis["headline"], style=VERDICT_STYLES[diagnosis["verdict"]])
     )
     for kind in ("problems", "warnings"):
         for problem in diagnosis.get(kind) or []:
@@ -126,12 +127,12 @@ def _table(report: dict[str, Any], verbose: bool) -> Table:
         for item in rows if verbose else fold_skips(rows):
             if isinstance(item, tuple):
                 summary, folded = item
-                table.add_row(
-                    _glyph("skip"), Text(f"{family}.* ({len(folded)})"), Text(folded_text(family, summary, folded)),
-                    *extra,
-                )  # fmt: skip
+                text = Text(folded_text(family, summary, folded))
+                table.add_row(_glyph("skip"), Text(f"{family}.* ({len(folded)})"), text, *extra)
                 continue
-            ref = [Text(f"fix {refs[item['id']]}", style="cyan") if item["id"] in refs else ""] if refs else []
+            ref = (
+                [Text(f"fix {refs[item['id']]}", style="cyan") if item["id"] in refs else ""] if refs else []
+            )
             table.add_row(_glyph(item["status"]), Text(item["id"]), _finding(item, verbose), *ref)
     return table
 
