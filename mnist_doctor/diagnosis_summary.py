@@ -23,10 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mnist_doctor.dataset import MNIST
-from mnist_doctor.fix_commands import result_commands
+from mnist_doctor.fix_commands import hint_commands, result_commands, same_command
 
 BAD = ("fail", "error")
 NETWORK_FAMILIES = ("network", "proxy", "tls")
+#: Cache checks in the order their failures cause each other.
+CACHE_CHAIN = ("cache.keras_home", "cache.location", "cache.permissions", "cache.integrity")
 #: Titles for a failed network stage, in the reader's words.
 STAGE_TITLES = {
     "dns": "no route to {host} (DNS)",
@@ -74,6 +76,10 @@ def _explained_by(
     if rid == "network.requests" and data.get("urllib_failed_stage"):
         target = f"network.{data['urllib_failed_stage']}"
         return target if target in {o["id"] for o in others} else None
+    if result["family"] == "cache" and rid in CACHE_CHAIN:
+        # KERAS_HOME unusable -> the cache folder unusable -> the file in it unreadable: one problem.
+        earlier = CACHE_CHAIN[: CACHE_CHAIN.index(rid)]
+        return next((i for i in earlier if i in {o["id"] for o in others}), None)
     if rid == "runtime.import":
         summary = str(result.get("summary") or "").lower()
         for other in others:
@@ -114,10 +120,16 @@ def _explanation(root: dict[str, Any], evidence: list[dict[str, Any]]) -> str | 
 
 
 def _fix_from(rows: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
-    """The first of ``rows`` (root first) that names a fix: its commands and its advice."""
+    """The first of ``rows`` (root first) that names a fix: its commands and its advice.
+
+    A structured ``data["fix"]`` comes first (what ``--fix`` runs); other commands the hint
+    offers (an alternative, "or upgrade: ...") follow it.
+    """
     for row in rows:
         hint = row.get("hint")
         commands = result_commands(row)
+        if commands and commands[0] not in hint_commands(hint):
+            commands += [c for c in hint_commands(hint) if not same_command(c.text, commands[0].text)]
         if not hint and not commands:
             continue
         fix = (row.get("data") or {}).get("fix")

@@ -123,6 +123,14 @@ def result_commands(result: dict[str, Any]) -> list[FixCommand]:
     return hint_commands(result.get("hint"))
 
 
+def same_command(a: str, b: str) -> bool:
+    """The same argv however quoted (``"numpy<2"`` and ``'numpy<2'``)."""
+    try:
+        return shlex.split(a) == shlex.split(b)
+    except ValueError:
+        return a == b
+
+
 # --------------------------------------------------------------------------- layout
 
 

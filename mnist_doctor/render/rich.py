@@ -12,6 +12,7 @@ no cursor tricks) when the console says so (see :mod:`mnist_doctor.render.consol
 
 from __future__ import annotations
 
+import textwrap
 from itertools import groupby
 from typing import Any
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mnist_doctor.fix_commands import wrap_command
+from mnist_doctor.fix_commands import hint_commands, wrap_command
 from mnist_doctor.render import GLYPHS, closing_line, fix_refs, fold_skips, folded_text, header_lines
 
 STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
@@ -49,13 +50,46 @@ def _folded(rows: list[dict[str, Any]]) -> bool:
     return all(r["status"] in ("ok", "skip") for r in rows) and any(r["status"] == "ok" for r in rows)
 
 
+def print_prose(
+    console: Console, text: str, style: str = "", indent: str = "", first: Text | None = None
+) -> None:
+    """``text`` wrapped at spaces only: a path or URL in it is never cut (a long one runs past the edge)."""
+    lead = first.plain if first is not None else ""
+    lines = textwrap.wrap(
+        lead + text,
+        max(console.width, 20),
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent + lead]
+    for i, line in enumerate(lines):
+        if i == 0 and first is not None and line.startswith(indent + lead):
+            shown = Text(indent) + first + Text(line[len(indent) + len(lead) :], style=style)
+        else:
+            shown = Text(line, style=style)
+        console.print(shown, soft_wrap=True)
+
+
+def _prose_left(fix: dict[str, Any]) -> bool:
+    """The advice says more than its commands (a few words of prose once they are taken out)."""
+    advice = str(fix.get("advice") or "")
+    for command in hint_commands(advice):
+        advice = advice.replace(command.text, " ")
+        if command.comment:
+            advice = advice.replace(command.comment, " ")
+    words = [w for w in advice.replace("`", " ").split() if any(c.isalpha() for c in w)]
+    return len(words) >= 5
+
+
 def print_fix(console: Console, fix: dict[str, Any]) -> None:
     """``fix N (check id): advice`` then each command on its own full-width line(s)."""
-    label = Text(f"  fix {fix['number']} ", style="bold cyan") + Text(f"({fix['check']})", style="cyan")
+    label = Text(f"fix {fix['number']} ", style="bold cyan") + Text(f"({fix['check']})", style="cyan")
     commands = fix.get("commands") or []
-    if fix.get("advice") and not _only_commands(fix):
-        label.append(": " + fix["advice"])
-    console.print(label)
+    if fix.get("advice") and (not commands or _prose_left(fix)):
+        print_prose(console, ": " + fix["advice"], style="", indent="  ", first=label)
+    else:
+        console.print(Text("  ") + label)
     width = console.width
     for command in commands:
         lines = wrap_command(command["command"], width, indent=INDENT)
@@ -69,33 +103,20 @@ def print_fix(console: Console, fix: dict[str, Any]) -> None:
             console.print(text, soft_wrap=True)
 
 
-def _only_commands(fix: dict[str, Any]) -> bool:
-    """The advice is nothing but the command (and its comment): printing it twice says nothing."""
-    advice = " ".join(str(fix.get("advice") or "").split())
-    commands = fix.get("commands") or []
-    if len(commands) != 1:
-        return False
-    command = commands[0]
-    alone = command["command"] + (f" # {command['comment']}" if command.get("comment") else "")
-    return advice.replace("`", "") in (command["command"], " ".join(alone.split()))
-
-
 def render_diagnosis(report: dict[str, Any], console: Console) -> None:
     """The "Diagnosis" block: headline, then each root cause with its explanation and fix."""
     diagnosis = report.get("diagnosis")
     if not diagnosis:
         return
     fixes = {f["number"]: f for f in diagnosis.get("fixes") or []}
-    console.print(
-        Text("Diagnosis: ", style="bold")
-        + Text(diagnosis["headline"], style=VERDICT_STYLES[diagnosis["verdict"]])
-    )
+    headline_style = VERDICT_STYLES[diagnosis["verdict"]]
+    print_prose(console, diagnosis["headline"], headline_style, first=Text("Diagnosis: ", style="bold"))
     for kind in ("problems", "warnings"):
         for problem in diagnosis.get(kind) or []:
-            console.print(_glyph(problem["status"]) + Text(" " + problem["title"], style="bold"))
+            print_prose(console, " " + problem["title"], "bold", first=_glyph(problem["status"]))
             if problem.get("explanation"):
-                console.print(Text("  " + problem["explanation"]))
-            console.print(Text("  seen by: " + ", ".join(problem["checks"]), style="dim"))
+                print_prose(console, problem["explanation"], indent="  ")
+            print_prose(console, "seen by: " + ", ".join(problem["checks"]), "dim", indent="  ")
             if problem.get("fix") in fixes:
                 print_fix(console, fixes[problem["fix"]])
     load = diagnosis.get("load_data") or {}
@@ -139,7 +160,7 @@ def _table(report: dict[str, Any], verbose: bool) -> Table:
 
 def render_rich(report: dict[str, Any], console: Console, verbose: bool = False) -> None:
     for i, line in enumerate(header_lines(report)):
-        console.print(Text(line, style="bold" if i == 0 else "dim"))
+        print_prose(console, line, "bold" if i == 0 else "dim")
     console.print()
     render_diagnosis(report, console)
     console.print(_table(report, verbose))
