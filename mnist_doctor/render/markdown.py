@@ -103,11 +103,11 @@ def render_check_list(rows: list[dict[str, Any]], broken: list[dict[str, Any]]) 
     """``--list-checks --format markdown``: one table row per check."""
     out = ["### mnist-doctor checks", "", "| Check | Title | Notes |", "|---|---|---|"]
     for row in rows:
-        notes = ", ".join(
-            filter(None, ["network" if row["network"] else "", "slow" if row["slow"] else ""])
-            + ([("requires " + ", ".join(f"`{r}`" for r in row["requires"]))] if row["requires"] else [])
-        )
-        out.append(f"| `{row['id']}` | {_cell(row['title'])} | {notes} |")
+        notes = [word for word, on in (("network", row["network"]), ("slow", row["slow"])) if on]
+        if row["requires"]:
+            notes.append("requires " + ", ".join(f"`{r}`" for r in row["requires"]))
+        notes_text = ", ".join(notes)
+        out.append(f"| `{row['id']}` | {_cell(row['title'])} | {notes_text} |")
     for b in broken:
         out.append(f"| `plugin.{b['entry_point']}` | failed to load: {_cell(str(b['error']))} | |")
     return "\n".join(out) + "\n"
