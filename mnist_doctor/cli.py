@@ -451,9 +451,9 @@ def _action_console(args: argparse.Namespace) -> tuple[Console, Any]:
     from mnist_doctor.render.console import SafeConsole
 
     buffer = io.StringIO()
-    console = SafeConsole(
-        file=buffer, width=120, force_terminal=False, color_system=None, no_color=True,
-        highlight=False, soft_wrap=False, emoji=False, markup=False,
+    console = SafeConsole(  # wide and soft-wrapped: one message is one line, never cut
+        file=buffer, width=1000, force_terminal=False, color_system=None, no_color=True,
+        highlight=False, soft_wrap=True, emoji=False, markup=False,
     )  # fmt: skip
     return console, buffer
 

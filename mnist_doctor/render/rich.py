@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mnist_doctor.diagnosis_summary import plural
 from mnist_doctor.fix_commands import hint_commands, wrap_command
 from mnist_doctor.render import GLYPHS, closing_line, fix_refs, fold_skips, folded_text, header_lines
 
@@ -143,6 +144,10 @@ def _table(report: dict[str, Any], verbose: bool) -> Table:
             if skipped:
                 text += f" ({skipped} not applicable)"
             table.add_row(_glyph("ok"), Text(family, style="bold"), Text(text, style="green"), *extra)
+            continue
+        if not verbose and len(rows) > 1 and all(r["status"] == "skip" for r in rows):
+            text = f"{rows[0]['summary']} ({plural(len(rows), 'check')} skipped)"
+            table.add_row(_glyph("skip"), Text(family, style="bold"), Text(text, style="dim"), *extra)
             continue
         table.add_row("", Text(family, style="bold underline"), "", *extra)
         for item in rows if verbose else fold_skips(rows):
