@@ -300,12 +300,10 @@ def _check_combinations(args: argparse.Namespace) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    from mnist_doctor.dataset import ORIGIN_ENV
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
     from mnist_doctor.interpreter import resolve_python
-
-    _check_combinations(args)
-    from mnist_doctor.dataset import ORIGIN_ENV
     from mnist_doctor.urlcheck import url_problem
 
     for flag, url in (("--origin", args.origin), ("--mirror", args.mirror)):
@@ -314,6 +312,7 @@ def _options(args: argparse.Namespace) -> Options:
             raise UsageError(
                 f"{flag} '{_one_line(url, 200)}' {problem}", hint=f"{flag} https://host/path/mnist.npz"
             )
+    _check_combinations(args)  # after the URLs: a malformed URL is named first, whatever it came with
     env_origin = os.environ.get(ORIGIN_ENV)
     if args.fetch and not (args.mirror or args.origin) and env_origin and url_problem(env_origin):
         # A diagnosis reports a bad variable as a finding; a download from it cannot even start.

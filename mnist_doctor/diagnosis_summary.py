@@ -49,7 +49,10 @@ def _host(result: dict[str, Any]) -> str:
     record = data.get("record") if isinstance(data.get("record"), dict) else {}
     host = record.get("host") if record else None
     if not host and isinstance(data.get("origin"), str):
-        host = urlsplit(data["origin"]).hostname
+        try:
+            host = urlsplit(data["origin"]).hostname
+        except ValueError:  # a malformed --origin is reported by its own check
+            host = None
     return str(host or MNIST.host)
 
 

@@ -85,12 +85,28 @@ def build_report(
         "mode": "diagnose",
         "tool": tool(),
         "environment": environment(facts),
-        "diagnosis": summarize(rows),
+        "diagnosis": diagnosis(rows),
         "results": rows,
         "counts": counts(everything),
         "exit_code": exit_code(everything, strict),
     }
     return sanitize(report)
+
+
+def diagnosis(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The diagnosis block; if summarizing itself fails, a plain one (the report must never sink)."""
+    try:
+        return summarize(rows)
+    except Exception as exc:
+        bad = [r for r in rows if r.get("status") in ("fail", "error")]
+        return {
+            "verdict": "fail" if bad else "ok",
+            "headline": f"see the checks below (the summary failed: {type(exc).__name__}: {exc})",
+            "load_data": {"state": "not-run", "text": "see load.real below"},
+            "problems": [],
+            "warnings": [],
+            "fixes": [],
+        }
 
 
 def tool() -> dict[str, str]:

@@ -17,7 +17,7 @@ _EMOJI = {"ok": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️", "error
 def _cell(text: str | None) -> str:
     if not text:
         return ""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+    return text.replace("|", "\\|").replace("\n", "<br>")
 
 
 def _fence(lines: list[str], lang: str = "sh") -> list[str]:
