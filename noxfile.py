@@ -11,6 +11,7 @@ a matrix environment is reinstalled only when its case's install steps change.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,9 +29,39 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests"]
 
 PYTHON = "3.11"
+#: Every Python the doctor supports; sessions run on the ones this machine has.
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+
+
+def _pyenv_bins() -> list[str]:
+    """bin folders of pyenv-installed CPythons of the supported minors (newest patch of each).
+
+    pyenv's shims only answer for the active version, so ``python3.12`` on PATH is a shim that
+    fails; the real interpreters are put first on PATH for nox (and uv) to find.
+    """
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    newest: dict[str, tuple[tuple[int, ...], Path]] = {}
+    for folder in root.glob("3.*"):
+        parts = folder.name.split(".")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts) or not (folder / "bin").is_dir():
+            continue
+        minor, key = ".".join(parts[:2]), tuple(int(p) for p in parts)
+        if minor in SUPPORTED_PYTHONS and key > newest.get(minor, ((), folder))[0]:
+            newest[minor] = (key, folder)
+    return [str(folder / "bin") for _, folder in sorted(newest.values())]
+
+
+os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")])
+
+
+# A supported Python this machine lacks is skipped with nox's reason ("interpreter not found"),
+# also under CI=true, where nox would otherwise fail the run for it.
+nox.options.error_on_missing_interpreters = False
 RESULTS_DIR = ROOT / "build" / "matrix"
 LINT_PATHS = [
-    p for p in ("mnist_doctor", "tests", "matrix", "benchmarks", "noxfile.py") if (ROOT / p).exists()
+    p
+    for p in ("mnist_doctor", "tests", "testkit", "matrix", "benchmarks", "noxfile.py")
+    if (ROOT / p).exists()
 ]
 
 
@@ -41,7 +72,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", *LINT_PATHS)
 
 
-@nox.session(python=PYTHON, tags=["ci"])
+@nox.session(python=list(SUPPORTED_PYTHONS), tags=["ci"])
 def tests(session: nox.Session) -> None:
     """The test suite, with the real TensorFlow installed."""
     session.install("-e", ".[test,tensorflow]")

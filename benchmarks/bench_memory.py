@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import clean_env
-from tests.hostile_fixtures import (
+from testkit.doctor import clean_env
+from testkit.hostile import (
     Measured,
     doctor_argv,
     make_sparse,
@@ -39,7 +39,7 @@ FETCH_TIMEOUT = "5"
 
 
 def write_synthetic(path: Path) -> bytes:
-    from tests.cache_fixtures import write_synthetic_mnist
+    from testkit.npz import write_synthetic_mnist
 
     write_synthetic_mnist(path)
     return path.read_bytes()

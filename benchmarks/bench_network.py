@@ -26,7 +26,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from _timing import PYTHON, bench_env
 
-from tests.loopback import silent_server
+from testkit.loopback import silent_server
 
 BASELINE_CAP_S = 10.0
 DOCTOR = [PYTHON, "-m", "mnist_doctor"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from matrix.run import case_env
-from tests.fake_env import add_dist, make_venv, site_packages
+from testkit.fake_env import add_dist, make_venv, site_packages
 
 # The doctor runs from the doctor's own interpreter and examines the rebuilt one.
 DOCTOR_PYTHON = sys.executable

@@ -6,6 +6,7 @@ against what each release really does, and a wrong edit makes the matrix fail.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +25,11 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 TABLE_ENV = "MNIST_DOCTOR_COMPAT_TABLE"
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,6 @@ def _read(path: str | Path | None = None) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def known_breaks() -> tuple[KnownBreak, ...]:
-    from mnist_doctor.environment import canonical
-
     return tuple(
         KnownBreak(
             canonical(row["package"]),
@@ -99,8 +103,6 @@ def known_breaks() -> tuple[KnownBreak, ...]:
 
 def known_break(package: str, version: Version, tf_version: Version) -> KnownBreak | None:
     """The row saying ``package`` at ``version`` breaks this TensorFlow, if there is one."""
-    from mnist_doctor.environment import canonical
-
     for row in known_breaks():
         if (
             row.package == canonical(package)
@@ -143,8 +145,6 @@ def releases_supporting_python(
 
 def declared(requirements: list[Requirement], name: str, marker_env: dict[str, str]) -> list[Requirement]:
     """Requirements on ``name`` that apply here (markers evaluated for the target, no extras)."""
-    from mnist_doctor.environment import canonical
-
     out = []
     for req in requirements:
         if canonical(req.name) != canonical(name):
@@ -157,8 +157,6 @@ def declared(requirements: list[Requirement], name: str, marker_env: dict[str, s
 
 def declared_specs(requirements: list[Requirement], marker_env: dict[str, str]) -> dict[str, str]:
     """``{canonical name: specifier}`` of the requirements that apply here (hints install these)."""
-    from mnist_doctor.environment import canonical
-
     out: dict[str, str] = {}
     for req in requirements:
         if req.marker is not None and not applies(req.marker, marker_env):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import graphlib
 import inspect
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -20,8 +21,8 @@ from importlib import metadata
 from typing import Any
 
 from mnist_doctor.errors import UsageError
-from mnist_doctor.facts import FactError, Facts, wanted_facts
-from mnist_doctor.model import CheckResult, Result, Status
+from mnist_doctor.facts import FactError, Facts, registry, wanted_facts
+from mnist_doctor.model import CheckResult, Result, Status, family_of
 from mnist_doctor.subproc import kill_all
 
 ENTRY_POINT_GROUP = "mnist_doctor.checks"
@@ -38,6 +39,8 @@ class LoadError:
     value: str
     error: str
     traceback: str
+    #: ``check`` (a ``mnist_doctor.checks`` entry point) or ``fact`` (``mnist_doctor.facts``).
+    kind: str = "check"
 
     def result(self) -> CheckResult:
         return CheckResult(
@@ -45,9 +48,9 @@ class LoadError:
             family="plugin",
             title=f"plugin {self.name}",
             status=Status.ERROR,
-            summary=f"check plugin {self.value!r} failed to load: {self.error}",
+            summary=f"{self.kind} plugin {self.value!r} failed to load: {self.error}",
             hint=f"reinstall or remove the package providing {self.value.split(':')[0]}",
-            traceback=self.traceback,
+            traceback=self.traceback or None,
         )
 
 
@@ -61,10 +64,18 @@ def _as_checks(obj: Any) -> list[Any]:
     raise TypeError(f"{obj!r} is neither a check nor a list of checks")
 
 
-def _validate(check: Any) -> None:
-    for attr in ("id", "family", "title", "run"):
+def _validate(check: Any, entry_point: str) -> None:
+    """Required attributes present, optional ones defaulted, the family stated once (by the id)."""
+    for attr in ("id", "title", "run"):
         if not getattr(check, attr, None):
             raise TypeError(f"check {check!r} has no {attr!r}")
+    family = family_of(check.id)
+    if family != entry_point:
+        raise ValueError(f"check {check.id!r} is registered under {entry_point!r}, not its family {family!r}")
+    if getattr(check, "family", family) != family:
+        raise ValueError(f"check {check.id!r} says family {check.family!r}; its id says {family!r}")
+    if not hasattr(check, "family"):
+        check.family = family
     for attr, default in (
         ("requires", ()),
         ("after", ()),
@@ -81,35 +92,64 @@ def discover(group: str = ENTRY_POINT_GROUP) -> tuple[list[Any], list[LoadError]
     checks: list[Any] = []
     errors: list[LoadError] = []
     seen: set[str] = set()
+    order: dict[str, int] = {}
     for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
         try:
             found = _as_checks(ep.load())
             for check in found:
-                _validate(check)
+                _validate(check, ep.name)
                 if check.id in seen:
                     raise ValueError(f"duplicate check id {check.id!r}")
             for check in found:
                 seen.add(check.id)
             checks.extend(found)
+            rank = getattr(sys.modules.get(ep.module), "REPORT_ORDER", None)
+            if isinstance(rank, int):
+                order.setdefault(ep.name, rank)
         except Exception as exc:
             errors.append(
                 LoadError(ep.name, ep.value, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             )
-    return _family_order(checks), errors
+    return _family_order(_known_facts_only(checks, errors), order), errors
 
 
-#: Report order of the built-in families; plugins' families follow, alphabetically.
-FAMILY_ORDER = ("env", "compat", "runtime", "proxy", "tls", "network", "cache", "load")
+def _family_order(checks: list[Any], order: dict[str, int]) -> list[Any]:
+    """Families by the ``REPORT_ORDER`` their modules declare; the others after, alphabetically."""
 
-
-def _family_order(checks: list[Any]) -> list[Any]:
-    def key(item: tuple[int, Any]) -> tuple[int, str, int]:
+    def key(item: tuple[int, Any]) -> tuple[float, str, int]:
         index, check = item
-        family = check.family
-        rank = FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
-        return (rank, family, index)
+        return (order.get(check.family, float("inf")), check.family, index)
 
     return [c for _, c in sorted(enumerate(checks), key=key)]
+
+
+def _known_facts_only(checks: list[Any], errors: list[LoadError]) -> list[Any]:
+    """Checks whose ``run`` asks only for registered facts; the others become load errors.
+
+    A misspelt or missing fact is caught here, before anything runs, and named with the
+    check that asked for it, instead of surfacing mid-run as a crashed check.
+    """
+    facts = registry()
+    errors.extend(
+        LoadError(f"facts.{e.name}", e.value, e.error, e.traceback, kind="fact") for e in facts.errors
+    )
+    known = facts.known()
+    kept = []
+    for check in checks:
+        unknown = [name for name in wanted_facts(check.run) if name not in known]
+        if unknown:
+            where = type(check).__module__
+            errors.append(
+                LoadError(
+                    check.id,
+                    where,
+                    f"unknown fact {', '.join(map(repr, unknown))} requested by check {check.id}",
+                    "",
+                )
+            )
+            continue
+        kept.append(check)
+    return kept
 
 
 def _split(values: Iterable[str] | None) -> list[str]:

@@ -8,7 +8,6 @@ proxies urllib will use and the ``ssl`` defaults. Nothing here imports TensorFlo
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
+from mnist_doctor.compat import canonical
 from mnist_doctor.dataset import DatasetSpec, dataset_spec
 from mnist_doctor.facts import BudgetExhausted, FactError, Options, fact
 from mnist_doctor.hints import Installer, installer_for, remember
@@ -42,11 +42,6 @@ TF_PROVIDERS = (
 
 #: The introspection's own cap: a healthy interpreter answers in well under a second.
 INTROSPECT_TIMEOUT_S = 30.0
-
-
-def canonical(name: str) -> str:
-    """PEP 503 normalised distribution name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def parse_version(text: str | None) -> Version | None:

@@ -1,38 +1,108 @@
 """Shared facts: computed once, on demand, by name, and safe to ask for from many threads.
 
-A fact is a function registered with :func:`fact`; its parameters name the other facts
-it needs, exactly like a check's ``run``. Modules that define facts register them on
-import (the core ones are imported by :func:`load_core_facts`), so a plugin can define
-its own facts next to its checks.
+A fact is a function marked with :func:`fact`; its parameters name the other facts it
+needs, exactly like a check's ``run``. Modules of facts are registered explicitly, through
+the entry-point group ``mnist_doctor.facts`` (the built-in ones in the project's own
+``pyproject.toml``, a plugin's in its own), exactly like checks; :func:`registry` loads them
+once. This module imports none of them, so the layers below it (pure rules) and above it
+(providers, checks) never form an import cycle.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 import time
-from collections.abc import Callable
+import traceback
+import types
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 from mnist_doctor.budget import Budget
 
-_PROVIDERS: dict[str, Callable[..., Any]] = {}
+FACTS_GROUP = "mnist_doctor.facts"
+#: Facts every run has without a provider: set by :class:`Facts` itself and by the engine.
+BUILT_IN = ("options", "facts", "results")
+_MARK = "__mnist_doctor_fact__"
+
+Provider = Callable[..., Any]
 
 
-def fact(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``func`` as the provider of the fact named like the function."""
-    _PROVIDERS[func.__name__] = func
+def fact(func: Provider) -> Provider:
+    """Mark ``func`` as the provider of the fact named like the function.
+
+    Marking registers nothing by itself: the module is registered through an entry point
+    (see :func:`registry`), so which facts exist never depends on which modules happen to
+    have been imported.
+    """
+    setattr(func, _MARK, True)
     return func
 
 
-def providers() -> dict[str, Callable[..., Any]]:
-    return dict(_PROVIDERS)
+@dataclass(frozen=True)
+class FactLoadError:
+    """A ``mnist_doctor.facts`` entry point that could not be loaded, or that clashes."""
+
+    name: str
+    value: str
+    error: str
+    traceback: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
+class Registry:
+    """Every registered fact provider by name, and what could not be registered."""
+
+    providers: dict[str, Provider]
+    errors: tuple[FactLoadError, ...] = ()
+
+    def known(self) -> frozenset[str]:
+        return frozenset(self.providers) | frozenset(BUILT_IN)
+
+
+def providers_of(obj: Any) -> list[Provider]:
+    """The providers an entry point names: a module's marked functions, a function, or a list."""
+    if isinstance(obj, types.ModuleType):
+        return [v for v in vars(obj).values() if callable(v) and getattr(v, _MARK, False)]
+    if callable(obj):
+        return [obj]
+    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes)):
+        return [p for item in obj for p in providers_of(item)]
+    raise TypeError(f"{obj!r} is neither a fact provider, a module of them nor a list")
+
+
+@functools.cache
+def registry(group: str = FACTS_GROUP) -> Registry:
+    """Load the fact providers registered under ``group`` (once per process)."""
+    found: dict[str, Provider] = {}
+    errors: list[FactLoadError] = []
+    for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+        try:
+            loaded = providers_of(ep.load())
+        except Exception as exc:
+            errors.append(
+                FactLoadError(ep.name, ep.value, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            )
+            continue
+        for provider in loaded:
+            name = provider.__name__
+            if name in found or name in BUILT_IN:
+                errors.append(FactLoadError(ep.name, ep.value, f"fact {name!r} is already provided"))
+                continue
+            found[name] = provider
+    return Registry(found, tuple(errors))
+
+
+@dataclass(frozen=True)
 class Options:
-    """What the user asked for; itself available to checks as the fact ``options``."""
+    """What the user asked for, resolved once (by the CLI or the API) and never changed.
+
+    Itself available to checks as the fact ``options``; its :class:`Budget` is the run's one
+    deadline.
+    """
 
     python: str
     offline: bool = False
@@ -51,7 +121,7 @@ class Options:
     budget: Budget = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.budget = Budget(self.timeout, started=self.started)
+        object.__setattr__(self, "budget", Budget(self.timeout, started=self.started))
 
     @property
     def deadline(self) -> float:
@@ -73,8 +143,15 @@ class BudgetExhausted(FactError):
 class Facts:
     """The lazily computed facts of one run."""
 
-    def __init__(self, options: Options, overrides: dict[str, Any] | None = None) -> None:
-        load_core_facts()
+    def __init__(
+        self,
+        options: Options,
+        overrides: dict[str, Any] | None = None,
+        providers: Iterable[Provider] = (),
+    ) -> None:
+        """``overrides`` are values known in advance; ``providers`` add facts for this run only."""
+        self._providers = dict(registry().providers)
+        self._providers.update({p.__name__: p for p in providers})
         self._values: dict[str, Any] = {"options": options, "facts": self}
         self._errors: dict[str, BaseException] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -86,9 +163,6 @@ class Facts:
     def options(self) -> Options:
         return self._values["options"]
 
-    def known(self, name: str) -> bool:
-        return name in self._values or name in _PROVIDERS
-
     def _lock_for(self, name: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(name, threading.Lock())
@@ -99,9 +173,9 @@ class Facts:
             return self._values[name]
         if name in self._errors:
             raise self._failed(name)
-        provider = _PROVIDERS.get(name)
+        provider = self._providers.get(name)
         if provider is None:
-            raise FactError(f"unknown fact {name!r}; known: {', '.join(sorted(_PROVIDERS))}")
+            raise FactError(f"unknown fact {name!r}; known: {', '.join(sorted(self._providers))}")
         with self._lock_for(name):
             if name in self._values:
                 return self._values[name]
@@ -131,12 +205,6 @@ class Facts:
         """The value if already computed, without computing it."""
         return self._values.get(name, default)
 
-    def invalidate(self, *names: str) -> None:
-        """Forget facts (after a fix changed the world) so they are computed afresh."""
-        for name in names:
-            self._values.pop(name, None)
-            self._errors.pop(name, None)
-
     def call(self, func: Callable[..., Any]) -> Any:
         """Call ``func`` with the facts its parameters name."""
         kwargs = {name: self.get(name) for name in wanted_facts(func)}
@@ -149,17 +217,3 @@ def wanted_facts(func: Callable[..., Any]) -> list[str]:
     return [
         p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
     ]
-
-
-def load_core_facts() -> None:
-    """Import the modules that define the core facts (registration happens on import)."""
-    from mnist_doctor import (  # noqa: F401
-        cache_paths,
-        environment,
-        flavour,
-        gpu,
-        gpu_driver,
-        gpu_runtime,
-        hosted,
-        probes,
-    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -158,16 +159,43 @@ def _run_pip(fix: Fix, console: Any, *, dry_run: bool, interactive: bool) -> boo
     return run_steps(fix.argvs(), console)
 
 
+def _run_relayed(argv: list[str], console: Any, timeout: float) -> int:
+    """Run ``argv``, relaying its output line by line through the doctor's console.
+
+    pip or uv may quote an index or proxy URL: their output passes the same redaction and
+    control-character escaping as everything else the doctor prints (promise 4).
+    """
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace"
+    )
+
+    def relay() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            console.print("    " + line.rstrip("\n"))
+
+    pump = threading.Thread(target=relay, name="fix-output", daemon=True)
+    pump.start()
+    try:
+        code = proc.wait(timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    pump.join(1.0)
+    return code
+
+
 def run_steps(argvs: list[list[str]], console: Any, timeout: float = PIP_TIMEOUT_S) -> bool:
     """Run each argv in order, stopping at the first failure (``a && b``)."""
     for argv in argvs:
         try:
-            done = subprocess.run(argv, timeout=timeout, check=False)
+            code = _run_relayed(argv, console, timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
             console.print(f"  {escape(argv[0])} could not run: {escape(str(exc))}")
             return False
-        if done.returncode != 0:
-            console.print(f"  `{escape(shlex.join(argv))}` failed with exit code {done.returncode}")
+        if code != 0:
+            console.print(f"  `{escape(shlex.join(argv))}` failed with exit code {code}")
             return False
     console.print("  done: " + escape(" && ".join(shlex.join(a) for a in argvs)))
     return bool(argvs)

@@ -15,8 +15,8 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from mnist_doctor.compat import applies
-from mnist_doctor.environment import Dist, Distributions, canonical, env_lookup, parse_version
+from mnist_doctor.compat import applies, canonical
+from mnist_doctor.environment import Dist, Distributions, env_lookup, parse_version
 from mnist_doctor.facts import fact
 
 #: Distributions that never contain CUDA kernels (they may still *declare* ``and-cuda``:

@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from mnist_doctor.flavour import LEGACY_ON
 from mnist_doctor.hints import Command, install_command, uninstall_command
 
@@ -101,9 +103,39 @@ class _Rule:
     judge: Callable[[Context], tuple[str, str, Command | None] | None]
 
 
+#: The first TensorFlow minor built against NumPy 2 (earlier ones need NumPy 1.x at run time,
+#: whatever their metadata says: 2.14.0 declares no cap and still breaks).
+FIRST_NUMPY2_TF = (2, 18)
+
+
+def _tf_needs_numpy1(ctx: Context) -> bool:
+    """TensorFlow itself cannot run on NumPy 2 here (its declared range or its release says so)."""
+    spec = ctx.declared.get("numpy")
+    if spec:
+        try:
+            if not SpecifierSet(spec).contains("2.0.0"):
+                return True
+        except InvalidSpecifier:
+            pass
+    try:
+        major, minor = (int(p) for p in (ctx.tf_minor or "").split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) < FIRST_NUMPY2_TF
+
+
 def _numpy_abi(ctx: Context) -> tuple[str, str, Command | None]:
     culprit = ctx.module
     numpy1 = ctx.install("numpy<2")
+    if _tf_needs_numpy1(ctx):
+        # The first extension to fail (often ml_dtypes, imported by TensorFlow) is a symptom:
+        # TensorFlow itself is built for NumPy 1.x, so only NumPy 1 or a newer TensorFlow helps.
+        first = f" ({culprit} failed first)" if culprit and culprit != "tensorflow" else ""
+        return (
+            f"NumPy 2 with a TensorFlow built for NumPy 1.x{first}",
+            f"  (or upgrade TensorFlow: {ctx.install('tensorflow>=2.18')})",
+            numpy1,
+        )
     if culprit and culprit not in ("tensorflow", "tf_keras", "keras"):
         upgrade = ctx.install(
             ctx.wanted(culprit), flags=() if ctx.declared.get(_canonical(culprit)) else ("--upgrade",)

@@ -107,17 +107,25 @@ class Check(Protocol):
     def run(self, **facts: Any) -> Result: ...
 
 
+def family_of(check_id: str) -> str:
+    return check_id.split(".", 1)[0]
+
+
 class BaseCheck:
     """Convenience base for checks: sensible defaults for the optional attributes."""
 
     id: str = ""
-    family: str = ""
     title: str = ""
     requires: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
     timeout: float | None = None
     network: bool = False
     slow: bool = False
+
+    @property
+    def family(self) -> str:
+        """The family is the id's first part (``cache.integrity`` → ``cache``): stated once."""
+        return family_of(self.id)
 
     def run(self, **facts: Any) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -137,7 +145,6 @@ def function_check(
     def wrap(func: Callable[..., Result]) -> BaseCheck:
         check = BaseCheck()
         check.id = id
-        check.family = id.split(".", 1)[0]
         check.title = title
         check.requires = tuple(requires)
         check.after = tuple(after)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import selectors
 import signal
@@ -107,9 +108,20 @@ class ScriptRun:
         return None
 
 
+#: A target script's line that :func:`script_source` replaces with a shared fragment's source.
+INCLUDE = re.compile(r"^# mnist-doctor: include (_[a-z_]+\.py)$", re.MULTILINE)
+
+
 def script_source(name: str) -> str:
-    """Source of a script shipped in :mod:`mnist_doctor.target`."""
-    return resources.files("mnist_doctor.target").joinpath(name).read_text(encoding="utf-8")
+    """Source of a script shipped in :mod:`mnist_doctor.target`, its shared fragments inlined.
+
+    The target interpreter receives one self-contained program on stdin (nothing of the
+    doctor is importable there), so code two scripts share is written once in a fragment
+    and pasted in here.
+    """
+    folder = resources.files("mnist_doctor.target")
+    source = folder.joinpath(name).read_text(encoding="utf-8")
+    return INCLUDE.sub(lambda m: folder.joinpath(m.group(1)).read_text(encoding="utf-8"), source)
 
 
 def parse_answer(stdout: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ built with ``DatasetSpec.with_file`` from a hash computed here. (PYTEST_DONT_REW
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import os
@@ -19,29 +20,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mnist_doctor.dataset import MNIST, DatasetSpec
 from mnist_doctor.facts import Facts, Options
+from testkit.npz import write_synthetic_mnist
 
 REPO = Path(__file__).resolve().parent.parent
 #: A uid/gid no account uses here (checked by the fixture) for "another user" tests.
 OTHER_UID = 23456
 OWNER_UID = 23457
-
-
-def write_synthetic_mnist(path: Path, seed: int = 0) -> Path:
-    """An npz with MNIST's layout (compressed, like the real one), different for each seed."""
-    rng = np.random.default_rng(seed)
-    x_train = np.zeros((60000, 28, 28), np.uint8)
-    x_test = np.zeros((10000, 28, 28), np.uint8)
-    x_train[:, 10:18, 10:18] = rng.integers(0, 256, (60000, 1, 1), dtype=np.uint8)
-    x_test[:, 10:18, 10:18] = rng.integers(0, 256, (10000, 1, 1), dtype=np.uint8)
-    y_train = (np.arange(60000) % 10).astype(np.uint8)
-    y_test = (np.arange(10000) % 10).astype(np.uint8)
-    np.savez_compressed(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return path
 
 
 def spec_for(path: Path, origin: str | None = None) -> DatasetSpec:
@@ -129,6 +117,16 @@ def can_switch_user() -> str | None:
         return "setpriv (util-linux) is not installed"
     if not (_uid_free(OTHER_UID) and _uid_free(OWNER_UID)):
         return f"uids {OTHER_UID}/{OWNER_UID} belong to real accounts here"
+    return _interpreter_problem_as(OTHER_UID)
+
+
+@functools.cache
+def _interpreter_problem_as(uid: int) -> str | None:
+    """Whether uid can run this interpreter (a pyenv build may load libpython from root's 0700 home)."""
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", "pass"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+    if done.returncode != 0:
+        return f"uid {uid} cannot run {sys.executable}: {done.stderr.strip()[:200]}"
     return None
 
 

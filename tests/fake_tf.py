@@ -17,7 +17,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.fake_env import add_dist, make_venv, site_packages
+from testkit.fake_env import add_dist, make_venv, site_packages
 
 TF_VERSION = "2.21.0"
 TF_REQUIRES = ["numpy>=1.26.0", "keras>=3.12.0", "ml_dtypes<1.0.0,>=0.5.1", "h5py<3.15.0,>=3.11.0"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from tests.fake_env import add_dist, make_venv, site_packages
+from testkit.fake_env import add_dist, make_venv, site_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "docs" / "compat-matrix.json"

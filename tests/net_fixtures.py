@@ -3,7 +3,7 @@
 - :class:`DatasetServer`: an HTTP(S) server (``http.server`` in a thread, TLS from a
   trustme CA) that serves a fake ``mnist.npz`` the size the dataset spec expects, or a
   chosen failure: an HTTP status, an HTML page, a wrong length.
-- silent servers (accept, never answer) live in :mod:`tests.loopback`, shared with the benchmarks.
+- silent servers (accept, never answer) live in :mod:`testkit.loopback`, shared with the benchmarks.
 - :func:`pproxy`: the real ``pproxy`` program as an HTTP proxy, optionally with auth.
 - :func:`run_doctor`: the CLI as a subprocess with an explicit environment, JSON parsed.
 """

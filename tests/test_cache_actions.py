@@ -21,8 +21,6 @@ from mnist_doctor.dataset import DEFAULT_ORIGIN
 from mnist_doctor.flavour import KerasFlavour
 from tests.cache_fixtures import DatasetServer, datasets_dir, make_facts, tree_snapshot
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 
 def console() -> tuple[Console, io.StringIO]:
     out = io.StringIO()

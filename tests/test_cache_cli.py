@@ -7,8 +7,6 @@ from pathlib import Path
 
 from tests.cache_fixtures import DatasetServer, tree_snapshot
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 
 def test_clear_cache_dry_run_on_a_fresh_home(doctor, home: Path) -> None:
     run = doctor("--clear-cache", "--dry-run")

@@ -20,8 +20,6 @@ from mnist_doctor.errors import UsageError
 from mnist_doctor.model import Status
 from tests.cache_fixtures import REPO, datasets_dir, make_facts
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 
 def run_cache_checks(spec, ids=("cache",)) -> dict:
     facts = make_facts(spec)

@@ -11,8 +11,6 @@ import pytest
 
 from tests.cache_fixtures import OTHER_UID, REPO, can_switch_user, tree_snapshot
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 needs_other_user = pytest.mark.skipif(can_switch_user() is not None, reason=str(can_switch_user()))
 
 

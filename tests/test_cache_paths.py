@@ -16,8 +16,6 @@ from mnist_doctor.cache_paths import predict_keras_cache
 from mnist_doctor.flavour import KerasFlavour
 from tests.cache_fixtures import OTHER_UID, can_switch_user, make_facts, run_as
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 
 def flavour(kind: str, version: str | None = "3.15.1") -> KerasFlavour:
     return KerasFlavour(

@@ -20,8 +20,6 @@ from mnist_doctor.engine import Engine, select
 from mnist_doctor.model import Status
 from tests.cache_fixtures import OTHER_UID, OWNER_UID, can_switch_user, make_facts, run_as
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 needs_other_user = pytest.mark.skipif(can_switch_user() is not None, reason=str(can_switch_user()))
 
 CHECK_AS_USER = """

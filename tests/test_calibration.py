@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_env import fake_environment
+from testkit.fake_env import fake_environment
 from tests.fake_tf import fake_tf_env
 
 
@@ -77,7 +77,7 @@ def test_without_the_probe_only_known_breaks_fail(doctor, tmp_path):
 def test_known_break_row_fails_without_the_probe(doctor, tmp_path):
     # TF 2.11 declares protobuf<3.20; protobuf 4 breaks it ("Descriptors cannot be created directly").
     py = fake_environment(tmp_path / "v", {"tensorflow": "2.11.1", "numpy": "1.24.3", "protobuf": "4.25.3"})
-    from tests.fake_env import add_dist, site_packages
+    from testkit.fake_env import add_dist, site_packages
 
     add_dist(site_packages(py), "tensorflow", "2.11.1", ["protobuf<3.20,>=3.9.2", "numpy>=1.20"])
     r = run(doctor, py, "compat.requirements")["compat.requirements"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_env import add_dist, fake_environment, site_packages
+from testkit.fake_env import add_dist, fake_environment, site_packages
 
 BASE = {"protobuf": "4.25.3", "ml-dtypes": "0.3.2"}
 
@@ -45,8 +45,9 @@ def test_numpy2_with_tf2140_fails_although_metadata_has_no_cap(doctor, tmp_path)
 
 
 def test_good_combination_passes_every_compat_check(doctor, tmp_path):
+    # TF 2.21 supports every Python the tests run on (3.10-3.13), so the verdict is "ok" on each.
     py = fake_environment(
-        tmp_path / "venv", {"tensorflow": "2.18.0", "numpy": "2.0.2", "keras": "3.6.0", "ml-dtypes": "0.4.1"}
+        tmp_path / "venv", {"tensorflow": "2.21.0", "numpy": "2.0.2", "keras": "3.12.0", "ml-dtypes": "0.5.1"}
     )
     results = verdicts(doctor, py)
     assert {k: v["status"] for k, v in results.items()} == {

@@ -54,7 +54,7 @@ def make(
 
 
 def facts(timeout: float = 30, offline: bool = False) -> Facts:
-    return Facts(Options(python=sys.executable, timeout=timeout, offline=offline))
+    return Facts(Options(python=sys.executable, timeout=timeout, offline=offline), providers=[counted_fact])
 
 
 def test_requires_failure_skips_dependent_with_reason():

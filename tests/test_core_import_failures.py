@@ -140,3 +140,16 @@ def test_tensorflows_own_legacy_warning_names_tf_keras_when_the_value_is_not_pas
     )
     diagnosis = classify_import_failure(text, target_python="python", tf_minor="2.21")
     assert diagnosis.name == "tf-keras-missing" and '"tf-keras~=2.21.0"' in diagnosis.hint
+
+
+def test_on_a_tensorflow_built_for_numpy1_the_first_failing_extension_is_a_symptom():
+    """numpy2-tf2.16 (matrix): ml_dtypes fails first, but TensorFlow 2.16 itself needs NumPy 1.x."""
+    text = "ImportError: numpy.core.umath failed to import\n" + ML_DTYPES_STDERR
+    for tf_minor, declared in (("2.16", {"numpy": "<2.0.0,>=1.23.5"}), ("2.14", {"numpy": ">=1.23.5"})):
+        diagnosis = classify_import_failure(
+            text, target_python="python", tf_minor=tf_minor, declared=declared
+        )
+        assert diagnosis.name == "numpy-abi"
+        assert diagnosis.summary == "NumPy 2 with a TensorFlow built for NumPy 1.x (ml_dtypes failed first)"
+        assert diagnosis.hint.startswith('python -m pip install "numpy<2"'), diagnosis.hint
+        assert "tensorflow>=2.18" in diagnosis.hint

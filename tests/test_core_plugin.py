@@ -22,6 +22,9 @@ version = "0.1.0"
 gpu = "mnist_doctor_gpu:CHECKS"
 broken = "mnist_doctor_gpu_missing:CHECKS"
 
+[project.entry-points."mnist_doctor.facts"]
+gpu_plugin = "mnist_doctor_gpu.facts"
+
 [tool.hatch.build.targets.wheel]
 packages = ["mnist_doctor_gpu"]
 """
@@ -43,7 +46,39 @@ class GpuVisible(BaseCheck):
         return Result.ok("no GPU hidden by CUDA_VISIBLE_DEVICES")
 
 
-CHECKS = [GpuVisible()]
+class GpuCount(BaseCheck):
+    """Uses a fact the plugin registers itself."""
+
+    id = "gpu.count"
+    family = "gpu"
+    title = "GPUs listed"
+
+    def run(self, listed_gpus):
+        return Result.ok(f"{listed_gpus} GPU(s) listed in CUDA_VISIBLE_DEVICES")
+
+
+class GpuTypo(BaseCheck):
+    """Asks for a fact nobody provides (a typo): caught at discovery."""
+
+    id = "gpu.typo"
+    family = "gpu"
+    title = "misspelt fact"
+
+    def run(self, listed_gpu):
+        return Result.ok("never runs")
+
+
+CHECKS = [GpuVisible(), GpuCount(), GpuTypo()]
+'''
+
+PLUGIN_FACTS = '''\
+from mnist_doctor.facts import fact
+
+
+@fact
+def listed_gpus(target_env):
+    value = target_env.get("CUDA_VISIBLE_DEVICES") or ""
+    return len([d for d in value.split(",") if d.strip() and d.strip() != "-1"])
 '''
 
 
@@ -54,6 +89,7 @@ def plugin_site(tmp_path_factory) -> Path:
     pkg = src / "mnist_doctor_gpu"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN_CODE))
+    (pkg / "facts.py").write_text(PLUGIN_FACTS)
     site = tmp_path_factory.mktemp("plugin-site")
     proc = subprocess.run(
         [
@@ -97,3 +133,14 @@ def test_plugin_that_fails_to_load_is_an_error_result_not_a_crash(doctor, plugin
     assert broken["status"] == "error"
     assert "mnist_doctor_gpu_missing" in broken["summary"]
     assert run.code == 1
+
+
+def test_plugin_facts_register_by_entry_point_and_unknown_facts_are_caught(doctor, plugin_site):
+    env = {"PYTHONPATH": str(plugin_site), "CUDA_VISIBLE_DEVICES": "0,1"}
+    listed = doctor("--list-checks", "--format", "json", env_extra=env).json
+    ids = {c["id"] for c in listed["checks"]}
+    assert "gpu.count" in ids and "gpu.typo" not in ids
+    errors = {e["entry_point"]: e["error"] for e in listed["load_errors"]}
+    assert errors["gpu.typo"] == "unknown fact 'listed_gpu' requested by check gpu.typo"
+    run = doctor("--offline", "--format", "json", "--select", "gpu.count", env_extra=env)
+    assert run.result("gpu.count")["summary"] == "2 GPU(s) listed in CUDA_VISIBLE_DEVICES"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.fake_env import fake_environment
 from tests.conftest import clean_env, needs_tf, run_doctor
-from tests.fake_env import fake_environment
 
 PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.hints import Installer
+from testkit.fake_env import make_venv, site_packages
 from tests.conftest import clean_env
-from tests.fake_env import make_venv, site_packages
 from tests.fake_tf import TF_REQUIRES, fake_tf_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,7 +250,8 @@ def test_doctor_in_its_own_pipx_venv_points_at_the_project_python_first(home, tm
     venv = tmp_path / "pipx" / "venvs" / "mnist-doctor"
     subprocess.run([UV, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    for args in (["packaging", "requests", "rich", "numpy"], ["--no-deps", "-e", str(ROOT)]):
+    # The doctor with its declared runtime dependencies (tomli too on Python 3.10), as pipx installs it.
+    for args in (["-e", str(ROOT)],):
         deps = subprocess.run(
             [UV, "pip", "install", "-q", "--offline", "--python", str(python), *args],
             capture_output=True,
@@ -274,3 +275,19 @@ def test_doctor_in_its_own_pipx_venv_points_at_the_project_python_first(home, tm
     assert result["hint"].startswith("mnist-doctor --python "), result
     assert "pipx" in result["summary"] and "fix" not in result["data"]
     assert "pip install" not in result["hint"]
+
+
+def test_fix_output_is_relayed_through_the_redacting_console() -> None:
+    """pip/uv output reaches the terminal only through the doctor's one exit for text."""
+    import io
+
+    from mnist_doctor.fixes import run_steps
+    from mnist_doctor.render.console import SafeConsole
+
+    sink = io.StringIO()
+    console = SafeConsole(file=sink, width=200, markup=False, highlight=False, color_system=None)
+    code = "print('Looking in indexes: http://alice:s3cr3t-pw@127.0.0.1:3128/simple'); print('\\x1b[2Jdone')"
+    assert run_steps([[sys.executable, "-c", code]], console) is True
+    shown = sink.getvalue()
+    assert "127.0.0.1:3128/simple" in shown and "done" in shown
+    assert "s3cr3t-pw" not in shown and "\x1b[2J" not in shown

@@ -29,8 +29,6 @@ from tests.cache_fixtures import (
     tree_snapshot,
 )
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 needs_other_user = pytest.mark.skipif(can_switch_user() is not None, reason=str(can_switch_user()))
 
 

@@ -20,16 +20,14 @@ import pytest
 
 from mnist_doctor import npz_check
 from mnist_doctor.checks.tls import inspect_ca_file
-from tests.conftest import clean_env
-from tests.hostile_fixtures import (
+from testkit.hostile import (
     doctor_argv,
     make_sparse,
     make_zip_bomb,
     misbehaving_server,
     run_measured,
 )
-
-pytest_plugins = ["tests.cache_fixtures"]
+from tests.conftest import clean_env
 
 #: The memory promise for the doctor's own processes (TensorFlow's import aside).
 RSS_LIMIT_MB = 500

@@ -14,8 +14,6 @@ import pytest
 
 from tests.test_cache_new_user import as_new_user, needs_other_user, needs_system_python
 
-pytest_plugins = ["tests.cache_fixtures"]
-
 
 def _one_error_line(stderr: str) -> str:
     errors = [line for line in stderr.splitlines() if line.startswith("mnist-doctor: error:")]

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the matrix helpers live at the repository root, next to noxfile.py
@@ -25,6 +24,11 @@ if str(ROOT) not in sys.path:  # the matrix helpers live at the repository root,
 from matrix.cases import CASES, by_name  # noqa: E402
 from matrix.replay import build_metadata_venv, predict  # noqa: E402
 from matrix.verdict import compare, observe  # noqa: E402
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]  # same API, the backport
 
 MATRIX_JSON = ROOT / "docs" / "compat-matrix.json"
 TABLE = ROOT / "mnist_doctor" / "data" / "compat.toml"

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.loopback import silent_server
+from testkit.loopback import silent_server
 from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json
 
 OFFLINE_ROUTE = ("--seed FILE", "--fetch --mirror URL")

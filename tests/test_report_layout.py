@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.fix_commands import shell_words, unwrap_lines
+from testkit.fake_env import fake_environment
 from tests.conftest import clean_env, needs_tf
-from tests.fake_env import fake_environment
 from tests.terminal import needs_tmux, tmux_screen
 
 WIDTHS = (60, 80, 120, 200)

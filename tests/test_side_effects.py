@@ -338,7 +338,8 @@ def test_budget_kill_mid_download_restores_the_users_file(tmp_path: Path) -> Non
 
 
 @needs_tf
-def test_ctrl_c_mid_download_restores_the_users_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_download_restores_the_users_file(signum: int, code: int, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     other_mnist(home)
@@ -356,11 +357,11 @@ def test_ctrl_c_mid_download_restores_the_users_file(tmp_path: Path) -> None:
         )
         try:
             assert _wait_truncated(target, original, 90), "Keras never started writing over the file"
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             _out, err = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err, err
     assert_unchanged(before, snapshot(home))

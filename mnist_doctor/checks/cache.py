@@ -368,4 +368,7 @@ def integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
     )
 
 
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 70
+
 CHECKS = [location, keras_home, permissions, keras_config, integrity]

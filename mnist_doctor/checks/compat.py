@@ -39,13 +39,14 @@ from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.compat import (
     applies,
+    canonical,
     declared,
     known_break,
     release_for,
     releases_supporting_python,
     table_span,
 )
-from mnist_doctor.environment import Dist, Distributions, canonical, conflicting_tensorflow, env_lookup
+from mnist_doctor.environment import Dist, Distributions, conflicting_tensorflow, env_lookup
 from mnist_doctor.flavour import LEGACY_ON, KerasFlavour
 from mnist_doctor.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
 from mnist_doctor.model import BaseCheck, Result, Status
@@ -121,7 +122,6 @@ class TensorflowInstalled(BaseCheck):
     """Exactly one TensorFlow distribution is installed."""
 
     id = "compat.tensorflow"
-    family = "compat"
     title = "TensorFlow installed"
 
     def run(
@@ -232,7 +232,6 @@ class PythonSupported(BaseCheck):
     """The interpreter's version is one the installed TensorFlow ships wheels for."""
 
     id = "compat.python"
-    family = "compat"
     title = "Python version"
 
     def run(self, distributions: Distributions, python_version: Version, target_python: str) -> Result:
@@ -283,7 +282,6 @@ class NumpyCompatible(BaseCheck):
     """NumPy fits the installed TensorFlow, by the table *and* by TF's declared requirements."""
 
     id = "compat.numpy"
-    family = "compat"
     title = "NumPy ⇄ TensorFlow"
     after = (IMPORT_CHECK,)
 
@@ -351,7 +349,6 @@ class KerasPairing(BaseCheck):
     """The Keras that tf.keras resolves to is installed and fits TensorFlow."""
 
     id = "compat.keras"
-    family = "compat"
     title = "Keras ⇄ TensorFlow"
     after = (IMPORT_CHECK,)
 
@@ -500,7 +497,6 @@ class TensorflowRequirements(BaseCheck):
     """
 
     id = "compat.requirements"
-    family = "compat"
     title = "TensorFlow's requirements"
     after = (IMPORT_CHECK,)
 
@@ -584,6 +580,9 @@ def _known_to_break(spec: SpecifierSet, version: Version, key: str, tf_version: 
     row = known_break(key, version, tf_version)
     return row.why if row is not None else None
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 20
 
 CHECKS = [
     TensorflowInstalled(),

@@ -26,7 +26,6 @@ class Shadowing(BaseCheck):
     """
 
     id = "env.shadowing"
-    family = "env"
     title = "Shadowing files"
 
     def run(self, introspection: dict[str, Any]) -> Result:
@@ -62,5 +61,8 @@ class Shadowing(BaseCheck):
             "no file in the working directory or the script folder hides tensorflow, keras or numpy"
         )
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 10
 
 CHECKS = [Shadowing()]

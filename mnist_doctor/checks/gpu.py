@@ -56,7 +56,6 @@ class Build(BaseCheck):
     """Which TensorFlow build is installed, and whether it can use a GPU on this platform at all."""
 
     id = "gpu.build"
-    family = "gpu"
     title = "TensorFlow build"
 
     def run(self, gpu_build: GpuBuild, nvidia_smi: NvidiaSmi, target_python: str, options: Any) -> Result:
@@ -92,7 +91,6 @@ class CudaWheels(BaseCheck):
     """The CUDA/cuDNN wheels TensorFlow pins for ``[and-cuda]`` are installed at accepted versions."""
 
     id = "gpu.cuda_wheels"
-    family = "gpu"
     title = "CUDA wheels ([and-cuda])"
 
     def run(self, gpu_build: GpuBuild, nvidia_smi: NvidiaSmi, target_python: str, options: Any) -> Result:
@@ -132,7 +130,6 @@ class VisibleDevices(BaseCheck):
     """``CUDA_VISIBLE_DEVICES`` does not hide every GPU."""
 
     id = "gpu.visible_devices"
-    family = "gpu"
     title = "CUDA_VISIBLE_DEVICES"
 
     def run(self, gpu_build: GpuBuild, nvidia_smi: NvidiaSmi, options: Any) -> Result:
@@ -150,7 +147,6 @@ class Driver(BaseCheck):
     """The NVIDIA driver answers and is new enough for the CUDA major TensorFlow was built with."""
 
     id = "gpu.driver"
-    family = "gpu"
     title = "NVIDIA driver"
 
     def run(self, gpu_build: GpuBuild, nvidia_smi: NvidiaSmi, target_python: str, options: Any) -> Result:
@@ -178,7 +174,6 @@ class TensorflowSeesGpu(BaseCheck):
     """What TensorFlow itself reports: ``tf.config.list_physical_devices('GPU')`` and its build info."""
 
     id = "gpu.tensorflow"
-    family = "gpu"
     title = "GPUs TensorFlow sees"
     slow = True
 
@@ -268,5 +263,8 @@ def _build_info_notes(build: GpuBuild, rt: GpuRuntime) -> list[str]:
         notes.append(f"TensorFlow reports CUDA {cuda}; the metadata says {build.cuda} ({build.cuda_source})")
     return notes
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 90
 
 CHECKS = [Build(), CudaWheels(), VisibleDevices(), Driver(), TensorflowSeesGpu()]

@@ -217,7 +217,6 @@ class RealLoadCheck(BaseCheck):
     """Call the real tf.keras.datasets.mnist.load_data() in the target interpreter."""
 
     id = "load.real"
-    family = "load"
     title = "the real load_data()"
     slow = True
 
@@ -303,7 +302,6 @@ class ConsistencyCheck(BaseCheck):
     """Does the real load_data agree with what the network and cache checks predicted?"""
 
     id = "load.consistency"
-    family = "load"
     title = "load_data agrees with the other checks"
 
     @property
@@ -416,5 +414,8 @@ class ConsistencyCheck(BaseCheck):
             "`mnist-doctor --format json --verbose`",
         )
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 80
 
 CHECKS = [RealLoadCheck(), ConsistencyCheck()]

@@ -305,7 +305,6 @@ def timeout_hint(options: Options) -> str:
 class StageCheck(BaseCheck):
     """One stage of urllib's road to the dataset, read from the shared walk."""
 
-    family = "network"
     network = True
     slow = True
 
@@ -379,7 +378,6 @@ class CompareCheck(BaseCheck):
     """The same request through requests/certifi, and why it differs from urllib's."""
 
     id = "network.requests"
-    family = "network"
     title = "requests/certifi compared with urllib"
     network = True
     slow = True
@@ -460,6 +458,9 @@ class CompareCheck(BaseCheck):
             data=data,
         )
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 60
 
 CHECKS = [
     StageCheck("dns", "DNS lookup (getaddrinfo)"),

@@ -32,7 +32,6 @@ class HostCheck(BaseCheck):
     """Names the notebook host (Colab, Kaggle, SageMaker, Databricks, Jupyter) and its traps."""
 
     id = "notebook.host"
-    family = "notebook"
     title = "Notebook host"
     after = ROUTE_CHECKS
 
@@ -101,7 +100,6 @@ class StaleModulesCheck(BaseCheck):
     """Inside a kernel: the imported version of every package equals the installed one."""
 
     id = "notebook.stale_modules"
-    family = "notebook"
     title = "Modules the kernel already imported"
 
     def run(
@@ -139,5 +137,8 @@ class StaleModulesCheck(BaseCheck):
             data=data,
         )
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 95
 
 CHECKS = [HostCheck(), StaleModulesCheck()]

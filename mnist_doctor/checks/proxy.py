@@ -34,7 +34,6 @@ class EffectiveProxy(BaseCheck):
     """Which proxy urllib uses for the dataset origin, and where that choice comes from."""
 
     id = "proxy.effective"
-    family = "proxy"
     title = "proxy urllib uses for the dataset"
 
     def run(self, proxy_view: ProxyView) -> Result:
@@ -86,7 +85,6 @@ class CaseDisagreement(BaseCheck):
     """Upper- and lower-case variables with different values: urllib takes the lower-case one."""
 
     id = "proxy.case"
-    family = "proxy"
     title = "upper/lower-case proxy variables agree"
 
     def run(self, proxy_view: ProxyView) -> Result:
@@ -117,7 +115,6 @@ class ProxySyntax(BaseCheck):
     """Proxy values without a scheme, without a host, or with a port that is not a number."""
 
     id = "proxy.syntax"
-    family = "proxy"
     title = "proxy values are well-formed URLs"
 
     def run(self, proxy_view: ProxyView) -> Result:
@@ -153,7 +150,6 @@ class HttpsSchemeTrap(BaseCheck):
     """An ``https://`` proxy URL: right only for a proxy that itself speaks TLS."""
 
     id = "proxy.scheme"
-    family = "proxy"
     title = "proxy URL scheme (the WRONG_VERSION_NUMBER trap)"
 
     def run(self, proxy_view: ProxyView) -> Result:
@@ -182,7 +178,6 @@ class SocksProxy(BaseCheck):
     """A socks proxy: urllib cannot use one at all; requests only with PySocks."""
 
     id = "proxy.socks"
-    family = "proxy"
     title = "socks proxies"
 
     def run(self, proxy_view: ProxyView, target_python: str) -> Result:
@@ -213,7 +208,6 @@ class CgiRequestMethod(BaseCheck):
     """``REQUEST_METHOD`` set (a CGI context): urllib drops HTTP_PROXY (httpoxy defence)."""
 
     id = "proxy.cgi"
-    family = "proxy"
     title = "HTTP_PROXY under REQUEST_METHOD"
 
     def run(self, proxy_view: ProxyView) -> Result:
@@ -232,7 +226,6 @@ class NoProxyCoverage(BaseCheck):
     """Which NO_PROXY entry exempts the dataset host, and entries urllib misreads."""
 
     id = "proxy.no_proxy"
-    family = "proxy"
     title = "NO_PROXY coverage of the dataset host"
 
     def run(self, proxy_view: ProxyView) -> Result:
@@ -268,6 +261,9 @@ class NoProxyCoverage(BaseCheck):
             f"{host_port} {status} ({len(entries)} NO_PROXY entries)", details=details, data=data
         )
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 40
 
 CHECKS = [
     EffectiveProxy(),

@@ -32,7 +32,6 @@ class ImportWorks(BaseCheck):
     """``import tensorflow`` and ``tf.keras`` really work in the target interpreter."""
 
     id = "runtime.import"
-    family = "runtime"
     title = "Import TensorFlow"
     slow = True
 
@@ -177,5 +176,8 @@ def _metadata_mismatches(
             continue
     return out
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 30
 
 CHECKS = [ImportWorks()]

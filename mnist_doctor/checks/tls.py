@@ -66,7 +66,6 @@ class VerifyPaths(BaseCheck):
     """Where the default context looks for trusted CAs, and whether anything is there."""
 
     id = "tls.verify_paths"
-    family = "tls"
     title = "default CA store of the ssl module"
 
     def run(self, introspection: dict[str, Any]) -> Result:
@@ -104,7 +103,6 @@ class CertEnvironment(BaseCheck):
     """``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (they replace the default store): usable?"""
 
     id = "tls.cert_env"
-    family = "tls"
     title = "SSL_CERT_FILE / SSL_CERT_DIR"
 
     def run(self, target_env: dict[str, str]) -> Result:
@@ -133,7 +131,6 @@ class RequestsBundles(BaseCheck):
     """``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` steer requests and curl, never Keras."""
 
     id = "tls.requests_bundle"
-    family = "tls"
     title = "REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE"
 
     def run(self, target_env: dict[str, str]) -> Result:
@@ -160,7 +157,6 @@ class VerificationOff(BaseCheck):
     """Verification switched off: ``PYTHONHTTPSVERIFY=0`` or a patched https-context factory."""
 
     id = "tls.verification_off"
-    family = "tls"
     title = "certificate verification is on"
 
     def run(self, introspection: dict[str, Any], target_env: dict[str, str]) -> Result:
@@ -216,7 +212,6 @@ class MacosCertificates(BaseCheck):
     """python.org's macOS installer ships no CA certificates until a script is run."""
 
     id = "tls.macos_certs"
-    family = "tls"
     title = "macOS python.org certificates"
 
     def run(self, introspection: dict[str, Any]) -> Result:
@@ -232,5 +227,8 @@ class MacosCertificates(BaseCheck):
             )
         return Result.ok("CA certificates are present for this macOS Python")
 
+
+#: Where this family stands in the report (lower first; plugins without one come last).
+REPORT_ORDER = 50
 
 CHECKS = [VerifyPaths(), CertEnvironment(), RequestsBundles(), VerificationOff(), MacosCertificates()]

@@ -146,7 +146,12 @@ def _table(report: dict[str, Any], verbose: bool) -> Table:
             table.add_row(_glyph("ok"), Text(family, style="bold"), Text(text, style="green"), *extra)
             continue
         if not verbose and len(rows) > 1 and all(r["status"] == "skip" for r in rows):
-            text = f"{rows[0]['summary']} ({plural(len(rows), 'check')} skipped)"
+            same = all(r["summary"] == rows[0]["summary"] for r in rows)
+            text = (
+                folded_text(family, rows[0]["summary"], rows)
+                if same
+                else f"{rows[0]['summary']} ({plural(len(rows), 'check')} skipped)"
+            )
             table.add_row(_glyph("skip"), Text(family, style="bold"), Text(text, style="dim"), *extra)
             continue
         table.add_row("", Text(family, style="bold underline"), "", *extra)
