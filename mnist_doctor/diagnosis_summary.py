@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.fix_commands import hint_commands, result_commands, same_command
+from mnist_doctor.output import plural
 
 BAD = ("fail", "error")
 NETWORK_FAMILIES = ("network", "proxy", "tls")
@@ -37,11 +38,6 @@ STAGE_TITLES = {
     "tls": "the TLS connection to {host} fails",
     "http": "{host} does not serve the dataset (HTTP)",
 }
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 warning``, ``2 warnings`` (``many`` for irregular plurals)."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def _host(result: dict[str, Any]) -> str:

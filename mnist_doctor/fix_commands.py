@@ -3,7 +3,8 @@
 A check's hint is one string written for people: sometimes only a command (``rm PATH   # why``),
 sometimes prose that quotes commands in backticks or after a colon (``fix the proxy setting
 (HTTPS_PROXY): export HTTPS_PROXY=http://host:port``). The report prints commands on lines of
-their own, outside any table cell, so they can be copied whole; this module finds them.
+their own, outside any table cell, so they can be copied whole; this module finds them
+(:mod:`mnist_doctor.render.commands` lays them out).
 
 Where a result carries ``data["fix"]["steps"]`` (argv lists built by :mod:`mnist_doctor.hints`),
 those are the command, shell-quoted with :func:`shlex.join`: exactly what ``--fix`` runs.
@@ -129,82 +130,3 @@ def same_command(a: str, b: str) -> bool:
         return shlex.split(a) == shlex.split(b)
     except ValueError:
         return a == b
-
-
-# --------------------------------------------------------------------------- layout
-
-
-def shell_words(text: str) -> list[str] | None:
-    """``text`` split at the spaces a shell would split at (quotes respected), or None if unbalanced.
-
-    Joining the pieces with single spaces gives ``text`` back (runs of spaces collapse), so a
-    line broken between two pieces with `` \\`` is the same command.
-    """
-    words: list[str] = []
-    current: list[str] = []
-    quote: str | None = None
-    escaped = False
-    for char in text:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == "\\" and quote != "'":
-            current.append(char)
-            escaped = True
-        elif quote:
-            current.append(char)
-            if char == quote:
-                quote = None
-        elif char in "'\"":
-            current.append(char)
-            quote = char
-        elif char == " ":
-            if current:
-                words.append("".join(current))
-                current = []
-        else:
-            current.append(char)
-    if quote or escaped:
-        return None
-    if current:
-        words.append("".join(current))
-    return words
-
-
-def wrap_command(text: str, width: int, indent: str = "", continuation: str = "  ") -> list[str]:
-    """Lines for ``text`` within ``width``, broken only between shell words, each but the last ending ``\\``.
-
-    A word longer than the line stays whole (the terminal may run it past the edge); a text
-    the shell would not split safely (unbalanced quotes) stays one line.
-    """
-    words = shell_words(text)
-    if words is None or len(indent) + len(text) <= width:
-        return [indent + text]
-    lines: list[str] = []
-    line = indent + words[0]
-    for word in words[1:]:
-        if len(line) + 1 + len(word) + 2 <= width:
-            line += " " + word
-        else:
-            lines.append(line + " \\")
-            line = indent + continuation + word
-    lines.append(line)
-    return lines
-
-
-def unwrap_lines(lines: list[str]) -> list[str]:
-    """The inverse of :func:`wrap_command` on screen text: continuation lines joined back."""
-    out: list[str] = []
-    pending: str | None = None
-    for raw in lines:
-        line = raw.rstrip()
-        piece = line.strip() if pending is not None else line
-        joined = piece if pending is None else pending + " " + piece
-        if joined.endswith(" \\"):
-            pending = joined[:-2]
-        else:
-            out.append(joined)
-            pending = None
-    if pending is not None:
-        out.append(pending)
-    return out

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.fix_commands import shell_words, unwrap_lines
+from mnist_doctor.render.commands import shell_words, unwrap_lines
 from testkit.fake_env import fake_environment
 from tests.conftest import clean_env, needs_tf
 from tests.terminal import needs_tmux, tmux_screen

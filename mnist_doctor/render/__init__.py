@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_doctor.diagnosis_summary import plural
+from mnist_doctor.output import plural
 
 GLYPHS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-", "error": "☠"}
 WORDS = {"ok": "passed", "warn": "warnings", "fail": "failed", "skip": "skipped", "error": "crashed"}

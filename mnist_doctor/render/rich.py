@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mnist_doctor.diagnosis_summary import plural
-from mnist_doctor.fix_commands import hint_commands, wrap_command
+from mnist_doctor.output import plural
 from mnist_doctor.render import GLYPHS, closing_line, fix_refs, fold_skips, folded_text, header_lines
+from mnist_doctor.render.commands import wrap_command
 
 STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
 VERDICT_STYLES = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}
@@ -75,10 +75,10 @@ def print_prose(
 def _prose_left(fix: dict[str, Any]) -> bool:
     """The advice says more than its commands (a few words of prose once they are taken out)."""
     advice = str(fix.get("advice") or "")
-    for command in hint_commands(advice):
-        advice = advice.replace(command.text, " ")
-        if command.comment:
-            advice = advice.replace(command.comment, " ")
+    for command in fix.get("commands") or []:
+        advice = advice.replace(command["command"], " ")
+        if command.get("comment"):
+            advice = advice.replace(command["comment"], " ")
     words = [w for w in advice.replace("`", " ").split() if any(c.isalpha() for c in w)]
     return len(words) >= 5
 
