@@ -95,8 +95,10 @@ class Verdict:
 
 
 def _results(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    if not isinstance(doc, dict) or doc.get("schema") != 1 or not isinstance(doc.get("results"), list):
-        raise ValueError("not a mnist-doctor JSON report (schema 1)")
+    # Schema 2 added "mode" and "diagnosis"; "results" kept schema 1's shape (recorded runs are schema 1).
+    known = isinstance(doc, dict) and doc.get("schema") in (1, 2)
+    if not known or not isinstance(doc.get("results"), list):
+        raise ValueError("not a mnist-doctor JSON report (schema 1 or 2)")
     return doc["results"]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from mnist_doctor import __version__
 
@@ -39,12 +39,47 @@ examples:
 class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with our own one-line message and a hint (no usage dump)."""
 
-    def error(self, message: str) -> NoReturn:
-        from mnist_doctor.output import emit
+    #: The command line being parsed, so a usage error can honour ``--format`` (set by :func:`_main`).
+    argv: ClassVar[list[str]] = []
 
-        emit(f"mnist-doctor: error: {_one_line(message)}", sys.stderr)
-        emit("hint: mnist-doctor --help lists every flag", sys.stderr)
+    def error(self, message: str) -> NoReturn:
+        usage_error(message, "mnist-doctor --help lists every flag", _format_in(self.argv))
         raise SystemExit(EXIT_USAGE)
+
+
+def _format_in(argv: list[str]) -> str:
+    """The ``--format`` asked for, read without argparse (which may be what failed)."""
+    fmt = "rich"
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--format" and i + 1 < len(argv):
+            fmt = argv[i + 1]
+        elif arg.startswith("--format="):
+            fmt = arg.split("=", 1)[1]
+    return fmt if fmt in ("json", "markdown") else "rich"
+
+
+def usage_error(message: str, hint: str | None, fmt: str) -> int:
+    """One line on stderr (message and hint); under ``--format json|markdown`` a document on stdout too."""
+    from mnist_doctor.output import emit
+
+    line = f"mnist-doctor: error: {_one_line(message)}"
+    if hint:
+        line += f" (hint: {_one_line(hint)})"
+    emit(line, sys.stderr)
+    error = {"message": _one_line(message), "hint": _one_line(hint) if hint else None}
+    if fmt == "json":
+        from mnist_doctor.output import emit_json
+        from mnist_doctor.report import document
+
+        emit_json(document("usage-error", EXIT_USAGE, error=error))
+    elif fmt == "markdown":
+        emit(
+            f"### mnist-doctor: usage error\n\n{error['message']}"
+            + (f"\n\nhint: `{error['hint']}`" if hint else "")
+        )
+    return EXIT_USAGE
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -118,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("rich", "json", "markdown"),
         default="rich",
-        help="rich table (default), json (schema in README) or markdown (for bug reports)",
+        help="rich table (default), json (schema in docs/json.md) or markdown (for bug reports)",
     )
     out.add_argument("--verbose", "-v", action="store_true", help="show details, timings and tracebacks")
     out.add_argument("--strict", action="store_true", help="treat warnings as failures (exit 1)")
@@ -142,8 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     acts.add_argument("--fix", action="store_true", help="after the checks, offer the safe fixes found")
     fix.add_argument("--mirror", metavar="URL", help="with --fetch: download from this mirror URL instead")
-    fix.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    fix.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    fix.add_argument(
+        "--yes", "-y", action="store_true", help="with --clear-cache or --fix: do not ask for confirmation"
+    )
+    fix.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --clear-cache or --fix: say what would be done, change nothing",
+    )
+    p.add_argument(
+        "--completion",
+        choices=("bash", "zsh", "fish"),
+        help="print a shell completion script and exit, e.g. mnist-doctor --completion bash >> ~/.bashrc",
+    )
     return p
 
 
@@ -164,16 +210,17 @@ def _main(argv: list[str]) -> int:
     # Ctrl-C and SIGTERM kill every probe, unwind through the finally blocks, exit 130/143.
     signals.install()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        parser.argv = list(argv)  # type: ignore[attr-defined]
+        args = parser.parse_args(argv)
         from mnist_doctor.errors import UsageError
 
         try:
+            if args.completion:
+                return _completion(args, argv)
             return _run(args)
         except UsageError as exc:
-            sys.stderr.write(f"mnist-doctor: error: {exc}\n")
-            if exc.hint:
-                sys.stderr.write(f"hint: {exc.hint}\n")
-            return EXIT_USAGE
+            return usage_error(str(exc), exc.hint, args.format)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as signals.Interrupted
         return signals.exit_code(exc)
     finally:
@@ -196,14 +243,67 @@ def _console(stderr: bool = False) -> Console:
     return make_console(stderr=stderr)
 
 
+def _completion(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--completion SHELL``: the script, generated from this very parser; alone on its command line."""
+    from mnist_doctor.completion import completion_script
+    from mnist_doctor.errors import UsageError
+    from mnist_doctor.output import emit
+
+    if len([a for a in argv if a.startswith("-")]) > 1:
+        raise UsageError("--completion takes no other flag", hint="mnist-doctor --completion bash")
+    emit(completion_script(build_parser(), args.completion), end="")
+    return EXIT_OK
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    """Flags that mean nothing together are usage errors, not silently ignored."""
+    from mnist_doctor.errors import UsageError
+
+    action = (
+        "--clear-cache" if args.clear_cache else "--seed" if args.seed else "--fetch" if args.fetch else None
+    )
+    asks = args.clear_cache or args.fix  # the modes that ask before changing anything
+    if args.mirror and not args.fetch:
+        raise UsageError("--mirror goes with --fetch", hint="mnist-doctor --fetch --mirror URL")
+    for flag, given in (("--dry-run", args.dry_run), ("--yes", args.yes)):
+        if given and not asks:
+            where = f", not to {action}" if action else ""
+            raise UsageError(
+                f"{flag} only applies to --clear-cache and --fix{where}",
+                hint=f"mnist-doctor --clear-cache {flag}",
+            )
+    if args.list_checks and (action or args.fix):
+        raise UsageError(
+            f"--list-checks does not go with {action or '--fix'}", hint="mnist-doctor --list-checks"
+        )
+    if action:
+        for flag, given in (
+            ("--select", args.select), ("--ignore", args.ignore), ("--expect-gpu", args.expect_gpu),
+        ):  # fmt: skip
+            if given:
+                raise UsageError(
+                    f"{flag} does not go with {action} (an action re-runs only the cache checks)",
+                    hint=f"run the action, then: mnist-doctor {flag} ...",
+                )
+    if args.fetch and args.offline:
+        raise UsageError("--fetch needs the network; --offline forbids it", hint="mnist-doctor --seed FILE")
+    if args.seed:
+        from mnist_doctor.actions.install import _open_source
+
+        source, why = _open_source(args.seed)
+        if source is None:
+            raise UsageError(
+                f"--seed {_one_line(args.seed, 200)}: {why}",
+                hint="give the path of a downloaded mnist.npz: mnist-doctor --seed ~/Downloads/mnist.npz",
+            )
+        source.close()
+
+
 def _options(args: argparse.Namespace) -> Options:
+    from mnist_doctor.dataset import ORIGIN_ENV
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
     from mnist_doctor.interpreter import resolve_python
-
-    if args.mirror and not args.fetch:
-        raise UsageError("--mirror goes with --fetch", hint="mnist-doctor --fetch --mirror URL")
-    from mnist_doctor.dataset import ORIGIN_ENV
     from mnist_doctor.urlcheck import url_problem
 
     for flag, url in (("--origin", args.origin), ("--mirror", args.mirror)):
@@ -212,6 +312,7 @@ def _options(args: argparse.Namespace) -> Options:
             raise UsageError(
                 f"{flag} '{_one_line(url, 200)}' {problem}", hint=f"{flag} https://host/path/mnist.npz"
             )
+    _check_combinations(args)  # after the URLs: a malformed URL is named first, whatever it came with
     env_origin = os.environ.get(ORIGIN_ENV)
     if args.fetch and not (args.mirror or args.origin) and env_origin and url_problem(env_origin):
         # A diagnosis reports a bad variable as a finding; a download from it cannot even start.
@@ -223,12 +324,21 @@ def _options(args: argparse.Namespace) -> Options:
         python=resolve_python(args.python),
         offline=args.offline,
         timeout=args.timeout,
-        origin=args.origin or args.mirror,
+        origin=_file_url(args.origin or args.mirror),
         verbose=args.verbose,
         strict=args.strict,
         dry_run=args.dry_run,
         expect_gpu=args.expect_gpu,
     )
+
+
+def _file_url(url: str | None) -> str | None:
+    """A folder URL given to ``--origin``/``--mirror`` names the file in it (one rule: dataset.file_url)."""
+    if not url:
+        return url
+    from mnist_doctor.dataset import file_url
+
+    return file_url(url)
 
 
 def _new_facts(options: Options) -> Facts:
@@ -296,39 +406,109 @@ def _run(args: argparse.Namespace) -> int:
         checks, load_errors = discover()
         return _list_checks(checks, load_errors, args.format)
     facts = _new_facts(options)
-    console = _console(stderr=args.format != "rich")
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    # A JSON or Markdown reader cannot answer a question: those formats never prompt.
+    interactive = args.format == "rich" and sys.stdin.isatty() and sys.stdout.isatty()
     if args.clear_cache or args.seed or args.fetch:
         _validated(facts)
-        return _action(args, facts, console, interactive)
-    results, load_errors, code = _diagnose(args, facts)
-    if args.fix and code:
+        return _action(args, facts, interactive)
+    report, results = _diagnose(args, facts)
+    code = report["exit_code"]
+    if not args.fix:
+        _render(report, args)
+        return code
+    if args.format == "rich":
+        _render(report, args)
+    console, record = _action_console(args)
+    changed = False
+    if code:
         from mnist_doctor.fixes import offer_fixes
 
         changed = offer_fixes(
             results, facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive
         )
-        if changed:
-            console.print("\nre-running the checks after the fixes:")
-            _, _, code = _diagnose(args, _new_facts(facts.options))
+    else:
+        console.print("\nnothing to fix")
+    after = None
+    if changed:
+        console.print("\nre-running the checks after the fixes:")
+        after, _ = _diagnose(args, _new_facts(facts.options))
+        code = after["exit_code"]
+        if args.format == "rich":
+            _render(after, args)
+    step = {"action": "fix", "exit_code": code, "changed": changed, "dry_run": args.dry_run}
+    if args.format != "rich":
+        _finish("fix", [dict(step, messages=_lines(record))], after, code, args, first=report)
     return code
+
+
+def _action_console(args: argparse.Namespace) -> tuple[Console, Any]:
+    """Where an action's messages go: the terminal (rich), or a buffer that becomes part of one document."""
+    if args.format == "rich":
+        return _console(), None
+    import io
+
+    from mnist_doctor.render.console import SafeConsole
+
+    buffer = io.StringIO()
+    console = SafeConsole(  # wide and soft-wrapped: one message is one line, never cut
+        file=buffer, width=1000, force_terminal=False, color_system=None, no_color=True,
+        highlight=False, soft_wrap=True, emoji=False, markup=False,
+    )  # fmt: skip
+    return console, buffer
+
+
+def _lines(record: Any) -> list[str]:
+    """The recorded messages as lines, trailing spaces and blank lines dropped."""
+    if record is None:
+        return []
+    return [line.rstrip() for line in record.getvalue().splitlines() if line.strip()]
+
+
+def _finish(
+    mode: str,
+    actions: list[dict[str, Any]],
+    after: dict[str, Any] | None,
+    code: int,
+    args: argparse.Namespace,
+    first: dict[str, Any] | None = None,
+) -> None:
+    """One document for an action (or ``--fix``) under ``--format json|markdown``."""
+    from mnist_doctor.output import emit, emit_json
+    from mnist_doctor.report import document
+
+    if args.format == "json":
+        if first is not None:
+            fields = {k: v for k, v in first.items() if k not in ("schema", "mode", "tool", "exit_code")}
+            emit_json(document(mode, code, **fields, actions=actions, after=after))
+        else:
+            emit_json(document(mode, code, actions=actions, after=after))
+        return
+    from mnist_doctor.render.markdown import render_actions, render_markdown
+
+    parts = [render_markdown(first, verbose=args.verbose)] if first is not None else []
+    parts.append(render_actions(mode, actions, code))
+    if after is not None:
+        parts.append(render_markdown(after, verbose=args.verbose, title="after the change"))
+    emit("\n".join(parts))
 
 
 def _diagnose(
     args: argparse.Namespace, facts: Facts, only: list[str] | None = None
-) -> tuple[list, list, int]:
-    from mnist_doctor.engine import Engine, discover, select
+) -> tuple[dict[str, Any], list]:
+    """Run the checks (all selected, or ``only``) and build the report; the caller renders it."""
+    from mnist_doctor.engine import discover, select
     from mnist_doctor.report import build_report
 
     checks, load_errors = discover()
     chosen = select(checks, only or args.select, None if only else args.ignore)
     _share_tensorflow_import(facts, chosen)
     _validated(facts)
+    from mnist_doctor.engine import Engine
+
     results = _run_engine(Engine, facts, chosen, args.format)
     errors = [e.result() for e in load_errors] if not (only or args.select) else []
     report = build_report(facts, results, strict=args.strict, verbose=args.verbose, load_errors=errors)
-    _render(report, args)
-    return results, load_errors, report["exit_code"]
+    return report, results
 
 
 def _share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
@@ -348,10 +528,12 @@ def _share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
 
 
 def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> list:
-    """Run the checks; on a terminal, a spinner names the checks still running."""
-    console = _console(stderr=True)
-    if not (fmt == "rich" and console.is_terminal):
+    """Run the checks; on an interactive stderr, a spinner names the checks still running."""
+    from mnist_doctor.render.console import make_console, spinner_wanted
+
+    if not (fmt == "rich" and spinner_wanted()):
         return engine_cls(facts).run(chosen)
+    console = make_console(stderr=True, live=True)
     titles = {c.id: c.id for c in chosen}
     running: list[str] = []
     with console.status("starting checks…") as status:
@@ -384,22 +566,37 @@ def _render(report: dict[str, Any], args: argparse.Namespace) -> None:
         render_rich(report, _console(), verbose=args.verbose)
 
 
-def _action(args: argparse.Namespace, facts: Facts, console: Console, interactive: bool) -> int:
+def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
+    """``--clear-cache``, ``--seed`` or ``--fetch``, then the cache checks again (not after a dry run)."""
     from mnist_doctor import actions
 
+    console, record = _action_console(args)
     if args.clear_cache:
+        mode = "clear-cache"
         code = actions.clear_cache(
             facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive
         )
     elif args.seed:
+        mode = "seed"
         code = actions.seed_file(facts, console, args.seed)
     else:
+        mode = "fetch"
         code = actions.fetch_dataset(facts, console, args.mirror)
-    if args.dry_run:
-        return code
-    console.print("\ncache checks after this change:")
-    _, _, after = _diagnose(args, _new_facts(facts.options), only=["cache"])
-    return code or after
+    step: dict[str, Any] = {"action": mode, "exit_code": code, "dry_run": bool(args.dry_run)}
+    if args.seed:
+        step["file"] = args.seed
+    if args.fetch:
+        step["url"] = actions.mirror_url(args.mirror, facts.get("dataset"))
+    after = None
+    if not args.dry_run and code != EXIT_USAGE:
+        console.print("\ncache checks after this change:")
+        after, _ = _diagnose(args, _new_facts(facts.options), only=["cache"])
+        if args.format == "rich":
+            _render(after, args)
+        code = code or after["exit_code"]
+    if args.format != "rich":
+        _finish(mode, [dict(step, messages=_lines(record))], after, code, args)
+    return code
 
 
 def _list_checks(checks: list[Any], load_errors: list[Any], fmt: str) -> int:
@@ -419,11 +616,19 @@ def _list_checks(checks: list[Any], load_errors: list[Any], fmt: str) -> int:
         for c in checks
     ]
     broken = [{"entry_point": e.name, "value": e.value, "error": e.error} for e in load_errors]
+    code = EXIT_FAIL if broken else EXIT_OK
     if fmt == "json":
         from mnist_doctor.output import emit_json
+        from mnist_doctor.report import document
 
-        emit_json({"schema": 1, "checks": rows, "load_errors": broken})
-        return EXIT_FAIL if broken else EXIT_OK
+        emit_json(document("list-checks", code, checks=rows, load_errors=broken))
+        return code
+    if fmt == "markdown":
+        from mnist_doctor.output import emit
+        from mnist_doctor.render.markdown import render_check_list
+
+        emit(render_check_list(rows, broken))
+        return code
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)

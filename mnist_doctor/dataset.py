@@ -100,7 +100,22 @@ MNIST = DatasetSpec(
 ZIP_MAGIC = b"PK\x03\x04"
 
 
+def file_url(url: str, file_name: str = MNIST.file_name) -> str:
+    """The URL of the dataset file: a folder URL (ending in ``/``) gets the file name appended.
+
+    THE completion rule for every URL a user gives (``--origin``, ``--mirror``,
+    ``MNIST_DOCTOR_ORIGIN``): a mirror's folder listing is not the dataset. Only a URL with a
+    host and a path ending in ``/`` is a folder; anything malformed is left for the URL checks.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    is_folder = bool(parts.netloc) and parts.path.endswith("/") and not parts.query and not parts.fragment
+    return url + file_name if is_folder else url
+
+
 def dataset_spec(origin: str | None = None) -> DatasetSpec:
     """The spec in force: ``--origin`` beats ``MNIST_DOCTOR_ORIGIN`` beats the Keras default."""
     chosen = origin or os.environ.get(ORIGIN_ENV)
-    return MNIST.with_origin(chosen) if chosen else MNIST
+    return MNIST.with_origin(file_url(chosen)) if chosen else MNIST

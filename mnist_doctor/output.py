@@ -59,6 +59,11 @@ def escape_controls(text: str) -> str:
     return CONTROL_CHARS.sub(_escape, text)
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 warning``, ``2 warnings`` (``many`` for irregular plurals): every count the doctor prints."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def safe_text(text: Any, *, json_escaped: bool = False) -> str:
     """The only form in which text may leave the doctor: redacted, control characters escaped."""
     if not isinstance(text, str):

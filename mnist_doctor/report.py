@@ -1,7 +1,7 @@
 """Turn results into the report every renderer reads: environment, results, counts, exit code.
 
 Renderers never look at facts or checks; they only read this dict, which is exactly the
-JSON document (``schema`` 1, documented in the README), already made safe by
+JSON document (``schema`` 2, documented in docs/json.md and docs/report.schema.json), already made safe by
 :func:`mnist_doctor.output.sanitize` (redacted, control characters and undecodable bytes
 escaped), so every renderer starts from safe strings.
 """
@@ -13,11 +13,13 @@ import sys
 from typing import Any
 
 from mnist_doctor import __version__
+from mnist_doctor.diagnosis_summary import summarize
 from mnist_doctor.facts import Facts
 from mnist_doctor.model import CheckResult, Status
 from mnist_doctor.output import sanitize
 
-SCHEMA = 1
+#: 2: ``mode`` and ``diagnosis`` added; every mode (actions, ``--list-checks``, usage errors) is a document.
+SCHEMA = 2
 
 
 def counts(results: list[CheckResult]) -> dict[str, int]:
@@ -77,12 +79,40 @@ def build_report(
     load_errors: list[CheckResult] | None = None,
 ) -> dict[str, Any]:
     everything = list(load_errors or []) + list(results)
+    rows = sanitize([r.to_dict(verbose=verbose) for r in everything])
     report = {
         "schema": SCHEMA,
-        "tool": {"name": "mnist-doctor", "version": __version__},
+        "mode": "diagnose",
+        "tool": tool(),
         "environment": environment(facts),
-        "results": [r.to_dict(verbose=verbose) for r in everything],
+        "diagnosis": diagnosis(rows),
+        "results": rows,
         "counts": counts(everything),
         "exit_code": exit_code(everything, strict),
     }
     return sanitize(report)
+
+
+def diagnosis(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The diagnosis block; if summarizing itself fails, a plain one (the report must never sink)."""
+    try:
+        return summarize(rows)
+    except Exception as exc:
+        bad = [r for r in rows if r.get("status") in ("fail", "error")]
+        return {
+            "verdict": "fail" if bad else "ok",
+            "headline": f"see the checks below (the summary failed: {type(exc).__name__}: {exc})",
+            "load_data": {"state": "not-run", "text": "see load.real below"},
+            "problems": [],
+            "warnings": [],
+            "fixes": [],
+        }
+
+
+def tool() -> dict[str, str]:
+    return {"name": "mnist-doctor", "version": __version__}
+
+
+def document(mode: str, exit_code: int, **fields: Any) -> dict[str, Any]:
+    """Any other mode's JSON document (``--list-checks``, actions, usage errors), made safe."""
+    return sanitize({"schema": SCHEMA, "mode": mode, "tool": tool(), **fields, "exit_code": exit_code})

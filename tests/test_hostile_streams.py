@@ -136,7 +136,7 @@ def test_undecodable_environment_never_crashes_and_output_is_utf8(
     assert "\udcff" not in text and "\\xff" in text
     if fmt == "json":
         data = json.loads(text)
-        assert data["schema"] == 1
+        assert data["schema"] == 2
         assert not any(0xD800 <= ord(c) <= 0xDFFF for c in json.dumps(data, ensure_ascii=False))
 
 

@@ -187,7 +187,7 @@ def test_password_never_printed_by_the_cli(
     assert "Traceback" not in out
     assert not _leaks(out, password), (source, fmt, out[-2000:])
     if fmt == "json" and run.code != 2 and source != "--mirror":
-        assert run.json["schema"] == 1
+        assert run.json["schema"] == 2
 
 
 def test_ftp_password_in_origin_or_mirror_usage_error_is_masked(doctor) -> None:

@@ -112,7 +112,7 @@ def test_malformed_origin_variable_online_prints_no_traceback(doctor) -> None:
     run = doctor("--select", "network", "--timeout", "30", "--format", "json",
                  env_extra={"MNIST_DOCTOR_ORIGIN": "http://[::1"})
     assert "Traceback" not in run.stderr, run.stderr
-    assert run.code == 1 and run.json["schema"] == 1
+    assert run.code == 1 and run.json["schema"] == 2
 
 
 def _python_kinds(tmp_path: Path) -> dict[str, tuple[str, str]]:

@@ -59,9 +59,9 @@ class TransientError(Exception):
 
 def mirror_url(mirror: str | None, spec: DatasetSpec) -> str:
     """The URL to fetch: ``--mirror`` (a folder URL gets the file name appended) or the origin."""
-    if not mirror:
-        return spec.origin
-    return mirror + spec.file_name if mirror.endswith("/") else mirror
+    from mnist_doctor.dataset import file_url
+
+    return file_url(mirror, spec.file_name) if mirror else spec.origin
 
 
 def _explain(exc: BaseException, url: str) -> tuple[str, str]:

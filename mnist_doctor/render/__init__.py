@@ -4,17 +4,59 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnist_doctor.output import plural
+
 GLYPHS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-", "error": "☠"}
 WORDS = {"ok": "passed", "warn": "warnings", "fail": "failed", "skip": "skipped", "error": "crashed"}
 
 
 def closing_line(report: dict[str, Any]) -> str:
-    """``N passed, N warnings, N failed, N skipped`` (+ crashed checks when there are any)."""
+    """``N passed, 1 warning, N failed, N skipped`` (+ crashed checks when there are any)."""
     c = report["counts"]
-    line = f"{c['ok']} passed, {c['warn']} warnings, {c['fail']} failed, {c['skip']} skipped"
+    line = f"{c['ok']} passed, {plural(c['warn'], 'warning')}, {c['fail']} failed, {c['skip']} skipped"
     if c.get("error"):
         line += f", {c['error']} crashed"
     return line
+
+
+def fix_refs(report: dict[str, Any]) -> dict[str, int]:
+    """Check id → the number of the fix that covers it (problems and warnings of the diagnosis)."""
+    diagnosis = report.get("diagnosis") or {}
+    refs: dict[str, int] = {}
+    for problem in (diagnosis.get("problems") or []) + (diagnosis.get("warnings") or []):
+        if problem.get("fix"):
+            for check_id in problem.get("checks") or []:
+                refs.setdefault(check_id, problem["fix"])
+    load = diagnosis.get("load_data") or {}
+    if load.get("fix"):
+        refs.setdefault("load.real", load["fix"])
+    return refs
+
+
+def fold_skips(rows: list[dict[str, Any]]) -> list[dict[str, Any] | tuple[str, list[dict[str, Any]]]]:
+    """Rows, with each run of two or more identical skips (same summary) folded into one group."""
+    out: list[dict[str, Any] | tuple[str, list[dict[str, Any]]]] = []
+    i = 0
+    while i < len(rows):
+        j = i
+        while (
+            j + 1 < len(rows)
+            and rows[i]["status"] == "skip"
+            and rows[j + 1]["status"] == "skip"
+            and rows[j + 1]["summary"] == rows[i]["summary"]
+        ):
+            j += 1
+        if j > i:
+            out.append((rows[i]["summary"], rows[i : j + 1]))
+        else:
+            out.append(rows[i])
+        i = j + 1
+    return out
+
+
+def folded_text(family: str, summary: str, rows: list[dict[str, Any]]) -> str:
+    """``6 network checks skipped: --offline: network checks are not run``."""
+    return f"{plural(len(rows), family + ' check')} skipped: {summary}"
 
 
 def header_lines(report: dict[str, Any]) -> list[str]:

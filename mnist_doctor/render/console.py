@@ -99,14 +99,47 @@ def _terminal_size(sink: Sink) -> tuple[int, int]:
     return min(max(width, MIN_WIDTH), MAX_WIDTH), min(max(height, MIN_HEIGHT), MAX_HEIGHT)
 
 
-def make_console(stderr: bool = False) -> SafeConsole:
-    """The console every renderer, progress line and action prints through."""
+def colour_wanted(sink: Sink) -> bool:
+    """Colour by the conventions users set, strongest first.
+
+    ``NO_COLOR`` (any non-empty value, no-color.org) turns it off; ``FORCE_COLOR`` (any
+    non-empty value) or ``CLICOLOR_FORCE`` (not ``0``) turns it on even when piped;
+    ``CLICOLOR=0`` or ``TERM=dumb`` turns it off; otherwise colour only on a terminal.
+    """
+    env = os.environ
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR") or env.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return True
+    if env.get("CLICOLOR") == "0" or env.get("TERM") == "dumb":
+        return False
+    return sink.isatty()
+
+
+def spinner_wanted(stderr: Any = None) -> bool:
+    """A live spinner only on an interactive stderr, never under ``NO_COLOR`` or ``TERM=dumb``."""
+    sink = sink_of(sys.stderr if stderr is None else stderr, "stderr")
+    env = os.environ
+    return sink.isatty() and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+
+
+def make_console(stderr: bool = False, live: bool = False) -> SafeConsole:
+    """The console every renderer, progress line and action prints through.
+
+    ``live`` makes a console for the spinner (cursor movement allowed: call only when
+    :func:`spinner_wanted`); otherwise it is a terminal for rich only when colour is wanted,
+    so plain output has no escape codes at all.
+    """
     stream = sys.stderr if stderr else sys.stdout
     sink = sink_of(stream, "stderr" if stderr else "stdout")
     width, height = _terminal_size(sink)
+    colour = colour_wanted(sink)
+    dumb = os.environ.get("TERM") == "dumb"
     return SafeConsole(
         file=sink,  # type: ignore[arg-type]
-        no_color=bool(os.environ.get("NO_COLOR")),
+        force_terminal=colour or live,
+        color_system=("standard" if dumb else "auto") if colour else None,
+        no_color=not colour,
         highlight=False,
         width=width,
         height=height,

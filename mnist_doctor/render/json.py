@@ -1,4 +1,4 @@
-"""JSON renderer: the report dict as is (schema documented in the README).
+"""JSON renderer: the report dict as is (schema 2: docs/json.md, docs/report.schema.json).
 
 Always valid JSON: strings are made safe (:func:`mnist_doctor.output.sanitize`: redacted,
 control characters and undecodable bytes escaped), and ``NaN`` never appears.

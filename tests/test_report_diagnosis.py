@@ -1,0 +1,169 @@
+"""The diagnosis block's logic: root causes, fixes, wording; and the command layout it relies on.
+
+The result rows below are those the doctor wrote on an offline machine (ids, statuses and the
+``data`` keys the summary reads, copied from a real ``--format json`` run), so the collapse of
+``network.dns`` + ``load.real`` + ``load.consistency`` into one problem is tested on the shape
+the checks really produce; the end-to-end runs are in test_report_layout and test_json_contract.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mnist_doctor.diagnosis_summary import summarize
+from mnist_doctor.fix_commands import hint_commands
+from mnist_doctor.output import plural
+from mnist_doctor.render import closing_line, fold_skips
+from mnist_doctor.render.commands import shell_words, unwrap_lines, wrap_command
+
+ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+DNS_HINT = (
+    "this machine has no route to the host: use the offline route: `mnist-doctor --seed FILE` with a file "
+    "downloaded elsewhere, or `mnist-doctor --fetch --mirror URL`; if the network needs a proxy: export "
+    "HTTPS_PROXY=http://host:port"
+)
+
+
+def row(rid: str, status: str, summary: str = "", hint: str | None = None, **data: object) -> dict:
+    return {
+        "id": rid, "family": rid.split(".")[0], "title": rid, "status": status, "summary": summary or rid,
+        "details": [], "hint": hint, "elapsed_s": 0.0, "data": dict(data),
+    }  # fmt: skip
+
+
+def offline_machine() -> list[dict]:
+    record = {"host": "storage.googleapis.com", "ok": False}
+    return [
+        row("compat.numpy", "ok"),
+        row("proxy.effective", "ok"),
+        row("network.dns", "fail", "DNS: storage.googleapis.com does not resolve", DNS_HINT,
+            stage="dns", failed_stage="dns", origin=ORIGIN, record=record),
+        row("network.tcp", "skip", "not reached: the dns stage failed", stage="tcp", failed_stage="dns"),
+        row("network.tls", "skip", "not reached: the dns stage failed", stage="tls", failed_stage="dns"),
+        row("network.requests", "ok", "requests fails too", urllib_failed_stage="dns"),
+        row("cache.integrity", "ok"),
+        row("load.real", "fail", "load_data failed — DNS for storage.googleapis.com failed",
+            "copy mnist.npz from a machine that has it and run `mnist-doctor --seed FILE`",
+            succeeded=False, cause="dns", category="network", fix={"kind": "fetch", "reason": "dns"}),
+        row("load.consistency", "ok", "agree: load_data failed on the network and network checks failed",
+            load="fail", network="fail"),
+    ]  # fmt: skip
+
+
+def test_offline_machine_is_one_problem_with_one_fix() -> None:
+    diagnosis = summarize(offline_machine())
+    assert diagnosis["verdict"] == "fail"
+    (problem,) = diagnosis["problems"]
+    assert problem["title"] == "no route to storage.googleapis.com (DNS)"
+    assert problem["checks"] == ["network.dns", "load.real", "load.consistency"]
+    assert "load_data() fails the same way" in problem["explanation"]
+    (fix,) = diagnosis["fixes"]
+    assert fix["number"] == problem["fix"] == 1 and fix["check"] == "network.dns"
+    assert [c["command"] for c in fix["commands"]] == [
+        "mnist-doctor --seed FILE",
+        "mnist-doctor --fetch --mirror URL",
+        "export HTTPS_PROXY=http://host:port",
+    ]
+
+
+def test_two_independent_failures_stay_two_problems() -> None:
+    rows = [*offline_machine(), row("compat.python", "fail", "Python 3.14 has no TensorFlow wheel")]
+    titles = [p["title"] for p in summarize(rows)["problems"]]
+    assert titles == ["no route to storage.googleapis.com (DNS)", "Python 3.14 has no TensorFlow wheel"]
+
+
+def test_an_import_failure_folds_into_the_compat_failure_it_names() -> None:
+    rows = [
+        row("compat.numpy", "fail", "NumPy 2.1.0 with TensorFlow 2.16.1", "python -m pip install 'numpy<2'"),
+        row("runtime.import", "fail", "import tensorflow failed: numpy 2 ABI (_ARRAY_API not found)"),
+        row("load.real", "fail", "load_data failed — import failed", category="import"),
+    ]
+    (problem,) = summarize(rows)["problems"]
+    assert problem["checks"] == ["compat.numpy", "runtime.import", "load.real"]
+
+
+def test_healthy_machine_one_line_with_the_timing() -> None:
+    rows = [
+        row("compat.numpy", "ok"),
+        row("load.real", "ok", "load_data works", succeeded=True, elapsed_s=1.25),
+    ]
+    diagnosis = summarize(rows)
+    assert diagnosis["verdict"] == "ok" and diagnosis["problems"] == [] and diagnosis["fixes"] == []
+    assert diagnosis["headline"] == "`load_data()` works here (it took 1.2 s)"
+
+
+def test_offline_without_the_file_says_it_will_download_and_how_to_seed() -> None:
+    rows = [
+        row("load.real", "skip", "--offline: load_data not run: load_data would download mnist.npz",
+            "mnist-doctor --seed FILE   # or, with a network: mnist-doctor --fetch",
+            read_only=True, verdict="missing"),
+    ]  # fmt: skip
+    diagnosis = summarize(rows)
+    assert diagnosis["verdict"] == "ok" and diagnosis["load_data"]["state"] == "needs-download"
+    assert "will need to download mnist.npz (11.5 MB)" in diagnosis["headline"]
+    commands = [c["command"] for c in diagnosis["fixes"][0]["commands"]]
+    assert commands == ["mnist-doctor --seed FILE", "mnist-doctor --fetch"]
+
+
+def test_warnings_are_listed_after_problems_with_their_own_fix_numbers() -> None:
+    rows = [
+        *offline_machine(),
+        row("proxy.scheme", "warn", "HTTPS_PROXY uses https://", "export HTTPS_PROXY=x"),
+    ]
+    diagnosis = summarize(rows)
+    assert [w["fix"] for w in diagnosis["warnings"]] == [2]
+    assert "1 warning" not in diagnosis["headline"]  # problems lead; warnings are listed below them
+
+
+def test_fix_steps_are_the_command_and_hint_alternatives_follow() -> None:
+    steps = [["/venv/bin/python", "-m", "pip", "install", "numpy<2"]]
+    hint = (
+        '/venv/bin/python -m pip install "numpy<2"  '
+        '(or upgrade: /venv/bin/python -m pip install "tensorflow>=2.18")'
+    )
+    rows = [row("compat.numpy", "fail", "NumPy 2 on TF 2.16", hint, fix={"kind": "pip", "steps": steps})]
+    commands = [c["command"] for c in summarize(rows)["fixes"][0]["commands"]]
+    assert commands == [shlex.join(steps[0]), '/venv/bin/python -m pip install "tensorflow>=2.18"']
+
+
+def test_singular_and_plural() -> None:
+    counts = {"ok": 1, "warn": 1, "fail": 0, "skip": 2, "error": 0}
+    assert closing_line({"counts": counts}) == "1 passed, 1 warning, 0 failed, 2 skipped"
+    assert plural(2, "problem") == "2 problems" and plural(1, "problem") == "1 problem"
+
+
+def test_identical_skips_fold_into_one_group() -> None:
+    rows = [row(f"network.{s}", "skip", "--offline: network checks are not run") for s in "abcdef"]
+    rows.append(row("network.z", "skip", "something else"))
+    folded = fold_skips(rows)
+    assert len(folded) == 2 and isinstance(folded[0], tuple) and len(folded[0][1]) == 6
+
+
+def test_commands_in_hints() -> None:
+    assert [c.text for c in hint_commands("rm /x/keras.json   # Keras writes a fresh one on import")] == [
+        "rm /x/keras.json"
+    ]
+    assert hint_commands("rerun with a larger --timeout") == []
+    found = hint_commands('sudo chown "$(id -un)" /p && chmod u+rw /p   # or: rm /p')
+    # the alternative in the comment is a command of its own, its lead-in words its comment
+    assert [(c.text, c.comment) for c in found] == [
+        ('sudo chown "$(id -un)" /p && chmod u+rw /p', None),
+        ("rm /p", "or"),
+    ]
+
+
+WORD = st.text(alphabet="abcXYZ019-_./=<>:~", min_size=1, max_size=70)
+
+
+@given(st.lists(WORD, min_size=1, max_size=12), st.integers(min_value=20, max_value=200))
+def test_wrapped_commands_unwrap_to_the_same_words(words: list[str], width: int) -> None:
+    command = " ".join(shlex.quote(w) for w in words)
+    lines = wrap_command(command, width, indent="    ")
+    assert unwrap_lines(lines) == ["    " + command]
+    assert shlex.split(" ".join(line.removesuffix(" \\") for line in lines)) == words
+    for line in lines:
+        pieces = shell_words(line.strip().removesuffix(" \\")) or []
+        assert len(line) <= width or len(pieces) == 1  # only a single over-long word runs past the edge
