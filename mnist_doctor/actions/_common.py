@@ -27,9 +27,9 @@ def _say(console: Console, label: str, message: str = "", style: str | None = No
     """Print ``label`` styled and ``message`` plain: no markup parsing, so paths print as they are."""
     from rich.text import Text
 
-    text = Text(redact_text(label), style=style or "")
+    text = Text(redact_text(label) or "", style=style or "")
     if message:
-        text.append(" " + redact_text(message))
+        text.append(" " + (redact_text(message) or ""))
     console.print(text)
 
 
@@ -37,11 +37,10 @@ def _plain(console: Console, message: str) -> None:
     """Print ``message`` as it is: no markup parsing (a path may hold ``[...]``), credentials redacted."""
     from rich.text import Text
 
-    console.print(Text(redact_text(message)))
+    console.print(Text(redact_text(message) or ""))
 
 
 def _context(facts: Facts, console: Console) -> tuple[KerasCache, DatasetSpec] | None:
-    import mnist_doctor.cache_paths  # noqa: F401  (registers the keras_cache fact)
 
     try:
         return facts.get("keras_cache"), facts.get("dataset")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import inspect
 import os
 import socket
 import ssl
@@ -141,10 +142,15 @@ class Watchdog:
             self._socks.clear()
 
 
+#: ``socket.create_connection``'s own default ("use the global default timeout"), read from its
+#: signature instead of the private ``socket._GLOBAL_DEFAULT_TIMEOUT``.
+_DEFAULT_TIMEOUT = inspect.signature(socket.create_connection).parameters["timeout"].default
+
+
 def _watched(base: type[http.client.HTTPConnection], watchdog: Watchdog) -> Any:
     """A connection class of ``base`` whose sockets the watchdog can shut at the deadline."""
 
-    def create(address: Any, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT, source: Any = None) -> Any:
+    def create(address: Any, timeout: Any = _DEFAULT_TIMEOUT, source: Any = None) -> Any:
         return watchdog.watch(socket.create_connection(address, timeout, source))
 
     def factory(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
@@ -252,7 +258,7 @@ class _Progress:
         self._bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._bar.__exit__(*exc)
 
     def start(self, total: int | None) -> None:
