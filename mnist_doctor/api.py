@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-DEFAULT_TIMEOUT_S = 120.0
+from mnist_doctor.budget import DEFAULT_TIMEOUT_S
 
 
 class Report(Mapping[str, Any]):

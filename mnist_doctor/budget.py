@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: ``--timeout`` when none is given (the command line and the Python API alike).
+DEFAULT_TIMEOUT_S = 120.0
 #: The shortest slice ever handed out: calls still fail fast instead of blocking forever.
 FLOOR_S = 0.05
 #: Seconds a probe leaves of the run for the check that reads it: after a kill at the end of

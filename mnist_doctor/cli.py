@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from mnist_doctor import __version__
+from mnist_doctor.budget import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from mnist_doctor.facts import Facts, Options
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-DEFAULT_TIMEOUT_S = 120.0
 #: An hour: longer than any real diagnosis; keeps deadlines far from float and C-long limits.
 MAX_TIMEOUT_S = 3600.0
 
@@ -341,75 +341,19 @@ def _file_url(url: str | None) -> str | None:
     return file_url(url)
 
 
-def _new_facts(options: Options) -> Facts:
-    """Facts for a run; the target's introspection starts at once, in the background.
-
-    The introspection subprocess then overlaps the doctor's own imports (rich, the
-    checks); :func:`_validated` waits for it and turns a non-Python target into exit 2.
-    Re-runs after an action pass the same ``options``: they draw on the same deadline,
-    so a run with fixes still ends within ``--timeout``.
-    """
-    import contextlib
-    import threading
-
-    from mnist_doctor.facts import Facts
-
-    facts = Facts(options)
-
-    def prefetch() -> None:
-        with contextlib.suppress(Exception):  # reported by _validated, with a usage message
-            facts.get("introspection")
-
-    threading.Thread(target=prefetch, name="introspection", daemon=True).start()
-    return facts
-
-
-def _validated(facts: Facts) -> Facts:
-    """The target answered the introspection, or exit 2: not a Python, or ``--timeout`` too short.
-
-    A healthy interpreter cut off by the run's own budget is not called broken (promise 3).
-    """
-    from mnist_doctor.errors import UsageError
-    from mnist_doctor.facts import BudgetExhausted, FactError
-
-    try:
-        _register_target_secrets(facts.get("introspection"))
-    except BudgetExhausted as exc:
-        cause = exc.__cause__ if isinstance(exc.__cause__, BudgetExhausted) else exc
-        raise UsageError(
-            f"--python {facts.options.python}: not examined, {cause}",
-            hint=f"rerun with a larger --timeout (it is {facts.options.timeout:g} s; the default is "
-            f"{DEFAULT_TIMEOUT_S:g} s)",
-        ) from None
-    except FactError as exc:
-        raise UsageError(
-            f"--python {facts.options.python}: not a working Python interpreter ({exc})",
-            hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',
-        ) from None
-    return facts
-
-
-def _register_target_secrets(info: dict[str, Any]) -> None:
-    """The examined interpreter's proxy values are secrets too, wherever they are echoed later."""
-    from mnist_doctor.redact import register_env, register_url
-
-    register_env(info.get("env") or {})
-    for value in ((info.get("urllib") or {}).get("getproxies") or {}).values():
-        register_url(value if isinstance(value, str) else None)
-
-
 def _run(args: argparse.Namespace) -> int:
     from mnist_doctor.engine import discover
+    from mnist_doctor.run import new_facts, validated
 
     options = _options(args)
     if args.list_checks:
         checks, load_errors = discover()
         return _list_checks(checks, load_errors, args.format)
-    facts = _new_facts(options)
+    facts = new_facts(options)
     # A JSON or Markdown reader cannot answer a question: those formats never prompt.
     interactive = args.format == "rich" and sys.stdin.isatty() and sys.stdout.isatty()
     if args.clear_cache or args.seed or args.fetch:
-        _validated(facts)
+        validated(facts)
         return _action(args, facts, interactive)
     report, results = _diagnose(args, facts)
     code = report["exit_code"]
@@ -431,7 +375,7 @@ def _run(args: argparse.Namespace) -> int:
     after = None
     if changed:
         console.print("\nre-running the checks after the fixes:")
-        after, _ = _diagnose(args, _new_facts(facts.options))
+        after, _ = _diagnose(args, new_facts(facts.options))
         code = after["exit_code"]
         if args.format == "rich":
             _render(after, args)
@@ -496,35 +440,14 @@ def _diagnose(
     args: argparse.Namespace, facts: Facts, only: list[str] | None = None
 ) -> tuple[dict[str, Any], list]:
     """Run the checks (all selected, or ``only``) and build the report; the caller renders it."""
-    from mnist_doctor.engine import discover, select
-    from mnist_doctor.report import build_report
-
-    checks, load_errors = discover()
-    chosen = select(checks, only or args.select, None if only else args.ignore)
-    _share_tensorflow_import(facts, chosen)
-    _validated(facts)
     from mnist_doctor.engine import Engine
+    from mnist_doctor.run import diagnose
 
-    results = _run_engine(Engine, facts, chosen, args.format)
-    errors = [e.result() for e in load_errors] if not (only or args.select) else []
-    report = build_report(facts, results, strict=args.strict, verbose=args.verbose, load_errors=errors)
-    return report, results
+    def runner(facts: Facts, chosen: list[Any]) -> list:
+        return _run_engine(Engine, facts, chosen, args.format)
 
-
-def _share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
-    """Start the real load_data probe now, and let the import check reuse its imports.
-
-    TensorFlow's import is the longest step of a run; when ``load.real`` will run, its probe
-    starts before anything else and ``runtime.import`` reads the same subprocess's import
-    stages instead of importing TensorFlow a second time.
-    """
-    if facts.options.offline or facts.options.dry_run or not any(c.id == "load.real" for c in chosen):
-        return
-    from mnist_doctor.loadprobe import start_early
-    from mnist_doctor.probes import SHARED_IMPORT
-
-    facts.provide(SHARED_IMPORT, True)
-    start_early(facts)
+    found = diagnose(facts, only or args.select, None if only else args.ignore, runner=runner)
+    return found.report, found.results
 
 
 def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> list:
@@ -589,8 +512,10 @@ def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
         step["url"] = actions.mirror_url(args.mirror, facts.get("dataset"))
     after = None
     if not args.dry_run and code != EXIT_USAGE:
+        from mnist_doctor.run import new_facts
+
         console.print("\ncache checks after this change:")
-        after, _ = _diagnose(args, _new_facts(facts.options), only=["cache"])
+        after, _ = _diagnose(args, new_facts(facts.options), only=["cache"])
         if args.format == "rich":
             _render(after, args)
         code = code or after["exit_code"]

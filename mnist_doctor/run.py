@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mnist_doctor.budget import DEFAULT_TIMEOUT_S
 from mnist_doctor.errors import UsageError
-from mnist_doctor.facts import FactError, Facts, Options
+from mnist_doctor.facts import BudgetExhausted, FactError, Facts, Options
 from mnist_doctor.model import CheckResult
 
-EventHook = Callable[[str, str], None]
+#: Runs the chosen checks on the facts (the CLI wraps the engine in its spinner).
+Runner = Callable[[Facts, list[Any]], list[CheckResult]]
 
 
 @dataclass
@@ -48,15 +50,35 @@ def new_facts(options: Options, provided: dict[str, Any] | None = None) -> Facts
 
 
 def validated(facts: Facts) -> Facts:
-    """The facts, once the examined interpreter has answered (else a :class:`UsageError`)."""
+    """The target answered the introspection, or a :class:`UsageError`: not a Python, or too short a
+    ``--timeout`` (a healthy interpreter cut off by the run's own budget is not called broken).
+
+    The target's proxy values are registered as secrets here, before anything is rendered.
+    """
     try:
-        facts.get("introspection")
+        register_target_secrets(facts.get("introspection"))
+    except BudgetExhausted as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, BudgetExhausted) else exc
+        raise UsageError(
+            f"--python {facts.options.python}: not examined, {cause}",
+            hint=f"rerun with a larger --timeout (it is {facts.options.timeout:g} s; the default is "
+            f"{DEFAULT_TIMEOUT_S:g} s)",
+        ) from None
     except FactError as exc:
         raise UsageError(
             f"--python {facts.options.python}: not a working Python interpreter ({exc})",
             hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',
         ) from None
     return facts
+
+
+def register_target_secrets(info: dict[str, Any]) -> None:
+    """The examined interpreter's proxy values are secrets too, wherever they are echoed later."""
+    from mnist_doctor.redact import register_env, register_url
+
+    register_env(info.get("env") or {})
+    for value in ((info.get("urllib") or {}).get("getproxies") or {}).values():
+        register_url(value if isinstance(value, str) else None)
 
 
 def share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
@@ -82,7 +104,7 @@ def diagnose(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     *,
-    on_event: EventHook | None = None,
+    runner: Runner | None = None,
 ) -> Diagnosis:
     """Run the selected checks on ``facts`` and build the (redacted) report."""
     from mnist_doctor.engine import Engine, discover
@@ -94,8 +116,7 @@ def diagnose(
     chosen = choose(checks, selection or None, ignore)
     share_tensorflow_import(facts, chosen)
     validated(facts)
-    engine = Engine(facts, on_event=on_event) if on_event else Engine(facts)
-    results = engine.run(chosen)
+    results = runner(facts, chosen) if runner else Engine(facts).run(chosen)
     errors = [e.result() for e in load_errors] if not selection else []
     options = facts.options
     report = build_report(facts, results, strict=options.strict, verbose=options.verbose, load_errors=errors)
