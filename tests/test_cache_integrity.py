@@ -209,3 +209,11 @@ def test_location_check_reports_the_path(keras_home: Path, spec) -> None:
     assert result.status is Status.OK
     assert result.summary == f"Keras reads {keras_home / '.keras' / 'datasets' / 'mnist.npz'}"
     assert os.fspath(keras_home) in result.data["dataset_path"]
+
+
+def test_integrity_runs_after_the_write_probe() -> None:
+    """cache.permissions creates and removes a doctor-named temporary file in the cache folder;
+    run concurrently, cache.integrity once reported it as a leftover partial download."""
+    from mnist_doctor.checks.cache import integrity
+
+    assert "cache.permissions" in integrity.after
