@@ -11,6 +11,7 @@ verdict about the network.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 from mnist_doctor.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import Options, fact
+from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.subproc import run_script
 
@@ -167,6 +169,12 @@ def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
         verify = requests.utils.DEFAULT_CA_BUNDLE_PATH
     proxy = requests.utils.select_proxy(dataset.origin, settings.get("proxies") or {})
     out = RequestsProbe(ok=False, verify=verify, proxy=redact_text(proxy))
+    # A folder of CAs is read file by file; a file is read whole by OpenSSL.
+    unsafe = unsafe_ca_file(verify) if isinstance(verify, str) and not os.path.isdir(verify) else None
+    if unsafe:  # REQUESTS_CA_BUNDLE=/dev/urandom or a FIFO: OpenSSL would read without end, in our process
+        out.error_type, out.error = "UnsafeCABundle", f"not tried: {unsafe}"
+        out.elapsed_s = time.monotonic() - start
+        return out
     try:
         with session.get(
             dataset.origin,

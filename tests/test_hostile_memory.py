@@ -145,6 +145,24 @@ def test_hostile_ssl_cert_file_is_a_finding(home: Path, tmp_path: Path, kind: st
     assert run.max_rss_mb < RSS_LIMIT_MB and run.seconds < 10 + 2 + NOISE_S, (run.max_rss_mb, run.seconds)
 
 
+@pytest.mark.parametrize("kind", ["urandom", "fifo"])
+def test_hostile_requests_ca_bundle_is_never_loaded(home: Path, tmp_path: Path, kind: str) -> None:
+    """requests runs in the doctor's own process: OpenSSL must never be handed a CA file without end."""
+    path = "/dev/urandom"
+    if kind == "fifo":
+        path = str(tmp_path / "bundle.pem")
+        os.mkfifo(path)
+    env = clean_env(home, REQUESTS_CA_BUNDLE=path, HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="")
+    run = run_measured(
+        doctor_argv("--select", "network.requests", "--format", "json", "--timeout", "10"),
+        env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert "UnsafeCABundle" in run.output, run.output[-2000:]
+    assert run.max_rss_mb < RSS_LIMIT_MB and run.seconds < 10 + 2 + NOISE_S, (run.max_rss_mb, run.seconds)
+
+
 def test_fetch_refuses_a_hostile_ssl_cert_file_before_connecting(home: Path, tmp_path: Path) -> None:
     fifo = tmp_path / "ca.pem"
     os.mkfifo(fifo)
