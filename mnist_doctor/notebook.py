@@ -25,12 +25,12 @@ def run_magic(line: str) -> Any:
     except SystemExit:  # argparse already printed the one-line usage error
         return None
     except ValueError as exc:  # an unbalanced quote in the line
-        print(f"mnist-doctor: error: {exc}")
+        _say(f"mnist-doctor: error: {exc}")
         return None
     asked = [a for a in ACTIONS if getattr(args, a, None)]
     if asked:
         flag = "--" + asked[0].replace("_", "-")
-        print(f"mnist-doctor: {flag} changes files: run `!mnist-doctor {flag} …` in a cell or a terminal")
+        _say(f"mnist-doctor: {flag} changes files: run `!mnist-doctor {flag} …` in a cell or a terminal")
         return None
     try:
         return diagnose(
@@ -44,8 +44,15 @@ def run_magic(line: str) -> Any:
             verbose=args.verbose,
         )
     except ValueError as exc:
-        print(f"mnist-doctor: error: {exc}")
+        _say(f"mnist-doctor: error: {exc}")
         return None
+
+
+def _say(message: str) -> None:
+    """One line in the cell's output, through the same redaction as everything else printed."""
+    from mnist_doctor.output import safe_text
+
+    print(safe_text(message))
 
 
 def register(ipython: Any) -> None:
