@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnist_doctor.npz_check import sha256_stream
+
 #: Read size for copying and hashing.
 CHUNK = 1 << 20
 #: Name prefix of the doctor's own files (private backups, the temporary file of a restore).
@@ -96,12 +98,9 @@ class Refusal:
 
 
 def _sha256_fd(fd: int) -> str:
-    digest = hashlib.sha256()
-    while True:
-        block = os.read(fd, CHUNK)
-        if not block:
-            return digest.hexdigest()
-        digest.update(block)
+    """The sha256 of an open file (opened ``O_NOFOLLOW`` by the caller), read from its start."""
+    with open(fd, "rb", buffering=0, closefd=False) as handle:
+        return sha256_stream(handle)
 
 
 @dataclass(eq=False)
