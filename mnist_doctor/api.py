@@ -98,7 +98,7 @@ def diagnose(
     """
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
-    from mnist_doctor.hosted import running_in_kernel
+    from mnist_doctor.facts.hosted import running_in_kernel
     from mnist_doctor.interpreter import resolve_python
     from mnist_doctor.run import diagnose as run_diagnosis
     from mnist_doctor.run import new_facts

@@ -132,9 +132,7 @@ def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, in
         if dry_run:
             console.print(f"  would download mnist.npz from {mirror} into the Keras cache")
             return False
-        if not _confirm(
-            console, f"download mnist.npz from {mirror}?", yes=yes, interactive=interactive
-        ):
+        if not _confirm(console, f"download mnist.npz from {mirror}?", yes=yes, interactive=interactive):
             return False
         return actions.fetch_dataset(facts, console, mirror) == 0
     return _run_pip(fix, console, dry_run=dry_run, interactive=interactive)

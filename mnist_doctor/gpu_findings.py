@@ -1,6 +1,6 @@
 """Why the GPU cannot be used, with the exact fix: one pure function per obstacle.
 
-Each takes the GPU facts (:mod:`mnist_doctor.gpu`, :mod:`mnist_doctor.gpu_driver`) and returns
+Each takes the GPU facts (:mod:`mnist_doctor.facts.gpu`, :mod:`mnist_doctor.facts.gpu_driver`) and returns
 a :class:`Finding` or ``None``. The ``gpu`` checks report them one by one, and ``gpu.tensorflow``
 gathers them to explain why TensorFlow sees no GPU, so both always give the same reason.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mnist_doctor.environment import parse_version
-from mnist_doctor.gpu import METAL_FOR_TF, GpuBuild, metal_target
-from mnist_doctor.gpu_driver import NvidiaSmi, driver_too_old, minimum_driver
+from mnist_doctor.facts.gpu import METAL_FOR_TF, GpuBuild, metal_target
+from mnist_doctor.facts.gpu_driver import NvidiaSmi, driver_too_old, minimum_driver
+from mnist_doctor.facts.introspection import parse_version
 from mnist_doctor.hints import pip_install, pip_uninstall
 
 WSL_GUIDE = "https://www.tensorflow.org/install/pip#windows-wsl2"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from mnist_doctor.flavour import LEGACY_ON
+from mnist_doctor.facts.flavour import LEGACY_ON
 from mnist_doctor.hints import Command, install_command, uninstall_command
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mnist_doctor.dataset import MNIST
+from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.import_failures import classify_import_failure
-from mnist_doctor.loadprobe import LoadProbe
 
 #: What a cause is about; the consistency check compares it with the network and cache families.
 NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER = (

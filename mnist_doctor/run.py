@@ -92,8 +92,8 @@ def share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
     options = facts.options
     if options.offline or options.dry_run or not any(c.id == "load.real" for c in chosen):
         return
-    from mnist_doctor.loadprobe import start_early
-    from mnist_doctor.probes import SHARED_IMPORT
+    from mnist_doctor.facts.import_probe import SHARED_IMPORT
+    from mnist_doctor.facts.load_probe import start_early
 
     facts.provide(SHARED_IMPORT, True)
     start_early(facts)

@@ -44,7 +44,7 @@ _PENDING_LOCK = threading.Lock()
 def candidate_paths(file_name: str, env: dict[str, str] | None = None) -> list[str]:
     """Every path any supported Keras line may read ``file_name`` from, for this user.
 
-    Deliberately wider than the prediction of :mod:`mnist_doctor.cache_paths` (and needing
+    Deliberately wider than the prediction of :mod:`mnist_doctor.facts.cache` (and needing
     no introspection): keeping one file too many safe costs a copy, missing one loses data.
     """
     values: Mapping[str, str] = os.environ if env is None else env

@@ -26,7 +26,7 @@ from typing import Any
 
 from packaging.version import Version
 
-from mnist_doctor.environment import Distributions, env_lookup
+from mnist_doctor.facts.introspection import Distributions, env_lookup
 
 #: pip's truststore became its default here (``--use-feature=truststore`` since 22.2).
 PIP_TRUSTSTORE_DEFAULT = Version("24.2")

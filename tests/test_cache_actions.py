@@ -18,7 +18,7 @@ from rich.console import Console
 
 from mnist_doctor import actions, npz_check
 from mnist_doctor.dataset import DEFAULT_ORIGIN
-from mnist_doctor.flavour import KerasFlavour
+from mnist_doctor.facts.flavour import KerasFlavour
 from tests.cache_fixtures import DatasetServer, datasets_dir, make_facts, tree_snapshot
 
 

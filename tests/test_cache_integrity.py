@@ -107,8 +107,11 @@ def test_stream_reader_agrees_with_numpy(synthetic_dir: Path, tmp_path: Path, sp
     assert by_stream.error is None and not by_stream.bomb
     with np.load(other, allow_pickle=False) as archive:
         by_numpy = {
-            name: (archive[name].shape, str(archive[name].dtype),
-                   (int(archive[name].min()), int(archive[name].max())) if name.startswith("y_") else None)
+            name: (
+                archive[name].shape,
+                str(archive[name].dtype),
+                (int(archive[name].min()), int(archive[name].max())) if name.startswith("y_") else None,
+            )
             for name in archive.files
         }
     assert {k: (v.shape, v.dtype, v.value_range) for k, v in by_stream.arrays.items()} == by_numpy

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from mnist_doctor.cache_paths import predict_keras_cache
-from mnist_doctor.flavour import KerasFlavour
+from mnist_doctor.facts.cache import predict_keras_cache
+from mnist_doctor.facts.flavour import KerasFlavour
 from tests.cache_fixtures import OTHER_UID, can_switch_user, make_facts, run_as
 
 
@@ -105,7 +105,7 @@ def test_unwritable_home_as_another_user_falls_back_to_tmp(shared_tmp: Path) -> 
     home.mkdir(mode=0o755)
     paths_json = {"home": str(home), "keras_home": None, "tempdir": "/tmp", "states": []}
     code = (
-        "import json; from mnist_doctor.cache_paths import predict_keras_cache;"
+        "import json; from mnist_doctor.facts.cache import predict_keras_cache;"
         f"c = predict_keras_cache(None, {paths_json!r});"
         "print(json.dumps(c.to_dict()))"
     )

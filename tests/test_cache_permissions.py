@@ -24,7 +24,7 @@ needs_other_user = pytest.mark.skipif(can_switch_user() is not None, reason=str(
 
 CHECK_AS_USER = """
 import json
-from mnist_doctor.cache_paths import predict_keras_cache
+from mnist_doctor.facts.cache import predict_keras_cache
 from mnist_doctor.checks import cache as checks
 from mnist_doctor.dataset import MNIST
 cache = predict_keras_cache(None, {"home": %(home)r, "keras_home": None, "tempdir": "/tmp", "states": []})

@@ -127,9 +127,9 @@ def test_probe_cut_by_the_doctors_timeout_is_a_warn_with_the_timeout_to_use(doct
 
 
 def test_probe_killed_at_its_own_cap_is_a_hang_and_fails(tmp_path, monkeypatch):
-    from mnist_doctor import probes
     from mnist_doctor.checks.runtime import ImportWorks
     from mnist_doctor.facts import Facts, Options
+    from mnist_doctor.facts import import_probe as probes
 
     py = fake_tf_env(tmp_path / "v", "hang")
     monkeypatch.setattr(probes, "IMPORT_TIMEOUT_S", 2.0)  # the probe's own cap, well inside the budget

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import ast
 import graphlib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from mnist_doctor.engine import discover
-from mnist_doctor.facts import BUILT_IN, Facts, Options, registry, wanted_facts
+from mnist_doctor.facts import BUILT_IN, FACTS_GROUP, Facts, Options, registry, wanted_facts
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"
 #: Pure rules: they know data and files, nothing of facts, checks, rendering or the CLI.
 RULE_MODULES = (
-    "budget", "compat", "dataset", "errors", "model", "npz_check", "npz_stream",
+    "budget", "compat_table", "dataset", "errors", "model", "npz_check", "npz_stream",
     "output", "pem_guard", "redact", "safe_dir", "urlcheck",
 )  # fmt: skip
 
@@ -65,6 +66,24 @@ def test_rule_modules_import_only_rule_modules(rule_module: str) -> None:
 def test_the_facts_registry_imports_no_provider() -> None:
     """Registration is by entry point, not by importing providers (which made a cycle before)."""
     assert imports(MODULES["mnist_doctor.facts"], lazy=True) <= {"mnist_doctor.budget"}
+
+
+#: Layers above the facts: a provider never reaches up into them.
+ABOVE_FACTS = ("mnist_doctor.checks", "mnist_doctor.render", "mnist_doctor.actions", "mnist_doctor.cli",
+               "mnist_doctor.engine", "mnist_doctor.run", "mnist_doctor.report", "mnist_doctor.api",
+               "mnist_doctor.notebook", "mnist_doctor.fixes")  # fmt: skip
+PROVIDERS = sorted(n for n in MODULES if n.startswith("mnist_doctor.facts."))
+
+
+def test_every_provider_lives_in_the_facts_package_and_is_registered() -> None:
+    registered = {ep.value for ep in metadata.entry_points(group=FACTS_GROUP)}
+    assert registered == set(PROVIDERS), "a module in mnist_doctor/facts/ is a provider, registered once"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_providers_import_nothing_above_the_facts(provider: str) -> None:
+    above = {m for m in imports(MODULES[provider], lazy=True) if m.startswith(ABOVE_FACTS)}
+    assert not above, f"{provider} imports {sorted(above)}, which sit above the facts"
 
 
 def test_every_fact_a_check_asks_for_is_registered() -> None:

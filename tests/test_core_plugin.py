@@ -71,7 +71,7 @@ class GpuTypo(BaseCheck):
 CHECKS = [GpuVisible(), GpuCount(), GpuTypo()]
 '''
 
-PLUGIN_FACTS = '''\
+PLUGIN_FACTS = """\
 from mnist_doctor.facts import fact
 
 
@@ -79,7 +79,7 @@ from mnist_doctor.facts import fact
 def listed_gpus(target_env):
     value = target_env.get("CUDA_VISIBLE_DEVICES") or ""
     return len([d for d in value.split(",") if d.strip() and d.strip() != "-1"])
-'''
+"""
 
 
 @pytest.fixture(scope="module")

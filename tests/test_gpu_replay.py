@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from mnist_doctor.environment import Distributions
-from mnist_doctor.gpu import TF_CUDA, describe
+from mnist_doctor.facts.gpu import TF_CUDA, describe
+from mnist_doctor.facts.introspection import Distributions
 from tests.gpu_fixtures import (
     all_pinned,
     and_cuda_lines,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.gpu_runtime import classify_stderr, from_probe
-from mnist_doctor.loadprobe import run_load_probe
+from mnist_doctor.facts.gpu_runtime import classify_stderr, from_probe
+from mnist_doctor.facts.load_probe import run_load_probe
 from mnist_doctor.subproc import run_script
 from tests.conftest import clean_env, needs_tf
 from tests.gpu_fixtures import path_with

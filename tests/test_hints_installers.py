@@ -232,7 +232,7 @@ def test_fix_runs_the_command_its_hint_shows(doctor, home, tmp_path, tiny_wheels
 
 
 def test_isolated_tool_env_is_recognised_by_path_or_receipt(tmp_path):
-    from mnist_doctor.environment import isolated_tool_env
+    from mnist_doctor.facts.introspection import isolated_tool_env
 
     assert isolated_tool_env(str(tmp_path / ".local" / "pipx" / "venvs" / "mnist-doctor")) == "pipx"
     assert (

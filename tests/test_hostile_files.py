@@ -173,7 +173,7 @@ CLEAR_AS_USER = """
 import sys
 from rich.console import Console
 from mnist_doctor import actions
-from mnist_doctor.cache_paths import predict_keras_cache
+from mnist_doctor.facts.cache import predict_keras_cache
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.facts import Facts, Options
 paths = {"home": %(home)r, "keras_home": %(keras)r, "tempdir": "/tmp", "states": []}

@@ -113,8 +113,19 @@ QUERY_VALUE = st.characters(min_codepoint=0x21, max_codepoint=0x7E).filter(lambd
 @settings(max_examples=200, deadline=None)
 @given(
     name=st.sampled_from(
-        ["private_token", "auth_token", "access_key", "X-Amz-Signature", "sessionId", "API_KEY", "passwd",
-         "client_secret", "Credential", "pwd", "sig"]
+        [
+            "private_token",
+            "auth_token",
+            "access_key",
+            "X-Amz-Signature",
+            "sessionId",
+            "API_KEY",
+            "passwd",
+            "client_secret",
+            "Credential",
+            "pwd",
+            "sig",
+        ]
     ),
     value=st.text(QUERY_VALUE, min_size=1, max_size=20),
 )
@@ -227,7 +238,14 @@ def test_target_interpreter_stderr_echoing_the_proxy_is_redacted(doctor, tmp_pat
     for python, code in ((failing, 2), (working, None)):
         for fmt in ("rich", "json"):
             run = doctor(
-                "--python", str(python), "--offline", "--select", "proxy", "--format", fmt, "--verbose",
+                "--python",
+                str(python),
+                "--offline",
+                "--select",
+                "proxy",
+                "--format",
+                fmt,
+                "--verbose",
                 env_extra={"HTTPS_PROXY": proxy},
             )
             out = run.stdout + run.stderr
@@ -240,7 +258,12 @@ def test_target_interpreter_stderr_echoing_the_proxy_is_redacted(doctor, tmp_pat
 def test_target_env_proxy_values_are_secrets_too(doctor) -> None:
     """An upper/lower-case pair with different passwords: both are masked in every detail."""
     run = doctor(
-        "--offline", "--select", "proxy", "--format", "markdown", "--verbose",
+        "--offline",
+        "--select",
+        "proxy",
+        "--format",
+        "markdown",
+        "--verbose",
         env_extra={"HTTPS_PROXY": "http://u:UpperPw@p:3128", "https_proxy": "http://u:lower pw/x@p:3128"},
     )
     assert "UpperPw" not in run.stdout and "lower pw" not in run.stdout, run.stdout
@@ -286,8 +309,17 @@ def escaping_server() -> Iterator[str]:
 
 def test_escape_bytes_from_a_server_never_reach_the_terminal(doctor, escaping_server: str) -> None:
     for fmt in ("rich", "markdown", "json"):
-        run = doctor("--origin", escaping_server, "--select", "network", "--format", fmt, "--verbose",
-                     "--timeout", "30")
+        run = doctor(
+            "--origin",
+            escaping_server,
+            "--select",
+            "network",
+            "--format",
+            fmt,
+            "--verbose",
+            "--timeout",
+            "30",
+        )
         out = run.stdout + run.stderr
         assert "Traceback" not in out
         for char in ("\x1b", "\x07", "\x9b", "\r"):
@@ -299,8 +331,15 @@ def test_escapes_in_keras_home_are_shown_escaped(doctor, tmp_path: Path) -> None
     keras_home = tmp_path / "k\x1b[31mred\x07\rhome"
     keras_home.mkdir()
     for fmt in ("rich", "markdown", "json"):
-        run = doctor("--offline", "--select", "cache", "--format", fmt, "--verbose",
-                     env_extra={"KERAS_HOME": str(keras_home)})
+        run = doctor(
+            "--offline",
+            "--select",
+            "cache",
+            "--format",
+            fmt,
+            "--verbose",
+            env_extra={"KERAS_HOME": str(keras_home)},
+        )
         out = run.stdout + run.stderr
         assert "\x1b" not in out and "\x07" not in out and "\r" not in out
         shown = "\\x1b[31mred\\x07\\rhome"

@@ -109,8 +109,15 @@ def test_malformed_origin_variable_with_fetch_is_exit_2(doctor) -> None:
 
 def test_malformed_origin_variable_online_prints_no_traceback(doctor) -> None:
     """The network checks meet the bad origin too (nothing is contacted: there is no host)."""
-    run = doctor("--select", "network", "--timeout", "30", "--format", "json",
-                 env_extra={"MNIST_DOCTOR_ORIGIN": "http://[::1"})
+    run = doctor(
+        "--select",
+        "network",
+        "--timeout",
+        "30",
+        "--format",
+        "json",
+        env_extra={"MNIST_DOCTOR_ORIGIN": "http://[::1"},
+    )
     assert "Traceback" not in run.stderr, run.stderr
     assert run.code == 1 and run.json["schema"] == 2
 

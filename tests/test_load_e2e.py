@@ -20,9 +20,9 @@ import pytest
 from mnist_doctor.checks.load import failure_result, success_result
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.facts import Options
+from mnist_doctor.facts.import_probe import ImportProbe
+from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
 from mnist_doctor.load_failures import LoadDiagnosis, diagnose
-from mnist_doctor.loadprobe import LoadProbe, run_load_probe
-from mnist_doctor.probes import ImportProbe
 from tests.conftest import clean_env, run_doctor
 from tests.load_fixtures import (
     HANG_TIMEOUT_S,

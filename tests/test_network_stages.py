@@ -159,7 +159,7 @@ def test_a_stage_cut_by_the_run_budget_is_marked_as_ours_not_the_networks(scheme
     """With a silent host, a slice shorter than the stage's own limit is the doctor's limit."""
     from mnist_doctor.budget import Budget
     from mnist_doctor.dataset import dataset_spec
-    from mnist_doctor.netprobe import run_urllib_probe
+    from mnist_doctor.facts.net_probe import run_urllib_probe
 
     with silent_server() as port:
         spec = dataset_spec(f"{scheme}://127.0.0.1:{port}/mnist.npz")

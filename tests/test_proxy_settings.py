@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_doctor.proxies import entry_problem, parse_proxy, urllib_bypass_entry
+from mnist_doctor.facts.proxies import entry_problem, parse_proxy, urllib_bypass_entry
 from mnist_doctor.redact import redact, redact_text
 from tests.net_fixtures import clean_env, closed_port, doctor_json
 

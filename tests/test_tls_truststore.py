@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mnist_doctor.environment import Distributions
+from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.trust_stores import picture, pip_only_trust
 from tests import net_fixtures
 from tests.net_fixtures import DatasetServer, clean_env, doctor_json

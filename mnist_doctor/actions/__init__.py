@@ -1,6 +1,6 @@
 """The cache actions: ``--clear-cache``, ``--seed FILE`` and ``--fetch [--mirror URL]``.
 
-All three act on the folders :mod:`mnist_doctor.cache_paths` predicts, so they touch
+All three act on the folders :mod:`mnist_doctor.facts.cache` predicts, so they touch
 exactly the file Keras will read. Installs are atomic — a temporary file in the target
 folder, verified, then ``os.replace`` — so an interrupted seed or download never leaves
 a half file where Keras looks (Keras' own ``urlretrieve`` writes straight to the final

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from mnist_doctor.cache_paths import KerasCache
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import Facts
+from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.redact import redact_text
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2

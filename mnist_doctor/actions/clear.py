@@ -25,8 +25,8 @@ from mnist_doctor.actions._common import (
     _plain,
     _say,
 )
-from mnist_doctor.cache_paths import KerasCache
 from mnist_doctor.facts import Facts
+from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder, is_temp_name
 
 

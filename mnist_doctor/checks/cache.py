@@ -1,6 +1,6 @@
 """Checks of the Keras cache: where it is, whether Keras can write there, and what lies in it.
 
-The folder is predicted by :mod:`mnist_doctor.cache_paths` (Keras' own rules); the file
+The folder is predicted by :mod:`mnist_doctor.facts.cache` (Keras' own rules); the file
 verdicts come from :mod:`mnist_doctor.npz_check`. Everything here touches only the file
 system, so it runs in the doctor's process, as the same user Keras runs as.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mnist_doctor import npz_check
-from mnist_doctor.cache_paths import KerasCache
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.model import Result, function_check
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 

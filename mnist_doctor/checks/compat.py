@@ -38,7 +38,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.compat import (
+from mnist_doctor.compat_table import (
     Release,
     applies,
     canonical,
@@ -48,8 +48,8 @@ from mnist_doctor.compat import (
     releases_supporting_python,
     table_span,
 )
-from mnist_doctor.environment import Dist, Distributions, conflicting_tensorflow, env_lookup
-from mnist_doctor.flavour import LEGACY_ON, KerasFlavour
+from mnist_doctor.facts.flavour import LEGACY_ON, KerasFlavour
+from mnist_doctor.facts.introspection import Dist, Distributions, conflicting_tensorflow, env_lookup
 from mnist_doctor.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
 from mnist_doctor.model import BaseCheck, Result, Status
 

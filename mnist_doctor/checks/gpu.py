@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_doctor.environment import parse_version
-from mnist_doctor.gpu import GpuBuild, metal_target
-from mnist_doctor.gpu_driver import NvidiaSmi, minimum_driver
+from mnist_doctor.facts.gpu import GpuBuild, metal_target
+from mnist_doctor.facts.gpu_driver import NvidiaSmi, minimum_driver
+from mnist_doctor.facts.gpu_runtime import GpuRuntime
+from mnist_doctor.facts.introspection import parse_version
 from mnist_doctor.gpu_findings import (
     Finding,
     build_finding,
@@ -27,7 +28,6 @@ from mnist_doctor.gpu_findings import (
     stderr_hint,
     wheels_finding,
 )
-from mnist_doctor.gpu_runtime import GpuRuntime
 from mnist_doctor.hints import pip_install
 from mnist_doctor.model import BaseCheck, Result, Status
 

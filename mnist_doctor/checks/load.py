@@ -1,7 +1,7 @@
 """The final word: call the real ``load_data()`` and cross-check it with the other findings.
 
 ``load.real`` runs the user's own ``load_data`` in the target interpreter (see
-:mod:`mnist_doctor.loadprobe`) and names the root cause of a failure
+:mod:`mnist_doctor.facts.load_probe`) and names the root cause of a failure
 (:mod:`mnist_doctor.load_failures`). ``load.consistency`` compares that verdict with the
 network and cache families: a doctor whose predictions disagree with the real call must
 say so rather than show two contradicting reports.
@@ -14,13 +14,13 @@ from importlib import metadata
 from typing import Any
 
 from mnist_doctor import npz_check
-from mnist_doctor.compat import declared_specs
+from mnist_doctor.compat_table import declared_specs
 from mnist_doctor.dataset import MNIST, DatasetSpec
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
+from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.load_failures import CACHE, IMPORT, NETWORK, OFFLINE_DOWNLOAD, LoadDiagnosis, diagnose
-from mnist_doctor.loadprobe import LoadProbe
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.

@@ -13,10 +13,10 @@ from typing import Any
 
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import Options
+from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe
+from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.netprobe import NetworkProbes, UrllibProbe
-from mnist_doctor.proxies import parse_proxy
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 

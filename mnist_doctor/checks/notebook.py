@@ -15,9 +15,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.environment import Distributions
 from mnist_doctor.facts import Options
-from mnist_doctor.hosted import KAGGLE_INPUT, LoadedModule, NotebookHost, describe, kaggle_datasets
+from mnist_doctor.facts.hosted import KAGGLE_INPUT, LoadedModule, NotebookHost, describe, kaggle_datasets
+from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
 
 #: The checks whose failure means "no route to the dataset host" for the Kaggle advice.

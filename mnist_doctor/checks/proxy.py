@@ -1,20 +1,20 @@
 """Family ``proxy``: the proxy settings exactly as urllib (hence Keras) reads them.
 
-All checks read :func:`mnist_doctor.proxies.proxy_view` (the target interpreter's own
+All checks read :func:`mnist_doctor.facts.proxies.proxy_view` (the target interpreter's own
 ``getproxies()`` / ``proxy_bypass``). Values shown are always redacted.
 """
 
 from __future__ import annotations
 
-from mnist_doctor.hints import pip_install
-from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.proxies import (
+from mnist_doctor.facts.proxies import (
     ProxyView,
     entry_problem,
     no_proxy_entries,
     parse_proxy,
     urllib_bypass_entry,
 )
+from mnist_doctor.hints import pip_install
+from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.redact import redact_text
 
 #: urllib speaks no socks: a local HTTP proxy that forwards to the socks one bridges the gap.

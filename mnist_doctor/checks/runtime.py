@@ -6,7 +6,7 @@ after it, see ``checks/compat.py``).
 
 A probe killed because the doctor's own ``--timeout`` ran out says nothing about the
 patient: that is a ``warn`` naming the time it had and the ``--timeout`` that would do,
-never a ``fail``. A probe killed at its own cap (:data:`mnist_doctor.probes.IMPORT_TIMEOUT_S`)
+never a ``fail``. A probe killed at its own cap (:data:`mnist_doctor.facts.import_probe.IMPORT_TIMEOUT_S`)
 is a hang, and fails.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.compat import declared_specs
-from mnist_doctor.environment import Distributions, env_lookup
-from mnist_doctor.flavour import KerasFlavour
+from mnist_doctor.compat_table import declared_specs
+from mnist_doctor.facts.flavour import KerasFlavour
+from mnist_doctor.facts.import_probe import IMPORT_TIMEOUT_S, ImportProbe, timeout_needed
+from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.import_failures import classify_import_failure
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.probes import IMPORT_TIMEOUT_S, ImportProbe, timeout_needed
 
 
 def _tail(text: str, lines: int = 12) -> list[str]:

@@ -13,10 +13,10 @@ import ssl
 import sys
 from typing import Any
 
-from mnist_doctor.environment import Distributions, env_lookup
+from mnist_doctor.facts.introspection import Distributions, env_lookup
+from mnist_doctor.facts.net_probe import NetworkProbes
 from mnist_doctor.hints import Installer
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.netprobe import NetworkProbes
 from mnist_doctor.pem_guard import read_ca_file
 from mnist_doctor.trust_stores import TrustPicture, picture, pip_only_trust
 

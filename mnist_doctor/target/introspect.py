@@ -40,7 +40,7 @@ ENV_NAMES = (
     "MNIST_DOCTOR_ORIGIN",
     "MNIST_DOCTOR_DATASET",
     "NO_COLOR",
-    # Notebook hosts (mnist_doctor/hosted.py HOST_MARKERS; a test keeps the two lists equal).
+    # Notebook hosts (mnist_doctor/facts/hosted.py HOST_MARKERS; a test keeps the two lists equal).
     "COLAB_RELEASE_TAG",
     "COLAB_GPU",
     "COLAB_BACKEND_VERSION",
@@ -435,7 +435,7 @@ def _path_state(path):
 
 
 def keras_paths():
-    """Raw inputs of Keras' cache-dir rules (see mnist_doctor.cache_paths)."""
+    """Raw inputs of Keras' cache-dir rules (see mnist_doctor.facts.cache)."""
     home = os.path.expanduser("~")
     keras_home = os.environ.get("KERAS_HOME")
     bases = [os.path.join(home, ".keras"), "/tmp", os.path.join("/tmp", ".keras")]

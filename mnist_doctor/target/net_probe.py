@@ -407,8 +407,10 @@ def unsafe_ca_file():
     except OSError:
         return None  # missing: OpenSSL skips it quickly
     if not stat.S_ISREG(st.st_mode):
-        return "%s=%s is not a regular file (a FIFO or a device): OpenSSL would block on it or read it " \
+        return (
+            "%s=%s is not a regular file (a FIFO or a device): OpenSSL would block on it or read it "
             "without end" % (name, path)
+        )
     if st.st_size > MAX_CA_BYTES:
         return "%s=%s is %d MB, far larger than any CA bundle" % (name, path, st.st_size // 1000000)
     return None

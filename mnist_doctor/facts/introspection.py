@@ -15,8 +15,8 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.compat import canonical
-from mnist_doctor.dataset import DatasetSpec, dataset_spec
+from mnist_doctor.compat_table import canonical
+from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import BudgetExhausted, FactError, Options, fact
 from mnist_doctor.hints import Installer, installer_for, remember
 from mnist_doctor.subproc import run_script
@@ -140,14 +140,6 @@ def conflicting_tensorflow(dists: list[Dist]) -> list[Dist]:
 def target_python(options: Options) -> str:
     """The interpreter under examination (``--python``)."""
     return options.python
-
-
-@fact
-def dataset(options: Options) -> DatasetSpec:
-    """The dataset spec, pointed at ``--origin`` when given (and the test hook of npz_check)."""
-    from mnist_doctor.npz_check import spec_from_env
-
-    return spec_from_env(dataset_spec(options.origin))
 
 
 @fact

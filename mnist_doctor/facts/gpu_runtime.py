@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mnist_doctor.facts import fact
-from mnist_doctor.probes import ImportProbe
+from mnist_doctor.facts.import_probe import ImportProbe
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from mnist_doctor.environment import Distributions, env_lookup
 from mnist_doctor.facts import fact
+from mnist_doctor.facts.introspection import Distributions, env_lookup
 
 #: Values of ``TF_USE_LEGACY_KERAS`` that TensorFlow treats as "on"; any other value is off.
 LEGACY_ON = ("1", "true", "True")

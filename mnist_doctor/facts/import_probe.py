@@ -17,7 +17,7 @@ from typing import Any
 
 from mnist_doctor.budget import REPORT_RESERVE_S
 from mnist_doctor.facts import Options, fact
-from mnist_doctor.flavour import KerasFlavour
+from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.subproc import ScriptRun, run_script
 
 IMPORT_TIMEOUT_S = 180.0

@@ -35,7 +35,7 @@ from packaging.version import Version
 
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import fact
-from mnist_doctor.flavour import KerasFlavour
+from mnist_doctor.facts.flavour import KerasFlavour
 
 #: Keras 3 release from which the fallback uses ``tempfile.gettempdir()`` when ``/tmp`` is missing.
 TEMPDIR_RULE_FROM = Version("3.12.0")
