@@ -57,7 +57,13 @@ class Mitm:
 
 @contextlib.contextmanager
 def mitm_proxy(
-    tmp: Path, fault: str, *, proxyauth: str | None = None, fault_file: Path | None = None
+    tmp: Path,
+    fault: str,
+    *,
+    proxyauth: str | None = None,
+    fault_file: Path | None = None,
+    fault_dir: Path | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> Iterator[Mitm]:
     """Start ``mitmdump`` answering for the dataset host with ``fault``; stop it afterwards."""
     if MITMDUMP is None:
@@ -84,6 +90,10 @@ def mitm_proxy(
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "MNIST_DOCTOR_FAULT": fault}
     if fault_file:
         env["MNIST_DOCTOR_FAULT_FILE"] = str(fault_file)
+    if fault_dir:
+        env["MNIST_DOCTOR_FAULT_DIR"] = str(fault_dir)
+    if hosts:
+        env["MNIST_DOCTOR_FAULT_HOSTS"] = ",".join(hosts)
     log = (tmp / "mitmdump.log").open("w")
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -148,3 +158,47 @@ def synthetic_npz(path: Path) -> Path:
     )
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def idx_gz(path: Path, count: int, *, images: bool, seed: int = 0) -> Path:
+    """A valid gzip of an IDX file (Fashion-MNIST's format): ``count`` labels or 28x28 images."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if images:
+        header = struct.pack(">IIII", 0x00000803, count, 28, 28)
+        payload = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8).tobytes()
+    else:
+        header = struct.pack(">II", 0x00000801, count)
+        payload = (np.arange(count) % 10).astype(np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(header + payload, mtime=0))
+    return path
+
+
+#: Fashion-MNIST's four files, and whether each holds images, with tiny synthetic counts.
+FASHION_FILES = {
+    "train-labels-idx1-ubyte.gz": (False, 12),
+    "train-images-idx3-ubyte.gz": (True, 12),
+    "t10k-labels-idx1-ubyte.gz": (False, 4),
+    "t10k-images-idx3-ubyte.gz": (True, 4),
+}
+
+
+def fashion_set(folder: Path) -> dict[str, Path]:
+    """A complete synthetic Fashion-MNIST set in ``folder`` (Keras checks no hash of these)."""
+    return {
+        name: idx_gz(folder / name, count, images=images, seed=i)
+        for i, (name, (images, count)) in enumerate(FASHION_FILES.items())
+    }
+
+
+def pins_for(paths: list[Path]) -> str:
+    """``MNIST_DOCTOR_PINS`` for synthetic files: their own sha256 and size, by file name."""
+    import hashlib
+    import json
+
+    return json.dumps({p.name: [hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size] for p in paths})
