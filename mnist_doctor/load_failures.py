@@ -576,6 +576,22 @@ def _left_file(ev: Evidence, name: str) -> dict[str, Any] | None:
     return next((f for f in ev.left_behind() if str(f.get("path", "")).endswith("/" + name)), None)
 
 
+def _gzip_problem(path: str) -> str | None:
+    """Read a cached ``.gz`` through (in blocks, nothing kept): None when whole, else what is wrong."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except EOFError:
+        return "truncated"
+    except (OSError, zlib.error) as exc:
+        return f"not a valid gzip file ({str(exc)[:80]})"
+    return None
+
+
 def _bad_gzip(ev: Evidence) -> LoadDiagnosis | None:
     """Fashion-MNIST's ``.gz`` files carry no hash in Keras: an HTML page or a cut file is read as is."""
     loader = _loader(ev)
@@ -594,11 +610,12 @@ def _bad_gzip(ev: Evidence) -> LoadDiagnosis | None:
         if state.get("looks_html"):
             bad, what = state, f"an HTML page ({state.get('size', 0):,} bytes), not the gzip file"
             break
-        wrong = state.get("size") != data_file.spec.size or not str(state.get("head", "")).startswith("1f8b")
-        if wrong and bad is None:
+        problem = _gzip_problem(str(state.get("path")))
+        if problem is not None:
             got, want = state.get("size", 0), data_file.spec.size
             bad = state
-            what = f"truncated ({got:,} of {want:,} bytes)" if got < want else f"not the file ({got:,} bytes)"
+            what = f"truncated ({got:,} of {want:,} bytes)" if problem == "truncated" else problem
+            break
     path = str(bad["path"]) if bad else f"{loader.cache_subdir}/<one of its .gz files>"
     name = path.rsplit("/", 1)[-1]
     clear = doctor_command(ev.target_python, f"--clear-cache --dataset {loader.name}")

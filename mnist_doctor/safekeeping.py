@@ -517,7 +517,8 @@ class DatasetKeeping:
                 members = tuple(os.path.normpath(os.path.join(inner, m)) for m in dataset.archive.members)
                 folders = candidate_paths(layout.folder, env, subdir)
                 for archive, folder in zip(archives, folders, strict=True):  # both from the same bases
-                    kept = FolderKeeping(folder, members, archive, spec.sha256, spec.size, 3 * spec.size)
+                    room = 3 * spec.size + margin  # the extracted members are about as large as the archive
+                    kept = FolderKeeping(folder, members, archive, spec.sha256, spec.size, room)
                     keeping.folders.append(kept.protect())
         return keeping
 

@@ -202,3 +202,31 @@ def pins_for(paths: list[Path]) -> str:
     import json
 
     return json.dumps({p.name: [hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size] for p in paths})
+
+
+def cifar_archive(path: Path, inner: str, members: tuple[str, ...]) -> Path:
+    """A tiny cifar-like tar.gz: ``inner/<member>`` pickled dicts as Keras' ``load_batch`` reads them."""
+    import pickle
+    import tarfile
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for i, member in enumerate(members):
+            batch = {b"data": np.full((2, 3072), i, np.uint8), b"labels": [i % 10, (i + 1) % 10]}
+            blob = pickle.dumps(batch)
+            info = tarfile.TarInfo(f"{inner}/{member}")
+            info.size = len(blob)
+            archive.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def extract_to(archive: Path, folder: Path) -> Path:
+    """Extract ``archive`` into ``folder`` (as Keras' own extraction would lay it out)."""
+    import tarfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as handle:
+        handle.extractall(folder, filter="data")
+    return folder
