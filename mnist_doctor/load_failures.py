@@ -683,7 +683,7 @@ def _dataset_offline_guard(ev: Evidence) -> LoadDiagnosis | None:
     return LoadDiagnosis(
         OFFLINE_DOWNLOAD,
         NETWORK,
-        f"Keras wanted to download {wanted} for {loader.name} (it does not accept the cached copy); "
+        f"Keras wanted to download {wanted} for {loader.name} (no cached copy it accepts); "
         "--offline kept the probe off the network",
         f"with a network, run `{doctor_command(ev.target_python, f'--dataset {loader.name}')}`; offline: "
         + dataset_route(ev.target_python, loader),

@@ -440,6 +440,8 @@ class FolderKeeping:
             return self
         # Members are no "pinned file": whatever Keras rewrites in them is put back.
         self.files = Safekeeping("", -1, self.max_copy_bytes).protect(found)
+        with _PENDING_LOCK:  # restored by this folder (which first rebuilds removed subfolders), not alone
+            _PENDING.discard(self.files)
         if self.files.refused:
             self.refusal = self.files.refused[0].reason
         return self

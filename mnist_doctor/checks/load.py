@@ -372,9 +372,13 @@ def several_result(
     runnable = [d for d in datasets if d.name not in gates]
     probe: LoadProbe | None = facts.get("load_probe") if runnable else None
     parts: list[tuple[str, Result]] = []
+    shorts: dict[str, str] = {}
     for loader in datasets:
         if loader.name in gates:
-            result = gate_result(gates[loader.name], options, target_python, loader.name)
+            gate = gates[loader.name]
+            result = gate_result(gate, options, target_python, loader.name)
+            mode = "--offline" if options.offline else "--dry-run"
+            shorts[loader.name] = f"not run under {mode}: {gate.short or gate.reason}"
         elif probe is None:
             continue
         elif loader.name == "mnist":
@@ -382,18 +386,23 @@ def several_result(
         else:
             result = loader_result(facts, options, loader, probe, target_python)
         parts.append((loader.name, result))
-    return combine(parts)
+    return combine(parts, shorts)
 
 
-def combine(parts: list[tuple[str, Result]]) -> Result:
-    """One result from each loader's: worst status, non-ok loaders named, details and data per loader."""
+def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = None) -> Result:
+    """One result from each loader's: worst status, non-ok loaders named, details and data per loader.
+
+    ``shorts`` are briefer summaries for the combined line (the details keep the full ones).
+    """
+    shorts = shorts or {}
     worst = min((r.status for _, r in parts), key=lambda s: _RANK[s], default=Status.SKIP)
     if worst == Status.SKIP or all(r.status in (Status.OK, Status.SKIP) for _, r in parts):
         worst = Status.OK if any(r.status == Status.OK for _, r in parts) else Status.SKIP
     not_ok = [(n, r) for n, r in parts if r.status != Status.OK]
     ok_names = [n for n, r in parts if r.status == Status.OK]
     pieces = [
-        f"{n}: {r.status.value} — {r.summary}" for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
+        f"{n}: {r.status.value} — {shorts.get(n) or r.summary}"
+        for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
     ]
     if ok_names:
         pieces.append("load_data works for " + ", ".join(ok_names))

@@ -188,9 +188,13 @@ class LoadProbe:
         A kill or crash after the imports finished is not an import problem.
         """
         stages = [r for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
-        imports_done = self.stage("load_data") is not None or self.answer.get("done", False)
+        # Any loader's stage (MNIST's ``load_data`` or another's ``load_data:<name>``) came after them.
+        loaders_started = any(
+            str(r.get("name", "")).split(":", 1)[0] == "load_data" for r in self.answer.get("stages", [])
+        )
+        imports_done = loaders_started or self.answer.get("done", False)
         answer = dict(self.answer, stages=stages, done=bool(imports_done))
-        after_imports = self.stage("load_data") is not None
+        after_imports = loaders_started
         return replace(
             self.run,
             answer=answer if self.run.answer is not None else None,
@@ -318,6 +322,8 @@ class LoadGate:
     reason: str
     details: tuple[str, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)
+    #: The reason in a few words, for a summary naming several loaders (no paths).
+    short: str = ""
 
 
 def _pinned(path: Path, sha256: str, size: int) -> str:
@@ -340,7 +346,7 @@ def _pinned(path: Path, sha256: str, size: int) -> str:
 
 
 def _size_mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e6:.1f} MB" if size >= 1_000_000 else f"{size / 1e3:.0f} kB"
 
 
 def dataset_gate(
@@ -356,6 +362,7 @@ def dataset_gate(
     if loader.keras3_only and kind != "keras3":
         return None
     folder = base / loader.cache_subdir
+    missing: list[tuple[Path, Any]] = []
     for data_file in loader.files:
         if data_file.kind == "json":
             continue  # the word indexes are read by get_word_index(), not by load_data()
@@ -370,16 +377,14 @@ def dataset_gate(
             state = "missing"
         data = {"read_only": True, "verdict": state, "path": str(path)}
         if state == "missing":
-            return LoadGate(
-                f"load_data would download {data_file.name} ({_size_mb(spec.size)}) "
-                f"from {spec.host} into {path}",
-                data=data,
-            )
+            missing.append((path, data_file))
+            continue
         if state != "ok":
             return LoadGate(
                 f"Keras would discard {path} (not the file it pins) and download "
                 f"{data_file.name} ({_size_mb(spec.size)}) over it",
                 data=data,
+                short=f"would discard the cached {path.name} and download it again",
             )
         if loader.archive is not None:
             target = folder / layout.folder
@@ -387,13 +392,26 @@ def dataset_gate(
                 return LoadGate(
                     f"this Keras re-extracts {path.name} into {target} on every load_data call",
                     data=dict(data, folder=str(target)),
+                    short=f"re-extracts {path.name} on every call",
                 )
             if not os.path.lexists(target):
                 return LoadGate(
                     f"load_data would extract {path.name} into {target} (missing)",
                     data=dict(data, folder=str(target)),
+                    short=f"would extract {path.name} (no {target.name}/ yet)",
                 )
-    return None
+    if not missing:
+        return None
+    size = _size_mb(sum(f.spec.size for _, f in missing))
+    host = missing[0][1].spec.host
+    names = missing[0][1].name if len(missing) == 1 else f"{len(missing)} files"
+    where = missing[0][0] if len(missing) == 1 else missing[0][0].parent
+    return LoadGate(
+        f"load_data would download {names} ({size}) from {host} into {where}",
+        details=tuple(f"{p}: not present" for p, _ in missing),
+        data={"read_only": True, "verdict": "missing", "path": str(missing[0][0])},
+        short=f"would download {names} ({size}) from {host}",
+    )
 
 
 @fact
@@ -435,6 +453,7 @@ def load_gates(options: Options, datasets: tuple[Dataset, ...], facts: Facts) ->
                 what,
                 details=(f"{cache.dataset_path}: {copy.summary}",),
                 data={"read_only": True, "verdict": copy.verdict, "path": str(cache.dataset_path)},
+                short=what.split(" into ")[0].removeprefix("load_data "),
             )
             continue
         gate = dataset_gate(loader, Path(cache.base), flavour.kind, line)

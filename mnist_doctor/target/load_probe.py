@@ -399,7 +399,7 @@ def record_get_file(load, record):
     if real is None:
         return
     if getattr(real, "mnist_doctor_real", None) is not None:
-        real = real.mnist_doctor_real  # a module shared by two loaders (cifar10/cifar100 helpers)
+        real = real.mnist_doctor_real  # already wrapped: record into this loader only, never twice
 
     def recording_get_file(*args, **kwargs):
         call = {
