@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe
 from mnist_doctor.facts.proxies import parse_proxy
@@ -324,8 +325,9 @@ class StageCheck(BaseCheck):
         self.title = title
 
     def run(
-        self, network_probes: NetworkProbes, dataset: DatasetSpec, target_python: str, options: Options
+        self, network_probes: NetworkProbes, network_target: DatasetSpec, target_python: str, options: Options
     ) -> Result:
+        dataset = network_target
         probe = network_probes.urllib
         failed = probe.failed()
         data: dict[str, Any] = {"stage": self.stage, "origin": redact_text(dataset.origin)}
@@ -392,9 +394,7 @@ class CompareCheck(BaseCheck):
     network = True
     slow = True
 
-    def run(
-        self, network_probes: NetworkProbes, dataset: DatasetSpec, introspection: dict[str, Any]
-    ) -> Result:
+    def run(self, network_probes: NetworkProbes, introspection: dict[str, Any]) -> Result:
         probe, other = network_probes.urllib, network_probes.requests
         failed = probe.failed()
         data: dict[str, Any] = {
@@ -469,6 +469,94 @@ class CompareCheck(BaseCheck):
         )
 
 
+def host_verdict(
+    spec: DatasetSpec, probe: UrllibProbe, target_python: str, options: Options
+) -> tuple[str, Result | None]:
+    """``("ok" | "fail" | "cut", finding)`` for urllib's walk to one host.
+
+    A failure is named by the same stage diagnoses the ``network.*`` checks use.
+    """
+    failed = probe.failed()
+    if failed is None and probe.ok:
+        return "ok", None
+    if probe.cut_by_budget(failed):
+        return "cut", Result.skip(
+            f"{spec.host}: not tested to the end — the doctor's --timeout ran out", hint=timeout_hint(options)
+        )
+    if failed is None:
+        return "fail", Result.fail(
+            f"{spec.host}: the network probe did not run: {probe.error or 'no answer'}"
+        )
+    if failed.get("stuck"):
+        return "fail", Result.fail(
+            f"{spec.host}: the {failed['name']} stage did not finish", hint=offline_hint(target_python)
+        )
+    finding = DIAGNOSES[failed["name"]](failed, spec, probe, target_python)
+    return ("ok" if finding.status.value in ("ok", "warn") else "fail"), finding
+
+
+def _same_host(one: DatasetSpec, other: DatasetSpec) -> bool:
+    return (one.host, one.port) == (other.host, other.port)
+
+
+class HostsCheck(BaseCheck):
+    """Every distinct host the selected datasets download from, walked the way Keras downloads.
+
+    The stage checks above detail the first host; cifar10/cifar100 come from another one
+    (www.cs.toronto.edu), which can be down or blocked while the storage host is fine.
+    """
+
+    id = "network.hosts"
+    title = "every dataset host reachable"
+    network = True
+    slow = True
+    after = ("network.http",)
+
+    def run(
+        self,
+        network_targets: tuple[DatasetSpec, ...],
+        network_probes: NetworkProbes,
+        other_hosts_probes: list[UrllibProbe],
+        datasets: tuple[Dataset, ...],
+        target_python: str,
+        options: Options,
+    ) -> Result:
+        if len(network_targets) < 2:
+            host = network_targets[0].host if network_targets else "the dataset host"
+            return Result.skip(f"one host ({host}): the stage checks above test it")
+        probes = [network_probes.urllib, *other_hosts_probes]
+        lines: list[str] = []
+        hosts: list[dict[str, Any]] = []
+        worst = "ok"
+        hint: str | None = None
+        for spec, probe in zip(network_targets, probes, strict=True):
+            verdict, finding = host_verdict(spec, probe, target_python, options)
+            users = [d.name for d in datasets if any(_same_host(f.spec, spec) for f in d.files)]
+            said = "reachable" if finding is None else (redact_text(finding.summary) or "")
+            label = spec.host if spec.port in (80, 443) else f"{spec.host}:{spec.port}"
+            lines.append(f"{label} ({', '.join(users)}): {said}")
+            hosts.append({"host": label, "datasets": users, "verdict": verdict})
+            if verdict == "fail" and worst != "fail":
+                worst, hint = "fail", finding.hint if finding else None
+            elif verdict == "cut" and worst == "ok":
+                worst, hint = "cut", finding.hint if finding else None
+        data = {"hosts": hosts}
+        failing = [h for h in hosts if h["verdict"] == "fail"]
+        if failing:
+            names = ", ".join(f"{h['host']} ({', '.join(h['datasets'])})" for h in failing)
+            return Result.fail(
+                f"not reachable as Keras downloads: {names}", details=lines, data=data, hint=hint
+            )
+        if worst == "cut":
+            return Result.skip(
+                "not every host was tested to the end: the doctor's --timeout ran out",
+                details=lines,
+                data={**data, "cut_by_budget": True},
+                hint=hint,
+            )
+        return Result.ok(f"all {len(hosts)} hosts reachable", details=lines, data=data)
+
+
 #: Where this family stands in the report (lower first; plugins without one come last).
 REPORT_ORDER = 60
 
@@ -479,4 +567,5 @@ CHECKS = [
     StageCheck("tls", "TLS handshake (default ssl context)"),
     StageCheck("http", "HTTP request via urllib"),
     CompareCheck(),
+    HostsCheck(),
 ]
