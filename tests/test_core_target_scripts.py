@@ -106,6 +106,17 @@ def test_a_script_on_the_wire_is_one_file_with_the_prelude_defined_once_and_firs
     compile(wire, name, "exec")
 
 
+@pytest.mark.parametrize("name", SCRIPTS + FRAGMENTS)
+def test_emit_is_called_with_the_payload_first(name: str):
+    """``emit(payload, marker)``: the network probe's former ``emit(MARKER, payload)`` order would
+    print a marker as the answer, so a call written the old way fails here, before it runs."""
+    tree = ast.parse((TARGET / name).read_text(encoding="utf-8"))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    for call in (c for c in calls if getattr(c.func, "id", None) == "emit" and c.args):
+        first = call.args[0]
+        assert not (isinstance(first, ast.Name) and first.id.endswith("MARKER")), f"{name}:{call.lineno}"
+
+
 def test_the_doctor_reads_its_markers_from_the_prelude():
     names = prelude()
     assert (names["MARKER"], names["STAGE_MARKER"]) == (subproc.JSON_MARKER, subproc.STAGE_MARKER)
