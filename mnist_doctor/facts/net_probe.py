@@ -23,9 +23,8 @@ from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact, redact_text
-from mnist_doctor.subproc import run_script
+from mnist_doctor.subproc import STAGE_MARKER, run_script
 
-STAGE_MARKER = "@@MNIST_DOCTOR_STAGE@@"
 NETWORK_BUDGET_S = 45.0
 #: Seconds of the slice kept for the script's start-up and its last words: its own internal
 #: deadline is this much earlier than the kill, so it usually reports a stuck stage itself.
