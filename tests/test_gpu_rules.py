@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from mnist_doctor.diagnoses.gpu import build_finding, driver_finding, metal_finding
 from mnist_doctor.facts.gpu import describe
 from mnist_doctor.facts.gpu_driver import NvidiaSmi, driver_too_old, parse_query
 from mnist_doctor.facts.introspection import Distributions
-from mnist_doctor.gpu_findings import build_finding, driver_finding, metal_finding
 from tests.gpu_fixtures import recorded_tensorflow
 from tests.test_gpu_replay import LINUX_311
 
