@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from mnist_doctor.hints import Command
@@ -59,7 +59,7 @@ class Diagnosis:
     #: The install command of the hint, carried as argv for ``--fix`` (None: no command to run).
     command: Command | None = None
     #: What ``--fix`` may do about it (see mnist_doctor.fixes).
-    fix: dict[str, Any] | None = field(default=None)
+    fix: dict[str, Any] | None = None
 
 
 class Textual(Protocol):
