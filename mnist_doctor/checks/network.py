@@ -8,11 +8,11 @@ reached is skipped naming the stage that failed first; every result's ``data`` c
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe
 from mnist_doctor.facts.proxies import parse_proxy
@@ -45,6 +45,12 @@ def _secs(record: dict[str, Any]) -> str:
 
 def _err(record: dict[str, Any]) -> dict[str, Any]:
     return record.get("error") or {}
+
+
+def _cause(record: dict[str, Any]) -> str | None:
+    """The network cause of a failed stage, named by the one classifier (None: none known)."""
+    found = classify(describe_record(_err(record)))
+    return found.name if found is not None else None
 
 
 def _proxy_label(probe: UrllibProbe) -> str | None:
@@ -91,13 +97,13 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
         via = " (the proxy)" if record.get("via_proxy") else ""
         return Result.ok(f"TCP connect to {where}{via} ({_secs(record)})")
     err = _err(record)
-    name = err.get("errno_name") or ""
+    refused = _cause(record) == "connection-refused"
     if record.get("via_proxy"):
-        what = "refuses connections: is the proxy running?" if name == "ECONNREFUSED" else err.get("message")
+        what = "refuses connections: is the proxy running?" if refused else err.get("message")
         return Result.fail(
             f"the proxy {where} {what}", hint=f"check the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
         )
-    if name == "ECONNREFUSED":
+    if refused:
         return Result.fail(
             f"connection refused by {where}: nothing listens there",
             hint=f"check the URL ({redact_text(dataset.origin)}); otherwise " + offline_hint(tp),
@@ -170,7 +176,8 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             "(Keras would wait forever: urlretrieve has no timeout)",
             hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}",
         )
-    if err.get("verify_message") or err.get("type") == "SSLCertVerificationError":
+    cause = _cause(record)
+    if cause in ("tls-verify", "tls-hostname"):
         chain = record.get("chain") or []
         issuer, verdict = judge_chain(chain, dataset.host)
         reason = err.get("verify_message") or err.get("message")
@@ -188,7 +195,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
                 hint=STRICT_HINT,
             )
         details += [d for d in (strict_ruled_out(record),) if d]
-        if "hostname mismatch" in str(reason).lower() or err.get("verify_code") == 62:
+        if cause == "tls-hostname" or err.get("verify_code") == 62:
             return Result.fail(
                 f"TLS: the certificate is not for {dataset.host} ({reason}); issued by {issuer}",
                 details=details,
@@ -207,7 +214,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             hint=CA_HINT,
         )
     message = str(err.get("message") or "")
-    if "WRONG_VERSION_NUMBER" in message:
+    if cause == "tls-wrong-version":
         return Result.fail(
             f"TLS: {dataset.host}:{dataset.port} did not answer in TLS (WRONG_VERSION_NUMBER)",
             hint="the origin's port speaks plain HTTP: use http:// in the URL, or the TLS port",
@@ -443,7 +450,7 @@ class CompareCheck(BaseCheck):
         if not other.ok and probe.ok:
             reason = other.error or f"HTTP {other.status}"
             hint = None
-            ssl_reason = re.search(r"\[SSL: ([A-Z_]+)\]", reason)
+            ssl_reason = SSL_REASON.search(reason)
             if ssl_reason and other.proxy and other.proxy.startswith("https://"):
                 parsed = parse_proxy(other.proxy)
                 hint = f"export HTTPS_PROXY=http://{parsed.hostport} (not https://)"
