@@ -52,6 +52,13 @@ IDX_MAGIC = {0x00000801: 1, 0x00000803: 3}
 _CHUNK = 1 << 16
 
 KINDS = ("npz", "idx-gz", "json", "tar-gz")
+#: How messages name each kind.
+LABELS = {
+    "npz": "npz (zip) archive",
+    "idx-gz": "gzip'd IDX file",
+    "json": "JSON file",
+    "tar-gz": "tar.gz archive",
+}
 
 
 def _mb(size: int) -> str:
@@ -144,13 +151,13 @@ def _judge(
     if report.head in ("html", "xml") or (report.head == "json" and wanted != "json"):
         report.verdict = HTML
         report.summary = (
-            f"a {report.head.upper()} page of {size} bytes, not a {kind} file "
+            f"a {report.head.upper()} page of {size} bytes, not a {LABELS.get(kind, kind)} "
             "(an error or login page saved by a proxy, captive portal or mirror)"
         )
         return report
     if report.head != wanted and kind != "json":
         report.verdict = CORRUPT
-        report.summary = f"{size} bytes that are not a {kind} file (first bytes {head[:8]!r})"
+        report.summary = f"{size} bytes that are not a {LABELS.get(kind, kind)} (first bytes {head[:8]!r})"
         return report
     handle.seek(0)
     problem, bomb = {
@@ -167,7 +174,9 @@ def _judge(
         report.verdict, report.summary = CORRUPT, f"corrupt: {problem}"
     else:
         report.verdict = MISMATCH
-        report.summary = f"a well-formed {kind} file ({_mb(size)}) but not the pinned one (its hash differs)"
+        report.summary = (
+            f"a well-formed {LABELS.get(kind, kind)} ({_mb(size)}) but not the pinned one (hash differs)"
+        )
     return report
 
 

@@ -268,3 +268,47 @@ def test_dataset_all_offline_names_each_state(doctor) -> None:
     assert "Traceback" not in text.stdout + text.stderr
     for name in table():
         assert f"[{name}]" in text.stdout, text.stdout
+
+
+# ---------------------------------------------------------------- the reuse action, in process
+
+
+def _reuse(flavour: KerasFlavour, **kw: bool) -> tuple[bool, str]:
+    import io
+
+    from rich.console import Console
+
+    from mnist_doctor.actions.reuse import place_copy
+
+    out = io.StringIO()
+    facts = Facts(
+        Options(python=sys.executable, timeout=60, datasets=("cifar10",)),
+        overrides={"keras_flavour": flavour},
+    )
+    options = {"yes": True, "dry_run": False, "interactive": False, **kw}
+    placed = place_copy(facts, Console(file=out, width=200), "cifar10", **options)
+    return placed, out.getvalue()
+
+
+def test_reuse_back_to_the_legacy_name_under_keras2(keras_home: Path, cifar: Path) -> None:
+    """TF 2.16 -> back to tf-keras/Keras 2: the Keras 3.6+ archive is copied to the legacy name."""
+    folder = _datasets(keras_home)
+    (folder / "cifar-10-batches-py-target_archive").write_bytes(cifar.read_bytes())
+    result = integrity(("cifar10",), KERAS2)
+    assert result.status is Status.WARN and result.data["fix"]["kind"] == "reuse"
+    assert _reuse(KERAS2, dry_run=True)[0] is False and not (folder / "cifar-10-batches-py.tar.gz").exists()
+    assert _reuse(KERAS2, yes=False)[0] is False  # no terminal, no --yes: nothing changes
+    placed, text = _reuse(KERAS2)
+    assert placed and "placed a verified copy" in text
+    assert (folder / "cifar-10-batches-py.tar.gz").read_bytes() == cifar.read_bytes()
+    assert integrity(("cifar10",), KERAS2).status is Status.OK
+    placed, text = _reuse(KERAS2)  # the target is there now: never overwritten
+    assert not placed and "already exists" in text
+
+
+def test_reuse_refuses_a_copy_that_no_longer_verifies(keras_home: Path, cifar: Path) -> None:
+    folder = _datasets(keras_home)
+    (folder / "cifar-10-batches-py.tar.gz").write_bytes(cifar.read_bytes()[:-1] + b"X")
+    placed, text = _reuse(KERAS315)
+    assert not placed and "not the pinned file" in text
+    assert sorted(os.listdir(folder)) == ["cifar-10-batches-py.tar.gz"]  # no temp file left

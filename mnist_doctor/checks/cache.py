@@ -46,15 +46,38 @@ def _nearest_existing(path: Path) -> Path:
     return current
 
 
+def _reads(loader: Dataset, cache: KerasCache, flavour: KerasFlavour | None) -> str:
+    """Where this Keras line reads ``loader``'s files (an archive: its name and extracted folder)."""
+    root = cache.base / loader.cache_subdir
+    if loader.archive is None:
+        return f"{root}/ (" + ", ".join(f.name for f in loader.files) + ")"
+    kind = flavour.kind if flavour else None
+    layout = loader.archive.layout(
+        kind, cache_layout.line_version(kind, flavour.version if flavour else None)
+    )
+    return f"{root / layout.archive} extracted to {root / layout.members_dir}/"
+
+
 @function_check("cache.location", "Keras cache location")
-def location(keras_cache: KerasCache) -> Result:
-    """Names the exact ``mnist.npz`` path Keras will read and why; warns about a silent fallback."""
+def location(
+    keras_cache: KerasCache, datasets: tuple[Dataset, ...] = (), keras_flavour: KerasFlavour | None = None
+) -> Result:
+    """Names the exact ``mnist.npz`` path Keras will read and why; warns about a silent fallback.
+
+    With other loaders selected, one detail line each names where this Keras line reads them.
+    """
     cache = keras_cache
     details = [
         f"Keras in use: {cache.flavour_label} ({cache.rules} rules, {cache.source})",
         f"why: {cache.reason}",
         f"dataset file: {cache.dataset_path}",
         f"keras.json: {cache.keras_json}",
+    ]
+    details += [
+        f"{loader.name}: {where}"
+        for loader in datasets
+        if loader.name != "mnist"
+        for where in [_reads(loader, cache, keras_flavour)]
     ]
     data = cache.to_dict()
     if cache.problems:
