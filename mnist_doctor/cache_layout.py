@@ -41,8 +41,8 @@ def line_name(layout: Layout) -> str:
 def current_and_other(
     archive: Archive, kind: str | None, version: tuple[int, int] | None
 ) -> tuple[Layout, Layout]:
-    """The layout the Keras in use reads, and the other line's."""
-    current = archive.layout(kind, version)
+    """The layout the Keras in use reads, and the other line's (no Keras: Keras 3 rules, like the cache)."""
+    current = archive.layout(kind or "keras3", version)
     other = archive.keras36 if current is archive.legacy else archive.legacy
     return current, other
 

@@ -50,6 +50,8 @@ TAR_MEMBER_CAP = 1000
 #: IDX magic numbers: unsigned bytes, 1 dimension (labels) or 3 dimensions (images).
 IDX_MAGIC = {0x00000801: 1, 0x00000803: 3}
 _CHUNK = 1 << 16
+#: Inflated bytes kept for the IDX header (magic and up to 3 dimensions).
+HEAD_KEEP = 16
 
 KINDS = ("npz", "idx-gz", "json", "tar-gz")
 #: How messages name each kind.
@@ -207,9 +209,14 @@ def _zip_problem(handle: IO[bytes], spec: DatasetSpec) -> tuple[str, bool]:
     return ("" if names else "a zip archive with no members"), False
 
 
-def _gunzip(handle: IO[bytes], cap: int) -> tuple[bytes, str, bool]:
-    """Inflate every gzip member of ``handle``, stopping at ``cap`` bytes: (data, problem, over cap)."""
-    out = bytearray()
+def _gunzip(handle: IO[bytes], cap: int) -> tuple[bytes, int, str, bool]:
+    """Inflate every gzip member of ``handle``, keeping only the first bytes, stopping past ``cap``.
+
+    Returns (first :data:`HEAD_KEEP` bytes, inflated length, problem, over the cap); memory stays
+    one chunk whatever the file inflates to.
+    """
+    head = b""
+    total = 0
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     while True:
         chunk = handle.read(_CHUNK)
@@ -217,44 +224,46 @@ def _gunzip(handle: IO[bytes], cap: int) -> tuple[bytes, str, bool]:
             break
         while chunk:
             try:
-                out += inflater.decompress(chunk, cap + 1 - len(out))
+                piece = inflater.decompress(chunk, _CHUNK)
             except zlib.error as exc:
-                return bytes(out), f"gzip data is damaged ({exc})", False
-            if len(out) > cap:
-                return bytes(out[:cap]), f"inflates past {cap >> 20} MB", True
+                return head, total, f"gzip data is damaged ({exc})", False
+            if len(head) < HEAD_KEEP:
+                head += piece[: HEAD_KEEP - len(head)]
+            total += len(piece)
+            if total > cap:
+                return head, total, f"inflates past {cap >> 20} MB", True
             chunk = inflater.unconsumed_tail
             if inflater.eof:
                 rest = inflater.unused_data + chunk
-                if not rest.strip(b"\x00"):
-                    chunk = b""
+                if not rest.strip(b"\x00"):  # gzip.open ignores zero padding after a member
                     break
                 inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a further gzip member
                 chunk = rest
     if not inflater.eof:
-        return bytes(out), "the gzip stream ends early (EOFError in gzip.open)", False
-    return bytes(out), "", False
+        return head, total, "the gzip stream ends early (EOFError in gzip.open)", False
+    return head, total, "", False
 
 
 def _idx_problem(handle: IO[bytes], spec: DatasetSpec) -> tuple[str, bool]:
     """A gzip'd IDX array: header magic and dimensions must account for exactly the payload."""
-    data, problem, bomb = _gunzip(handle, INFLATE_CAP)
+    head, total, problem, bomb = _gunzip(handle, INFLATE_CAP)
     if problem:
         return problem, bomb
-    if len(data) < 8:
-        return f"only {len(data)} bytes once inflated: no IDX header", False
-    magic = int.from_bytes(data[:4], "big")
+    if total < 8:
+        return f"only {total} bytes once inflated: no IDX header", False
+    magic = int.from_bytes(head[:4], "big")
     dims = IDX_MAGIC.get(magic)
     if dims is None:
         return f"inflates to something that is not an IDX array of bytes (magic {magic:#010x})", False
     header = 4 + 4 * dims
-    if len(data) < header:
+    if total < header:
         return "the IDX header is cut short", False
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    shape = [int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     count = 1
     for n in shape:
         count *= n
-    if header + count != len(data):
-        return f"the IDX header says {tuple(shape)} ({count} bytes) but {len(data) - header} follow", False
+    if header + count != total:
+        return f"the IDX header says {tuple(shape)} ({count} bytes) but {total - header} follow", False
     return "", False
 
 
@@ -277,7 +286,11 @@ def _tar_problem(handle: IO[bytes], spec: DatasetSpec) -> tuple[str, bool]:
 
 
 def _json_problem(handle: IO[bytes], spec: DatasetSpec) -> tuple[str, bool]:
-    raw = handle.read(spec.max_file_size + 1)
+    # parsed objects take many times the text's size: only a file near the pinned size is parsed
+    limit = 2 * spec.size + (1 << 20)
+    raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        return f"far larger than the word index ({_mb(spec.size)}): not parsed", False
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
