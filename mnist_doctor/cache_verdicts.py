@@ -220,6 +220,9 @@ def _judge_archive(
     ]
     if oth.present:
         details.append(f"{cache_layout.line_name(other)} archive {oth.path}: {oth.summary}")
+    other_ext = cache_layout.extraction_state(root / other.members_dir, archive.members)
+    if other_ext.state != cache_layout.ABSENT:
+        details.append(f"{cache_layout.line_name(other)} folder (not read by {label}): {other_ext.summary}")
     files = [dict(cur.to_dict(), keras_pin=data_file.keras_pin, layout="current")]
     if oth.present:
         files.append(dict(oth.to_dict(), keras_pin=data_file.keras_pin, layout="other"))

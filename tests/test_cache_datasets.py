@@ -39,7 +39,7 @@ def integrity(names: tuple[str, ...], flavour: KerasFlavour) -> object:
         Options(python=sys.executable, timeout=60, datasets=names), overrides={"keras_flavour": flavour}
     )
     results = Engine(facts).run(select(list(cache_checks.CHECKS), ["cache.integrity"], None))
-    return results[0]
+    return next(r for r in results if r.id == "cache.integrity")
 
 
 def spec_of(name: str, path: Path):
@@ -312,3 +312,35 @@ def test_reuse_refuses_a_copy_that_no_longer_verifies(keras_home: Path, cifar: P
     placed, text = _reuse(KERAS315)
     assert not placed and "not the pinned file" in text
     assert sorted(os.listdir(folder)) == ["cifar-10-batches-py.tar.gz"]  # no temp file left
+
+
+def test_hostile_entries_in_the_fashion_folder_never_block(fashion: Path) -> None:
+    """A FIFO (opened without blocking) and a folder in a file's place: named, never hung on."""
+    (fashion / "t10k-labels-idx1-ubyte.gz").unlink()
+    os.mkfifo(fashion / "t10k-labels-idx1-ubyte.gz")
+    (fashion / "t10k-images-idx3-ubyte.gz").unlink()
+    (fashion / "t10k-images-idx3-ubyte.gz").mkdir()
+    result = integrity(("fashion_mnist",), KERAS315)
+    assert result.status is Status.FAIL
+    text = "\n".join(result.details)
+    assert "not a regular file" in text and "a directory sits where the file should be" in text
+
+
+def test_permissions_probe_the_fashion_folder(fashion: Path) -> None:
+    facts = Facts(
+        Options(python=sys.executable, timeout=60, datasets=("mnist", "fashion_mnist")),
+        overrides={"keras_flavour": KERAS315},
+    )
+    results = Engine(facts).run(select(list(cache_checks.CHECKS), ["cache.permissions"], None))
+    result = next(r for r in results if r.id == "cache.permissions")
+    assert result.status is Status.OK
+    assert any(f"created and removed a temporary file in {fashion}" in line for line in result.details)
+    assert sorted(os.listdir(fashion)) == sorted(FASHION)  # the probe left nothing
+
+
+def test_complete_legacy_folder_is_named_under_keras315(keras_home: Path, cifar: Path) -> None:
+    folder = _datasets(keras_home)
+    synth.extract_members(folder / "cifar-10-batches-py")
+    result = integrity(("cifar10",), KERAS315)
+    assert result.status is Status.OK and "not cached yet" in result.summary
+    assert any("cifar-10-batches-py holds every member" in line for line in result.details)

@@ -19,7 +19,7 @@ from mnist_doctor.facts import BUILT_IN, FACTS_GROUP, Facts, Options, registry, 
 PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"
 #: Pure rules: they know data and files, nothing of facts, checks, rendering or the CLI.
 RULE_MODULES = (
-    "budget", "compat_table", "dataset", "errors", "model", "npz_check", "npz_stream",
+    "budget", "compat_table", "dataset", "errors", "file_check", "model", "npz_check", "npz_stream",
     "output", "pem_guard", "redact", "safe_dir", "urlcheck",
 )  # fmt: skip
 
