@@ -259,6 +259,10 @@ def test_stale_layout_fix_refuses_a_folder_link_leading_out(doctor, home: Path, 
 def test_dataset_all_offline_names_each_state(doctor) -> None:
     run = doctor("--offline", "--dataset", "all", "--select", "cache", "--format", "json", env_extra=HERE)
     assert "Traceback" not in run.stderr and run.code in (0, 1), run.stderr
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(run.json)
     result = run.result("cache.integrity")
     names = [d["name"] for d in result["data"]["datasets"]]
     assert names == list(table())
