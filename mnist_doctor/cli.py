@@ -379,9 +379,10 @@ def _run(args: argparse.Namespace) -> int:
         _render(report, args)
     console, record = _action_console(args)
     changed = False
-    if code:
-        from mnist_doctor.fixes import offer_fixes
+    from mnist_doctor.fixes import collect_fixes, offer_fixes
 
+    # a warning alone is worth fixing when the fix saves a download (a copy under another Keras line's name)
+    if code or any(fix.kind == "reuse" for fix in collect_fixes(results)):
         changed = offer_fixes(
             results, facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive
         )
