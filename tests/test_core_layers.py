@@ -21,9 +21,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"
 #: ``diagnoses`` (the Diagnosis type and the rule table) and ``diagnoses.network`` (the one
 #: classifier of network failure text) are rules too, so any layer may name a cause with them.
 RULE_MODULES = (
-    "budget", "cache_layout", "cache_verdicts", "compat_table", "dataset", "dataset_table", "diagnoses", "diagnoses.network",
-    "errors", "file_check", "hints", "model", "npz_check", "npz_stream", "output", "pem_guard", "redact",
-    "safe_dir", "urlcheck",
+    "budget", "cache_layout", "cache_verdicts", "compat_table", "dataset", "dataset_table", "diagnoses",
+    "diagnoses.network", "errors", "file_check", "hints", "model", "npz_check", "npz_stream", "output",
+    "pem_guard", "redact", "safe_dir", "urlcheck",
 )  # fmt: skip
 
 
