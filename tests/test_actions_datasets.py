@@ -7,21 +7,24 @@ unless a test sets tf-keras; HOME is a temp folder, so the real ~/.keras is neve
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 from rich.console import Console
 
-from mnist_doctor import actions
+from mnist_doctor import actions, npz_check
+from mnist_doctor.actions import judge
 from mnist_doctor.dataset_table import table
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.flavour import KerasFlavour
-from testkit.datasets import make_cifar_tar_gz, make_fashion_files, pins_json
+from testkit.datasets import make_cifar_tar_gz, make_fashion_files, make_idx_gz, pins_json
 from testkit.loopback import FolderServer
 from tests.cache_fixtures import REPO, tree_snapshot
 
@@ -141,7 +144,8 @@ def test_seed_of_an_unknown_file_for_several_files_is_a_usage_error(
     message = str(raised.value)
     for name in fashion:
         assert name in message
-    assert "sha256" in message and "--dataset NAME" in (raised.value.hint or "")
+    assert "none of the selected files" in message and "--dataset NAME" in (raised.value.hint or "")
+    assert len(message) < 300  # one line of a usage error, not cut
 
 
 # ---------------------------------------------------------------- --clear-cache
@@ -313,3 +317,54 @@ def test_fifo_in_place_of_a_file_is_removed_or_replaced_never_opened(
         facts_for("fashion_mnist"), out_console, yes=True, dry_run=False, interactive=False
     )
     assert code == 0 and list(folder.iterdir()) == []
+
+
+# ---------------------------------------------------------------- judging a file of any kind
+
+
+def judged(data: bytes, data_file) -> str:
+    return judge.judge_stream(io.BytesIO(data), len(data), data_file).verdict
+
+
+def test_judge_names_what_a_wrong_file_is(tmp_path: Path) -> None:
+    good = make_idx_gz(tmp_path / "t10k-labels-idx1-ubyte.gz", (5,)).read_bytes()
+    real = table()["fashion_mnist"].file("t10k-labels-idx1-ubyte.gz")
+    pinned = replace(real, spec=real.spec.with_file(hashlib.sha256(good).hexdigest(), len(good)))
+    assert judged(good, pinned) == npz_check.OK
+    assert judged(good[:-7], pinned) == npz_check.TRUNCATED
+    assert judged(b"<html><body>login</body></html>", pinned) == npz_check.HTML
+    assert judged(b"", pinned) == npz_check.EMPTY
+    assert judged(b"PK\x03\x04" + bytes(40), pinned) == npz_check.CORRUPT
+    other = make_idx_gz(tmp_path / "other.gz", (5,), seed=9).read_bytes()
+    assert judged(other + bytes(max(len(good) - len(other), 0)), pinned) == judge.DIFFERENT
+    huge = pinned.spec.max_file_size + 1
+    assert judge.judge_stream(io.BytesIO(b"x"), huge, pinned).verdict == npz_check.TOO_LARGE  # never read
+
+
+def test_a_word_index_pinned_only_by_md5_is_checked_by_md5() -> None:
+    text = b'{"the": 1, "and": 2}'
+    real = table()["imdb"].file("imdb_word_index.json")
+    assert not real.spec.sha256 and real.md5  # Keras pins it by md5 only; so does the table
+    pinned = replace(real, spec=real.spec.with_file("", len(text)), md5=hashlib.md5(text).hexdigest())
+    assert judged(text, pinned) == npz_check.OK
+    assert judged(text.replace(b"1", b"3"), pinned) == judge.DIFFERENT
+    assert judged(b"<!doctype html><p>no</p>", pinned) == npz_check.HTML
+
+
+def test_cli_fetch_of_fashion_mnist_and_a_stranger_seeded(doctor, home: Path, tmp_path: Path) -> None:
+    files = make_fashion_files(tmp_path)
+    env = {"MNIST_DOCTOR_PINS": pins_json(files.values())}
+    with FolderServer({name: path.read_bytes() for name, path in files.items()}) as server:
+        run = doctor(
+            "--fetch", "--dataset", "fashion_mnist", "--mirror", server.url, "--format", "json",
+            env_extra=env, cwd=REPO,
+        )  # fmt: skip
+    step = run.json["actions"][0]
+    assert step["exit_code"] == 0 and step["url"] == server.url, run.stdout + run.stderr
+    assert sorted(p.name for p in (cache_dir(home) / "fashion-mnist").iterdir()) == sorted(files)
+    stranger = tmp_path / "notes.txt"
+    stranger.write_bytes(b"not a dataset file")
+    seed = doctor("--seed", str(stranger), "--dataset", "fashion_mnist", env_extra=env, cwd=REPO)
+    assert seed.code == 2 and seed.stdout == "", seed.stdout + seed.stderr
+    lines = seed.stderr.splitlines()
+    assert len(lines) == 1 and "train-images-idx3-ubyte.gz" in lines[0] and "hint:" in lines[0]

@@ -115,27 +115,35 @@ class Context:
         return [d.name for d in self.datasets] == ["mnist"]
 
 
-def _context(facts: Facts, console: Console, *, every_dataset: bool = False) -> Context | None:
+def _context(
+    facts: Facts, console: Console, *, every_dataset: bool = False, need_flavour: bool = True
+) -> Context | None:
     """The cache and the datasets of this run (``every_dataset``: all the table's loaders, for
-    ``--seed`` without ``--dataset``), or ``None`` after saying why they cannot be known."""
+    ``--seed`` without ``--dataset``), or ``None`` after saying why they cannot be known.
+
+    ``need_flavour``: an archive among them is named after the Keras line, so that line must
+    be known too (``--clear-cache`` removes every line's names and does without).
+    """
     try:
         cache = facts.get("keras_cache")
-        chosen = facts.get("datasets")
+        chosen = tuple(facts.get("datasets"))
         if every_dataset:
             chosen = every_loader(facts)
+        if need_flavour and any(loader.archive for loader in chosen):
+            facts.get("keras_flavour")
     except Exception as exc:  # FactError or the provider's own error: a message, not a traceback
         _say(console, "cannot work out where Keras keeps its cache:", f"{redact_text(str(exc))}", "red")
         console.print("hint: run `mnist-doctor --select cache --verbose` to see why")
         return None
-    return Context(facts, cache, tuple(chosen))
+    return Context(facts, cache, chosen)
 
 
 def every_loader(facts: Facts) -> tuple[Dataset, ...]:
-    """All the table's loaders, through the same provider as the ``datasets`` fact (pins, origin)."""
+    """All the table's loaders, as the ``datasets`` fact gives them (pins, origin applied): the same
+    provider asked with every name selected, MNIST's spec shared with this run."""
     from dataclasses import replace
 
     from mnist_doctor.dataset_table import names
-    from mnist_doctor.facts.datasets import datasets as provider
 
-    options = replace(facts.options, datasets=names())
-    return tuple(provider(options, facts.get("dataset")))
+    every = Facts(replace(facts.options, datasets=names()), overrides={"dataset": facts.get("dataset")})
+    return tuple(every.get("datasets"))

@@ -224,7 +224,7 @@ def clear_cache(facts: Facts, console: Console, *, yes: bool, dry_run: bool, int
     folder Keras reads was refused as unsafe, or the user declined; 2 when confirmation is
     needed but there is no terminal.
     """
-    context = _context(facts, console)
+    context = _context(facts, console, need_flavour=False)
     if context is None:
         return EXIT_FAIL
     found = survey(context.cache, context.datasets)

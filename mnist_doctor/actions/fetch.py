@@ -311,11 +311,7 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
     if context is None:
         return EXIT_FAIL
     options = facts.options
-    try:
-        plan = [(target, mirror_url(mirror, target.spec)) for target in context.targets()]
-    except Exception as exc:  # the Keras line could not be read (archives are named after it)
-        _say(console, "cannot work out the Keras line in use:", redact_text(str(exc)) or "", "red")
-        return EXIT_FAIL
+    plan = [(target, mirror_url(mirror, target.spec)) for target in context.targets()]
     for _, url in plan:
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
             _say(console, f"--mirror {redact_text(url)}: not an http(s) URL", "", "red")

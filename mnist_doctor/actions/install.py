@@ -391,11 +391,11 @@ def identify(
     mnist = [t for t in targets if t.dataset.name == "mnist"]
     if any_dataset and mnist:
         return mnist[0], False  # no --dataset: judged as MNIST, as before --dataset existed
-    expected = "; ".join(f"{t.label} ({judge.pin_text(t.data_file)})" for t in targets)
+    expected = ", ".join(f"{t.label} ({_mb(t.spec.size)})" for t in targets)
     raise UsageError(
-        f"--seed {source_name}: not a file of the selected dataset(s) by size, hash or name; "
+        f"--seed {source_name} ({_mb(size)}): none of the selected files by size, hash or name; "
         f"expected one of: {expected}",
-        hint="mnist-doctor --seed FILE --dataset NAME   # FILE: one of the files above, as downloaded",
+        hint="mnist-doctor --seed FILE --dataset NAME   # FILE as downloaded, its sha256 the pinned one",
     )
 
 
