@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.flavour import KerasFlavour
 from testkit.datasets import make_cifar_tar_gz, make_fashion_files, make_idx_gz, pins_json
-from testkit.loopback import FolderServer
+from testkit.loopback import FolderServer, silent_server
 from tests.cache_fixtures import REPO, tree_snapshot
 
 CIFAR = table()["cifar10"].archive
@@ -368,3 +369,18 @@ def test_cli_fetch_of_fashion_mnist_and_a_stranger_seeded(doctor, home: Path, tm
     assert seed.code == 2 and seed.stdout == "", seed.stdout + seed.stderr
     lines = seed.stderr.splitlines()
     assert len(lines) == 1 and "train-images-idx3-ubyte.gz" in lines[0] and "hint:" in lines[0]
+
+
+def test_fetch_of_several_files_stays_within_one_timeout(keras_home: Path, fashion: dict[str, Path]) -> None:
+    """A mirror that accepts and never answers: the four files share one --timeout, nothing is left."""
+    facts = Facts(Options(python=sys.executable, timeout=4, datasets=("fashion_mnist",)))
+    facts.get("keras_cache")  # the introspection is not what is measured here
+    with silent_server() as port:
+        started = time.monotonic()
+        out_console, out = console()
+        code = actions.fetch_dataset(facts, out_console, f"http://127.0.0.1:{port}/")
+        elapsed = time.monotonic() - started
+    text = out.getvalue()
+    assert code == 1 and elapsed < 4 + 2, (elapsed, text)
+    assert "--timeout reached" in text and text.count(": failed") == 4
+    assert not (keras_home / ".keras" / "datasets" / "fashion-mnist").exists()  # no partial, no folder

@@ -322,7 +322,12 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
         console.print("hint: mnist-doctor --seed /path/to/mnist.npz")
         return EXIT_USAGE
     window = options.budget.slice(reserve=FETCH_RESERVE_S)
-    outcomes = [(target, _fetch_one(context, target, url, window, console)) for target, url in plan]
+    outcomes: list[tuple[Target, FileOutcome]] = []
+    for target, url in plan:
+        if window.expired():  # the files left get no connection at all once --timeout is spent
+            outcomes.append((target, FileOutcome(EXIT_FAIL, "failed", "not tried: --timeout reached")))
+            continue
+        outcomes.append((target, _fetch_one(context, target, url, window, console)))
     if len(outcomes) > 1:
         _plain(console, "")
         for target, outcome in outcomes:
