@@ -54,7 +54,9 @@ def _cifar_batch(rows: int, seed: int) -> bytes:
         b"fine_labels": [int(x) for x in rng.integers(0, 100, rows)],
         b"coarse_labels": [int(x) for x in rng.integers(0, 20, rows)],
     }
-    return pickle.dumps(batch, protocol=2)
+    # Protocol 3: bytes keys as bytes. Protocol 2 spells them ``_codecs.encode(...)``, which the
+    # restricted unpickler of Keras >= 3.15 refuses (only numpy's array globals are allowed).
+    return pickle.dumps(batch, protocol=3)
 
 
 def make_cifar_tar_gz(path: Path, inner: str, members: Iterable[str], seed: int = 0) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -384,3 +385,54 @@ def test_fetch_of_several_files_stays_within_one_timeout(keras_home: Path, fashi
     assert code == 1 and elapsed < 4 + 2, (elapsed, text)
     assert "--timeout reached" in text and text.count(": failed") == 4
     assert not (keras_home / ".keras" / "datasets" / "fashion-mnist").exists()  # no partial, no folder
+
+
+#: What ``keras.datasets.cifar10.load_data()`` does first (Keras 3.15), with the synthetic archive's
+#: hash and an origin that cannot answer: it succeeds only if the seeded file is where Keras looks.
+KERAS_GET_FILE = """
+import os, sys
+import keras
+from keras.src.datasets.cifar import load_batch
+path = keras.utils.get_file(
+    fname=sys.argv[1], origin="http://127.0.0.1:9/cifar-10-python.tar.gz", extract=True, file_hash=sys.argv[2]
+)
+x, y = load_batch(os.path.join(path, sys.argv[3], "data_batch_1"))
+print(keras.__version__, x.shape, len(y))
+"""
+
+
+def test_real_keras_extracts_the_seeded_archive_without_downloading(
+    keras_home: Path, cifar_archive: Path
+) -> None:
+    """Keras' own get_file (the installed Keras 3) finds the seeded archive, checks it, extracts it."""
+    pytest.importorskip("keras")
+    out_console, out = console()
+    assert actions.seed_file(facts_for("cifar10"), out_console, str(cifar_archive)) == 0, out.getvalue()
+    sha = hashlib.sha256(cifar_archive.read_bytes()).hexdigest()
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", "PYTHONPATH")}
+    env.update(HOME=str(keras_home), KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", no_proxy="*")
+    done = subprocess.run(
+        [sys.executable, "-c", KERAS_GET_FILE, NEW_FOLDER, sha, CIFAR.inner],
+        capture_output=True, text=True, env=env, timeout=300, cwd=keras_home,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "(2, 32, 32, 3) 2" in done.stdout or "(2, 3, 32, 32) 2" in done.stdout, done.stdout
+    extracted = cache_dir(keras_home) / NEW_FOLDER / CIFAR.inner
+    assert sorted(p.name for p in extracted.iterdir()) == sorted(CIFAR.members)
+
+
+def test_real_keras_loads_the_fetched_fashion_mnist(keras_home: Path, fashion: dict[str, Path]) -> None:
+    """keras.datasets.fashion_mnist.load_data() itself reads the four files --fetch installed (no download:
+    Keras pins no hash for them, so a file present is used as it is)."""
+    pytest.importorskip("keras")
+    with FolderServer({name: path.read_bytes() for name, path in fashion.items()}) as server:
+        out_console, out = console()
+        assert actions.fetch_dataset(facts_for("fashion_mnist"), out_console, server.url) == 0, out.getvalue()
+    code = "import keras; (a, b), (c, d) = keras.datasets.fashion_mnist.load_data(); print(a.shape, c.shape)"
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", "PYTHONPATH")}
+    env.update(HOME=str(keras_home), TF_CPP_MIN_LOG_LEVEL="2", https_proxy="http://127.0.0.1:9", no_proxy="")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, cwd=keras_home
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "(6, 28, 28) (2, 28, 28)" in done.stdout, done.stdout
