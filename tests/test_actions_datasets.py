@@ -416,7 +416,7 @@ def test_real_keras_extracts_the_seeded_archive_without_downloading(
         capture_output=True, text=True, env=env, timeout=300, cwd=keras_home,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "(2, 32, 32, 3) 2" in done.stdout or "(2, 3, 32, 32) 2" in done.stdout, done.stdout
+    assert "(4, 32, 32, 3) 4" in done.stdout or "(4, 3, 32, 32) 4" in done.stdout, done.stdout
     extracted = cache_dir(keras_home) / NEW_FOLDER / CIFAR.inner
     assert sorted(p.name for p in extracted.iterdir()) == sorted(CIFAR.members)
 
@@ -435,4 +435,4 @@ def test_real_keras_loads_the_fetched_fashion_mnist(keras_home: Path, fashion: d
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, cwd=keras_home
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "(6, 28, 28) (2, 28, 28)" in done.stdout, done.stdout
+    assert "(12, 28, 28) (6, 28, 28)" in done.stdout, done.stdout
