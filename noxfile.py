@@ -81,7 +81,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["ci"])
 def typecheck(session: nox.Session) -> None:
-    """mypy on mnist_doctor/ (configuration in pyproject.toml); the target scripts are excluded."""
+    """mypy --strict on mnist_doctor/ (configuration in pyproject.toml); the target scripts are excluded."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"), "-e", ".")
     session.run("mypy")
 
