@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from testkit.loopback import silent_server
-from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json
+from testkit.doctor import clean_env, doctor_json
+from testkit.loopback import DatasetServer, closed_port, silent_server
 
 OFFLINE_ROUTE = ("--seed FILE", "--fetch --mirror URL")
 
@@ -64,7 +64,7 @@ def test_closed_port_is_a_refused_tcp_connect():
 
 
 def test_a_working_mirror_passes_every_stage_and_requests_agrees():
-    with DatasetServer("ok") as server:
+    with DatasetServer("partial") as server:
         results = doctor_json(server.url, clean_env())
     assert results["network.http"]["status"] == "ok", results["network.http"]
     assert "starts like an npz" in results["network.http"]["summary"]

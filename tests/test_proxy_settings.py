@@ -6,7 +6,8 @@ import pytest
 
 from mnist_doctor.facts.proxies import entry_problem, parse_proxy, urllib_bypass_entry
 from mnist_doctor.redact import redact, redact_text
-from tests.net_fixtures import clean_env, closed_port, doctor_json
+from testkit.doctor import clean_env, doctor_json
+from testkit.loopback import closed_port
 
 ORIGIN = "https://127.0.0.1:9/mnist.npz"
 

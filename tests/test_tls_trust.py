@@ -14,14 +14,12 @@ import pytest
 
 from mnist_doctor.checks.network import judge_chain
 from mnist_doctor.checks.tls import inspect_ca_dir, inspect_ca_file, macos_framework_without_certs
-from tests import net_fixtures
-from tests.net_fixtures import DatasetServer, clean_env, doctor_json
-
-ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
+from testkit.doctor import clean_env, doctor_json
+from testkit.loopback import DatasetServer, server_context
 
 
 def test_server_trusted_through_ssl_cert_file_passes_tls_and_http(ca, ca_file):
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(
             server.url, clean_env(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(ca_file))
         )
@@ -33,7 +31,7 @@ def test_server_trusted_through_ssl_cert_file_passes_tls_and_http(ca, ca_file):
 
 
 def test_untrusted_server_is_named_unknown_issuer_with_the_issuer_and_ssl_cert_file_hint(ca):
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(server.url, clean_env())
     tls = results["network.tls"]
     assert tls["status"] == "fail"
@@ -47,7 +45,7 @@ def test_untrusted_server_is_named_unknown_issuer_with_the_issuer_and_ssl_cert_f
 
 def test_requests_trusting_what_urllib_does_not_gets_the_exact_ssl_cert_file_fix(ca, ca_file):
     # The classic: REQUESTS_CA_BUNDLE has the corporate CA, so requests works, Keras does not.
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(server.url, clean_env(REQUESTS_CA_BUNDLE=str(ca_file)))
     compare = results["network.requests"]
     assert results["network.tls"]["status"] == "fail"
@@ -118,7 +116,7 @@ def test_patched_https_context_is_seen_and_called_unsafe(tmp_path: Path, ca):
         "import ssl\nssl._create_default_https_context = ssl._create_unverified_context\n"
     )
     env = clean_env(PYTHONPATH=str(tmp_path))
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(server.url, env, select="tls,network")
     off = results["tls.verification_off"]
     assert off["status"] == "warn" and "OFF" in off["summary"] and "unsafe" in off["summary"]
@@ -151,7 +149,7 @@ def test_ssl_cert_file_that_is_a_fifo_is_a_tls_finding_not_a_hang(tmp_path: Path
 
     fifo = tmp_path / "ca.pem"
     os.mkfifo(fifo)
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         start = time.monotonic()
         results = doctor_json(server.url, clean_env(SSL_CERT_FILE=str(fifo)), "--timeout", "10")
         elapsed = time.monotonic() - start
