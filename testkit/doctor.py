@@ -24,15 +24,16 @@ SCRUBBED = (
     "KERAS_BACKEND",
     "TF_USE_LEGACY_KERAS",
     "PYTHONHTTPSVERIFY",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
     "MNIST_DOCTOR_PYTHON",
     "MNIST_DOCTOR_ORIGIN",
     "NO_COLOR",
     "PYTHONPATH",
 )
+
+
+#: Where the machine says which CAs to trust. Kept by :func:`clean_env` (TLS to a real host works
+#: as on the machine); removed by :func:`network_env`, whose tests choose the trust themselves.
+TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def _steers(name: str) -> bool:
@@ -51,6 +52,17 @@ def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
         env["HOME"] = str(home)
     env["COLUMNS"] = "200"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.update(extra)
+    return env
+
+
+def network_env(**extra: str) -> dict[str, str]:
+    """:func:`clean_env` without the machine's CA settings either, plus ``extra``.
+
+    For the network, proxy and TLS tests against loopback servers: they say which CA is
+    trusted (``SSL_CERT_FILE=...``) or that none is; the caller's HOME is kept.
+    """
+    env = {k: v for k, v in clean_env().items() if k.upper() not in TRUST_VARIABLES}
     env.update(extra)
     return env
 

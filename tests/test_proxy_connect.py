@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from testkit.doctor import DoctorRun, clean_env, doctor_json, run_doctor
+from testkit.doctor import DoctorRun, doctor_json, network_env, run_doctor
 from testkit.loopback import PPROXY, DatasetServer, closed_port, pproxy, server_context
 
 needs_pproxy = pytest.mark.skipif(PPROXY is None, reason="pproxy is not installed in this environment")
@@ -15,7 +15,7 @@ SECRET = "s3cretPW-7x"
 
 
 def trusted_env(ca_file, **extra: str) -> dict[str, str]:
-    return clean_env(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(ca_file), **extra)
+    return network_env(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(ca_file), **extra)
 
 
 def proxy_run(origin: str, env: dict[str, str], *args: str, fmt: str = "json") -> DoctorRun:
@@ -114,7 +114,9 @@ def test_https_scheme_for_a_plain_proxy_fails_requests_not_urllib(ca, ca_file):
 
 def test_proxy_that_is_not_running_fails_at_tcp_naming_the_proxy():
     port = closed_port()
-    results = doctor_json("https://127.0.0.1:9/mnist.npz", clean_env(HTTPS_PROXY=f"http://127.0.0.1:{port}"))
+    results = doctor_json(
+        "https://127.0.0.1:9/mnist.npz", network_env(HTTPS_PROXY=f"http://127.0.0.1:{port}")
+    )
     tcp = results["network.tcp"]
     assert tcp["status"] == "fail" and "is the proxy running" in tcp["summary"]
     assert "HTTPS_PROXY=http://host:port" in tcp["hint"]
@@ -123,7 +125,7 @@ def test_proxy_that_is_not_running_fails_at_tcp_naming_the_proxy():
 @needs_pproxy
 def test_plain_http_origin_through_a_proxy_demanding_credentials_is_a_407_at_http():
     with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("partial") as server:
-        results = doctor_json(server.url, clean_env(HTTP_PROXY=f"http://127.0.0.1:{port}"))
+        results = doctor_json(server.url, network_env(HTTP_PROXY=f"http://127.0.0.1:{port}"))
     http = results["network.http"]
     assert results["network.connect"]["status"] == "skip"  # a GET to the proxy, no tunnel
     assert http["status"] == "fail" and "407" in http["summary"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from testkit.doctor import clean_env, doctor_json
+from testkit.doctor import doctor_json, network_env
 from tests.tls_ca import IssuedPair, corporate_ca, tls_server
 
 UNSAFE_ADVICE = ("CERT_NONE", "_create_unverified_context", "verify=False", "PYTHONHTTPSVERIFY", "-k ")
@@ -52,7 +52,7 @@ needs_311 = pytest.mark.skipif(PY311 is None, reason="no Python 3.11 interpreter
 
 def trust_env(ca_path: Path | str) -> dict[str, str]:
     """A child environment trusting ``ca_path`` only, with pip's own settings switched off."""
-    env = {k: v for k, v in clean_env().items() if not k.startswith("PIP_")}
+    env = {k: v for k, v in network_env().items() if not k.startswith("PIP_")}
     env.update(SSL_CERT_FILE=str(ca_path), PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     return env
 

@@ -20,7 +20,7 @@ import pytest
 
 from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.trust_stores import picture, pip_only_trust
-from testkit.doctor import clean_env, doctor_json
+from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 
 UV = shutil.which("uv")
@@ -28,7 +28,7 @@ UV = shutil.which("uv")
 
 def plain_env(**extra: str) -> dict[str, str]:
     """No proxy, CA or pip settings from the machine running the tests (pip.conf included)."""
-    env = {k: v for k, v in clean_env().items() if not k.startswith(("PIP_", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in network_env().items() if not k.startswith(("PIP_", "VIRTUAL_ENV"))}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     env.update(extra)
     return env
