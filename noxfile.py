@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -142,7 +144,8 @@ def _run_venv(session: nox.Session, venv: str) -> None:
         session.error(f"the doctor disagrees with reality for: {', '.join(failed)}")
 
 
-def _params(venvs: list[str], as_id) -> list:  # type: ignore[no-untyped-def]
+def _params(venvs: list[str], as_id: Callable[[str], str]) -> list[Any]:
+    """One nox.param per venv, tagged ``ci`` when one of its cases runs in CI."""
     out = []
     for venv in venvs:
         ci = any(c.ci for c in matrix_cases.venvs()[venv])
