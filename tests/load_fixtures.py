@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.loopback import free_port
+
 VENV_BIN = Path(sys.executable).parent
 MITMDUMP = shutil.which("mitmdump", path=str(VENV_BIN)) or shutil.which("mitmdump")
 ADDON = Path(__file__).with_name("load_mitm_addon.py")
@@ -33,12 +35,6 @@ PROBE_TIMEOUT_S = 90.0
 HANG_TIMEOUT_S = 25.0
 
 needs_mitmdump = pytest.mark.skipif(MITMDUMP is None, reason="mitmdump (mitmproxy) is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -158,75 +154,3 @@ def synthetic_npz(path: Path) -> Path:
     )
     path.write_bytes(buffer.getvalue())
     return path
-
-
-def idx_gz(path: Path, count: int, *, images: bool, seed: int = 0) -> Path:
-    """A valid gzip of an IDX file (Fashion-MNIST's format): ``count`` labels or 28x28 images."""
-    import gzip
-    import struct
-
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    if images:
-        header = struct.pack(">IIII", 0x00000803, count, 28, 28)
-        payload = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8).tobytes()
-    else:
-        header = struct.pack(">II", 0x00000801, count)
-        payload = (np.arange(count) % 10).astype(np.uint8).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(header + payload, mtime=0))
-    return path
-
-
-#: Fashion-MNIST's four files, and whether each holds images, with tiny synthetic counts.
-FASHION_FILES = {
-    "train-labels-idx1-ubyte.gz": (False, 12),
-    "train-images-idx3-ubyte.gz": (True, 12),
-    "t10k-labels-idx1-ubyte.gz": (False, 4),
-    "t10k-images-idx3-ubyte.gz": (True, 4),
-}
-
-
-def fashion_set(folder: Path) -> dict[str, Path]:
-    """A complete synthetic Fashion-MNIST set in ``folder`` (Keras checks no hash of these)."""
-    return {
-        name: idx_gz(folder / name, count, images=images, seed=i)
-        for i, (name, (images, count)) in enumerate(FASHION_FILES.items())
-    }
-
-
-def pins_for(paths: list[Path]) -> str:
-    """``MNIST_DOCTOR_PINS`` for synthetic files: their own sha256 and size, by file name."""
-    import hashlib
-    import json
-
-    return json.dumps({p.name: [hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size] for p in paths})
-
-
-def cifar_archive(path: Path, inner: str, members: tuple[str, ...]) -> Path:
-    """A tiny cifar-like tar.gz: ``inner/<member>`` pickled dicts as Keras' ``load_batch`` reads them."""
-    import pickle
-    import tarfile
-
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as archive:
-        for i, member in enumerate(members):
-            batch = {b"data": np.full((2, 3072), i, np.uint8), b"labels": [i % 10, (i + 1) % 10]}
-            blob = pickle.dumps(batch)
-            info = tarfile.TarInfo(f"{inner}/{member}")
-            info.size = len(blob)
-            archive.addfile(info, io.BytesIO(blob))
-    return path
-
-
-def extract_to(archive: Path, folder: Path) -> Path:
-    """Extract ``archive`` into ``folder`` (as Keras' own extraction would lay it out)."""
-    import tarfile
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as handle:
-        handle.extractall(folder, filter="data")
-    return folder

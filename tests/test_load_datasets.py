@@ -28,20 +28,14 @@ import pytest
 
 from mnist_doctor.checks.load import combine
 from mnist_doctor.dataset_table import Dataset, table, with_pins
+from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts.load_probe import LoadProbe, dataset_gate, run_load_probe
-from mnist_doctor.load_failures import diagnose
 from mnist_doctor.model import Result, Status
 from mnist_doctor.safekeeping import DatasetKeeping, FolderKeeping, restore_all
 from mnist_doctor.subproc import ScriptRun
-from tests.conftest import clean_env, run_doctor
-from tests.load_fixtures import (
-    PROBE_TIMEOUT_S,
-    cifar_archive,
-    extract_to,
-    fashion_set,
-    pins_for,
-    probe_env,
-)
+from testkit.datasets import pins_json, write_cifar_tar_gz, write_fashion_mnist
+from testkit.doctor import clean_env, run_doctor
+from tests.load_fixtures import PROBE_TIMEOUT_S, probe_env
 
 ROOT = Path(__file__).resolve().parents[1]
 KERAS2_PYTHON = Path("/work/main/.nox/matrix-2-12/bin/python")
@@ -67,16 +61,25 @@ def tree(folder: Path) -> dict[str, str]:
 
 def pinned(loader: str, *paths: Path) -> Dataset:
     """The table's loader with the synthetic files' own sha256/size as its pins."""
-    pins = json.loads(pins_for(list(paths)))
+    pins = json.loads(pins_json(list(paths)))
     return with_pins(table()[loader], {k: (v[0], v[1]) for k, v in pins.items()})
 
 
 def cifar10_files(folder: Path) -> tuple[Dataset, Path]:
     """A synthetic cifar-10 archive (pinned for the doctor) in ``folder``."""
-    spec = table()["cifar10"].archive
-    assert spec is not None
-    archive = cifar_archive(folder / "cifar-10-python.tar.gz", spec.inner, spec.members)
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = write_cifar_tar_gz(folder / "cifar-10-python.tar.gz", "cifar10")
     return pinned("cifar10", archive), archive
+
+
+def extract_to(archive: Path, folder: Path) -> Path:
+    """Extract ``archive`` into ``folder`` as Keras' own extraction lays it out."""
+    import tarfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as handle:
+        handle.extractall(folder, filter="data")
+    return folder
 
 
 # -- safekeeping of archives and extraction folders (no TensorFlow) ------------------------------
@@ -171,7 +174,7 @@ def test_gates_say_when_a_loader_would_download_or_extract(tmp_path: Path) -> No
         none_yet is not None
         and none_yet.short == "would download 4 files (30.9 MB) from storage.googleapis.com"
     )
-    fashion_set(base / "datasets" / "fashion-mnist")
+    write_fashion_mnist(base / "datasets" / "fashion-mnist")
     assert dataset_gate(fashion, base, "keras3", (3, 15)) is None  # Keras reads them, never downloads
     assert dataset_gate(table()["california_housing"], base, "tf_keras", None) is None  # no such loader
 
@@ -289,7 +292,7 @@ def test_real_fashion_loads_and_other_loaders_get_their_own_outcome(tmp_path: Pa
     """One target process: Fashion-MNIST loads, cifar10 is refused (a link), california wants the network."""
     home = tmp_path / "home"
     datasets = home / ".keras" / "datasets"
-    files = fashion_set(datasets / "fashion-mnist")
+    files = write_fashion_mnist(datasets / "fashion-mnist")
     (datasets / "cifar-10-batches-py-target").mkdir()
     (datasets / "cifar-10-batches-py-target" / "cifar-10-batches-py").symlink_to(tmp_path)
     before = tree(datasets)
@@ -307,7 +310,7 @@ def test_real_fashion_loads_and_other_loaders_get_their_own_outcome(tmp_path: Pa
     assert fashion["status"] == "ok", run.run.stderr[-2000:]
     assert fashion["call"] == "tf.keras.datasets.fashion_mnist.load_data()"
     arrays = run.view("fashion_mnist").stage("load_data")["value"]["arrays"]
-    assert arrays["x_train"] == {"shape": [12, 28, 28], "dtype": "uint8"} and arrays["y_test"]["shape"] == [4]
+    assert arrays["x_train"] == {"shape": [12, 28, 28], "dtype": "uint8"} and arrays["y_test"]["shape"] == [6]
     assert run.loader("cifar10")["status"] == "refused" and "link" in run.loader("cifar10")["reason"]
     california = run.view("california_housing")
     diag = diagnose(
@@ -322,7 +325,7 @@ def test_real_fashion_loads_and_other_loaders_get_their_own_outcome(tmp_path: Pa
 def test_bad_fashion_gz_is_named_and_left_as_it_was(tmp_path: Path, damage: str) -> None:
     home = tmp_path / "home"
     folder = home / ".keras" / "datasets" / "fashion-mnist"
-    files = fashion_set(folder)
+    files = write_fashion_mnist(folder)
     bad = files["train-images-idx3-ubyte.gz"]
     if damage == "html":
         bad.write_bytes(b"<!DOCTYPE html><html><body>Blocked by policy</body></html>")
@@ -352,14 +355,14 @@ def test_cli_offline_names_each_loader(tmp_path: Path) -> None:
     """Acceptance: an HTML fashion .gz named with its fix; cifar10 (Keras 3.15) not extracted offline."""
     keras_home = tmp_path / ".keras"
     datasets = keras_home / "datasets"
-    fashion_set(datasets / "fashion-mnist")
+    write_fashion_mnist(datasets / "fashion-mnist")
     (datasets / "fashion-mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"<!doctype html><html></html>")
     _, archive = cifar10_files(tmp_path / "src")
     (datasets / "cifar-10-batches-py-target_archive").write_bytes(archive.read_bytes())
     extract_to(archive, datasets / "cifar-10-batches-py-target")
     before = tree(datasets)
     env = clean_env(
-        tmp_path, KERAS_HOME=str(keras_home), PYTHONPATH=str(ROOT), MNIST_DOCTOR_PINS=pins_for([archive])
+        tmp_path, KERAS_HOME=str(keras_home), PYTHONPATH=str(ROOT), MNIST_DOCTOR_PINS=pins_json([archive])
     )
     done = run_doctor(
         "--select",

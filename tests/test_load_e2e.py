@@ -21,18 +21,18 @@ import pytest
 from mnist_doctor.checks.load import failure_result, success_result
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.dataset_table import table, with_pins
+from mnist_doctor.diagnoses import Diagnosis
+from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
-from mnist_doctor.load_failures import LoadDiagnosis, diagnose
-from tests.conftest import clean_env, run_doctor
+from testkit.datasets import pins_json, write_fashion_mnist
+from testkit.doctor import clean_env, run_doctor
 from tests.load_fixtures import (
     HANG_TIMEOUT_S,
     PROBE_TIMEOUT_S,
-    fashion_set,
     mitm_proxy,
     needs_mitmdump,
-    pins_for,
     probe_env,
     synthetic_npz,
 )
@@ -43,7 +43,7 @@ HOST = MNIST.host
 
 def probe(
     env: dict[str, str], cwd: Path, timeout: float = PROBE_TIMEOUT_S
-) -> tuple[LoadProbe, LoadDiagnosis | None]:
+) -> tuple[LoadProbe, Diagnosis | None]:
     run = run_load_probe(sys.executable, "tf", timeout, env=env, cwd=str(cwd))
     if run.succeeded:
         return run, None
@@ -294,8 +294,8 @@ def test_fashion_html_download_is_named_and_removed(tmp_path: Path) -> None:
 
 @needs_mitmdump
 def test_fashion_synthetic_download_loads_and_verified_files_stay(tmp_path: Path) -> None:
-    served = fashion_set(tmp_path / "served")
-    pins = json.loads(pins_for(list(served.values())))
+    served = write_fashion_mnist(tmp_path / "served")
+    pins = json.loads(pins_json(list(served.values())))
     loader = with_pins(table()["fashion_mnist"], {k: (v[0], v[1]) for k, v in pins.items()})
     home = tmp_path / "home"
     with mitm_proxy(tmp_path, "dir", fault_dir=tmp_path / "served") as mitm:
@@ -305,7 +305,7 @@ def test_fashion_synthetic_download_loads_and_verified_files_stay(tmp_path: Path
         )
     assert run.loader("fashion_mnist")["status"] == "ok", run.run.stderr[-2000:]
     arrays = run.view("fashion_mnist").stage("load_data")["value"]["arrays"]
-    assert arrays["x_train"]["shape"] == [12, 28, 28] and arrays["x_test"]["shape"] == [4, 28, 28]
+    assert arrays["x_train"]["shape"] == [12, 28, 28] and arrays["x_test"]["shape"] == [6, 28, 28]
     new = run.others_safekeeping["fashion_mnist"]["new"]
     assert {n["outcome"] for n in new} == {"verified download, kept"} and len(new) == 4
     cached = home / ".keras" / "datasets" / "fashion-mnist"

@@ -2,7 +2,7 @@
 
 ``load.real`` runs the user's own ``load_data`` in the target interpreter (see
 :mod:`mnist_doctor.facts.load_probe`) and names the root cause of a failure
-(:mod:`mnist_doctor.load_failures`). ``load.consistency`` compares that verdict with the
+(:mod:`mnist_doctor.diagnoses.load`). ``load.consistency`` compares that verdict with the
 network and cache families: a doctor whose predictions disagree with the real call must
 say so rather than show two contradicting reports.
 """
@@ -16,11 +16,12 @@ from typing import Any
 from mnist_doctor.compat_table import declared_specs
 from mnist_doctor.dataset import MNIST, DatasetSpec
 from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.diagnoses import CACHE, IMPORT, NETWORK, Diagnosis
+from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.hints import doctor_command
-from mnist_doctor.load_failures import CACHE, IMPORT, NETWORK, OFFLINE_DOWNLOAD, LoadDiagnosis, diagnose
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
@@ -155,7 +156,7 @@ def success_result(probe: LoadProbe, spec: DatasetSpec) -> Result:
     )
 
 
-def failure_result(diag: LoadDiagnosis, probe: LoadProbe, options: Options) -> Result:
+def failure_result(diag: Diagnosis, probe: LoadProbe, options: Options) -> Result:
     """The named cause as a result; a kill by the doctor's own budget is a ``warn`` (promise 3)."""
     details = list(diag.details)
     error = probe.error
@@ -186,7 +187,7 @@ def failure_result(diag: LoadDiagnosis, probe: LoadProbe, options: Options) -> R
 
 
 def budget_result(
-    diag: LoadDiagnosis, probe: LoadProbe, options: Options, details: list[str], data: dict[str, Any]
+    diag: Diagnosis, probe: LoadProbe, options: Options, details: list[str], data: dict[str, Any]
 ) -> Result:
     """The probe ran out of the run's ``--timeout``: say so, and how long to allow, without blaming."""
     stage = probe.unfinished_stage() or "start-up"
@@ -252,7 +253,7 @@ def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_py
         tf_minor=_tf_minor(facts),
         declared=_declared(facts),
     )
-    if diag.name == OFFLINE_DOWNLOAD:  # not a fault of this machine: the test was not possible offline
+    if diag.status is Status.SKIP:  # not a fault of this machine: the test was not possible offline
         return Result.skip(
             f"--offline: load_data not completed: {diag.summary}",
             details=safekeeping_details(probe),
@@ -330,7 +331,7 @@ def loader_result(
         declared=_declared(facts),
         dataset=loader,
     )
-    if diag.name == OFFLINE_DOWNLOAD:
+    if diag.status is Status.SKIP:
         return Result.skip(
             f"--offline: load_data not completed: {diag.summary}",
             hint=diag.hint,

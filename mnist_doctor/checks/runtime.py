@@ -17,10 +17,10 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.compat_table import declared_specs
+from mnist_doctor.diagnoses.imports import classify_import_failure
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.facts.import_probe import IMPORT_TIMEOUT_S, ImportProbe, timeout_needed
 from mnist_doctor.facts.introspection import Distributions, env_lookup
-from mnist_doctor.import_failures import classify_import_failure
 from mnist_doctor.model import BaseCheck, Result
 
 
@@ -154,7 +154,8 @@ def _legacy_value(probe: ImportProbe, target_env: dict[str, str]) -> str | None:
     """TF_USE_LEGACY_KERAS as the probe's process saw it (its own answer), else as introspected."""
     seen = (probe.run.answer or {}).get("env")
     if isinstance(seen, dict) and "TF_USE_LEGACY_KERAS" in seen:
-        return seen["TF_USE_LEGACY_KERAS"]
+        value = seen["TF_USE_LEGACY_KERAS"]
+        return value if isinstance(value, str) else None
     return env_lookup(target_env, "TF_USE_LEGACY_KERAS")
 
 
