@@ -206,6 +206,7 @@ def test_one_check_reports_the_worst_and_names_each_loader() -> None:
     assert both.summary.startswith("fashion_mnist: fail — load_data failed — X; cifar10: skip — cut")
     assert both.summary.endswith("load_data works for mnist")
     assert both.data["cause"] == "x" and set(both.data["datasets"]) == {"mnist", "cifar10", "fashion_mnist"}
+    assert both.data["fixes"] == [{"kind": "clear_cache", "dataset": "fashion_mnist"}]  # --fix: that loader
     assert combine([("mnist", Result.ok("works")), ("cifar10", Result.skip("cut"))]).status == Status.OK
     assert combine([("cifar10", Result.skip("a")), ("imdb", Result.skip("b"))]).status == Status.SKIP
 

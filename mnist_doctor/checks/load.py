@@ -418,9 +418,17 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
         "succeeded": bool(parts) and all(r.status == Status.OK for _, r in parts),
     }
     if first_bad is not None and worst in (Status.FAIL, Status.WARN):
-        for key in ("cause", "category", "fix", "cut_by_budget"):
+        for key in ("cause", "category", "cut_by_budget"):
             if key in first_bad.data:
                 data[key] = first_bad.data[key]
+    # One fix per failing loader, each naming its loader (``--fix`` acts on that loader alone).
+    fixes = [
+        dict(r.data["fix"], dataset=r.data["fix"].get("dataset") or n)
+        for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
+        if r.status in (Status.FAIL, Status.WARN) and isinstance(r.data.get("fix"), dict)
+    ]
+    if fixes:
+        data["fix"], data["fixes"] = fixes[0], fixes
     return Result(
         status=worst,
         summary="; ".join(pieces) or "no loader selected",
