@@ -13,7 +13,12 @@ from typing import Any
 
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import Options
-from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe
+from mnist_doctor.facts.net_probe import (
+    THROUGHPUT_STALL_S,
+    NetworkProbes,
+    ThroughputSample,
+    UrllibProbe,
+)
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, Result
@@ -469,6 +474,132 @@ class CompareCheck(BaseCheck):
         )
 
 
+#: A whole download projected to take longer than this is a warning: Keras' ``urlretrieve`` has
+#: no timeout, and a tutorial's first cell that runs for more than five minutes is taken for a
+#: hang (cifar10, 170 MB, from a host throttled to tens of kB/s takes most of an hour).
+PROJECTED_LIMIT_S = 300.0
+
+
+def human_bytes(count: float) -> str:
+    """``11.5 MB``, ``48.0 kB``, ``512 B`` (decimal units, as download tools print them)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count:.0f} B"
+
+
+def human_duration(seconds: float) -> str:
+    """``under 1 s``, ``~40 s``, ``~12 min``, ``~3.2 h``."""
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 90:
+        return f"~{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
+def throughput_remedies(target_python: str) -> str:
+    return (
+        "download it from a faster mirror: "
+        f"`{doctor_command(target_python, '--fetch --mirror URL')}` (safe: Keras checks the sha256 "
+        "where it pins one), or with a copy downloaded elsewhere: "
+        f"`{doctor_command(target_python, '--seed FILE')}`"
+    )
+
+
+def _what(sample: ThroughputSample) -> str:
+    load = sample.load
+    return f"{', '.join(load.datasets)} ({human_bytes(load.total_bytes)})"
+
+
+def judge_throughput(sample: ThroughputSample) -> tuple[str, str, dict[str, Any]]:
+    """(status, one line, data) for one host's measurement."""
+    load, record = sample.load, sample.record or {}
+    data: dict[str, Any] = {
+        "host": load.host,
+        "datasets": list(load.datasets),
+        "files": list(load.files),
+        "total_bytes": load.total_bytes,
+        "ended": record.get("ended"),
+        "bytes": record.get("bytes"),
+        "elapsed_s": record.get("elapsed_s"),
+        "rate_bps": record.get("rate_bps"),
+        "status_code": record.get("status"),
+    }
+    ended = record.get("ended")
+    got = int(record.get("bytes") or 0)
+    if sample.cut_by_budget:
+        data["cut_by_budget"] = True
+        so_far = f" ({human_bytes(got)} in {record.get('elapsed_s', 0):.1f} s so far)" if got else ""
+        return "skip", f"{load.host}: cut by the doctor's budget{so_far}, use --timeout", data
+    if not record:
+        return "skip", f"{load.host}: not measured: {sample.error}", data
+    if ended == "http-error":
+        return "skip", f"{load.host}: not measured: HTTP {record.get('status')} {record.get('reason')}", data
+    if ended == "error" and not got:
+        message = (record.get("error") or {}).get("message")
+        return "skip", f"{load.host}: unreachable, not measured: {message}", data
+    if ended == "no-answer":
+        return (
+            "warn",
+            f"{load.host}: stalled: no answer to the ranged GET within {record.get('waited_s')} s",
+            data,
+        )
+    if ended == "stall":
+        return (
+            "warn",
+            f"{load.host}: the transfer stalled: no byte for {THROUGHPUT_STALL_S:.0f} s after "
+            f"{human_bytes(got)} (Keras would hang here: urlretrieve has no timeout)",
+            data,
+        )
+    if ended == "error":
+        message = (record.get("error") or {}).get("message")
+        return "warn", f"{load.host}: the connection broke after {human_bytes(got)}: {message}", data
+    rate = float(record.get("rate_bps") or 0.0)
+    projected = load.total_bytes / rate if rate > 0 else float("inf")
+    data["projected_s"] = round(projected, 1) if rate > 0 else None
+    speed = f"{human_bytes(rate)}/s"
+    if projected > PROJECTED_LIMIT_S:
+        return (
+            "warn",
+            f"{load.host} delivers {speed}: {_what(sample)} would take {human_duration(projected)} "
+            f"(over {PROJECTED_LIMIT_S / 60:.0f} min; Keras has no timeout, so it looks hung)",
+            data,
+        )
+    return "ok", f"{load.host}: {speed}, {_what(sample)} in {human_duration(projected)}", data
+
+
+class ThroughputCheck(BaseCheck):
+    """A bounded ranged download from each dataset host: its speed and the whole download's time."""
+
+    id = "network.throughput"
+    title = "download speed (ranged GET via urllib)"
+    requires = ("network.http",)
+    network = True
+    slow = True
+
+    def run(self, network_throughput: list[ThroughputSample], target_python: str, options: Options) -> Result:
+        judged = [judge_throughput(sample) for sample in network_throughput]
+        data: dict[str, Any] = {"stage": "throughput", "hosts": [d for _, _, d in judged]}
+        if any(d.get("cut_by_budget") for _, _, d in judged):
+            data["cut_by_budget"] = True
+        details = [redact_text(line) or "" for _, line, _ in judged] if len(judged) > 1 else []
+
+        def joined(wanted: str) -> str:
+            return "; ".join(redact_text(line) or "" for status, line, _ in judged if status == wanted)
+
+        if any(status == "warn" for status, _, _ in judged):
+            return Result.warn(
+                joined("warn"), details=details, data=data, hint=throughput_remedies(target_python)
+            )
+        if judged and all(status == "ok" for status, _, _ in judged):
+            return Result.ok(joined("ok"), details=details, data=data)
+        hint = timeout_hint(options) if data.get("cut_by_budget") else None
+        summary = joined("skip") or "no dataset host to measure"
+        return Result.skip(summary, details=details, data=data, hint=hint)
+
+
 #: Where this family stands in the report (lower first; plugins without one come last).
 REPORT_ORDER = 60
 
@@ -478,5 +609,6 @@ CHECKS = [
     StageCheck("connect", "proxy CONNECT tunnel"),
     StageCheck("tls", "TLS handshake (default ssl context)"),
     StageCheck("http", "HTTP request via urllib"),
+    ThroughputCheck(),
     CompareCheck(),
 ]
