@@ -141,6 +141,15 @@ def test_an_unreachable_host_is_skipped_naming_the_failed_stage():
     assert "network.http" in result["summary"]
 
 
+def test_a_body_too_short_to_time_gives_no_rate():
+    """A server that answers the 2 MiB range with 64 bytes: a round trip, not a speed."""
+    with DatasetServer("ok") as server:
+        result = throughput(server.url, clean_env())
+    assert result["status"] == "skip", result
+    assert "body ended after 64 B" in result["summary"]
+    assert result["data"]["hosts"][0]["ended"] == "eof"
+
+
 def test_a_tls_mirror_is_measured_through_the_default_context(ca: trustme.CA, ca_file):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)

@@ -478,6 +478,9 @@ class CompareCheck(BaseCheck):
 #: no timeout, and a tutorial's first cell that runs for more than five minutes is taken for a
 #: hang (cifar10, 170 MB, from a host throttled to tens of kB/s takes most of an hour).
 PROJECTED_LIMIT_S = 300.0
+#: A body that ended before this many bytes (and before the whole file) arrived in one or two
+#: packets: its timing measures the round trip, not the line, so it gives no rate.
+MIN_SAMPLE_BYTES = 64 << 10
 
 
 def human_bytes(count: float) -> str:
@@ -556,6 +559,8 @@ def judge_throughput(sample: ThroughputSample) -> tuple[str, str, dict[str, Any]
     if ended == "error":
         message = (record.get("error") or {}).get("message")
         return "warn", f"{load.host}: the connection broke after {human_bytes(got)}: {message}", data
+    if ended == "eof" and got < min(MIN_SAMPLE_BYTES, load.total_bytes):
+        return "skip", f"{load.host}: not measured: the body ended after {human_bytes(got)}", data
     rate = float(record.get("rate_bps") or 0.0)
     projected = load.total_bytes / rate if rate > 0 else float("inf")
     data["projected_s"] = round(projected, 1) if rate > 0 else None
