@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 #: What a served file starts with (the bytes of a zip, as an ``.npz`` does); zeros follow.
@@ -96,6 +96,8 @@ class Served:
 
     url: str
     port: int
+    #: The server's root, ``scheme://127.0.0.1:port/``: a folder URL for ``--origin``/``--mirror``.
+    folder: str = ""
     connections: int = 0
     requests: list[str] = field(default_factory=list)
     ranges: list[str | None] = field(default_factory=list)
@@ -110,7 +112,7 @@ def _synthetic(offset: int, length: int) -> bytes:
 
 @contextlib.contextmanager
 def served_file(
-    total: int,
+    total: int | Mapping[str, int],
     rate: float | None = None,
     *,
     burst: int = 16384,
@@ -119,13 +121,17 @@ def served_file(
     tls: ssl.SSLContext | None = None,
     path: str = "/mnist.npz",
 ) -> Iterator[Served]:
-    """Serve a synthetic file of ``total`` bytes on 127.0.0.1 (nothing is held in memory).
+    """Serve a synthetic file of ``total`` bytes at ``path`` on 127.0.0.1 (nothing is held in memory).
+
+    ``total`` may instead map paths to sizes (``{"/mnist.npz": …, "/cifar-10-python.tar.gz": …}``):
+    a mirror folder; any other path is a 404. ``url`` is then the first path's.
 
     ``rate``: bytes per second for all connections together (a token bucket; None = as fast
     as the client reads). ``ranges=False``: ignore ``Range`` and send the whole body with a
     200, as some servers do. ``stall_after``: send that many body bytes, then nothing while
     holding the connection open. ``tls``: a server-side context (e.g. from a trustme CA).
     """
+    sizes = dict(total) if isinstance(total, Mapping) else {path: total}
     bucket = TokenBucket(rate, burst) if rate else None
     stats = Served(url="", port=0)
     lock = threading.Lock()
@@ -151,17 +157,22 @@ def served_file(
                 request += chunk
             head = request.split(b"\r\n\r\n", 1)[0]
             asked = _RANGE.search(head)
+            line = head.split(b"\r\n", 1)[0].decode("latin-1")
             with lock:
-                stats.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                stats.requests.append(line)
                 stats.ranges.append(
                     asked.group(0).decode("latin-1").split(":", 1)[1].strip() if asked else None
                 )
-            start, end = 0, total - 1
+            size = sizes.get(line.split(" ")[1] if line.count(" ") >= 2 else "")
+            if size is None:
+                send(conn, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return
+            start, end = 0, size - 1
             if asked and ranges:
                 start = int(asked.group(1))
-                end = min(int(asked.group(2)), total - 1) if asked.group(2) else total - 1
+                end = min(int(asked.group(2)), size - 1) if asked.group(2) else size - 1
                 status = b"206 Partial Content"
-                extra = b"Content-Range: bytes %d-%d/%d\r\n" % (start, end, total)
+                extra = b"Content-Range: bytes %d-%d/%d\r\n" % (start, end, size)
             else:
                 status, extra = b"200 OK", b""
             send(
@@ -191,5 +202,6 @@ def served_file(
 
     with _listening(handle) as port:
         scheme = "https" if tls is not None else "http"
-        stats.port, stats.url = port, f"{scheme}://127.0.0.1:{port}{path}"
+        stats.port, stats.folder = port, f"{scheme}://127.0.0.1:{port}/"
+        stats.url = stats.folder + next(iter(sizes)).lstrip("/")
         yield stats
