@@ -23,14 +23,16 @@ _RANGE = re.compile(rb"^range:\s*bytes=(\d+)-(\d*)\s*$", re.IGNORECASE | re.MULT
 
 
 @contextlib.contextmanager
-def _listening(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
-    """A listener on 127.0.0.1 handing each accepted connection to ``handle`` in its own thread.
+def _listening(
+    handle: Callable[[socket.socket, threading.Event], None], host: str = "127.0.0.1"
+) -> Iterator[int]:
+    """A listener on ``host`` (loopback) handing each connection to ``handle`` in its own thread.
 
     Yields the port; on exit stops accepting, tells the handlers to stop and closes every
     connection it accepted.
     """
     listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    listener.bind((host, 0))
     listener.listen(16)
     listener.settimeout(0.1)
     accepted: list[socket.socket] = []
@@ -120,6 +122,7 @@ def served_file(
     stall_after: int | None = None,
     tls: ssl.SSLContext | None = None,
     path: str = "/mnist.npz",
+    host: str = "127.0.0.1",
 ) -> Iterator[Served]:
     """Serve a synthetic file of ``total`` bytes at ``path`` on 127.0.0.1 (nothing is held in memory).
 
@@ -130,6 +133,7 @@ def served_file(
     as the client reads). ``ranges=False``: ignore ``Range`` and send the whole body with a
     200, as some servers do. ``stall_after``: send that many body bytes, then nothing while
     holding the connection open. ``tls``: a server-side context (e.g. from a trustme CA).
+    ``host``: another loopback address (``127.0.0.2``) for a second, distinct dataset host.
     """
     sizes = dict(total) if isinstance(total, Mapping) else {path: total}
     bucket = TokenBucket(rate, burst) if rate else None
@@ -200,8 +204,8 @@ def served_file(
             with contextlib.suppress(OSError):
                 conn.close()
 
-    with _listening(handle) as port:
+    with _listening(handle, host) as port:
         scheme = "https" if tls is not None else "http"
-        stats.port, stats.folder = port, f"{scheme}://127.0.0.1:{port}/"
+        stats.port, stats.folder = port, f"{scheme}://{host}:{port}/"
         stats.url = stats.folder + next(iter(sizes)).lstrip("/")
         yield stats

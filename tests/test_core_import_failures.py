@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_doctor.import_failures import classify_import_failure, raising_module
+from mnist_doctor.diagnoses.imports import classify_import_failure, raising_module
 
 TF_BANNER = (
     "I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions "

@@ -18,6 +18,8 @@ import pytest
 import trustme
 
 from mnist_doctor.dataset import MNIST, dataset_spec
+from mnist_doctor.dataset_table import Dataset, table
+from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.net_probe import (
     THROUGHPUT_CAP_BYTES,
     THROUGHPUT_STALL_S,
@@ -26,10 +28,11 @@ from mnist_doctor.facts.net_probe import (
     host_loads,
     run_throughput_probe,
 )
+from mnist_doctor.run import diagnose
 from testkit.hostile import misbehaving_server
 from testkit.loopback import served_file
 from tests import net_fixtures
-from tests.net_fixtures import DatasetServer, clean_env, doctor_json, run_doctor
+from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json, run_doctor
 
 ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
 
@@ -123,7 +126,7 @@ def test_the_measurement_itself_is_marked_cut_when_the_slice_ends_first():
     from mnist_doctor.checks.network import judge_throughput
 
     with served_file(CIFAR_SIZE, rate=50_000) as server:
-        load = HostLoad("127.0.0.1", server.url, CIFAR_SIZE, ("f",), ("cifar10",))
+        load = HostLoad("127.0.0.1", dataset_spec(server.url), CIFAR_SIZE, ("f",), ("cifar10",))
         started = time.monotonic()
         (sample,) = run_throughput_probe(sys.executable, [load], Budget(3.0).slice(cap=60))
         elapsed = time.monotonic() - started
@@ -179,7 +182,7 @@ def test_a_server_that_ignores_range_and_never_ends_is_read_only_to_the_cap():
 def test_hostile_bodies_are_bounded_by_the_cap_and_the_window(mode):
     """No Content-Length and no end, or one byte per 0.2 s (each byte resets a socket timeout)."""
     with misbehaving_server(mode, payload=bytes(10_000), interval=0.2) as (url, _stats):
-        load = HostLoad("127.0.0.1", url, CIFAR_SIZE, ("f",), ("cifar10",))
+        load = HostLoad("127.0.0.1", dataset_spec(url), CIFAR_SIZE, ("f",), ("cifar10",))
         started = time.monotonic()
         (sample,) = run_throughput_probe(sys.executable, [load], 30)
         elapsed = time.monotonic() - started
@@ -210,6 +213,87 @@ def test_hosts_are_grouped_and_their_files_summed():
     ]
     loads = host_loads(files)
     assert [load.host for load in loads] == ["storage.googleapis.com", "www.cs.toronto.edu", "127.0.0.1:8080"]
-    assert loads[0].total_bytes == 26_030_000 and loads[0].url.endswith("big.npz")
+    assert loads[0].total_bytes == 26_030_000 and loads[0].url.endswith("big.npz")  # the largest is sampled
     assert loads[0].datasets == ("fashion_mnist",) and len(loads[0].files) == 2
     assert loads[1].total_bytes == CIFAR_SIZE
+
+
+# ---------------------------------------------------------------- several datasets, several hosts
+
+SAMPLE_RANGE = f"bytes=0-{THROUGHPUT_CAP_BYTES - 1}"
+
+
+def test_dataset_cifar10_against_a_throttled_mirror_reports_the_time_and_the_remedy():
+    """``--dataset cifar10`` with a mirror folder throttled to 50 kB/s: 170 MB projected, within --timeout."""
+    timeout = 20.0
+    cifar = table()["cifar10"].files[0]
+    with served_file({f"/{cifar.name}": cifar.spec.size}, rate=50_000) as server:
+        started = time.monotonic()
+        proc = run_doctor(server.folder, clean_env(), "--dataset", "cifar10", timeout=timeout)
+        elapsed = time.monotonic() - started
+    import json
+
+    result = {r["id"]: r for r in json.loads(proc.stdout)["results"]}["network.throughput"]
+    assert result["status"] == "warn", result
+    host = result["data"]["hosts"][0]
+    assert host["datasets"] == ["cifar10"] and host["total_bytes"] == 170_498_071
+    assert host["projected_s"] > 30 * 60  # most of an hour, as users of the throttled host saw
+    assert "cifar10 (170.5 MB)" in result["summary"]
+    assert "mnist-doctor --dataset cifar10 --fetch --mirror URL" in result["hint"]
+    assert "mnist-doctor --dataset cifar10 --seed FILE" in result["hint"]
+    assert elapsed < timeout + OVERRUN_S
+
+
+def _served_from(name: str, folder: str) -> Dataset:
+    return table()[name].with_origin(folder)
+
+
+def _diagnose(datasets: tuple[Dataset, ...], timeout: float = 30.0) -> dict[str, dict[str, Any]]:
+    options = Options(python=sys.executable, timeout=timeout, datasets=tuple(d.name for d in datasets))
+    report = diagnose(Facts(options, overrides={"datasets": datasets}), ["network"]).report
+    return {r["id"]: r for r in report["results"]}
+
+
+def test_each_distinct_host_is_measured_once_for_everything_it_serves():
+    """mnist and fashion_mnist share a fast host (one sample, their sizes summed); cifar10's is slow."""
+    fashion = table()["fashion_mnist"]
+    near = {"/mnist.npz": MNIST.size} | {f"/{f.name}": f.spec.size for f in fashion.files}
+    cifar = table()["cifar10"].files[0]
+    with (
+        served_file(near) as fast,
+        served_file({f"/{cifar.name}": cifar.spec.size}, rate=50_000, host="127.0.0.2") as slow,
+    ):
+        chosen = (
+            _served_from("mnist", fast.folder),
+            _served_from("fashion_mnist", fast.folder),
+            _served_from("cifar10", slow.folder),
+        )
+        results = _diagnose(chosen)
+        fast_samples = [r for r in fast.ranges if r == SAMPLE_RANGE]
+        slow_samples = [r for r in slow.ranges if r == SAMPLE_RANGE]
+    result = results["network.throughput"]
+    assert result["status"] == "warn", result
+    near_host, far_host = result["data"]["hosts"]
+    assert near_host["datasets"] == ["mnist", "fashion_mnist"]
+    assert near_host["total_bytes"] == MNIST.size + sum(f.spec.size for f in fashion.files)
+    assert near_host["rate_bps"] > 1e6 and far_host["rate_bps"] < 80_000
+    assert far_host["host"].startswith("127.0.0.2:") and far_host["datasets"] == ["cifar10"]
+    # the warning is about the slow host only, and the remedy names the dataset it serves
+    assert "127.0.0.2" in result["summary"] and "cifar10" in result["summary"]
+    assert "--dataset cifar10 --fetch --mirror URL" in result["hint"]
+    assert len(result["details"]) == 2
+    assert len(fast_samples) == 1 and len(slow_samples) == 1
+
+
+def test_a_host_the_walk_found_dead_is_not_measured():
+    """cifar10's host refuses connections: network.hosts names it, and it is skipped, not re-tried."""
+    dead = f"http://127.0.0.2:{closed_port()}/"
+    with served_file(MNIST.size) as fast:
+        results = _diagnose((_served_from("mnist", fast.url), _served_from("cifar10", dead)))
+    assert results["network.hosts"]["status"] == "fail"
+    result = results["network.throughput"]
+    near_host, far_host = result["data"]["hosts"]
+    assert near_host["rate_bps"] > 1e6
+    assert far_host["bytes"] is None and far_host["ended"] is None  # never connected
+    assert result["status"] == "skip", result  # one host measured ok, the other not measurable
+    assert "unreachable (the tcp stage failed; see network.hosts)" in result["summary"]
