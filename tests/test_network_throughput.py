@@ -296,3 +296,17 @@ def test_a_host_the_walk_found_dead_is_not_measured():
     assert far_host["bytes"] is None and far_host["ended"] is None  # never connected
     assert result["status"] == "skip", result  # one host measured ok, the other not measurable
     assert "unreachable (the tcp stage failed; see network.hosts)" in result["summary"]
+
+
+def test_the_stage_runs_in_a_python_39_target():
+    """The target script's stage is stdlib and 3.9-valid: measured by the oldest supported Python."""
+    from tests.test_core_python_flag import PYENV
+
+    python39 = next(iter(sorted(PYENV.glob("3.9*/bin/python3"))), None)
+    if python39 is None:
+        pytest.skip("no Python 3.9 on this machine")
+    with served_file(CIFAR_SIZE, rate=50_000) as server:
+        load = HostLoad("127.0.0.1", dataset_spec(server.url), CIFAR_SIZE, ("f",), ("cifar10",))
+        (sample,) = run_throughput_probe(str(python39), [load], 15)
+    assert sample.record is not None and sample.record["ended"] == "window", sample
+    assert 30_000 < sample.record["rate_bps"] < 80_000
