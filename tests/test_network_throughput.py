@@ -30,7 +30,7 @@ from mnist_doctor.facts.net_probe import (
 )
 from mnist_doctor.run import diagnose
 from testkit.hostile import misbehaving_server
-from testkit.loopback import served_file
+from testkit.loopback import served_file, silent_server
 from tests import net_fixtures
 from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json, run_doctor
 
@@ -193,6 +193,21 @@ def test_hostile_bodies_are_bounded_by_the_cap_and_the_window(mode):
         assert record["ended"] == "window" and record["bytes"] < 40
         assert record["rate_bps"] < 10
     assert elapsed < THROUGHPUT_WINDOW_S + THROUGHPUT_STALL_S + 2
+
+
+def test_a_host_that_never_answers_the_ranged_get_is_a_stall_within_its_own_limit():
+    from mnist_doctor.checks.network import judge_throughput
+    from mnist_doctor.facts.net_probe import THROUGHPUT_HEAD_S
+
+    with silent_server() as port:
+        load = HostLoad("h", dataset_spec(f"http://127.0.0.1:{port}/m.npz"), CIFAR_SIZE, ("f",), ("x",))
+        started = time.monotonic()
+        (sample,) = run_throughput_probe(sys.executable, [load], 30)
+        elapsed = time.monotonic() - started
+    assert sample.record is not None and sample.record["ended"] == "no-answer"
+    status, line, _ = judge_throughput(sample)
+    assert status == "warn" and "stalled: no answer to the ranged GET within 5.0 s" in line
+    assert elapsed < THROUGHPUT_HEAD_S + 2
 
 
 def test_hosts_are_grouped_and_their_files_summed():

@@ -553,11 +553,8 @@ def judge_throughput(sample: ThroughputSample) -> tuple[str, str, dict[str, Any]
         message = (record.get("error") or {}).get("message")
         return "skip", f"{load.host}: unreachable, not measured: {message}", data
     if ended == "no-answer":
-        return (
-            "warn",
-            f"{load.host}: stalled: no answer to the ranged GET within {record.get('waited_s')} s",
-            data,
-        )
+        waited = float(record.get("waited_s") or 0)
+        return "warn", f"{load.host}: stalled: no answer to the ranged GET within {waited:.1f} s", data
     if ended == "stall":
         return (
             "warn",
