@@ -205,6 +205,22 @@ def network_slice(options: Options) -> Slice:
     return options.budget.slice(cap=NETWORK_BUDGET_S, reserve=REPORT_RESERVE_S)
 
 
+def host_key(spec: DatasetSpec) -> object:
+    """(host, port) of a file's origin; a malformed origin (``http://[::1``) is its own host."""
+    try:
+        return (spec.host, spec.port)
+    except ValueError:
+        return spec.origin
+
+
+def host_label(spec: DatasetSpec) -> str:
+    """``host`` (default port) or ``host:port``; a malformed origin is shown as given (redacted)."""
+    try:
+        return spec.host if spec.port in (80, 443) else f"{spec.host}:{spec.port}"
+    except ValueError:
+        return redact_text(spec.origin) or ""
+
+
 @fact
 def network_targets(datasets: tuple[Dataset, ...]) -> tuple[DatasetSpec, ...]:
     """One file per distinct host the selected loaders download from, in selection order.
@@ -213,10 +229,10 @@ def network_targets(datasets: tuple[Dataset, ...]) -> tuple[DatasetSpec, ...]:
     for). The first is the one the ``network.*`` stage checks walk in detail; the others are
     walked the same way for ``network.hosts``. With the default selection this is MNIST's file.
     """
-    by_host: dict[tuple[str, int], DatasetSpec] = {}
+    by_host: dict[object, DatasetSpec] = {}
     for loader in datasets:
         for data_file in loader.files:
-            key = (data_file.spec.host, data_file.spec.port)
+            key = host_key(data_file.spec)
             known = by_host.get(key)
             if known is None or data_file.spec.size > known.size:
                 by_host[key] = data_file.spec
@@ -327,22 +343,11 @@ class HostLoad:
         return self.spec.origin
 
 
-def _host_key(spec: DatasetSpec) -> tuple[str, int]:
-    """Hosts are told apart as :func:`network_targets` tells them apart."""
-    return spec.host, spec.port
-
-
-def host_label(spec: DatasetSpec) -> str:
-    """``host``, or ``host:port`` when the port is not the scheme's default."""
-    default = 443 if spec.scheme == "https" else 80
-    return spec.host if spec.port == default else f"{spec.host}:{spec.port}"
-
-
 def host_loads(files: list[tuple[str, DatasetSpec]]) -> list[HostLoad]:
     """Group ``(dataset name, file spec)`` pairs by host, in first-seen order, summing sizes."""
-    groups: dict[tuple[str, int], list[tuple[str, DatasetSpec]]] = {}
+    groups: dict[object, list[tuple[str, DatasetSpec]]] = {}
     for name, spec in files:
-        groups.setdefault(_host_key(spec), []).append((name, spec))
+        groups.setdefault(host_key(spec), []).append((name, spec))
     loads = []
     for members in groups.values():
         largest = max(members, key=lambda m: m[1].size)[1]
@@ -435,12 +440,12 @@ def network_throughput(
     """
     loads = host_loads([(d.name, f.spec) for d in datasets for f in d.files])
     walks = {
-        _host_key(spec): probe for spec, probe in zip(network_targets[1:], other_hosts_probes, strict=False)
+        host_key(spec): probe for spec, probe in zip(network_targets[1:], other_hosts_probes, strict=False)
     }
     samples: dict[int, ThroughputSample] = {}
     measured: list[int] = []
     for index, load in enumerate(loads):
-        walk = walks.get(_host_key(load.spec))
+        walk = walks.get(host_key(load.spec))
         if walk is not None and not walk.ok:
             samples[index] = _unreachable(load, walk)
         else:
