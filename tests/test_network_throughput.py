@@ -9,9 +9,9 @@ size and the projection is made for that size (cifar10 is 170 MB).
 
 from __future__ import annotations
 
-import ssl
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,12 +29,9 @@ from mnist_doctor.facts.net_probe import (
     run_throughput_probe,
 )
 from mnist_doctor.run import diagnose
+from testkit.doctor import doctor_json, network_env
 from testkit.hostile import misbehaving_server
-from testkit.loopback import served_file, silent_server
-from tests import net_fixtures
-from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json, run_doctor
-
-ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
+from testkit.loopback import DatasetServer, closed_port, served_file, server_context, silent_server
 
 CIFAR_SIZE = 170_498_071
 REMEDIES = ("mnist-doctor --fetch --mirror URL", "mnist-doctor --seed FILE")
@@ -44,7 +41,7 @@ OVERRUN_S = 2.0
 
 def synthetic_env(size: int, **extra: str) -> dict[str, str]:
     """The environment of a run whose dataset is a synthetic file of ``size`` bytes."""
-    return clean_env(MNIST_DOCTOR_SHA256="0" * 64, MNIST_DOCTOR_SIZE=str(size), **extra)
+    return network_env(MNIST_DOCTOR_SHA256="0" * 64, MNIST_DOCTOR_SIZE=str(size), **extra)
 
 
 def throughput(url: str, env: dict[str, str], *args: str, timeout: float = 20.0) -> dict[str, Any]:
@@ -53,7 +50,7 @@ def throughput(url: str, env: dict[str, str], *args: str, timeout: float = 20.0)
 
 def test_a_fast_mirror_is_ok_with_its_rate_and_projection():
     with served_file(MNIST.size) as server:
-        result = throughput(server.url, clean_env())
+        result = throughput(server.url, network_env())
         ranges = list(server.ranges)
     assert result["status"] == "ok", result
     host = result["data"]["hosts"][0]
@@ -69,12 +66,9 @@ def test_a_throttled_host_warns_with_the_projected_time_and_both_remedies():
     timeout = 20.0
     with served_file(CIFAR_SIZE, rate=50_000) as server:
         started = time.monotonic()
-        proc = run_doctor(server.url, synthetic_env(CIFAR_SIZE), timeout=timeout)
+        result = throughput(server.url, synthetic_env(CIFAR_SIZE), timeout=timeout)
         elapsed = time.monotonic() - started
         sent = server.bytes_sent
-    import json
-
-    result = {r["id"]: r for r in json.loads(proc.stdout)["results"]}["network.throughput"]
     assert result["status"] == "warn", result
     host = result["data"]["hosts"][0]
     assert 30_000 < host["rate_bps"] < 80_000  # the bucket's 50 kB/s, measured through urllib
@@ -138,24 +132,22 @@ def test_the_measurement_itself_is_marked_cut_when_the_slice_ends_first():
 
 def test_an_unreachable_host_is_skipped_naming_the_failed_stage():
     with DatasetServer(404) as server:
-        result = throughput(server.url, clean_env())
+        result = throughput(server.url, network_env())
     assert result["status"] == "skip"
     assert "network.http" in result["summary"]
 
 
 def test_a_body_too_short_to_time_gives_no_rate():
     """A server that answers the 2 MiB range with 64 bytes: a round trip, not a speed."""
-    with DatasetServer("ok") as server:
-        result = throughput(server.url, clean_env())
+    with DatasetServer() as server:
+        result = throughput(server.url, network_env())
     assert result["status"] == "skip", result
     assert "body ended after 64 B" in result["summary"]
     assert result["data"]["hosts"][0]["ended"] == "eof"
 
 
-def test_a_tls_mirror_is_measured_through_the_default_context(ca: trustme.CA, ca_file):
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    with served_file(CIFAR_SIZE, rate=50_000, tls=context) as server:
+def test_a_tls_mirror_is_measured_through_the_default_context(ca: trustme.CA, ca_file: Path) -> None:
+    with served_file(CIFAR_SIZE, rate=50_000, tls=server_context(ca)) as server:
         result = throughput(server.url, synthetic_env(CIFAR_SIZE, SSL_CERT_FILE=str(ca_file)))
     assert server.url.startswith("https://")
     assert result["status"] == "warn", result
@@ -243,11 +235,8 @@ def test_dataset_cifar10_against_a_throttled_mirror_reports_the_time_and_the_rem
     cifar = table()["cifar10"].files[0]
     with served_file({f"/{cifar.name}": cifar.spec.size}, rate=50_000) as server:
         started = time.monotonic()
-        proc = run_doctor(server.folder, clean_env(), "--dataset", "cifar10", timeout=timeout)
+        result = throughput(server.folder, network_env(), "--dataset", "cifar10", timeout=timeout)
         elapsed = time.monotonic() - started
-    import json
-
-    result = {r["id"]: r for r in json.loads(proc.stdout)["results"]}["network.throughput"]
     assert result["status"] == "warn", result
     host = result["data"]["hosts"][0]
     assert host["datasets"] == ["cifar10"] and host["total_bytes"] == 170_498_071
