@@ -188,38 +188,6 @@ class DatasetServer:
 
 
 @contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """Accepts connections and holds them open without ever answering."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.1)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept_forever() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept_forever, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(1)
-        for sock in held:
-            sock.close()
-        listener.close()
-
-
-#: What a served file starts with (the bytes of a zip, as an ``.npz`` does); zeros follow.
-FILE_HEAD = b"PK\x03\x04"
-_RANGE = re.compile(rb"^range:\s*bytes=(\d+)-(\d*)\s*$", re.IGNORECASE | re.MULTILINE)
-
-
-@contextlib.contextmanager
 def _listening(
     handle: Callable[[socket.socket, threading.Event], None], host: str = "127.0.0.1"
 ) -> Iterator[int]:
@@ -255,6 +223,18 @@ def _listening(
             with contextlib.suppress(OSError):
                 sock.close()
         listener.close()
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """Accepts connections and holds them open without ever answering."""
+    with _listening(lambda conn, stop: None) as port:
+        yield port
+
+
+#: What a served file starts with (the bytes of a zip, as an ``.npz`` does); zeros follow.
+FILE_HEAD = b"PK\x03\x04"
+_RANGE = re.compile(rb"^range:\s*bytes=(\d+)-(\d*)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 class TokenBucket:
