@@ -232,8 +232,9 @@ def silent_server() -> Iterator[int]:
         yield port
 
 
-#: What a served file starts with (the bytes of a zip, as an ``.npz`` does); zeros follow.
+#: What a served file starts with (a zip, as an ``.npz`` does; gzip for a ``.gz``); zeros follow.
 FILE_HEAD = b"PK\x03\x04"
+GZIP_HEAD = b"\x1f\x8b\x08\x00"
 _RANGE = re.compile(rb"^range:\s*bytes=(\d+)-(\d*)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -276,9 +277,9 @@ class Served:
     bytes_sent: int = 0
 
 
-def _synthetic(offset: int, length: int) -> bytes:
-    """Bytes ``offset`` to ``offset + length`` of the served file: ``FILE_HEAD``, then zeros."""
-    head = FILE_HEAD[offset : offset + length] if offset < len(FILE_HEAD) else b""
+def _synthetic(offset: int, length: int, first: bytes = FILE_HEAD) -> bytes:
+    """Bytes ``offset`` to ``offset + length`` of a served file: its ``first`` bytes, then zeros."""
+    head = first[offset : offset + length] if offset < len(first) else b""
     return head + bytes(length - len(head))
 
 
@@ -297,7 +298,8 @@ def served_file(
     """Serve a synthetic file of ``total`` bytes at ``path`` on 127.0.0.1 (nothing is held in memory).
 
     ``total`` may instead map paths to sizes (``{"/mnist.npz": …, "/cifar-10-python.tar.gz": …}``):
-    a mirror folder; any other path is a 404. ``url`` is then the first path's.
+    a mirror folder; any other path is a 404. ``url`` is then the first path's. A ``.gz`` path
+    starts like gzip, any other like a zip (an ``.npz``); zeros follow.
 
     ``rate``: bytes per second for all connections together (a token bucket; None = as fast
     as the client reads). ``ranges=False``: ignore ``Range`` and send the whole body with a
@@ -337,7 +339,8 @@ def served_file(
                 stats.ranges.append(
                     asked.group(0).decode("latin-1").split(":", 1)[1].strip() if asked else None
                 )
-            size = sizes.get(line.split(" ")[1] if line.count(" ") >= 2 else "")
+            asked_path = line.split(" ")[1] if line.count(" ") >= 2 else ""
+            size = sizes.get(asked_path)
             if size is None:
                 send(conn, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
@@ -366,7 +369,7 @@ def served_file(
                     wanted = bucket.take(wanted, stop)
                     if not wanted:
                         return
-                send(conn, _synthetic(offset, wanted))
+                send(conn, _synthetic(offset, wanted, GZIP_HEAD if asked_path.endswith(".gz") else FILE_HEAD))
                 offset += wanted
         except OSError:
             pass  # the client went away: normal for a client that stops at its cap

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
 from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
 from mnist_doctor.facts import Options
@@ -289,13 +289,28 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
             hint="the URL serves another file: point --origin/--mirror at a real copy of "
             f"{dataset.file_name}",
         )
-    if not record.get("is_zip"):
+    magic, kind = expected_start(dataset.file_name)
+    try:
+        first = bytes.fromhex(str(record.get("first_bytes") or ""))
+    except ValueError:
+        first = b""
+    if not first.startswith(magic):
         return Result.fail(
-            f"the file does not start like a zip/npz (first bytes {record.get('first_bytes')})",
+            f"the file does not start like {kind} (first bytes {record.get('first_bytes')})",
             hint="the URL serves another file: " + offline_hint(tp),
         )
     size_note = f"{total} bytes" if total is not None else "size not announced"
-    return Result.ok(f"HTTP {status} via urllib: {ctype}, {size_note}, starts like an npz ({_secs(record)})")
+    return Result.ok(f"HTTP {status} via urllib: {ctype}, {size_note}, starts like {kind} ({_secs(record)})")
+
+
+def expected_start(file_name: str) -> tuple[bytes, str]:
+    """The first bytes a dataset file starts with, by its kind: the datasets' ``.gz`` archives and
+    IDX files are gzip, the word indexes JSON, everything else an ``.npz`` (a zip)."""
+    if file_name.endswith(".gz"):
+        return b"\x1f\x8b", "a gzip file"
+    if file_name.endswith(".json"):
+        return b"{", "a JSON document"
+    return ZIP_MAGIC, "an npz"
 
 
 DIAGNOSES = {
