@@ -323,12 +323,14 @@ class Engine:
                 )
 
     def _skip_reason(self, check: Any, results: dict[str, CheckResult], by_id: dict[str, Any]) -> str | None:
+        # --offline first: a network check that requires another (skipped by --offline too) is
+        # skipped for that reason, not for its prerequisite's skip.
+        if check.network and self.facts.options.offline:
+            return "--offline: network checks are not run"
         for req in check.requires:
             if req not in by_id:
                 return f"requires {req}, which is not selected or not installed"
             prior = results.get(req)
             if prior is not None and not prior.status.passed:
                 return f"requires {req}, which did not pass ({prior.status.value})"
-        if check.network and self.facts.options.offline:
-            return "--offline: network checks are not run"
         return None

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
 from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
 from mnist_doctor.facts import Options
-from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe, host_key, host_label
+from mnist_doctor.facts.net_probe import (
+    THROUGHPUT_STALL_S,
+    NetworkProbes,
+    ThroughputSample,
+    UrllibProbe,
+    host_key,
+    host_label,
+)
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, Result
@@ -282,13 +289,28 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
             hint="the URL serves another file: point --origin/--mirror at a real copy of "
             f"{dataset.file_name}",
         )
-    if not record.get("is_zip"):
+    magic, kind = expected_start(dataset.file_name)
+    try:
+        first = bytes.fromhex(str(record.get("first_bytes") or ""))
+    except ValueError:
+        first = b""
+    if not first.startswith(magic):
         return Result.fail(
-            f"the file does not start like a zip/npz (first bytes {record.get('first_bytes')})",
+            f"the file does not start like {kind} (first bytes {record.get('first_bytes')})",
             hint="the URL serves another file: " + offline_hint(tp),
         )
     size_note = f"{total} bytes" if total is not None else "size not announced"
-    return Result.ok(f"HTTP {status} via urllib: {ctype}, {size_note}, starts like an npz ({_secs(record)})")
+    return Result.ok(f"HTTP {status} via urllib: {ctype}, {size_note}, starts like {kind} ({_secs(record)})")
+
+
+def expected_start(file_name: str) -> tuple[bytes, str]:
+    """The first bytes a dataset file starts with, by its kind: the datasets' ``.gz`` archives and
+    IDX files are gzip, the word indexes JSON, everything else an ``.npz`` (a zip)."""
+    if file_name.endswith(".gz"):
+        return b"\x1f\x8b", "a gzip file"
+    if file_name.endswith(".json"):
+        return b"{", "a JSON document"
+    return ZIP_MAGIC, "an npz"
 
 
 DIAGNOSES = {
@@ -476,6 +498,138 @@ class CompareCheck(BaseCheck):
         )
 
 
+#: A whole download projected to take longer than this is a warning: Keras' ``urlretrieve`` has
+#: no timeout, and a tutorial's first cell that runs for more than five minutes is taken for a
+#: hang (cifar10, 170 MB, from a host throttled to tens of kB/s takes most of an hour).
+PROJECTED_LIMIT_S = 300.0
+#: A body that ended before this many bytes (and before the whole file) arrived in one or two
+#: packets: its timing measures the round trip, not the line, so it gives no rate.
+MIN_SAMPLE_BYTES = 64 << 10
+
+
+def human_bytes(count: float) -> str:
+    """``11.5 MB``, ``48.0 kB``, ``512 B`` (decimal units, as download tools print them)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count:.0f} B"
+
+
+def human_duration(seconds: float) -> str:
+    """``under 1 s``, ``~40 s``, ``~12 min``, ``~3.2 h``."""
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 90:
+        return f"~{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
+def throughput_remedies(target_python: str, datasets: list[str]) -> str:
+    """The two routes around a slow host, for the datasets it serves (``--dataset`` unless MNIST)."""
+    selection = [] if datasets in ([], ["mnist"]) else ["--dataset", ",".join(datasets)]
+    fetch = doctor_command(target_python, *selection, "--fetch --mirror URL")
+    seed = doctor_command(target_python, *selection, "--seed FILE")
+    return (
+        f"download from a faster mirror: `{fetch}` (safe: Keras checks the sha256 where it pins "
+        f"one), or install a copy downloaded elsewhere: `{seed}`"
+    )
+
+
+def _what(sample: ThroughputSample) -> str:
+    load = sample.load
+    return f"{', '.join(load.datasets)} ({human_bytes(load.total_bytes)})"
+
+
+def judge_throughput(sample: ThroughputSample) -> tuple[str, str, dict[str, Any]]:
+    """(status, one line, data) for one host's measurement."""
+    load, record = sample.load, sample.record or {}
+    data: dict[str, Any] = {
+        "host": load.host,
+        "datasets": list(load.datasets),
+        "files": list(load.files),
+        "total_bytes": load.total_bytes,
+        "ended": record.get("ended"),
+        "bytes": record.get("bytes"),
+        "elapsed_s": record.get("elapsed_s"),
+        "rate_bps": record.get("rate_bps"),
+        "status_code": record.get("status"),
+    }
+    ended = record.get("ended")
+    got = int(record.get("bytes") or 0)
+    if sample.cut_by_budget:
+        data["cut_by_budget"] = True
+        so_far = f" ({human_bytes(got)} in {record.get('elapsed_s', 0):.1f} s so far)" if got else ""
+        return "skip", f"{load.host}: cut by the doctor's budget{so_far}, use --timeout", data
+    if not record:
+        return "skip", f"{load.host}: not measured: {sample.error}", data
+    if ended == "http-error":
+        return "skip", f"{load.host}: not measured: HTTP {record.get('status')} {record.get('reason')}", data
+    if ended == "error" and not got:
+        message = (record.get("error") or {}).get("message")
+        return "skip", f"{load.host}: unreachable, not measured: {message}", data
+    if ended == "no-answer":
+        waited = float(record.get("waited_s") or 0)
+        return "warn", f"{load.host}: stalled: no answer to the ranged GET within {waited:.1f} s", data
+    if ended == "stall":
+        return (
+            "warn",
+            f"{load.host}: the transfer stalled: no byte for {THROUGHPUT_STALL_S:.0f} s after "
+            f"{human_bytes(got)} (Keras would hang here: urlretrieve has no timeout)",
+            data,
+        )
+    if ended == "error":
+        message = (record.get("error") or {}).get("message")
+        return "warn", f"{load.host}: the connection broke after {human_bytes(got)}: {message}", data
+    if ended == "eof" and got < min(MIN_SAMPLE_BYTES, load.total_bytes):
+        return "skip", f"{load.host}: not measured: the body ended after {human_bytes(got)}", data
+    rate = float(record.get("rate_bps") or 0.0)
+    projected = load.total_bytes / rate if rate > 0 else float("inf")
+    data["projected_s"] = round(projected, 1) if rate > 0 else None
+    speed = f"{human_bytes(rate)}/s"
+    if projected > PROJECTED_LIMIT_S:
+        return (
+            "warn",
+            f"{load.host} delivers {speed}: {_what(sample)} would take {human_duration(projected)} "
+            f"(over {PROJECTED_LIMIT_S / 60:.0f} min; Keras has no timeout, so it looks hung)",
+            data,
+        )
+    return "ok", f"{load.host}: {speed}, {_what(sample)} in {human_duration(projected)}", data
+
+
+class ThroughputCheck(BaseCheck):
+    """A bounded ranged download from each dataset host: its speed and the whole download's time."""
+
+    id = "network.throughput"
+    title = "download speed (ranged GET via urllib)"
+    requires = ("network.http",)
+    #: After the walks to the other hosts: a dead host is not tried again, and no walk shares the line.
+    after = ("network.hosts",)
+    network = True
+    slow = True
+
+    def run(self, network_throughput: list[ThroughputSample], target_python: str, options: Options) -> Result:
+        judged = [judge_throughput(sample) for sample in network_throughput]
+        data: dict[str, Any] = {"stage": "throughput", "hosts": [d for _, _, d in judged]}
+        if any(d.get("cut_by_budget") for _, _, d in judged):
+            data["cut_by_budget"] = True
+        details = [redact_text(line) or "" for _, line, _ in judged] if len(judged) > 1 else []
+
+        def joined(wanted: str) -> str:
+            return "; ".join(redact_text(line) or "" for status, line, _ in judged if status == wanted)
+
+        if any(status == "warn" for status, _, _ in judged):
+            slow = [name for status, _, d in judged if status == "warn" for name in d["datasets"]]
+            remedies = throughput_remedies(target_python, list(dict.fromkeys(slow)))
+            return Result.warn(joined("warn"), details=details, data=data, hint=remedies)
+        if judged and all(status == "ok" for status, _, _ in judged):
+            return Result.ok(joined("ok"), details=details, data=data)
+        hint = timeout_hint(options) if data.get("cut_by_budget") else None
+        summary = joined("skip") or "no dataset host to measure"
+        return Result.skip(summary, details=details, data=data, hint=hint)
+
+
 def host_verdict(
     spec: DatasetSpec, probe: UrllibProbe, target_python: str, options: Options
 ) -> tuple[str, Result | None]:
@@ -574,6 +728,7 @@ CHECKS = [
     StageCheck("connect", "proxy CONNECT tunnel"),
     StageCheck("tls", "TLS handshake (default ssl context)"),
     StageCheck("http", "HTTP request via urllib"),
+    ThroughputCheck(),
     CompareCheck(),
     HostsCheck(),
 ]

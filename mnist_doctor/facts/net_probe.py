@@ -310,3 +310,148 @@ def network_probes(target_python: str, network_target: DatasetSpec, options: Opt
         error = "did not finish in time" if share.limited_by_budget else f"no answer within {budget:.1f} s"
         requests_probe = RequestsProbe(ok=False, timed_out=True, error=error, elapsed_s=budget)
     return NetworkProbes(urllib=urllib_probe, requests=requests_probe, budget_s=budget)
+
+
+# ---------------------------------------------------------------- throughput (network.throughput)
+
+#: The ranged GET asks for at most this much: enough to leave TCP slow start behind on a
+#: normal line, little enough to cost nobody anything (2 MiB).
+THROUGHPUT_CAP_BYTES = 2 << 20
+#: Seconds of body the measurement may last (from the response headers on).
+THROUGHPUT_WINDOW_S = 5.0
+#: No byte for this long and the transfer has stalled: the hang users see in ``urlretrieve``.
+THROUGHPUT_STALL_S = 3.0
+#: Seconds allowed for the response headers of the ranged GET (the http stage got them already).
+THROUGHPUT_HEAD_S = 5.0
+#: The target interpreter's start-up, on top of the per-host time.
+THROUGHPUT_START_S = 1.0
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """What one host must deliver for the datasets examined: the file sampled and the total."""
+
+    host: str
+    #: The largest file from this host: the sample is taken from it (a small file may end first).
+    spec: DatasetSpec
+    total_bytes: int
+    files: tuple[str, ...]
+    datasets: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        return self.spec.origin
+
+
+def host_loads(files: list[tuple[str, DatasetSpec]]) -> list[HostLoad]:
+    """Group ``(dataset name, file spec)`` pairs by host, in first-seen order, summing sizes."""
+    groups: dict[object, list[tuple[str, DatasetSpec]]] = {}
+    for name, spec in files:
+        groups.setdefault(host_key(spec), []).append((name, spec))
+    loads = []
+    for members in groups.values():
+        largest = max(members, key=lambda m: m[1].size)[1]
+        loads.append(
+            HostLoad(
+                host=host_label(largest),
+                spec=largest,
+                total_bytes=sum(spec.size for _, spec in members),
+                files=tuple(spec.file_name for _, spec in members),
+                datasets=tuple(dict.fromkeys(name for name, _ in members)),
+            )
+        )
+    return loads
+
+
+@dataclass
+class ThroughputSample:
+    """One host's measurement, or why there is none."""
+
+    load: HostLoad
+    record: dict[str, Any] | None
+    #: The doctor's budget (never the host) ended the measurement: no verdict on the network.
+    cut_by_budget: bool = False
+    error: str | None = None
+
+
+def throughput_slice(options: Options, hosts: int) -> Slice:
+    """The throughput stage's share of the run: start-up plus headers and window per host."""
+    per_host = THROUGHPUT_HEAD_S + THROUGHPUT_WINDOW_S
+    return options.budget.slice(cap=THROUGHPUT_START_S + hosts * per_host, reserve=REPORT_RESERVE_S)
+
+
+def run_throughput_probe(
+    target_python: str, loads: list[HostLoad], budget: float | Slice
+) -> list[ThroughputSample]:
+    """Measure each host in the target, one after the other; ``budget`` is the slice (or seconds)."""
+    if not isinstance(budget, Slice):
+        budget = Slice(float(budget) + SCRIPT_GRACE_S, time.monotonic(), False)
+    config = {
+        "budget": max(budget.remaining() - SCRIPT_GRACE_S, 0.05),
+        "urls": [load.url for load in loads],
+        "cap_bytes": THROUGHPUT_CAP_BYTES,
+        "window_s": THROUGHPUT_WINDOW_S,
+        "stall_s": THROUGHPUT_STALL_S,
+        "head_s": THROUGHPUT_HEAD_S,
+    }
+    run = run_script(target_python, "net_probe.py", ["throughput", "", json.dumps(config)], timeout=budget)
+    answer = run.answer or {}
+    records = {r["name"]: r for r in answer.get("throughput") or parse_stage_lines(run.stdout)}
+    why = run.launch_error or (answer.get("error") or {}).get("message")
+    if run.answer is None and not why and not run.timed_out:
+        why = (run.stderr.strip().splitlines() or ["no answer"])[-1]
+    samples = []
+    for index, load in enumerate(loads):
+        record = records.get(f"throughput:{index}")
+        if record is not None and not record.get("stuck"):
+            record = redact(record)
+            samples.append(ThroughputSample(load, record, cut_by_budget=record.get("ended") == "deadline"))
+        elif run.timed_out:
+            samples.append(
+                ThroughputSample(load, None, cut_by_budget=True, error="killed at the slice's end")
+            )
+        else:
+            samples.append(ThroughputSample(load, None, error=redact_text(why) or "the probe gave no answer"))
+    return samples
+
+
+def _unreachable(load: HostLoad, probe: UrllibProbe) -> ThroughputSample:
+    """Why a host the walk did not get through to is not measured (no connection is tried)."""
+    if probe.cut_by_budget(probe.failed()):
+        return ThroughputSample(load, None, cut_by_budget=True, error="its walk was cut by --timeout")
+    failed = probe.failed()
+    stage = f"the {failed['name']} stage failed" if failed else (probe.error or "no answer")
+    return ThroughputSample(load, None, error=f"unreachable ({stage}; see network.hosts)")
+
+
+@fact
+def network_throughput(
+    target_python: str,
+    datasets: tuple[Dataset, ...],
+    network_targets: tuple[DatasetSpec, ...],
+    other_hosts_probes: list[UrllibProbe],
+    options: Options,
+) -> list[ThroughputSample]:
+    """A bounded ranged download from each dataset host, the way Keras downloads (urllib, target).
+
+    Asked for once ``network.http`` passed (the first host answers) and after the walks to the
+    other hosts: a host those found unreachable is not tried again. One host at a time, so that
+    two measurements never share the line.
+    """
+    loads = host_loads([(d.name, f.spec) for d in datasets for f in d.files])
+    walks = {
+        host_key(spec): probe for spec, probe in zip(network_targets[1:], other_hosts_probes, strict=False)
+    }
+    samples: dict[int, ThroughputSample] = {}
+    measured: list[int] = []
+    for index, load in enumerate(loads):
+        walk = walks.get(host_key(load.spec))
+        if walk is not None and not walk.ok:
+            samples[index] = _unreachable(load, walk)
+        else:
+            measured.append(index)
+    if measured:
+        chosen = [loads[i] for i in measured]
+        found = run_throughput_probe(target_python, chosen, throughput_slice(options, len(chosen)))
+        samples.update(zip(measured, found, strict=True))
+    return [samples[i] for i in range(len(loads))]

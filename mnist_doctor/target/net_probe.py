@@ -523,6 +523,152 @@ def stage_http(road, record, expected_size):
     return record
 
 
+#: Bytes asked for per read while measuring throughput: one bounded read between deadline checks.
+THROUGHPUT_READ = 65536
+#: How often the measuring thread looks at the reader's progress (stall and deadline checks).
+THROUGHPUT_POLL_S = 0.05
+
+
+def measure_throughput(url, config, deadline):
+    """One ranged GET through urllib's default opener, timed from the response headers on.
+
+    ``urlretrieve`` reads the same way (default opener: proxies, default ssl context). The
+    body is read in a worker thread, ``THROUGHPUT_READ`` bytes at a time, and discarded; this
+    thread watches the clock, because a socket timeout is no deadline (a server sending one
+    byte a second resets it). The measurement ends at the first of: ``cap_bytes`` read, end
+    of body, ``window_s`` after the headers, no byte for ``stall_s``, or ``deadline`` (the
+    doctor's slice). A server that ignores Range (200, whole body) is read up to the cap.
+    """
+    cap = int(config["cap_bytes"])
+    window, stall, head = float(config["window_s"]), float(config["stall_s"]), float(config["head_s"])
+    record = {"url": redact(url), "range": "bytes=0-%d" % (cap - 1), "cap_bytes": cap, "bytes": 0}
+    began = time.monotonic()
+    head_left = min(head, deadline - began)
+    record["deadline_limited"] = deadline - began < head + window
+    if head_left <= 0:
+        record["ended"] = "deadline"
+        return record
+    request = urllib.request.Request(url, headers={"Range": record["range"]})
+    try:
+        # The socket timeout only frees the reader thread of a dead connection; the clock here decides.
+        response = bounded(lambda: urllib.request.urlopen(request, timeout=head + window), head_left)
+    except urllib.error.HTTPError as exc:
+        record.update({"ended": "http-error", "status": exc.code, "reason": str(exc.reason)})
+        with contextlib.suppress(Exception):
+            exc.close()
+        return record
+    except Timeout:
+        record["ended"] = "deadline" if deadline - began < head else "no-answer"
+        record["waited_s"] = round(time.monotonic() - began, 4)
+        return record
+    except Exception as exc:
+        record.update({"ended": "error", "error": describe_error(exc)})
+        return record
+    start = time.monotonic()
+    headers = response.headers or {}
+    record.update(
+        {
+            "status": getattr(response, "status", None),
+            "headers_s": round(start - began, 4),
+            "content_range": headers.get("Content-Range"),
+            "content_length": headers.get("Content-Length"),
+        }
+    )
+    progress = {"bytes": 0, "last": start, "end": None, "error": None}
+    stop = threading.Event()
+    read = getattr(response, "read1", None) or response.read
+
+    def reader():
+        try:
+            while not stop.is_set():
+                if time.monotonic() >= deadline:
+                    progress["end"] = "deadline"
+                    return
+                want = min(THROUGHPUT_READ, cap - progress["bytes"])
+                if want <= 0:
+                    progress["end"] = "cap"
+                    return
+                chunk = read(want)
+                if not chunk:
+                    progress["end"] = "eof"
+                    return
+                progress["bytes"] += len(chunk)
+                progress["last"] = time.monotonic()
+        except Exception as exc:  # a reset or a truncated body: the bytes so far still count
+            progress["error"] = describe_error(exc)
+            progress["end"] = "error"
+
+    worker = threading.Thread(target=reader)
+    worker.daemon = True
+    worker.start()
+    window_end = min(start + window, deadline)
+    record["deadline_limited"] = record["deadline_limited"] or deadline < start + window
+    while True:
+        worker.join(THROUGHPUT_POLL_S)
+        now = time.monotonic()
+        if progress["end"] is not None or not worker.is_alive():
+            ended = progress["end"] or "eof"
+            stopped = progress["last"] if ended in ("cap", "eof") else now
+            break
+        if now - progress["last"] >= stall:
+            ended, stopped = "stall", now
+            break
+        if now >= window_end:
+            ended, stopped = ("window" if window_end < deadline else "deadline"), now
+            break
+    count, error, last = progress["bytes"], progress["error"], progress["last"]
+    stop.set()
+    release(response)
+    elapsed = max(stopped - start, 1e-3)
+    record.update(
+        {
+            "ended": ended,
+            "bytes": count,
+            "elapsed_s": round(elapsed, 4),
+            "rate_bps": round(count / elapsed, 1),
+            "idle_s": round(max(now - last, 0.0), 4),
+        }
+    )
+    if ended == "error" and error:
+        record["error"] = error
+    return record
+
+
+def release(response):
+    """End a response another thread may be blocked reading, without waiting for it.
+
+    Closing the response itself would wait for the reader (the buffered reader's lock) until
+    its socket timeout; shutting the socket down wakes the reader at once and frees the line.
+    """
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def close():
+        with contextlib.suppress(Exception):
+            response.close()
+
+    closer = threading.Thread(target=close)
+    closer.daemon = True
+    closer.start()
+
+
+def run_throughput(config):
+    """The ``throughput`` mode: measure each target URL in turn (one host at a time, so they do
+    not share the line), printing each record as it ends."""
+    deadline = time.monotonic() + float(config.get("budget", 10))
+    records = []
+    for index, url in enumerate(config.get("urls") or []):
+        name = "throughput:%d" % index
+        emit({"name": name, "event": "begin", "timeout_s": max(deadline - time.monotonic(), 0)}, STAGE_MARKER)
+        record = measure_throughput(url, config, deadline)
+        record.update({"name": name, "event": "end", "ok": record.get("ended") in ("cap", "eof", "window")})
+        emit(record, STAGE_MARKER)
+        records.append(record)
+    return {"throughput": records}
+
+
 def run_stages(origin, config):
     deadline = time.monotonic() + float(config.get("budget", 30))
     for name, value in (config.get("stage_timeouts") or {}).items():
@@ -576,6 +722,8 @@ def main():
             view = proxy_view(origin)
             view.pop("proxy_raw", None)
             answer["proxy_view"] = view
+        elif mode == "throughput":
+            answer.update(run_throughput(config))
         else:
             answer.update(run_stages(origin, config))
     except Exception as exc:
