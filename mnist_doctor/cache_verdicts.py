@@ -19,6 +19,7 @@ from typing import Any
 from mnist_doctor import cache_layout, file_check, npz_check
 from mnist_doctor.dataset_table import LEGACY_LINES, DataFile, Dataset
 from mnist_doctor.model import Status
+from mnist_doctor.units import human_bytes
 
 #: Verdicts of a copy that make load_data break or that Keras must throw away (as for mnist.npz).
 BROKEN = {
@@ -47,10 +48,6 @@ _RANK = {Status.SKIP: 0, Status.OK: 1, Status.WARN: 2, Status.FAIL: 3, Status.ER
 
 def _q(path: str | Path) -> str:
     return shlex.quote(str(path))
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
 
 
 def worst(statuses: list[Status]) -> Status:
@@ -187,7 +184,7 @@ def _judge_files(dataset: Dataset, base: Path) -> DatasetVerdict:
     return DatasetVerdict(
         dataset.name,
         Status.OK,
-        f"{what}: Keras downloads {_mb(size)} to {folder} on first load_data()",
+        f"{what}: Keras downloads {human_bytes(size)} to {folder} on first load_data()",
         [
             *details,
             f"offline machine? mnist-doctor --seed FILE --dataset {dataset.name} puts each file there",
@@ -207,7 +204,7 @@ def _judge_archive(
     cur = _inspect(root / current.archive, data_file)
     oth = _inspect(root / other.archive, data_file, with_partials=False)
     ext = cache_layout.extraction_state(root / current.members_dir, archive.members)
-    size = _mb(data_file.spec.size)
+    size = human_bytes(data_file.spec.size)
     details = [
         f"{label} reads the layout of {cache_layout.line_name(current)}"
         + (

@@ -40,6 +40,7 @@ from mnist_doctor.npz_check import (
     ZIP_BOMB,
     CopyReport,
 )
+from mnist_doctor.units import human_bytes
 
 #: A well-formed file of the right kind whose hash is not the pinned one.
 MISMATCH = "not-pinned"
@@ -61,10 +62,6 @@ LABELS = {
     "json": "JSON file",
     "tar-gz": "tar.gz archive",
 }
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size} bytes"
 
 
 def _open(path: Path, report: CopyReport) -> tuple[IO[bytes] | None, int]:
@@ -132,19 +129,20 @@ def _judge(
     report.size = size
     if size > spec.max_file_size:
         report.verdict = TOO_LARGE
-        report.summary = f"{_mb(size)}, far larger than the file ({_mb(spec.size)}): not the file, not read"
+        expected = human_bytes(spec.size)
+        report.summary = f"{human_bytes(size)}, far larger than the file ({expected}): not the file, not read"
         return report
     head = handle.read(npz_check.HEAD_BYTES)
     report.head = npz_check.head_kind(head)
     if md5:
         digest = _md5(handle, spec.max_file_size + 1)
         if digest == md5.lower():
-            report.verdict, report.summary = OK, f"{_mb(size)}, md5 matches the one Keras pins"
+            report.verdict, report.summary = OK, f"{human_bytes(size)}, md5 matches the one Keras pins"
             return report
     elif spec.sha256:
         report.sha256 = npz_check.sha256_stream(handle, spec.max_file_size + 1)
         if report.sha256 == spec.sha256:
-            report.verdict, report.summary = OK, f"{_mb(size)}, sha256 matches"
+            report.verdict, report.summary = OK, f"{human_bytes(size)}, sha256 matches"
             return report
     if report.head == "empty":
         report.verdict, report.summary = EMPTY, "an empty file (0 bytes)"
@@ -176,9 +174,8 @@ def _judge(
         report.verdict, report.summary = CORRUPT, f"corrupt: {problem}"
     else:
         report.verdict = MISMATCH
-        report.summary = (
-            f"a well-formed {LABELS.get(kind, kind)} ({_mb(size)}) but not the pinned one (hash differs)"
-        )
+        label = LABELS.get(kind, kind)
+        report.summary = f"a well-formed {label} ({human_bytes(size)}) but not the pinned one (hash differs)"
     return report
 
 
@@ -290,7 +287,7 @@ def _json_problem(handle: IO[bytes], spec: DatasetSpec) -> tuple[str, bool]:
     limit = 2 * spec.size + (1 << 20)
     raw = handle.read(limit + 1)
     if len(raw) > limit:
-        return f"far larger than the word index ({_mb(spec.size)}): not parsed", False
+        return f"far larger than the word index ({human_bytes(spec.size)}): not parsed", False
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

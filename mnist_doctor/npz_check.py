@@ -26,6 +26,7 @@ from mnist_doctor.dataset import MNIST, ZIP_MAGIC, DatasetSpec
 from mnist_doctor.errors import UsageError
 from mnist_doctor.npz_stream import ArrayInfo, NpzContent, read_archive
 from mnist_doctor.safe_dir import is_temp_name
+from mnist_doctor.units import human_bytes
 
 __all__ = ["ArrayInfo", "CopyReport", "NpzContent", "inspect_copy", "inspect_stream", "read_content"]
 
@@ -204,10 +205,6 @@ class CopyReport:
         }
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
-
-
 def _open_regular(path: Path) -> tuple[IO[bytes] | None, os.stat_result]:
     """Open ``path`` (following a link, as Keras does) without blocking on a FIFO; the fd's own stat."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -262,8 +259,9 @@ def inspect_stream(handle: IO[bytes], size: int, spec: DatasetSpec, report: Copy
     report.size = size
     if size > spec.max_file_size:
         report.verdict = TOO_LARGE
+        expected = human_bytes(spec.size)
         report.summary = (
-            f"{_mb(size)}, far larger than the dataset ({_mb(spec.size)}): not the file, not read"
+            f"{human_bytes(size)}, far larger than the dataset ({expected}): not the file, not read"
         )
         return report
     try:
@@ -275,7 +273,7 @@ def inspect_stream(handle: IO[bytes], size: int, spec: DatasetSpec, report: Copy
         return report
     report.head = head_kind(head)
     if report.sha256 == spec.sha256:
-        report.verdict, report.summary = OK, f"{_mb(report.size)}, sha256 matches"
+        report.verdict, report.summary = OK, f"{human_bytes(report.size)}, sha256 matches"
         return report
     if report.head == "empty":
         report.verdict, report.summary = EMPTY, "an empty file (0 bytes)"
@@ -307,7 +305,7 @@ def inspect_stream(handle: IO[bytes], size: int, spec: DatasetSpec, report: Copy
     else:
         report.verdict = OTHER_MNIST
         report.summary = (
-            f"a valid MNIST-shaped archive ({_mb(report.size)}) but not the pinned file "
+            f"a valid MNIST-shaped archive ({human_bytes(report.size)}) but not the pinned file "
             "(sha256 differs): Keras discards it and downloads again"
         )
     return report

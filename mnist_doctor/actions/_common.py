@@ -22,12 +22,6 @@ BACKOFF_S = 1.0  # waits 1 s, then 2 s, ... between attempts
 SOCKET_TIMEOUT_S = 30.0
 
 
-def _mb(size: int) -> str:
-    if size < 10_000:
-        return f"{size} B"
-    return f"{size / 1e3:.1f} kB" if size < 1_000_000 else f"{size / 1e6:.1f} MB"
-
-
 def _say(console: Console, label: str, message: str = "", style: str | None = None) -> None:
     """Print ``label`` styled and ``message`` plain: no markup parsing, so paths print as they are."""
     from rich.text import Text

@@ -28,7 +28,6 @@ from mnist_doctor.actions._common import (
     Context,
     Target,
     _context,
-    _mb,
     _plain,
     _say,
     subdir_of,
@@ -37,6 +36,7 @@ from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder, is_temp_name
+from mnist_doctor.units import human_bytes
 
 
 @dataclass
@@ -290,18 +290,20 @@ def _clear(
         table.add_column(column)
     for entry in listed:
         note = entry.note + ("   ← Keras reads this one" if entry.path in read else "")
-        table.add_row(Text(str(entry.path)), entry.kind, _mb(entry.size), Text(note))
+        table.add_row(Text(str(entry.path)), entry.kind, human_bytes(entry.size), Text(note))
     console.print(table)
     total = sum(e.size for e in entries)
     if dry_run:
-        _plain(console, f"dry run: would remove {len(entries)} item(s), {_mb(total)}; nothing removed")
+        _plain(
+            console, f"dry run: would remove {len(entries)} item(s), {human_bytes(total)}; nothing removed"
+        )
         return EXIT_OK
     if not yes:
         if not interactive:
             _say(console, "not removing anything:", "no terminal to confirm on", "yellow")
             console.print("hint: mnist-doctor --clear-cache --yes   # or --dry-run to only list")
             return EXIT_USAGE
-        answer = console.input(f"remove these {len(entries)} item(s), {_mb(total)}? [y/N] ")
+        answer = console.input(f"remove these {len(entries)} item(s), {human_bytes(total)}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             console.print("nothing removed")
             return EXIT_FAIL
@@ -312,7 +314,7 @@ def _clear(
             failures.append(f"{entry.path}: {error}")
         else:
             freed += entry.size
-    _plain(console, f"removed {len(entries) - len(failures)} item(s), freed {_mb(freed)}")
+    _plain(console, f"removed {len(entries) - len(failures)} item(s), freed {human_bytes(freed)}")
     for failure in failures:
         _say(console, "not removed:", f"{failure}", "red")
     if failures and not any(e.kind in ("directory", "folder tree") for e in entries):

@@ -31,7 +31,6 @@ from mnist_doctor.actions._common import (
     Context,
     Target,
     _context,
-    _mb,
     _plain,
     _say,
 )
@@ -55,6 +54,7 @@ from mnist_doctor.facts import Facts
 from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact_text
 from mnist_doctor.safe_dir import UnsafeFolder
+from mnist_doctor.units import human_bytes
 
 #: Seconds of the run's budget kept back for reporting and clean-up after a download.
 FETCH_RESERVE_S = 0.3
@@ -427,6 +427,11 @@ def _fetch_one(context: Context, target: Target, url: str, window: Slice, consol
         _install_failed(console, exc, cache)
         return FileOutcome(EXIT_FAIL, "failed", exc.strerror or "cannot write")
     pin = "sha256" if spec.sha256 else "md5"
-    _say(console, "installed", f"{target_path(context, target)} ({_mb(spec.size)}, {pin} verified)", "green")
+    _say(
+        console,
+        "installed",
+        f"{target_path(context, target)} ({human_bytes(spec.size)}, {pin} verified)",
+        "green",
+    )
     extraction_note(context, target, console)
     return FileOutcome(EXIT_OK, "installed")

@@ -27,7 +27,6 @@ from mnist_doctor.actions._common import (
     Context,
     Target,
     _context,
-    _mb,
     _plain,
     _say,
 )
@@ -38,6 +37,7 @@ from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.units import human_bytes
 
 
 class InstallError(Exception):
@@ -340,7 +340,7 @@ def seed_file(
     _say(
         console,
         "installed",
-        f"{source} → {target_path(context, target)} ({_mb(spec.size)}, {pin} verified)",
+        f"{source} → {target_path(context, target)} ({human_bytes(spec.size)}, {pin} verified)",
         "green",
     )
     extraction_note(context, target, console)
@@ -391,9 +391,9 @@ def identify(
     mnist = [t for t in targets if t.dataset.name == "mnist"]
     if any_dataset and mnist:
         return mnist[0], False  # no --dataset: judged as MNIST, as before --dataset existed
-    expected = ", ".join(f"{t.label} ({_mb(t.spec.size)})" for t in targets)
+    expected = ", ".join(f"{t.label} ({human_bytes(t.spec.size)})" for t in targets)
     raise UsageError(
-        f"--seed {source_name} ({_mb(size)}): none of the selected files by size, hash or name; "
+        f"--seed {source_name} ({human_bytes(size)}): none of the selected files by size, hash or name; "
         f"expected one of: {expected}",
         hint="mnist-doctor --seed FILE --dataset NAME   # FILE as downloaded, its sha256 the pinned one",
     )

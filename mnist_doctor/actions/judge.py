@@ -17,6 +17,7 @@ from typing import IO
 
 from mnist_doctor import npz_check
 from mnist_doctor.dataset_table import DataFile
+from mnist_doctor.units import human_bytes
 
 #: A file of the right kind and size whose hash differs: not the pinned file.
 DIFFERENT = "different"
@@ -83,7 +84,8 @@ def judge_stream(handle: IO[bytes], size: int, data_file: DataFile) -> Verdict:
     if size > spec.max_file_size:
         return Verdict(
             npz_check.TOO_LARGE,
-            f"{_mb(size)}, far larger than the dataset file ({_mb(spec.size)}): not the file, not read",
+            f"{human_bytes(size)}, far larger than the dataset file ({human_bytes(spec.size)}): "
+            "not the file, not read",
         )
     try:
         handle.seek(0)
@@ -92,7 +94,7 @@ def judge_stream(handle: IO[bytes], size: int, data_file: DataFile) -> Verdict:
     except OSError as exc:
         return Verdict(npz_check.UNREADABLE, f"cannot read it: {exc.strerror}")
     if matches(data_file, size, sha256, md5):
-        return Verdict(npz_check.OK, f"{_mb(size)}, {'sha256' if spec.sha256 else 'md5'} matches")
+        return Verdict(npz_check.OK, f"{human_bytes(size)}, {'sha256' if spec.sha256 else 'md5'} matches")
     return _what_instead(npz_check.head_kind(head), head, size, data_file)
 
 
@@ -120,7 +122,3 @@ def _what_instead(kind: str, head: bytes, size: int, data_file: DataFile) -> Ver
         f"{_KIND_WORDS.get(data_file.kind, 'a file')} of {size} bytes, but not the pinned file "
         f"({'sha256' if spec.sha256 else 'md5'} differs)",
     )
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"

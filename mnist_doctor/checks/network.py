@@ -27,6 +27,7 @@ from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
+from mnist_doctor.units import human_bytes, human_duration
 
 GOOGLE_CA_ORG = "Google Trust Services"
 PROXY_HINT = "export HTTPS_PROXY=http://host:port"
@@ -505,25 +506,6 @@ PROJECTED_LIMIT_S = 300.0
 #: A body that ended before this many bytes (and before the whole file) arrived in one or two
 #: packets: its timing measures the round trip, not the line, so it gives no rate.
 MIN_SAMPLE_BYTES = 64 << 10
-
-
-def human_bytes(count: float) -> str:
-    """``11.5 MB``, ``48.0 kB``, ``512 B`` (decimal units, as download tools print them)."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count:.0f} B"
-
-
-def human_duration(seconds: float) -> str:
-    """``under 1 s``, ``~40 s``, ``~12 min``, ``~3.2 h``."""
-    if seconds < 1:
-        return "under 1 s"
-    if seconds < 90:
-        return f"~{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"~{seconds / 60:.0f} min"
-    return f"~{seconds / 3600:.1f} h"
 
 
 def throughput_remedies(target_python: str, datasets: list[str]) -> str:

@@ -35,6 +35,7 @@ from mnist_doctor.facts import Facts, Options, fact
 from mnist_doctor.npz_check import DIRECTORY, OK, UNREADABLE, sha256_stream
 from mnist_doctor.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
 from mnist_doctor.subproc import ScriptRun, run_script
+from mnist_doctor.units import human_bytes
 
 #: A cached file larger than this is not copied aside (and so not offered to Keras): the
 #: size past which ``npz_check`` refuses to read a file at all.
@@ -345,10 +346,6 @@ def _pinned(path: Path, sha256: str, size: int) -> str:
         return "not-a-file"
 
 
-def _size_mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1_000_000 else f"{size / 1e3:.0f} kB"
-
-
 def dataset_gate(
     loader: Dataset, base: Path, kind: str | None, version: tuple[int, int] | None
 ) -> LoadGate | None:
@@ -382,7 +379,7 @@ def dataset_gate(
         if state != "ok":
             return LoadGate(
                 f"Keras would discard {path} (not the file it pins) and download "
-                f"{data_file.name} ({_size_mb(spec.size)}) over it",
+                f"{data_file.name} ({human_bytes(spec.size)}) over it",
                 data=data,
                 short=f"would discard the cached {path.name} and download it again",
             )
@@ -402,7 +399,7 @@ def dataset_gate(
                 )
     if not missing:
         return None
-    size = _size_mb(sum(f.spec.size for _, f in missing))
+    size = human_bytes(sum(f.spec.size for _, f in missing))
     host = missing[0][1].spec.host
     names = missing[0][1].name if len(missing) == 1 else f"{len(missing)} files"
     where = missing[0][0] if len(missing) == 1 else missing[0][0].parent
@@ -438,7 +435,7 @@ def load_gates(options: Options, datasets: tuple[Dataset, ...], facts: Facts) ->
             copy = npz_check.inspect_copy(cache.dataset_path, spec, with_partials=False)
             if copy.verdict in MNIST_READ_ONLY_VERDICTS:
                 continue
-            size_mb = _size_mb(spec.size)
+            size_mb = human_bytes(spec.size)
             if copy.verdict == npz_check.MISSING:
                 what = (
                     f"load_data would download mnist.npz ({size_mb}) from {MNIST.host} "
