@@ -191,9 +191,17 @@ def _load_line(by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
         timing = f" (it took {took:.1f} s)" if isinstance(took, (int, float)) else ""
         return {"state": "works", "text": f"`load_data()` works here{timing}", "elapsed_s": took}
     if real["status"] == "skip" and data.get("read_only") and data.get("verdict") == "missing":
-        mb = f"{MNIST.size / 1e6:.1f} MB"
-        offline = str(real.get("summary") or "").startswith("--offline")
+        offline = "--offline" in str(real.get("summary") or "")
         why = "the network was not used (--offline)" if offline else "nothing may change (--dry-run)"
+        downloads = data.get("downloads") or {}
+        if downloads:  # several loaders: what each host must deliver
+            what = "; ".join(f"{', '.join(names)} from {host}" for host, names in downloads.items())
+            return {
+                "state": "needs-download",
+                "text": f"the `load_data()` calls will need to download {what}; {why}, so that was not "
+                "tried. They will work once the files are downloaded — or seed them",
+            }
+        mb = f"{MNIST.size / 1e6:.1f} MB"
         return {
             "state": "needs-download",
             "text": f"`load_data()` will need to download {MNIST.file_name} ({mb}) from {MNIST.host}; "

@@ -503,3 +503,19 @@ def test_view_of_a_loader_killed_midway_is_its_own_timeout() -> None:
     alone = LoadProbe(replace(run, answer=without_mnist), "tf", others=("cifar10",))
     assert not alone.import_view().timed_out  # the imports had finished: runtime.import must not blame them
     assert alone.view("cifar10").cut_by_budget
+
+
+def test_offline_run_of_every_dataset_names_each_host_and_its_offline_route(tmp_path: Path) -> None:
+    """``--dataset all --offline`` on an empty cache: one line per host, the route for each, no socket."""
+    from testkit.doctor import clean_env, run_doctor
+
+    run = run_doctor("--dataset", "all", "--offline", "--format", "json", env=clean_env(tmp_path), cwd=ROOT)
+    assert run.code == 0, run.stderr
+    real = run.result("load.real")
+    assert real["status"] == "skip"
+    assert "from storage.googleapis.com" in real["summary"] and "from www.cs.toronto.edu" in real["summary"]
+    assert "--dataset cifar10,cifar100 --seed FILE" in real["hint"]
+    assert "--dataset cifar10,cifar100 --fetch --mirror URL" in real["hint"]
+    load_line = run.json["diagnosis"]["load_data"]
+    assert load_line["state"] == "needs-download" and "www.cs.toronto.edu" in load_line["text"]
+    assert set(real["data"]["datasets"]) == set(run.json["environment"]["datasets"])

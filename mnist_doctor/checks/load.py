@@ -9,7 +9,7 @@ say so rather than show two contradicting reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
 
@@ -23,6 +23,7 @@ from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
+from mnist_doctor.units import human_bytes
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
 NETWORK_FAMILIES = ("proxy", "tls", "network")
@@ -374,12 +375,17 @@ def several_result(
     probe: LoadProbe | None = facts.get("load_probe") if runnable else None
     parts: list[tuple[str, Result]] = []
     shorts: dict[str, str] = {}
+    downloads: dict[str, list[str]] = {}  # host -> "name (size)" of loaders gated for a download
+    mode = "--offline" if options.offline else "--dry-run"
     for loader in datasets:
         if loader.name in gates:
             gate = gates[loader.name]
             result = gate_result(gate, options, target_python, loader.name)
-            mode = "--offline" if options.offline else "--dry-run"
             shorts[loader.name] = f"not run under {mode}: {gate.short or gate.reason}"
+            size = gate.data.get("download_bytes") or (dataset.size if loader.name == "mnist" else 0)
+            if gate.data.get("verdict") == "missing" and size:
+                host = gate.data.get("host") or loader.hosts[0]
+                downloads.setdefault(host, []).append(f"{loader.name} ({human_bytes(size)})")
         elif probe is None:
             continue
         elif loader.name == "mnist":
@@ -387,6 +393,27 @@ def several_result(
         else:
             result = loader_result(facts, options, loader, probe, target_python)
         parts.append((loader.name, result))
+    if sum(len(v) for v in downloads.values()) > 1:
+        # Several loaders skipped for the same reason: one line per host, not one per loader.
+        grouped = {n.split(" (")[0] for names in downloads.values() for n in names}
+        combined = combine([(n, r) for n, r in parts if n not in grouped], shorts)
+        line = f"under {mode}, each would download: " + "; ".join(
+            f"{', '.join(names)} from {host}" for host, names in downloads.items()
+        )
+        every = combine(parts, shorts)
+        routes = []
+        for host, names in downloads.items():
+            selection = ",".join(n.split(" (")[0] for n in names)
+            seed = doctor_command(target_python, f"--dataset {selection} --seed FILE")
+            fetch = doctor_command(target_python, f"--dataset {selection} --fetch --mirror URL")
+            routes.append(
+                f"for {host}: copy each file from a machine that can reach it and run `{seed}`, "
+                f"or download from a mirror: `{fetch}`"
+            )
+        data = dict(every.data, read_only=True, verdict="missing", downloads=downloads)
+        if len(grouped) == len(parts):
+            return replace(every, summary=line, hint="; ".join(routes), data=data)
+        return replace(every, summary=f"{combined.summary}; {line}")
     return combine(parts, shorts)
 
 

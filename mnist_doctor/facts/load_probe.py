@@ -406,7 +406,13 @@ def dataset_gate(
     return LoadGate(
         f"load_data would download {names} ({size}) from {host} into {where}",
         details=tuple(f"{p}: not present" for p, _ in missing),
-        data={"read_only": True, "verdict": "missing", "path": str(missing[0][0])},
+        data={
+            "read_only": True,
+            "verdict": "missing",
+            "path": str(missing[0][0]),
+            "host": host,
+            "download_bytes": sum(f.spec.size for _, f in missing),
+        },
         short=f"would download {names} ({size}) from {host}",
     )
 
