@@ -79,9 +79,10 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         if flavour.get("reason") and flavour.get("kind"):
             shown.append(flavour["reason"])
         lines.append(" · ".join(shown))
-    if env.get("origin"):
-        lines.append(
-            f"dataset origin: {env['origin']}"
-            + ("  (offline: network checks skipped)" if env.get("offline") else "")
-        )
+    offline = "  (offline: network checks skipped)" if env.get("offline") else ""
+    datasets = env.get("datasets") or ["mnist"]
+    if datasets != ["mnist"]:  # --dataset: the loaders examined (their origins are in the table)
+        lines.append(f"datasets: {', '.join(datasets)}{offline}")
+    elif env.get("origin"):
+        lines.append(f"dataset origin: {env['origin']}{offline}")
     return lines
