@@ -45,6 +45,8 @@ def test_the_second_host_is_walked_and_its_datasets_named() -> None:
     assert "127.0.0.2:" in hosts["summary"] and "(cifar10)" in hosts["summary"]
     assert [h["verdict"] for h in hosts["data"]["hosts"]] == ["ok", "fail"]
     assert any("refused" in line for line in hosts["details"]), hosts["details"]
+    # The fix is the offline route of the datasets that host serves, not MNIST's.
+    assert "--dataset cifar10 --seed FILE" in hosts["hint"] and "--dataset cifar10 --fetch" in hosts["hint"]
     # The stage checks still walk the first host in detail, and it is fine.
     assert results["network.http"]["status"] == "ok"
 
