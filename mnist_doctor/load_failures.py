@@ -18,8 +18,9 @@ from typing import Any
 
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.hints import doctor_command
+from mnist_doctor.hints import clear_cache_fix, doctor_command, fetch_fix
 from mnist_doctor.import_failures import classify_import_failure
+from mnist_doctor.model import Fix
 
 #: What a cause is about; the consistency check compares it with the network and cache families.
 NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER = (
@@ -46,7 +47,8 @@ class LoadDiagnosis:
     summary: str
     hint: str
     details: tuple[str, ...] = field(default=())
-    fix: dict[str, Any] | None = None  # what ``--fix`` may do about it (see mnist_doctor.fixes)
+    #: What ``--fix`` may do about it, in order (see mnist_doctor.fixes); empty: nothing.
+    fixes: tuple[Fix, ...] = ()
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Evidence:
     text: str  # messages of the error and its chain, then the tail of stderr
     host: str
     target_python: str
+    #: The mirror a fetch fix downloads from (``--origin``/``MNIST_DOCTOR_ORIGIN``), if one is set.
+    mirror: str | None = None
 
     def has_type(self, *names: str) -> bool:
         return any(t.rsplit(".", 1)[-1] in names for t in self.types)
@@ -89,12 +93,9 @@ def offline_route(target_python: str) -> str:
     )
 
 
-def _fetch_fix(reason: str) -> dict[str, Any]:
-    return {"kind": "fetch", "reason": reason}
-
-
-def _clear_fix(reason: str) -> dict[str, Any]:
-    return {"kind": "clear_cache", "reason": reason}
+def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix, ...]:
+    """Download from the mirror the user named; without one there is nothing ``--fix`` can fetch."""
+    return (fetch_fix(target_python, mirror, reason),) if mirror else ()
 
 
 Rule = Callable[[Evidence], LoadDiagnosis | None]
@@ -224,7 +225,7 @@ def _dns(ev: Evidence) -> LoadDiagnosis | None:
         NETWORK,
         f"DNS for {ev.host} failed (no internet, or the name is blocked)",
         offline_route(ev.target_python),
-        fix=_fetch_fix("the dataset host cannot be resolved"),
+        fixes=_fetch_fix(ev.target_python, ev.mirror, "the dataset host cannot be resolved"),
     )
 
 
@@ -240,7 +241,7 @@ def _connect(ev: Evidence) -> LoadDiagnosis | None:
                 if ev.proxy
                 else f"a firewall rejects {ev.host}; {offline_route(ev.target_python)}"
             ),
-            fix=None if ev.proxy else _fetch_fix("connection refused"),
+            fixes=() if ev.proxy else _fetch_fix(ev.target_python, ev.mirror, "connection refused"),
         )
     if ev.has_type("TimeoutError", "timeout") or ev.search(r"\[Errno 110\]|timed out"):
         return LoadDiagnosis(
@@ -248,7 +249,7 @@ def _connect(ev: Evidence) -> LoadDiagnosis | None:
             NETWORK,
             f"connection to {to} timed out",
             f"a firewall drops the traffic; {offline_route(ev.target_python)}",
-            fix=_fetch_fix("connection timed out"),
+            fixes=_fetch_fix(ev.target_python, ev.mirror, "connection timed out"),
         )
     if ev.search(r"Network is unreachable|No route to host|\[Errno 10[13]\]|\[Errno 113\]"):
         return LoadDiagnosis(
@@ -256,7 +257,7 @@ def _connect(ev: Evidence) -> LoadDiagnosis | None:
             NETWORK,
             f"no route to {to}",
             offline_route(ev.target_python),
-            fix=_fetch_fix("network unreachable"),
+            fixes=_fetch_fix(ev.target_python, ev.mirror, "network unreachable"),
         )
     if ev.search(
         r"Connection reset by peer|Remote end closed connection|RemoteDisconnected|EOF occurred in violation"
@@ -266,7 +267,7 @@ def _connect(ev: Evidence) -> LoadDiagnosis | None:
             NETWORK,
             f"{to} closed the connection before answering",
             f"a proxy or firewall cuts the transfer; {offline_route(ev.target_python)}",
-            fix=_fetch_fix("connection reset"),
+            fixes=_fetch_fix(ev.target_python, ev.mirror, "connection reset"),
         )
     return None
 
@@ -290,7 +291,7 @@ def _http(ev: Evidence) -> LoadDiagnosis | None:
         NETWORK,
         f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
         "; ".join(p for p in (advice, offline_route(ev.target_python)) if p),
-        fix=_fetch_fix(f"HTTP {code}"),
+        fixes=_fetch_fix(ev.target_python, ev.mirror, f"HTTP {code}"),
     )
 
 
@@ -305,7 +306,7 @@ def _truncated(ev: Evidence) -> LoadDiagnosis | None:
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
         f"the connection was cut mid-download (Keras removed the partial file); retry, or "
         f"{offline_route(ev.target_python)}",
-        fix=_fetch_fix("truncated transfer"),
+        fixes=_fetch_fix(ev.target_python, ev.mirror, "truncated transfer"),
     )
 
 
@@ -324,16 +325,17 @@ def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
         f"starts {bytes.fromhex(f['head'][:16])!r}"
         for f in files
     )
-    clear = doctor_command(ev.target_python, "--clear-cache")
     if html:
+        clear = clear_cache_fix(ev.target_python, "an HTML page sits where mnist.npz should be")
         return LoadDiagnosis(
             "html-instead-of-data",
             NETWORK,
             f"the download is an HTML page ({html['size']:,} bytes), not mnist.npz: "
             "a proxy or captive portal answered instead of the dataset host",
-            f"remove it with `{clear}`, then get through the proxy or {offline_route(ev.target_python)}",
+            f"remove it with `{clear.command}`, then get through the proxy or "
+            + offline_route(ev.target_python),
             details=details,
-            fix=_clear_fix("an HTML page sits where mnist.npz should be"),
+            fixes=(clear,),
         )
     if hash_mismatch:
         zipped = any(f.get("head", "").startswith("504b0304") for f in files)
@@ -345,21 +347,23 @@ def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
             shape = "a zip archive with other content (a modified mirror or a rewriting proxy)"
         else:
             shape = "incomplete or not the dataset"
+        clear = clear_cache_fix(ev.target_python, "the downloaded mnist.npz fails Keras' sha256 check")
         return LoadDiagnosis(
             "hash-mismatch",
             CACHE,
             f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
-            f"remove it with `{clear}`, then download again or {offline_route(ev.target_python)}",
+            f"remove it with `{clear.command}`, then download again or {offline_route(ev.target_python)}",
             details=details,
-            fix=_clear_fix("the downloaded mnist.npz fails Keras' sha256 check"),
+            fixes=(clear,),
         )
+    clear = clear_cache_fix(ev.target_python, "mnist.npz is not a readable npz")
     return LoadDiagnosis(
         "bad-zip",
         CACHE,
         f"the cached mnist.npz cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
-        f"remove it with `{clear}` and download again",
+        f"remove it with `{clear.command}` and download again",
         details=details,
-        fix=_clear_fix("mnist.npz is not a readable npz"),
+        fixes=(clear,),
     )
 
 
@@ -417,7 +421,7 @@ def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
     return types, text
 
 
-def _timeout(probe: LoadProbe, host: str, target_python: str) -> LoadDiagnosis:
+def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None) -> LoadDiagnosis:
     stage = probe.unfinished_stage() or "start-up"
     waited = f"{probe.run.elapsed_s:.0f}s"
     if stage == "load_data":
@@ -438,7 +442,7 @@ def _timeout(probe: LoadProbe, host: str, target_python: str) -> LoadDiagnosis:
                 + ("the doctor removed it" if p["outcome"].endswith("removed") else p["outcome"])
                 for p in partial
             ),
-            fix=_fetch_fix("the download stalls"),
+            fixes=_fetch_fix(target_python, mirror, "the download stalls"),
         )
     return LoadDiagnosis(
         "import-hang",
@@ -456,8 +460,11 @@ def diagnose(
     target_python: str,
     tf_minor: str | None = None,
     declared: dict[str, str] | None = None,
+    mirror: str | None = None,
 ) -> LoadDiagnosis:
     """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
+
+    ``mirror`` is where a fetch fix may download from (None: no mirror was named).
 
     ``declared`` maps distributions to the specifiers TensorFlow declares for them, so an
     import failure's fix installs what TensorFlow asks for (see ``classify_import_failure``).
@@ -468,7 +475,7 @@ def diagnose(
             "launch", OTHER, f"could not start {target_python}: {run.launch_error}", "check --python PATH"
         )
     if run.timed_out:
-        return _timeout(probe, host, target_python)
+        return _timeout(probe, host, target_python, mirror)
     stderr_tail = run.stderr[-4000:]
     error = probe.error
     if probe.import_failed or (error is None and not probe.stage("load_data")):
@@ -487,7 +494,7 @@ def diagnose(
             IMPORT,
             f"{found.summary} (while importing, before load_data)",
             found.hint,
-            fix=found.command.fix(found.summary) if found.command is not None else None,
+            fixes=found.command.steps if found.command is not None else (),
         )
     if error is None:
         how = (
@@ -500,7 +507,7 @@ def diagnose(
             "rerun with --verbose for the probe's stderr",
         )
     types, text = _chain_text(error)
-    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python)
+    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, mirror)
     for rule in RULES:
         found_cause = rule(ev)
         if found_cause:

@@ -120,6 +120,9 @@ def test_the_module_whose_import_raised_is_read_from_the_traceback():
         text, target_python="python", tf_minor="2.21", declared={"ml-dtypes": "<1.0.0,>=0.5.1"}
     )
     assert (diagnosis.name, diagnosis.module) == ("numpy-abi", "ml_dtypes")
+    assert diagnosis.command is not None
+    (step,) = diagnosis.command.steps
+    assert step.argv == ("python", "-m", "pip", "install", "ml_dtypes<1.0.0,>=0.5.1")
     assert diagnosis.hint.startswith('python -m pip install "ml_dtypes<1.0.0,>=0.5.1"')
     assert "tensorflow>=2.18" not in diagnosis.hint
     # numpy's own frames only report the mismatch: the package that imported numpy is blamed

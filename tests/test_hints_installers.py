@@ -44,7 +44,7 @@ def test_the_shown_text_splits_back_into_the_argv_that_runs(installer):
     specs = ("numpy<2", "keras>=3.12.0", "ml_dtypes<1.0.0,>=0.5.1", "requests[socks]", "tensorflow==2.21.0")
     for command in (installer.install(*specs, flags=("--upgrade",)), installer.uninstall("tensorflow")):
         parts = str(command).split(" && ")
-        assert [shlex.split(part) for part in parts] == [list(step) for step in command.steps]
+        assert [tuple(shlex.split(part)) for part in parts] == [step.argv for step in command.steps]
     shown = str(installer.install("numpy<2"))
     expected = {
         "pip": "-m pip install",

@@ -3,7 +3,7 @@
 Each report runs in tmux (a real terminal emulator) at 60, 80, 120 and 200 columns, and the
 screen is read back as a person would copy it. The scenario is a real environment with long
 paths and several findings: a virtual environment deep in a long folder (NumPy 2 metadata on
-TensorFlow 2.16: pip commands with the interpreter's full path, from ``data["fix"]["steps"]``),
+TensorFlow 2.16: pip commands with the interpreter's full path, from the result's typed ``fixes``),
 ``KERAS_HOME`` naming a file (a cache problem seen by three checks: one root cause), and an
 ``https://`` proxy (a warning with an ``export`` fix). ``--offline``: no connection.
 """
@@ -60,10 +60,11 @@ def test_the_scenario_has_long_commands_and_one_root_cause_for_the_cache(scenari
     cache = [p for p in diagnosis["problems"] if "cache.keras_home" in p["checks"]]
     assert len(cache) == 1 and {"cache.location", "cache.integrity"} <= set(cache[0]["checks"]), diagnosis
     numpy_fix = next(f for f in diagnosis["fixes"] if f["check"] == "compat.numpy")
-    steps = next(r for r in scenario["report"]["results"] if r["id"] == "compat.numpy")["data"]["fix"][
-        "steps"
-    ]
-    assert numpy_fix["commands"][0]["command"] == " && ".join(shlex.join(s) for s in steps)
+    numpy = next(r for r in scenario["report"]["results"] if r["id"] == "compat.numpy")
+    shown = numpy_fix["commands"][0]["command"]
+    assert shown == " && ".join(f["command"] for f in numpy["fixes"]) and numpy["hint"].startswith(shown)
+    assert [shlex.split(part) for part in shown.split(" && ")] == [f["argv"] for f in numpy["fixes"]]
+    assert numpy["data"]["fix"]["steps"] == [f["argv"] for f in numpy["fixes"]]  # the schema-2 view
     assert numpy_fix["runs_with_fix"] is True
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from mnist_doctor import npz_check
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts.cache import KerasCache
+from mnist_doctor.hints import clear_cache_fix, doctor_command
 from mnist_doctor.model import Result, function_check
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
@@ -306,7 +307,7 @@ _BROKEN = {
     # After the write probe: its short-lived temporary file must not be taken for a leftover.
     after=("cache.location", "cache.permissions"),
 )
-def integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
+def integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_python: str) -> Result:
     """Every ``mnist.npz`` Keras might use is the pinned file; says which copy Keras reads."""
     reports = [
         npz_check.inspect_copy(folder / dataset.file_name, dataset) for folder in keras_cache.candidates
@@ -323,17 +324,15 @@ def integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
     good_elsewhere = next((r for r in others if r.ok), None)
     if read.verdict in _BROKEN:
         # --fix offers this: removing a broken file is safe (Keras would discard it anyway)
-        data["fix"] = {"kind": "clear_cache", "reason": f"remove the broken {read.path}"}
+        clear = clear_cache_fix(target_python, f"remove the broken {read.path}")
+        seed = _q(good_elsewhere.path) if good_elsewhere else "/path/to/mnist.npz"
         return Result.fail(
             f"the copy Keras reads is {read.summary.split(':')[0]}: {_BROKEN[read.verdict]}",
             details=details,
-            hint="mnist-doctor --clear-cache --yes && mnist-doctor --fetch"
-            + (
-                f"   # or offline: mnist-doctor --seed {_q(good_elsewhere.path)}"
-                if good_elsewhere
-                else "   # or offline: mnist-doctor --seed /path/to/mnist.npz"
-            ),
+            hint=f"{clear.command} && {doctor_command(target_python, '--fetch')}"
+            + f"   # or offline: {doctor_command(target_python, '--seed', seed)}",
             data=data,
+            fixes=(clear,),
         )
     if read.verdict == npz_check.OTHER_MNIST:
         return Result.warn(

@@ -25,6 +25,7 @@ from mnist_doctor.gpu_findings import (
     devices_finding,
     driver_finding,
     metal_finding,
+    stderr_fix,
     stderr_hint,
     wheels_finding,
 )
@@ -45,9 +46,9 @@ def verdict(finding: Finding, options: Any, intent: bool, data: dict[str, Any] |
     """``fail`` under ``--expect-gpu``, ``warn`` when a GPU is evidently wanted, else ``ok``."""
     details = list(finding.details)
     if expects_gpu(options):
-        return Result(Status.FAIL, finding.summary, details, finding.hint, data or {})
+        return Result(Status.FAIL, finding.summary, details, finding.hint, data or {}, finding.fixes)
     if intent:
-        return Result(Status.WARN, finding.summary, details, finding.hint, data or {})
+        return Result(Status.WARN, finding.summary, details, finding.hint, data or {}, finding.fixes)
     # Nothing is wrong for a CPU user: the fix is kept as information, not shown as a hint.
     return Result(Status.OK, finding.summary, [*details, f"for a GPU: {finding.hint}"], None, data or {})
 
@@ -237,12 +238,16 @@ class TensorflowSeesGpu(BaseCheck):
         if reasons:
             first = reasons[0]
             details[:0] = [f"because: {r.summary}" for r in reasons]
-            finding = Finding(f"no GPU visible to TensorFlow: {first.summary}", first.hint, tuple(details))
+            finding = Finding(
+                f"no GPU visible to TensorFlow: {first.summary}", first.hint, tuple(details), first.fixes
+            )
         elif rt.findings:
+            fix = stderr_fix(rt.findings[0].name, build, target_python)
             finding = Finding(
                 f"no GPU visible to TensorFlow: {rt.findings[0].meaning}",
                 stderr_hint(rt.findings[0].name, build, target_python),
                 tuple(details),
+                fix.steps if fix is not None else (),
             )
         else:
             finding = Finding(

@@ -15,7 +15,7 @@ from typing import Any
 
 from mnist_doctor import npz_check
 from mnist_doctor.compat_table import declared_specs
-from mnist_doctor.dataset import MNIST, DatasetSpec
+from mnist_doctor.dataset import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadProbe
@@ -186,11 +186,11 @@ def failure_result(diag: LoadDiagnosis, probe: LoadProbe, options: Options) -> R
         "category": diag.category,
         "timed_out": probe.run.timed_out,
     }
-    if diag.fix:
-        data["fix"] = diag.fix
     if probe.cut_by_budget:
         return budget_result(diag, probe, options, details, data)
-    return Result.fail(f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data)
+    return Result.fail(
+        f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data, fixes=diag.fixes
+    )
 
 
 def budget_result(
@@ -210,6 +210,7 @@ def budget_result(
         ],
         hint=f"mnist-doctor --timeout {suggest}   # allow the real load_data more time",
         data=data,
+        fixes=diag.fixes,
     )
 
 
@@ -244,6 +245,8 @@ class RealLoadCheck(BaseCheck):
             target_python=target_python,
             tf_minor=_tf_minor(facts),
             declared=_declared(facts),
+            # load_data always asks Keras' own host; a fetch fix needs another place to download from.
+            mirror=dataset.origin if dataset.origin != DEFAULT_ORIGIN else None,
         )
         if diag.name == OFFLINE_DOWNLOAD:  # not a fault of this machine: the test was not possible offline
             return Result.skip(
