@@ -93,6 +93,20 @@ def test_every_fix_command_is_whole_on_screen(scenario, width: int) -> None:
     for fix in scenario["report"]["diagnosis"]["fixes"]:
         assert f"fix {fix['number']} ({fix['check']})" in screen
     assert "fix 1" in "\n".join(lines[table_at:])
+    # A fix whose first command is typed says --fix can run it (a shell comment: pastes harmlessly).
+    runnable = sum(f["runs_with_fix"] for f in scenario["report"]["diagnosis"]["fixes"])
+    assert runnable and screen.count("# mnist-doctor --fix can run") == runnable
+
+
+def test_markdown_says_which_fix_mnist_doctor_fix_runs(scenario) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_doctor", *scenario["args"], "--format", "markdown"],
+        capture_output=True, text=True, env=scenario["env"], cwd=scenario["cwd"], timeout=120,
+    )  # fmt: skip
+    fixes = scenario["report"]["diagnosis"]["fixes"]
+    numpy_fix = next(f for f in fixes if f["check"] == "compat.numpy")
+    assert numpy_fix["commands"][0]["command"] in done.stdout
+    assert done.stdout.count("mnist-doctor --fix can run") == sum(f["runs_with_fix"] for f in fixes) >= 1
 
 
 @needs_tmux
