@@ -178,3 +178,26 @@ def test_the_same_steps_from_two_checks_are_offered_once() -> None:
     ]
     (plan,) = collect_fixes(rows)
     assert plan.source == "x.one" and plan.command == "mnist-doctor --clear-cache"
+
+
+# --- GPU findings: the hint's command is their typed fix --------------------------------------------
+
+
+def test_gpu_findings_render_their_hint_from_their_fixes() -> None:
+    from mnist_doctor.facts.gpu import describe
+    from mnist_doctor.gpu_findings import build_finding, metal_finding
+    from tests.test_gpu_rules import LINUX_311, MACOS, dists
+
+    python = "/opt/v/bin/python"
+    cpu = build_finding(describe(dists(("tensorflow-cpu", "2.16.2")), LINUX_311, {}), python)
+    no_metal = build_finding(describe(dists(("tensorflow", "2.16.2")), MACOS, {}), python)
+    other_metal = metal_finding(
+        describe(dists(("tensorflow", "2.16.2"), ("tensorflow-metal", "1.0.0")), MACOS, {}), python
+    )
+    for finding in (cpu, no_metal, other_metal):
+        assert finding is not None and finding.fixes
+        assert finding.hint.startswith(shell_line(finding.fixes))
+    assert cpu is not None and [f.argv[-1] for f in cpu.fixes] == [
+        "tensorflow-cpu",
+        "tensorflow[and-cuda]==2.16.2",
+    ]
