@@ -88,14 +88,17 @@ def diagnose(
     offline: bool = False,
     timeout: float = DEFAULT_TIMEOUT_S,
     origin: str | None = None,
+    dataset: Iterable[str] | str | None = None,
     strict: bool = False,
     verbose: bool = False,
 ) -> Report:
     """Examine ``python`` (default: this interpreter — in a notebook, the kernel's) and return the report.
 
-    Arguments mirror the command-line flags (``select``/``ignore`` take ids or families, as a
-    list or one comma-separated string). Bad arguments raise ``ValueError``; nothing is printed.
+    Arguments mirror the command-line flags (``select``/``ignore``/``dataset`` take ids, families
+    or loader names, as a list or one comma-separated string). Bad arguments raise
+    ``ValueError``; nothing is printed.
     """
+    from mnist_doctor.dataset_table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
     from mnist_doctor.facts.hosted import running_in_kernel
@@ -109,10 +112,17 @@ def diagnose(
         return [value] if isinstance(value, str) else list(value)
 
     try:
+        datasets = parse_selection(
+            dataset if dataset is None or isinstance(dataset, str) else ",".join(dataset)
+        )
+        problem = origin_problem(origin, datasets)
+        if problem:
+            raise UsageError(f"origin {origin!r} {problem}")
         options = Options(
             python=resolve_python(python),
             offline=offline,
             timeout=float(timeout),
+            datasets=datasets,
             origin=origin,
             verbose=verbose,
             strict=strict,

@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="interpreter or virtualenv folder to examine (default: $MNIST_DOCTOR_PYTHON, else this Python)",
     )
     what.add_argument(
+        "--dataset",
+        metavar="NAME[,NAME…]",
+        help="keras.datasets loaders to examine: mnist (default), fashion_mnist, cifar10, cifar100, "
+        "imdb, reuters, boston_housing, california_housing, or all",
+    )
+    what.add_argument(
         "--origin",
         metavar="URL",
         help="dataset URL to test, e.g. an internal mirror (default: $MNIST_DOCTOR_ORIGIN, else Keras' own)",
@@ -301,6 +307,7 @@ def _check_combinations(args: argparse.Namespace) -> None:
 
 def _options(args: argparse.Namespace) -> Options:
     from mnist_doctor.dataset import ORIGIN_ENV
+    from mnist_doctor.dataset_table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
     from mnist_doctor.interpreter import resolve_python
@@ -320,11 +327,19 @@ def _options(args: argparse.Namespace) -> Options:
             f"{ORIGIN_ENV} '{_one_line(env_origin, 200)}' {url_problem(env_origin)}",
             hint=f"fix or unset {ORIGIN_ENV}, or pass --mirror https://host/path/mnist.npz",
         )
+    datasets = parse_selection(args.dataset)
+    origin = args.origin or args.mirror
+    problem = origin_problem(origin, datasets)
+    if problem:
+        flag = "--origin" if args.origin else "--mirror"
+        raise UsageError(f"{flag} '{_one_line(origin, 200)}' {problem}", hint=f"{flag} https://host/path/")
     return Options(
         python=resolve_python(args.python),
         offline=args.offline,
         timeout=args.timeout,
-        origin=_file_url(args.origin or args.mirror),
+        datasets=datasets,
+        # One file (MNIST alone): a folder URL names the file in it. Several: each file's own name.
+        origin=_file_url(origin) if datasets == ("mnist",) else origin,
         verbose=args.verbose,
         strict=args.strict,
         dry_run=args.dry_run,
@@ -364,9 +379,11 @@ def _run(args: argparse.Namespace) -> int:
         _render(report, args)
     console, record = _action_console(args)
     changed = False
-    if code:
-        from mnist_doctor.fixes import offer_fixes
+    from mnist_doctor.fixes import collect_fixes, offer_fixes
+    from mnist_doctor.model import FixKind
 
+    # a warning alone is worth fixing when the fix saves a download (a copy under another Keras line's name)
+    if code or any(step.kind is FixKind.REUSE for plan in collect_fixes(results) for step in plan.steps):
         changed = offer_fixes(
             results, facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive
         )

@@ -3,15 +3,16 @@
 A check states what fixes its finding as ``Result.fixes``: ordered :class:`~mnist_doctor.model.Fix`
 steps whose argv is exact (the hint's text is rendered from it). Nothing here reads a hint:
 
-- ``clear-cache`` and ``fetch`` are the doctor's own actions, limited to the dataset's files in
-  the Keras cache (removing a corrupt ``mnist.npz``, which Keras downloads again; downloading it
-  from the mirror the step names). ``--yes`` accepts them.
+- ``clear-cache``, ``fetch`` and ``reuse`` are the doctor's own actions, limited to the dataset's
+  files in the Keras cache (removing a corrupt ``mnist.npz``, which Keras downloads again;
+  downloading it from the mirror the step names; placing a verified archive the other Keras line
+  cached where this one reads it, :mod:`mnist_doctor.actions.reuse`). ``--yes`` accepts them.
 - ``command`` steps (pip, uv, ensurepip: they change installed packages) run exactly their argv,
   only after an explicit "yes" typed at a terminal: ``--yes`` never installs packages, as moving
   TensorFlow or NumPy can break other projects (``needs_confirmation``).
 
-One result's steps run in order and stop at the first failure (``a && b``). Returns True when
-something changed, so the CLI re-runs the checks.
+One result's steps (for one dataset) run in order and stop at the first failure (``a && b``).
+Returns True when something changed, so the CLI re-runs the checks.
 """
 
 from __future__ import annotations
@@ -20,26 +21,27 @@ import shlex
 import subprocess
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
 
+from mnist_doctor.dataset_table import DEFAULT_DATASETS
 from mnist_doctor.facts import Facts
 from mnist_doctor.model import CheckResult, Fix, FixKind, Status, shell_line
 
 PIP_TIMEOUT_S = 900.0
 #: Doctor actions first (they are quick and reversible), package changes last.
-_ORDER = {FixKind.CLEAR_CACHE: 0, FixKind.FETCH: 1, FixKind.COMMAND: 2}
+_ORDER = {FixKind.CLEAR_CACHE: 0, FixKind.REUSE: 1, FixKind.FETCH: 2, FixKind.COMMAND: 3}
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The steps one result asks for, with the result that found them."""
+    """The steps one result asks for (for one dataset), with the result that found them."""
 
     source: str  # the check id
-    reason: str  # the result's summary
+    reason: str  # the result's summary (or, one of several datasets: its first step's why)
     steps: tuple[Fix, ...]
 
     @property
@@ -51,15 +53,22 @@ def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> li
     """The distinct fixes of failed (or warning) results: doctor actions first, package changes last.
 
     Two results asking for the same steps (``cache.integrity`` and ``load.real`` both clearing
-    the cache) give one plan.
+    the cache) give one plan. A result covering several datasets (``cache.integrity`` with
+    ``--dataset``) gives one plan per dataset (``Fix.dataset``): one dataset's fix failing or
+    being declined does not hold back another's.
     """
     items = results.values() if isinstance(results, dict) else results
     found: dict[tuple[tuple[FixKind, tuple[str, ...]], ...], Plan] = {}
     for result in items:
         if result.status not in (Status.FAIL, Status.WARN, Status.ERROR) or not result.fixes:
             continue
-        key = tuple((fix.kind, fix.argv) for fix in result.fixes)
-        found.setdefault(key, Plan(result.id, result.summary, tuple(result.fixes)))
+        groups: dict[str | None, list[Fix]] = {}
+        for fix in result.fixes:
+            groups.setdefault(fix.dataset, []).append(fix)
+        for steps in groups.values():
+            reason = result.summary if len(groups) == 1 else f"{steps[0].dataset or 'mnist'}: {steps[0].why}"
+            key = tuple((fix.kind, fix.argv) for fix in steps)
+            found.setdefault(key, Plan(result.id, reason, tuple(steps)))
     return sorted(found.values(), key=lambda plan: _ORDER[plan.steps[0].kind])
 
 
@@ -118,12 +127,30 @@ def _leading_commands(steps: Sequence[Fix]) -> list[Fix]:
 
 
 def _action(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
-    """The doctor's own action a step names, in-process (what its ``argv`` does typed by hand)."""
+    """The doctor's own action a step names, in-process (what its ``argv`` does typed by hand).
+
+    It acts on the dataset its argv names (``Fix.dataset``; none named: mnist, as the actions
+    typed without ``--dataset``), never on the run's whole ``--dataset`` selection: clearing the
+    cache because ``mnist.npz`` is broken must not remove a good cifar archive.
+    """
     from mnist_doctor import actions
 
+    wanted = (fix.dataset,) if fix.dataset is not None else DEFAULT_DATASETS
+    if facts.options.datasets != wanted:
+        facts = Facts(replace(facts.options, datasets=wanted))
     console.print(Text(f"  {fix.why}: {fix.command}"))
+    accepted = yes and not fix.needs_confirmation
+    if fix.kind is FixKind.REUSE:
+        from mnist_doctor.actions.reuse import place_copy
+
+        assert fix.dataset is not None  # a Fix cannot be built otherwise
+        return place_copy(facts, console, fix.dataset, yes=accepted, dry_run=dry_run, interactive=interactive)
+    if fix.kind is FixKind.CLEAR_CACHE and fix.dataset not in (None, "mnist"):
+        # MERGE: --clear-cache acts on mnist.npz only in this branch; once it follows
+        # ``options.datasets`` (h14-actions), drop this branch so the fix runs it.
+        console.print(Text(f"  run: {fix.command}"))
+        return False
     if fix.kind is FixKind.CLEAR_CACHE:
-        accepted = yes and not fix.needs_confirmation
         code = actions.clear_cache(facts, console, yes=accepted, dry_run=dry_run, interactive=interactive)
         return code == 0 and not dry_run
     assert fix.kind is FixKind.FETCH and fix.url is not None  # a Fix cannot be built otherwise

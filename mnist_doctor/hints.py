@@ -7,7 +7,8 @@ when it has none (uv and pipx make such environments) and ``uv`` is on PATH; els
 ``PATH -m ensurepip --upgrade`` first. The result is a :class:`Command`: typed steps
 (:class:`~mnist_doctor.model.Fix`) whose argv the hint's text is rendered from, so ``--fix``
 runs exactly what the hint shows and never parses text. The doctor's own actions as fixes
-(``--clear-cache``, ``--fetch --mirror URL``) are built here too, spelled for the patient.
+(``--clear-cache``, ``--fetch --mirror URL``, placing a reused archive) are built here too,
+spelled for the patient.
 """
 
 from __future__ import annotations
@@ -157,11 +158,23 @@ def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
     return ("mnist-doctor", *extra, *args)
 
 
-def clear_cache_fix(target_python: str, why: str) -> Fix:
-    """Remove the dataset's own files from the Keras cache (``mnist-doctor --clear-cache``)."""
-    return Fix(
-        FixKind.CLEAR_CACHE, doctor_argv(target_python, "--clear-cache"), why, needs_confirmation=False
-    )
+def clear_cache_fix(target_python: str, why: str, dataset: str | None = None) -> Fix:
+    """Remove the dataset's own files from the Keras cache (``mnist-doctor --clear-cache``).
+
+    ``dataset``: a loader other than the run's selection (``--clear-cache --dataset NAME``).
+    """
+    args = ("--clear-cache",) if dataset is None else ("--clear-cache", "--dataset", dataset)
+    argv = doctor_argv(target_python, *args)
+    return Fix(FixKind.CLEAR_CACHE, argv, why, needs_confirmation=False, dataset=dataset)
+
+
+def reuse_fix(target_python: str, dataset: str, why: str) -> Fix:
+    """Place the verified archive the other Keras line cached where this one reads it.
+
+    No flag of its own does this: typed by hand it is ``mnist-doctor --fix --dataset NAME``.
+    """
+    argv = doctor_argv(target_python, "--fix", "--dataset", dataset)
+    return Fix(FixKind.REUSE, argv, why, needs_confirmation=False, dataset=dataset)
 
 
 def fetch_fix(target_python: str, mirror: str, why: str) -> Fix:

@@ -40,6 +40,10 @@ class FixKind(str, enum.Enum):
     #: The doctor's own ``--fetch --mirror URL``: download, verify and install ``mnist.npz``
     #: from ``url``. ``argv`` is the same action typed by hand.
     FETCH = "fetch"
+    #: The doctor's own placing of a verified archive that the other Keras line cached under its
+    #: names (cifar after TF 2.15 -> 2.16) where this Keras line reads it, for :attr:`Fix.dataset`.
+    #: ``argv`` is the same step typed by hand (``mnist-doctor --fix --dataset NAME``).
+    REUSE = "reuse"
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Fix:
 
     ``argv`` is exact: the hint shows :attr:`command` (rendered from argv) and ``--fix`` runs
     that very argv (``COMMAND``) or performs the doctor action it names in-process, under the
-    run's budget (``CLEAR_CACHE``, ``FETCH``). ``needs_confirmation``: only an answer typed at a
+    run's budget (``CLEAR_CACHE``, ``FETCH``, ``REUSE``). ``needs_confirmation``: only an answer typed at a
     terminal runs it, ``--yes`` does not (anything that changes installed packages); without it,
     ``--yes`` accepts the step (the doctor's own reversible actions on the dataset's files).
     """
@@ -60,6 +64,9 @@ class Fix:
     needs_confirmation: bool = True
     #: ``FETCH``: the URL to download from (also in ``argv`` after ``--mirror``).
     url: str | None = None
+    #: The one ``keras.datasets`` loader a doctor action acts on (``--dataset NAME`` in ``argv``);
+    #: None: mnist, as the actions typed without ``--dataset`` (never the run's whole selection).
+    dataset: str | None = None
 
     def __post_init__(self) -> None:
         if not self.argv or not all(isinstance(word, str) and word for word in self.argv):
@@ -68,6 +75,8 @@ class Fix:
             raise ValueError("a fetch fix names the URL it downloads from")
         if self.kind is FixKind.COMMAND and not self.needs_confirmation:
             raise ValueError("a command changes installed packages: it always needs confirmation")
+        if self.kind is FixKind.REUSE and not self.dataset:
+            raise ValueError("a reuse fix names the dataset whose archive it places")
 
     @property
     def command(self) -> str:
@@ -84,6 +93,8 @@ class Fix:
         }
         if self.url is not None:
             out["url"] = self.url
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
         return out
 
 
@@ -113,18 +124,26 @@ def shell_line(fixes: Iterable[Fix]) -> str:
 
 
 #: ``data["fix"]["kind"]`` of schema-2 reports before fixes were typed (kept for their readers).
-_LEGACY_KINDS = {FixKind.COMMAND: "pip", FixKind.CLEAR_CACHE: "clear_cache", FixKind.FETCH: "fetch"}
+_LEGACY_KINDS = {
+    FixKind.COMMAND: "pip",
+    FixKind.CLEAR_CACHE: "clear_cache",
+    FixKind.FETCH: "fetch",
+    FixKind.REUSE: "reuse",
+}
 
 
 def legacy_fix(fixes: tuple[Fix, ...], summary: str) -> dict[str, Any]:
     """``data["fix"]`` as schema-2 readers know it, derived from the typed steps (never the reverse)."""
     first = fixes[0]
-    return {
+    out: dict[str, Any] = {
         "kind": _LEGACY_KINDS[first.kind],
         "reason": summary if first.kind is FixKind.COMMAND else first.why,
         "command": shell_line(fixes),
         "steps": [list(fix.argv) for fix in fixes],
     }
+    if first.dataset is not None:
+        out["dataset"] = first.dataset
+    return out
 
 
 @dataclass

@@ -40,6 +40,7 @@ def run_magic(line: str) -> Any:
             offline=args.offline,
             timeout=args.timeout,
             origin=args.origin,
+            dataset=args.dataset,
             strict=args.strict,
             verbose=args.verbose,
         )

@@ -64,6 +64,7 @@ def environment(facts: Facts) -> dict[str, Any]:
         flavour = facts.get("keras_flavour")
         env["keras_flavour"] = {"kind": flavour.kind, "api": flavour.api, "reason": flavour.reason}
         env["origin"] = facts.get("dataset").origin
+        env["datasets"] = list(facts.options.datasets)
     except Exception as exc:  # the environment block must never sink the report
         env["error"] = f"{type(exc).__name__}: {exc}"
         env.setdefault("platform", platform.platform())

@@ -33,9 +33,32 @@ from typing import Any
 
 from mnist_doctor.budget import Slice
 
-#: Line prefix a target script prints before its JSON answer, so that anything a
-#: library prints on stdout (TensorFlow does) cannot corrupt the answer.
-JSON_MARKER = "@@MNIST_DOCTOR_JSON@@"
+#: The folder of the target scripts and their fragments (``_name.py``).
+TARGET = resources.files("mnist_doctor.target")
+#: The prelude every target script includes first: the answer's marker, ``emit``, ``stage``,
+#: redaction and the description of an exception, written once for all scripts.
+PRELUDE = "_prelude.py"
+
+
+def _prelude_constants(*names: str) -> tuple[str, ...]:
+    """String constants of the prelude, read from its text: one definition for both ends.
+
+    Read, not imported: target code only ever runs in the examined interpreter.
+    """
+    text = TARGET.joinpath(PRELUDE).read_text(encoding="utf-8")
+    found = []
+    for name in names:
+        match = re.search(rf'^{name} = "([^"\\\n]+)"$', text, re.MULTILINE)
+        if match is None:  # pragma: no cover - a broken installation
+            raise RuntimeError(f"mnist_doctor/target/{PRELUDE} defines no {name}")
+        found.append(match.group(1))
+    return tuple(found)
+
+
+#: Line prefixes a target script prints before its JSON answer (so that anything a library
+#: prints on stdout, as TensorFlow does, cannot corrupt the answer) and before the network
+#: probe's stage records: the prelude's ``MARKER`` and ``STAGE_MARKER``.
+JSON_MARKER, STAGE_MARKER = _prelude_constants("MARKER", "STAGE_MARKER")
 #: Bytes of each stream kept (the tail): enough for every stage line and traceback.
 OUTPUT_CAP_BYTES = 4 * 1024 * 1024
 #: The marked answer line is kept apart from the tail, up to this size (the introspection's
@@ -108,20 +131,30 @@ class ScriptRun:
         return None
 
 
-#: A target script's line that :func:`script_source` replaces with a shared fragment's source.
-INCLUDE = re.compile(r"^# mnist-doctor: include (_[a-z_]+\.py)$", re.MULTILINE)
+#: A target script's line that :func:`script_source` replaces with a fragment's source,
+#: ``from _fragment import name, ...  # mnist-doctor: include``. Written as an import, the
+#: script stays lintable (its names are defined) and runs from the source folder as it is.
+INCLUDE = re.compile(r"^from (_[a-z_]+) import [^\n]*# mnist-doctor: include$", re.MULTILINE)
 
 
 def script_source(name: str) -> str:
-    """Source of a script shipped in :mod:`mnist_doctor.target`, its shared fragments inlined.
+    """Source of a script shipped in :mod:`mnist_doctor.target`, its fragments inlined.
 
     The target interpreter receives one self-contained program on stdin (nothing of the
-    doctor is importable there), so code two scripts share is written once in a fragment
-    and pasted in here.
+    doctor is importable there), so code the scripts share is written once in a fragment
+    and pasted in here: at the first include line the prelude, then each fragment once.
+    Fragments include nothing themselves.
     """
-    folder = resources.files("mnist_doctor.target")
-    source = folder.joinpath(name).read_text(encoding="utf-8")
-    return INCLUDE.sub(lambda m: folder.joinpath(m.group(1)).read_text(encoding="utf-8"), source)
+    source = TARGET.joinpath(name).read_text(encoding="utf-8")
+    inlined: set[str] = set()
+
+    def fragments(match: re.Match[str]) -> str:
+        # The prelude goes first whatever the order of the lines, so any fragment may use it.
+        wanted = [n for n in dict.fromkeys((PRELUDE, match.group(1) + ".py")) if n not in inlined]
+        inlined.update(wanted)
+        return "".join(TARGET.joinpath(n).read_text(encoding="utf-8") for n in wanted)
+
+    return INCLUDE.sub(fragments, source)
 
 
 def parse_answer(stdout: str) -> dict[str, Any] | None:

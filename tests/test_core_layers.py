@@ -18,9 +18,12 @@ from mnist_doctor.facts import BUILT_IN, FACTS_GROUP, Facts, Options, registry, 
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"
 #: Pure rules: they know data and files, nothing of facts, checks, rendering or the CLI.
+#: ``diagnoses`` (the Diagnosis type and the rule table) and ``diagnoses.network`` (the one
+#: classifier of network failure text) are rules too, so any layer may name a cause with them.
 RULE_MODULES = (
-    "budget", "compat_table", "dataset", "errors", "model", "npz_check", "npz_stream",
-    "output", "pem_guard", "redact", "safe_dir", "urlcheck",
+    "budget", "cache_layout", "cache_verdicts", "compat_table", "dataset", "dataset_table", "diagnoses",
+    "diagnoses.network", "errors", "file_check", "hints", "model", "npz_check", "npz_stream", "output",
+    "pem_guard", "redact", "safe_dir", "urlcheck",
 )  # fmt: skip
 
 
@@ -73,6 +76,25 @@ ABOVE_FACTS = ("mnist_doctor.checks", "mnist_doctor.render", "mnist_doctor.actio
                "mnist_doctor.engine", "mnist_doctor.run", "mnist_doctor.report", "mnist_doctor.api",
                "mnist_doctor.notebook", "mnist_doctor.fixes")  # fmt: skip
 PROVIDERS = sorted(n for n in MODULES if n.startswith("mnist_doctor.facts."))
+
+
+#: The cause tables read the evidence the facts define (LoadProbe, GpuBuild): they sit between the
+#: facts and the checks.
+CAUSE_TABLES = sorted(
+    n for n in MODULES if n.startswith("mnist_doctor.diagnoses.") and n != "mnist_doctor.diagnoses.network"
+)
+
+
+@pytest.mark.parametrize("table", CAUSE_TABLES)
+def test_cause_tables_import_nothing_above_the_facts(table: str) -> None:
+    above = {m for m in imports(MODULES[table], lazy=True) if m.startswith(ABOVE_FACTS)}
+    assert not above, f"{table} imports {sorted(above)}, which sit above the cause tables"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_providers_do_not_reach_up_into_the_cause_tables(provider: str) -> None:
+    up = {m for m in imports(MODULES[provider], lazy=True) if m.startswith(tuple(CAUSE_TABLES))}
+    assert not up, f"{provider} imports {sorted(up)}: a fact gathers evidence, a check names its cause"
 
 
 def test_every_provider_lives_in_the_facts_package_and_is_registered() -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from mnist_doctor.diagnoses.gpu import build_finding, driver_finding, metal_finding
 from mnist_doctor.facts.gpu import describe
 from mnist_doctor.facts.gpu_driver import NvidiaSmi, driver_too_old, parse_query
 from mnist_doctor.facts.introspection import Distributions
-from mnist_doctor.gpu_findings import build_finding, driver_finding, metal_finding
 from tests.gpu_fixtures import recorded_tensorflow
 from tests.test_gpu_replay import LINUX_311
 
@@ -30,6 +30,7 @@ def test_native_windows_after_2_10_has_no_gpu_and_points_to_wsl2():
     assert build.kind == "windows"
     finding = build_finding(build, "python")
     assert finding is not None and "native Windows" in finding.summary
+    assert finding.name == "windows-native" and finding.category == "gpu" and finding.status.value == "warn"
     assert "WSL2" in finding.hint and "tensorflow[and-cuda]" in finding.hint
 
 
@@ -48,7 +49,7 @@ def test_wsl2_uses_the_windows_driver_column():
     assert build.wsl and build.kind == "cuda"
     smi = NvidiaSmi("ok", "/usr/lib/wsl/lib/nvidia-smi", "526.98", [{"name": "RTX", "memory": "8 GiB"}])
     finding = driver_finding(build, smi)  # Windows needs >= 527.41 for CUDA 12
-    assert finding is not None and ">= 527.41" in finding.summary
+    assert finding is not None and ">= 527.41" in finding.summary and finding.name == "driver-too-old"
     linux = describe(dists(("tensorflow", "2.18.1")), LINUX_311, {}, release="6.8.0-45-generic")
     assert not linux.wsl and driver_finding(linux, smi) is None  # 526.98 >= 525.60.13 on Linux
 
@@ -76,6 +77,7 @@ def test_macos_without_metal_is_cpu_only():
     build = describe(dists(("tensorflow", "2.16.2")), MACOS, {})
     finding = build_finding(build, "python")
     assert build.kind == "macos" and finding is not None and "tensorflow-metal" in finding.hint
+    assert finding.name == "macos-without-metal"
 
 
 @pytest.mark.parametrize(
@@ -111,6 +113,6 @@ def test_cpu_build_is_named_by_its_own_distribution_when_tensorflow_is_there_too
     build = describe(dists(("tensorflow", "2.20.0"), ("tensorflow-cpu", "2.21.0")), LINUX_311, {})
     assert build.kind == "cpu" and build.cpu_dist == "tensorflow-cpu"
     finding = build_finding(build, "python")
-    assert finding is not None
+    assert finding is not None and finding.name == "cpu-only-build"
     assert finding.summary.startswith("tensorflow-cpu 2.21.0 is the CPU-only build")
     assert "pip uninstall -y tensorflow-cpu" in finding.hint

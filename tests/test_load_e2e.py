@@ -19,10 +19,11 @@ import pytest
 
 from mnist_doctor.checks.load import failure_result, success_result
 from mnist_doctor.dataset import MNIST
+from mnist_doctor.diagnoses import Diagnosis
+from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
-from mnist_doctor.load_failures import LoadDiagnosis, diagnose
 from mnist_doctor.model import FixKind
 from tests.conftest import clean_env, run_doctor
 from tests.load_fixtures import (
@@ -40,7 +41,7 @@ HOST = MNIST.host
 
 def probe(
     env: dict[str, str], cwd: Path, timeout: float = PROBE_TIMEOUT_S
-) -> tuple[LoadProbe, LoadDiagnosis | None]:
+) -> tuple[LoadProbe, Diagnosis | None]:
     run = run_load_probe(sys.executable, "tf", timeout, env=env, cwd=str(cwd))
     if run.succeeded:
         return run, None

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import run_load_probe
 from mnist_doctor.fixes import collect_fixes, offer_fixes
 from mnist_doctor.hints import clear_cache_fix
-from mnist_doctor.load_failures import diagnose
 from mnist_doctor.model import CheckResult, Fix, FixKind, Status
 from tests.load_fixtures import probe_env
 

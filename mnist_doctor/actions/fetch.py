@@ -8,7 +8,6 @@ import http.client
 import inspect
 import os
 import socket
-import ssl
 import threading
 import time
 import urllib.error
@@ -45,6 +44,7 @@ from mnist_doctor.actions.install import (
 )
 from mnist_doctor.budget import Slice
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.diagnoses.network import classify, describe_exception
 from mnist_doctor.facts import Facts
 from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact_text
@@ -66,22 +66,31 @@ def mirror_url(mirror: str | None, spec: DatasetSpec) -> str:
 
 
 def _explain(exc: BaseException, url: str) -> tuple[str, str]:
-    """A message and a hint for a download failure, in the user's terms."""
+    """A message and a hint for a download failure, in the user's terms.
+
+    The cause is named by the one network classifier (:mod:`mnist_doctor.diagnoses.network`),
+    from the exception chain written as text; the wording here is ``--fetch``'s own.
+    """
     host = urllib.parse.urlsplit(url).hostname or url
     reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(exc, urllib.error.HTTPError):
-        if exc.code == 407:
+    cause = classify(describe_exception(exc))
+    if cause is None:
+        return f"{type(reason).__name__}: {reason}", "retry later, or use --mirror URL / --seed FILE"
+    if cause.name in ("http-status", "http-error"):
+        code, text = cause.parts
+        if code == "407":
             return "HTTP 407 from the proxy: it wants credentials", "check the user:password in HTTPS_PROXY"
-        return f"HTTP {exc.code} {exc.reason} from {host}", "check the URL (--mirror URL must name the file)"
-    if isinstance(reason, socket.gaierror):
+        return f"HTTP {code} {text} from {host}", "check the URL (--mirror URL must name the file)"
+    if cause.name == "dns":
         return (
             f"cannot resolve {host} (DNS)",
             "download mnist.npz on a machine with access, copy it here, "
             "then: mnist-doctor --seed FILE   # or --fetch --mirror URL of an internal mirror",
         )
-    if isinstance(reason, ssl.SSLCertVerificationError):
+    if cause.name in ("tls-verify", "tls-hostname"):
+        why = getattr(reason, "verify_message", None) or cause.verify_reason
         return (
-            f"TLS certificate of {host} not trusted: {reason.verify_message}",
+            f"TLS certificate of {host} not trusted: {why}",
             "export SSL_CERT_FILE=/path/to/your-ca-bundle.pem   # see: mnist-doctor --select tls",
         )
     return f"{type(reason).__name__}: {reason}", "retry later, or use --mirror URL / --seed FILE"

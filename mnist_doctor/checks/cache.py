@@ -14,11 +14,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor import npz_check
+from mnist_doctor import cache_layout, cache_verdicts, npz_check
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts.cache import KerasCache
+from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.hints import clear_cache_fix, doctor_command
-from mnist_doctor.model import Result, function_check
+from mnist_doctor.model import Result, Status, function_check
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 #: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
@@ -45,15 +47,38 @@ def _nearest_existing(path: Path) -> Path:
     return current
 
 
+def _reads(loader: Dataset, cache: KerasCache, flavour: KerasFlavour | None) -> str:
+    """Where this Keras line reads ``loader``'s files (an archive: its name and extracted folder)."""
+    root = cache.base / loader.cache_subdir
+    if loader.archive is None:
+        return f"{root}/ (" + ", ".join(f.name for f in loader.files) + ")"
+    kind = flavour.kind if flavour else None
+    layout = loader.archive.layout(
+        kind, cache_layout.line_version(kind, flavour.version if flavour else None)
+    )
+    return f"{root / layout.archive} extracted to {root / layout.members_dir}/"
+
+
 @function_check("cache.location", "Keras cache location")
-def location(keras_cache: KerasCache) -> Result:
-    """Names the exact ``mnist.npz`` path Keras will read and why; warns about a silent fallback."""
+def location(
+    keras_cache: KerasCache, datasets: tuple[Dataset, ...] = (), keras_flavour: KerasFlavour | None = None
+) -> Result:
+    """Names the exact ``mnist.npz`` path Keras will read and why; warns about a silent fallback.
+
+    With other loaders selected, one detail line each names where this Keras line reads them.
+    """
     cache = keras_cache
     details = [
         f"Keras in use: {cache.flavour_label} ({cache.rules} rules, {cache.source})",
         f"why: {cache.reason}",
         f"dataset file: {cache.dataset_path}",
         f"keras.json: {cache.keras_json}",
+    ]
+    details += [
+        f"{loader.name}: {where}"
+        for loader in datasets
+        if loader.name != "mnist"
+        for where in [_reads(loader, cache, keras_flavour)]
     ]
     data = cache.to_dict()
     if cache.problems:
@@ -185,14 +210,51 @@ def _owner_problems(paths: list[Path]) -> list[tuple[Path, int]]:
     return out
 
 
+def _own_folders(cache: KerasCache, datasets: tuple[Dataset, ...]) -> list[tuple[Path, str]]:
+    """Cache folders of the selected loaders other than ``<base>/datasets`` (with a file name each)."""
+    seen = {cache.datasets_dir}
+    out = []
+    for loader in datasets:
+        sub = cache.base / loader.cache_subdir
+        if sub not in seen:
+            seen.add(sub)
+            out.append((sub, loader.files[0].name))
+    return out
+
+
+def _missing_bytes(cache: KerasCache, datasets: tuple[Dataset, ...]) -> int:
+    """Room the other selected loaders still need: absent files (stat only), archives twice (extracted)."""
+    total = 0
+    for loader in datasets:
+        if loader.name == "mnist":
+            continue
+        for path, data_file in zip(
+            cache_layout.file_paths(loader, cache.datasets_dir), loader.files, strict=True
+        ):
+            if loader.archive is not None:
+                # the archive's name depends on the Keras line: any of them present counts as present
+                names = [layout.archive for layout in loader.archive.layouts]
+                if not any((path.parent / name).is_file() for name in names):
+                    total += 2 * data_file.spec.size
+            elif not path.is_file():
+                total += data_file.spec.size
+    return total
+
+
 @function_check("cache.permissions", "Cache permissions and space", requires=("cache.location",))
-def permissions(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
-    """Keras can create, replace and read files in its cache folder, which you own and which has room."""
+def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[Dataset, ...] = ()) -> Result:
+    """Keras can create, replace and read files in its cache folders, which you own and which have room."""
     folder = keras_cache.datasets_dir
     file = keras_cache.dataset_path
     details = []
     writable, probe_note = write_probe(folder, dataset.file_name)
     details.append(probe_note)
+    # A loader with its own sub-folder (fashion_mnist: datasets/fashion-mnist/) is probed there too.
+    for sub, first in _own_folders(keras_cache, datasets):
+        sub_ok, sub_note = write_probe(sub, first)
+        details.append(sub_note)
+        if writable and not sub_ok:
+            writable, folder = False, sub
     file_problem = None
     if file.is_file():
         try:
@@ -229,7 +291,10 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
     usage = shutil.disk_usage(_nearest_existing(folder))
     data["free_bytes"] = usage.free
     details.append(f"free space: {usage.free / 1e9:.2f} GB")
-    need = 0 if npz_check.inspect_copy(file, dataset, with_partials=False).ok else dataset.size + SPACE_MARGIN
+    mnist = any(d.name == "mnist" for d in datasets) or not datasets
+    need = 0 if not mnist or npz_check.inspect_copy(file, dataset, with_partials=False).ok else dataset.size
+    need += _missing_bytes(keras_cache, datasets)
+    need = need + SPACE_MARGIN if need else 0
     if usage.free < need:
         return Result.fail(
             f"only {usage.free / 1e6:.1f} MB free at {folder}; the download needs {need / 1e6:.1f} MB",
@@ -303,11 +368,73 @@ _BROKEN = {
 
 @function_check(
     "cache.integrity",
-    "Cached mnist.npz",
+    "Cached dataset files",
     # After the write probe: its short-lived temporary file must not be taken for a leftover.
     after=("cache.location", "cache.permissions"),
 )
-def integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_python: str) -> Result:
+def integrity(
+    keras_cache: KerasCache,
+    dataset: DatasetSpec,
+    target_python: str,
+    datasets: tuple[Dataset, ...] = (),
+    keras_flavour: KerasFlavour | None = None,
+) -> Result:
+    """Every file of each selected dataset is the pinned one, in the layout this Keras line reads.
+
+    With only ``mnist`` selected (the default) this is the ``mnist.npz`` verdict of every place
+    Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.cache_verdicts`).
+    """
+    names = [d.name for d in datasets]
+    mnist = _mnist_integrity(keras_cache, dataset, target_python) if "mnist" in names or not names else None
+    if mnist is not None and names in (["mnist"], []):
+        return mnist
+    verdicts = []
+    for loader in datasets:
+        if loader.name == "mnist" and mnist is not None:
+            # mnist's own steps need no label: a step naming no dataset acts on mnist (Fix.dataset)
+            verdicts.append(
+                cache_verdicts.DatasetVerdict(
+                    "mnist", mnist.status, mnist.summary, mnist.details, mnist.hint, mnist.fixes
+                )
+            )
+        else:
+            verdicts.append(
+                cache_verdicts.judge(
+                    loader,
+                    keras_cache.base,
+                    keras_flavour.kind if keras_flavour else None,
+                    keras_flavour.version if keras_flavour else None,
+                    keras_cache.flavour_label,
+                    target_python=target_python,
+                )
+            )
+    return _combine(verdicts, mnist.data if mnist is not None else {})
+
+
+def _combine(verdicts: list[cache_verdicts.DatasetVerdict], mnist_data: dict[str, Any]) -> Result:
+    """One result for several datasets: the worst status, each non-ok dataset named in the summary."""
+    status = cache_verdicts.worst([v.status for v in verdicts])
+    attention = [v for v in verdicts if v.status in (Status.FAIL, Status.WARN, Status.ERROR)]
+    if attention:
+        summary = "; ".join(f"{v.name}: {v.summary}" for v in attention)
+        if len(attention) < len(verdicts):
+            summary += " (" + ", ".join(f"{v.name}: {v.short}" for v in verdicts if v not in attention) + ")"
+    elif len(verdicts) == 1:
+        summary = f"{verdicts[0].name}: {verdicts[0].summary}"
+    else:
+        summary = f"{len(verdicts)} datasets: " + ", ".join(f"{v.name} {v.short}" for v in verdicts)
+    details = []
+    for verdict in verdicts:
+        details.append(f"[{verdict.name}] {verdict.status.value}: {verdict.summary}")
+        details += [f"  {line}" for line in verdict.details]
+    hints = [f"{v.name}: {v.hint}" for v in attention if v.hint]
+    # One dataset's steps each (Fix.dataset): --fix offers every dataset's steps on their own.
+    fixes = tuple(fix for v in verdicts if v.status in (Status.FAIL, Status.WARN) for fix in v.fixes)
+    data: dict[str, Any] = {**mnist_data, "datasets": [v.to_dict() for v in verdicts]}
+    return Result(status, summary, details=details, hint="\n".join(hints) or None, data=data, fixes=fixes)
+
+
+def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_python: str) -> Result:
     """Every ``mnist.npz`` Keras might use is the pinned file; says which copy Keras reads."""
     reports = [
         npz_check.inspect_copy(folder / dataset.file_name, dataset) for folder in keras_cache.candidates

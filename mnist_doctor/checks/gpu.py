@@ -4,7 +4,7 @@ Four checks read metadata and the driver only (no TensorFlow import): the build 
 the CUDA wheels TensorFlow pins for ``[and-cuda]``, ``CUDA_VISIBLE_DEVICES`` and the NVIDIA
 driver. ``gpu.tensorflow`` asks TensorFlow itself (``list_physical_devices('GPU')``) through the
 import probe and explains a missing GPU with the metadata findings and TensorFlow's own log lines.
-The reasons themselves are in :mod:`mnist_doctor.gpu_findings`.
+The reasons themselves are in :mod:`mnist_doctor.diagnoses.gpu`.
 
 No GPU is not a failure: ``mnist.load_data()`` and training run on the CPU. A finding that stops
 the GPU is a warning when there are signs the user wants one (a driver, ``nvidia-*`` wheels) and
@@ -13,22 +13,24 @@ the GPU is a warning when there are signs the user wants one (a driver, ``nvidia
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from mnist_doctor.facts.gpu import GpuBuild, metal_target
-from mnist_doctor.facts.gpu_driver import NvidiaSmi, minimum_driver
-from mnist_doctor.facts.gpu_runtime import GpuRuntime
-from mnist_doctor.facts.introspection import parse_version
-from mnist_doctor.gpu_findings import (
-    Finding,
+from mnist_doctor.diagnoses import Diagnosis
+from mnist_doctor.diagnoses.gpu import (
     build_finding,
     devices_finding,
     driver_finding,
     metal_finding,
+    obstacle,
     stderr_fix,
     stderr_hint,
     wheels_finding,
 )
+from mnist_doctor.facts.gpu import GpuBuild, metal_target
+from mnist_doctor.facts.gpu_driver import NvidiaSmi, minimum_driver
+from mnist_doctor.facts.gpu_runtime import GpuRuntime
+from mnist_doctor.facts.introspection import parse_version
 from mnist_doctor.hints import pip_install
 from mnist_doctor.model import BaseCheck, Result, Status
 
@@ -42,13 +44,13 @@ def wants_gpu(build: GpuBuild, smi: NvidiaSmi) -> bool:
     return smi.state in ("ok", "failed", "timed_out") or bool(build.nvidia_wheels) or bool(build.metal)
 
 
-def verdict(finding: Finding, options: Any, intent: bool, data: dict[str, Any] | None = None) -> Result:
-    """``fail`` under ``--expect-gpu``, ``warn`` when a GPU is evidently wanted, else ``ok``."""
+def verdict(finding: Diagnosis, options: Any, intent: bool, data: dict[str, Any] | None = None) -> Result:
+    """``fail`` under ``--expect-gpu``, the finding's own ``warn`` when a GPU is wanted, else ``ok``."""
     details = list(finding.details)
     if expects_gpu(options):
         return Result(Status.FAIL, finding.summary, details, finding.hint, data or {}, finding.fixes)
     if intent:
-        return Result(Status.WARN, finding.summary, details, finding.hint, data or {}, finding.fixes)
+        return Result(finding.status, finding.summary, details, finding.hint, data or {}, finding.fixes)
     # Nothing is wrong for a CPU user: the fix is kept as information, not shown as a hint.
     return Result(Status.OK, finding.summary, [*details, f"for a GPU: {finding.hint}"], None, data or {})
 
@@ -68,8 +70,12 @@ class Build(BaseCheck):
         if finding is not None:
             present = nvidia_smi.state == "ok" and build.kind == "cpu"
             if present:
-                finding.details += (
-                    "an NVIDIA GPU is present (nvidia-smi answers), but this build cannot use it",
+                finding = replace(
+                    finding,
+                    details=(
+                        *finding.details,
+                        "an NVIDIA GPU is present (nvidia-smi answers), but this build cannot use it",
+                    ),
                 )
             return verdict(finding, options, present or wants_gpu(build, nvidia_smi), data)
         if build.kind == "cuda":
@@ -209,7 +215,8 @@ class TensorflowSeesGpu(BaseCheck):
                 data=data,
             )
         if rt.state == "timed_out":
-            finding = Finding(
+            finding = obstacle(
+                "gpu-query-hung",
                 f"TensorFlow's GPU query did not answer in {rt.elapsed_s:.0f}s "
                 "(CUDA initialisation hung or slow)",
                 "run python -c \"import tensorflow as tf; print(tf.config.list_physical_devices('GPU'))\" "
@@ -238,19 +245,25 @@ class TensorflowSeesGpu(BaseCheck):
         if reasons:
             first = reasons[0]
             details[:0] = [f"because: {r.summary}" for r in reasons]
-            finding = Finding(
-                f"no GPU visible to TensorFlow: {first.summary}", first.hint, tuple(details), first.fixes
+            finding = obstacle(
+                first.name,
+                f"no GPU visible to TensorFlow: {first.summary}",
+                first.hint,
+                tuple(details),
+                first.fixes,
             )
         elif rt.findings:
             fix = stderr_fix(rt.findings[0].name, build, target_python)
-            finding = Finding(
+            finding = obstacle(
+                rt.findings[0].name,
                 f"no GPU visible to TensorFlow: {rt.findings[0].meaning}",
                 stderr_hint(rt.findings[0].name, build, target_python),
                 tuple(details),
                 fix.steps if fix is not None else (),
             )
         else:
-            finding = Finding(
+            finding = obstacle(
+                "no-gpu-visible",
                 "no GPU visible to TensorFlow (no reason found in the metadata or TensorFlow's log)",
                 "run with TF_CPP_MIN_LOG_LEVEL=0 to see TensorFlow's own GPU messages",
                 tuple(details),

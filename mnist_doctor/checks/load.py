@@ -2,7 +2,7 @@
 
 ``load.real`` runs the user's own ``load_data`` in the target interpreter (see
 :mod:`mnist_doctor.facts.load_probe`) and names the root cause of a failure
-(:mod:`mnist_doctor.load_failures`). ``load.consistency`` compares that verdict with the
+(:mod:`mnist_doctor.diagnoses.load`). ``load.consistency`` compares that verdict with the
 network and cache families: a doctor whose predictions disagree with the real call must
 say so rather than show two contradicting reports.
 """
@@ -16,11 +16,12 @@ from typing import Any
 from mnist_doctor import npz_check
 from mnist_doctor.compat_table import declared_specs
 from mnist_doctor.dataset import DEFAULT_ORIGIN, MNIST, DatasetSpec
+from mnist_doctor.diagnoses import CACHE, IMPORT, NETWORK, Diagnosis
+from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import doctor_command
-from mnist_doctor.load_failures import CACHE, IMPORT, NETWORK, OFFLINE_DOWNLOAD, LoadDiagnosis, diagnose
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
@@ -163,7 +164,7 @@ def success_result(probe: LoadProbe, spec: DatasetSpec) -> Result:
     )
 
 
-def failure_result(diag: LoadDiagnosis, probe: LoadProbe, options: Options) -> Result:
+def failure_result(diag: Diagnosis, probe: LoadProbe, options: Options) -> Result:
     """The named cause as a result; a kill by the doctor's own budget is a ``warn`` (promise 3)."""
     details = list(diag.details)
     error = probe.error
@@ -194,7 +195,7 @@ def failure_result(diag: LoadDiagnosis, probe: LoadProbe, options: Options) -> R
 
 
 def budget_result(
-    diag: LoadDiagnosis, probe: LoadProbe, options: Options, details: list[str], data: dict[str, Any]
+    diag: Diagnosis, probe: LoadProbe, options: Options, details: list[str], data: dict[str, Any]
 ) -> Result:
     """The probe ran out of the run's ``--timeout``: say so, and how long to allow, without blaming."""
     stage = probe.unfinished_stage() or "start-up"
@@ -248,7 +249,7 @@ class RealLoadCheck(BaseCheck):
             # load_data always asks Keras' own host; a fetch fix needs another place to download from.
             mirror=dataset.origin if dataset.origin != DEFAULT_ORIGIN else None,
         )
-        if diag.name == OFFLINE_DOWNLOAD:  # not a fault of this machine: the test was not possible offline
+        if diag.status is Status.SKIP:  # not a fault of this machine: the test was not possible offline
             return Result.skip(
                 f"--offline: load_data not completed: {diag.summary}",
                 details=safekeeping_details(probe),

@@ -8,10 +8,11 @@ reached is skipped naming the stage that failed first; every result's ``data`` c
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe
 from mnist_doctor.facts.proxies import parse_proxy
@@ -44,6 +45,12 @@ def _secs(record: dict[str, Any]) -> str:
 
 def _err(record: dict[str, Any]) -> dict[str, Any]:
     return record.get("error") or {}
+
+
+def _cause(record: dict[str, Any]) -> str | None:
+    """The network cause of a failed stage, named by the one classifier (None: none known)."""
+    found = classify(describe_record(_err(record)))
+    return found.name if found is not None else None
 
 
 def _proxy_label(probe: UrllibProbe) -> str | None:
@@ -90,13 +97,13 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
         via = " (the proxy)" if record.get("via_proxy") else ""
         return Result.ok(f"TCP connect to {where}{via} ({_secs(record)})")
     err = _err(record)
-    name = err.get("errno_name") or ""
+    refused = _cause(record) == "connection-refused"
     if record.get("via_proxy"):
-        what = "refuses connections: is the proxy running?" if name == "ECONNREFUSED" else err.get("message")
+        what = "refuses connections: is the proxy running?" if refused else err.get("message")
         return Result.fail(
             f"the proxy {where} {what}", hint=f"check the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
         )
-    if name == "ECONNREFUSED":
+    if refused:
         return Result.fail(
             f"connection refused by {where}: nothing listens there",
             hint=f"check the URL ({redact_text(dataset.origin)}); otherwise " + offline_hint(tp),
@@ -169,7 +176,8 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             "(Keras would wait forever: urlretrieve has no timeout)",
             hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}",
         )
-    if err.get("verify_message") or err.get("type") == "SSLCertVerificationError":
+    cause = _cause(record)
+    if cause in ("tls-verify", "tls-hostname"):
         chain = record.get("chain") or []
         issuer, verdict = judge_chain(chain, dataset.host)
         reason = err.get("verify_message") or err.get("message")
@@ -187,7 +195,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
                 hint=STRICT_HINT,
             )
         details += [d for d in (strict_ruled_out(record),) if d]
-        if "hostname mismatch" in str(reason).lower() or err.get("verify_code") == 62:
+        if cause == "tls-hostname" or err.get("verify_code") == 62:
             return Result.fail(
                 f"TLS: the certificate is not for {dataset.host} ({reason}); issued by {issuer}",
                 details=details,
@@ -206,7 +214,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             hint=CA_HINT,
         )
     message = str(err.get("message") or "")
-    if "WRONG_VERSION_NUMBER" in message:
+    if cause == "tls-wrong-version":
         return Result.fail(
             f"TLS: {dataset.host}:{dataset.port} did not answer in TLS (WRONG_VERSION_NUMBER)",
             hint="the origin's port speaks plain HTTP: use http:// in the URL, or the TLS port",
@@ -324,8 +332,9 @@ class StageCheck(BaseCheck):
         self.title = title
 
     def run(
-        self, network_probes: NetworkProbes, dataset: DatasetSpec, target_python: str, options: Options
+        self, network_probes: NetworkProbes, network_target: DatasetSpec, target_python: str, options: Options
     ) -> Result:
+        dataset = network_target
         probe = network_probes.urllib
         failed = probe.failed()
         data: dict[str, Any] = {"stage": self.stage, "origin": redact_text(dataset.origin)}
@@ -392,9 +401,7 @@ class CompareCheck(BaseCheck):
     network = True
     slow = True
 
-    def run(
-        self, network_probes: NetworkProbes, dataset: DatasetSpec, introspection: dict[str, Any]
-    ) -> Result:
+    def run(self, network_probes: NetworkProbes, introspection: dict[str, Any]) -> Result:
         probe, other = network_probes.urllib, network_probes.requests
         failed = probe.failed()
         data: dict[str, Any] = {
@@ -443,7 +450,7 @@ class CompareCheck(BaseCheck):
         if not other.ok and probe.ok:
             reason = other.error or f"HTTP {other.status}"
             hint = None
-            ssl_reason = re.search(r"\[SSL: ([A-Z_]+)\]", reason)
+            ssl_reason = SSL_REASON.search(reason)
             if ssl_reason and other.proxy and other.proxy.startswith("https://"):
                 parsed = parse_proxy(other.proxy)
                 hint = f"export HTTPS_PROXY=http://{parsed.hostport} (not https://)"
@@ -469,6 +476,94 @@ class CompareCheck(BaseCheck):
         )
 
 
+def host_verdict(
+    spec: DatasetSpec, probe: UrllibProbe, target_python: str, options: Options
+) -> tuple[str, Result | None]:
+    """``("ok" | "fail" | "cut", finding)`` for urllib's walk to one host.
+
+    A failure is named by the same stage diagnoses the ``network.*`` checks use.
+    """
+    failed = probe.failed()
+    if failed is None and probe.ok:
+        return "ok", None
+    if probe.cut_by_budget(failed):
+        return "cut", Result.skip(
+            f"{spec.host}: not tested to the end — the doctor's --timeout ran out", hint=timeout_hint(options)
+        )
+    if failed is None:
+        return "fail", Result.fail(
+            f"{spec.host}: the network probe did not run: {probe.error or 'no answer'}"
+        )
+    if failed.get("stuck"):
+        return "fail", Result.fail(
+            f"{spec.host}: the {failed['name']} stage did not finish", hint=offline_hint(target_python)
+        )
+    finding = DIAGNOSES[failed["name"]](failed, spec, probe, target_python)
+    return ("ok" if finding.status.value in ("ok", "warn") else "fail"), finding
+
+
+def _same_host(one: DatasetSpec, other: DatasetSpec) -> bool:
+    return (one.host, one.port) == (other.host, other.port)
+
+
+class HostsCheck(BaseCheck):
+    """Every distinct host the selected datasets download from, walked the way Keras downloads.
+
+    The stage checks above detail the first host; cifar10/cifar100 come from another one
+    (www.cs.toronto.edu), which can be down or blocked while the storage host is fine.
+    """
+
+    id = "network.hosts"
+    title = "every dataset host reachable"
+    network = True
+    slow = True
+    after = ("network.http",)
+
+    def run(
+        self,
+        network_targets: tuple[DatasetSpec, ...],
+        network_probes: NetworkProbes,
+        other_hosts_probes: list[UrllibProbe],
+        datasets: tuple[Dataset, ...],
+        target_python: str,
+        options: Options,
+    ) -> Result:
+        if len(network_targets) < 2:
+            host = network_targets[0].host if network_targets else "the dataset host"
+            return Result.skip(f"one host ({host}): the stage checks above test it")
+        probes = [network_probes.urllib, *other_hosts_probes]
+        lines: list[str] = []
+        hosts: list[dict[str, Any]] = []
+        worst = "ok"
+        hint: str | None = None
+        for spec, probe in zip(network_targets, probes, strict=True):
+            verdict, finding = host_verdict(spec, probe, target_python, options)
+            users = [d.name for d in datasets if any(_same_host(f.spec, spec) for f in d.files)]
+            said = "reachable" if finding is None else (redact_text(finding.summary) or "")
+            label = spec.host if spec.port in (80, 443) else f"{spec.host}:{spec.port}"
+            lines.append(f"{label} ({', '.join(users)}): {said}")
+            hosts.append({"host": label, "datasets": users, "verdict": verdict})
+            if verdict == "fail" and worst != "fail":
+                worst, hint = "fail", finding.hint if finding else None
+            elif verdict == "cut" and worst == "ok":
+                worst, hint = "cut", finding.hint if finding else None
+        data = {"hosts": hosts}
+        failing = [h for h in hosts if h["verdict"] == "fail"]
+        if failing:
+            names = ", ".join(f"{h['host']} ({', '.join(h['datasets'])})" for h in failing)
+            return Result.fail(
+                f"not reachable as Keras downloads: {names}", details=lines, data=data, hint=hint
+            )
+        if worst == "cut":
+            return Result.skip(
+                "not every host was tested to the end: the doctor's --timeout ran out",
+                details=lines,
+                data={**data, "cut_by_budget": True},
+                hint=hint,
+            )
+        return Result.ok(f"all {len(hosts)} hosts reachable", details=lines, data=data)
+
+
 #: Where this family stands in the report (lower first; plugins without one come last).
 REPORT_ORDER = 60
 
@@ -479,4 +574,5 @@ CHECKS = [
     StageCheck("tls", "TLS handshake (default ssl context)"),
     StageCheck("http", "HTTP request via urllib"),
     CompareCheck(),
+    HostsCheck(),
 ]

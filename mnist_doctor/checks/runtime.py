@@ -17,10 +17,10 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.compat_table import declared_specs
+from mnist_doctor.diagnoses.imports import classify_import_failure
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.facts.import_probe import IMPORT_TIMEOUT_S, ImportProbe, timeout_needed
 from mnist_doctor.facts.introspection import Distributions, env_lookup
-from mnist_doctor.import_failures import classify_import_failure
 from mnist_doctor.model import BaseCheck, Result
 
 
@@ -116,7 +116,7 @@ class ImportWorks(BaseCheck):
             details=[f"{(failed or {}).get('error_type', 'error')}: {message}", *_tail(run.stderr, 8)],
             hint=diagnosis.hint,
             data=data,
-            fixes=diagnosis.command.steps if diagnosis.command is not None else (),
+            fixes=diagnosis.fixes,
         )
 
     def _success(self, probe: ImportProbe, distributions: Distributions, data: dict[str, Any]) -> Result:

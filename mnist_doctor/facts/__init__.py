@@ -108,6 +108,8 @@ class Options:
     offline: bool = False
     timeout: float = 120.0
     origin: str | None = None
+    #: ``--dataset``: the keras.datasets loaders examined (names from dataset_table), in table order.
+    datasets: tuple[str, ...] = ("mnist",)
     verbose: bool = False
     strict: bool = False
     #: ``--dry-run``: like ``--offline`` for the cache, the run must not let Keras replace a file.

@@ -1,17 +1,43 @@
-"""The dataset the run examines: its spec, pointed at ``--origin`` when the user gave one.
+"""The datasets the run examines (``--dataset``), each pointed at ``--origin`` when one was given.
 
 Its own provider so that everything that depends on the dataset (network stages, cache rules,
 the load probe, the actions) asks one fact for it, never re-derives it from the options.
+``dataset`` is MNIST's one file (the richer spec the deep ``.npz`` inspection uses);
+``datasets`` is every selected loader from :mod:`mnist_doctor.dataset_table`.
 """
 
 from __future__ import annotations
 
-from mnist_doctor.dataset import DatasetSpec, dataset_spec
+import os
+from dataclasses import replace
+
+from mnist_doctor.dataset import ORIGIN_ENV, DatasetSpec, dataset_spec
+from mnist_doctor.dataset_table import Dataset, pins_from_env, table, with_pins
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.npz_check import spec_from_env
 
 
 @fact
 def dataset(options: Options) -> DatasetSpec:
-    """The dataset spec, pointed at ``--origin`` when given (and the test hook of npz_check)."""
+    """The MNIST file spec, pointed at ``--origin`` when given (and the test hook of npz_check)."""
     return spec_from_env(dataset_spec(options.origin))
+
+
+@fact
+def datasets(options: Options, dataset: DatasetSpec) -> tuple[Dataset, ...]:
+    """The selected loaders, in table order.
+
+    A folder ``--origin`` (or ``$MNIST_DOCTOR_ORIGIN``) serves every file by its name.
+    """
+    pins = pins_from_env()
+    origin = options.origin or os.environ.get(ORIGIN_ENV) or ""
+    chosen: list[Dataset] = []
+    for name in options.datasets:
+        loader = table()[name]
+        if name == "mnist":
+            # MNIST's one file is the ``dataset`` fact: --origin completed, npz_check's test hook applied.
+            loader = replace(loader, files=(replace(loader.files[0], spec=dataset),))
+        elif origin.endswith("/"):
+            loader = loader.with_origin(origin)
+        chosen.append(with_pins(loader, pins))
+    return tuple(chosen)

@@ -12,14 +12,13 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
+from mnist_doctor.budget import REPORT_RESERVE_S
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.subproc import run_argv
 
 QUERY = ["--query-gpu=driver_version,name,memory.total", "--format=csv,noheader"]
 #: Seconds nvidia-smi may take at most (it answers in well under a second on a healthy driver).
 SMI_CAP_S = 5.0
-#: Seconds kept back from the run's budget so the checks still report a kill before --timeout.
-REPORT_MARGIN_S = 0.5
 #: At most this many GPUs are listed (a flood of output is not read further).
 MAX_GPUS = 16
 
@@ -114,5 +113,5 @@ def query(executable: str | None, timeout: float, budget_limited: bool = False) 
 @fact
 def nvidia_smi(options: Options) -> NvidiaSmi:
     """The NVIDIA driver and GPUs of this machine, from ``nvidia-smi`` (a slice of the run's budget)."""
-    share = options.budget.slice(cap=SMI_CAP_S, reserve=REPORT_MARGIN_S)
+    share = options.budget.slice(cap=SMI_CAP_S, reserve=REPORT_RESERVE_S)
     return query(None, share.seconds, share.limited_by_budget)

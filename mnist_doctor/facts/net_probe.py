@@ -19,12 +19,12 @@ from typing import Any
 
 from mnist_doctor.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact, redact_text
-from mnist_doctor.subproc import run_script
+from mnist_doctor.subproc import STAGE_MARKER, run_script
 
-STAGE_MARKER = "@@MNIST_DOCTOR_STAGE@@"
 NETWORK_BUDGET_S = 45.0
 #: Seconds of the slice kept for the script's start-up and its last words: its own internal
 #: deadline is this much earlier than the kill, so it usually reports a stuck stage itself.
@@ -206,7 +206,73 @@ def network_slice(options: Options) -> Slice:
 
 
 @fact
-def network_probes(target_python: str, dataset: DatasetSpec, options: Options) -> NetworkProbes:
+def network_targets(datasets: tuple[Dataset, ...]) -> tuple[DatasetSpec, ...]:
+    """One file per distinct host the selected loaders download from, in selection order.
+
+    Each host is tested with its largest file (its size is what a slow host makes users wait
+    for). The first is the one the ``network.*`` stage checks walk in detail; the others are
+    walked the same way for ``network.hosts``. With the default selection this is MNIST's file.
+    """
+    by_host: dict[tuple[str, int], DatasetSpec] = {}
+    for loader in datasets:
+        for data_file in loader.files:
+            key = (data_file.spec.host, data_file.spec.port)
+            known = by_host.get(key)
+            if known is None or data_file.spec.size > known.size:
+                by_host[key] = data_file.spec
+    return tuple(by_host.values())
+
+
+@fact
+def network_target(network_targets: tuple[DatasetSpec, ...], dataset: DatasetSpec) -> DatasetSpec:
+    """The file the ``network.*`` stage checks test: the first selected dataset's host."""
+    return network_targets[0] if network_targets else dataset
+
+
+@fact
+def other_hosts_probes(
+    target_python: str, network_targets: tuple[DatasetSpec, ...], options: Options
+) -> list[UrllibProbe]:
+    """urllib's walk to every further host (cifar's www.cs.toronto.edu beside storage.googleapis.com).
+
+    The walks run concurrently, each in its own target process, in one slice of the budget; a
+    walk the slice cut short says so (``limited_by_budget``), never that the host is down.
+    """
+    others = list(network_targets[1:])
+    if not others:
+        return []
+    share = network_slice(options)
+    found: dict[int, UrllibProbe] = {}
+    workers = [
+        threading.Thread(
+            target=lambda i=i, spec=spec: found.setdefault(i, run_urllib_probe(target_python, spec, share)),
+            name=f"net-probe-{spec.host}",
+            daemon=True,
+        )
+        for i, spec in enumerate(others)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(share.remaining() + SCRIPT_GRACE_S)
+    return [
+        found.get(i)
+        or UrllibProbe(
+            stages=[],
+            planned=[],
+            proxy_view={},
+            budget_s=share.remaining(),
+            elapsed_s=0.0,
+            killed=True,
+            error="no answer in time",
+            limited_by_budget=share.limited_by_budget,
+        )
+        for i in range(len(others))
+    ]
+
+
+@fact
+def network_probes(target_python: str, network_target: DatasetSpec, options: Options) -> NetworkProbes:
     """Run urllib's stages (target) and requests' request (doctor) concurrently, in one slice.
 
     requests runs in a daemon thread, bounded by the slice even where requests itself is
@@ -216,12 +282,12 @@ def network_probes(target_python: str, dataset: DatasetSpec, options: Options) -
     budget = max(share.remaining() - SCRIPT_GRACE_S, 0.05)
     box: dict[str, RequestsProbe] = {}
     worker = threading.Thread(
-        target=lambda: box.setdefault("r", _requests_attempt(dataset, budget)),
+        target=lambda: box.setdefault("r", _requests_attempt(network_target, budget)),
         name="requests-probe",
         daemon=True,
     )
     worker.start()
-    urllib_probe = run_urllib_probe(target_python, dataset, share)
+    urllib_probe = run_urllib_probe(target_python, network_target, share)
     worker.join(share.remaining())
     requests_probe = box.get("r")
     if requests_probe is None:

@@ -145,12 +145,13 @@ def entry_problem(entry: str) -> str | None:
 
 
 @fact
-def proxy_view(target_python: str, dataset: DatasetSpec, options: Options) -> ProxyView:
-    """urllib's proxy decision for the dataset origin, made by the target interpreter.
+def proxy_view(target_python: str, network_target: DatasetSpec, options: Options) -> ProxyView:
+    """urllib's proxy decision for the origin the network stages test, made by the target interpreter.
 
     A malformed origin (``MNIST_DOCTOR_ORIGIN=http://[::1``) is not a crash: the view says
     so, and ``proxy.effective`` turns it into a finding.
     """
+    dataset = network_target
     problem = url_problem(dataset.origin, ("http", "https", "ftp"))
     if problem:
         return ProxyView(origin=dataset.origin, request_type="", request_host="", origin_problem=problem)

@@ -1,9 +1,9 @@
 """Fragment, not a script: the GPU query shared by ``import_probe.py`` and ``load_probe.py``.
 
 :func:`mnist_doctor.subproc.script_source` inlines this file where a target script says
-``# mnist-doctor: include _gpu_stage.py``, so each script still travels as one file on the
-wire. The script passes its ``answer`` dict and ``emit`` function in. Standard library
-only, Python 3.9.
+``from _gpu_stage import gpu_stage  # mnist-doctor: include``, so each script still travels
+as one file on the wire. The script passes its ``answer`` dict and ``emit`` function in.
+Standard library only, Python 3.9.
 """
 
 import sys

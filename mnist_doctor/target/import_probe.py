@@ -6,43 +6,11 @@ printed again, so a segfault half-way still leaves the stages that finished.
 Usage: ``python - [tf|keras]``. Standard library only, Python 3.9 syntax.
 """
 
-import json
 import os
 import sys
-import time
-import traceback
 
-MARKER = "@@MNIST_DOCTOR_JSON@@"
-answer = {"schema": 1, "stages": [], "python": sys.executable}
-
-
-def emit():
-    sys.stdout.write("\n" + MARKER + json.dumps(answer) + "\n")
-    sys.stdout.flush()
-
-
-def stage(name, func):
-    start = time.monotonic()
-    record = {"name": name, "ok": False}
-    answer["stages"].append(record)
-    record["started"] = True
-    emit()
-    try:
-        record["value"] = func()
-        record["ok"] = True
-    except BaseException as exc:  # SystemExit from a broken import counts too
-        record["error_type"] = type(exc).__module__ + "." + type(exc).__name__
-        record["error"] = str(exc)[:2000]
-        record["traceback"] = traceback.format_exc()[-6000:]
-        chain = []
-        cause = exc.__cause__ or exc.__context__
-        while cause is not None and len(chain) < 5:
-            chain.append(type(cause).__name__ + ": " + str(cause)[:500])
-            cause = cause.__cause__ or cause.__context__
-        record["chain"] = chain
-    record["elapsed_s"] = round(time.monotonic() - start, 3)
-    emit()
-    return record["ok"]
+from _gpu_stage import gpu_stage  # mnist-doctor: include
+from _prelude import answer, emit, stage  # mnist-doctor: include
 
 
 def import_numpy():
@@ -101,9 +69,6 @@ def resolve_keras():
     return out
 
 
-# mnist-doctor: include _gpu_stage.py
-
-
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "tf"
     answer["mode"] = mode
@@ -114,7 +79,7 @@ def main():
     elif stage("tensorflow", import_tensorflow):
         stage("tf.keras", resolve_tf_keras)
     # Before "done": the doctor stops listening soon after the probe's last word.
-    stuck = gpu_stage(answer, emit)  # noqa: F821 - inlined from _gpu_stage.py
+    stuck = gpu_stage(answer, emit)
     answer["done"] = True
     emit()
     if stuck:

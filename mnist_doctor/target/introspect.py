@@ -5,14 +5,13 @@ only and Python 3.9 syntax, so it works in any environment however broken. It re
 raw observations; the doctor draws the conclusions.
 """
 
-import json
 import os
 import platform
 import re
 import sys
 import tempfile
 
-MARKER = "@@MNIST_DOCTOR_JSON@@"
+from _prelude import emit  # mnist-doctor: include
 
 #: Distributions whose declared requirements the doctor evaluates.
 REQUIRES_OF = re.compile(r"^(tensorflow.*|tf-nightly.*|tf-keras|tf-keras-nightly|keras.*|intel-tensorflow)$")
@@ -499,7 +498,7 @@ def main():
         except Exception as exc:
             answer[key] = None
             answer["errors"][key] = repr(exc)
-    sys.stdout.write("\n" + MARKER + json.dumps(answer) + "\n")
+    emit(answer)
 
 
 main()

@@ -23,62 +23,9 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 
-MARKER = "@@MNIST_DOCTOR_JSON@@"
-answer = {"schema": 1, "stages": [], "python": sys.executable}
-ERROR_ATTRS = ("errno", "strerror", "code", "reason", "verify_code", "verify_message", "library", "filename")
-
-
-def emit():
-    sys.stdout.write("\n" + MARKER + json.dumps(answer, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def describe_exception(exc):
-    """Type, message, notable attributes and the whole __cause__/__context__ chain."""
-
-    def one(e):
-        record = {"type": type(e).__module__ + "." + type(e).__qualname__, "message": str(e)[:2000]}
-        for attr in ERROR_ATTRS:
-            value = getattr(e, attr, None)
-            if value is not None:
-                record[attr] = value if isinstance(value, (int, float, bool)) else str(value)[:500]
-        reason = getattr(e, "reason", None)
-        if isinstance(reason, BaseException):
-            record["reason_type"] = type(reason).__module__ + "." + type(reason).__qualname__
-        return record
-
-    out = one(exc)
-    chain, seen, cur = [], {id(exc)}, exc.__cause__ or exc.__context__
-    while cur is not None and id(cur) not in seen and len(chain) < 8:
-        seen.add(id(cur))
-        chain.append(one(cur))
-        cur = cur.__cause__ or cur.__context__
-    out["chain"] = chain
-    out["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
-    return out
-
-
-def stage(name, func):
-    """Run one stage; its record has import_probe.py's fields plus the structured ``exception``."""
-    start = time.monotonic()
-    record = {"name": name, "ok": False, "started": True}
-    answer["stages"].append(record)
-    emit()
-    try:
-        record["value"] = func()
-        record["ok"] = True
-    except BaseException as exc:  # SystemExit from a broken import is evidence too
-        detail = describe_exception(exc)
-        record["exception"] = detail
-        record["error_type"] = detail["type"]
-        record["error"] = detail["message"]
-        record["chain"] = [c["type"].rsplit(".", 1)[-1] + ": " + c["message"][:500] for c in detail["chain"]]
-        record["traceback"] = detail["traceback"]
-    record["elapsed_s"] = round(time.monotonic() - start, 3)
-    emit()
-    return record["ok"]
+from _gpu_stage import gpu_stage  # mnist-doctor: include
+from _prelude import answer, emit, stage  # mnist-doctor: include
 
 
 def file_state(path):
@@ -256,9 +203,6 @@ def read_config():
     return config if isinstance(config, dict) else {}
 
 
-# mnist-doctor: include _gpu_stage.py
-
-
 def main():
     mode = choose_mode(sys.argv[1] if len(sys.argv) > 1 else "auto")
     config = read_config()
@@ -293,7 +237,7 @@ def main():
         imported = stage("keras", resolve_keras)
     else:
         imported = stage("tensorflow", import_tensorflow) and stage("tf.keras", resolve_tf_keras)
-    gpu_stage(answer, emit)  # noqa: F821 - inlined from _gpu_stage.py
+    gpu_stage(answer, emit)
     if not imported:
         answer["done"] = True
         emit()

@@ -28,49 +28,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-MARKER = "@@MNIST_DOCTOR_JSON@@"
-STAGE_MARKER = "@@MNIST_DOCTOR_STAGE@@"
+from _prelude import MARKER, STAGE_MARKER, describe_exception, emit, redact  # mnist-doctor: include
+
 READ_BYTES = 1024
 
 STAGE_TIMEOUTS = {"dns": 10.0, "tcp": 10.0, "connect": 10.0, "tls": 10.0, "http": 15.0}
-
-
-# Conservative on purpose: the userinfo runs to the *last* '@' (urllib's reading), and past a
-# '/' too, so a password holding '@', '/' or ':' is masked whole, never in part. The lookbehind
-# starts a scheme only where a run of scheme characters starts, and the userinfo is bounded:
-# without both, a long origin (120 KB) is re-scanned from every position, quadratically.
-USERINFO = re.compile(r"((?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://)([^\s\"'<>]{0,4096})@")
-BARE_USERINFO = re.compile(r"((?<![/\w@])[\w.%~+-]{1,256}:)(?!//)([^\s\"'<>]{1,4096})(@[\w.-]+(?::\d+)?)")
-
-
-def _mask_userinfo(match):
-    userinfo = match.group(2)
-    masked = userinfo.split(":", 1)[0] + ":***" if ":" in userinfo else "***"
-    return match.group(1) + masked + "@"
-
-
-def redact(text):
-    """Mask passwords in URLs (with or without a scheme) before anything is printed."""
-    if not text:
-        return text
-    text = str(text)
-    if "://" not in text and " " not in text.strip() and "@" in text:  # a bare user:password@host value
-        user_info, _, host = text.rpartition("@")
-        return (user_info.split(":", 1)[0] + ":***" if ":" in user_info else "***") + "@" + host
-    if text.count("://") == 1 and text.split("://", 1)[0].isalnum() and "@" in text and "\n" not in text:
-        # A whole proxy value: everything up to its last '@' is userinfo, spaces included.
-        scheme, rest = text.split("://", 1)
-        user_info, _, host = rest.rpartition("@")
-        masked = user_info.split(":", 1)[0] + ":***" if ":" in user_info else "***"
-        if "/" not in host and " " not in host:
-            return scheme + "://" + masked + "@" + host
-    text = USERINFO.sub(_mask_userinfo, str(text))
-    return BARE_USERINFO.sub(lambda m: m.group(1) + "***" + m.group(3), text)
-
-
-def emit(marker, payload):
-    sys.stdout.write("\n" + marker + json.dumps(payload) + "\n")
-    sys.stdout.flush()
 
 
 def proxy_env():
@@ -147,10 +109,11 @@ def bounded(func, timeout):
 
 
 def describe_error(exc):
-    out = {"type": type(exc).__name__, "message": redact(str(exc))}
-    errno_ = getattr(exc, "errno", None)
-    if errno_ is not None:
-        out["errno"] = errno_
+    """The prelude's description of ``exc`` alone, as the network checks read it: types by their
+    bare names, the symbolic name of an error number, no ``reason`` for an HTTP status."""
+    out = describe_exception(exc, chain=False, qualified=False)
+    errno_ = out.get("errno")
+    if isinstance(errno_, int):
         try:
             import errno as errno_mod
 
@@ -161,15 +124,8 @@ def describe_error(exc):
         out["errno_name"] = next(
             (n for n in dir(socket) if n.startswith("EAI_") and getattr(socket, n) == exc.errno), None
         )
-    reason = getattr(exc, "reason", None)
-    if reason is not None and not isinstance(exc, urllib.error.HTTPError):
-        out["reason"] = redact(str(reason))
-        if isinstance(reason, BaseException):
-            out["reason_type"] = type(reason).__name__
-    for attr in ("verify_code", "verify_message", "library"):
-        value = getattr(exc, attr, None)
-        if value is not None:
-            out[attr] = value
+    if isinstance(exc, urllib.error.HTTPError):
+        out.pop("reason", None)
     return out
 
 
@@ -584,7 +540,7 @@ def run_stages(origin, config):
         # True when the probe's deadline (the doctor's slice), not the stage's own limit, set
         # the time: a timeout then says nothing about the network.
         limited = given < STAGE_TIMEOUTS[name]
-        emit(STAGE_MARKER, {"name": name, "event": "begin", "timeout_s": given, "deadline_limited": limited})
+        emit({"name": name, "event": "begin", "timeout_s": given, "deadline_limited": limited}, STAGE_MARKER)
         started = time.monotonic()
         record = {"name": name, "ok": True, "deadline_limited": limited}
         try:
@@ -599,7 +555,7 @@ def run_stages(origin, config):
             record.update({"ok": False, "error": describe_error(exc)})
         record["elapsed_s"] = round(time.monotonic() - started, 4)
         record["event"] = "end"
-        emit(STAGE_MARKER, record)
+        emit(record, STAGE_MARKER)
         records.append(record)
         if not record["ok"]:
             break
@@ -624,7 +580,7 @@ def main():
             answer.update(run_stages(origin, config))
     except Exception as exc:
         answer["error"] = describe_error(exc)
-    emit(MARKER, answer)
+    emit(answer, MARKER)
     sys.stdout.flush()
     # Hung worker threads (a stuck getaddrinfo) must not keep the process alive.
     os._exit(0)

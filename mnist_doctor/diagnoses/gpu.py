@@ -1,49 +1,54 @@
 """Why the GPU cannot be used, with the exact fix: one pure function per obstacle.
 
-Each takes the GPU facts (:mod:`mnist_doctor.facts.gpu`, :mod:`mnist_doctor.facts.gpu_driver`) and returns
-a :class:`Finding` or ``None``. The ``gpu`` checks report them one by one, and ``gpu.tensorflow``
-gathers them to explain why TensorFlow sees no GPU, so both always give the same reason.
+Each takes the GPU facts (:mod:`mnist_doctor.facts.gpu`, :mod:`mnist_doctor.facts.gpu_driver`) and
+returns a :class:`~mnist_doctor.diagnoses.Diagnosis` (category ``gpu``, status ``warn``) or ``None``.
+The ``gpu`` checks report them one by one, and ``gpu.tensorflow`` gathers them to explain why
+TensorFlow sees no GPU, so both always give the same reason. They are not a rule table: each
+obstacle is judged from structured facts (versions, driver state), not from failure text, and
+each check asks for its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from mnist_doctor.diagnoses import GPU, Diagnosis
 from mnist_doctor.facts.gpu import METAL_FOR_TF, GpuBuild, metal_target
 from mnist_doctor.facts.gpu_driver import NvidiaSmi, driver_too_old, minimum_driver
 from mnist_doctor.facts.introspection import parse_version
 from mnist_doctor.hints import Command, install_command, pip_install, uninstall_command
-from mnist_doctor.model import Fix
+from mnist_doctor.model import Fix, Status
 
 WSL_GUIDE = "https://www.tensorflow.org/install/pip#windows-wsl2"
 #: The last TensorFlow whose [and-cuda] extra is CUDA 11 (for drivers older than CUDA 12 needs).
 LAST_CUDA11_TF = "2.14.1"
 
 
-@dataclass
-class Finding:
-    """Why the GPU cannot be used, with the exact fix; ``None`` from a helper means no obstacle."""
+def obstacle(
+    name: str, summary: str, hint: str, details: tuple[str, ...] = (), fixes: tuple[Fix, ...] = ()
+) -> Diagnosis:
+    """Why the GPU cannot be used, with the exact fix.
 
-    summary: str
-    hint: str
-    details: tuple[str, ...] = ()
-    #: The steps ``--fix`` may run: the hint's command, when its hint starts with one.
-    fixes: tuple[Fix, ...] = ()
+    ``warn`` by itself: no GPU is no failure (``mnist.load_data()`` and training run on the CPU);
+    the checks make it ``ok`` when no GPU is wanted and ``fail`` under ``--expect-gpu``.
+    ``fixes``: the steps ``--fix`` may run, the hint's command when its hint starts with one.
+    """
+    return Diagnosis(name, GPU, summary, hint, details, status=Status.WARN, fixes=fixes)
 
 
-def build_finding(build: GpuBuild, python: str) -> Finding | None:
+def build_finding(build: GpuBuild, python: str) -> Diagnosis | None:
     """The installed build cannot use a GPU here (CPU-only distribution, native Windows, no metal)."""
     if build.kind == "cpu":
         cmd = _and_cuda(python, build)
         if build.cpu_dist:
             cmd = uninstall_command(python, build.cpu_dist).then(cmd)
-        return Finding(
+        return obstacle(
+            "cpu-only-build",
             f"{build.kind_note}: TensorFlow will not use a GPU",
             f"{cmd}   (Linux; GPU builds exist for Linux and WSL2)",
             fixes=cmd.steps,
         )
     if build.kind == "windows":
-        return Finding(
+        return obstacle(
+            "windows-native",
             f"TensorFlow {build.tf_version} on native Windows runs on the CPU only "
             "(2.10 was the last release with GPU support there)",
             f"use WSL2 and install TensorFlow inside it: {pip_install('python3', 'tensorflow[and-cuda]')} "
@@ -51,7 +56,8 @@ def build_finding(build: GpuBuild, python: str) -> Finding | None:
         )
     if build.kind == "macos" and not build.metal:
         cmd = install_command(python, "tensorflow-metal")
-        return Finding(
+        return obstacle(
+            "macos-without-metal",
             f"{build.tensorflow} {build.tf_version} on macOS without tensorflow-metal runs on the CPU only",
             str(cmd),
             fixes=cmd.steps,
@@ -59,7 +65,7 @@ def build_finding(build: GpuBuild, python: str) -> Finding | None:
     return None
 
 
-def metal_finding(build: GpuBuild, python: str) -> Finding | None:
+def metal_finding(build: GpuBuild, python: str) -> Diagnosis | None:
     """tensorflow-metal built for another TensorFlow minor (Apple's table)."""
     if build.kind != "macos" or not build.metal:
         return None
@@ -72,7 +78,8 @@ def metal_finding(build: GpuBuild, python: str) -> Finding | None:
         if paired
         else install_command(python, f"tensorflow=={target}.*")
     )
-    return Finding(
+    return obstacle(
+        "metal-mismatch",
         f"tensorflow-metal {build.metal} is built for TensorFlow {target}, this is {build.tf_version}: "
         "the plugin may fail to load (NotFoundError / symbol not found) and the GPU stays unused",
         str(fix),
@@ -81,7 +88,7 @@ def metal_finding(build: GpuBuild, python: str) -> Finding | None:
     )
 
 
-def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = False) -> Finding | None:
+def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = False) -> Diagnosis | None:
     """TF's ``[and-cuda]`` pins missing or at other versions (only judged for CUDA builds)."""
     if build.kind != "cuda" or not build.pins:
         return None
@@ -92,7 +99,8 @@ def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = 
     if all(p.state in ("missing", "optional") for p in build.pins):
         if smi.state == "absent" and not build.nvidia_wheels and not expect:
             return None  # no driver and no wheels: nothing was meant to run on a GPU
-        return Finding(
+        return obstacle(
+            "cuda-wheels-missing",
             f"none of the {len(bad)} CUDA wheels {build.tensorflow} {build.tf_version} pins for "
             f"[and-cuda] is installed: without a system CUDA {build.cuda} and cuDNN {build.cudnn} "
             "TensorFlow cannot load its GPU libraries",
@@ -108,7 +116,8 @@ def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = 
         parts.append(f"{len(wrong)} at other versions")
     if missing:
         parts.append(f"{len(missing)} missing")
-    return Finding(
+    return obstacle(
+        "cuda-wheels-mismatch",
         f"CUDA wheels for {build.tensorflow} {build.tf_version} [and-cuda]: {' and '.join(parts)}: "
         + "; ".join(lines[:2]),
         f"{extra}   (or exactly: {pip_install(python, *(p.requirement for p in bad))})",
@@ -117,17 +126,18 @@ def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = 
     )
 
 
-def devices_finding(build: GpuBuild) -> Finding | None:
+def devices_finding(build: GpuBuild) -> Diagnosis | None:
     if not build.devices_hidden:
         return None
     shown = repr(build.visible_devices)
-    return Finding(
+    return obstacle(
+        "devices-hidden",
         f"CUDA_VISIBLE_DEVICES={shown} hides every GPU from TensorFlow",
         "unset CUDA_VISIBLE_DEVICES   (or list the GPUs to use, e.g. export CUDA_VISIBLE_DEVICES=0)",
     )
 
 
-def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> Finding | None:
+def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> Diagnosis | None:
     """No, broken, hung or too old NVIDIA driver for the CUDA major TensorFlow was built with."""
     if build.kind not in ("cuda", "cpu", "none"):
         return None
@@ -139,15 +149,19 @@ def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> F
         else "install the NVIDIA driver"
     ) + ", e.g. sudo ubuntu-drivers install, or from https://www.nvidia.com/Download/index.aspx"
     if smi.state == "absent":
-        return Finding("no NVIDIA driver (nvidia-smi not found): TensorFlow runs on the CPU", driver_fix)
+        return obstacle(
+            "no-driver", "no NVIDIA driver (nvidia-smi not found): TensorFlow runs on the CPU", driver_fix
+        )
     if smi.state == "failed":
-        return Finding(
+        return obstacle(
+            "driver-failed",
             f"nvidia-smi is installed but failed: {smi.message}",
             "the driver is not loaded or does not match the kernel module: reboot, or reinstall the driver "
             "(nvidia-smi must list the GPU)",
         )
     if smi.state == "timed_out":
-        return Finding(
+        return obstacle(
+            "driver-hung",
             f"nvidia-smi did not answer within {smi.elapsed_s:.1f}s: the driver looks hung",
             "check `nvidia-smi` by hand; a hung driver usually needs a reboot",
         )
@@ -156,7 +170,8 @@ def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> F
     need_old = driver_too_old(smi.driver or "", build.cuda_major, windows_driver)
     if need_old is None:
         return None
-    return Finding(
+    return obstacle(
+        "driver-too-old",
         f"NVIDIA driver {smi.driver} is too old for CUDA {build.cuda} ({build.tensorflow} {build.tf_version} "
         f"was built with it; CUDA {build.cuda_major}.x needs driver >= {need_old}): TensorFlow will not "
         "use the GPU",

@@ -17,28 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from mnist_doctor.diagnoses import IMPORT, Diagnosis, Rule, RuleTable, rx
 from mnist_doctor.facts.flavour import LEGACY_ON
 from mnist_doctor.hints import Command, install_command, uninstall_command
 
 
 @dataclass(frozen=True)
-class Diagnosis:
-    """A named root cause with the exact fix."""
-
-    name: str
-    summary: str
-    hint: str
-    #: The top-level module whose import raised (from the traceback), when one is named.
-    module: str | None = None
-    #: The install command of the hint, carried as argv for ``--fix`` (None: no command to run).
-    command: Command | None = None
-
-
-@dataclass
 class Context:
     """What the classifier knows about the target beyond the text."""
 
@@ -60,10 +48,6 @@ class Context:
 
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _rx(*alternatives: str) -> re.Pattern[str]:
-    return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+', re.MULTILINE)
@@ -95,12 +79,28 @@ def _innermost(frames: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Rule:
-    name: str
-    pattern: re.Pattern[str]
-    #: (summary, hint text after the command, command) for this context; None: rule does not apply.
-    judge: Callable[[Context], tuple[str, str, Command | None] | None]
+#: (summary, hint text after the command, command) for a context; None: the rule does not apply.
+Verdict = tuple[str, str, Command | None]
+
+
+def _rule(
+    name: str, pattern: re.Pattern[str], judge: Callable[[Context], Verdict | None]
+) -> Rule[Context, Diagnosis]:
+    """A cause of the table: ``judge`` words it once ``pattern`` appeared in the text."""
+
+    def diagnose(ctx: Context, match: re.Match[str] | None) -> Diagnosis | None:
+        ctx = replace(ctx, module=raising_module(ctx.text, pattern))
+        verdict = judge(ctx)
+        return _diagnosis(name, ctx, verdict) if verdict is not None else None
+
+    return Rule(name, diagnose, pattern)
+
+
+def _diagnosis(name: str, ctx: Context, verdict: Verdict) -> Diagnosis:
+    summary, rest, command = verdict
+    hint = f"{command}{rest}" if command is not None else rest
+    fixes = command.steps if command is not None else ()
+    return Diagnosis(name, IMPORT, summary, hint, module=ctx.module, fixes=fixes)
 
 
 #: The first TensorFlow minor built against NumPy 2 (earlier ones need NumPy 1.x at run time,
@@ -185,6 +185,18 @@ def _keras_missing(ctx: Context) -> tuple[str, str, Command | None] | None:
     )
 
 
+_KERAS_GONE = rx(r"Keras cannot be imported", r"No module named 'tf_keras'")
+
+
+def _keras(ctx: Context, match: re.Match[str] | None) -> Diagnosis | None:
+    ctx = replace(ctx, module=raising_module(ctx.text, _KERAS_GONE))
+    verdict = _keras_missing(ctx)
+    if verdict is None:
+        return None
+    asks_legacy = verdict[0].startswith("TF_USE_LEGACY_KERAS")
+    return _diagnosis("tf-keras-missing" if asks_legacy else "keras-missing", ctx, verdict)
+
+
 def _fixed(summary: str, hint: str) -> Callable[[Context], tuple[str, str, Command | None]]:
     return lambda ctx: (summary, hint, None)
 
@@ -231,9 +243,9 @@ def _missing_module(ctx: Context) -> tuple[str, str, Command | None]:
 
 
 _RULES = (
-    _Rule(
+    _rule(
         "numpy-abi",
-        _rx(
+        rx(
             r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2",
             r"_ARRAY_API not found",
             r"numpy\.core\.\w*(multiarray|umath) failed to import",
@@ -242,9 +254,9 @@ _RULES = (
         ),
         _numpy_abi,
     ),
-    _Rule(
+    _rule(
         "protobuf",
-        _rx(
+        rx(
             r"Descriptors cannot be created directly",
             r"cannot import name 'builder' from 'google\.protobuf",
             r"google\.protobuf\.runtime_version",
@@ -252,19 +264,16 @@ _RULES = (
         ),
         _protobuf,
     ),
-    _Rule(
-        "tf-keras-missing",
-        _rx(r"Keras cannot be imported", r"No module named 'tf_keras'"),
-        lambda ctx: None,  # decided together with keras-missing below (the same message)
-    ),
-    _Rule(
+    # One message for two causes: tf-keras-missing when TF_USE_LEGACY_KERAS asks for it.
+    Rule("keras-missing", _keras, _KERAS_GONE),
+    _rule(
         "mixed-install",
-        _rx(r"tensorflow[\w/.-]*\.so: undefined symbol", r"undefined symbol: \w*(PyInit|pywrap)"),
+        rx(r"tensorflow[\w/.-]*\.so: undefined symbol", r"undefined symbol: \w*(PyInit|pywrap)"),
         _mixed,
     ),
-    _Rule(
+    _rule(
         "keras-mismatch",
-        _rx(
+        rx(
             r"Keras 3 only supports",
             r"keras\.src",
             r"module 'keras\.\w+' has no attribute",
@@ -274,36 +283,38 @@ _RULES = (
         ),
         _keras_mismatch,
     ),
-    _Rule(
+    _rule(
         "cpu-instructions",
         # Not a bare "AVX": every TF import prints "optimized to use available CPU instructions ... AVX2".
-        _rx(
-            r"Illegal instruction", r"SIGILL", r"compiled to use AVX instructions, but these aren't available"
+        rx(
+            r"Illegal instruction",
+            r"SIGILL",
+            r"compiled to use AVX instructions, but these aren't available",
         ),
         _fixed(
             "this CPU lacks instructions (AVX) the TensorFlow wheel was compiled for",
             "use a TensorFlow build for this CPU (e.g. conda-forge's tensorflow, or build from source)",
         ),
     ),
-    _Rule(
+    _rule(
         "dll",
-        _rx(r"DLL load failed", r"msvcp140", r"vcruntime140"),
+        rx(r"DLL load failed", r"msvcp140", r"vcruntime140"),
         _fixed(
             "a native library TensorFlow needs could not be loaded (Windows DLL)",
             "install the Microsoft Visual C++ Redistributable (x64) and restart the shell",
         ),
     ),
-    _Rule(
+    _rule(
         "glibc",
-        _rx(r"GLIBC_[\d.]+' not found", r"GLIBCXX_[\d.]+' not found"),
+        rx(r"GLIBC_[\d.]+' not found", r"GLIBCXX_[\d.]+' not found"),
         _fixed(
             "this system's C library is older than the TensorFlow wheel needs",
             "use a newer OS image, or an older TensorFlow built for this glibc",
         ),
     ),
-    _Rule(
+    _rule(
         "shadowed",
-        _rx(
+        rx(
             r"partially initialized module '(tensorflow|keras|numpy)'",
             r"module '(tensorflow|keras|numpy)' has no attribute '(__version__|keras|datasets)'",
         ),
@@ -312,17 +323,20 @@ _RULES = (
             "rename the file named like the package (see env.shadowing), and remove its __pycache__",
         ),
     ),
-    _Rule(
+    _rule(
         "memory",
-        _rx(r"MemoryError", r"std::bad_alloc", r"Cannot allocate memory"),
+        rx(r"MemoryError", r"std::bad_alloc", r"Cannot allocate memory"),
         _fixed(
             "out of memory while importing",
             "close other programs or raise the memory limit (container/ulimit)",
         ),
     ),
-    _Rule("not-installed", _rx(r"No module named '(tensorflow|keras|numpy)'"), _missing),
-    _Rule("missing-module", _rx(r"No module named '([\w.]+)'"), _missing_module),
+    _rule("not-installed", rx(r"No module named '(tensorflow|keras|numpy)'"), _missing),
+    _rule("missing-module", rx(r"No module named '([\w.]+)'"), _missing_module),
 )
+
+#: Most specific first; the first rule whose pattern appears and whose judge agrees names the cause.
+RULES: RuleTable[Context, Diagnosis] = RuleTable(_RULES)
 
 
 def classify_import_failure(
@@ -349,26 +363,14 @@ def classify_import_failure(
         legacy_keras,
         {_canonical(k): v for k, v in (declared or {}).items()},
     )
-    for rule in _RULES:
-        if not rule.pattern.search(text):
-            continue
-        ctx.module = raising_module(text, rule.pattern)
-        if rule.name == "tf-keras-missing":
-            verdict = _keras_missing(ctx)
-            asks_legacy = verdict is not None and verdict[0].startswith("TF_USE_LEGACY_KERAS")
-            name = "tf-keras-missing" if asks_legacy else "keras-missing"
-        else:
-            verdict = rule.judge(ctx)
-            name = rule.name
-        if verdict is None:
-            continue
-        summary, rest, command = verdict
-        hint = f"{command}{rest}" if command is not None else rest
-        return Diagnosis(name, summary, hint, ctx.module, command)
+    found = RULES.first(ctx)
+    if found is not None:
+        return found
     if signal_name:
         return Diagnosis(
             "crash",
+            IMPORT,
             f"the interpreter crashed ({signal_name}) while importing",
             'run python -X faulthandler -c "import tensorflow" to see where; reinstall TensorFlow',
         )
-    return Diagnosis("unknown", "import failed", "run with --verbose for the full traceback")
+    return Diagnosis("unknown", IMPORT, "import failed", "run with --verbose for the full traceback")

@@ -5,7 +5,8 @@ Keras reports every download problem as a bare ``Exception("URL fetch failure on
 Keras 2 and tf-keras), and a bad download as ``ValueError("Incomplete or corrupted file
 detected. ...")``. The probe keeps the whole ``__cause__``/``__context__`` chain, so the
 original ``socket.gaierror`` or ``ssl.SSLCertVerificationError`` is still visible; the
-rules below read types and texts, most specific first, and turn them into one line with
+rules below read that text (type names and messages; network causes are named by
+:mod:`mnist_doctor.diagnoses.network`), most specific first, and turn it into one line with
 the exact fix.
 """
 
@@ -13,42 +14,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from mnist_doctor.dataset import MNIST
+from mnist_doctor.diagnoses import (
+    CACHE,
+    IMPORT,
+    NETWORK,
+    OTHER,
+    RESOURCE,
+    TIMEOUT,
+    Diagnosis,
+    Rule,
+    RuleTable,
+)
+from mnist_doctor.diagnoses.imports import classify_import_failure
+from mnist_doctor.diagnoses.network import NetworkCause, classify
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import clear_cache_fix, doctor_command, fetch_fix
-from mnist_doctor.import_failures import classify_import_failure
-from mnist_doctor.model import Fix
-
-#: What a cause is about; the consistency check compares it with the network and cache families.
-NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER = (
-    "network",
-    "cache",
-    "import",
-    "timeout",
-    "resource",
-    "other",
-)
-
+from mnist_doctor.model import Fix, Status
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
 OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
 OFFLINE_DOWNLOAD = "offline-download"
-
-
-@dataclass(frozen=True)
-class LoadDiagnosis:
-    """A named root cause: ``name`` is stable (tests, JSON), ``summary`` one line, ``hint`` the fix."""
-
-    name: str
-    category: str
-    summary: str
-    hint: str
-    details: tuple[str, ...] = field(default=())
-    #: What ``--fix`` may do about it, in order (see mnist_doctor.fixes); empty: nothing.
-    fixes: tuple[Fix, ...] = ()
 
 
 @dataclass
@@ -69,6 +59,15 @@ class Evidence:
 
     def search(self, pattern: str) -> re.Match[str] | None:
         return re.search(pattern, self.text, re.IGNORECASE)
+
+    @cached_property
+    def network(self) -> NetworkCause | None:
+        """The network cause the text shows (the one classifier every place uses)."""
+        return classify(self.text)
+
+    def network_cause(self, *names: str) -> NetworkCause | None:
+        cause = self.network
+        return cause if cause is not None and cause.name in names else None
 
     @property
     def proxy(self) -> dict[str, Any] | None:
@@ -98,15 +97,12 @@ def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix
     return (fetch_fix(target_python, mirror, reason),) if mirror else ()
 
 
-Rule = Callable[[Evidence], LoadDiagnosis | None]
-
-
-def _permission(ev: Evidence) -> LoadDiagnosis | None:
+def _permission(ev: Evidence) -> Diagnosis | None:
     if not (ev.has_type("PermissionError") or ev.search(r"\[Errno 13\]|Permission denied")):
         return None
     match = ev.search(r"Permission denied: '([^']+)'")
     path = match.group(1) if match else "the Keras cache"
-    return LoadDiagnosis(
+    return Diagnosis(
         "permission",
         CACHE,
         f"PermissionError on {path}",
@@ -115,10 +111,10 @@ def _permission(ev: Evidence) -> LoadDiagnosis | None:
     )
 
 
-def _path_rejected(ev: Evidence) -> LoadDiagnosis | None:
+def _path_rejected(ev: Evidence) -> Diagnosis | None:
     if not ev.search(r"Paths are no longer accepted as the `fname` argument"):
         return None
-    return LoadDiagnosis(
+    return Diagnosis(
         "path-rejected",
         OTHER,
         "Keras ≥ 3.6 rejects a path in load_data(path=...)/get_file(fname=...)",
@@ -134,10 +130,13 @@ def _issuer_name(ev: Evidence) -> str | None:
     return " / ".join(dict.fromkeys(named)) if named else None
 
 
-def _tls(ev: Evidence) -> LoadDiagnosis | None:
-    if ev.search(r"WRONG_VERSION_NUMBER|wrong version number"):
+def _tls(ev: Evidence) -> Diagnosis | None:
+    cause = ev.network_cause("tls-wrong-version", "tls-hostname", "tls-verify")
+    if cause is None:
+        return None
+    if cause.name == "tls-wrong-version":
         where = f"the proxy {ev.proxy_label}" if ev.proxy else ev.host
-        return LoadDiagnosis(
+        return Diagnosis(
             "tls-wrong-version",
             NETWORK,
             f"TLS handshake with {where} got plain HTTP (WRONG_VERSION_NUMBER)",
@@ -145,14 +144,11 @@ def _tls(ev: Evidence) -> LoadDiagnosis | None:
             if ev.proxy
             else "something on port 443 does not speak TLS; check the network checks",
         )
-    if not (ev.has_type("SSLCertVerificationError") or ev.search(r"CERTIFICATE_VERIFY_FAILED")):
-        return None
     tls = ev.probe.answer.get("tls") or {}
-    reason = ev.search(r"certificate verify failed: ([^(]+?)\s*\(_ssl")
-    why = reason.group(1) if reason else "certificate verify failed"
+    why = cause.verify_reason
     issuer = _issuer_name(ev)
     if tls.get("ca_count") == 0:
-        return LoadDiagnosis(
+        return Diagnosis(
             "tls-no-system-cas",
             NETWORK,
             f"TLS verification failed: this Python has no CA certificates ({why})",
@@ -162,15 +158,15 @@ def _tls(ev: Evidence) -> LoadDiagnosis | None:
                 f"default verify paths: {tls.get('verify_paths')}" for _ in [0] if tls.get("verify_paths")
             ),
         )
-    if ev.search(r"Hostname mismatch|doesn't match|IP address mismatch"):
-        return LoadDiagnosis(
+    if cause.name == "tls-hostname":
+        return Diagnosis(
             "tls-hostname",
             NETWORK,
             f"TLS verification failed: the certificate is not for {ev.host} ({why})",
             "something intercepts the connection with a certificate for another name: check the proxy / VPN",
         )
     by = f"issued by {issuer!r}" if issuer else "from an issuer this Python does not trust"
-    return LoadDiagnosis(
+    return Diagnosis(
         "tls-interception",
         NETWORK,
         f"TLS verification failed: {ev.host} presented a certificate {by} ({why})",
@@ -181,14 +177,14 @@ def _tls(ev: Evidence) -> LoadDiagnosis | None:
     )
 
 
-def _proxy(ev: Evidence) -> LoadDiagnosis | None:
-    match = ev.search(r"Tunnel connection failed: (\d{3})\s*([^'\"\n]*)")
-    if not match:
+def _proxy(ev: Evidence) -> Diagnosis | None:
+    cause = ev.network_cause("proxy-auth", "proxy-tunnel")
+    if cause is None:
         return None
-    status, text = match.group(1), match.group(2).strip()
+    status, text = cause.parts
     if status == "407":
         has_creds = bool((ev.proxy or {}).get("has_credentials"))
-        return LoadDiagnosis(
+        return Diagnosis(
             "proxy-auth",
             NETWORK,
             f"proxy {ev.proxy_label} wants authentication (407 {text or 'Proxy Authentication Required'})"
@@ -196,7 +192,7 @@ def _proxy(ev: Evidence) -> LoadDiagnosis | None:
             "put the credentials in the proxy URL, percent-encoded: "
             "`export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT` (urllib supports Basic auth only)",
         )
-    return LoadDiagnosis(
+    return Diagnosis(
         "proxy-tunnel",
         NETWORK,
         f"proxy {ev.proxy_label} refused the tunnel to {ev.host}:443 ({status} {text})".rstrip(),
@@ -204,23 +200,17 @@ def _proxy(ev: Evidence) -> LoadDiagnosis | None:
     )
 
 
-def _dns(ev: Evidence) -> LoadDiagnosis | None:
-    if not (
-        ev.has_type("gaierror")
-        or ev.search(
-            r"Name or service not known|Temporary failure in name resolution|nodename nor servname|"
-            r"getaddrinfo failed|No address associated with hostname"
-        )
-    ):
+def _dns(ev: Evidence) -> Diagnosis | None:
+    if ev.network_cause("dns") is None:
         return None
     if ev.proxy:
-        return LoadDiagnosis(
+        return Diagnosis(
             "dns-proxy",
             NETWORK,
             f"DNS for the proxy host {ev.proxy.get('host')} failed",
             "fix the host name in HTTPS_PROXY / https_proxy, or unset it",
         )
-    return LoadDiagnosis(
+    return Diagnosis(
         "dns",
         NETWORK,
         f"DNS for {ev.host} failed (no internet, or the name is blocked)",
@@ -229,10 +219,11 @@ def _dns(ev: Evidence) -> LoadDiagnosis | None:
     )
 
 
-def _connect(ev: Evidence) -> LoadDiagnosis | None:
+def _connect(ev: Evidence) -> Diagnosis | None:
     to = f"the proxy {ev.proxy_label}" if ev.proxy else f"{ev.host}:443"
-    if ev.has_type("ConnectionRefusedError") or ev.search(r"\[Errno 111\]|Connection refused"):
-        return LoadDiagnosis(
+    cause = ev.network.name if ev.network is not None else None
+    if cause == "connection-refused":
+        return Diagnosis(
             "connection-refused",
             NETWORK,
             f"connection refused by {to}",
@@ -243,26 +234,24 @@ def _connect(ev: Evidence) -> LoadDiagnosis | None:
             ),
             fixes=() if ev.proxy else _fetch_fix(ev.target_python, ev.mirror, "connection refused"),
         )
-    if ev.has_type("TimeoutError", "timeout") or ev.search(r"\[Errno 110\]|timed out"):
-        return LoadDiagnosis(
+    if cause == "connect-timeout":
+        return Diagnosis(
             "connect-timeout",
             NETWORK,
             f"connection to {to} timed out",
             f"a firewall drops the traffic; {offline_route(ev.target_python)}",
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection timed out"),
         )
-    if ev.search(r"Network is unreachable|No route to host|\[Errno 10[13]\]|\[Errno 113\]"):
-        return LoadDiagnosis(
+    if cause == "unreachable":
+        return Diagnosis(
             "unreachable",
             NETWORK,
             f"no route to {to}",
             offline_route(ev.target_python),
             fixes=_fetch_fix(ev.target_python, ev.mirror, "network unreachable"),
         )
-    if ev.search(
-        r"Connection reset by peer|Remote end closed connection|RemoteDisconnected|EOF occurred in violation"
-    ):
-        return LoadDiagnosis(
+    if cause == "connection-reset":
+        return Diagnosis(
             "connection-reset",
             NETWORK,
             f"{to} closed the connection before answering",
@@ -280,13 +269,13 @@ _HTTP_HINTS = {
 }
 
 
-def _http(ev: Evidence) -> LoadDiagnosis | None:
-    match = ev.search(r"URL fetch failure on \S+: (\d{3}) -- ([^\n]*)")
-    if not match:
+def _http(ev: Evidence) -> Diagnosis | None:
+    cause = ev.network_cause("http-status")
+    if cause is None:
         return None
-    code, text = match.group(1), match.group(2).strip()
+    code, text = cause.parts
     advice = _HTTP_HINTS.get(code, "the server failed; retry later" if code.startswith("5") else "")
-    return LoadDiagnosis(
+    return Diagnosis(
         "http-status",
         NETWORK,
         f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
@@ -295,12 +284,12 @@ def _http(ev: Evidence) -> LoadDiagnosis | None:
     )
 
 
-def _truncated(ev: Evidence) -> LoadDiagnosis | None:
-    match = ev.search(r"retrieval incomplete: got only (\d+) out of (\d+) bytes")
-    if not match:
+def _truncated(ev: Evidence) -> Diagnosis | None:
+    cause = ev.network_cause("truncated")
+    if cause is None:
         return None
-    got, total = int(match.group(1)), int(match.group(2))
-    return LoadDiagnosis(
+    got, total = (int(part) for part in cause.parts)
+    return Diagnosis(
         "truncated",
         NETWORK,
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
@@ -310,7 +299,7 @@ def _truncated(ev: Evidence) -> LoadDiagnosis | None:
     )
 
 
-def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
+def _bad_file(ev: Evidence) -> Diagnosis | None:
     hash_mismatch = ev.search(r"Incomplete or corrupted file detected")
     bad_zip = ev.has_type("BadZipFile", "EOFError", "UnpicklingError") or ev.search(
         r"File is not a zip file|Failed to interpret file|Cannot load file containing pickled data|"
@@ -327,7 +316,7 @@ def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
     )
     if html:
         clear = clear_cache_fix(ev.target_python, "an HTML page sits where mnist.npz should be")
-        return LoadDiagnosis(
+        return Diagnosis(
             "html-instead-of-data",
             NETWORK,
             f"the download is an HTML page ({html['size']:,} bytes), not mnist.npz: "
@@ -348,7 +337,7 @@ def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
         else:
             shape = "incomplete or not the dataset"
         clear = clear_cache_fix(ev.target_python, "the downloaded mnist.npz fails Keras' sha256 check")
-        return LoadDiagnosis(
+        return Diagnosis(
             "hash-mismatch",
             CACHE,
             f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
@@ -357,7 +346,7 @@ def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
             fixes=(clear,),
         )
     clear = clear_cache_fix(ev.target_python, "mnist.npz is not a readable npz")
-    return LoadDiagnosis(
+    return Diagnosis(
         "bad-zip",
         CACHE,
         f"the cached mnist.npz cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
@@ -367,16 +356,16 @@ def _bad_file(ev: Evidence) -> LoadDiagnosis | None:
     )
 
 
-def _resources(ev: Evidence) -> LoadDiagnosis | None:
+def _resources(ev: Evidence) -> Diagnosis | None:
     if ev.has_type("MemoryError") or ev.search(r"Unable to allocate|std::bad_alloc"):
-        return LoadDiagnosis(
+        return Diagnosis(
             "memory",
             RESOURCE,
             "out of memory while loading MNIST (it needs about 55 MB as uint8)",
             "free memory or raise the container/ulimit memory limit",
         )
     if ev.search(r"No space left on device|\[Errno 28\]"):
-        return LoadDiagnosis(
+        return Diagnosis(
             "disk-full",
             RESOURCE,
             "no space left on the device holding the Keras cache",
@@ -385,32 +374,41 @@ def _resources(ev: Evidence) -> LoadDiagnosis | None:
     return None
 
 
-def _offline_guard(ev: Evidence) -> LoadDiagnosis | None:
+def _offline_guard(ev: Evidence) -> Diagnosis | None:
     """Keras tried to download under ``--offline`` and the probe's own guard stopped it."""
     if not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
         return None
-    return LoadDiagnosis(
+    return Diagnosis(
         OFFLINE_DOWNLOAD,
         NETWORK,
         "Keras wanted to download mnist.npz (it does not accept the cached copy); "
         "--offline kept the probe off the network",
         f"with a network, run `{doctor_command(ev.target_python)}`; offline: "
         f"`{doctor_command(ev.target_python, '--seed FILE')}` with the original file",
+        status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
     )
 
 
-RULES: tuple[Rule, ...] = (
-    _offline_guard,
-    _path_rejected,
-    _permission,
-    _tls,
-    _proxy,
-    _dns,
-    _truncated,
-    _http,
-    _connect,
-    _bad_file,
-    _resources,
+def _rule(name: str, judge: Callable[[Evidence], Diagnosis | None]) -> Rule[Evidence, Diagnosis]:
+    return Rule(name, lambda ev, _match: judge(ev))
+
+
+#: Most specific first: the first rule that recognises the evidence names the cause. The network
+#: rules follow the order of :data:`mnist_doctor.diagnoses.network.RULES`, which picks the cause.
+RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
+    (
+        _rule(OFFLINE_DOWNLOAD, _offline_guard),
+        _rule("path-rejected", _path_rejected),
+        _rule("permission", _permission),
+        _rule("tls", _tls),
+        _rule("proxy", _proxy),
+        _rule("dns", _dns),
+        _rule("truncated", _truncated),
+        _rule("http-status", _http),
+        _rule("connection", _connect),
+        _rule("bad-file", _bad_file),
+        _rule("resources", _resources),
+    )
 )
 
 
@@ -421,7 +419,7 @@ def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
     return types, text
 
 
-def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None) -> LoadDiagnosis:
+def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None) -> Diagnosis:
     stage = probe.unfinished_stage() or "start-up"
     waited = f"{probe.run.elapsed_s:.0f}s"
     if stage == "load_data":
@@ -431,7 +429,7 @@ def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None
             if partial
             else "; no byte arrived"
         )
-        return LoadDiagnosis(
+        return Diagnosis(
             "stalled",
             TIMEOUT,
             f"load_data did not finish in {waited}: killed by the doctor "
@@ -444,7 +442,7 @@ def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None
             ),
             fixes=_fetch_fix(target_python, mirror, "the download stalls"),
         )
-    return LoadDiagnosis(
+    return Diagnosis(
         "import-hang",
         TIMEOUT,
         f"importing {'Keras' if probe.mode == 'keras' else 'TensorFlow'} did not finish in {waited}: "
@@ -461,7 +459,7 @@ def diagnose(
     tf_minor: str | None = None,
     declared: dict[str, str] | None = None,
     mirror: str | None = None,
-) -> LoadDiagnosis:
+) -> Diagnosis:
     """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
 
     ``mirror`` is where a fetch fix may download from (None: no mirror was named).
@@ -471,7 +469,7 @@ def diagnose(
     """
     run = probe.run
     if run.launch_error:
-        return LoadDiagnosis(
+        return Diagnosis(
             "launch", OTHER, f"could not start {target_python}: {run.launch_error}", "check --python PATH"
         )
     if run.timed_out:
@@ -489,18 +487,18 @@ def diagnose(
             legacy_keras=seen.get("TF_USE_LEGACY_KERAS") if isinstance(seen, dict) else None,
             declared=declared,
         )
-        return LoadDiagnosis(
+        return Diagnosis(
             f"import-{found.name}",
             IMPORT,
             f"{found.summary} (while importing, before load_data)",
             found.hint,
-            fixes=found.command.steps if found.command is not None else (),
+            fixes=found.fixes,
         )
     if error is None:
         how = (
             f"was killed by {run.signal_name}" if run.signal_name else f"exited with status {run.returncode}"
         )
-        return LoadDiagnosis(
+        return Diagnosis(
             "crash",
             OTHER,
             f"the process running load_data {how} without an answer",
@@ -508,11 +506,10 @@ def diagnose(
         )
     types, text = _chain_text(error)
     ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, mirror)
-    for rule in RULES:
-        found_cause = rule(ev)
-        if found_cause:
-            return found_cause
-    return LoadDiagnosis(
+    found_cause = RULES.first(ev)
+    if found_cause is not None:
+        return found_cause
+    return Diagnosis(
         "unknown",
         OTHER,
         f"{types[0].rsplit('.', 1)[-1]}: {str(error.get('message'))[:200]}",
