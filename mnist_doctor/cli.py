@@ -168,21 +168,28 @@ def build_parser() -> argparse.ArgumentParser:
     acts.add_argument(
         "--clear-cache",
         action="store_true",
-        help="remove mnist.npz and its partial downloads from every Keras cache location (nothing else)",
+        help="remove the dataset's own files (mnist.npz unless --dataset; for cifar both Keras "
+        "lines' archives and extracted folders) and partial downloads from every Keras cache "
+        "location (nothing else)",
     )
     acts.add_argument(
         "--seed",
         metavar="FILE",
-        help="verify FILE against the dataset spec and install it where Keras will read it (offline route)",
+        help="verify FILE against the dataset spec (without --dataset: the dataset it is a file of) and "
+        "install it where Keras will read it, an archive packed (offline route)",
     )
     acts.add_argument(
         "--fetch",
         action="store_true",
-        help="download the dataset with timeouts, retries and "
-        "hash check, then install it where Keras will read it",
+        help="download every file of the dataset(s) with timeouts, retries and "
+        "hash check, then install each where Keras will read it",
     )
     acts.add_argument("--fix", action="store_true", help="after the checks, offer the safe fixes found")
-    fix.add_argument("--mirror", metavar="URL", help="with --fetch: download from this mirror URL instead")
+    fix.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="with --fetch: download from this mirror instead (a folder URL ending in '/' serves every file)",
+    )
     fix.add_argument(
         "--yes", "-y", action="store_true", help="with --clear-cache or --fix: do not ask for confirmation"
     )
@@ -298,9 +305,10 @@ def _check_combinations(args: argparse.Namespace) -> None:
 
         source, why = _open_source(args.seed)
         if source is None:
+            example = "~/Downloads/mnist.npz" if args.dataset is None else "~/Downloads/FILE"
             raise UsageError(
                 f"--seed {_one_line(args.seed, 200)}: {why}",
-                hint="give the path of a downloaded mnist.npz: mnist-doctor --seed ~/Downloads/mnist.npz",
+                hint=f"give the path of a downloaded dataset file: mnist-doctor --seed {example}",
             )
         source.close()
 
@@ -508,9 +516,12 @@ def _render(report: dict[str, Any], args: argparse.Namespace) -> None:
 
 def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
     """``--clear-cache``, ``--seed`` or ``--fetch``, then the cache checks again (not after a dry run)."""
+    from dataclasses import replace
+
     from mnist_doctor import actions
 
     console, record = _action_console(args)
+    options = facts.options
     if args.clear_cache:
         mode = "clear-cache"
         code = actions.clear_cache(
@@ -518,7 +529,11 @@ def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
         )
     elif args.seed:
         mode = "seed"
-        code = actions.seed_file(facts, console, args.seed)
+        seeded: list[str] = []
+        # Without --dataset the file says which dataset it belongs to (by size and hash).
+        code = actions.seed_file(facts, console, args.seed, any_dataset=args.dataset is None, seeded=seeded)
+        if seeded and seeded != list(options.datasets):
+            options = replace(options, datasets=tuple(seeded))  # same start: the same deadline
     else:
         mode = "fetch"
         code = actions.fetch_dataset(facts, console, args.mirror)
@@ -526,19 +541,34 @@ def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
     if args.seed:
         step["file"] = args.seed
     if args.fetch:
-        step["url"] = actions.mirror_url(args.mirror, facts.get("dataset"))
+        url = _fetch_url(facts, args.mirror)
+        if url:
+            step["url"] = url
     after = None
     if not args.dry_run and code != EXIT_USAGE:
         from mnist_doctor.run import new_facts
 
         console.print("\ncache checks after this change:")
-        after, _ = _diagnose(args, new_facts(facts.options), only=["cache"])
+        after, _ = _diagnose(args, new_facts(options), only=["cache"])
         if args.format == "rich":
             _render(after, args)
         code = code or after["exit_code"]
     if args.format != "rich":
         _finish(mode, [dict(step, messages=_lines(record))], after, code, args)
     return code
+
+
+def _fetch_url(facts: Facts, mirror: str | None) -> str | None:
+    """The URL a ``--fetch`` step reports: the one file's, else the ``--mirror`` folder (else none)."""
+    from mnist_doctor import actions
+
+    try:
+        files = [f for loader in facts.get("datasets") for f in loader.files]
+    except Exception:  # the action has said why the datasets are unknown
+        return mirror
+    if len(files) == 1:
+        return actions.mirror_url(mirror, files[0].spec)
+    return mirror
 
 
 def _list_checks(checks: list[Any], load_errors: list[Any], fmt: str) -> int:

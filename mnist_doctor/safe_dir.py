@@ -258,6 +258,70 @@ class SafeDir:
             except OSError:
                 break
 
+    # ------------------------------------------------------------------ folders inside
+
+    def child(self, name: str, *, create: bool = False) -> SafeDir:
+        """The folder ``name`` inside this one (``datasets/fashion-mnist``), verified the same way.
+
+        Reached by name from this folder's descriptor: not another user's, and a symlink only
+        when it is the user's own and stays inside this folder. Folders created on the way
+        (this one's, when it made them too) are undone by the child's :meth:`undo_created`.
+        """
+        created: list[Path] = []
+        fd = self._open_component(self.fd, self.path / self._plain(name), create, created)
+        return SafeDir(self.path / name, fd, created + self.created)
+
+    def walk_tree(self, name: str) -> TreeSurvey:
+        """What removing the folder ``name`` (with its content) would remove: see :class:`TreeSurvey`."""
+        survey = TreeSurvey()
+        try:
+            fd = self._open_owned_dir(self.fd, name)
+        except OSError as exc:
+            survey.kept.append(f"{self.path / name}: {exc.strerror or exc}")
+            return survey
+        try:
+            _walk(fd, self.path / name, survey, depth=0, remove=False)
+        finally:
+            os.close(fd)
+        return survey
+
+    def remove_tree(self, name: str) -> TreeSurvey:
+        """Remove the folder ``name`` and its content, never leaving it through a link.
+
+        Each sub-folder is opened by name with ``O_NOFOLLOW`` from its parent's descriptor and
+        must be the user's own; a symlink inside is removed as a link (its target untouched);
+        another user's file or folder is kept (and so are the folders holding it). Returns what
+        was removed and what was kept, with the reason.
+        """
+        survey = TreeSurvey()
+        try:
+            fd = self._open_owned_dir(self.fd, name)
+        except OSError as exc:
+            survey.kept.append(f"{self.path / name}: {exc.strerror or exc}")
+            return survey
+        try:
+            _walk(fd, self.path / name, survey, depth=0, remove=True)
+        finally:
+            os.close(fd)
+        if not survey.kept:
+            try:
+                self.rmdir(name)
+                survey.items += 1
+            except OSError as exc:
+                survey.kept.append(f"{self.path / name}: {exc.strerror}")
+        return survey
+
+    @staticmethod
+    def _open_owned_dir(parent_fd: int, name: str) -> int:
+        """A sub-folder by name: never through a link, refused when another user owns it."""
+        fd = os.open(SafeDir._plain(name), _DIR_FLAGS | _NOFOLLOW, dir_fd=parent_fd)
+        me = _euid()
+        st = os.fstat(fd)
+        if me is not None and st.st_uid != me:
+            os.close(fd)
+            raise PermissionError(0, f"belongs to {_owner_name(st.st_uid)}: kept")
+        return fd
+
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
@@ -268,3 +332,76 @@ class SafeDir:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: A folder tree deeper than this is not Keras' extraction (a few levels): left alone below.
+MAX_TREE_DEPTH = 16
+#: At most this many entries are looked at in one tree (an extraction holds a handful).
+MAX_TREE_ENTRIES = 100_000
+
+
+class TreeSurvey:
+    """What one folder tree holds (or held): entries removed or to remove, bytes, what is kept."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.size = 0
+        self.links = 0
+        #: "path: why" for every entry that is (or would be) kept.
+        self.kept: list[str] = []
+
+
+def _walk(fd: int, path: Path, survey: TreeSurvey, *, depth: int, remove: bool) -> None:
+    """Look at (and with ``remove``, delete) the content of the open folder ``fd``, depth first."""
+    me = _euid()
+    try:
+        names = sorted(os.listdir(fd))
+    except OSError as exc:
+        survey.kept.append(f"{path}: {exc.strerror}")
+        return
+    for name in names:
+        if survey.items >= MAX_TREE_ENTRIES:
+            survey.kept.append(f"{path}: more than {MAX_TREE_ENTRIES} entries; the rest was not looked at")
+            return
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if me is not None and st.st_uid != me:
+            survey.kept.append(f"{path / name}: belongs to {_owner_name(st.st_uid)}, not you: kept")
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if depth >= MAX_TREE_DEPTH:
+                survey.kept.append(f"{path / name}: deeper than {MAX_TREE_DEPTH} levels: kept")
+                continue
+            try:
+                sub = SafeDir._open_owned_dir(fd, name)
+            except OSError as exc:
+                survey.kept.append(f"{path / name}: {exc.strerror or exc}")
+                continue
+            before = len(survey.kept)
+            try:
+                _walk(sub, path / name, survey, depth=depth + 1, remove=remove)
+            finally:
+                os.close(sub)
+            if len(survey.kept) > before:
+                continue  # something inside is kept, so is this folder
+            if remove:
+                try:
+                    os.rmdir(name, dir_fd=fd)
+                except OSError as exc:
+                    survey.kept.append(f"{path / name}: {exc.strerror}")
+                    continue
+            survey.items += 1
+            continue
+        if remove:
+            try:
+                os.unlink(name, dir_fd=fd)  # a link goes, its target stays
+            except OSError as exc:
+                survey.kept.append(f"{path / name}: {exc.strerror}")
+                continue
+        survey.items += 1
+        if stat.S_ISLNK(st.st_mode):
+            survey.links += 1
+        else:
+            survey.size += st.st_size

@@ -22,6 +22,9 @@ import numpy as np
 from mnist_doctor.dataset_table import table
 
 PINS_ENV = "MNIST_DOCTOR_PINS"
+#: Protocol 3 writes bytes keys as bytes; protocol 2 spells them ``_codecs.encode(...)``, which the
+#: restricted unpickler of Keras >= 3.15 refuses (it allows only numpy's array globals).
+PICKLE_PROTOCOL = 3
 
 
 def pin(path: Path) -> tuple[str, int]:
@@ -29,9 +32,14 @@ def pin(path: Path) -> tuple[str, int]:
     return hashlib.sha256(data).hexdigest(), len(data)
 
 
+def pins_json(paths: Iterable[Path]) -> str:
+    """The ``MNIST_DOCTOR_PINS`` value pinning each file (by its name) to its own sha256 and size."""
+    return json.dumps({p.name: list(pin(p)) for p in paths})
+
+
 def pins_env(paths: Iterable[Path]) -> dict[str, str]:
-    """``{"MNIST_DOCTOR_PINS": ...}`` pinning each file (by its name) to its own sha256 and size."""
-    return {PINS_ENV: json.dumps({p.name: list(pin(p)) for p in paths})}
+    """``{"MNIST_DOCTOR_PINS": ...}`` for these files."""
+    return {PINS_ENV: pins_json(paths)}
 
 
 def idx_bytes(shape: tuple[int, ...], seed: int = 0) -> bytes:
@@ -47,7 +55,7 @@ def write_idx_gz(path: Path, shape: tuple[int, ...], seed: int = 0) -> Path:
     return path
 
 
-def write_fashion_mnist(folder: Path, n_train: int = 12, n_test: int = 6, seed: int = 0) -> list[Path]:
+def write_fashion_mnist(folder: Path, n_train: int = 12, n_test: int = 6, seed: int = 0) -> dict[str, Path]:
     """The four ``.gz`` files fashion_mnist.load_data() reads, with a few 28x28 images each."""
     folder.mkdir(parents=True, exist_ok=True)
     shapes = {
@@ -56,7 +64,9 @@ def write_fashion_mnist(folder: Path, n_train: int = 12, n_test: int = 6, seed: 
         "t10k-labels-idx1-ubyte.gz": (n_test,),
         "t10k-images-idx3-ubyte.gz": (n_test, 28, 28),
     }
-    return [write_idx_gz(folder / name, shape, seed + i) for i, (name, shape) in enumerate(shapes.items())]
+    return {
+        name: write_idx_gz(folder / name, shape, seed + i) for i, (name, shape) in enumerate(shapes.items())
+    }
 
 
 def write_npz(path: Path, seed: int = 0) -> Path:
@@ -83,7 +93,7 @@ def _batch(n: int, seed: int, labels_key: bytes = b"labels") -> bytes:
         b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
         labels_key: [i % 10 for i in range(n)],
     }
-    return pickle.dumps(content, protocol=2)
+    return pickle.dumps(content, protocol=PICKLE_PROTOCOL)
 
 
 def cifar_members(dataset: str, n: int = 4) -> dict[str, bytes]:
@@ -93,11 +103,13 @@ def cifar_members(dataset: str, n: int = 4) -> dict[str, bytes]:
     out = {}
     for i, name in enumerate(archive.members):
         if name in ("batches.meta", "meta"):
-            out[name] = pickle.dumps({b"label_names": [b"a", b"b"], b"fine_label_names": [b"a"]}, protocol=2)
+            out[name] = pickle.dumps(
+                {b"label_names": [b"a", b"b"], b"fine_label_names": [b"a"]}, protocol=PICKLE_PROTOCOL
+            )
         elif dataset == "cifar100":
             content = pickle.loads(_batch(n, i))
             content[b"fine_labels"] = content[b"coarse_labels"] = content.pop(b"labels")
-            out[name] = pickle.dumps(content, protocol=2)
+            out[name] = pickle.dumps(content, protocol=PICKLE_PROTOCOL)
         else:
             out[name] = _batch(n, i)
     return out

@@ -121,7 +121,9 @@ def test_extraction_states(tmp_path: Path) -> None:
 @pytest.fixture
 def fashion(keras_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = keras_home / ".keras" / "datasets" / "fashion-mnist"
-    monkeypatch.setenv(synth.PINS_ENV, synth.pins_env(synth.write_fashion_mnist(folder))[synth.PINS_ENV])
+    monkeypatch.setenv(
+        synth.PINS_ENV, synth.pins_env(synth.write_fashion_mnist(folder).values())[synth.PINS_ENV]
+    )
     return folder
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,12 @@ from rich.console import Console
 
 from mnist_doctor import actions
 from mnist_doctor.checks import cache as cache_checks
+from mnist_doctor.dataset_table import table
 from mnist_doctor.engine import Engine, select
+from mnist_doctor.facts import Facts, Options
 from mnist_doctor.model import Status
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
+from testkit.datasets import pins_json, write_fashion_mnist
 from tests.cache_fixtures import (
     OTHER_UID,
     OWNER_UID,
@@ -266,3 +270,123 @@ def test_fetch_as_root_into_a_planted_folder_creates_nothing(shared_tmp: Path, t
     run = run_doctor("--fetch", "--mirror", "http://127.0.0.1:9/mnist.npz", env=env, cwd=REPO)
     assert run.code == 1 and tree_snapshot(victim) == before, run.stdout + run.stderr
     assert "refused" in run.stdout + run.stderr
+
+
+# ---------------------------------------------------------------- other datasets' files and folders
+
+CIFAR = table()["cifar10"].archive
+assert CIFAR is not None
+
+
+def dataset_facts(*datasets: str, **overrides: object) -> Facts:
+    return Facts(Options(python=sys.executable, timeout=60, datasets=datasets), overrides=dict(overrides))
+
+
+@pytest.fixture
+def fashion_pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    folder = tmp_path / "fashion-src"
+    folder.mkdir()
+    files = write_fashion_mnist(folder)
+    monkeypatch.setenv("MNIST_DOCTOR_PINS", pins_json(files.values()))
+    return files
+
+
+def test_a_folder_in_place_of_a_fashion_file_is_kept_and_blocks_the_seed(
+    keras_home: Path, fashion_pinned: dict[str, Path]
+) -> None:
+    name = "train-images-idx3-ubyte.gz"
+    blocker = datasets_dir(keras_home) / "fashion-mnist" / name
+    blocker.mkdir(parents=True)
+    (blocker / "inside.txt").write_text("keep me")
+    out_console, out = console()
+    assert actions.seed_file(dataset_facts("fashion_mnist"), out_console, str(fashion_pinned[name])) == 1
+    assert "a folder sits at" in out.getvalue()
+    facts = dataset_facts("fashion_mnist")
+    assert actions.clear_cache(facts, out_console, yes=True, dry_run=False, interactive=False) == 1
+    assert (blocker / "inside.txt").read_text() == "keep me" and "rm -r --" in out.getvalue()
+    assert sorted(p.name for p in blocker.parent.iterdir()) == [name]  # no temp file left
+
+
+def test_a_fashion_folder_linked_out_of_the_cache_is_refused(
+    keras_home: Path, tmp_path: Path, fashion_pinned: dict[str, Path]
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for name in fashion_pinned:
+        (victim / name).write_bytes(b"the victim's own " + name.encode())
+    (datasets_dir(keras_home) / "fashion-mnist").symlink_to(victim)
+    before = tree_snapshot(victim)
+    out_console, out = console()
+    facts = dataset_facts("fashion_mnist")
+    assert actions.clear_cache(facts, out_console, yes=True, dry_run=False, interactive=False) == 1
+    source = next(iter(fashion_pinned.values()))
+    assert actions.seed_file(dataset_facts("fashion_mnist"), out_console, str(source)) == 1
+    assert tree_snapshot(victim) == before
+    assert out.getvalue().count("symlink leading out") == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_clear_cache_keeps_another_users_files_inside_an_extraction_folder(keras_home: Path) -> None:
+    """Root clears cifar10: the extracted folder's own files go, another user's file and folder stay."""
+    folder = datasets_dir(keras_home)
+    extracted = folder / CIFAR.keras36.folder / CIFAR.inner
+    extracted.mkdir(parents=True)
+    (extracted / "data_batch_1").write_bytes(b"extracted")
+    (extracted / "planted").write_bytes(b"someone else's")
+    (extracted / "theirs").mkdir()
+    (extracted / "theirs" / "file").write_bytes(b"theirs too")
+    for path in (extracted / "planted", extracted / "theirs", extracted / "theirs" / "file"):
+        os.chown(path, OTHER_UID, OTHER_UID)
+    (folder / CIFAR.keras36.archive).write_bytes(b"archive")
+    out_console, out = console()
+    facts = dataset_facts("cifar10")
+    assert actions.clear_cache(facts, out_console, yes=True, dry_run=False, interactive=False) == 1
+    assert sorted(p.name for p in extracted.iterdir()) == ["planted", "theirs"]
+    assert (extracted / "theirs" / "file").read_bytes() == b"theirs too"
+    assert not (folder / CIFAR.keras36.archive).exists()
+    assert f"belongs to uid {OTHER_UID}, not you: kept" in out.getvalue()
+
+
+#: clear_cache for cifar10 in a process of another uid (the cache predicted in-process).
+CLEAR_CIFAR_AS_USER = """
+import sys
+from rich.console import Console
+from mnist_doctor import actions
+from mnist_doctor.dataset import MNIST
+from mnist_doctor.dataset_table import table
+from mnist_doctor.facts import Facts, Options
+from mnist_doctor.facts.cache import predict_keras_cache
+paths = {"home": %(home)r, "keras_home": None, "tempdir": "/tmp", "states": []}
+cache = predict_keras_cache(None, paths)
+facts = Facts(
+    Options(python=sys.executable, timeout=30, datasets=("cifar10",)),
+    overrides={
+        "dataset": MNIST, "keras_cache": cache, "keras_flavour": None, "datasets": (table()["cifar10"],)
+    },
+)
+sys.exit(actions.clear_cache(facts, Console(width=300), yes=True, dry_run=False, interactive=False))
+"""
+
+
+@needs_other_user
+def test_user_clear_cache_never_removes_another_users_file_in_an_extraction_folder(shared_tmp: Path) -> None:
+    """As an ordinary user (setpriv): the kernel lets you unlink it from your folder; the doctor does not."""
+    from tests.cache_fixtures import run_as
+
+    home = shared_tmp / "home"
+    extracted = home / ".keras" / "datasets" / CIFAR.legacy.folder
+    extracted.mkdir(parents=True)
+    (extracted / "data_batch_1").write_bytes(b"yours")
+    (extracted / "planted").write_bytes(b"another user's")
+    (home / ".keras" / "datasets" / CIFAR.legacy.archive).write_bytes(b"archive")
+    for path in (home, home / ".keras", home / ".keras" / "datasets", extracted, *extracted.parent.iterdir()):
+        os.chown(path, OWNER_UID, OWNER_UID)
+    os.chown(extracted / "data_batch_1", OWNER_UID, OWNER_UID)
+    os.chown(extracted / "planted", OTHER_UID, OTHER_UID)
+    run = run_as(OWNER_UID, CLEAR_CIFAR_AS_USER % {"home": str(home)}, {"HOME": str(home)})
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert (extracted / "planted").read_bytes() == b"another user's"
+    assert not (extracted / "data_batch_1").exists()
+    assert not (home / ".keras" / "datasets" / CIFAR.legacy.archive).exists()
+    assert f"uid {OTHER_UID}" in out and "Traceback" not in out

@@ -1,10 +1,13 @@
 """The cache actions: ``--clear-cache``, ``--seed FILE`` and ``--fetch [--mirror URL]``.
 
-All three act on the folders :mod:`mnist_doctor.facts.cache` predicts, so they touch
-exactly the file Keras will read. Installs are atomic — a temporary file in the target
-folder, verified, then ``os.replace`` — so an interrupted seed or download never leaves
-a half file where Keras looks (Keras' own ``urlretrieve`` writes straight to the final
-path). Each entry point returns the process exit code.
+All three act on the folders :mod:`mnist_doctor.facts.cache` predicts, for each dataset
+``--dataset`` selects (MNIST by default), so they touch exactly the files Keras will read and
+only the dataset's own names: its files (``fashion-mnist/`` for Fashion-MNIST), and for an
+archive the names each Keras line gives it (the ``keras_flavour`` fact says which line reads
+which; :mod:`mnist_doctor.dataset_table` has the layouts). Installs are atomic — a
+temporary file in the target folder, verified, then ``os.replace`` — so an interrupted seed
+or download never leaves a half file where Keras looks (Keras' own ``urlretrieve`` writes
+straight to the final path). Each entry point returns the process exit code.
 
 Why not pooch for ``--fetch``: its design is the model here (temp file beside the target,
 hash check, rename, retries), but it downloads with ``requests``, which trusts certifi and

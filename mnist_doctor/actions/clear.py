@@ -1,16 +1,21 @@
-"""``--clear-cache``: remove mnist.npz and the doctor's own partial files, and nothing else.
+"""``--clear-cache``: remove the selected datasets' own files and the doctor's partials, nothing else.
 
 Each candidate folder is opened once through :class:`~mnist_doctor.safe_dir.SafeDir`
 (never through a link that leads out of the cache, never another user's folder) and
-entries are listed and removed by name relative to that open folder. Only ``mnist.npz``
-itself (Keras' own download target, which it writes in place) and the doctor's
-``.mnist.npz.<hex>.part`` temp files are touched: a user's ``mnist.npz.bak`` never is.
+entries are listed and removed by name relative to that open folder. Only the dataset's
+own names are touched: each file under its name (``mnist.npz``, Keras' own download target,
+which it writes in place), for an archive both Keras lines' archive names and extraction
+folders (a folder is removed with its content through ``SafeDir.remove_tree``: a link inside
+goes, its target stays; another user's entry stays), and the doctor's ``.<name>.<hex>.part``
+temp files. A user's ``mnist.npz.bak`` never is.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +25,15 @@ from mnist_doctor.actions._common import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
+    Context,
+    Target,
     _context,
     _mb,
     _plain,
     _say,
+    subdir_of,
 )
+from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder, is_temp_name
@@ -87,40 +96,102 @@ def _describe(folder: SafeDir, name: str, read_here: bool) -> CacheEntry | None:
     return CacheEntry(folder, name, kind, st.st_size)
 
 
-def survey(cache: KerasCache, file_name: str) -> Survey:
-    """The dataset file and the doctor's partials in every candidate folder; nothing else is listed."""
+def own_names(loader: Dataset) -> tuple[list[str], list[str]]:
+    """The dataset's own names in its cache folder: (files, extraction folders).
+
+    Its files under their own names, and for an archive every Keras line's archive name and
+    extraction folder (a stale layout from another line is the dataset's too). Nothing else.
+    """
+    files = [f.name for f in loader.files]
+    folders: list[str] = []
+    if loader.archive is not None:
+        for layout in loader.archive.layouts:
+            files.append(layout.archive)
+            folders.append(layout.folder)
+    return list(dict.fromkeys(files)), list(dict.fromkeys(folders))
+
+
+def survey(cache: KerasCache, loaders: Sequence[Dataset]) -> Survey:
+    """The datasets' own files, extraction folders and the doctor's partials in every candidate
+    folder; nothing else is listed."""
     found = Survey()
     seen: set[tuple[int, int]] = set()
     for path in cache.candidates:
         read_here = path == cache.datasets_dir
-        try:
-            folder = SafeDir.open(path)
-        except FileNotFoundError:
+        folder = _open_once(functools.partial(SafeDir.open, path), found, seen, read_here)
+        if folder is None:
             continue
-        except UnsafeFolder as exc:
-            found.refused.append((exc, read_here))
-            continue
-        except OSError:
-            continue  # not a folder, or not readable: nothing of ours can be in it
-        st = os.fstat(folder.fd)
-        if (st.st_dev, st.st_ino) in seen:
-            folder.close()
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        found.opened.append(folder)
-        try:
-            names = folder.names()
-        except OSError:
-            continue
-        for name in [file_name, *(n for n in names if is_temp_name(n, file_name))]:
-            entry = _describe(folder, name, read_here)
-            if entry is not None:
-                found.entries.append(entry)
+        for loader in loaders:
+            inner: SafeDir | None = folder
+            for part in subdir_of(loader):
+                if inner is not None:
+                    inner = _open_once(functools.partial(inner.child, part), found, seen, read_here)
+            if inner is not None:
+                _survey_folder(inner, loader, read_here, found)
     return found
+
+
+def _open_once(
+    opener: Callable[[], SafeDir], found: Survey, seen: set[tuple[int, int]], read_here: bool
+) -> SafeDir | None:
+    """Open a folder safely, once per run (two candidates may be one folder); refusals are recorded."""
+    try:
+        folder = opener()
+    except FileNotFoundError:
+        return None
+    except UnsafeFolder as exc:
+        found.refused.append((exc, read_here))
+        return None
+    except OSError:
+        return None  # not a folder, or not readable: nothing of ours can be in it
+    st = os.fstat(folder.fd)
+    if (st.st_dev, st.st_ino) in seen:
+        folder.close()
+        return None
+    seen.add((st.st_dev, st.st_ino))
+    found.opened.append(folder)
+    return folder
+
+
+def _survey_folder(folder: SafeDir, loader: Dataset, read_here: bool, found: Survey) -> None:
+    try:
+        names = folder.names()
+    except OSError:
+        return
+    files, trees = own_names(loader)
+    partials = [n for n in names if any(is_temp_name(n, f) for f in files)]
+    for name in [*files, *partials]:
+        entry = _describe(folder, name, read_here)
+        if entry is not None:
+            found.entries.append(entry)
+    for name in trees:
+        entry = _describe(folder, name, read_here)
+        if entry is not None and entry.kind == "directory" and not entry.keep:
+            entry = _describe_tree(folder, name)
+        if entry is not None:
+            found.entries.append(entry)
+
+
+def _describe_tree(folder: SafeDir, name: str) -> CacheEntry:
+    """An extraction folder: removed with its content (through safe_dir, never through a link)."""
+    tree = folder.walk_tree(name)
+    note = f"extracted by Keras, {tree.items} item(s) inside: removed with the folder"
+    if tree.links:
+        note += f" ({tree.links} link(s) inside go, their targets stay)"
+    if tree.kept:
+        note += f"; kept: {tree.kept[0]}" + (f" and {len(tree.kept) - 1} more" if len(tree.kept) > 1 else "")
+    return CacheEntry(folder, name, "folder tree", tree.size, note)
 
 
 def _remove(entry: CacheEntry) -> str | None:
     """Remove one entry by name inside its verified folder; returns an error message or None."""
+    if entry.kind == "folder tree":
+        tree = entry.folder.remove_tree(entry.name)
+        entry.size = tree.size
+        if tree.kept:
+            more = f" (and {len(tree.kept) - 1} more)" if len(tree.kept) > 1 else ""
+            return f"partly kept: {tree.kept[0]}{more}"
+        return None
     try:
         if entry.kind == "directory":
             entry.folder.rmdir(entry.name)  # only an empty folder: rmdir fails otherwise
@@ -145,36 +216,62 @@ def _report_refused(console: Console, found: Survey) -> bool:
 
 
 def clear_cache(facts: Facts, console: Console, *, yes: bool, dry_run: bool, interactive: bool) -> int:
-    """Remove ``mnist.npz`` and the doctor's partial files from every folder Keras may use.
+    """Remove the selected datasets' own files and the doctor's partial files from every folder
+    Keras may use (``mnist.npz`` alone unless ``--dataset`` says otherwise).
 
     Lists them with sizes first; asks on a terminal unless ``--yes``; ``--dry-run`` only
     lists. Exit 0 when done or nothing to do, 1 when something could not be removed, the
     folder Keras reads was refused as unsafe, or the user declined; 2 when confirmation is
     needed but there is no terminal.
     """
-    context = _context(facts, console)
+    context = _context(facts, console, need_flavour=False)
     if context is None:
         return EXIT_FAIL
-    cache, spec = context
-    found = survey(cache, spec.file_name)
+    found = survey(context.cache, context.datasets)
     try:
-        return _clear(
-            found, cache, spec.file_name, console, yes=yes, dry_run=dry_run, interactive=interactive
-        )
+        return _clear(found, context, console, yes=yes, dry_run=dry_run, interactive=interactive)
     finally:
         found.close()
 
 
+def _read_by_keras(context: Context) -> set[Path]:
+    """The paths the current Keras line reads (the ``← Keras reads this one`` marks)."""
+    datasets_dir = context.cache.datasets_dir
+    try:
+        targets = context.targets()
+    except Exception:  # the Keras line is unknown: no archive is marked, MNIST-like files still are
+        targets = _plain_targets(context)
+    paths = {t.folder(datasets_dir) / t.name for t in targets}
+    paths.update(t.folder(datasets_dir) / t.layout.folder for t in targets if t.layout)
+    return paths
+
+
+def _plain_targets(context: Context) -> list[Target]:
+    return [
+        Target(d, f, f.name, subdir_of(d)) for d in context.datasets if d.archive is None for f in d.files
+    ]
+
+
+def _what(context: Context) -> tuple[str, str]:
+    """How the messages name what is cleared: (table title, the "nothing to remove" words)."""
+    if context.single_mnist:
+        name = context.datasets[0].files[0].name
+        return f"{name} files in the Keras cache", f"no {name} or partial file"
+    names = ", ".join(d.name for d in context.datasets)
+    return f"files of {names} in the Keras cache", f"no file of {names} or partial file"
+
+
 def _clear(
     found: Survey,
-    cache: KerasCache,
-    file_name: str,
+    context: Context,
     console: Console,
     *,
     yes: bool,
     dry_run: bool,
     interactive: bool,
 ) -> int:
+    cache = context.cache
+    title, none_words = _what(context)
     blocked = _report_refused(console, found)
     listed = found.entries
     entries = [e for e in listed if not e.keep]
@@ -182,16 +279,17 @@ def _clear(
         for entry in listed:
             _plain(console, f"{entry.path}: {entry.note}")
         folders = ", ".join(str(f) for f in cache.candidates)
-        _plain(console, f"nothing to remove: no {file_name} or partial file in {folders}")
+        _plain(console, f"nothing to remove: {none_words} in {folders}")
         return EXIT_FAIL if blocked else EXIT_OK
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{file_name} files in the Keras cache", box=None, pad_edge=False)
+    read = _read_by_keras(context)
+    table = Table(title=title, box=None, pad_edge=False)
     for column in ("path", "kind", "size", "note"):
         table.add_column(column)
     for entry in listed:
-        note = entry.note + ("   ← Keras reads this one" if entry.path == cache.dataset_path else "")
+        note = entry.note + ("   ← Keras reads this one" if entry.path in read else "")
         table.add_row(Text(str(entry.path)), entry.kind, _mb(entry.size), Text(note))
     console.print(table)
     total = sum(e.size for e in entries)
@@ -217,6 +315,6 @@ def _clear(
     _plain(console, f"removed {len(entries) - len(failures)} item(s), freed {_mb(freed)}")
     for failure in failures:
         _say(console, "not removed:", f"{failure}", "red")
-    if failures and not any(e.kind == "directory" for e in entries):
+    if failures and not any(e.kind in ("directory", "folder tree") for e in entries):
         _plain(console, f'hint: sudo chown -R "$(id -un)" {cache.base}   # then run --clear-cache again')
     return EXIT_FAIL if failures or blocked else EXIT_OK

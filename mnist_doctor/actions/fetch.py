@@ -1,4 +1,5 @@
-"""``--fetch [--mirror URL]``: download the way Keras would (urllib), with timeouts, retries, hash check."""
+"""``--fetch [--mirror URL]``: download the way Keras would (urllib), with timeouts, retries, hash check,
+every file of every selected dataset."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -26,6 +28,8 @@ from mnist_doctor.actions._common import (
     EXIT_USAGE,
     NET_CHUNK,
     SOCKET_TIMEOUT_S,
+    Context,
+    Target,
     _context,
     _mb,
     _plain,
@@ -37,10 +41,12 @@ from mnist_doctor.actions.install import (
     _install,
     _install_failed,
     _verify,
+    extraction_note,
     pinned_hint,
     prepare_target,
     refused_folder,
     staged_file,
+    target_path,
 )
 from mnist_doctor.budget import Slice
 from mnist_doctor.dataset import DatasetSpec
@@ -279,46 +285,88 @@ class _Progress:
         self._bar.advance(self._task, count)
 
 
+#: The per-file summary's words for a wrong file, by verdict.
+WRONG_FILE = {
+    npz_check.HTML: "an HTML page came instead of the file",
+    npz_check.EMPTY: "an empty body came",
+    npz_check.TRUNCATED: "the body was truncated",
+    npz_check.CORRUPT: "the body is corrupt",
+    npz_check.TOO_LARGE: "the body is far too large",
+}
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """How one file's fetch ended: its exit code, one word for the summary, and why."""
+
+    code: int
+    word: str
+    reason: str = ""
+
+
 def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
-    """Download the dataset (from ``--mirror`` if given), verify it and install it atomically.
+    """Download every file of the selected datasets (from ``--mirror`` if given), verify each and
+    install it atomically where the current Keras line reads it (an archive under its name).
 
     One slice of the run's budget bounds everything: a watchdog shuts the sockets at its
     deadline (headers trickled one byte at a time included), every read is at most
-    ``NET_CHUNK`` bytes and followed by a deadline check, the body stops past the expected
-    size, and ``ATTEMPTS`` tries with back-off only while time is left. The temp file is
-    removed on every way out, ``KeyboardInterrupt`` and ``SystemExit`` included.
-    Exit 0 installed (or already there), 1 failed, 2 bad ``--mirror`` or ``--offline``.
+    ``NET_CHUNK`` bytes and followed by a deadline check, each body stops past its file's
+    expected size, and ``ATTEMPTS`` tries with back-off only while time is left. The temp file
+    is removed on every way out, ``KeyboardInterrupt`` and ``SystemExit`` included. A file
+    that fails does not stop the others; each is reported: installed, already present, failed.
+    Exit 0 all installed (or already there), 1 one failed, 2 bad ``--mirror`` or ``--offline``.
     """
     context = _context(facts, console)
     if context is None:
         return EXIT_FAIL
-    cache, spec = context
     options = facts.options
-    url = mirror_url(mirror, spec)
-    shown = redact_text(url)
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        _say(console, f"--mirror {shown}: not an http(s) URL", "", "red")
-        console.print("hint: --mirror https://your.mirror/path/mnist.npz   # a local file: use --seed FILE")
-        return EXIT_USAGE
+    plan = [(target, mirror_url(mirror, target.spec)) for target in context.targets()]
+    for _, url in plan:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            _say(console, f"--mirror {redact_text(url)}: not an http(s) URL", "", "red")
+            console.print("hint: --mirror https://your.mirror/path/   # a local file: use --seed FILE")
+            return EXIT_USAGE
     if options.offline:
         _say(console, "--fetch needs the network, but --offline was given", "", "red")
         console.print("hint: mnist-doctor --seed /path/to/mnist.npz")
         return EXIT_USAGE
-    stop = prepare_target(cache, spec, console)
+    window = options.budget.slice(reserve=FETCH_RESERVE_S)
+    outcomes: list[tuple[Target, FileOutcome]] = []
+    for target, url in plan:
+        if window.expired():  # the files left get no connection at all once --timeout is spent
+            outcomes.append((target, FileOutcome(EXIT_FAIL, "failed", "not tried: --timeout reached")))
+            continue
+        outcomes.append((target, _fetch_one(context, target, url, window, console)))
+    if len(outcomes) > 1:
+        _plain(console, "")
+        for target, outcome in outcomes:
+            line = f"{target.label}: {outcome.word}" + (f" ({outcome.reason})" if outcome.reason else "")
+            style = {"installed": "green", "already present": ""}.get(outcome.word, "red")
+            _say(console, line, "", style or None)
+    failed = [o for _, o in outcomes if o.code]
+    return max(o.code for o in failed) if failed else EXIT_OK
+
+
+def _fetch_one(context: Context, target: Target, url: str, window: Slice, console: Console) -> FileOutcome:
+    """Download, verify and install one file; every failure is said here, with its hint."""
+    cache, spec, options = context.cache, target.spec, context.facts.options
+    shown = redact_text(url)
+    stop = prepare_target(context, target, console)
     if stop is not None:
-        return stop
+        if stop == EXIT_OK:
+            return FileOutcome(EXIT_OK, "already present")
+        return FileOutcome(stop, "failed", "a folder is in the way")
     blocked = unsafe_ca_file(os.environ.get("SSL_CERT_FILE"))
     if blocked and urllib.parse.urlsplit(url).scheme == "https":
         _say(console, "not downloading:", f"SSL_CERT_FILE: {blocked}", "red")
         console.print("hint: export SSL_CERT_FILE=/path/to/ca-bundle.pem   # or: unset SSL_CERT_FILE")
-        return EXIT_FAIL
+        return FileOutcome(EXIT_FAIL, "failed", "SSL_CERT_FILE is unusable")
     _plain(console, f"downloading {shown}")
-    window = options.budget.slice(reserve=FETCH_RESERVE_S)
     tried = 0
     try:
-        with staged_file(cache.datasets_dir, spec.file_name) as staged:
+        with staged_file(cache.datasets_dir, target.name, target.subdir) as staged:
             show = console.is_terminal
-            with _Progress(console, spec.file_name) if show else contextlib.nullcontext() as progress:
+            with _Progress(console, target.label) if show else contextlib.nullcontext() as progress:
                 for attempt in range(1, ATTEMPTS + 1):
                     tried = attempt
                     try:
@@ -330,10 +378,11 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
                             raise
                         _plain(console, f"attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
                         time.sleep(wait)
-            _verify(staged, written, digest, spec)
-            _install(staged, spec.file_name)
+            _verify(staged, written, digest, target.data_file)
+            _install(staged, target.name)
     except UnsafeFolder as exc:
-        return refused_folder(console, exc)
+        refused_folder(console, exc)
+        return FileOutcome(EXIT_FAIL, "failed", "the cache folder is unsafe")
     except DeadlineReached as exc:
         _say(
             console,
@@ -345,25 +394,25 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
         console.print(
             "hint: retry with a larger --timeout, or use --mirror URL, or download elsewhere and --seed FILE"
         )
-        return EXIT_FAIL
+        return FileOutcome(EXIT_FAIL, "failed", "--timeout reached")
     except TooLarge as exc:
         _say(
             console, "refused:", f"{redact_text(str(exc))}: not the dataset; the cache was not changed", "red"
         )
         _plain(console, f"hint: {pinned_hint(spec)}")
-        return EXIT_FAIL
+        return FileOutcome(EXIT_FAIL, "failed", "larger than the file")
     except TransientError as exc:
         _say(console, "download failed", f"after {tried} attempt(s): {redact_text(str(exc))}", "red")
         console.print(
             "hint: retry later, or use --mirror URL, or download elsewhere and --seed FILE;"
             " the cache was not changed"
         )
-        return EXIT_FAIL
+        return FileOutcome(EXIT_FAIL, "failed", redact_text(str(exc)) or "")
     except (urllib.error.URLError, ValueError, http.client.HTTPException) as exc:
         message, hint = _explain(exc, url)
         _say(console, "download failed:", f"{redact_text(message)}; the cache was not changed", "red")
         _plain(console, f"hint: {hint}")
-        return EXIT_FAIL
+        return FileOutcome(EXIT_FAIL, "failed", redact_text(message) or "")
     except InstallError as exc:
         _say(console, "refused:", f"{shown} served the wrong file: {exc}; the cache was not changed", "red")
         if exc.verdict in (npz_check.HTML, npz_check.EMPTY):
@@ -373,8 +422,11 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
             )
         else:
             _plain(console, f"hint: {pinned_hint(spec)}")
-        return EXIT_FAIL
+        return FileOutcome(EXIT_FAIL, "failed", WRONG_FILE.get(exc.verdict, "not the pinned file"))
     except OSError as exc:
-        return _install_failed(console, exc, cache)
-    _say(console, "installed", f"{cache.dataset_path} ({_mb(spec.size)}, sha256 verified)", "green")
-    return EXIT_OK
+        _install_failed(console, exc, cache)
+        return FileOutcome(EXIT_FAIL, "failed", exc.strerror or "cannot write")
+    pin = "sha256" if spec.sha256 else "md5"
+    _say(console, "installed", f"{target_path(context, target)} ({_mb(spec.size)}, {pin} verified)", "green")
+    extraction_note(context, target, console)
+    return FileOutcome(EXIT_OK, "installed")

@@ -18,17 +18,23 @@ from typing import BinaryIO
 from rich.console import Console
 
 from mnist_doctor import npz_check
+from mnist_doctor.actions import judge
 from mnist_doctor.actions._common import (
     COPY_CHUNK,
     EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
+    Context,
+    Target,
     _context,
     _mb,
     _plain,
     _say,
 )
+from mnist_doctor.actions.judge import DIFFERENT, Verdict, digests, judge_stream
 from mnist_doctor.dataset import DEFAULT_ORIGIN, DatasetSpec
+from mnist_doctor.dataset_table import DataFile
+from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
@@ -77,17 +83,22 @@ def _discard(staged: Staged, file_name: str) -> None:
 
 
 @contextlib.contextmanager
-def staged_file(folder_path: Path, file_name: str) -> Iterator[Staged]:
-    """A temporary ``.mnist.npz.<hex>.part`` in the verified cache folder; removed unless installed.
+def staged_file(datasets_dir: Path, file_name: str, subdir: tuple[str, ...] = ()) -> Iterator[Staged]:
+    """A temporary ``.<file>.<hex>.part`` in the verified cache folder; removed unless installed.
 
-    The folder is opened once (:class:`SafeDir`: no link leading out, not another user's) and
-    everything after acts on names in it. Folders created for it are removed again when
-    nothing was installed, so a refused or failed install leaves the file system as it was.
-    Clean-up runs on every exit — errors, ``KeyboardInterrupt``, ``SystemExit`` from SIGTERM —
-    and is itself retried if such an exception lands while it runs.
+    The folder is opened once (:class:`SafeDir`: no link leading out, not another user's), a
+    dataset's own sub-folder (``fashion-mnist``) by name from it, and everything after acts on
+    names in it. Folders created for it are removed again when nothing was installed, so a
+    refused or failed install leaves the file system as it was. Clean-up runs on every exit —
+    errors, ``KeyboardInterrupt``, ``SystemExit`` from SIGTERM — and is itself retried if such
+    an exception lands while it runs.
     """
-    folder = SafeDir.open(folder_path, create=True)
+    folder = SafeDir.open(datasets_dir, create=True)
     try:
+        for part in subdir:
+            inner = folder.child(part, create=True)
+            folder.close()
+            folder = inner
         name, handle = folder.create_temp(file_name)
     except BaseException:
         folder.undo_created()
@@ -108,18 +119,28 @@ def staged_file(folder_path: Path, file_name: str) -> Iterator[Staged]:
             raise pending
 
 
-def _verify(staged: Staged, written: int, digest: str, spec: DatasetSpec) -> None:
-    if written == spec.size and digest == spec.sha256:
+def _verify(staged: Staged, written: int, digest: str, data_file: DataFile) -> None:
+    """The staged copy is the pinned file, or :class:`InstallError` saying what it is instead."""
+    spec = data_file.spec
+    md5 = ""
+    if written == spec.size and not spec.sha256:  # pinned by md5 only (a word index): hash it now
+        staged.stream.flush()
+        _, md5 = digests(staged.stream, written, want_md5=True)
+    if judge.matches(data_file, written, digest, md5):
         return
     staged.stream.flush()  # so the report below reads what was received
-    report = npz_check.inspect_stream(
-        staged.stream, written, spec, npz_check.CopyReport(staged.path, npz_check.MISSING, "")
-    )
+    verdict = judge_stream(staged.stream, written, data_file)
     raise InstallError(
-        f"the data is {report.summary} (sha256 {digest[:12]}…, {written} bytes; "
-        f"expected {spec.sha256[:12]}…, {spec.size} bytes)",
-        report.verdict,
+        f"the data is {verdict.summary} (sha256 {digest[:12]}…, {written} bytes; "
+        f"expected {_short_pin(data_file)})",
+        verdict.verdict,
     )
+
+
+def _short_pin(data_file: DataFile) -> str:
+    spec = data_file.spec
+    pin = f"{spec.sha256[:12]}…" if spec.sha256 else f"md5 {data_file.md5[:12]}…"
+    return f"{pin}, {spec.size} bytes"
 
 
 def _install(staged: Staged, file_name: str) -> None:
@@ -145,6 +166,12 @@ def refused_folder(console: Console, exc: UnsafeFolder) -> int:
 
 def pinned_hint(spec: DatasetSpec) -> str:
     """Where to get the one file Keras accepts (issue: "open the URL in a browser" did not help)."""
+    if spec.file_name != "mnist.npz":
+        return (
+            f"only the pinned file fits: sha256 {spec.sha256}, {spec.size} bytes, from {spec.origin} ; "
+            f"fetch that exact URL on a machine with access (e.g. curl -fLO {spec.origin} && sha256sum "
+            f"{spec.file_name}), then: mnist-doctor --seed {spec.file_name}"
+        )
     return (
         f"Keras only accepts the pinned file: sha256 {spec.sha256}, {spec.size} bytes, from "
         f"{DEFAULT_ORIGIN} ; fetch that exact URL on a machine with access "
@@ -152,28 +179,77 @@ def pinned_hint(spec: DatasetSpec) -> str:
     )
 
 
-def prepare_target(cache: KerasCache, spec: DatasetSpec, console: Console) -> int | None:
+def target_path(context: Context, target: Target) -> Path:
+    """The exact file Keras reads for ``target`` (in the folder the cache rules predict)."""
+    return target.folder(context.cache.datasets_dir) / target.name
+
+
+def prepare_target(context: Context, target: Target, console: Console) -> int | None:
     """Say where the file goes; the exit code to stop with (a folder in the way, or the
     pinned file already there), or ``None`` to go on and install. Shared by seed and fetch."""
-    target = cache.dataset_path
-    _plain(console, f"target: {target} (where {cache.flavour_label} reads it)")
+    cache = context.cache
+    path = target_path(context, target)
+    _plain(console, f"target: {path} (where {cache.flavour_label} reads it)")
     if cache.fallback:
         _plain(
             console,
             f"note: this is Keras' fallback folder {cache.base}, shared and wiped at "
             "reboot; see `mnist-doctor --select cache.location`",
         )
-    if target.is_dir() and not target.is_symlink():
-        _say(console, "cannot install:", f"a folder sits at {target}", "red")
+    if path.is_dir() and not path.is_symlink():
+        _say(console, "cannot install:", f"a folder sits at {path}", "red")
         _plain(
             console,
-            f"hint: look inside, then: rm -r -- {target}   # or: mnist-doctor --clear-cache if it is empty",
+            f"hint: look inside, then: rm -r -- {path}   # or: mnist-doctor --clear-cache if it is empty",
         )
         return EXIT_FAIL
-    if npz_check.inspect_copy(target, spec, with_partials=False).ok:
-        _plain(console, f"{target} is already the pinned file; nothing to do")
+    if already_there(path, target.data_file):
+        _plain(console, f"{path} is already the pinned file; nothing to do")
         return EXIT_OK
     return None
+
+
+def already_there(path: Path, data_file: DataFile) -> bool:
+    """The pinned file is where Keras reads it (followed through a link, as Keras does)."""
+    if judge.uses_npz_check(data_file):
+        return npz_check.inspect_copy(path, data_file.spec, with_partials=False).ok
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size != data_file.spec.size:
+            return False
+        sha, md5 = digests(handle, st.st_size, want_md5=not data_file.spec.sha256)
+        return judge.matches(data_file, st.st_size, sha, md5)
+
+
+def extraction_note(context: Context, target: Target, console: Console) -> None:
+    """An archive is installed packed: Keras extracts it itself on the next ``load_data``."""
+    layout = target.layout
+    if layout is None:
+        return
+    folder = target.folder(context.cache.datasets_dir)
+    statement = target.dataset.load_statement(context.flavour.api if context.flavour else "tf.keras")
+    _plain(
+        console,
+        f"note: installed packed, not extracted: {statement} extracts it itself into "
+        f"{folder / layout.folder} on its next call",
+    )
+    if not layout.extracts_every_call and (folder / layout.folder).exists():
+        _say(
+            console,
+            "but:",
+            f"{folder / layout.folder} already exists, and this Keras line only extracts when that "
+            "folder is missing: a stale or half-extracted copy there stays in use",
+            "yellow",
+        )
+        _plain(
+            console,
+            f"hint: mnist-doctor --clear-cache --dataset {target.dataset.name}   "
+            "# then --seed the archive again",
+        )
 
 
 def _install_failed(console: Console, exc: OSError, cache: KerasCache) -> int:
@@ -200,17 +276,28 @@ def _open_source(path: str) -> tuple[BinaryIO | None, str]:
     return os.fdopen(fd, "rb"), ""
 
 
-def seed_file(facts: Facts, console: Console, path: str) -> int:
-    """Verify ``path`` against the dataset spec, then install it atomically where Keras reads.
+def seed_file(
+    facts: Facts,
+    console: Console,
+    path: str,
+    *,
+    any_dataset: bool = False,
+    seeded: list[str] | None = None,
+) -> int:
+    """Verify ``path`` against the file it should be, then install it atomically where Keras reads.
 
-    The source is opened once and judged (by size first: a huge file is refused unread); the
-    copy itself is hashed while it is written, so what lands in the cache is what was
-    verified. A wrong file is refused with the reason: exit 1.
+    Which file: the one of the selected datasets (all of them with ``any_dataset``, i.e.
+    ``--seed`` without ``--dataset``) with the same size and hash — found by size first, so
+    only a plausible file is hashed; else the one with the same name; else, when one file is
+    selected (or none was asked for: MNIST, as before), that one. The source is opened once
+    and judged (a huge file is refused unread); the copy is hashed while it is written, so
+    what lands in the cache is what was verified. An archive goes in packed, under the name
+    the current Keras line gives it. A wrong file is refused with the reason: exit 1. The
+    dataset installed is appended to ``seeded``.
     """
-    context = _context(facts, console)
+    context = _context(facts, console, every_dataset=any_dataset)
     if context is None:
         return EXIT_FAIL
-    cache, spec = context
     source = Path(path).expanduser()
     src, why = _open_source(path)
     if src is None:
@@ -221,41 +308,100 @@ def seed_file(facts: Facts, console: Console, path: str) -> int:
         return EXIT_USAGE
     with src:
         size = os.fstat(src.fileno()).st_size
-        report = npz_check.inspect_stream(
-            src, size, spec, npz_check.CopyReport(source, npz_check.MISSING, "")
-        )
-        if not report.ok:
-            _say(console, "refused:", f"{source} is {report.summary}", "red")
-            _plain(console, f"expected sha256 {spec.sha256}, {spec.size} bytes; the cache was not changed")
-            if report.verdict == npz_check.OTHER_MNIST:
-                _plain(console, f"hint: {pinned_hint(spec)}")
-            else:
-                _plain(
-                    console,
-                    f"hint: download it again from {spec.origin} and compare: sha256sum {source}",
-                )
-            return EXIT_FAIL
-        stop = prepare_target(cache, spec, console)
+        target, matched = identify(context, src, size, source.name, any_dataset=any_dataset)
+        if not matched:
+            verdict = judge_stream(src, size, target.data_file)
+            if not verdict.ok:
+                return _refuse_seed(console, source, verdict, target, any_dataset=any_dataset)
+        if seeded is not None:
+            seeded.append(target.dataset.name)
+        stop = prepare_target(context, target, console)
         if stop is not None:
             return stop
+        spec = target.spec
         try:
-            with staged_file(cache.datasets_dir, spec.file_name) as staged:
+            with staged_file(context.cache.datasets_dir, target.name, target.subdir) as staged:
                 digest, written = hashlib.sha256(), 0
                 src.seek(0)
                 while written <= spec.size and (chunk := src.read(COPY_CHUNK)):
                     staged.stream.write(chunk)
                     digest.update(chunk)
                     written += len(chunk)
-                _verify(staged, written, digest.hexdigest(), spec)
-                _install(staged, spec.file_name)
+                _verify(staged, written, digest.hexdigest(), target.data_file)
+                _install(staged, target.name)
         except UnsafeFolder as exc:
             return refused_folder(console, exc)
         except InstallError as exc:
             _say(console, "not installed:", f"{exc}; the cache was not changed", "red")
             return EXIT_FAIL
         except OSError as exc:
-            return _install_failed(console, exc, cache)
+            return _install_failed(console, exc, context.cache)
+    pin = "sha256" if spec.sha256 else "md5"
     _say(
-        console, "installed", f"{source} → {cache.dataset_path} ({_mb(spec.size)}, sha256 verified)", "green"
+        console,
+        "installed",
+        f"{source} → {target_path(context, target)} ({_mb(spec.size)}, {pin} verified)",
+        "green",
     )
+    extraction_note(context, target, console)
     return EXIT_OK
+
+
+def _refuse_seed(
+    console: Console, source: Path, verdict: Verdict, target: Target, *, any_dataset: bool
+) -> int:
+    """Not the file it should be: what it is instead, what was expected, where to get the right one."""
+    spec = target.spec
+    _say(console, "refused:", f"{source} is {verdict.summary}", "red")
+    what = "" if target.dataset.name == "mnist" else f" ({target.label})"
+    _plain(console, f"expected {judge.pin_text(target.data_file)}{what}; the cache was not changed")
+    if any_dataset and target.dataset.name == "mnist" and source.name != spec.file_name:
+        _plain(
+            console,
+            "it is none of the other keras.datasets files either; to check it against another "
+            "dataset: mnist-doctor --seed FILE --dataset NAME",
+        )
+    if verdict.verdict in (npz_check.OTHER_MNIST, DIFFERENT):
+        _plain(console, f"hint: {pinned_hint(spec)}")
+    else:
+        _plain(console, f"hint: download it again from {spec.origin} and compare: sha256sum {source}")
+    return EXIT_FAIL
+
+
+def identify(
+    context: Context, src: BinaryIO, size: int, source_name: str, *, any_dataset: bool
+) -> tuple[Target, bool]:
+    """The file ``src`` should be, and whether it already matched it by size and hash.
+
+    A :class:`UsageError` (listing what was expected) when several files are selected and
+    the source matches none of them, by content or by name.
+    """
+    targets = context.targets()
+    same_size = [t for t in targets if t.spec.size == size]
+    if same_size:
+        sha, md5 = digests(src, size + 1, want_md5=any(not t.spec.sha256 for t in same_size))
+        for target in same_size:
+            if judge.matches(target.data_file, size, sha, md5):
+                return target, True
+    named = [t for t in targets if source_name in _names_of(t)]
+    if len(named) == 1:
+        return named[0], False
+    if len(targets) == 1:
+        return targets[0], False
+    mnist = [t for t in targets if t.dataset.name == "mnist"]
+    if any_dataset and mnist:
+        return mnist[0], False  # no --dataset: judged as MNIST, as before --dataset existed
+    expected = ", ".join(f"{t.label} ({_mb(t.spec.size)})" for t in targets)
+    raise UsageError(
+        f"--seed {source_name} ({_mb(size)}): none of the selected files by size, hash or name; "
+        f"expected one of: {expected}",
+        hint="mnist-doctor --seed FILE --dataset NAME   # FILE as downloaded, its sha256 the pinned one",
+    )
+
+
+def _names_of(target: Target) -> set[str]:
+    """Names a downloaded copy of the file may carry: its own, and each Keras line's archive name."""
+    names = {target.data_file.name, target.name}
+    if target.dataset.archive is not None:
+        names.update(layout.archive for layout in target.dataset.archive.layouts)
+    return names

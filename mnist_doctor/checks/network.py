@@ -14,7 +14,7 @@ from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
 from mnist_doctor.facts import Options
-from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe
+from mnist_doctor.facts.net_probe import NetworkProbes, UrllibProbe, host_key, host_label
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, Result
@@ -488,22 +488,23 @@ def host_verdict(
         return "ok", None
     if probe.cut_by_budget(failed):
         return "cut", Result.skip(
-            f"{spec.host}: not tested to the end — the doctor's --timeout ran out", hint=timeout_hint(options)
+            f"{host_label(spec)}: not tested to the end — the doctor's --timeout ran out",
+            hint=timeout_hint(options),
         )
     if failed is None:
         return "fail", Result.fail(
-            f"{spec.host}: the network probe did not run: {probe.error or 'no answer'}"
+            f"{host_label(spec)}: the network probe did not run: {probe.error or 'no answer'}"
         )
     if failed.get("stuck"):
         return "fail", Result.fail(
-            f"{spec.host}: the {failed['name']} stage did not finish", hint=offline_hint(target_python)
+            f"{host_label(spec)}: the {failed['name']} stage did not finish", hint=offline_hint(target_python)
         )
     finding = DIAGNOSES[failed["name"]](failed, spec, probe, target_python)
     return ("ok" if finding.status.value in ("ok", "warn") else "fail"), finding
 
 
 def _same_host(one: DatasetSpec, other: DatasetSpec) -> bool:
-    return (one.host, one.port) == (other.host, other.port)
+    return bool(host_key(one) == host_key(other))
 
 
 class HostsCheck(BaseCheck):
@@ -540,7 +541,7 @@ class HostsCheck(BaseCheck):
             verdict, finding = host_verdict(spec, probe, target_python, options)
             users = [d.name for d in datasets if any(_same_host(f.spec, spec) for f in d.files)]
             said = "reachable" if finding is None else (redact_text(finding.summary) or "")
-            label = spec.host if spec.port in (80, 443) else f"{spec.host}:{spec.port}"
+            label = host_label(spec)
             lines.append(f"{label} ({', '.join(users)}): {said}")
             hosts.append({"host": label, "datasets": users, "verdict": verdict})
             if verdict == "fail" and worst != "fail":

@@ -205,6 +205,22 @@ def network_slice(options: Options) -> Slice:
     return options.budget.slice(cap=NETWORK_BUDGET_S, reserve=REPORT_RESERVE_S)
 
 
+def host_key(spec: DatasetSpec) -> object:
+    """(host, port) of a file's origin; a malformed origin (``http://[::1``) is its own host."""
+    try:
+        return (spec.host, spec.port)
+    except ValueError:
+        return spec.origin
+
+
+def host_label(spec: DatasetSpec) -> str:
+    """``host`` (default port) or ``host:port``; a malformed origin is shown as given (redacted)."""
+    try:
+        return spec.host if spec.port in (80, 443) else f"{spec.host}:{spec.port}"
+    except ValueError:
+        return redact_text(spec.origin) or ""
+
+
 @fact
 def network_targets(datasets: tuple[Dataset, ...]) -> tuple[DatasetSpec, ...]:
     """One file per distinct host the selected loaders download from, in selection order.
@@ -213,10 +229,10 @@ def network_targets(datasets: tuple[Dataset, ...]) -> tuple[DatasetSpec, ...]:
     for). The first is the one the ``network.*`` stage checks walk in detail; the others are
     walked the same way for ``network.hosts``. With the default selection this is MNIST's file.
     """
-    by_host: dict[tuple[str, int], DatasetSpec] = {}
+    by_host: dict[object, DatasetSpec] = {}
     for loader in datasets:
         for data_file in loader.files:
-            key = (data_file.spec.host, data_file.spec.port)
+            key = host_key(data_file.spec)
             known = by_host.get(key)
             if known is None or data_file.spec.size > known.size:
                 by_host[key] = data_file.spec
