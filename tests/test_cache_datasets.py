@@ -243,7 +243,7 @@ def test_fix_offers_each_datasets_steps_on_their_own(doctor, home: Path, tmp_pat
     folder = home / ".keras" / "datasets"
     fashion = synth.write_fashion_mnist(folder / "fashion-mnist")
     tar = synth.write_cifar_tar_gz(tmp_path / "cifar-10-python.tar.gz")
-    env = {**synth.pins_env([*fashion, tar]), **HERE}  # pinned as published, then damaged
+    env = {**synth.pins_env([*fashion.values(), tar]), **HERE}  # pinned as published, then damaged
     (folder / "fashion-mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"<!DOCTYPE html><html></html>")
     (folder / "cifar-10-batches-py.tar.gz").write_bytes(tar.read_bytes())  # left by TF 2.15
     args = ("--offline", "--dataset", "fashion_mnist,cifar10", "--select", "cache.integrity")
@@ -257,6 +257,24 @@ def test_fix_offers_each_datasets_steps_on_their_own(doctor, home: Path, tmp_pat
     assert "fashion_mnist: remove the broken train-images-idx3-ubyte.gz" in out, out
     assert out.index("--clear-cache --dataset fashion_mnist") < out.index("placed a verified copy"), out
     assert (folder / "cifar-10-batches-py-target_archive").read_bytes() == tar.read_bytes()
+    assert "Traceback" not in out
+
+
+def test_a_fix_for_mnist_leaves_the_other_selected_datasets_alone(doctor, home: Path, tmp_path: Path) -> None:
+    """A step naming no dataset acts on mnist, as typed by hand, never on the run's whole --dataset."""
+    folder = home / ".keras" / "datasets"
+    folder.mkdir(parents=True)
+    (folder / "mnist.npz").write_bytes(b"<html>blocked by proxy</html>")
+    tar = synth.write_cifar_tar_gz(tmp_path / "cifar-10-python.tar.gz")
+    cifar = folder / "cifar-10-batches-py-target_archive"  # where Keras 3.15 reads it: a good copy
+    cifar.write_bytes(tar.read_bytes())
+    env = {**synth.pins_env([tar]), **HERE}
+    run = doctor(
+        "--offline", "--dataset", "mnist,cifar10", "--select", "cache", "--fix", "--yes", env_extra=env
+    )
+    out = run.stdout + run.stderr
+    assert "remove the broken" in out and not (folder / "mnist.npz").exists(), out
+    assert cifar.read_bytes() == tar.read_bytes(), out
     assert "Traceback" not in out
 
 
