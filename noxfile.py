@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -23,6 +25,11 @@ sys.path.insert(0, str(ROOT))  # the matrix helpers live next to this file
 from matrix import cases as matrix_cases  # noqa: E402
 from matrix.report import write_report  # noqa: E402
 from matrix.run import run_case  # noqa: E402
+
+# 2025.02.09 brought what this file uses: ``requires=`` between sessions (matrix_report) and
+# ``nox.project.dependency_groups`` (the PEP 735 groups in pyproject.toml); older noxes stop here
+# with a message naming the version instead of failing on an unknown keyword.
+nox.needs_version = ">=2025.2.9"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
@@ -58,6 +65,8 @@ os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")
 # also under CI=true, where nox would otherwise fail the run for it.
 nox.options.error_on_missing_interpreters = False
 RESULTS_DIR = ROOT / "build" / "matrix"
+#: pyproject.toml, read once: the sessions install from its ``[dependency-groups]``.
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 LINT_PATHS = [
     p
     for p in ("mnist_doctor", "tests", "testkit", "matrix", "benchmarks", "noxfile.py")
@@ -68,27 +77,27 @@ LINT_PATHS = [
 @nox.session(python=PYTHON, tags=["ci"])
 def lint(session: nox.Session) -> None:
     """ruff, with the repository's configuration."""
-    session.install("ruff")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", *LINT_PATHS)
 
 
 @nox.session(python=PYTHON, tags=["ci"])
 def typecheck(session: nox.Session) -> None:
-    """mypy on mnist_doctor/ (configuration in pyproject.toml); the target scripts are excluded."""
-    session.install("mypy", "types-requests", "tomli", "-e", ".")
+    """mypy --strict on mnist_doctor/ (configuration in pyproject.toml); the target scripts are excluded."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"), "-e", ".")
     session.run("mypy")
 
 
 @nox.session(python=list(SUPPORTED_PYTHONS), tags=["ci"])
 def tests(session: nox.Session) -> None:
     """The test suite, with the real TensorFlow installed."""
-    session.install("-e", ".[test,tensorflow]")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[tensorflow]")
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
 
 def _doctor_requirements() -> list[str]:
     """The doctor's own runtime deps, minus numpy: the case decides numpy, the doctor must not move it."""
-    deps = nox.project.load_toml(ROOT / "pyproject.toml")["project"]["dependencies"]
+    deps = PYPROJECT["project"]["dependencies"]
     return [d for d in deps if not d.split(";")[0].strip().lower().startswith("numpy")]
 
 
@@ -135,7 +144,8 @@ def _run_venv(session: nox.Session, venv: str) -> None:
         session.error(f"the doctor disagrees with reality for: {', '.join(failed)}")
 
 
-def _params(venvs: list[str], as_id) -> list:  # type: ignore[no-untyped-def]
+def _params(venvs: list[str], as_id: Callable[[str], str]) -> list[Any]:
+    """One nox.param per venv, tagged ``ci`` when one of its cases runs in CI."""
     out = []
     for venv in venvs:
         ci = any(c.ci for c in matrix_cases.venvs()[venv])

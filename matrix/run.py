@@ -22,6 +22,7 @@ from typing import Any
 
 from matrix.cases import Case
 from matrix.verdict import Verdict, compare
+from testkit.doctor import run_doctor
 
 DOCTOR_TIMEOUT_S = 300
 DOCTOR_PACKAGE = Path(__file__).resolve().parents[1] / "mnist_doctor"
@@ -64,34 +65,22 @@ def snapshot(python: str) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
-def run_doctor(python: str, select: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
+def doctor_report(python: str, select: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
     """The doctor's JSON report for ``--select select``; a usage error or garbage raises."""
-    cmd = [
-        python,
-        "-m",
-        "mnist_doctor",
-        "--format",
-        "json",
-        "--offline",
-        "--select",
-        select,
-        "--timeout",
-        str(DOCTOR_TIMEOUT_S),
-    ]
+    args = ("--format", "json", "--offline", "--select", select, "--timeout", str(DOCTOR_TIMEOUT_S))
     start = time.monotonic()
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=DOCTOR_TIMEOUT_S + 60
-    )
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    run = run_doctor(*args, env=env, cwd=cwd, timeout=DOCTOR_TIMEOUT_S + 60, python=python)
+    command = " ".join([python, "-m", "mnist_doctor", *args])
+    if run.code not in (0, 1):
+        raise RuntimeError(f"{command} exited {run.code}:\n{run.stderr[-3000:]}")
     try:
-        doc = json.loads(proc.stdout)
+        doc = run.json
     except json.JSONDecodeError as exc:
         raise RuntimeError(
-            f"{' '.join(cmd)} printed no JSON ({exc}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            f"{command} printed no JSON ({exc}):\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
         ) from exc
-    if doc.get("exit_code") != proc.returncode:
-        raise RuntimeError(f"JSON exit_code {doc.get('exit_code')} != process exit code {proc.returncode}")
+    if doc.get("exit_code") != run.code:
+        raise RuntimeError(f"JSON exit_code {doc.get('exit_code')} != process exit code {run.code}")
     doc["wall_s"] = round(time.monotonic() - start, 2)
     return doc
 
@@ -194,9 +183,9 @@ def run_case(
     with tempfile.TemporaryDirectory(prefix=f"matrix-{case.name}-") as cwd:
         for name, text in case.cwd_files.items():
             Path(cwd, name).write_text(text, encoding="utf-8")
-        prediction = run_doctor(python, "compat,env", env, cwd)
+        prediction = doctor_report(python, "compat,env", env, cwd)
         if observation is None:
-            observation = _slim(run_doctor(python, "runtime", env, cwd))
+            observation = _slim(doctor_report(python, "runtime", env, cwd))
     verdict = compare(case, prediction, observation, installed_versions(snap))
     record = {
         "case": case.name,

@@ -77,7 +77,7 @@ class DatasetVerdict:
         if self.status is Status.SKIP:
             return "skipped"
         if self.status is not Status.OK:
-            return self.status.value
+            return str(self.status.value)
         if self.summary.startswith("not cached yet"):
             return "not cached yet"
         if "files cached and verified" in self.summary:

@@ -519,6 +519,7 @@ def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
     from dataclasses import replace
 
     from mnist_doctor import actions
+    from mnist_doctor.errors import UsageError
 
     console, record = _action_console(args)
     options = facts.options
@@ -549,10 +550,16 @@ def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
         from mnist_doctor.run import new_facts
 
         console.print("\ncache checks after this change:")
-        after, _ = _diagnose(args, new_facts(options), only=["cache"])
-        if args.format == "rich":
-            _render(after, args)
-        code = code or after["exit_code"]
+        try:
+            after, _ = _diagnose(args, new_facts(options), only=["cache"])
+        except UsageError as exc:
+            # The interpreter answered before the action; what fails now is the spent --timeout.
+            # The action's own verdict stands: not a usage error (exit 2), not a traceback.
+            console.print(f"  not run: {exc}")
+        if after is not None:
+            if args.format == "rich":
+                _render(after, args)
+            code = code or after["exit_code"]
     if args.format != "rich":
         _finish(mode, [dict(step, messages=_lines(record))], after, code, args)
     return code

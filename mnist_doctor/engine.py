@@ -298,7 +298,9 @@ class Engine:
                 limits.append(started + per_check)
         return max(min(limits) - now, 0.01)
 
-    def _expire_overdue(self, running: dict[str, float], by_id: dict[str, Any], finish: Callable) -> None:
+    def _expire_overdue(
+        self, running: dict[str, float], by_id: dict[str, Any], finish: Callable[[CheckResult], None]
+    ) -> None:
         now = time.monotonic()
         for check_id, started in list(running.items()):
             per_check = getattr(by_id[check_id], "timeout", None)

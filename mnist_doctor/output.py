@@ -89,6 +89,12 @@ def sanitize(value: Any) -> Any:
     return safe_text(value)
 
 
+def sanitize_document(document: dict[str, Any]) -> dict[str, Any]:
+    """:func:`sanitize` for a JSON document: a dict comes back as a dict (typed as one)."""
+    safe: dict[str, Any] = sanitize(document)
+    return safe
+
+
 def to_json(value: Any) -> str:
     """``value`` sanitized and dumped: always valid JSON (no NaN, no lone surrogates)."""
     return json.dumps(sanitize(value), indent=2, ensure_ascii=False, allow_nan=False)
@@ -124,18 +130,19 @@ class Sink:
         return getattr(self.target, "encoding", None) or "utf-8"
 
     def write(self, text: str, encoding: str | None = None) -> int:
-        if self.dead or not text:
+        target = self.target
+        if self.dead or target is None or not text:
             return len(text)
         data = text.encode(encoding or self.encoding, "backslashreplace")
         try:
-            buffer = getattr(self.target, "buffer", None)
+            buffer = getattr(target, "buffer", None)
             if buffer is not None:
-                self.target.flush()  # type: ignore[union-attr]
+                target.flush()
                 buffer.write(data)
                 buffer.flush()
             else:
-                self.target.write(data.decode(encoding or self.encoding))  # type: ignore[union-attr]
-                self.target.flush()  # type: ignore[union-attr]
+                target.write(data.decode(encoding or self.encoding))
+                target.flush()
         except (OSError, ValueError) as exc:  # ValueError: I/O operation on closed file
             self.dead = True
             if self.strict:
@@ -143,9 +150,9 @@ class Sink:
         return len(text)
 
     def flush(self) -> None:
-        if not self.dead:
+        if not self.dead and self.target is not None:
             try:
-                self.target.flush()  # type: ignore[union-attr]
+                self.target.flush()
             except (OSError, ValueError) as exc:
                 self.dead = True
                 if self.strict:
@@ -171,7 +178,7 @@ class SafeTextStream(io.TextIOBase):
         self.sink = sink
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    def encoding(self) -> str:  # type: ignore[override]  # read-only on purpose: the sink's encoding
         return self.sink.encoding
 
     def writable(self) -> bool:

@@ -16,7 +16,7 @@ from mnist_doctor import __version__
 from mnist_doctor.diagnosis_summary import summarize
 from mnist_doctor.facts import Facts
 from mnist_doctor.model import CheckResult, Status
-from mnist_doctor.output import sanitize
+from mnist_doctor.output import sanitize, sanitize_document
 
 #: 2: ``mode`` and ``diagnosis`` added; every mode (actions, ``--list-checks``, usage errors) is a document.
 SCHEMA = 2
@@ -91,7 +91,7 @@ def build_report(
         "counts": counts(everything),
         "exit_code": exit_code(everything, strict),
     }
-    return sanitize(report)
+    return sanitize_document(report)
 
 
 def diagnosis(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,4 +116,6 @@ def tool() -> dict[str, str]:
 
 def document(mode: str, exit_code: int, **fields: Any) -> dict[str, Any]:
     """Any other mode's JSON document (``--list-checks``, actions, usage errors), made safe."""
-    return sanitize({"schema": SCHEMA, "mode": mode, "tool": tool(), **fields, "exit_code": exit_code})
+    return sanitize_document(
+        {"schema": SCHEMA, "mode": mode, "tool": tool(), **fields, "exit_code": exit_code}
+    )

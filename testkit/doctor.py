@@ -16,12 +16,9 @@ from pathlib import Path
 from typing import Any
 
 #: Variables that change what the doctor sees; removed from every test run unless a test sets them.
+#: (Every ``*_PROXY``/``*_proxy`` variable goes too, whatever its scheme.)
 SCRUBBED = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
     "NO_PROXY",
-    "FTP_PROXY",
     "REQUEST_METHOD",
     "KERAS_HOME",
     "KERAS_BACKEND",
@@ -35,18 +32,46 @@ SCRUBBED = (
 )
 
 
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """os.environ minus anything that would steer the doctor, with HOME pointed at ``home``."""
-    env = {k: v for k, v in os.environ.items() if k.upper() not in SCRUBBED}
-    env["HOME"] = str(home)
+#: Where the machine says which CAs to trust. Kept by :func:`clean_env` (TLS to a real host works
+#: as on the machine); removed by :func:`network_env`, whose tests choose the trust themselves.
+TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _steers(name: str) -> bool:
+    upper = name.upper()
+    return upper in SCRUBBED or upper.endswith("_PROXY")
+
+
+def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
+    """os.environ minus anything that would steer the doctor, plus ``extra``.
+
+    ``home`` becomes HOME (a temporary folder, so no run reads or writes the real ``~/.keras``);
+    None keeps the caller's, for runs that never look at the cache (``--select network,proxy,tls``).
+    """
+    env = {k: v for k, v in os.environ.items() if not _steers(k)}
+    if home is not None:
+        env["HOME"] = str(home)
     env["COLUMNS"] = "200"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env.update(extra)
     return env
 
 
+def network_env(**extra: str) -> dict[str, str]:
+    """:func:`clean_env` without the machine's CA settings either, plus ``extra``.
+
+    For the network, proxy and TLS tests against loopback servers: they say which CA is
+    trusted (``SSL_CERT_FILE=...``) or that none is; the caller's HOME is kept.
+    """
+    env = {k: v for k, v in clean_env().items() if k.upper() not in TRUST_VARIABLES}
+    env.update(extra)
+    return env
+
+
 @dataclass
 class DoctorRun:
+    """What one CLI run left: exit code and both streams (``json``/``result`` parse stdout)."""
+
     code: int
     stdout: str
     stderr: str
@@ -69,6 +94,7 @@ def run_doctor(
     timeout: float = 240,
     python: str = sys.executable,
 ) -> DoctorRun:
+    """``python -m mnist_doctor *args`` in ``env`` (see :func:`clean_env`), bounded by ``timeout``."""
     proc = subprocess.run(
         [python, "-m", "mnist_doctor", *args],
         capture_output=True,
@@ -78,3 +104,25 @@ def run_doctor(
         timeout=timeout,
     )
     return DoctorRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def doctor_json(
+    origin: str | None,
+    env: dict[str, str],
+    *args: str,
+    select: str = "network",
+    timeout: float = 15.0,
+) -> dict[str, dict[str, Any]]:
+    """Results by id from ``--format json --select select`` (with ``--origin`` when given).
+
+    The doctor's own ``--timeout`` is ``timeout``; the subprocess gets 30 s more, so a doctor
+    that overran its budget shows up as a wrong result, not as a hung test.
+    """
+    argv = ["--format", "json", "--select", select, "--timeout", str(timeout)]
+    if origin:
+        argv += ["--origin", origin]
+    run = run_doctor(*argv, *args, env=env, timeout=timeout + 30)
+    try:
+        return {r["id"]: r for r in run.json["results"]}
+    except ValueError as exc:
+        raise AssertionError(f"no JSON (rc {run.code}): {run.stdout[-500:]} {run.stderr[-2000:]}") from exc

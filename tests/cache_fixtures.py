@@ -1,4 +1,4 @@
-"""Fixtures for the cache tests: synthetic MNIST files, isolated homes, a loopback server, other users.
+"""Fixtures for the cache tests: synthetic MNIST files, isolated homes, other users.
 
 Every test gets its own HOME (and no KERAS_HOME) so the real ``~/.keras`` is never read
 or written. The synthetic ``mnist.npz`` has MNIST's keys, shapes and dtypes; its spec is
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import http.server
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,70 +143,3 @@ def run_as(uid: int, code: str, env: dict[str, str], timeout: float = 60) -> sub
     argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", code]
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO), **env}
     return subprocess.run(argv, capture_output=True, text=True, env=full_env, timeout=timeout, cwd="/")
-
-
-# ---------------------------------------------------------------- loopback HTTP server
-
-
-class DatasetServer:
-    """A real HTTP server on 127.0.0.1 serving one payload, with scripted misbehaviour.
-
-    ``modes`` is consumed one per request (the last one repeats): ``full``, ``cut`` (sends the
-    headers with the full Content-Length, half the body, then closes), ``html`` (a 200 login
-    page) or ``404``. ``requests`` records the request lines (absolute URLs when proxied).
-    """
-
-    def __init__(self, payload: bytes, modes: list[str], tls: ssl.SSLContext | None = None) -> None:
-        self.payload = payload
-        self.modes = list(modes)
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.requests.append(self.requestline)
-                mode = server.modes.pop(0) if len(server.modes) > 1 else server.modes[0]
-                if mode == "404":
-                    self.send_error(404, "Not Found")
-                    return
-                body = (
-                    b"<html><body>Please log in to the proxy</body></html>"
-                    if mode == "html"
-                    else server.payload
-                )
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                if mode == "cut":
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.scheme = "https" if tls else "http"
-        if tls:
-            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}/mnist.npz"
-
-    def __enter__(self) -> DatasetServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from testkit.doctor import SCRUBBED, DoctorRun, clean_env, run_doctor
+from testkit.doctor import DoctorRun, clean_env, run_doctor
 
-__all__ = ["SCRUBBED", "DoctorRun", "clean_env", "run_doctor"]  # many tests import them from here
-#: The cache fixtures (another user, synthetic datasets, loopback servers) for every test module.
-pytest_plugins = ["tests.cache_fixtures"]
+#: The one way tests reach shared fixtures: the cache fixtures (synthetic datasets, isolated homes,
+#: a folder other users can traverse) and the network ones (a trustme CA). Helpers that are not
+#: fixtures live in testkit/.
+pytest_plugins = ["tests.cache_fixtures", "tests.net_fixtures"]
 
 
 @pytest.fixture
@@ -42,21 +43,3 @@ def doctor(home: Path, tmp_path: Path):
         )
 
     return call
-
-
-def tensorflow_installed() -> bool:
-    from importlib import metadata
-
-    for name in ("tensorflow", "tensorflow-cpu", "tf-nightly"):
-        try:
-            metadata.version(name)
-            return True
-        except metadata.PackageNotFoundError:
-            continue
-    return False
-
-
-needs_tf = pytest.mark.skipif(
-    not tensorflow_installed(),
-    reason="TensorFlow is not installed in the test environment (the nox 'tests' session installs it)",
-)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.loopback import free_port
+
 VENV_BIN = Path(sys.executable).parent
 MITMDUMP = shutil.which("mitmdump", path=str(VENV_BIN)) or shutil.which("mitmdump")
 ADDON = Path(__file__).with_name("load_mitm_addon.py")
@@ -33,12 +35,6 @@ PROBE_TIMEOUT_S = 90.0
 HANG_TIMEOUT_S = 25.0
 
 needs_mitmdump = pytest.mark.skipif(MITMDUMP is None, reason="mitmdump (mitmproxy) is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -19,7 +19,8 @@ from rich.console import Console
 from mnist_doctor import actions, npz_check
 from mnist_doctor.dataset import DEFAULT_ORIGIN
 from mnist_doctor.facts.flavour import KerasFlavour
-from tests.cache_fixtures import DatasetServer, datasets_dir, make_facts, tree_snapshot
+from testkit.loopback import DatasetServer
+from tests.cache_fixtures import datasets_dir, make_facts, tree_snapshot
 
 
 def console() -> tuple[Console, io.StringIO]:
@@ -162,7 +163,7 @@ def test_seed_refuses_a_wrong_file_and_leaves_the_cache(
 def test_fetch_of_a_valid_but_different_mnist_names_the_pinned_file(
     keras_home: Path, synthetic_dir: Path, spec
 ) -> None:
-    with DatasetServer((synthetic_dir / "other-mnist.npz").read_bytes(), ["full"]) as server:
+    with DatasetServer("full", payload=(synthetic_dir / "other-mnist.npz").read_bytes()) as server:
         code, text = fetch(spec, server.url)
     assert code == 1 and "valid MNIST-shaped" in text
     assert spec.sha256 in text and f"{spec.size} bytes" in text and DEFAULT_ORIGIN in text
@@ -197,7 +198,7 @@ def fetch(spec, mirror: str | None) -> tuple[int, str]:
 
 
 def test_fetch_happy_path(keras_home: Path, good_npz: Path, spec) -> None:
-    with DatasetServer(good_npz.read_bytes(), ["full"]) as server:
+    with DatasetServer("full", payload=good_npz.read_bytes()) as server:
         code, text = fetch(spec, server.url)
     target = keras_home / ".keras" / "datasets" / "mnist.npz"
     assert code == 0, text
@@ -207,7 +208,7 @@ def test_fetch_happy_path(keras_home: Path, good_npz: Path, spec) -> None:
 
 
 def test_fetch_retries_after_a_connection_cut(keras_home: Path, good_npz: Path, spec) -> None:
-    with DatasetServer(good_npz.read_bytes(), ["cut", "full"]) as server:
+    with DatasetServer("cut", "full", payload=good_npz.read_bytes()) as server:
         code, text = fetch(spec, server.url)
     assert code == 0, text
     assert len(server.requests) == 2 and "attempt 1 failed" in text
@@ -216,7 +217,7 @@ def test_fetch_retries_after_a_connection_cut(keras_home: Path, good_npz: Path, 
 
 def test_interrupted_fetch_leaves_no_partial_file(keras_home: Path, good_npz: Path, spec) -> None:
     folder = datasets_dir(keras_home)
-    with DatasetServer(good_npz.read_bytes(), ["cut"]) as server:
+    with DatasetServer("cut", payload=good_npz.read_bytes()) as server:
         code, text = fetch(spec, server.url)
     assert code == 1 and "download failed" in text
     assert len(server.requests) == actions.ATTEMPTS
@@ -227,14 +228,14 @@ def test_fetch_of_an_html_page_is_refused_and_cache_kept(keras_home: Path, good_
     folder = datasets_dir(keras_home)
     (folder / "mnist.npz").write_bytes(b"previous")
     before = tree_snapshot(keras_home)
-    with DatasetServer(good_npz.read_bytes(), ["html"]) as server:
+    with DatasetServer("html", payload=good_npz.read_bytes()) as server:
         code, text = fetch(spec, server.url)
     assert code == 1 and "HTML page" in text and len(server.requests) == 1  # content errors are not retried
     assert tree_snapshot(keras_home) == before
 
 
 def test_fetch_404_and_bad_mirror(keras_home: Path, good_npz: Path, spec) -> None:
-    with DatasetServer(b"", ["404"]) as server:
+    with DatasetServer(404) as server:
         code, text = fetch(spec, server.url)
     assert code == 1 and "HTTP 404" in text
     code, text = fetch(spec, "ftp://mirror/mnist.npz")
@@ -245,7 +246,7 @@ def test_fetch_honours_the_proxy_and_hides_its_password(
     keras_home: Path, good_npz: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The mirror host does not resolve; the download only works through HTTP_PROXY (our server)."""
-    with DatasetServer(good_npz.read_bytes(), ["full"]) as server:
+    with DatasetServer("full", payload=good_npz.read_bytes()) as server:
         port = server.httpd.server_address[1]
         monkeypatch.setenv("http_proxy", f"http://user:s3cret@127.0.0.1:{port}")
         monkeypatch.delenv("no_proxy", raising=False)
@@ -272,7 +273,7 @@ def test_fetch_trusts_what_urllib_trusts(
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    with DatasetServer(good_npz.read_bytes(), ["full"], tls=server_ctx) as server:
+    with DatasetServer("full", payload=good_npz.read_bytes(), tls=server_ctx) as server:
         code, text = fetch(spec, server.url)
         assert code == 1 and "certificate" in text and "SSL_CERT_FILE" in text
         monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
@@ -283,7 +284,7 @@ def test_fetch_trusts_what_urllib_trusts(
 
 def test_failed_fetch_on_a_fresh_home_creates_nothing(keras_home: Path, good_npz: Path, spec) -> None:
     """Folders made for the temp file are removed again: a refused download leaves no trace."""
-    with DatasetServer(good_npz.read_bytes(), ["html"]) as server:
+    with DatasetServer("html", payload=good_npz.read_bytes()) as server:
         code, _ = fetch(spec, server.url)
     assert code == 1
     assert list(keras_home.iterdir()) == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tests.cache_fixtures import DatasetServer, tree_snapshot
+from testkit.loopback import DatasetServer
+from tests.cache_fixtures import tree_snapshot
 
 
 def test_clear_cache_dry_run_on_a_fresh_home(doctor, home: Path) -> None:
@@ -36,7 +37,7 @@ def test_seed_and_fetch_through_the_cli(doctor, home: Path, good_npz: Path) -> N
     target = home / ".keras" / "datasets" / "mnist.npz"
     assert target.read_bytes() == data
     target.unlink()
-    with DatasetServer(data, ["cut", "full"]) as server:
+    with DatasetServer("cut", "full", payload=data) as server:
         run = doctor("--fetch", "--mirror", server.url, env_extra=env)
     assert run.code == 0, run.stdout + run.stderr
     assert target.read_bytes() == data

@@ -15,7 +15,7 @@ import pytest
 
 from mnist_doctor.cli import build_parser
 from mnist_doctor.completion import options
-from tests.cache_fixtures import DatasetServer
+from testkit.loopback import DatasetServer
 
 
 @pytest.mark.parametrize(
@@ -48,14 +48,13 @@ def test_meaningful_combinations_still_work(doctor, home: Path) -> None:
 
 def test_origin_folder_url_is_completed_like_mirror(doctor) -> None:
     """``--origin http://host/folder/`` tests ``folder/mnist.npz``, as ``--mirror`` fetches it."""
-    with DatasetServer(b"not the dataset", ["404"]) as server:
-        folder = server.url.rsplit("/", 1)[0] + "/some/folder/"
+    with DatasetServer(404, payload=b"not the dataset") as server:
+        folder = server.base + "/some/folder/"
         run = doctor("--select", "network.http", "--origin", folder, "--format", "json", "--timeout", "30")
         fetch = doctor("--fetch", "--mirror", folder, "--format", "json", "--timeout", "30")
     assert run.json["environment"]["origin"] == folder + "mnist.npz"
     assert fetch.json["actions"][0]["url"] == folder + "mnist.npz"
-    paths = {line.split()[1] for line in server.requests}
-    assert paths == {"/some/folder/mnist.npz"}, server.requests
+    assert set(server.paths) == {"/some/folder/mnist.npz"}, server.requests
 
 
 def test_help_points_at_the_json_docs(doctor) -> None:

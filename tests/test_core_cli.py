@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import clean_env
+from testkit.doctor import clean_env
 
 
 def test_version_imports_nothing_heavy(home):

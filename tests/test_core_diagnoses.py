@@ -33,8 +33,7 @@ from mnist_doctor.diagnoses.network import classify, describe_exception, describ
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.model import FixKind, Status
 from mnist_doctor.subproc import ScriptRun
-from testkit.loopback import silent_server
-from tests.net_fixtures import DatasetServer, closed_port
+from testkit.loopback import DatasetServer, closed_port, server_context, silent_server
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def ca() -> trustme.CA:
 
 @pytest.fixture(scope="module")
 def https_server(ca: trustme.CA) -> Iterator[DatasetServer]:
-    with DatasetServer(ca=ca) as server:
+    with DatasetServer(tls=server_context(ca)) as server:
         yield server
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.doctor import clean_env, run_doctor
 from testkit.fake_env import fake_environment
-from tests.conftest import clean_env, needs_tf, run_doctor
+from tests.marks import needs_tf
 
 PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 

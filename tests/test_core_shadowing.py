@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import needs_tf
+from tests.marks import needs_tf
 
 
 def test_shadowing_file_fails_with_rename_hint(doctor, tmp_path):

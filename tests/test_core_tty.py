@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import clean_env, needs_tf
+from testkit.doctor import clean_env
+from tests.marks import needs_tf
 from tests.terminal import pty_output
 
 

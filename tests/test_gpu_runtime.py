@@ -13,8 +13,9 @@ import pytest
 from mnist_doctor.facts.gpu_runtime import classify_stderr, from_probe
 from mnist_doctor.facts.load_probe import run_load_probe
 from mnist_doctor.subproc import run_script
-from tests.conftest import clean_env, needs_tf
+from testkit.doctor import clean_env
 from tests.gpu_fixtures import path_with
+from tests.marks import needs_tf
 
 #: Lines as TensorFlow prints them (the first two captured from TF 2.21 on this machine, no GPU).
 TF_LINES = {

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.hints import Installer
+from testkit.doctor import clean_env
 from testkit.fake_env import make_venv, site_packages
-from tests.conftest import clean_env
 from tests.fake_tf import TF_REQUIRES, fake_tf_env
 
 ROOT = Path(__file__).resolve().parents[1]

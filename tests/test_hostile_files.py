@@ -205,7 +205,7 @@ def planted(shared: Path, victim_owner: int) -> tuple[Path, Path]:
 @needs_other_user
 def test_root_clear_cache_refuses_a_planted_tmp_keras(shared_tmp: Path, tmp_path: Path) -> None:
     """The classic shared-/tmp attack: root's --clear-cache must not follow another user's link."""
-    from tests.conftest import clean_env, run_doctor
+    from testkit.doctor import clean_env, run_doctor
 
     keras, victim = planted(shared_tmp, 0)
     before = tree_snapshot(victim)
@@ -225,7 +225,7 @@ def test_root_clear_cache_refuses_a_planted_tmp_keras(shared_tmp: Path, tmp_path
 @needs_other_user
 def test_root_clear_cache_refuses_another_users_real_folder(shared_tmp: Path, tmp_path: Path) -> None:
     """``/tmp/.keras/datasets`` that is a real folder of another user: root leaves it alone."""
-    from tests.conftest import clean_env, run_doctor
+    from testkit.doctor import clean_env, run_doctor
 
     keras = shared_tmp / ".keras"
     (keras / "datasets").mkdir(parents=True)
@@ -260,7 +260,7 @@ def test_user_clear_cache_refuses_a_link_planted_by_another_user(shared_tmp: Pat
 
 @needs_other_user
 def test_fetch_as_root_into_a_planted_folder_creates_nothing(shared_tmp: Path, tmp_path: Path) -> None:
-    from tests.conftest import clean_env, run_doctor
+    from testkit.doctor import clean_env, run_doctor
 
     keras, victim = planted(shared_tmp, 0)
     before = tree_snapshot(victim)

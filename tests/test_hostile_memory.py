@@ -20,6 +20,7 @@ import pytest
 
 from mnist_doctor import npz_check
 from mnist_doctor.checks.tls import inspect_ca_file
+from testkit.doctor import clean_env
 from testkit.hostile import (
     doctor_argv,
     make_sparse,
@@ -27,7 +28,6 @@ from testkit.hostile import (
     misbehaving_server,
     run_measured,
 )
-from tests.conftest import clean_env
 
 #: The memory promise for the doctor's own processes (TensorFlow's import aside).
 RSS_LIMIT_MB = 500

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env
+from testkit.doctor import clean_env
 
 FAST = ["--offline", "--select", "proxy"]
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from mnist_doctor import redact
 from mnist_doctor.output import emit, safe_text, sanitize, to_json
-from tests.conftest import clean_env, run_doctor
+from testkit.doctor import clean_env, run_doctor
 
 #: Printable ASCII (space, '@', '/', ':', '%', quotes, backslash...) plus a few non-ASCII letters.
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from("éß€漢")

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.cache_fixtures import DatasetServer
+from testkit.loopback import DatasetServer
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "report.schema.json"
 
@@ -144,7 +144,7 @@ def test_seed_of_a_wrong_file_is_refused_in_one_document(doctor, validator, tmp_
 
 
 def test_fetch_from_a_loopback_mirror_that_fails(doctor, validator) -> None:
-    with DatasetServer(b"", ["404"]) as server:
+    with DatasetServer(404) as server:
         run = doctor("--fetch", "--mirror", server.url, "--format", "json", "--timeout", "30")
     document = _valid(validator, run, "fetch")
     assert run.code == 1 and document["actions"][0]["url"] == server.url

@@ -25,7 +25,7 @@ from mnist_doctor.facts import Options
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
 from mnist_doctor.model import FixKind
-from tests.conftest import clean_env, run_doctor
+from testkit.doctor import clean_env, run_doctor
 from tests.load_fixtures import (
     HANG_TIMEOUT_S,
     PROBE_TIMEOUT_S,

@@ -11,7 +11,7 @@ import sys
 from mnist_doctor.dataset_table import Dataset, table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.run import diagnose
-from tests.net_fixtures import DatasetServer, closed_port
+from testkit.loopback import DatasetServer, closed_port
 
 
 def _served_from(name: str, origin: str) -> Dataset:
@@ -28,7 +28,7 @@ def _run(datasets: tuple[Dataset, ...], timeout: float = 30.0) -> dict[str, dict
 
 
 def test_one_host_is_left_to_the_stage_checks() -> None:
-    with DatasetServer("ok") as server:
+    with DatasetServer() as server:
         results = _run((_served_from("mnist", server.url),))
     assert results["network.hosts"]["status"] == "skip"
     assert "127.0.0.1" in results["network.hosts"]["summary"]
@@ -36,7 +36,7 @@ def test_one_host_is_left_to_the_stage_checks() -> None:
 
 def test_the_second_host_is_walked_and_its_datasets_named() -> None:
     dead = f"http://127.0.0.2:{closed_port()}/"
-    with DatasetServer("ok") as server:
+    with DatasetServer() as server:
         mnist = _served_from("mnist", server.url)
         cifar = _served_from("cifar10", dead)
         results = _run((mnist, cifar))
@@ -62,7 +62,7 @@ def test_a_walk_cut_by_the_budget_is_not_a_dead_host() -> None:
     """A host that accepts and never answers, with little --timeout: the cut is ours, not the host's."""
     from testkit.loopback import silent_server
 
-    with DatasetServer("ok") as server, silent_server() as port:
+    with DatasetServer() as server, silent_server() as port:
         mnist = _served_from("mnist", server.url)
         cifar = _served_from("cifar10", f"http://127.0.0.1:{port}/")
         results = _run((mnist, cifar), timeout=4.0)

@@ -14,15 +14,15 @@ import time
 
 import pytest
 
-from testkit.loopback import silent_server
-from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json
+from testkit.doctor import doctor_json, network_env
+from testkit.loopback import DatasetServer, closed_port, silent_server
 
 OFFLINE_ROUTE = ("--seed FILE", "--fetch --mirror URL")
 
 
 def test_unresolvable_host_fails_at_dns_with_the_offline_route():
     # glibc rejects this malformed name itself: a real getaddrinfo failure, no packet leaves the machine.
-    results = doctor_json("http://-no-such-host-.invalid/mnist.npz", clean_env())
+    results = doctor_json("http://-no-such-host-.invalid/mnist.npz", network_env())
     dns = results["network.dns"]
     assert dns["status"] == "fail"
     assert "does not resolve" in dns["summary"]
@@ -47,7 +47,7 @@ def test_real_dataset_host_dns_verdict_matches_the_resolver():
         resolvable = True
     except OSError:
         resolvable = False
-    dns = doctor_json(None, clean_env(), timeout=20)["network.dns"]
+    dns = doctor_json(None, network_env(), timeout=20)["network.dns"]
     assert dns["status"] == ("ok" if resolvable else "fail")
     if not resolvable:
         assert all(part in dns["hint"] for part in OFFLINE_ROUTE)
@@ -55,7 +55,7 @@ def test_real_dataset_host_dns_verdict_matches_the_resolver():
 
 def test_closed_port_is_a_refused_tcp_connect():
     port = closed_port()
-    results = doctor_json(f"http://127.0.0.1:{port}/mnist.npz", clean_env())
+    results = doctor_json(f"http://127.0.0.1:{port}/mnist.npz", network_env())
     tcp = results["network.tcp"]
     assert results["network.dns"]["status"] == "ok"
     assert tcp["status"] == "fail" and "refused" in tcp["summary"]
@@ -64,8 +64,8 @@ def test_closed_port_is_a_refused_tcp_connect():
 
 
 def test_a_working_mirror_passes_every_stage_and_requests_agrees():
-    with DatasetServer("ok") as server:
-        results = doctor_json(server.url, clean_env())
+    with DatasetServer("partial") as server:
+        results = doctor_json(server.url, network_env())
     assert results["network.http"]["status"] == "ok", results["network.http"]
     assert "starts like an npz" in results["network.http"]["summary"]
     assert results["network.tls"]["status"] == "skip"  # plain http: no handshake on this road
@@ -78,7 +78,7 @@ def test_a_working_mirror_passes_every_stage_and_requests_agrees():
 )
 def test_http_error_statuses_are_named(code, words):
     with DatasetServer(code) as server:
-        http = doctor_json(server.url, clean_env())["network.http"]
+        http = doctor_json(server.url, network_env())["network.http"]
     assert http["status"] == "fail"
     assert str(code) in http["summary"] and words in http["summary"]
     assert http["data"]["record"]["status"] == code
@@ -87,7 +87,7 @@ def test_http_error_statuses_are_named(code, words):
 
 def test_html_page_served_as_the_dataset_is_named_a_block_page():
     with DatasetServer("html") as server:
-        http = doctor_json(server.url, clean_env())["network.http"]
+        http = doctor_json(server.url, network_env())["network.http"]
     assert http["status"] == "fail"
     assert "HTML page" in http["summary"]
     assert http["data"]["record"]["content_type"] == "text/html"
@@ -95,7 +95,7 @@ def test_html_page_served_as_the_dataset_is_named_a_block_page():
 
 def test_wrong_content_length_is_compared_with_the_dataset_size():
     with DatasetServer("wrong_length") as server:
-        http = doctor_json(server.url, clean_env())["network.http"]
+        http = doctor_json(server.url, network_env())["network.http"]
     assert http["status"] == "fail"
     assert "announces 640 bytes" in http["summary"] and "11490434" in http["summary"]
 
@@ -118,7 +118,7 @@ def test_a_host_that_accepts_and_never_answers_is_bounded_by_the_timeout(scheme)
                 "--origin",
                 f"{scheme}://127.0.0.1:{port}/mnist.npz",
             ],
-            env=clean_env(),
+            env=network_env(),
             capture_output=True,
             text=True,
             timeout=60,
@@ -146,7 +146,7 @@ def test_a_silent_host_that_outlasts_the_stages_own_limit_is_a_fail(scheme):
         proc = subprocess.run(
             [sys.executable, "-m", "mnist_doctor", "--format", "json", "--select", "network",
              "--timeout", "25", "--origin", f"{scheme}://127.0.0.1:{port}/mnist.npz"],
-            env=clean_env(), capture_output=True, text=True, timeout=120,
+            env=network_env(), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
     stuck = results["network.tls" if scheme == "https" else "network.http"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.facts.hosted import HOST_VARIABLES, detect_host, kaggle_datasets
-from tests.conftest import clean_env, run_doctor
+from testkit.doctor import clean_env, run_doctor
 
 pytestmark = pytest.mark.timeout(300)
 

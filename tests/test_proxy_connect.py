@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import json
 
-from tests import net_fixtures
-from tests.net_fixtures import DatasetServer, clean_env, closed_port, doctor_json, pproxy, run_doctor
+import pytest
 
-ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
+from testkit.doctor import DoctorRun, doctor_json, network_env, run_doctor
+from testkit.loopback import PPROXY, DatasetServer, closed_port, pproxy, server_context
+
+needs_pproxy = pytest.mark.skipif(PPROXY is None, reason="pproxy is not installed in this environment")
 
 SECRET = "s3cretPW-7x"
 
 
 def trusted_env(ca_file, **extra: str) -> dict[str, str]:
-    return clean_env(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(ca_file), **extra)
+    return network_env(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(ca_file), **extra)
 
 
+def proxy_run(origin: str, env: dict[str, str], *args: str, fmt: str = "json") -> DoctorRun:
+    """``--select proxy,network`` against ``origin`` in any format, within a 15 s budget."""
+    argv = ("--format", fmt, "--select", "proxy,network", "--timeout", "15", "--origin", origin)
+    return run_doctor(*argv, *args, env=env, timeout=45)
+
+
+@needs_pproxy
 def test_https_through_a_proxy_tunnels_and_downloads(ca, ca_file):
-    with pproxy() as port, DatasetServer("ok", ca=ca) as server:
+    with pproxy() as port, DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(
             server.url, trusted_env(ca_file, HTTPS_PROXY=f"http://127.0.0.1:{port}"), select="proxy,network"
         )
@@ -35,8 +44,9 @@ def test_https_through_a_proxy_tunnels_and_downloads(ca, ca_file):
     assert results["network.requests"]["status"] == "ok"
 
 
+@needs_pproxy
 def test_proxy_demanding_credentials_is_a_407_at_connect(ca, ca_file):
-    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(server.url, trusted_env(ca_file, HTTPS_PROXY=f"http://127.0.0.1:{port}"))
     connect = results["network.connect"]
     assert (
@@ -48,22 +58,23 @@ def test_proxy_demanding_credentials_is_a_407_at_connect(ca, ca_file):
     assert connect["data"]["failed_stage"] == "connect"
 
 
+@needs_pproxy
 def test_wrong_credentials_are_named_and_never_shown(ca, ca_file):
-    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("partial", tls=server_context(ca)) as server:
         env = trusted_env(ca_file, HTTPS_PROXY=f"http://user:wrong-{SECRET}@127.0.0.1:{port}")
-        proc = run_doctor(server.url, env, select="proxy,network")
+        proc = proxy_run(server.url, env)
     assert SECRET not in proc.stdout + proc.stderr
     results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
     assert "rejected the credentials" in results["network.connect"]["summary"]
     assert "user:***@127.0.0.1" in results["network.connect"]["summary"]
 
 
+@needs_pproxy
 def test_credentials_are_redacted_in_json_markdown_and_rich(ca, ca_file):
-    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("partial", tls=server_context(ca)) as server:
         env = trusted_env(ca_file, HTTPS_PROXY=f"http://user:{SECRET}@127.0.0.1:{port}")
         outputs = {
-            fmt: run_doctor(server.url, env, "--verbose", fmt=fmt, select="proxy,network")
-            for fmt in ("json", "markdown", "rich")
+            fmt: proxy_run(server.url, env, "--verbose", fmt=fmt) for fmt in ("json", "markdown", "rich")
         }
     results = {r["id"]: r for r in json.loads(outputs["json"].stdout)["results"]}
     assert results["network.connect"]["status"] == "ok"  # the credentials worked...
@@ -74,8 +85,9 @@ def test_credentials_are_redacted_in_json_markdown_and_rich(ca, ca_file):
         assert "127.0.0.1" in text  # ...and the report still says which proxy was used
 
 
+@needs_pproxy
 def test_no_proxy_bypasses_a_proxy_that_would_refuse(ca, ca_file):
-    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok", ca=ca) as server:
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(
             server.url,
             trusted_env(ca_file, HTTPS_PROXY=f"http://127.0.0.1:{port}", NO_PROXY="localhost,127.0.0.1"),
@@ -86,9 +98,10 @@ def test_no_proxy_bypasses_a_proxy_that_would_refuse(ca, ca_file):
     assert results["network.http"]["status"] == "ok"
 
 
+@needs_pproxy
 def test_https_scheme_for_a_plain_proxy_fails_requests_not_urllib(ca, ca_file):
     # The WRONG_VERSION_NUMBER trap: urllib tunnels in plain text anyway, urllib3 speaks TLS to the proxy.
-    with pproxy() as port, DatasetServer("ok", ca=ca) as server:
+    with pproxy() as port, DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(
             server.url, trusted_env(ca_file, HTTPS_PROXY=f"https://127.0.0.1:{port}"), select="proxy,network"
         )
@@ -101,15 +114,18 @@ def test_https_scheme_for_a_plain_proxy_fails_requests_not_urllib(ca, ca_file):
 
 def test_proxy_that_is_not_running_fails_at_tcp_naming_the_proxy():
     port = closed_port()
-    results = doctor_json("https://127.0.0.1:9/mnist.npz", clean_env(HTTPS_PROXY=f"http://127.0.0.1:{port}"))
+    results = doctor_json(
+        "https://127.0.0.1:9/mnist.npz", network_env(HTTPS_PROXY=f"http://127.0.0.1:{port}")
+    )
     tcp = results["network.tcp"]
     assert tcp["status"] == "fail" and "is the proxy running" in tcp["summary"]
     assert "HTTPS_PROXY=http://host:port" in tcp["hint"]
 
 
+@needs_pproxy
 def test_plain_http_origin_through_a_proxy_demanding_credentials_is_a_407_at_http():
-    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("ok") as server:
-        results = doctor_json(server.url, clean_env(HTTP_PROXY=f"http://127.0.0.1:{port}"))
+    with pproxy(auth=f"user:{SECRET}") as port, DatasetServer("partial") as server:
+        results = doctor_json(server.url, network_env(HTTP_PROXY=f"http://127.0.0.1:{port}"))
     http = results["network.http"]
     assert results["network.connect"]["status"] == "skip"  # a GET to the proxy, no tunnel
     assert http["status"] == "fail" and "407" in http["summary"]

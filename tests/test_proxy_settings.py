@@ -6,13 +6,14 @@ import pytest
 
 from mnist_doctor.facts.proxies import entry_problem, parse_proxy, urllib_bypass_entry
 from mnist_doctor.redact import redact, redact_text
-from tests.net_fixtures import clean_env, closed_port, doctor_json
+from testkit.doctor import doctor_json, network_env
+from testkit.loopback import closed_port
 
 ORIGIN = "https://127.0.0.1:9/mnist.npz"
 
 
 def proxy_results(**env: str) -> dict:
-    return doctor_json(ORIGIN, clean_env(**env), select="proxy")
+    return doctor_json(ORIGIN, network_env(**env), select="proxy")
 
 
 def test_redact_text_removes_passwords_tokens_and_signatures():
@@ -80,7 +81,7 @@ def test_socks_proxy_for_the_origin_fails_with_a_bridge_command():
 def test_http_proxy_is_dropped_when_request_method_is_set():
     results = doctor_json(
         "http://127.0.0.1:9/mnist.npz",
-        clean_env(HTTP_PROXY="http://127.0.0.1:3128", REQUEST_METHOD="GET"),
+        network_env(HTTP_PROXY="http://127.0.0.1:3128", REQUEST_METHOD="GET"),
         select="proxy",
     )
     assert results["proxy.cgi"]["status"] == "fail"

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.render.commands import shell_words, unwrap_lines
+from testkit.doctor import clean_env
 from testkit.fake_env import fake_environment
-from tests.conftest import clean_env, needs_tf
+from tests.marks import needs_tf
 from tests.terminal import needs_tmux, tmux_screen
 
 WIDTHS = (60, 80, 120, 200)

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.doctor import clean_env, run_doctor
 from tests.cache_fixtures import tree_snapshot, write_synthetic_mnist
-from tests.conftest import clean_env, needs_tf, run_doctor
+from tests.marks import needs_tf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

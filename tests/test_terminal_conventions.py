@@ -15,7 +15,8 @@ import pytest
 
 from mnist_doctor.output import Sink
 from mnist_doctor.render.console import colour_wanted, spinner_wanted
-from tests.conftest import clean_env, needs_tf
+from testkit.doctor import clean_env
+from tests.marks import needs_tf
 from tests.terminal import pty_output
 
 FAST = ["--offline", "--select", "compat,env"]

@@ -19,11 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests import net_fixtures
-from tests.net_fixtures import clean_env, doctor_json
+from testkit.doctor import doctor_json, network_env
 from tests.tls_ca import IssuedPair, corporate_ca, tls_server
-
-ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
 
 UNSAFE_ADVICE = ("CERT_NONE", "_create_unverified_context", "verify=False", "PYTHONHTTPSVERIFY", "-k ")
 
@@ -55,7 +52,7 @@ needs_311 = pytest.mark.skipif(PY311 is None, reason="no Python 3.11 interpreter
 
 def trust_env(ca_path: Path | str) -> dict[str, str]:
     """A child environment trusting ``ca_path`` only, with pip's own settings switched off."""
-    env = {k: v for k, v in clean_env().items() if not k.startswith("PIP_")}
+    env = {k: v for k, v in network_env().items() if not k.startswith("PIP_")}
     env.update(SSL_CERT_FILE=str(ca_path), PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     return env
 
@@ -69,11 +66,10 @@ def non_compliant(tmp_path_factory: pytest.TempPathFactory) -> tuple[IssuedPair,
 
 
 def run(pair: IssuedPair, folder: Path, python: str, ca_path: Path | str) -> tuple[dict[str, Any], list[str]]:
-    with tls_server(pair, folder) as (port, paths):
-        origin = f"https://127.0.0.1:{port}/tensorflow/tf-keras-datasets/mnist.npz"
+    with tls_server(pair, folder) as server:
         env = trust_env(ca_path)
-        results = doctor_json(origin, env, "--python", python, select="tls,network", timeout=20)
-        return results, list(paths)
+        results = doctor_json(server.url, env, "--python", python, select="tls,network", timeout=20)
+        return results, server.paths
 
 
 @needs_313
@@ -115,11 +111,18 @@ def test_pip_verifies_the_ca_that_urllib_rejects_on_313_and_the_doctor_says_why(
     major, minor = (int(p) for p in version.stdout.strip().split(".")[:2])
     if (major, minor) < (24, 2):
         pytest.skip(f"pip {version.stdout.strip()} < 24.2 does not use truststore")
-    with tls_server(pair, folder, mode=404) as (port, paths):
+    with tls_server(pair, folder, 404) as server:
         argv = [PY313, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--retries", "0"]
-        argv += ["--timeout", "10", "-d", str(tmp_path), "--index-url", f"https://localhost:{port}/simple/"]
+        argv += [
+            "--timeout",
+            "10",
+            "-d",
+            str(tmp_path),
+            "--index-url",
+            f"https://localhost:{server.port}/simple/",
+        ]
         pip = subprocess.run([*argv, "nothing-here"], capture_output=True, text=True, env=env, timeout=90)
-        pip_paths = list(paths)
+        pip_paths = server.paths
     output = pip.stdout + pip.stderr
     assert "CERTIFICATE_VERIFY_FAILED" not in output, output[-1500:]
     assert "/simple/nothing-here/" in pip_paths, (pip_paths, output[-1500:])  # pip's TLS handshake passed

@@ -20,16 +20,15 @@ import pytest
 
 from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.trust_stores import picture, pip_only_trust
-from tests import net_fixtures
-from tests.net_fixtures import DatasetServer, clean_env, doctor_json
+from testkit.doctor import doctor_json, network_env
+from testkit.loopback import DatasetServer, server_context
 
-ca, ca_file = net_fixtures.ca, net_fixtures.ca_file  # pytest fixtures, requested by parameter name
 UV = shutil.which("uv")
 
 
 def plain_env(**extra: str) -> dict[str, str]:
     """No proxy, CA or pip settings from the machine running the tests (pip.conf included)."""
-    env = {k: v for k, v in clean_env().items() if not k.startswith(("PIP_", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in network_env().items() if not k.startswith(("PIP_", "VIRTUAL_ENV"))}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     env.update(extra)
     return env
@@ -88,7 +87,7 @@ def test_truststore_installed_but_not_injected_changes_nothing_for_keras(venvs):
 def test_truststore_injected_by_sitecustomize_is_what_urllib_really_uses(venvs, ca, ca_file, tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import truststore\ntruststore.inject_into_ssl()\n")
     env = plain_env(PYTHONPATH=str(tmp_path), SSL_CERT_FILE=str(ca_file))
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         results = tls_results(venvs["truststore"], env, server.url)
     found = results["tls.truststore"]
     assert found["status"] == "ok", found
@@ -130,7 +129,7 @@ def test_pip_system_certs_4_changes_nothing_for_keras(venvs):
 def test_pip_cert_makes_pip_work_where_urllib_fails_and_the_fix_is_ssl_cert_file(ca, ca_file, tmp_path):
     """Real pip (PIP_CERT) reaches the trustme server; urllib does not; the doctor names why."""
     env = plain_env(PIP_CERT=str(ca_file))
-    with DatasetServer(404, ca=ca) as server:
+    with DatasetServer(404, tls=server_context(ca)) as server:
         argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--retries", "0"]
         argv += ["--timeout", "10", "-d", str(tmp_path), "--index-url", f"https://localhost:{server.port}/s/"]
         pip = subprocess.run([*argv, "nothing-here"], capture_output=True, text=True, env=env, timeout=90)
@@ -150,7 +149,7 @@ def test_pip_config_file_cert_and_legacy_certs_are_read(ca, ca_file, tmp_path):
         f"[global]\ncert = {ca_file}\nuse-deprecated = legacy-certs\nindex-url = https://u:p@x/\n"
     )
     env = plain_env(PIP_CONFIG_FILE=str(config))
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         results = tls_results(sys.executable, env, server.url)
     assert results["tls.truststore"]["data"]["pip_uses_truststore"] is False  # legacy-certs
     explained = results["tls.pip_vs_urllib"]
@@ -159,7 +158,7 @@ def test_pip_config_file_cert_and_legacy_certs_are_read(ca, ca_file, tmp_path):
 
 
 def test_when_urllib_verifies_there_is_nothing_to_explain(ca, ca_file):
-    with DatasetServer("ok", ca=ca) as server:
+    with DatasetServer("partial", tls=server_context(ca)) as server:
         results = tls_results(sys.executable, plain_env(SSL_CERT_FILE=str(ca_file)), server.url)
     assert results["network.tls"]["status"] == "ok"
     found = results["tls.pip_vs_urllib"]

@@ -13,18 +13,16 @@ import contextlib
 import datetime
 import ipaddress
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.net_fixtures import _Handler, _Server
+from testkit.loopback import DatasetServer
 
 
 def _name(common_name: str, org: str) -> x509.Name:
@@ -124,25 +122,8 @@ def corporate_ca(critical_basic_constraints: bool = False, org: str = "ACME Corp
     )
 
 
-class _RecordingHandler(_Handler):
-    """The dataset handler, noting each path asked for: a request proves the handshake passed."""
-
-    def do_GET(self) -> None:
-        self.server.paths.append(self.path)  # type: ignore[attr-defined]
-        super().do_GET()
-
-
 @contextlib.contextmanager
-def tls_server(pair: IssuedPair, folder: Path, mode: Any = "ok") -> Iterator[tuple[int, list[str]]]:
-    """A dataset server on 127.0.0.1 presenting ``pair``'s leaf: (port, paths requested)."""
-    httpd = _Server(("127.0.0.1", 0), _RecordingHandler)
-    httpd.mode = mode
-    httpd.paths = []  # type: ignore[attr-defined]
-    httpd.socket = pair.server_context(folder).wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1], httpd.paths  # type: ignore[attr-defined]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def tls_server(pair: IssuedPair, folder: Path, mode: str | int = "partial") -> Iterator[DatasetServer]:
+    """A dataset server on 127.0.0.1 presenting ``pair``'s leaf; its ``paths`` prove a handshake passed."""
+    with DatasetServer(mode, tls=pair.server_context(folder)) as server:
+        yield server

@@ -90,7 +90,8 @@ class Context:
     @property
     def flavour(self) -> KerasFlavour | None:
         """The Keras line (only archives need it: the names ``get_file`` gives them differ by line)."""
-        return self.facts.get("keras_flavour")
+        flavour: KerasFlavour | None = self.facts.get("keras_flavour")
+        return flavour
 
     def layout(self, archive: Archive) -> Layout:
         """The current line's layout; with no Keras installed, Keras 3's (as the cache rules assume)."""

@@ -17,8 +17,8 @@ from typing import BinaryIO
 
 from rich.console import Console
 
+import mnist_doctor.actions.judge as judge
 from mnist_doctor import npz_check
-from mnist_doctor.actions import judge
 from mnist_doctor.actions._common import (
     COPY_CHUNK,
     EXIT_FAIL,

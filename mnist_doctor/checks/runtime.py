@@ -153,7 +153,8 @@ def _legacy_value(probe: ImportProbe, target_env: dict[str, str]) -> str | None:
     """TF_USE_LEGACY_KERAS as the probe's process saw it (its own answer), else as introspected."""
     seen = (probe.run.answer or {}).get("env")
     if isinstance(seen, dict) and "TF_USE_LEGACY_KERAS" in seen:
-        return seen["TF_USE_LEGACY_KERAS"]
+        value = seen["TF_USE_LEGACY_KERAS"]
+        return value if isinstance(value, str) else None
     return env_lookup(target_env, "TF_USE_LEGACY_KERAS")
 
 

@@ -163,7 +163,8 @@ class Facts:
 
     @property
     def options(self) -> Options:
-        return self._values["options"]
+        options: Options = self._values["options"]
+        return options
 
     def _lock_for(self, name: str) -> threading.Lock:
         with self._guard:

@@ -136,7 +136,7 @@ def make_console(stderr: bool = False, live: bool = False) -> SafeConsole:
     colour = colour_wanted(sink)
     dumb = os.environ.get("TERM") == "dumb"
     return SafeConsole(
-        file=sink,  # type: ignore[arg-type]
+        file=sink,  # type: ignore[arg-type]  # rich only calls write/flush/isatty/fileno, which Sink has
         force_terminal=colour or live,
         color_system=("standard" if dumb else "auto") if colour else None,
         no_color=not colour,
