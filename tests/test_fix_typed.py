@@ -26,7 +26,8 @@ from mnist_doctor.facts.load_probe import run_load_probe
 from mnist_doctor.fixes import collect_fixes, offer_fixes
 from mnist_doctor.hints import Installer, clear_cache_fix, doctor_argv, fetch_fix
 from mnist_doctor.model import CheckResult, Fix, FixKind, Status, shell_join, shell_line
-from tests.cache_fixtures import DatasetServer, datasets_dir
+from testkit.loopback import DatasetServer
+from tests.cache_fixtures import datasets_dir
 from tests.fake_tf import fake_tf_env
 from tests.load_fixtures import probe_env
 
@@ -148,7 +149,7 @@ def test_fix_fetches_from_the_url_of_its_step(
     monkeypatch.setenv("MNIST_DOCTOR_SHA256", hashlib.sha256(payload).hexdigest())
     monkeypatch.setenv("MNIST_DOCTOR_SIZE", str(len(payload)))
     facts = Facts(Options(python=sys.executable, timeout=60))
-    with DatasetServer(payload, ["full"]) as server:
+    with DatasetServer("full", payload=payload) as server:
         failed = CheckResult(
             Status.FAIL,
             "load_data failed — connection refused",
