@@ -14,6 +14,24 @@ says why. A brand-new verified download where no file was before may stay: that 
 
 Hard links are no protection here: ``urlretrieve`` opens the existing path with ``"wb"``,
 truncating the shared inode, so the copy is a real copy.
+
+Other loaders (``--dataset``, :class:`DatasetKeeping`): every file of the loader is kept like
+``mnist.npz`` (under the loader's own cache subfolder, e.g. ``datasets/fashion-mnist/``). An
+archive loader (cifar10/cifar100) has two more things Keras may write, under both Keras lines'
+names: the archive (kept like any file, pinned by the archive's sha256) and the extraction
+folder (:class:`FolderKeeping`). Keras 2, tf-keras and Keras < 3.6 extract into ``<folder>``
+only when it is missing; Keras >= 3.6 re-extracts into ``<folder>-target`` on every call, and
+removes the whole folder when an extraction fails. So:
+
+* a folder that existed is copied aside file by file before the probe; afterwards every file
+  Keras removed or rewrote is put back, and every file or folder that appeared in it is removed
+  (a half-extracted folder stays exactly as half-extracted as it was: repairing it is
+  ``--clear-cache``'s job, with the user's consent);
+* a folder that appears where there was none is kept only when it is a complete extraction
+  (every member of the table present) of the pinned archive lying beside it, what
+  ``load_data()`` itself leaves; anything else (a kill mid-extraction, a bad archive) is removed;
+* a folder holding a link, a FIFO or a device, or larger than the copy limit, is refused: the
+  probe does not call that loader and says why.
 """
 
 from __future__ import annotations
@@ -37,15 +55,16 @@ CHUNK = 1 << 20
 #: Name prefix of the doctor's own files (private backups, the temporary file of a restore).
 PREFIX = ".mnist-doctor-"
 
-_PENDING: set[Safekeeping] = set()
+_PENDING: set[Safekeeping | FolderKeeping] = set()
 _PENDING_LOCK = threading.Lock()
 
 
-def candidate_paths(file_name: str, env: dict[str, str] | None = None) -> list[str]:
+def candidate_paths(file_name: str, env: dict[str, str] | None = None, subdir: str = "datasets") -> list[str]:
     """Every path any supported Keras line may read ``file_name`` from, for this user.
 
     Deliberately wider than the prediction of :mod:`mnist_doctor.facts.cache` (and needing
     no introspection): keeping one file too many safe costs a copy, missing one loses data.
+    ``subdir`` is the loader's cache subfolder (``datasets/fashion-mnist`` for Fashion-MNIST).
     """
     values: Mapping[str, str] = os.environ if env is None else env
     home = values.get("HOME") or os.path.expanduser("~")
@@ -55,7 +74,7 @@ def candidate_paths(file_name: str, env: dict[str, str] | None = None) -> list[s
     bases += [os.path.join(home, ".keras"), "/tmp/.keras", os.path.join(tempfile.gettempdir(), ".keras")]
     out: list[str] = []
     for base in bases:
-        path = os.path.normpath(os.path.join(os.path.abspath(base), "datasets", file_name))
+        path = os.path.normpath(os.path.join(os.path.abspath(base), subdir, file_name))
         if path not in out:
             out.append(path)
     return out
@@ -335,3 +354,192 @@ def restore_all() -> None:
     for keeping in pending:
         with contextlib.suppress(Exception):
             keeping.restore()
+
+
+def _file_is(path: str, sha256: str, size: int) -> bool:
+    """``path`` is a regular file (not a link) with exactly this size and sha256."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size != size or not sha256:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        return _sha256_fd(fd) == sha256
+    finally:
+        os.close(fd)
+
+
+def _remove_tree(path: str) -> str | None:
+    """Remove a file or folder the probe created (never following a link); the error, if any."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)  # symlink-attack resistant on Linux (fd-based)
+        else:
+            os.unlink(path)
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
+
+
+@dataclass(eq=False)
+class FolderKeeping:
+    """An archive's extraction folder, kept as it was across the probe (see the module's text)."""
+
+    path: str
+    #: Files (relative to ``path``) a complete extraction has.
+    members: tuple[str, ...]
+    #: The archive the folder is extracted from, and its pin: a new folder stays only beside it.
+    archive: str
+    archive_sha256: str
+    archive_size: int
+    max_copy_bytes: int
+    existed: bool = False
+    files: Safekeeping | None = None
+    entries: set[str] = field(default_factory=set)
+    refusal: str | None = None
+    outcome: str = "nothing"
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _done: bool = False
+
+    def protect(self) -> FolderKeeping:
+        with _PENDING_LOCK:
+            _PENDING.add(self)
+        try:
+            info = os.lstat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return self
+        except OSError as exc:
+            self.refusal = f"cannot keep it safe ({exc.strerror or exc})"
+            return self
+        if not stat.S_ISDIR(info.st_mode):
+            what = "a link" if stat.S_ISLNK(info.st_mode) else "not a folder"
+            self.refusal = f"it is {what}: Keras would extract through it or fail on it"
+            return self
+        self.existed = True
+        found: list[str] = []
+        total = 0
+        for root, dirs, names in os.walk(self.path):
+            for name in [*dirs, *names]:
+                full = os.path.join(root, name)
+                rel = os.path.relpath(full, self.path)
+                self.entries.add(rel)
+                mode = os.lstat(full).st_mode
+                if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                    self.refusal = f"it holds {rel}, a link or special file: Keras would extract through it"
+                    return self
+                if stat.S_ISREG(mode):
+                    found.append(full)
+                    total += os.lstat(full).st_size
+        if total > self.max_copy_bytes:
+            self.refusal = f"it holds {total:,} bytes, too much for the doctor to keep a copy"
+            return self
+        # Members are no "pinned file": whatever Keras rewrites in them is put back.
+        self.files = Safekeeping("", -1, self.max_copy_bytes).protect(found)
+        with _PENDING_LOCK:  # restored by this folder (which first rebuilds removed subfolders), not alone
+            _PENDING.discard(self.files)
+        if self.files.refused:
+            self.refusal = self.files.refused[0].reason
+        return self
+
+    def restore(self) -> None:
+        """Put the folder back as it was; keep a new one only as a verified, complete extraction."""
+        with self._lock:
+            if self._done:
+                return
+            try:
+                self.outcome = self._restore_existing() if self.existed else self._clear_new()
+            finally:
+                self._done = True
+                with _PENDING_LOCK:
+                    _PENDING.discard(self)
+
+    def _restore_existing(self) -> str:
+        if self.files is None:
+            return "left alone"
+        for kept in self.files.kept:  # Keras >= 3.6 removes the whole folder when extraction fails
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.dirname(kept.path), exist_ok=True)
+        self.files.restore()
+        removed = []
+        for root, dirs, names in os.walk(self.path):
+            for name in [*dirs, *names]:
+                full = os.path.join(root, name)
+                if os.path.relpath(full, self.path) not in self.entries:
+                    _remove_tree(full)
+                    removed.append(name)
+                    if name in dirs:
+                        dirs.remove(name)
+        changed = [k for k in self.files.kept if k.outcome != "untouched"]
+        return "restored" if (changed or removed) else "untouched"
+
+    def _clear_new(self) -> str:
+        if not os.path.lexists(self.path):
+            return "nothing"
+        complete = all(os.path.isfile(os.path.join(self.path, m)) for m in self.members)
+        if complete and _file_is(self.archive, self.archive_sha256, self.archive_size):
+            return "verified extraction, kept"
+        error = _remove_tree(self.path)
+        return f"partial extraction, not removed: {error}" if error else "partial extraction, removed"
+
+    def report(self) -> dict[str, Any]:
+        return {"path": self.path, "existed": self.existed, "outcome": self.outcome}
+
+
+@dataclass(eq=False)
+class DatasetKeeping:
+    """Every file and folder one loader may read or replace, for every Keras line's layout."""
+
+    name: str
+    files: list[Safekeeping] = field(default_factory=list)
+    folders: list[FolderKeeping] = field(default_factory=list)
+
+    @classmethod
+    def protect(
+        cls, dataset: Any, env: dict[str, str] | None = None, margin: int = 64 << 20
+    ) -> DatasetKeeping:
+        """Keep ``dataset``'s files (a :class:`~mnist_doctor.dataset_table.Dataset`) safe."""
+        keeping = cls(dataset.name)
+        subdir = dataset.cache_subdir
+        for data_file in dataset.files:
+            spec = data_file.spec
+            limit = spec.size + margin
+            if dataset.archive is None:
+                keeper = Safekeeping(spec.sha256, spec.size, limit)
+                keeping.files.append(keeper.protect(candidate_paths(data_file.name, env, subdir)))
+                continue
+            for layout in dataset.archive.layouts:
+                archives = candidate_paths(layout.archive, env, subdir)
+                keeping.files.append(Safekeeping(spec.sha256, spec.size, limit).protect(archives))
+                inner = os.path.relpath(layout.members_dir, layout.folder)
+                members = tuple(os.path.normpath(os.path.join(inner, m)) for m in dataset.archive.members)
+                folders = candidate_paths(layout.folder, env, subdir)
+                for archive, folder in zip(archives, folders, strict=True):  # both from the same bases
+                    room = 3 * spec.size + margin  # the extracted members are about as large as the archive
+                    kept = FolderKeeping(folder, members, archive, spec.sha256, spec.size, room)
+                    keeping.folders.append(kept.protect())
+        return keeping
+
+    @property
+    def refused(self) -> list[Refusal]:
+        found = [r for k in self.files for r in k.refused]
+        return found + [Refusal(f.path, f.refusal) for f in self.folders if f.refusal]
+
+    def restore(self) -> None:
+        for keeper in self.files:
+            keeper.restore()
+        for folder in self.folders:
+            folder.restore()
+
+    def report(self) -> dict[str, Any]:
+        reports = [k.report() for k in self.files]
+        return {
+            "kept": [e for r in reports for e in r["kept"]],
+            "refused": [r.to_dict() for r in self.refused],
+            "new": [e for r in reports for e in r["new"]],
+            "folders": [f.report() for f in self.folders if f.existed or f.outcome != "nothing"],
+        }

@@ -53,7 +53,13 @@ class Mitm:
 
 @contextlib.contextmanager
 def mitm_proxy(
-    tmp: Path, fault: str, *, proxyauth: str | None = None, fault_file: Path | None = None
+    tmp: Path,
+    fault: str,
+    *,
+    proxyauth: str | None = None,
+    fault_file: Path | None = None,
+    fault_dir: Path | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> Iterator[Mitm]:
     """Start ``mitmdump`` answering for the dataset host with ``fault``; stop it afterwards."""
     if MITMDUMP is None:
@@ -80,6 +86,10 @@ def mitm_proxy(
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "MNIST_DOCTOR_FAULT": fault}
     if fault_file:
         env["MNIST_DOCTOR_FAULT_FILE"] = str(fault_file)
+    if fault_dir:
+        env["MNIST_DOCTOR_FAULT_DIR"] = str(fault_dir)
+    if hosts:
+        env["MNIST_DOCTOR_FAULT_HOSTS"] = ",".join(hosts)
     log = (tmp / "mitmdump.log").open("w")
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -4,7 +4,10 @@ Used by tests/load_fixtures.py. The proxy never contacts any upstream: every oth
 a 502 from here, so tests only ever talk to 127.0.0.1.
 Faults: ``html`` (a block page), ``truncated`` (Content-Length larger than the body, then
 close), ``cut`` (half of ``MNIST_DOCTOR_FAULT_FILE``, close-delimited, no Content-Length),
-``file`` (the bytes of ``MNIST_DOCTOR_FAULT_FILE``), ``hang`` (never answers).
+``file`` (the bytes of ``MNIST_DOCTOR_FAULT_FILE``), ``hang`` (never answers), ``dir`` (the file
+of ``MNIST_DOCTOR_FAULT_DIR`` named like the last part of the URL path, else 404: several
+loaders' synthetic files). ``MNIST_DOCTOR_FAULT_HOSTS`` (comma-separated) names other hosts to
+answer for (e.g. ``www.cs.toronto.edu`` for cifar); the default is the dataset host alone.
 """
 
 import asyncio
@@ -21,7 +24,8 @@ BLOCK_PAGE = (
 
 async def request(flow: http.HTTPFlow) -> None:
     fault = os.environ.get("MNIST_DOCTOR_FAULT", "html")
-    if flow.request.pretty_host != DATASET_HOST:
+    hosts = [h for h in os.environ.get("MNIST_DOCTOR_FAULT_HOSTS", DATASET_HOST).split(",") if h]
+    if flow.request.pretty_host not in hosts:
         flow.response = http.Response.make(502, b"no upstream in tests", {"content-type": "text/plain"})
         return
     if fault == "hang":
@@ -48,5 +52,15 @@ async def request(flow: http.HTTPFlow) -> None:
             flow.response = http.Response.make(
                 200, handle.read(), {"content-type": "application/octet-stream"}
             )
+    elif fault == "dir":
+        name = os.path.basename(flow.request.path.split("?", 1)[0])
+        path = os.path.join(os.environ["MNIST_DOCTOR_FAULT_DIR"], name)
+        if name and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                flow.response = http.Response.make(
+                    200, handle.read(), {"content-type": "application/octet-stream"}
+                )
+        else:
+            flow.response = http.Response.make(404, b"not here", {"content-type": "text/plain"})
     else:
         flow.response = http.Response.make(500, b"unknown fault " + fault.encode(), {})

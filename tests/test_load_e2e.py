@@ -13,18 +13,21 @@ import os
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from mnist_doctor.checks.load import failure_result, success_result
 from mnist_doctor.dataset import MNIST
+from mnist_doctor.dataset_table import table, with_pins
 from mnist_doctor.diagnoses import Diagnosis
 from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
 from mnist_doctor.model import FixKind
+from testkit.datasets import pins_json, write_fashion_mnist
 from testkit.doctor import clean_env, run_doctor
 from tests.load_fixtures import (
     HANG_TIMEOUT_S,
@@ -262,3 +265,83 @@ def test_full_run_says_when_network_checks_pass_but_load_data_fails(tmp_path: Pa
     assert consistency["summary"].startswith(
         "network checks passed but load_data failed with transfer truncated"
     )
+
+
+# -- other keras.datasets loaders through the same intercepting proxy (issue 14) -----------------
+
+
+@needs_mitmdump
+def test_fashion_html_download_is_named_and_removed(tmp_path: Path) -> None:
+    """Keras downloads Fashion-MNIST's four files without any hash: a block page lands as the .gz."""
+    loader = table()["fashion_mnist"]
+    home = tmp_path / "home"
+    with mitm_proxy(tmp_path, "html") as mitm:
+        env = probe_env(home, proxy=mitm.url(), ca_file=mitm.ca_file)
+        run = run_load_probe(
+            sys.executable, "tf", PROBE_TIMEOUT_S, env=env, cwd=str(tmp_path), datasets=(loader,)
+        )
+    view = run.view("fashion_mnist")
+    calls = run.loader("fashion_mnist")["get_file"]
+    assert [c["origin"] for c in calls] == [f.spec.origin for f in loader.files], run.run.stderr[-2000:]
+    assert all(c["file_hash"] is None for c in calls)  # Keras pins nothing for these
+    assert "Not a gzipped file (b'<!')" in view.error["message"]
+    diag = diagnose(view, host=HOST, target_python=sys.executable, dataset=loader)
+    assert diag.name == "bad-gzip", diag
+    assert "the cached train-labels-idx1-ubyte.gz is an HTML page" in diag.summary
+    assert "--clear-cache --dataset fashion_mnist" in diag.hint
+    new = run.others_safekeeping["fashion_mnist"]["new"]
+    assert {n["outcome"] for n in new} == {"partial download, removed"} and len(new) == 4
+    assert not list((home / ".keras" / "datasets" / "fashion-mnist").iterdir())  # nothing left behind
+
+
+@needs_mitmdump
+def test_fashion_synthetic_download_loads_and_verified_files_stay(tmp_path: Path) -> None:
+    served = write_fashion_mnist(tmp_path / "served")
+    pins = json.loads(pins_json(list(served.values())))
+    loader = with_pins(table()["fashion_mnist"], {k: (v[0], v[1]) for k, v in pins.items()})
+    home = tmp_path / "home"
+    with mitm_proxy(tmp_path, "dir", fault_dir=tmp_path / "served") as mitm:
+        env = probe_env(home, proxy=mitm.url(), ca_file=mitm.ca_file)
+        run = run_load_probe(
+            sys.executable, "tf", PROBE_TIMEOUT_S, env=env, cwd=str(tmp_path), datasets=(loader,)
+        )
+    assert run.loader("fashion_mnist")["status"] == "ok", run.run.stderr[-2000:]
+    arrays = run.view("fashion_mnist").stage("load_data")["value"]["arrays"]
+    assert arrays["x_train"]["shape"] == [12, 28, 28] and arrays["x_test"]["shape"] == [6, 28, 28]
+    new = run.others_safekeeping["fashion_mnist"]["new"]
+    assert {n["outcome"] for n in new} == {"verified download, kept"} and len(new) == 4
+    cached = home / ".keras" / "datasets" / "fashion-mnist"
+    assert {p.name: p.read_bytes() for p in cached.iterdir()} == {
+        n: p.read_bytes() for n, p in served.items()
+    }
+
+
+@needs_mitmdump
+def test_cifar_download_cut_by_our_budget_is_a_skip(tmp_path: Path) -> None:
+    """cifar10's host never answers: the doctor's --timeout ends it; never a fail, nothing left behind."""
+    keras_home = tmp_path / ".keras"
+    with mitm_proxy(tmp_path, "hang", hosts=("www.cs.toronto.edu",)) as mitm:
+        env = clean_env(
+            tmp_path,
+            KERAS_HOME=str(keras_home),
+            HTTPS_PROXY=mitm.url(),
+            SSL_CERT_FILE=str(mitm.ca_file),
+            PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        )
+        env.pop("REQUESTS_CA_BUNDLE", None)
+        started = time.monotonic()
+        done = run_doctor(
+            "--select", "load", "--format", "json", "--timeout", "30", "--dataset", "cifar10",
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    real = done.result("load.real")
+    assert real["status"] == "skip", real
+    assert (
+        "cifar10: skip — load_data did not finish: cut by the doctor's budget (--timeout 30s)"
+        in real["summary"]
+    )
+    assert real["data"]["datasets"]["cifar10"]["cut_by_budget"] is True
+    assert took <= 30 + 2 + 3, took  # --timeout + 2 s, plus the doctor's own interpreter start-up
+    left = [p.name for p in (keras_home / "datasets").iterdir()] if (keras_home / "datasets").exists() else []
+    assert left == [], left

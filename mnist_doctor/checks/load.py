@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from mnist_doctor import npz_check
 from mnist_doctor.compat_table import declared_specs
 from mnist_doctor.dataset import DEFAULT_ORIGIN, MNIST, DatasetSpec
+from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.diagnoses import CACHE, IMPORT, NETWORK, Diagnosis
 from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
-from mnist_doctor.facts.load_probe import LoadProbe
+from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
 
@@ -38,11 +38,6 @@ def _tf_minor(facts: Facts) -> str | None:
     return f"{tf.major}.{tf.minor}" if tf else None
 
 
-#: Verdicts of the copy Keras reads under which ``load_data`` changes nothing and needs no network:
-#: the pinned file is read; a folder or an unreadable file makes Keras fail before any download.
-_READ_ONLY_VERDICTS = (npz_check.OK, npz_check.DIRECTORY, npz_check.UNREADABLE)
-
-
 def _declared(facts: Facts) -> dict[str, str]:
     """What TensorFlow's ``Requires-Dist`` declares for each package (empty when unknown)."""
     try:
@@ -57,31 +52,28 @@ def read_only_skip(facts: Facts, options: Options, dataset: DatasetSpec, target_
 
     Keras discards a cached copy that is not the pinned file and downloads over it (and a
     dangling link or a FIFO is worse). The verdict of ``cache.integrity`` on the copy Keras
-    reads predicts that, so the probe is not even started then; ``None`` means it is safe.
+    reads predicts that (the ``load_gates`` fact), so the probe is not even started then;
+    ``None`` means it is safe.
     """
-    mode = "--offline" if options.offline else "--dry-run"
-    try:
-        cache = facts.get("keras_cache")
-    except Exception as exc:
-        return Result.skip(f"{mode}: load_data not run: cannot tell which file Keras reads ({exc})")
-    copy = npz_check.inspect_copy(cache.dataset_path, dataset, with_partials=False)
-    if copy.verdict in _READ_ONLY_VERDICTS:
+    gate = facts.get("load_gates").get("mnist")
+    if gate is None:
         return None
-    size_mb = f"{dataset.size / 1e6:.1f} MB"
-    if copy.verdict == npz_check.MISSING:
-        what = f"load_data would download mnist.npz ({size_mb}) from {keras_host()} into {cache.dataset_path}"
-    else:
-        what = (
-            f"Keras would discard the copy it reads ({copy.summary.split(':')[0]}) and download "
-            f"{size_mb} over it"
-        )
+    return gate_result(gate, options, target_python)
+
+
+def gate_result(gate: LoadGate, options: Options, target_python: str, name: str = "mnist") -> Result:
+    """The skip of a loader that ``--offline``/``--dry-run`` does not call, with the way to test it."""
+    mode = "--offline" if options.offline else "--dry-run"
+    if "verdict" not in gate.data:
+        return Result.skip(f"{mode}: load_data not run: {gate.reason}")
     why = "no network is used" if options.offline else "nothing may change"
+    flag = "" if name == "mnist" else f" --dataset {name}"
     return Result.skip(
-        f"{mode}: load_data not run: {what}; under {mode} {why}",
-        details=[f"{cache.dataset_path}: {copy.summary}"],
-        hint=f"{doctor_command(target_python, '--seed FILE')}   # or, with a network: "
-        + doctor_command(target_python, "--fetch"),
-        data={"read_only": True, "verdict": copy.verdict, "path": str(cache.dataset_path)},
+        f"{mode}: load_data not run: {gate.reason}; under {mode} {why}",
+        details=list(gate.details),
+        hint=f"{doctor_command(target_python, '--seed FILE' + flag)}   # or, with a network: "
+        + doctor_command(target_python, "--fetch" + flag),
+        data=dict(gate.data),
     )
 
 
@@ -216,47 +208,238 @@ def budget_result(
 
 
 class RealLoadCheck(BaseCheck):
-    """Call the real tf.keras.datasets.mnist.load_data() in the target interpreter."""
+    """Call the real tf.keras.datasets.<name>.load_data() of every selected loader in the target."""
 
     id = "load.real"
     title = "the real load_data()"
     slow = True
 
-    def run(self, facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result:
-        if options.offline or options.dry_run:
-            skip = read_only_skip(facts, options, dataset, target_python)
-            if skip is not None:
-                return skip
-        probe: LoadProbe = facts.get("load_probe")
-        if probe.refused:
-            return Result.skip(
-                f"load_data not run: Keras would read {probe.refused.get('path')}, which the doctor "
-                "cannot keep safe",
-                details=[r["path"] + ": " + r["reason"] for r in probe.safekeeping.get("refused", [])],
-                hint="see cache.integrity for what lies there and how to fix it",
-                data={"refused": probe.refused},
-            )
-        if probe.succeeded:
-            result = success_result(probe, dataset)
-            result.details += safekeeping_details(probe)
-            return result
-        diag = diagnose(
-            probe,
-            host=keras_host(),
-            target_python=target_python,
-            tf_minor=_tf_minor(facts),
-            declared=_declared(facts),
-            # load_data always asks Keras' own host; a fetch fix needs another place to download from.
-            mirror=dataset.origin if dataset.origin != DEFAULT_ORIGIN else None,
+    def run(
+        self,
+        facts: Facts,
+        options: Options,
+        dataset: DatasetSpec,
+        datasets: tuple[Dataset, ...],
+        target_python: str,
+    ) -> Result:
+        names = tuple(d.name for d in datasets)
+        if names in ((), ("mnist",)):
+            return mnist_result(facts, options, dataset, target_python)
+        return several_result(facts, options, dataset, datasets, target_python)
+
+
+def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result:
+    """MNIST's verdict (the whole check when only MNIST is selected, as before ``--dataset``)."""
+    if options.offline or options.dry_run:
+        skip = read_only_skip(facts, options, dataset, target_python)
+        if skip is not None:
+            return skip
+    probe: LoadProbe = facts.get("load_probe").view("mnist")
+    if probe.refused:
+        return Result.skip(
+            f"load_data not run: Keras would read {probe.refused.get('path')}, which the doctor "
+            "cannot keep safe",
+            details=[r["path"] + ": " + r["reason"] for r in probe.safekeeping.get("refused", [])],
+            hint="see cache.integrity for what lies there and how to fix it",
+            data={"refused": probe.refused},
         )
-        if diag.status is Status.SKIP:  # not a fault of this machine: the test was not possible offline
-            return Result.skip(
-                f"--offline: load_data not completed: {diag.summary}",
-                details=safekeeping_details(probe),
-                hint=diag.hint,
-                data={"cause": diag.name, "read_only": True},
+    if probe.succeeded:
+        result = success_result(probe, dataset)
+        result.details += safekeeping_details(probe)
+        return result
+    diag = diagnose(
+        probe,
+        host=keras_host(),
+        target_python=target_python,
+        tf_minor=_tf_minor(facts),
+        declared=_declared(facts),
+        # load_data always asks Keras' own host; a fetch fix needs another place to download from.
+        mirror=dataset.origin if dataset.origin != DEFAULT_ORIGIN else None,
+    )
+    if diag.status is Status.SKIP:  # not a fault of this machine: the test was not possible offline
+        return Result.skip(
+            f"--offline: load_data not completed: {diag.summary}",
+            details=safekeeping_details(probe),
+            hint=diag.hint,
+            data={"cause": diag.name, "read_only": True},
+        )
+    return failure_result(diag, probe, options)
+
+
+def loader_result(
+    facts: Facts, options: Options, loader: Dataset, probe: LoadProbe, target_python: str
+) -> Result:
+    """One loader other than MNIST: its own outcome inside the shared probe."""
+    record = probe.loader(loader.name)
+    status = record.get("status")
+    if status == "missing":
+        return Result.skip(
+            f"this Keras has no {loader.name} loader ({record.get('reason')})",
+            data={"missing": True},
+        )
+    if status == "refused":
+        return Result.skip(
+            f"load_data not run: {record.get('reason')}",
+            details=[
+                r["path"] + ": " + r["reason"] for r in probe.view(loader.name).safekeeping.get("refused", [])
+            ],
+            hint="see cache.integrity for what lies there "
+            f"(`{doctor_command(target_python, '--dataset ' + loader.name)}`)",
+            data={"refused": record.get("reason")},
+        )
+    view = probe.view(loader.name)
+    own_stage = view.stage("load_data")
+    if own_stage is None:
+        if probe.import_failed or probe.run.launch_error:
+            diag = diagnose(
+                view,
+                host=loader.hosts[0],
+                target_python=target_python,
+                dataset=loader,
+                tf_minor=_tf_minor(facts),
+                declared=_declared(facts),
             )
-        return failure_result(diag, probe, options)
+            return failure_result(diag, view, options)
+        if probe.cut_by_budget or probe.run.timed_out:
+            return Result.skip(
+                "load_data not reached: the probe was cut by the doctor's budget "
+                f"(--timeout {options.timeout:g}s) before this loader",
+                hint=f"mnist-doctor --dataset {loader.name}   # examine it alone",
+                data={"cut_by_budget": True},
+            )
+        return Result.skip("load_data not reached: the probe ended before this loader", data={})
+    if own_stage.get("ok"):
+        return loader_success(view, loader)
+    if not own_stage.get("exception") and probe.cut_by_budget:
+        partial = view.partial_files()
+        return Result.skip(
+            f"load_data did not finish: cut by the doctor's budget (--timeout {options.timeout:g}s) after "
+            f"{probe.run.elapsed_s:.1f}s, while {loader.name} was loading",
+            details=[
+                "this is the doctor's own time limit, not a fault found here",
+                *(
+                    f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — {p['outcome']}"
+                    for p in partial
+                ),
+            ],
+            hint=f"mnist-doctor --dataset {loader.name} --timeout {max(300, int(options.timeout * 3))}"
+            "   # allow the real load_data more time",
+            data={"cut_by_budget": True},
+        )
+    diag = diagnose(
+        view,
+        host=loader.hosts[0],
+        target_python=target_python,
+        tf_minor=_tf_minor(facts),
+        declared=_declared(facts),
+        dataset=loader,
+    )
+    if diag.status is Status.SKIP:
+        return Result.skip(
+            f"--offline: load_data not completed: {diag.summary}",
+            hint=diag.hint,
+            data={"cause": diag.name, "read_only": True},
+        )
+    return failure_result(diag, view, options)
+
+
+def loader_success(view: LoadProbe, loader: Dataset) -> Result:
+    """Shapes and dtypes of what the loader returned, and the files it read."""
+    value = (view.stage("load_data") or {}).get("value") or {}
+    arrays = value.get("arrays") or {}
+    details = [f"{n}: {tuple(a.get('shape') or ())} {a.get('dtype')}" for n, a in arrays.items()]
+    details += [
+        f"read {f.get('path')}" + ("/" if f.get("dir") else f" ({f.get('size', 0):,} bytes)")
+        for f in value.get("files") or []
+        if f
+    ]
+    details += safekeeping_details(view)
+    train = (arrays.get("x_train") or {}).get("shape") or []
+    test = (arrays.get("x_test") or {}).get("shape") or []
+    count = f"{train[0]}+{test[0]} samples" if train and test else "its arrays"
+    return Result.ok(
+        f"load_data works: {count}",
+        details=details,
+        data={"succeeded": True, "arrays": arrays, "elapsed_s": value.get("elapsed_s")},
+    )
+
+
+#: Worst first: the status a check of several loaders reports.
+_RANK = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.OK: 3, Status.SKIP: 4}
+
+
+def several_result(
+    facts: Facts, options: Options, dataset: DatasetSpec, datasets: tuple[Dataset, ...], target_python: str
+) -> Result:
+    """Every selected loader inside ``load.real``: worst status, each non-ok loader named."""
+    gates: dict[str, LoadGate] = facts.get("load_gates") if (options.offline or options.dry_run) else {}
+    runnable = [d for d in datasets if d.name not in gates]
+    probe: LoadProbe | None = facts.get("load_probe") if runnable else None
+    parts: list[tuple[str, Result]] = []
+    shorts: dict[str, str] = {}
+    for loader in datasets:
+        if loader.name in gates:
+            gate = gates[loader.name]
+            result = gate_result(gate, options, target_python, loader.name)
+            mode = "--offline" if options.offline else "--dry-run"
+            shorts[loader.name] = f"not run under {mode}: {gate.short or gate.reason}"
+        elif probe is None:
+            continue
+        elif loader.name == "mnist":
+            result = mnist_result(facts, options, dataset, target_python)
+        else:
+            result = loader_result(facts, options, loader, probe, target_python)
+        parts.append((loader.name, result))
+    return combine(parts, shorts)
+
+
+def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = None) -> Result:
+    """One result from each loader's: worst status, non-ok loaders named, details and data per loader.
+
+    ``shorts`` are briefer summaries for the combined line (the details keep the full ones).
+    """
+    shorts = shorts or {}
+    worst = min((r.status for _, r in parts), key=lambda s: _RANK[s], default=Status.SKIP)
+    if worst == Status.SKIP or all(r.status in (Status.OK, Status.SKIP) for _, r in parts):
+        worst = Status.OK if any(r.status == Status.OK for _, r in parts) else Status.SKIP
+    not_ok = [(n, r) for n, r in parts if r.status != Status.OK]
+    ok_names = [n for n, r in parts if r.status == Status.OK]
+    pieces = [
+        f"{n}: {r.status.value} — {shorts.get(n) or r.summary}"
+        for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
+    ]
+    if ok_names:
+        pieces.append("load_data works for " + ", ".join(ok_names))
+    details = [f"{n}: {r.status.value} — {r.summary}" for n, r in parts]
+    for n, r in parts:
+        details += [f"  {n}: {d}" for d in r.details]
+    hints = list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status != Status.SKIP))
+    hints += list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status == Status.SKIP))
+    first_bad = next((r for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])), None)
+    data: dict[str, Any] = {
+        "datasets": {n: {"status": r.status.value, "summary": r.summary, **r.data} for n, r in parts},
+        "succeeded": bool(parts) and all(r.status == Status.OK for _, r in parts),
+    }
+    if first_bad is not None and worst in (Status.FAIL, Status.WARN):
+        for key in ("cause", "category", "cut_by_budget"):
+            if key in first_bad.data:
+                data[key] = first_bad.data[key]
+    # Each failing loader's steps, each naming its loader (``--fix`` acts on that loader alone;
+    # MNIST's name none): the same step from several loaders (an import failure's pip) once.
+    fixes = {
+        (fix.kind, fix.argv, fix.dataset): fix
+        for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
+        if r.status in (Status.FAIL, Status.WARN)
+        for fix in r.fixes
+    }
+    return Result(
+        status=worst,
+        summary="; ".join(pieces) or "no loader selected",
+        details=details,
+        hint="\n".join(hints) or None,
+        data=data,
+        fixes=tuple(fixes.values()),
+    )
 
 
 def _registered(families: tuple[str, ...]) -> list[Any]:

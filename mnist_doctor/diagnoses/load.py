@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 from mnist_doctor.dataset import MNIST
+from mnist_doctor.dataset_table import table
 from mnist_doctor.diagnoses import (
     CACHE,
     IMPORT,
@@ -34,7 +35,7 @@ from mnist_doctor.diagnoses.imports import classify_import_failure
 from mnist_doctor.diagnoses.network import NetworkCause, classify
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import clear_cache_fix, doctor_command, fetch_fix
-from mnist_doctor.model import Fix, Status
+from mnist_doctor.model import Fix, FixKind, Status
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
 OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
@@ -51,6 +52,8 @@ class Evidence:
     text: str  # messages of the error and its chain, then the tail of stderr
     host: str
     target_python: str
+    #: The loader that failed (a :class:`~mnist_doctor.dataset_table.Dataset`); None: MNIST.
+    dataset: Any = None
     #: The mirror a fetch fix downloads from (``--origin``/``MNIST_DOCTOR_ORIGIN``), if one is set.
     mirror: str | None = None
 
@@ -458,6 +461,7 @@ def diagnose(
     target_python: str,
     tf_minor: str | None = None,
     declared: dict[str, str] | None = None,
+    dataset: Any = None,
     mirror: str | None = None,
 ) -> Diagnosis:
     """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
@@ -466,7 +470,30 @@ def diagnose(
 
     ``declared`` maps distributions to the specifiers TensorFlow declares for them, so an
     import failure's fix installs what TensorFlow asks for (see ``classify_import_failure``).
+    ``dataset`` is the loader whose view ``probe`` is (:meth:`LoadProbe.view`); None is MNIST.
     """
+    found = _diagnose(
+        probe,
+        host=host,
+        target_python=target_python,
+        tf_minor=tf_minor,
+        declared=declared,
+        dataset=dataset,
+        mirror=mirror,
+    )
+    return for_dataset(found, dataset, target_python)
+
+
+def _diagnose(
+    probe: LoadProbe,
+    *,
+    host: str,
+    target_python: str,
+    tf_minor: str | None,
+    declared: dict[str, str] | None,
+    dataset: Any,
+    mirror: str | None,
+) -> Diagnosis:
     run = probe.run
     if run.launch_error:
         return Diagnosis(
@@ -505,8 +532,8 @@ def diagnose(
             "rerun with --verbose for the probe's stderr",
         )
     types, text = _chain_text(error)
-    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, mirror)
-    found_cause = RULES.first(ev)
+    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, dataset, mirror)
+    found_cause = DATASET_RULES.first(ev) or RULES.first(ev)
     if found_cause is not None:
         return found_cause
     return Diagnosis(
@@ -515,3 +542,186 @@ def diagnose(
         f"{types[0].rsplit('.', 1)[-1]}: {str(error.get('message'))[:200]}",
         "rerun with --verbose for the full traceback, and include it in a bug report",
     )
+
+
+# -- Rules for every keras.datasets loader (--dataset) -------------------------------------------
+# Tried before RULES. They match the texts the real loaders raise (gzip, open, numpy.load),
+# never bare exception types, and name the loader and its file.
+
+
+def _loader(ev: Evidence) -> Any:
+    """The failing loader (MNIST's row of the table when none was given)."""
+    return ev.dataset if ev.dataset is not None else table()["mnist"]
+
+
+def dataset_route(target_python: str, dataset: Any) -> str:
+    """The way around a host that cannot be reached (or is too slow), for one loader's files."""
+    files = " and ".join(f.name for f in dataset.files if f.kind != "json")
+    flag = f"--dataset {dataset.name}"
+    return (
+        f"copy {files} from a machine that has it and run "
+        f"`{doctor_command(target_python, f'--seed FILE {flag}')}`, "
+        f"or `{doctor_command(target_python, f'--fetch --mirror URL {flag}')}`"
+    )
+
+
+def for_dataset(found: Diagnosis, dataset: Any, target_python: str) -> Diagnosis:
+    """A generic (MNIST-worded) cause retold for another loader: its file, its offline route.
+
+    Its fixes too: a clear step clears that loader's files; a fetch step is dropped (the mirror
+    was named for ``mnist.npz``); package commands stay as they are.
+    """
+    if dataset is None or dataset.name == "mnist":
+        return found
+    main_file = next((f.name for f in dataset.files if f.kind != "json"), dataset.name)
+    fixes = tuple(
+        clear_cache_fix(target_python, fix.why.replace("mnist.npz", main_file), dataset.name)
+        if fix.kind is FixKind.CLEAR_CACHE
+        else fix
+        for fix in found.fixes
+        if fix.kind is not FixKind.FETCH
+    )
+    return replace(
+        found,
+        summary=found.summary.replace("mnist.npz", main_file).replace(
+            "loading MNIST", f"loading {dataset.name}"
+        ),
+        hint=found.hint.replace(offline_route(target_python), dataset_route(target_python, dataset)).replace(
+            "--clear-cache`", f"--clear-cache --dataset {dataset.name}`"
+        ),
+        fixes=fixes,
+    )
+
+
+def _clear(ev: Evidence, loader: Any, why: str) -> Fix:
+    """The clear step for ``loader``'s files (MNIST's names no dataset: it is the default)."""
+    return clear_cache_fix(ev.target_python, why, None if loader.name == "mnist" else loader.name)
+
+
+def _left_file(ev: Evidence, name: str) -> dict[str, Any] | None:
+    return next((f for f in ev.left_behind() if str(f.get("path", "")).endswith("/" + name)), None)
+
+
+def _gzip_problem(path: str) -> str | None:
+    """Read a cached ``.gz`` through (in blocks, nothing kept): None when whole, else what is wrong."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except EOFError:
+        return "truncated"
+    except (OSError, zlib.error) as exc:
+        return f"not a valid gzip file ({str(exc)[:80]})"
+    return None
+
+
+def _bad_gzip(ev: Evidence) -> Diagnosis | None:
+    """Fashion-MNIST's ``.gz`` files carry no hash in Keras: an HTML page or a cut file is read as is."""
+    loader = _loader(ev)
+    gz = [f for f in loader.files if f.kind == "idx-gz"]
+    if not gz or not ev.search(
+        r"Not a gzipped file|Compressed file ended before the end-of-stream marker|BadGzipFile|"
+        r"CRC check failed|Incorrect length of data produced"
+    ):
+        return None
+    bad = None
+    what = "not a valid gzip file"
+    for data_file in gz:
+        state = _left_file(ev, data_file.name)
+        if state is None:
+            continue
+        if state.get("looks_html"):
+            bad, what = state, f"an HTML page ({state.get('size', 0):,} bytes), not the gzip file"
+            break
+        problem = _gzip_problem(str(state.get("path")))
+        if problem is not None:
+            got, want = state.get("size", 0), data_file.spec.size
+            bad = state
+            what = f"truncated ({got:,} of {want:,} bytes)" if problem == "truncated" else problem
+            break
+    path = str(bad["path"]) if bad else f"{loader.cache_subdir}/<one of its .gz files>"
+    name = path.rsplit("/", 1)[-1]
+    clear = _clear(ev, loader, f"the cached {name} is {what}")
+    fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
+    return Diagnosis(
+        "bad-gzip",
+        CACHE,
+        f"Keras does not check {loader.name}'s files; the cached {name} is {what}",
+        f"remove them with `{clear.command}`, then re-run your code or `{fetch}`",
+        details=(f"{path}: {what}",),
+        fixes=(clear,),
+    )
+
+
+def _half_extracted(ev: Evidence) -> Diagnosis | None:
+    """An extraction folder that lacks a member: Keras 2/tf-keras never extract over an existing folder."""
+    loader = _loader(ev)
+    archive = loader.archive
+    if archive is None:
+        return None
+    match = ev.search(rf"No such file or directory: '([^']*{re.escape(archive.inner)}[^']*)'")
+    if not match:
+        return None
+    missing = match.group(1)
+    folder, member = missing.rsplit("/", 1) if "/" in missing else (missing, missing)
+    archive_name = loader.files[0].name
+    clear = _clear(ev, loader, f"{folder} is half-extracted")
+    return Diagnosis(
+        "half-extracted",
+        CACHE,
+        f"{loader.name}: the extracted folder {folder} lacks {member} — a half-extracted "
+        f"{archive_name} (Keras before 3.6 never re-extracts a folder that exists)",
+        f"remove the folder and its archive with `{clear.command}`, then re-run your code (or "
+        f"`{doctor_command(ev.target_python, f'--fetch --dataset {loader.name}')}`)",
+        details=(f"missing: {missing}",),
+        fixes=(clear,),
+    )
+
+
+def _pickle_refused(ev: Evidence) -> Diagnosis | None:
+    """Keras 3.15 loads mnist/boston/california with ``allow_pickle=False``; an old copy holds objects."""
+    if not ev.search(r"Object arrays cannot be loaded when allow_pickle=False"):
+        return None
+    loader = _loader(ev)
+    name = next((f.name for f in loader.files if f.kind == "npz"), loader.files[0].name)
+    clear = _clear(ev, loader, f"{name} holds pickled object arrays")
+    fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
+    return Diagnosis(
+        "pickled-npz",
+        CACHE,
+        f"the cached {name} of {loader.name} holds object arrays, which this Keras refuses to unpickle "
+        "(allow_pickle=False): an old or foreign copy",
+        f"remove it with `{clear.command}`, then re-run your code or `{fetch}`",
+        fixes=(clear,),
+    )
+
+
+def _dataset_offline_guard(ev: Evidence) -> Diagnosis | None:
+    """Another loader wanted the network under ``--offline``: name its file and its own route."""
+    loader = _loader(ev)
+    if loader.name == "mnist" or not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
+        return None
+    call = ev.probe.answer.get("get_file") or {}
+    wanted = str((call.get("args") or {}).get("origin") or "").rsplit("/", 1)[-1] or loader.files[0].name
+    return Diagnosis(
+        OFFLINE_DOWNLOAD,
+        NETWORK,
+        f"Keras wanted to download {wanted} for {loader.name} (no cached copy it accepts); "
+        "--offline kept the probe off the network",
+        f"with a network, run `{doctor_command(ev.target_python, f'--dataset {loader.name}')}`; offline: "
+        + dataset_route(ev.target_python, loader),
+        status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
+    )
+
+
+DATASET_RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
+    (
+        _rule("dataset-offline-download", _dataset_offline_guard),
+        _rule("pickled-npz", _pickle_refused),
+        _rule("bad-gzip", _bad_gzip),
+        _rule("half-extracted", _half_extracted),
+    )
+)

@@ -7,6 +7,13 @@ fact of a run: the check that asks for it is marked ``slow`` and starts first.
 The probe must not change the patient: every cached file Keras may read is kept safe
 around it (:mod:`mnist_doctor.safekeeping`), and under ``--offline`` the probe's own
 sockets are disabled, so Keras cannot reach the network even if it wanted to.
+
+With ``--dataset`` the same process calls every selected loader in turn (MNIST first, then the
+others from the smallest download to the largest, so a slow 170 MB archive cut by the budget
+costs only itself); :meth:`LoadProbe.view` shows one loader's part as an MNIST-shaped probe, so
+the failure rules and the budget logic apply to each loader unchanged. Under ``--offline`` or
+``--dry-run``, :func:`load_gates` says which loaders would download or extract into the
+user's cache: the probe does not call them.
 """
 
 from __future__ import annotations
@@ -14,19 +21,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import threading
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from mnist_doctor import npz_check
 from mnist_doctor.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.dataset import MNIST
+from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts import Facts, Options, fact
-from mnist_doctor.safekeeping import Safekeeping, candidate_paths
+from mnist_doctor.npz_check import DIRECTORY, OK, UNREADABLE, sha256_stream
+from mnist_doctor.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
 from mnist_doctor.subproc import ScriptRun, run_script
 
 #: A cached file larger than this is not copied aside (and so not offered to Keras): the
 #: size past which ``npz_check`` refuses to read a file at all.
 MAX_KEPT_BYTES = MNIST.max_file_size
+#: Verdicts of the copy Keras reads under which ``load_data`` changes nothing and needs no network:
+#: the pinned file is read; a folder or an unreadable file makes Keras fail before any download.
+MNIST_READ_ONLY_VERDICTS = (OK, DIRECTORY, UNREADABLE)
 #: Stages of ``target/load_probe.py`` that import (same names as ``target/import_probe.py``).
 IMPORT_STAGES = ("numpy", "tensorflow", "tf.keras", "keras")
 
@@ -39,6 +54,52 @@ class LoadProbe:
     requested_mode: str
     #: What :class:`~mnist_doctor.safekeeping.Safekeeping` kept, restored and refused.
     safekeeping: dict[str, Any] = field(default_factory=dict)
+    #: Loaders other than MNIST that the probe was asked to call, in the order it called them.
+    others: tuple[str, ...] = ()
+    #: Their safekeeping reports, by loader name.
+    others_safekeeping: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def loader(self, name: str) -> dict[str, Any]:
+        """What the target recorded for loader ``name`` (``status``: ok, failed, started, missing...)."""
+        loaders = self.answer.get("loaders") or {}
+        record = loaders.get(name) if isinstance(loaders, dict) else None
+        return record if isinstance(record, dict) else {}
+
+    def view(self, name: str) -> LoadProbe:
+        """Loader ``name``'s part of this run, shaped like an MNIST-only probe.
+
+        Its ``load_data`` stage is the loader's own, its ``get_file`` the loader's last call,
+        its files those the loader left behind; the run counts as timed out only when the
+        kill came during this loader. MNIST's view is the probe itself.
+        """
+        if name == "mnist":
+            later = (self.unfinished_stage() or "").startswith("load_data:")
+            if not later:
+                return self
+            # Killed while a later loader ran: MNIST's own part had finished.
+            return replace(self, run=replace(self.run, timed_out=False, interrupted=False))
+        record = self.loader(name)
+        own = next((r for r in self.answer.get("stages", []) if r.get("name") == f"load_data:{name}"), None)
+        stages = [r for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
+        if own is not None:
+            stages.append(dict(own, name="load_data"))
+        calls = record.get("get_file") or []
+        answer = {
+            k: v for k, v in self.answer.items() if k not in ("loaders", "refused", "left_behind", "tls")
+        }
+        answer.update(
+            stages=stages,
+            get_file={"args": calls[-1], "returned": calls[-1].get("returned")} if calls else {},
+            left_behind=record.get("left_behind") or [],
+            done=self.answer.get("done", False) or record.get("status") in ("ok", "failed"),
+        )
+        if record.get("tls"):
+            answer["tls"] = record["tls"]
+        during = own is not None and not own.get("ok") and not own.get("exception")
+        run = replace(self.run, answer=answer if self.run.answer is not None else None)
+        run = replace(run, timed_out=self.run.timed_out and during)
+        keeping = self.others_safekeeping.get(name, {})
+        return LoadProbe(run, self.requested_mode, keeping)
 
     @property
     def timeout_s(self) -> float:
@@ -127,9 +188,13 @@ class LoadProbe:
         A kill or crash after the imports finished is not an import problem.
         """
         stages = [r for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
-        imports_done = self.stage("load_data") is not None or self.answer.get("done", False)
+        # Any loader's stage (MNIST's ``load_data`` or another's ``load_data:<name>``) came after them.
+        loaders_started = any(
+            str(r.get("name", "")).split(":", 1)[0] == "load_data" for r in self.answer.get("stages", [])
+        )
+        imports_done = loaders_started or self.answer.get("done", False)
         answer = dict(self.answer, stages=stages, done=bool(imports_done))
-        after_imports = self.stage("load_data") is not None
+        after_imports = loaders_started
         return replace(
             self.run,
             answer=answer if self.run.answer is not None else None,
@@ -146,6 +211,11 @@ class LoadProbe:
         ]
 
 
+def run_order(datasets: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+    """MNIST first (as before ``--dataset``), then the smallest downloads before the largest."""
+    return tuple(sorted(datasets, key=lambda d: (d.name != "mnist", d.total_size, d.name)))
+
+
 def run_load_probe(
     python: str,
     mode: str,
@@ -154,36 +224,76 @@ def run_load_probe(
     env: dict[str, str] | None = None,
     cwd: str | None = None,
     offline: bool = False,
+    datasets: tuple[Dataset, ...] | None = None,
+    skip: dict[str, str] | None = None,
 ) -> LoadProbe:
     """Run ``target/load_probe.py`` with the user's cached files kept safe around it.
 
     ``env``/``cwd`` default to the doctor's own (the user's). Files Keras removes or replaces
     are put back before this returns, also when the probe was killed; a signal arriving
-    meanwhile leaves them to :func:`mnist_doctor.safekeeping.restore_all`.
+    meanwhile leaves them to :func:`mnist_doctor.safekeeping.restore_all`. ``datasets``
+    (default: MNIST only) are the loaders to call; ``skip`` names loaders not to call, and why.
     """
+    order = run_order(datasets) if datasets else ()
+    names = tuple(d.name for d in order) or ("mnist",)
+    skip_map = dict(skip or {})
     keeping = Safekeeping(MNIST.sha256, MNIST.size, MAX_KEPT_BYTES)
+    others: dict[str, DatasetKeeping] = {}
     try:
-        keeping.protect(candidate_paths(MNIST.file_name, env))
-        config = {"refuse": keeping.refused_paths, "offline": offline}
+        if "mnist" in names and "mnist" not in skip_map:
+            keeping.protect(candidate_paths(MNIST.file_name, env))
+        for loader in order:
+            if loader.name == "mnist" or loader.name in skip_map:
+                continue
+            kept = others[loader.name] = DatasetKeeping.protect(loader, env)
+            if kept.refused:
+                first = kept.refused[0]
+                skip_map[loader.name] = f"the doctor could not keep {first.path} safe: {first.reason}"
+        config: dict[str, Any] = {"refuse": keeping.refused_paths, "offline": offline}
+        if names != ("mnist",) or skip_map:
+            config["datasets"] = [n for n in names if not (n == "mnist" and n in skip_map)]
+            config["skip"] = {n: r for n, r in skip_map.items() if n != "mnist"}
         run = run_script(
             python, "load_probe.py", [mode, json.dumps(config)], timeout=timeout, env=env, cwd=cwd
         )
     finally:
         keeping.restore()
-    return LoadProbe(run, mode, keeping.report())
+        for kept in others.values():
+            kept.restore()
+    return LoadProbe(
+        run,
+        mode,
+        keeping.report(),
+        others=tuple(n for n in names if n != "mnist"),
+        others_safekeeping={n: k.report() for n, k in others.items()},
+    )
 
 
 @fact
-def load_probe(target_python: str, options: Options) -> LoadProbe:
-    """Call the real ``load_data`` in the target interpreter, in the user's working directory.
+def load_probe(
+    target_python: str, options: Options, datasets: tuple[Dataset, ...], facts: Facts
+) -> LoadProbe:
+    """Call the real ``load_data`` of every selected loader in the target, in the user's working directory.
 
     The probe picks ``tf`` or ``keras`` itself (``auto``: ``keras`` only when TensorFlow is
     absent), so it starts at once instead of waiting for the introspection that the
     ``keras_flavour`` prediction needs: it is the longest step of a run. It gets what is
-    left of the run's budget, minus the margin the check needs to report a kill.
+    left of the run's budget, minus the margin the check needs to report a kill. Under
+    ``--offline``/``--dry-run`` the loaders :func:`load_gates` stops are not called.
     """
+    skip: dict[str, str] = {}
+    if options.offline or options.dry_run:
+        skip = {name: gate.reason for name, gate in facts.get("load_gates").items()}
     share = options.budget.slice(reserve=REPORT_RESERVE_S)
-    return run_load_probe(target_python, "auto", share, cwd=os.getcwd(), offline=options.offline)
+    return run_load_probe(
+        target_python,
+        "auto",
+        share,
+        cwd=os.getcwd(),
+        offline=options.offline,
+        datasets=datasets if tuple(d.name for d in datasets) != ("mnist",) else None,
+        skip=skip,
+    )
 
 
 def start_early(facts: Facts) -> threading.Thread | None:
@@ -203,3 +313,150 @@ def start_early(facts: Facts) -> threading.Thread | None:
     thread = threading.Thread(target=compute, name="load_probe-early", daemon=True)
     thread.start()
     return thread
+
+
+@dataclass(frozen=True)
+class LoadGate:
+    """Why ``--offline``/``--dry-run`` does not call a loader: it would download or extract."""
+
+    reason: str
+    details: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    #: The reason in a few words, for a summary naming several loaders (no paths).
+    short: str = ""
+
+
+def _pinned(path: Path, sha256: str, size: int) -> str:
+    """``ok``, ``missing``, ``not-a-file`` or ``differs`` (size first, then the whole hash)."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "not-a-file"
+    if not stat.S_ISREG(info.st_mode):
+        return "not-a-file"
+    if info.st_size != size:
+        return "differs"
+    try:
+        with path.open("rb") as handle:
+            return "ok" if sha256_stream(handle) == sha256 else "differs"
+    except OSError:
+        return "not-a-file"
+
+
+def _size_mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1_000_000 else f"{size / 1e3:.0f} kB"
+
+
+def dataset_gate(
+    loader: Dataset, base: Path, kind: str | None, version: tuple[int, int] | None
+) -> LoadGate | None:
+    """Would ``loader.load_data()`` download, or extract into the cache under ``base``?
+
+    Keras reads a cached file without the network when it is the file Keras pins (for
+    Fashion-MNIST, which Keras does not check, when it is there at all); an archive is
+    extracted by Keras >= 3.6 on every call, by the older lines when the folder is missing.
+    A loader this Keras lacks is never gated: the probe finds it missing and calls nothing.
+    """
+    if loader.keras3_only and kind != "keras3":
+        return None
+    folder = base / loader.cache_subdir
+    missing: list[tuple[Path, Any]] = []
+    for data_file in loader.files:
+        if data_file.kind == "json":
+            continue  # the word indexes are read by get_word_index(), not by load_data()
+        spec = data_file.spec
+        if loader.archive is not None:
+            layout = loader.archive.layout(kind, version)
+            path = folder / layout.archive
+        else:
+            path = folder / data_file.name
+        state = _pinned(path, spec.sha256, spec.size) if data_file.keras_pin != "none" else "ok"
+        if data_file.keras_pin == "none" and not os.path.lexists(path):
+            state = "missing"
+        data = {"read_only": True, "verdict": state, "path": str(path)}
+        if state == "missing":
+            missing.append((path, data_file))
+            continue
+        if state != "ok":
+            return LoadGate(
+                f"Keras would discard {path} (not the file it pins) and download "
+                f"{data_file.name} ({_size_mb(spec.size)}) over it",
+                data=data,
+                short=f"would discard the cached {path.name} and download it again",
+            )
+        if loader.archive is not None:
+            target = folder / layout.folder
+            if layout.extracts_every_call:
+                return LoadGate(
+                    f"this Keras re-extracts {path.name} into {target} on every load_data call",
+                    data=dict(data, folder=str(target)),
+                    short=f"re-extracts {path.name} on every call",
+                )
+            if not os.path.lexists(target):
+                return LoadGate(
+                    f"load_data would extract {path.name} into {target} (missing)",
+                    data=dict(data, folder=str(target)),
+                    short=f"would extract {path.name} (no {target.name}/ yet)",
+                )
+    if not missing:
+        return None
+    size = _size_mb(sum(f.spec.size for _, f in missing))
+    host = missing[0][1].spec.host
+    names = missing[0][1].name if len(missing) == 1 else f"{len(missing)} files"
+    where = missing[0][0] if len(missing) == 1 else missing[0][0].parent
+    return LoadGate(
+        f"load_data would download {names} ({size}) from {host} into {where}",
+        details=tuple(f"{p}: not present" for p, _ in missing),
+        data={"read_only": True, "verdict": "missing", "path": str(missing[0][0])},
+        short=f"would download {names} ({size}) from {host}",
+    )
+
+
+@fact
+def load_gates(options: Options, datasets: tuple[Dataset, ...], facts: Facts) -> dict[str, LoadGate]:
+    """Under ``--offline``/``--dry-run``: the loaders whose real call would download or extract.
+
+    Empty otherwise. MNIST's gate is the verdict of the cache integrity rules on the copy
+    Keras reads (see ``checks/load.py``); the other loaders' come from :func:`dataset_gate`.
+    """
+    if not (options.offline or options.dry_run):
+        return {}
+    gates: dict[str, LoadGate] = {}
+    try:
+        cache = facts.get("keras_cache")
+        flavour = facts.get("keras_flavour")
+    except Exception as exc:
+        why = f"cannot tell which file Keras reads ({exc})"
+        return {d.name: LoadGate(why, data={"read_only": True}) for d in datasets}
+    version = flavour.version
+    line = (version.major, version.minor) if version is not None else None
+    for loader in datasets:
+        if loader.name == "mnist":
+            spec = loader.files[0].spec
+            copy = npz_check.inspect_copy(cache.dataset_path, spec, with_partials=False)
+            if copy.verdict in MNIST_READ_ONLY_VERDICTS:
+                continue
+            size_mb = _size_mb(spec.size)
+            if copy.verdict == npz_check.MISSING:
+                what = (
+                    f"load_data would download mnist.npz ({size_mb}) from {MNIST.host} "
+                    f"into {cache.dataset_path}"
+                )
+            else:
+                what = (
+                    f"Keras would discard the copy it reads ({copy.summary.split(':')[0]}) and download "
+                    f"{size_mb} over it"
+                )
+            gates["mnist"] = LoadGate(
+                what,
+                details=(f"{cache.dataset_path}: {copy.summary}",),
+                data={"read_only": True, "verdict": copy.verdict, "path": str(cache.dataset_path)},
+                short=what.split(" into ")[0].removeprefix("load_data "),
+            )
+            continue
+        gate = dataset_gate(loader, Path(cache.base), flavour.kind, line)
+        if gate is not None:
+            gates[loader.name] = gate
+    return gates

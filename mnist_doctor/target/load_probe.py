@@ -13,7 +13,12 @@ says which cache paths Keras must not be let read (``refuse``: the doctor could 
 safe) and whether the network is off (``offline``: every socket connect and name lookup of
 this process fails, so Keras cannot download whatever it decides).
 Stage names and record fields match ``import_probe.py`` (numpy, tensorflow, tf.keras or keras),
-then ``load_data`` and ``preprocess``.
+then ``load_data`` and ``preprocess`` for MNIST. With ``datasets`` in the config (``--dataset``),
+every other loader runs after it in the same process (TensorFlow imported once), one stage
+``load_data:<name>`` each, its own outcome under ``answer["loaders"][name]``; the host's
+``skip`` map names loaders it must not call (a file it could not keep safe, or a download or
+extraction that ``--offline``/``--dry-run`` forbids), and a loader this Keras lacks
+(``california_housing`` before Keras 3) is recorded as ``missing``, not called.
 Standard library only (numpy is the target's own, imported by Keras anyway), Python 3.9.
 """
 
@@ -224,12 +229,14 @@ def main():
         import tensorflow as tf
 
         found["load"] = tf.keras.datasets.mnist.load_data  # TF itself honours TF_USE_LEGACY_KERAS here
+        found["api"], found["label"] = tf.keras, "tf.keras"
         return describe_keras(tf.keras, found["load"])
 
     def resolve_keras():
         import keras
 
         found["load"] = keras.datasets.mnist.load_data
+        found["api"], found["label"] = keras, "keras"
         return describe_keras(keras, found["load"])
 
     stage("numpy", import_numpy)
@@ -243,11 +250,22 @@ def main():
         emit()
         return
     answer["predicted_paths"] = predicted_paths(answer["stages"][-1]["value"]["kind"])
+    selected = [str(n) for n in (config.get("datasets") or ["mnist"])]
+    if "mnist" in selected:
+        load_mnist(found, config)
+    skip = config.get("skip") or {}
+    for name in selected:
+        if name != "mnist":
+            load_other(found["api"], found["label"], name, skip.get(name))
+    answer["done"] = True
+    emit()
+
+
+def load_mnist(found, config):
+    """MNIST, exactly as before ``--dataset`` existed: its fields stay at the top of the answer."""
     reason = refusal(answer["predicted_paths"][0], config.get("refuse") or [])
     if reason:
         answer["refused"] = {"path": answer["predicted_paths"][0], "reason": reason}
-        answer["done"] = True
-        emit()
         return
     install_recorder(found["load"])
     data = {}
@@ -293,11 +311,99 @@ def main():
             }
 
         stage("preprocess", do_sanity)
-    answer["done"] = True
+
+
+def summarize(value):
+    """Shape and dtype of each array ``load_data`` returned ((x_train, y_train), (x_test, y_test))."""
+    names = ("x_train", "y_train", "x_test", "y_test")
+    arrays = {}
+    try:
+        (x_train, y_train), (x_test, y_test) = value
+    except (TypeError, ValueError):
+        return {"unexpected": type(value).__name__}
+    values = (x_train, y_train, x_test, y_test)
+    for index, name in enumerate(names):
+        arr = values[index]
+        arrays[name] = {"shape": list(getattr(arr, "shape", ())), "dtype": str(getattr(arr, "dtype", ""))}
+    return arrays
+
+
+def path_state(path):
+    """``file_state`` for a file; a folder (an extracted archive) is named as one."""
+    if path and os.path.isdir(path):
+        return {"path": path, "dir": True, "entries": sorted(os.listdir(path))[:50]}
+    return file_state(path)
+
+
+def record_get_file(load, record):
+    """Like ``install_recorder``, for one loader: every ``get_file`` call it makes, in order."""
+    module = sys.modules.get(getattr(load, "__module__", ""), None)
+    real = getattr(module, "get_file", None) if module is not None else None
+    calls = record.setdefault("get_file", [])
+    if real is None:
+        return
+    if getattr(real, "mnist_doctor_real", None) is not None:
+        real = real.mnist_doctor_real  # already wrapped: record into this loader only, never twice
+
+    def recording_get_file(*args, **kwargs):
+        call = {
+            "fname": kwargs.get("fname", args[0] if args else None),
+            "origin": kwargs.get("origin"),
+            "file_hash": kwargs.get("file_hash"),
+        }
+        calls.append(call)
+        emit()
+        path = real(*args, **kwargs)
+        call["returned"] = str(path)
+        return path
+
+    recording_get_file.mnist_doctor_real = real
+    module.get_file = recording_get_file
+
+
+def load_other(api, label, name, skip_reason):
+    """Call ``<api>.datasets.<name>.load_data()`` as user code does; record its own outcome."""
+    record = {"call": label + ".datasets." + name + ".load_data()"}
+    answer.setdefault("loaders", {})[name] = record
+    if skip_reason:
+        record["status"] = "refused"
+        record["reason"] = str(skip_reason)
+        emit()
+        return
+    try:
+        load = getattr(api.datasets, name).load_data
+    except AttributeError as exc:
+        record["status"] = "missing"
+        record["reason"] = type(exc).__name__ + ": " + str(exc)[:300]
+        emit()
+        return
+    record["status"] = "started"
+    record_get_file(load, record)
+
+    def do_load():
+        start = time.monotonic()
+        value = load()
+        return {
+            "arrays": summarize(value),
+            "elapsed_s": round(time.monotonic() - start, 3),
+            "files": [path_state(c.get("returned")) for c in record["get_file"]],
+        }
+
+    ok = stage("load_data:" + name, do_load)
+    record["status"] = "ok" if ok else "failed"
+    if not ok:
+        record["left_behind"] = [s for s in (path_state(c.get("returned")) for c in record["get_file"]) if s]
+        error = answer["stages"][-1].get("exception") or {}
+        if any(
+            "CertificateVerify" in c.get("type", "") or "CERTIFICATE_VERIFY_FAILED" in c.get("message", "")
+            for c in [error, *error.get("chain", [])]
+        ):
+            calls = record["get_file"]
+            record["tls"] = tls_evidence(calls[-1].get("origin") if calls else None)
     emit()
 
 
-def tls_evidence():
+def tls_evidence(origin=None):
     """What the target's trust store holds and who issued the certificate it was shown."""
     import ssl
 
@@ -313,7 +419,7 @@ def tls_evidence():
         out["ca_count"] = ssl.create_default_context().cert_store_stats().get("x509_ca")
     except Exception as exc:
         out["store_error"] = repr(exc)
-    origin = (answer.get("get_file", {}).get("args") or {}).get("origin") or ""
+    origin = origin or (answer.get("get_file", {}).get("args") or {}).get("origin") or ""
     try:
         out["peer"] = peer_certificate(origin)
     except Exception as exc:
