@@ -18,7 +18,8 @@ from typing import Any
 
 from mnist_doctor import cache_layout, file_check, npz_check
 from mnist_doctor.dataset_table import LEGACY_LINES, DataFile, Dataset
-from mnist_doctor.model import Status
+from mnist_doctor.hints import clear_cache_fix, doctor_command, reuse_fix
+from mnist_doctor.model import Fix, Status
 from mnist_doctor.units import human_bytes
 
 #: Verdicts of a copy that make load_data break or that Keras must throw away (as for mnist.npz).
@@ -63,8 +64,8 @@ class DatasetVerdict:
     summary: str
     details: list[str] = field(default_factory=list)
     hint: str | None = None
-    #: Structured fixes ``--fix`` offers (same shape as a result's ``data["fix"]``).
-    fixes: list[dict[str, Any]] = field(default_factory=list)
+    #: The typed steps ``--fix`` offers for this dataset (each names it in ``Fix.dataset``).
+    fixes: tuple[Fix, ...] = ()
     files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -87,19 +88,17 @@ class DatasetVerdict:
             "summary": self.summary,
             "hint": self.hint,
             "files": self.files,
-            "fixes": self.fixes,
+            "fixes": [fix.to_dict() for fix in self.fixes],
         }
 
 
-def clear_fix(name: str, reason: str) -> dict[str, Any]:
-    return {"kind": "clear_cache", "dataset": name, "reason": reason}
-
-
-def clear_hint(dataset: Dataset, seed_name: str) -> str:
+def clear_hint(clear: Fix, dataset: Dataset, seed_name: str, target_python: str) -> str:
+    """The hint of a clear step: its command (rendered from the fix's argv), then the other roads."""
+    fetch = doctor_command(target_python, "--fetch", "--dataset", dataset.name)
+    seed = doctor_command(target_python, "--seed", f"/path/to/{seed_name}", "--dataset", dataset.name)
     return (
-        f"mnist-doctor --clear-cache --dataset {dataset.name} --yes   # then re-run load_data() "
-        f"(Keras downloads it again); or: mnist-doctor --fetch --dataset {dataset.name}; offline: "
-        f"mnist-doctor --seed /path/to/{seed_name} --dataset {dataset.name}"
+        f"{clear.command}   # then re-run load_data() (Keras downloads it again); or: {fetch}; "
+        f"offline: {seed}"
     )
 
 
@@ -108,8 +107,13 @@ def _inspect(path: Path, data_file: DataFile, with_partials: bool = True) -> npz
     return file_check.inspect_file(path, data_file.spec, data_file.kind, md5, with_partials=with_partials)
 
 
-def judge(dataset: Dataset, base: Path, kind: str | None, version: object, label: str) -> DatasetVerdict:
-    """The verdict on ``dataset``'s files under the Keras base folder ``base`` for this Keras line."""
+def judge(
+    dataset: Dataset, base: Path, kind: str | None, version: object, label: str, *, target_python: str
+) -> DatasetVerdict:
+    """The verdict on ``dataset``'s files under the Keras base folder ``base`` for this Keras line.
+
+    ``target_python``: the interpreter examined, which the doctor commands of the fixes name.
+    """
     if dataset.keras3_only and kind in LEGACY_LINES:
         return DatasetVerdict(
             dataset.name,
@@ -117,11 +121,13 @@ def judge(dataset: Dataset, base: Path, kind: str | None, version: object, label
             f"{label} has no keras.datasets.{dataset.name} loader (Keras 3 only)",
         )
     if dataset.archive is not None:
-        return _judge_archive(dataset, base, kind, cache_layout.line_version(kind, version), label)
-    return _judge_files(dataset, base)
+        return _judge_archive(
+            dataset, base, kind, cache_layout.line_version(kind, version), label, target_python
+        )
+    return _judge_files(dataset, base, target_python)
 
 
-def _judge_files(dataset: Dataset, base: Path) -> DatasetVerdict:
+def _judge_files(dataset: Dataset, base: Path, target_python: str) -> DatasetVerdict:
     folder = base / dataset.cache_subdir
     reports = [(f, _inspect(folder / f.name, f)) for f in dataset.files]
     details = [f"{r.path}: {r.summary}" for _, r in reports]
@@ -136,13 +142,14 @@ def _judge_files(dataset: Dataset, base: Path) -> DatasetVerdict:
         if report.verdict in (npz_check.DIRECTORY, npz_check.NOT_REGULAR, npz_check.UNREADABLE):
             why = BROKEN[report.verdict]
         names = ", ".join(r.path.name for _, r in broken)
+        clear = clear_cache_fix(target_python, f"remove the broken {names} of {dataset.name}", dataset.name)
         return DatasetVerdict(
             dataset.name,
             Status.FAIL,
             f"{report.path.name} is {report.summary.split(':')[0].split(' (')[0]}: {why}",
             details,
-            clear_hint(dataset, data_file.name),
-            [clear_fix(dataset.name, f"remove the broken {names} of {dataset.name}")],
+            clear_hint(clear, dataset, data_file.name, target_python),
+            (clear,),
             files,
         )
     odd = [(f, r) for f, r in reports if r.verdict == file_check.MISMATCH]
@@ -153,13 +160,16 @@ def _judge_files(dataset: Dataset, base: Path) -> DatasetVerdict:
             if data_file.keras_detects_corruption
             else "Keras loads it unchecked: it is not the published file"
         )
+        clear = clear_cache_fix(
+            target_python, f"remove {report.path.name}, which is not the pinned file", dataset.name
+        )
         return DatasetVerdict(
             dataset.name,
             Status.WARN,
             f"{report.path.name} is well-formed but not the pinned file: {what}",
             details,
-            clear_hint(dataset, data_file.name),
-            [clear_fix(dataset.name, f"remove {report.path.name}, which is not the pinned file")],
+            clear_hint(clear, dataset, data_file.name, target_python),
+            (clear,),
             files,
         )
     partials = [p for _, r in reports for p in r.partials]
@@ -171,7 +181,7 @@ def _judge_files(dataset: Dataset, base: Path) -> DatasetVerdict:
             f"{len(partials)} leftover partial file(s) in {folder}",
             details + [f"leftover partial file: {p}" for p in partials],
             "rm -f -- " + " ".join(_q(p) for p in partials),
-            [],
+            (),
             files,
         )
     if len(present) == len(reports):
@@ -194,7 +204,12 @@ def _judge_files(dataset: Dataset, base: Path) -> DatasetVerdict:
 
 
 def _judge_archive(
-    dataset: Dataset, base: Path, kind: str | None, version: tuple[int, int] | None, label: str
+    dataset: Dataset,
+    base: Path,
+    kind: str | None,
+    version: tuple[int, int] | None,
+    label: str,
+    target_python: str,
 ) -> DatasetVerdict:
     assert dataset.archive is not None
     archive = dataset.archive
@@ -232,32 +247,26 @@ def _judge_archive(
     files.append(
         {"path": str(ext.folder), "verdict": ext.state, "summary": ext.summary, "extraction": extraction}
     )
-    reuse = None
-    if oth.ok and not cur.ok:
-        reuse = {
-            "kind": "reuse",
-            "dataset": dataset.name,
-            "reason": f"place the verified {oth.path.name} where {label} reads it ({cur.path.name})",
-            "source": str(oth.path),
-            "target": str(cur.path),
-        }
-    reuse_hint = (
-        f"mnist-doctor --fix --dataset {dataset.name}   # copies the verified {oth.path} to {cur.path}"
+    reuse = reuse_fix(
+        target_python,
+        dataset.name,
+        f"place the verified {oth.path.name} where {label} reads it ({cur.path.name})",
     )
+    reuse_hint = f"{reuse.command}   # copies the verified {oth.path} to {cur.path}"
 
     def verdict(
-        status: Status, summary: str, hint: str | None = None, fixes: list[dict[str, Any]] | None = None
+        status: Status, summary: str, hint: str | None = None, fixes: tuple[Fix, ...] = ()
     ) -> DatasetVerdict:
-        return DatasetVerdict(dataset.name, status, summary, details, hint, fixes or [], files)
+        return DatasetVerdict(dataset.name, status, summary, details, hint, fixes, files)
 
     if cur.verdict in BROKEN:
-        fixes = [clear_fix(dataset.name, f"remove the broken {cur.path.name}")]
+        clear = clear_cache_fix(target_python, f"remove the broken {cur.path.name}", dataset.name)
         return verdict(
             Status.FAIL,
             f"{cur.path.name} is {cur.summary.split(':')[0].split(' (')[0]}: {BROKEN[cur.verdict]} ({size})",
-            clear_hint(dataset, data_file.name)
+            clear_hint(clear, dataset, data_file.name, target_python)
             + (f"; then reuse the verified copy: {reuse_hint}" if oth.ok else ""),
-            fixes,
+            (clear,),
         )
     if ext.state == cache_layout.NOT_A_FOLDER:
         return verdict(
@@ -272,36 +281,43 @@ def _judge_archive(
             if cur.ok
             else f"rm -r -- {_q(ext.folder)}   # then load_data() downloads and extracts it again"
         )
+        clear = clear_cache_fix(target_python, f"remove the half-extracted {ext.folder.name}/", dataset.name)
         return verdict(
             Status.FAIL,
             f"{ext.folder.name}/ is half-extracted: {label} never re-extracts it, so load_data() raises "
             f"FileNotFoundError …/{first}",
-            f"mnist-doctor --clear-cache --dataset {dataset.name} --yes   # or by hand: {how}",
-            [clear_fix(dataset.name, f"remove the half-extracted {ext.folder.name}/")],
+            f"{clear.command}   # or by hand: {how}",
+            (clear,),
         )
-    if reuse is not None and cur.verdict in (npz_check.MISSING, file_check.MISMATCH):
+    if oth.ok and not cur.ok and cur.verdict in (npz_check.MISSING, file_check.MISMATCH):
         return verdict(
             Status.WARN,
             f"a verified copy sits under {cache_layout.line_name(other)}'s name {oth.path.name}; "
             f"{label} reads {cur.path.name} and would download {size} again",
             reuse_hint,
-            [reuse],
+            (reuse,),
         )
     if cur.verdict == file_check.MISMATCH:
+        clear = clear_cache_fix(
+            target_python, f"remove {cur.path.name}, which is not the pinned file", dataset.name
+        )
         return verdict(
             Status.WARN,
             f"{cur.path.name} is a tarball but not the pinned file: Keras discards it and downloads "
             f"{size} again",
-            clear_hint(dataset, data_file.name),
-            [clear_fix(dataset.name, f"remove {cur.path.name}, which is not the pinned file")],
+            clear_hint(clear, dataset, data_file.name, target_python),
+            (clear,),
         )
     if ext.state == cache_layout.HALF and not cur.ok:
+        seed = doctor_command(
+            target_python, "--seed", f"/path/to/{data_file.name}", "--dataset", dataset.name
+        )
+        fetch = doctor_command(target_python, "--fetch", "--dataset", dataset.name)
         return verdict(
             Status.WARN,
             f"{ext.folder.name}/ is half-extracted and its archive is missing: Keras downloads {size} again "
             "to repair it",
-            f"mnist-doctor --seed /path/to/{data_file.name} --dataset {dataset.name}   # or: "
-            f"mnist-doctor --fetch --dataset {dataset.name}",
+            f"{seed}   # or: {fetch}",
         )
     if cur.partials:
         return verdict(

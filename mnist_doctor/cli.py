@@ -388,9 +388,10 @@ def _run(args: argparse.Namespace) -> int:
     console, record = _action_console(args)
     changed = False
     from mnist_doctor.fixes import collect_fixes, offer_fixes
+    from mnist_doctor.model import FixKind
 
     # a warning alone is worth fixing when the fix saves a download (a copy under another Keras line's name)
-    if code or any(fix.kind == "reuse" for fix in collect_fixes(results)):
+    if code or any(step.kind is FixKind.REUSE for plan in collect_fixes(results) for step in plan.steps):
         changed = offer_fixes(
             results, facts, console, yes=args.yes, dry_run=args.dry_run, interactive=interactive
         )

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mnist_doctor.dataset import MNIST
-from mnist_doctor.fix_commands import hint_commands, result_commands, same_command
+from mnist_doctor.fix_commands import fixes_command, result_commands
 from mnist_doctor.output import plural
 
 BAD = ("fail", "error")
@@ -121,23 +121,20 @@ def _explanation(root: dict[str, Any], evidence: list[dict[str, Any]]) -> str | 
 def _fix_from(rows: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
     """The first of ``rows`` (root first) that names a fix: its commands and its advice.
 
-    A structured ``data["fix"]`` comes first (what ``--fix`` runs); other commands the hint
-    offers (an alternative, "or upgrade: ...") follow it.
+    The typed ``fixes`` come first (what ``--fix`` runs); other commands the hint offers (an
+    alternative, "or upgrade: ...") follow it.
     """
     for row in rows:
         hint = row.get("hint")
         commands = result_commands(row)
-        if commands and commands[0] not in hint_commands(hint):
-            commands += [c for c in hint_commands(hint) if not same_command(c.text, commands[0].text)]
         if not hint and not commands:
             continue
-        fix = (row.get("data") or {}).get("fix")
         return {
             "number": number,
             "check": row["id"],
             "advice": hint or "",
             "commands": [c.to_dict() for c in commands],
-            "runs_with_fix": bool(isinstance(fix, dict) and fix.get("kind")),
+            "runs_with_fix": fixes_command(row.get("fixes")) is not None,
         }
     return None
 

@@ -213,17 +213,8 @@ class Engine:
 
     @staticmethod
     def _stamp(check: Any, result: Result, elapsed: float, tb: str | None = None) -> CheckResult:
-        return CheckResult(
-            id=check.id,
-            family=check.family,
-            title=check.title,
-            status=result.status,
-            summary=result.summary,
-            details=list(result.details),
-            hint=result.hint,
-            elapsed_s=elapsed,
-            data=dict(result.data),
-            traceback=tb,
+        return CheckResult.stamp(
+            result, id=check.id, family=check.family, title=check.title, elapsed_s=elapsed, traceback=tb
         )
 
     def run(self, checks: list[Any]) -> list[CheckResult]:

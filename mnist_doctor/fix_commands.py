@@ -6,8 +6,10 @@ sometimes prose that quotes commands in backticks or after a colon (``fix the pr
 their own, outside any table cell, so they can be copied whole; this module finds them
 (:mod:`mnist_doctor.render.commands` lays them out).
 
-Where a result carries ``data["fix"]["steps"]`` (argv lists built by :mod:`mnist_doctor.hints`),
-those are the command, shell-quoted with :func:`shlex.join`: exactly what ``--fix`` runs.
+Where a result carries typed fixes (``Result.fixes``, in the report as the row's ``fixes``: each
+step's exact ``argv``), those are the command, each argv quoted by
+:func:`~mnist_doctor.model.shell_join` and joined by ``&&``: exactly what ``--fix`` runs, and
+the very text the hint was rendered from.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import re
 import shlex
 from dataclasses import dataclass
 from typing import Any
+
+from mnist_doctor.model import shell_join
 
 #: First words that make a piece of a hint a shell command rather than prose.
 COMMAND_WORDS = frozenset(
@@ -62,13 +66,14 @@ def _split_comment(text: str) -> tuple[str, str | None]:
     return text[: match.start()].strip(), text[match.end() :].strip() or None
 
 
-def steps_command(steps: Any) -> FixCommand | None:
-    """``data["fix"]["steps"]`` as one line: each argv :func:`shlex.join`-ed, joined by ``&&``."""
-    if not isinstance(steps, list) or not steps:
+def fixes_command(fixes: Any) -> FixCommand | None:
+    """A row's ``fixes`` (the report form of ``Result.fixes``) as one line, or None if it has none."""
+    if not isinstance(fixes, list) or not fixes:
         return None
-    if not all(isinstance(s, list) and s and all(isinstance(w, str) for w in s) for s in steps):
+    argvs = [fix.get("argv") if isinstance(fix, dict) else None for fix in fixes]
+    if not all(isinstance(a, list) and a and all(isinstance(w, str) for w in a) for a in argvs):
         return None
-    return FixCommand(" && ".join(shlex.join(step) for step in steps))
+    return FixCommand(" && ".join(shell_join(argv) for argv in argvs if argv))
 
 
 def hint_commands(hint: str | None) -> list[FixCommand]:
@@ -116,12 +121,13 @@ def _scan(rest: str) -> list[FixCommand]:
 
 
 def result_commands(result: dict[str, Any]) -> list[FixCommand]:
-    """The commands that fix one result: its ``data["fix"]["steps"]``, else those in its hint."""
-    fix = (result.get("data") or {}).get("fix") or {}
-    from_steps = steps_command(fix.get("steps")) if isinstance(fix, dict) else None
-    if from_steps is not None:
-        return [from_steps]
-    return hint_commands(result.get("hint"))
+    """The commands that fix one result: its typed ``fixes`` first (what ``--fix`` runs), then the
+    other commands its hint names (an alternative: "or upgrade: ..."); without fixes, the hint's."""
+    named = hint_commands(result.get("hint"))
+    from_fixes = fixes_command(result.get("fixes"))
+    if from_fixes is None:
+        return named
+    return [from_fixes, *(c for c in named if not same_command(c.text, from_fixes.text))]
 
 
 def same_command(a: str, b: str) -> bool:

@@ -1,123 +1,90 @@
-"""``--fix``: offer the safe fixes the checks found, one confirmation each.
+"""``--fix``: carry out the typed fixes the checks found, one confirmation each.
 
-Safe means reversible and limited to the dataset cache: removing a corrupt ``mnist.npz``
-(Keras downloads it again) and downloading it from a mirror. Version problems get the
-exact ``pip`` command; pip only runs after an explicit "yes" typed at a terminal
-(``--yes`` never installs packages: moving TensorFlow or NumPy can break other projects).
+A check states what fixes its finding as ``Result.fixes``: ordered :class:`~mnist_doctor.model.Fix`
+steps whose argv is exact (the hint's text is rendered from it). Nothing here reads a hint:
 
-A fix is described by a check in its result's ``data["fix"]`` (``{"kind": "clear_cache" |
-"fetch" | "pip", "reason": ..., "command": ..., "steps": [[argv...], ...]}``). ``steps`` is
-the argv of the very command the hint shows (built by :mod:`mnist_doctor.hints`, which knows
-whether the target has pip, or needs uv or ensurepip): ``--fix`` prints ``command`` and runs
-``steps`` in order, so what runs is what was shown. A result without ``data["fix"]`` whose
-hint starts with a ``-m pip`` command is still offered (text split with :func:`shlex.split`),
-for checks that do not build a :class:`~mnist_doctor.hints.Command`.
+- ``clear-cache``, ``fetch`` and ``reuse`` are the doctor's own actions, limited to the dataset's
+  files in the Keras cache (removing a corrupt ``mnist.npz``, which Keras downloads again;
+  downloading it from the mirror the step names; placing a verified archive the other Keras line
+  cached where this one reads it, :mod:`mnist_doctor.actions.reuse`). ``--yes`` accepts them.
+- ``command`` steps (pip, uv, ensurepip: they change installed packages) run exactly their argv,
+  only after an explicit "yes" typed at a terminal: ``--yes`` never installs packages, as moving
+  TensorFlow or NumPy can break other projects (``needs_confirmation``).
+
+One result's steps (for one dataset) run in order and stop at the first failure (``a && b``).
 Returns True when something changed, so the CLI re-runs the checks.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 
-from mnist_doctor.dataset import DEFAULT_ORIGIN
+from mnist_doctor.dataset_table import DEFAULT_DATASETS
 from mnist_doctor.facts import Facts
-from mnist_doctor.model import CheckResult, Status
+from mnist_doctor.model import CheckResult, Fix, FixKind, Status, shell_line
 
-#: ``python -m pip install ...`` (or ``uv pip ...``, or ensurepip first) at the start of a hint,
-#: up to a double space or "(": only for results that carry no structured ``data["fix"]``.
-_PIP_HINT = re.compile(
-    r"^\s*`?((?:\S+ -m ensurepip --upgrade && )?(?:\S+ -m pip|uv pip) (?:install|uninstall) [^`(\n]+?)`?"
-    r"\s*(?:\s\s|\(|$)"
-)
 PIP_TIMEOUT_S = 900.0
+#: Doctor actions first (they are quick and reversible), package changes last.
+_ORDER = {FixKind.CLEAR_CACHE: 0, FixKind.REUSE: 1, FixKind.FETCH: 2, FixKind.COMMAND: 3}
 
 
 @dataclass(frozen=True)
-class Fix:
-    kind: str  # clear_cache | fetch | pip
-    reason: str
-    source: str  # the check id that found it
-    command: str | None = None
-    #: argv run in order; the structured form of ``command`` (None: split ``command``).
-    steps: tuple[tuple[str, ...], ...] | None = None
-    #: The one dataset a cache fix acts on (None: the run's ``--dataset`` selection).
-    dataset: str | None = None
+class Plan:
+    """The steps one result asks for (for one dataset), with the result that found them."""
 
-    def argvs(self) -> list[list[str]]:
-        if self.steps:
-            return [list(step) for step in self.steps]
-        return [shlex.split(part) for part in (self.command or "").split(" && ") if part.strip()]
+    source: str  # the check id
+    reason: str  # the result's summary (or, one of several datasets: its first step's why)
+    steps: tuple[Fix, ...]
+
+    @property
+    def command(self) -> str:
+        return shell_line(self.steps)
 
 
-def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> list[Fix]:
-    """The distinct fixes named by failed (or warning) results, cache first, pip last."""
+def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> list[Plan]:
+    """The distinct fixes of failed (or warning) results: doctor actions first, package changes last.
+
+    Two results asking for the same steps (``cache.integrity`` and ``load.real`` both clearing
+    the cache) give one plan. A result covering several datasets (``cache.integrity`` with
+    ``--dataset``) gives one plan per dataset (``Fix.dataset``): one dataset's fix failing or
+    being declined does not hold back another's.
+    """
     items = results.values() if isinstance(results, dict) else results
-    found: dict[tuple[str, str | None, str | None], Fix] = {}
+    found: dict[tuple[tuple[FixKind, tuple[str, ...]], ...], Plan] = {}
     for result in items:
-        if result.status not in (Status.FAIL, Status.WARN, Status.ERROR):
+        if result.status not in (Status.FAIL, Status.WARN, Status.ERROR) or not result.fixes:
             continue
-        data = result.data or {}
-        # ``fixes``: one per dataset when a check covers several (cache.integrity with --dataset)
-        specs = [s for s in [data.get("fix"), *(data.get("fixes") or [])] if isinstance(s, dict)]
-        candidates = []
-        for spec in specs:
-            if spec.get("kind") in ("clear_cache", "fetch", "pip", "reuse"):
-                steps = _steps(spec.get("steps"))
-                dataset = spec.get("dataset") if isinstance(spec.get("dataset"), str) else None
-                candidates.append(
-                    Fix(
-                        spec["kind"],
-                        str(spec.get("reason") or result.summary),
-                        result.id,
-                        spec.get("command"),
-                        steps,
-                        dataset,
-                    )
-                )
-        if not candidates:
-            match = _PIP_HINT.match(result.hint or "")
-            if not match:
-                continue
-            candidates.append(Fix("pip", result.summary, result.id, match.group(1).strip()))
-        for fix in candidates:
-            if fix.kind == "pip" and not fix.command:
-                continue
-            found.setdefault((fix.kind, fix.command, fix.dataset), fix)
-    order = {"clear_cache": 0, "reuse": 1, "fetch": 2, "pip": 3}
-    return sorted(found.values(), key=lambda f: order[f.kind])
+        groups: dict[str | None, list[Fix]] = {}
+        for fix in result.fixes:
+            groups.setdefault(fix.dataset, []).append(fix)
+        for steps in groups.values():
+            reason = result.summary if len(groups) == 1 else f"{steps[0].dataset or 'mnist'}: {steps[0].why}"
+            key = tuple((fix.kind, fix.argv) for fix in steps)
+            found.setdefault(key, Plan(result.id, reason, tuple(steps)))
+    return sorted(found.values(), key=lambda plan: _ORDER[plan.steps[0].kind])
 
 
-def _steps(raw: Any) -> tuple[tuple[str, ...], ...] | None:
-    """Validated argv lists from ``data["fix"]["steps"]`` (anything malformed: None)."""
-    if not isinstance(raw, list) or not raw:
-        return None
-    if not all(isinstance(step, list) and step and all(isinstance(w, str) for w in step) for step in raw):
-        return None
-    return tuple(tuple(step) for step in raw)
-
-
-def _confirm(console: Any, question: str, *, yes: bool, interactive: bool) -> bool:
-    if yes:
+def _consent(console: Any, question: str, fix: Fix, *, yes: bool, interactive: bool) -> bool:
+    """``--yes`` answers for a step that allows it; otherwise only a person at a terminal does."""
+    if yes and not fix.needs_confirmation:
         return True
     if not interactive:
-        console.print(f"  skipped (not a terminal; rerun with --yes to accept): {question}")
+        if fix.needs_confirmation:
+            console.print("  not run: it runs only after a 'y' typed at a terminal (--yes does not run it)")
+        else:
+            console.print(Text(f"  skipped (not a terminal; rerun with --yes to accept): {question}"))
         return False
     from rich.prompt import Confirm
 
-    return bool(Confirm.ask(question, console=console, default=False))
-
-
-def _mirror(facts: Facts) -> str | None:
-    origin = facts.options.origin
-    return origin if origin and origin != DEFAULT_ORIGIN else None
+    return bool(Confirm.ask(escape(question), console=console, default=False))
 
 
 def fresh_facts(facts: Facts) -> Facts:
@@ -125,57 +92,88 @@ def fresh_facts(facts: Facts) -> Facts:
     return Facts(facts.options)
 
 
-def _apply(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
-    """Carry out one fix; True if it changed something.
+def _apply(plan: Plan, facts: Facts, console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
+    """Carry out one plan's steps in order; True if it changed something.
 
     Actions draw on the run's one ``--timeout`` budget: the whole run, fixes included, is bounded.
     """
-    facts = fresh_facts(facts)
-    if fix.dataset is not None and fix.dataset in facts.options.datasets:
-        facts = Facts(replace(facts.options, datasets=(fix.dataset,)))
+    changed = False
+    steps = list(plan.steps)
+    while steps:
+        fix = steps[0]
+        if fix.kind is FixKind.COMMAND:
+            # Consecutive commands are one line and one question (ensurepip && pip install).
+            run = _leading_commands(steps)
+            del steps[: len(run)]
+            done = _run_commands(run, console, yes=yes, dry_run=dry_run, interactive=interactive)
+        else:
+            del steps[0]
+            done = _action(
+                fix, fresh_facts(facts), console, yes=yes, dry_run=dry_run, interactive=interactive
+            )
+        changed = changed or done
+        if not done:
+            break
+    return changed
+
+
+def _leading_commands(steps: Sequence[Fix]) -> list[Fix]:
+    run: list[Fix] = []
+    for fix in steps:
+        if fix.kind is not FixKind.COMMAND:
+            break
+        run.append(fix)
+    return run
+
+
+def _action(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
+    """The doctor's own action a step names, in-process (what its ``argv`` does typed by hand).
+
+    It acts on the dataset its argv names (``Fix.dataset``; none named: mnist, as the actions
+    typed without ``--dataset``), never on the run's whole ``--dataset`` selection: clearing the
+    cache because ``mnist.npz`` is broken must not remove a good cifar archive.
+    """
     from mnist_doctor import actions
 
-    if fix.kind == "reuse" and fix.dataset is not None:
+    wanted = (fix.dataset,) if fix.dataset is not None else DEFAULT_DATASETS
+    if facts.options.datasets != wanted:
+        facts = Facts(replace(facts.options, datasets=wanted))
+    console.print(Text(f"  {fix.why}: {fix.command}"))
+    accepted = yes and not fix.needs_confirmation
+    if fix.kind is FixKind.REUSE:
         from mnist_doctor.actions.reuse import place_copy
 
-        return place_copy(facts, console, fix.dataset, yes=yes, dry_run=dry_run, interactive=interactive)
-    if fix.kind == "clear_cache" and fix.dataset not in (None, "mnist"):
+        assert fix.dataset is not None  # a Fix cannot be built otherwise
+        return place_copy(facts, console, fix.dataset, yes=accepted, dry_run=dry_run, interactive=interactive)
+    if fix.kind is FixKind.CLEAR_CACHE and fix.dataset not in (None, "mnist"):
         # MERGE: --clear-cache acts on mnist.npz only in this branch; once it follows
         # ``options.datasets`` (h14-actions), drop this branch so the fix runs it.
-        console.print(f"  run: mnist-doctor --clear-cache --dataset {fix.dataset}")
+        console.print(Text(f"  run: {fix.command}"))
         return False
-    if fix.kind == "clear_cache":
-        code = actions.clear_cache(facts, console, yes=yes, dry_run=dry_run, interactive=interactive)
+    if fix.kind is FixKind.CLEAR_CACHE:
+        code = actions.clear_cache(facts, console, yes=accepted, dry_run=dry_run, interactive=interactive)
         return code == 0 and not dry_run
-    if fix.kind == "fetch":
-        mirror = _mirror(facts)
-        if mirror is None:
-            console.print(
-                "  to download from a mirror: `mnist-doctor --fetch --mirror URL`; or copy mnist.npz "
-                "from a machine that has it and run `mnist-doctor --seed FILE`"
-            )
-            return False
-        if dry_run:
-            console.print(f"  would download mnist.npz from {mirror} into the Keras cache")
-            return False
-        if not _confirm(console, f"download mnist.npz from {mirror}?", yes=yes, interactive=interactive):
-            return False
-        return actions.fetch_dataset(facts, console, mirror) == 0
-    return _run_pip(fix, console, dry_run=dry_run, interactive=interactive)
-
-
-def _run_pip(fix: Fix, console: Any, *, dry_run: bool, interactive: bool) -> bool:
-    """Print the command; run it only on an explicit answer at a terminal (never with --yes alone)."""
-    command = fix.command or ""
-    console.print(f"  version fix: {escape(command)}")
-    if dry_run or not interactive:
+    assert fix.kind is FixKind.FETCH and fix.url is not None  # a Fix cannot be built otherwise
+    if dry_run:
+        console.print(Text(f"  would download mnist.npz from {fix.url} into the Keras cache"))
         return False
-    from rich.prompt import Confirm
-
-    question = f"run `{escape(command)}` now? (changes installed packages)"
-    if not Confirm.ask(question, console=console, default=False):
+    question = f"download mnist.npz from {fix.url}?"
+    if not _consent(console, question, fix, yes=yes, interactive=interactive):
         return False
-    return run_steps(fix.argvs(), console)
+    return actions.fetch_dataset(facts, console, fix.url) == 0
+
+
+def _run_commands(fixes: list[Fix], console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
+    """Print the command; run exactly its argv only on the answer its steps require."""
+    line = shell_line(fixes)
+    console.print(Text(f"  version fix: {line}"))
+    if dry_run:
+        return False
+    strictest = next((f for f in fixes if f.needs_confirmation), fixes[0])
+    whys = "; ".join(dict.fromkeys(f.why for f in fixes))
+    if not _consent(console, f"run `{line}` now? ({whys})", strictest, yes=yes, interactive=interactive):
+        return False
+    return run_steps([list(f.argv) for f in fixes], console)
 
 
 def _run_relayed(argv: list[str], console: Any, timeout: float) -> int:
@@ -205,11 +203,11 @@ def _run_relayed(argv: list[str], console: Any, timeout: float) -> int:
     return code
 
 
-def run_steps(argvs: list[list[str]], console: Any, timeout: float = PIP_TIMEOUT_S) -> bool:
+def run_steps(argvs: Sequence[Sequence[str]], console: Any, timeout: float = PIP_TIMEOUT_S) -> bool:
     """Run each argv in order, stopping at the first failure (``a && b``)."""
     for argv in argvs:
         try:
-            code = _run_relayed(argv, console, timeout)
+            code = _run_relayed(list(argv), console, timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
             console.print(f"  {escape(argv[0])} could not run: {escape(str(exc))}")
             return False
@@ -229,14 +227,14 @@ def offer_fixes(
     dry_run: bool,
     interactive: bool,
 ) -> bool:
-    """Offer each safe fix found; True if any changed the environment (the CLI then re-runs)."""
-    fixes = collect_fixes(results)
-    if not fixes:
+    """Offer each fix found; True if any changed the environment (the CLI then re-runs)."""
+    plans = collect_fixes(results)
+    if not plans:
         console.print("\nno automatic fix for the problems found: follow the hints above")
         return False
     console.print("\nfixes" + (" (dry run: nothing will change)" if dry_run else "") + ":")
     changed = False
-    for fix in fixes:
-        console.print(f"- {fix.reason} (from {fix.source})")
-        changed = _apply(fix, facts, console, yes=yes, dry_run=dry_run, interactive=interactive) or changed
+    for plan in plans:
+        console.print(Text(f"- {plan.reason} (from {plan.source})"))
+        changed = _apply(plan, facts, console, yes=yes, dry_run=dry_run, interactive=interactive) or changed
     return changed

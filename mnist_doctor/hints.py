@@ -4,19 +4,22 @@ Every install or uninstall hint goes through :func:`install_command` /
 :func:`uninstall_command`, which know how the target installs packages (an
 :class:`Installer`): ``python -m pip`` when the target has pip; ``uv pip ... --python PATH``
 when it has none (uv and pipx make such environments) and ``uv`` is on PATH; else
-``PATH -m ensurepip --upgrade`` first. The result is a :class:`Command` that carries its
-argv, so ``--fix`` runs exactly what the hint shows instead of parsing the text back.
+``PATH -m ensurepip --upgrade`` first. The result is a :class:`Command`: typed steps
+(:class:`~mnist_doctor.model.Fix`) whose argv the hint's text is rendered from, so ``--fix``
+runs exactly what the hint shows and never parses text. The doctor's own actions as fixes
+(``--clear-cache``, ``--fetch --mirror URL``, placing a reused archive) are built here too,
+spelled for the patient.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+
+from mnist_doctor.model import Fix, FixKind, shell_line, shell_quote
 
 
 def python_command(target_python: str) -> str:
@@ -38,30 +41,25 @@ def _same_file(a: str, b: str) -> bool:
     return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
 
 
-def _quote(word: str) -> str:
-    """Shell quoting that reads well: requirement specifiers in double quotes, like pip's docs."""
-    if word and all(c.isalnum() or c in "-_./=:,+@%" for c in word) and "=" not in word[:1]:
-        return word
-    if not any(c in word for c in '"$`\\!'):
-        return f'"{word}"'
-    return shlex.quote(word)
-
-
 @dataclass(frozen=True)
 class Command:
-    """One or more argv run in order (``&&``); ``str()`` is the text the hint shows."""
+    """Typed steps (:class:`~mnist_doctor.model.Fix`) run in order; ``str()`` is the hint's text.
 
-    steps: tuple[tuple[str, ...], ...]
+    The text is rendered from the steps' argv (``model.shell_join``, joined by ``&&``), never the
+    reverse: what a hint shows and what ``--fix`` runs cannot disagree.
+    """
+
+    steps: tuple[Fix, ...]
 
     def __str__(self) -> str:
-        return " && ".join(" ".join(_quote(w) for w in step) for step in self.steps)
+        return shell_line(self.steps)
 
     def then(self, other: Command) -> Command:
         return Command(self.steps + other.steps)
 
-    def fix(self, reason: str) -> dict[str, Any]:
-        """The structured ``data["fix"]`` that ``--fix`` runs (the same argv the hint shows)."""
-        return {"kind": "pip", "reason": reason, "command": str(self), "steps": [list(s) for s in self.steps]}
+
+def _run(argv: tuple[str, ...], why: str) -> Fix:
+    return Fix(FixKind.COMMAND, argv, why)
 
 
 @dataclass(frozen=True)
@@ -83,25 +81,27 @@ class Installer:
     def _pip(self, *args: str) -> tuple[str, ...]:
         return (python_command(self.python), "-m", "pip", *args)
 
+    def _ensurepip(self) -> Fix:
+        return _run((self.python, "-m", "ensurepip", "--upgrade"), f"install pip into {self.python} first")
+
     def install(self, *specs: str, flags: tuple[str, ...] = ()) -> Command:
+        why = f"install {' '.join(specs)}"
         if self.kind == "uv":
-            return Command((("uv", "pip", "install", "--python", self.python, *flags, *specs),))
+            return Command((_run(("uv", "pip", "install", "--python", self.python, *flags, *specs), why),))
         step = self._pip("install", *flags, *specs)
         if self.kind == "ensurepip":
-            return Command(((self.python, "-m", "ensurepip", "--upgrade"), (self.python, *step[1:])))
-        return Command((step,))
+            return Command((self._ensurepip(), _run((self.python, *step[1:]), why)))
+        return Command((_run(step, why),))
 
     def uninstall(self, *names: str) -> Command:
+        why = f"uninstall {' '.join(names)}"
         if self.kind == "uv":
-            return Command((("uv", "pip", "uninstall", "--python", self.python, *names),))
+            return Command((_run(("uv", "pip", "uninstall", "--python", self.python, *names), why),))
         if self.kind == "ensurepip":
             return Command(
-                (
-                    (self.python, "-m", "ensurepip", "--upgrade"),
-                    (self.python, "-m", "pip", "uninstall", "-y", *names),
-                )
+                (self._ensurepip(), _run((self.python, "-m", "pip", "uninstall", "-y", *names), why))
             )
-        return Command((self._pip("uninstall", "-y", *names),))
+        return Command((_run(self._pip("uninstall", "-y", *names), why),))
 
 
 _KNOWN: dict[str, Installer] = {}
@@ -144,6 +144,40 @@ def pip_uninstall(target_python: str, *names: str) -> str:
 
 
 def doctor_command(target_python: str, *args: str) -> str:
-    """``mnist-doctor ARGS`` plus ``--python`` when the patient is not the doctor's own Python."""
-    extra = "" if _same_file(target_python, sys.executable) else f" --python {shlex.quote(target_python)}"
+    """``mnist-doctor ARGS`` plus ``--python`` when the patient is not the doctor's own Python.
+
+    For hints with placeholders (``--seed FILE``); a step ``--fix`` performs uses :func:`doctor_argv`.
+    """
+    extra = "" if _same_file(target_python, sys.executable) else f" --python {shell_quote(target_python)}"
     return "mnist-doctor" + extra + ("" if not args else " " + " ".join(args))
+
+
+def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
+    """The argv of ``mnist-doctor ARGS`` for the patient (``--python`` when not the doctor's own)."""
+    extra = () if _same_file(target_python, sys.executable) else ("--python", target_python)
+    return ("mnist-doctor", *extra, *args)
+
+
+def clear_cache_fix(target_python: str, why: str, dataset: str | None = None) -> Fix:
+    """Remove the dataset's own files from the Keras cache (``mnist-doctor --clear-cache``).
+
+    ``dataset``: a loader other than the run's selection (``--clear-cache --dataset NAME``).
+    """
+    args = ("--clear-cache",) if dataset is None else ("--clear-cache", "--dataset", dataset)
+    argv = doctor_argv(target_python, *args)
+    return Fix(FixKind.CLEAR_CACHE, argv, why, needs_confirmation=False, dataset=dataset)
+
+
+def reuse_fix(target_python: str, dataset: str, why: str) -> Fix:
+    """Place the verified archive the other Keras line cached where this one reads it.
+
+    No flag of its own does this: typed by hand it is ``mnist-doctor --fix --dataset NAME``.
+    """
+    argv = doctor_argv(target_python, "--fix", "--dataset", dataset)
+    return Fix(FixKind.REUSE, argv, why, needs_confirmation=False, dataset=dataset)
+
+
+def fetch_fix(target_python: str, mirror: str, why: str) -> Fix:
+    """Download mnist.npz from ``mirror`` into the Keras cache (``mnist-doctor --fetch --mirror URL``)."""
+    argv = doctor_argv(target_python, "--fetch", "--mirror", mirror)
+    return Fix(FixKind.FETCH, argv, why, needs_confirmation=False, url=mirror)

@@ -7,6 +7,7 @@ renderers only ever read plain data.
 from __future__ import annotations
 
 import enum
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -27,15 +28,138 @@ class Status(str, enum.Enum):
         return self in (Status.OK, Status.WARN)
 
 
+class FixKind(str, enum.Enum):
+    """What carrying out a :class:`Fix` means."""
+
+    #: Run a program (``argv``): pip, uv, ``python -m ensurepip``. It changes installed packages,
+    #: so it always needs a person's answer at a terminal.
+    COMMAND = "command"
+    #: The doctor's own ``--clear-cache``: remove the dataset's own files from the Keras cache
+    #: folder (Keras downloads them again). ``argv`` is the same action typed by hand.
+    CLEAR_CACHE = "clear-cache"
+    #: The doctor's own ``--fetch --mirror URL``: download, verify and install ``mnist.npz``
+    #: from ``url``. ``argv`` is the same action typed by hand.
+    FETCH = "fetch"
+    #: The doctor's own placing of a verified archive that the other Keras line cached under its
+    #: names (cifar after TF 2.15 -> 2.16) where this Keras line reads it, for :attr:`Fix.dataset`.
+    #: ``argv`` is the same step typed by hand (``mnist-doctor --fix --dataset NAME``).
+    REUSE = "reuse"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One step that fixes what a check found, typed so nothing is ever parsed back from text.
+
+    ``argv`` is exact: the hint shows :attr:`command` (rendered from argv) and ``--fix`` runs
+    that very argv (``COMMAND``) or performs the doctor action it names in-process, under the
+    run's budget (``CLEAR_CACHE``, ``FETCH``, ``REUSE``). ``needs_confirmation``: only an answer typed at a
+    terminal runs it, ``--yes`` does not (anything that changes installed packages); without it,
+    ``--yes`` accepts the step (the doctor's own reversible actions on the dataset's files).
+    """
+
+    kind: FixKind
+    argv: tuple[str, ...]
+    #: What the step does, in a few words ("install numpy<2", "remove the broken ...").
+    why: str
+    needs_confirmation: bool = True
+    #: ``FETCH``: the URL to download from (also in ``argv`` after ``--mirror``).
+    url: str | None = None
+    #: The one ``keras.datasets`` loader a doctor action acts on (``--dataset NAME`` in ``argv``);
+    #: None: mnist, as the actions typed without ``--dataset`` (never the run's whole selection).
+    dataset: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.argv or not all(isinstance(word, str) and word for word in self.argv):
+            raise ValueError(f"a fix needs a non-empty argv of non-empty words, not {self.argv!r}")
+        if self.kind is FixKind.FETCH and not self.url:
+            raise ValueError("a fetch fix names the URL it downloads from")
+        if self.kind is FixKind.COMMAND and not self.needs_confirmation:
+            raise ValueError("a command changes installed packages: it always needs confirmation")
+        if self.kind is FixKind.REUSE and not self.dataset:
+            raise ValueError("a reuse fix names the dataset whose archive it places")
+
+    @property
+    def command(self) -> str:
+        """The argv as one shell line (:func:`shell_join`; ``shlex.split`` gives the argv back)."""
+        return shell_join(self.argv)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind.value,
+            "argv": list(self.argv),
+            "command": self.command,
+            "why": self.why,
+            "needs_confirmation": self.needs_confirmation,
+        }
+        if self.url is not None:
+            out["url"] = self.url
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
+        return out
+
+
+def shell_quote(word: str) -> str:
+    """One word for a shell, quoted the way pip's docs write requirements (``"numpy<2"``).
+
+    Bare when it holds only characters no shell treats specially; in double quotes when it
+    holds none of the characters double quotes do not protect (``"``, ``$``, backtick,
+    backslash, ``!``), which also pastes into PowerShell and cmd.exe; else :func:`shlex.quote`.
+    ``shlex.split`` always gives the word back.
+    """
+    if word and all(c.isalnum() or c in "-_./=:,+@%" for c in word) and not word.startswith("="):
+        return word
+    if not any(c in word for c in '"$`\\!'):
+        return f'"{word}"'
+    return shlex.quote(word)
+
+
+def shell_join(argv: Iterable[str]) -> str:
+    """An argv as one shell line (:func:`shell_quote` for each word): the text a hint shows."""
+    return " ".join(shell_quote(word) for word in argv)
+
+
+def shell_line(fixes: Iterable[Fix]) -> str:
+    """Steps run in order, as the one line a person pastes: ``a && b``."""
+    return " && ".join(fix.command for fix in fixes)
+
+
+#: ``data["fix"]["kind"]`` of schema-2 reports before fixes were typed (kept for their readers).
+_LEGACY_KINDS = {
+    FixKind.COMMAND: "pip",
+    FixKind.CLEAR_CACHE: "clear_cache",
+    FixKind.FETCH: "fetch",
+    FixKind.REUSE: "reuse",
+}
+
+
+def legacy_fix(fixes: tuple[Fix, ...], summary: str) -> dict[str, Any]:
+    """``data["fix"]`` as schema-2 readers know it, derived from the typed steps (never the reverse)."""
+    first = fixes[0]
+    out: dict[str, Any] = {
+        "kind": _LEGACY_KINDS[first.kind],
+        "reason": summary if first.kind is FixKind.COMMAND else first.why,
+        "command": shell_line(fixes),
+        "steps": [list(fix.argv) for fix in fixes],
+    }
+    if first.dataset is not None:
+        out["dataset"] = first.dataset
+    return out
+
+
 @dataclass
 class Result:
-    """What a check returns: a verdict, one line, the evidence and the exact fix."""
+    """What a check returns: a verdict, one line, the evidence and the exact fix.
+
+    ``fixes`` are the steps ``--fix`` may carry out, in order (empty: nothing it can do; the
+    hint still says what a person can).
+    """
 
     status: Status
     summary: str
     details: list[str] = field(default_factory=list)
     hint: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    fixes: tuple[Fix, ...] = ()
 
     @classmethod
     def ok(cls, summary: str, **kw: Any) -> Result:
@@ -54,22 +178,46 @@ class Result:
         return cls(Status.SKIP, summary, **kw)
 
 
-@dataclass
-class CheckResult:
+@dataclass(kw_only=True)
+class CheckResult(Result):
     """A :class:`Result` stamped by the engine with the check's identity and timing."""
 
     id: str
     family: str
     title: str
-    status: Status
-    summary: str
-    details: list[str] = field(default_factory=list)
-    hint: str | None = None
     elapsed_s: float = 0.0
-    data: dict[str, Any] = field(default_factory=dict)
     traceback: str | None = None
 
+    @classmethod
+    def stamp(
+        cls,
+        result: Result,
+        *,
+        id: str,
+        family: str,
+        title: str,
+        elapsed_s: float = 0.0,
+        traceback: str | None = None,
+    ) -> CheckResult:
+        """``result`` as the engine reports it (its lists and dicts copied, not shared)."""
+        return cls(
+            result.status,
+            result.summary,
+            list(result.details),
+            result.hint,
+            dict(result.data),
+            tuple(result.fixes),
+            id=id,
+            family=family,
+            title=title,
+            elapsed_s=elapsed_s,
+            traceback=traceback,
+        )
+
     def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        data = dict(self.data)
+        if self.fixes:
+            data["fix"] = legacy_fix(self.fixes, self.summary)
         out: dict[str, Any] = {
             "id": self.id,
             "family": self.family,
@@ -79,7 +227,8 @@ class CheckResult:
             "details": list(self.details),
             "hint": self.hint,
             "elapsed_s": round(self.elapsed_s, 3),
-            "data": self.data,
+            "data": data,
+            "fixes": [fix.to_dict() for fix in self.fixes],
         }
         if verbose and self.traceback:
             out["traceback"] = self.traceback

@@ -24,7 +24,7 @@ from mnist_doctor.engine import Engine, select
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.fixes import collect_fixes
-from mnist_doctor.model import Status
+from mnist_doctor.model import FixKind, Status
 from testkit import datasets as synth
 
 KERAS2 = KerasFlavour("keras2", "tf.keras", "keras", Version("2.15.0"), Version("2.15.0"), None, "test")
@@ -143,9 +143,12 @@ def test_broken_fashion_gz_fails_with_its_fix(fashion: Path, damage: str) -> Non
     assert "Keras cannot detect a corrupt fashion_mnist file" in text
     assert f"{target}: " + ("a HTML page" if damage == "html" else "truncated") in text
     entry = result.data["datasets"][0]
-    assert entry["name"] == "fashion_mnist" and entry["fixes"][0]["kind"] == "clear_cache"
-    [fix] = collect_fixes([result])
-    assert (fix.kind, fix.dataset) == ("clear_cache", "fashion_mnist")
+    assert entry["name"] == "fashion_mnist" and entry["fixes"][0]["kind"] == "clear-cache"
+    [plan] = collect_fixes([result])
+    [step] = plan.steps
+    assert (step.kind, step.dataset) == (FixKind.CLEAR_CACHE, "fashion_mnist")
+    assert step.argv == ("mnist-doctor", "--clear-cache", "--dataset", "fashion_mnist")
+    assert step.command in result.hint  # the hint is rendered from the step
 
 
 def test_good_fashion_files_and_missing_ones(fashion: Path) -> None:
@@ -234,6 +237,47 @@ def test_stale_layout_fix_places_a_verified_copy(doctor, home: Path, tmp_path: P
     assert "Traceback" not in out and run.code == 0
 
 
+def test_fix_offers_each_datasets_steps_on_their_own(doctor, home: Path, tmp_path: Path) -> None:
+    """One cache.integrity result, two datasets: a fashion_mnist clear --fix does not carry out
+    (it prints it) holds back neither cifar10's reuse nor its own dataset's label."""
+    folder = home / ".keras" / "datasets"
+    fashion = synth.write_fashion_mnist(folder / "fashion-mnist")
+    tar = synth.write_cifar_tar_gz(tmp_path / "cifar-10-python.tar.gz")
+    env = {**synth.pins_env([*fashion.values(), tar]), **HERE}  # pinned as published, then damaged
+    (folder / "fashion-mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"<!DOCTYPE html><html></html>")
+    (folder / "cifar-10-batches-py.tar.gz").write_bytes(tar.read_bytes())  # left by TF 2.15
+    args = ("--offline", "--dataset", "fashion_mnist,cifar10", "--select", "cache.integrity")
+    report = doctor(*args, "--format", "json", env_extra=env).result("cache.integrity")
+    assert [(f["kind"], f["dataset"]) for f in report["fixes"]] == [
+        ("clear-cache", "fashion_mnist"),
+        ("reuse", "cifar10"),
+    ]
+    run = doctor(*args, "--fix", "--yes", env_extra=env)
+    out = run.stdout + run.stderr
+    assert "fashion_mnist: remove the broken train-images-idx3-ubyte.gz" in out, out
+    assert out.index("--clear-cache --dataset fashion_mnist") < out.index("placed a verified copy"), out
+    assert (folder / "cifar-10-batches-py-target_archive").read_bytes() == tar.read_bytes()
+    assert "Traceback" not in out
+
+
+def test_a_fix_for_mnist_leaves_the_other_selected_datasets_alone(doctor, home: Path, tmp_path: Path) -> None:
+    """A step naming no dataset acts on mnist, as typed by hand, never on the run's whole --dataset."""
+    folder = home / ".keras" / "datasets"
+    folder.mkdir(parents=True)
+    (folder / "mnist.npz").write_bytes(b"<html>blocked by proxy</html>")
+    tar = synth.write_cifar_tar_gz(tmp_path / "cifar-10-python.tar.gz")
+    cifar = folder / "cifar-10-batches-py-target_archive"  # where Keras 3.15 reads it: a good copy
+    cifar.write_bytes(tar.read_bytes())
+    env = {**synth.pins_env([tar]), **HERE}
+    run = doctor(
+        "--offline", "--dataset", "mnist,cifar10", "--select", "cache", "--fix", "--yes", env_extra=env
+    )
+    out = run.stdout + run.stderr
+    assert "remove the broken" in out and not (folder / "mnist.npz").exists(), out
+    assert cifar.read_bytes() == tar.read_bytes(), out
+    assert "Traceback" not in out
+
+
 def test_stale_layout_fix_refuses_a_folder_link_leading_out(doctor, home: Path, tmp_path: Path) -> None:
     tar = synth.write_cifar_tar_gz(tmp_path / "cifar-10-python.tar.gz")
     outside = tmp_path / "outside"
@@ -301,7 +345,9 @@ def test_reuse_back_to_the_legacy_name_under_keras2(keras_home: Path, cifar: Pat
     folder = _datasets(keras_home)
     (folder / "cifar-10-batches-py-target_archive").write_bytes(cifar.read_bytes())
     result = integrity(("cifar10",), KERAS2)
-    assert result.status is Status.WARN and result.data["fix"]["kind"] == "reuse"
+    [reuse] = result.fixes
+    assert result.status is Status.WARN and (reuse.kind, reuse.dataset) == (FixKind.REUSE, "cifar10")
+    assert result.to_dict()["data"]["fix"]["kind"] == "reuse"  # schema-2 readers' form, derived
     assert _reuse(KERAS2, dry_run=True)[0] is False and not (folder / "cifar-10-batches-py.tar.gz").exists()
     assert _reuse(KERAS2, yes=False)[0] is False  # no terminal, no --yes: nothing changes
     placed, text = _reuse(KERAS2)

@@ -31,7 +31,7 @@ from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.diagnoses.network import RULES as NETWORK_RULES
 from mnist_doctor.diagnoses.network import classify, describe_exception, describe_record
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.model import Status
+from mnist_doctor.model import FixKind, Status
 from mnist_doctor.subproc import ScriptRun
 from testkit.loopback import DatasetServer, closed_port, server_context, silent_server
 
@@ -89,7 +89,7 @@ def test_the_tables_of_the_doctor_are_well_formed() -> None:
 
 def test_a_diagnosis_is_frozen_and_fails_by_default() -> None:
     diagnosis = Diagnosis("dns", NETWORK, "DNS failed", "use --seed")
-    assert diagnosis.status is Status.FAIL and diagnosis.details == () and diagnosis.fix is None
+    assert diagnosis.status is Status.FAIL and diagnosis.details == () and diagnosis.fixes == ()
     with pytest.raises(AttributeError):
         diagnosis.name = "other"  # type: ignore[misc]  # frozen: what was diagnosed stays diagnosed
 
@@ -229,7 +229,11 @@ def test_load_data_and_fetch_name_a_refused_connection_alike() -> None:
     exc = failure(url)
     diag = diagnose(keras_probe(exc, url), host="127.0.0.1", target_python="python")
     assert diag.name == "connection-refused" and diag.category == NETWORK
-    assert diag.fix == {"kind": "fetch", "reason": "connection refused"}
+    assert diag.fixes == ()  # no mirror named: there is nowhere --fix could download from
+    mirror = "http://127.0.0.1:9/mirror/"  # named, never contacted
+    mirrored = diagnose(keras_probe(exc, url), host="127.0.0.1", target_python="python", mirror=mirror)
+    [step] = mirrored.fixes
+    assert (step.kind, step.url, step.why) == (FixKind.FETCH, mirror, "connection refused")
     # --fetch words it its own way (no special wording for a refusal), from the same classifier
     found = classify(describe_exception(exc))
     assert found is not None and found.name == "connection-refused"

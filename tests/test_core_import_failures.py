@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mnist_doctor.diagnoses.imports import classify_import_failure, raising_module
+from mnist_doctor.model import shell_line
 
 TF_BANNER = (
     "I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions "
@@ -92,7 +93,7 @@ def test_legacy_keras_is_blamed_only_when_tensorflow_honours_its_value(legacy, n
     )
     assert diagnosis.name == name
     assert hint_part in diagnosis.hint
-    assert diagnosis.command is not None and str(diagnosis.command) in diagnosis.hint
+    assert diagnosis.fixes and shell_line(diagnosis.fixes) in diagnosis.hint
 
 
 #: Observed in the matrix (ml-dtypes-numpy1-tf2.21): the banner's traceback on stderr, then the error.
@@ -120,6 +121,8 @@ def test_the_module_whose_import_raised_is_read_from_the_traceback():
         text, target_python="python", tf_minor="2.21", declared={"ml-dtypes": "<1.0.0,>=0.5.1"}
     )
     assert (diagnosis.name, diagnosis.module) == ("numpy-abi", "ml_dtypes")
+    (step,) = diagnosis.fixes
+    assert step.argv == ("python", "-m", "pip", "install", "ml_dtypes<1.0.0,>=0.5.1")
     assert diagnosis.hint.startswith('python -m pip install "ml_dtypes<1.0.0,>=0.5.1"')
     assert "tensorflow>=2.18" not in diagnosis.hint
     # numpy's own frames only report the mismatch: the package that imported numpy is blamed

@@ -8,6 +8,7 @@ with ``uv venv`` from the warm uv cache (``--offline``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -44,7 +45,7 @@ def test_the_shown_text_splits_back_into_the_argv_that_runs(installer):
     specs = ("numpy<2", "keras>=3.12.0", "ml_dtypes<1.0.0,>=0.5.1", "requests[socks]", "tensorflow==2.21.0")
     for command in (installer.install(*specs, flags=("--upgrade",)), installer.uninstall("tensorflow")):
         parts = str(command).split(" && ")
-        assert [shlex.split(part) for part in parts] == [list(step) for step in command.steps]
+        assert [tuple(shlex.split(part)) for part in parts] == [step.argv for step in command.steps]
     shown = str(installer.install("numpy<2"))
     expected = {
         "pip": "-m pip install",
@@ -291,3 +292,46 @@ def test_fix_output_is_relayed_through_the_redacting_console() -> None:
     shown = sink.getvalue()
     assert "127.0.0.1:3128/simple" in shown and "done" in shown
     assert "s3cr3t-pw" not in shown and "\x1b[2J" not in shown
+
+
+# --- --fix runs the exact argv of the typed fix, with a recording installer on PATH ----------------
+
+_RECORDING_UV = """#!{python}
+import json, os, sys
+with open(os.environ["FAKE_UV_RECORD"], "w") as out:
+    json.dump(sys.argv, out)
+print("fake uv: done")
+"""
+
+
+def test_fix_runs_exactly_the_argv_of_the_typed_fix(doctor, home, tmp_path):
+    """A harmless ``uv`` stand-in records the argv it was started with: the fix's, word for word."""
+    from mnist_doctor.model import shell_join
+
+    bare = make_venv(tmp_path / "bare")  # no pip: the install command is uv's
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    uv = tools / "uv"
+    uv.write_text(_RECORDING_UV.format(python=sys.executable))
+    uv.chmod(0o755)
+    record = tmp_path / "uv-argv.json"
+    env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "FAKE_UV_RECORD": str(record)}
+    args = ("--python", str(bare), "--offline", "--select", "compat.tensorflow")
+
+    result = doctor(*args, "--format", "json", env_extra=env).result("compat.tensorflow")
+    (fix,) = result["fixes"]
+    assert fix["argv"] == ["uv", "pip", "install", "--python", str(bare), "tensorflow"]
+    assert fix["kind"] == "command" and fix["needs_confirmation"] is True
+    assert result["hint"] == fix["command"] == shell_join(fix["argv"])
+
+    refused = doctor(*args, "--fix", "--yes", env_extra=env)
+    assert "--yes does not run it" in refused.stdout + refused.stderr and not record.exists()
+
+    output = _in_pty(
+        [sys.executable, "-m", "mnist_doctor", *args, "--fix", "--timeout", "120"],
+        clean_env(home, **env),
+        tmp_path,
+    )
+    assert f"version fix: {fix['command']}" in output and "fake uv: done" in output, output[-3000:]
+    ran = json.loads(record.read_text())
+    assert ran == [str(uv), *fix["argv"][1:]]  # the program found on PATH, then exactly the argv

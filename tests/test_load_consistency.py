@@ -16,7 +16,9 @@ MIRROR = "https://mirror.example.test/data/mnist.npz"
 
 
 def result(check_id: str, status: Status, summary: str = "", **data: object) -> CheckResult:
-    return CheckResult(check_id, check_id.split(".")[0], check_id, status, summary, data=dict(data))
+    return CheckResult(
+        status, summary, data=dict(data), id=check_id, family=check_id.split(".")[0], title=check_id
+    )
 
 
 def load_failed(category: str, summary: str = "load_data failed — DNS for x failed") -> CheckResult:

@@ -30,7 +30,8 @@ from mnist_doctor.checks.load import combine
 from mnist_doctor.dataset_table import Dataset, table, with_pins
 from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts.load_probe import LoadProbe, dataset_gate, run_load_probe
-from mnist_doctor.model import Result, Status
+from mnist_doctor.hints import clear_cache_fix
+from mnist_doctor.model import FixKind, Result, Status
 from mnist_doctor.safekeeping import DatasetKeeping, FolderKeeping, restore_all
 from mnist_doctor.subproc import ScriptRun
 from testkit.datasets import pins_json, write_cifar_tar_gz, write_fashion_mnist
@@ -196,9 +197,8 @@ def test_gates_say_when_a_loader_would_download_or_extract(tmp_path: Path) -> No
 
 
 def test_one_check_reports_the_worst_and_names_each_loader() -> None:
-    failed = Result.fail(
-        "load_data failed — X", hint="fix X", data={"cause": "x", "fix": {"kind": "clear_cache"}}
-    )
+    clear = clear_cache_fix(sys.executable, "remove X", "fashion_mnist")
+    failed = Result.fail("load_data failed — X", hint="fix X", data={"cause": "x"}, fixes=(clear,))
     both = combine(
         [("mnist", Result.ok("works")), ("cifar10", Result.skip("cut")), ("fashion_mnist", failed)]
     )
@@ -206,7 +206,7 @@ def test_one_check_reports_the_worst_and_names_each_loader() -> None:
     assert both.summary.startswith("fashion_mnist: fail — load_data failed — X; cifar10: skip — cut")
     assert both.summary.endswith("load_data works for mnist")
     assert both.data["cause"] == "x" and set(both.data["datasets"]) == {"mnist", "cifar10", "fashion_mnist"}
-    assert both.data["fixes"] == [{"kind": "clear_cache", "dataset": "fashion_mnist"}]  # --fix: that loader
+    assert both.fixes == (clear,) and clear.dataset == "fashion_mnist"  # --fix: that loader alone
     assert combine([("mnist", Result.ok("works")), ("cifar10", Result.skip("cut"))]).status == Status.OK
     assert combine([("cifar10", Result.skip("a")), ("imdb", Result.skip("b"))]).status == Status.SKIP
 
@@ -244,11 +244,13 @@ def test_allow_pickle_false_on_an_old_npz_is_named(tmp_path: Path) -> None:
     assert diag.name == "pickled-npz", diag
     assert "boston_housing.npz of boston_housing" in diag.summary
     assert "--clear-cache --dataset boston_housing" in diag.hint
-    assert diag.fix == {
-        "kind": "clear_cache",
-        "reason": "boston_housing.npz holds pickled object arrays",
-        "dataset": "boston_housing",
-    }
+    [step] = diag.fixes
+    assert (step.kind, step.why, step.dataset) == (
+        FixKind.CLEAR_CACHE,
+        "boston_housing.npz holds pickled object arrays",
+        "boston_housing",
+    )
+    assert step.command in diag.hint
 
 
 @needs_keras2
@@ -283,7 +285,7 @@ def test_half_extracted_cifar_is_named_from_keras_own_batch_reader(tmp_path: Pat
         and "half-extracted cifar-10-python.tar.gz" in diag.summary
     )
     assert "`mnist-doctor --clear-cache --dataset cifar10`" in diag.hint
-    assert diag.fix and diag.fix["dataset"] == "cifar10"
+    assert [(f.kind, f.dataset) for f in diag.fixes] == [(FixKind.CLEAR_CACHE, "cifar10")]
 
 
 # -- the real loaders of Keras 3.15 -------------------------------------------------------------
@@ -461,7 +463,7 @@ def test_keras2_missing_loader_is_skip_and_unreachable_cifar_host_names_the_arch
             "--seed FILE --dataset cifar10" in diag.hint
             and "--fetch --mirror URL --dataset cifar10" in diag.hint
         )
-        assert diag.fix and diag.fix["dataset"] == "cifar10"
+        assert diag.fixes == ()  # no mirror was named for cifar's files: nothing --fix could fetch
     else:
         assert diag.name != "unknown", diag
     assert tree(datasets) == before  # the half-extracted folder is left exactly as it was

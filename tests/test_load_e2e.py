@@ -26,6 +26,7 @@ from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
+from mnist_doctor.model import FixKind
 from testkit.datasets import pins_json, write_fashion_mnist
 from testkit.doctor import clean_env, run_doctor
 from tests.load_fixtures import (
@@ -64,8 +65,9 @@ def test_html_block_page_is_named(tmp_path: Path) -> None:
     assert_real_keras_call(run)
     assert diag is not None and diag.name == "html-instead-of-data", diag
     assert "Incomplete or corrupted file detected" in run.error["message"]  # Keras' own words
-    assert "HTML page" in diag.summary and "--clear-cache" in diag.hint
-    assert diag.fix == {"kind": "clear_cache", "reason": "an HTML page sits where mnist.npz should be"}
+    (clear,) = diag.fixes
+    assert clear.kind is FixKind.CLEAR_CACHE and clear.why == "an HTML page sits where mnist.npz should be"
+    assert "HTML page" in diag.summary and f"`{clear.command}`" in diag.hint
 
 
 @needs_mitmdump
@@ -89,7 +91,7 @@ def test_synthetic_npz_fails_the_hash(tmp_path: Path) -> None:
     assert "zip archive with other content" in diag.summary
     left = run.answer["left_behind"]
     assert left and left[0]["size"] == fake.stat().st_size  # Keras 3 leaves the bad file in place
-    assert diag.fix and diag.fix["kind"] == "clear_cache"
+    assert [f.kind for f in diag.fixes] == [FixKind.CLEAR_CACHE]
 
 
 @needs_mitmdump

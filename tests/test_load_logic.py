@@ -19,35 +19,43 @@ from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import run_load_probe
 from mnist_doctor.fixes import collect_fixes, offer_fixes
-from mnist_doctor.model import CheckResult, Status
+from mnist_doctor.hints import clear_cache_fix
+from mnist_doctor.model import CheckResult, Fix, FixKind, Status
 from tests.load_fixtures import probe_env
 
+ROOT = Path(__file__).resolve().parents[1]
 PY39 = Path.home() / ".pyenv" / "versions" / "3.9.18" / "bin" / "python3.9"
 
 
 def result(check_id: str, status: Status, summary: str = "", **data: object) -> CheckResult:
-    return CheckResult(check_id, check_id.split(".")[0], check_id, status, summary, data=dict(data))
+    family = check_id.split(".")[0]
+    return CheckResult(status, summary, data=dict(data), id=check_id, family=family, title=check_id)
 
 
-def test_pip_fixes_come_from_hints_and_are_never_run_without_a_terminal(tmp_path: Path) -> None:
+def test_commands_are_never_run_without_a_terminal_and_cache_fixes_come_first(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
+    touch = Fix(FixKind.COMMAND, ("touch", str(marker)), "create the marker")
     results = [
         result("compat.numpy", Status.FAIL, "NumPy 2 with TF 2.16"),
-        result("load.real", Status.FAIL, "import failed", fix={"kind": "pip", "command": f"touch {marker}"}),
+        result("load.real", Status.FAIL, "import failed"),
+        result("cache.integrity", Status.FAIL, "the copy Keras reads is html"),
+        result("load.consistency", Status.OK, "agree"),
     ]
-    results[
-        0
-    ].hint = (
-        'python -m pip install "numpy<2"  (or upgrade TensorFlow: python -m pip install "tensorflow>=2.18")'
-    )
-    fixes = collect_fixes(results)
-    assert [f.command for f in fixes] == ['python -m pip install "numpy<2"', f"touch {marker}"]
+    results[0].fixes = (touch,)
+    results[1].fixes = (touch,)  # the same steps from two checks: offered once
+    results[2].fixes = (clear_cache_fix(sys.executable, "remove the broken file"),)
+    results[3].fixes = (touch,)  # a passing check offers nothing
+    plans = collect_fixes(results)
+    assert [(p.source, p.steps[0].kind) for p in plans] == [
+        ("cache.integrity", FixKind.CLEAR_CACHE),
+        ("compat.numpy", FixKind.COMMAND),
+    ]
     console = Console(record=True, width=200)
-    changed = offer_fixes(
-        results, Facts(Options(python=sys.executable)), console, yes=True, dry_run=False, interactive=False
-    )
-    assert changed is False and not marker.exists()  # --yes alone never runs pip
-    assert 'python -m pip install "numpy<2"' in console.export_text()
+    facts = Facts(Options(python=sys.executable))
+    changed = offer_fixes(results[:2], facts, console, yes=True, dry_run=False, interactive=False)
+    assert changed is False and not marker.exists()  # --yes alone never runs a command
+    shown = console.export_text()
+    assert f"version fix: touch {marker}" in shown and "--yes does not run it" in shown
 
 
 def test_fix_clears_a_corrupt_cache_for_real(tmp_path: Path) -> None:
@@ -63,15 +71,16 @@ def test_fix_clears_a_corrupt_cache_for_real(tmp_path: Path) -> None:
         from rich.console import Console
         from mnist_doctor.facts import Facts, Options
         from mnist_doctor.fixes import offer_fixes
+        from mnist_doctor.hints import clear_cache_fix
         from mnist_doctor.model import CheckResult, Status
-        failed = CheckResult("load.real", "load", "t", Status.FAIL, "html",
-                             data={"fix": {"kind": "clear_cache", "reason": "html page"}})
+        failed = CheckResult(Status.FAIL, "html", id="load.real", family="load", title="t",
+                             fixes=(clear_cache_fix(sys.executable, "html page"),))
         facts = Facts(Options(python=sys.executable, timeout=60))
         print("CHANGED", offer_fixes([failed], facts, Console(), yes=True, dry_run=False, interactive=False))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    done = subprocess.run(  # from the source tree: the code under test, whatever is installed
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert "CHANGED True" in done.stdout, done.stdout + done.stderr
     assert not bad.exists()
@@ -83,4 +92,6 @@ def test_probe_runs_on_python39_and_names_a_missing_tensorflow(tmp_path: Path) -
     assert run.answer.get("done") and not run.succeeded  # stdlib-only, 3.9 syntax: it answered
     diag = diagnose(run, host="storage.googleapis.com", target_python=str(PY39))
     assert diag.name == "import-not-installed", diag
-    assert diag.fix and diag.fix["kind"] == "pip" and "-m pip install tensorflow" in diag.fix["command"]
+    (step,) = diag.fixes
+    assert step.kind is FixKind.COMMAND and step.argv[1:] == ("-m", "pip", "install", "tensorflow")
+    assert step.command in diag.hint

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mnist_doctor.diagnosis_summary import summarize
 from mnist_doctor.fix_commands import hint_commands
+from mnist_doctor.model import Fix, FixKind
 from mnist_doctor.output import plural
 from mnist_doctor.render import closing_line, fold_skips
 from mnist_doctor.render.commands import shell_words, unwrap_lines, wrap_command
@@ -118,15 +119,20 @@ def test_warnings_are_listed_after_problems_with_their_own_fix_numbers() -> None
     assert "1 warning" not in diagnosis["headline"]  # problems lead; warnings are listed below them
 
 
-def test_fix_steps_are_the_command_and_hint_alternatives_follow() -> None:
-    steps = [["/venv/bin/python", "-m", "pip", "install", "numpy<2"]]
-    hint = (
-        '/venv/bin/python -m pip install "numpy<2"  '
-        '(or upgrade: /venv/bin/python -m pip install "tensorflow>=2.18")'
-    )
-    rows = [row("compat.numpy", "fail", "NumPy 2 on TF 2.16", hint, fix={"kind": "pip", "steps": steps})]
-    commands = [c["command"] for c in summarize(rows)["fixes"][0]["commands"]]
-    assert commands == [shlex.join(steps[0]), '/venv/bin/python -m pip install "tensorflow>=2.18"']
+def test_typed_fixes_are_the_command_and_hint_alternatives_follow() -> None:
+    pip = ("/venv/bin/python", "-m", "pip", "install")
+    install = Fix(FixKind.COMMAND, (*pip, "numpy<2"), "install numpy<2")
+    upgrade = Fix(FixKind.COMMAND, (*pip, "tensorflow>=2.18"), "upgrade TensorFlow")
+    hint = f"{install.command}  (or upgrade: {upgrade.command})"
+    fixed = row("compat.numpy", "fail", "NumPy 2 on TF 2.16", hint)
+    fixed["fixes"] = [install.to_dict()]
+    (fix,) = summarize([fixed])["fixes"]
+    assert [c["command"] for c in fix["commands"]] == [install.command, upgrade.command]
+    assert shlex.split(fix["commands"][0]["command"]) == list(install.argv) and fix["runs_with_fix"] is True
+    # The hint alone names the same commands, but nothing --fix can run.
+    (plain,) = summarize([row("compat.numpy", "fail", "NumPy 2 on TF 2.16", hint)])["fixes"]
+    assert [c["command"] for c in plain["commands"]] == [install.command, upgrade.command]
+    assert plain["runs_with_fix"] is False
 
 
 def test_singular_and_plural() -> None:

@@ -3,7 +3,7 @@
 Each report runs in tmux (a real terminal emulator) at 60, 80, 120 and 200 columns, and the
 screen is read back as a person would copy it. The scenario is a real environment with long
 paths and several findings: a virtual environment deep in a long folder (NumPy 2 metadata on
-TensorFlow 2.16: pip commands with the interpreter's full path, from ``data["fix"]["steps"]``),
+TensorFlow 2.16: pip commands with the interpreter's full path, from the result's typed ``fixes``),
 ``KERAS_HOME`` naming a file (a cache problem seen by three checks: one root cause), and an
 ``https://`` proxy (a warning with an ``export`` fix). ``--offline``: no connection.
 """
@@ -61,10 +61,11 @@ def test_the_scenario_has_long_commands_and_one_root_cause_for_the_cache(scenari
     cache = [p for p in diagnosis["problems"] if "cache.keras_home" in p["checks"]]
     assert len(cache) == 1 and {"cache.location", "cache.integrity"} <= set(cache[0]["checks"]), diagnosis
     numpy_fix = next(f for f in diagnosis["fixes"] if f["check"] == "compat.numpy")
-    steps = next(r for r in scenario["report"]["results"] if r["id"] == "compat.numpy")["data"]["fix"][
-        "steps"
-    ]
-    assert numpy_fix["commands"][0]["command"] == " && ".join(shlex.join(s) for s in steps)
+    numpy = next(r for r in scenario["report"]["results"] if r["id"] == "compat.numpy")
+    shown = numpy_fix["commands"][0]["command"]
+    assert shown == " && ".join(f["command"] for f in numpy["fixes"]) and numpy["hint"].startswith(shown)
+    assert [shlex.split(part) for part in shown.split(" && ")] == [f["argv"] for f in numpy["fixes"]]
+    assert numpy["data"]["fix"]["steps"] == [f["argv"] for f in numpy["fixes"]]  # the schema-2 view
     assert numpy_fix["runs_with_fix"] is True
 
 
@@ -93,6 +94,20 @@ def test_every_fix_command_is_whole_on_screen(scenario, width: int) -> None:
     for fix in scenario["report"]["diagnosis"]["fixes"]:
         assert f"fix {fix['number']} ({fix['check']})" in screen
     assert "fix 1" in "\n".join(lines[table_at:])
+    # A fix whose first command is typed says --fix can run it (a shell comment: pastes harmlessly).
+    runnable = sum(f["runs_with_fix"] for f in scenario["report"]["diagnosis"]["fixes"])
+    assert runnable and screen.count("# mnist-doctor --fix can run") == runnable
+
+
+def test_markdown_says_which_fix_mnist_doctor_fix_runs(scenario) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_doctor", *scenario["args"], "--format", "markdown"],
+        capture_output=True, text=True, env=scenario["env"], cwd=scenario["cwd"], timeout=120,
+    )  # fmt: skip
+    fixes = scenario["report"]["diagnosis"]["fixes"]
+    numpy_fix = next(f for f in fixes if f["check"] == "compat.numpy")
+    assert numpy_fix["commands"][0]["command"] in done.stdout
+    assert done.stdout.count("mnist-doctor --fix can run") == sum(f["runs_with_fix"] for f in fixes) >= 1
 
 
 @needs_tmux

@@ -116,6 +116,8 @@ def test_pip_system_certs_without_pip_or_truststore_is_a_warning(venvs):
     assert found["data"]["injected_by"] is None
     assert "install" in found["hint"] and "truststore" in found["hint"]
     assert " -m pip " not in found["hint"]  # this venv has no pip: the hint must not rely on it
+    steps = found["fixes"]  # what --fix would run is the hint's command, word for word
+    assert steps and found["hint"].startswith(" && ".join(step["command"] for step in steps) + "  (")
 
 
 def test_pip_system_certs_4_changes_nothing_for_keras(venvs):

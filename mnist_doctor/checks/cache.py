@@ -19,6 +19,7 @@ from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
+from mnist_doctor.hints import clear_cache_fix, doctor_command
 from mnist_doctor.model import Result, Status, function_check
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
@@ -374,6 +375,7 @@ _BROKEN = {
 def integrity(
     keras_cache: KerasCache,
     dataset: DatasetSpec,
+    target_python: str,
     datasets: tuple[Dataset, ...] = (),
     keras_flavour: KerasFlavour | None = None,
 ) -> Result:
@@ -383,16 +385,16 @@ def integrity(
     Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.cache_verdicts`).
     """
     names = [d.name for d in datasets]
-    mnist = _mnist_integrity(keras_cache, dataset) if "mnist" in names or not names else None
+    mnist = _mnist_integrity(keras_cache, dataset, target_python) if "mnist" in names or not names else None
     if mnist is not None and names in (["mnist"], []):
         return mnist
     verdicts = []
     for loader in datasets:
         if loader.name == "mnist" and mnist is not None:
-            fix = dict(mnist.data["fix"], dataset="mnist") if "fix" in mnist.data else None
+            # mnist's own steps need no label: a step naming no dataset acts on mnist (Fix.dataset)
             verdicts.append(
                 cache_verdicts.DatasetVerdict(
-                    "mnist", mnist.status, mnist.summary, mnist.details, mnist.hint, [fix] if fix else []
+                    "mnist", mnist.status, mnist.summary, mnist.details, mnist.hint, mnist.fixes
                 )
             )
         else:
@@ -403,6 +405,7 @@ def integrity(
                     keras_flavour.kind if keras_flavour else None,
                     keras_flavour.version if keras_flavour else None,
                     keras_cache.flavour_label,
+                    target_python=target_python,
                 )
             )
     return _combine(verdicts, mnist.data if mnist is not None else {})
@@ -425,15 +428,13 @@ def _combine(verdicts: list[cache_verdicts.DatasetVerdict], mnist_data: dict[str
         details.append(f"[{verdict.name}] {verdict.status.value}: {verdict.summary}")
         details += [f"  {line}" for line in verdict.details]
     hints = [f"{v.name}: {v.hint}" for v in attention if v.hint]
-    fixes = [fix for v in verdicts if v.status in (Status.FAIL, Status.WARN) for fix in v.fixes]
-    data: dict[str, Any] = {**mnist_data, "datasets": [v.to_dict() for v in verdicts], "fixes": fixes}
-    data.pop("fix", None)
-    if fixes:
-        data["fix"] = fixes[0]
-    return Result(status, summary, details=details, hint="\n".join(hints) or None, data=data)
+    # One dataset's steps each (Fix.dataset): --fix offers every dataset's steps on their own.
+    fixes = tuple(fix for v in verdicts if v.status in (Status.FAIL, Status.WARN) for fix in v.fixes)
+    data: dict[str, Any] = {**mnist_data, "datasets": [v.to_dict() for v in verdicts]}
+    return Result(status, summary, details=details, hint="\n".join(hints) or None, data=data, fixes=fixes)
 
 
-def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
+def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_python: str) -> Result:
     """Every ``mnist.npz`` Keras might use is the pinned file; says which copy Keras reads."""
     reports = [
         npz_check.inspect_copy(folder / dataset.file_name, dataset) for folder in keras_cache.candidates
@@ -450,17 +451,15 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec) -> Result:
     good_elsewhere = next((r for r in others if r.ok), None)
     if read.verdict in _BROKEN:
         # --fix offers this: removing a broken file is safe (Keras would discard it anyway)
-        data["fix"] = {"kind": "clear_cache", "reason": f"remove the broken {read.path}"}
+        clear = clear_cache_fix(target_python, f"remove the broken {read.path}")
+        seed = _q(good_elsewhere.path) if good_elsewhere else "/path/to/mnist.npz"
         return Result.fail(
             f"the copy Keras reads is {read.summary.split(':')[0]}: {_BROKEN[read.verdict]}",
             details=details,
-            hint="mnist-doctor --clear-cache --yes && mnist-doctor --fetch"
-            + (
-                f"   # or offline: mnist-doctor --seed {_q(good_elsewhere.path)}"
-                if good_elsewhere
-                else "   # or offline: mnist-doctor --seed /path/to/mnist.npz"
-            ),
+            hint=f"{clear.command} && {doctor_command(target_python, '--fetch')}"
+            + f"   # or offline: {doctor_command(target_python, '--seed', seed)}",
             data=data,
+            fixes=(clear,),
         )
     if read.verdict == npz_check.OTHER_MNIST:
         return Result.warn(

@@ -100,9 +100,9 @@ def reconcile(result: Result, witness: ImportWitness, what: str = "metadata") ->
 
 
 def _with_fix(result: Result, command: Command | None) -> Result:
-    """Carry the hint's command as argv so ``--fix`` runs exactly what the hint shows."""
+    """Carry the hint's command as typed steps so ``--fix`` runs exactly what the hint shows."""
     if command is not None:
-        result.data["fix"] = command.fix(result.summary)
+        result.fixes = command.steps
     return result
 
 

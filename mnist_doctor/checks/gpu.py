@@ -23,6 +23,7 @@ from mnist_doctor.diagnoses.gpu import (
     driver_finding,
     metal_finding,
     obstacle,
+    stderr_fix,
     stderr_hint,
     wheels_finding,
 )
@@ -47,9 +48,9 @@ def verdict(finding: Diagnosis, options: Any, intent: bool, data: dict[str, Any]
     """``fail`` under ``--expect-gpu``, the finding's own ``warn`` when a GPU is wanted, else ``ok``."""
     details = list(finding.details)
     if expects_gpu(options):
-        return Result(Status.FAIL, finding.summary, details, finding.hint, data or {})
+        return Result(Status.FAIL, finding.summary, details, finding.hint, data or {}, finding.fixes)
     if intent:
-        return Result(finding.status, finding.summary, details, finding.hint, data or {})
+        return Result(finding.status, finding.summary, details, finding.hint, data or {}, finding.fixes)
     # Nothing is wrong for a CPU user: the fix is kept as information, not shown as a hint.
     return Result(Status.OK, finding.summary, [*details, f"for a GPU: {finding.hint}"], None, data or {})
 
@@ -245,14 +246,20 @@ class TensorflowSeesGpu(BaseCheck):
             first = reasons[0]
             details[:0] = [f"because: {r.summary}" for r in reasons]
             finding = obstacle(
-                first.name, f"no GPU visible to TensorFlow: {first.summary}", first.hint, tuple(details)
+                first.name,
+                f"no GPU visible to TensorFlow: {first.summary}",
+                first.hint,
+                tuple(details),
+                first.fixes,
             )
         elif rt.findings:
+            fix = stderr_fix(rt.findings[0].name, build, target_python)
             finding = obstacle(
                 rt.findings[0].name,
                 f"no GPU visible to TensorFlow: {rt.findings[0].meaning}",
                 stderr_hint(rt.findings[0].name, build, target_python),
                 tuple(details),
+                fix.steps if fix is not None else (),
             )
         else:
             finding = obstacle(

@@ -14,7 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from mnist_doctor.compat_table import declared_specs
-from mnist_doctor.dataset import MNIST, DatasetSpec
+from mnist_doctor.dataset import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.diagnoses import CACHE, IMPORT, NETWORK, Diagnosis
 from mnist_doctor.diagnoses.load import diagnose
@@ -180,11 +180,11 @@ def failure_result(diag: Diagnosis, probe: LoadProbe, options: Options) -> Resul
         "category": diag.category,
         "timed_out": probe.run.timed_out,
     }
-    if diag.fix:
-        data["fix"] = diag.fix
     if probe.cut_by_budget:
         return budget_result(diag, probe, options, details, data)
-    return Result.fail(f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data)
+    return Result.fail(
+        f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data, fixes=diag.fixes
+    )
 
 
 def budget_result(
@@ -204,6 +204,7 @@ def budget_result(
         ],
         hint=f"mnist-doctor --timeout {suggest}   # allow the real load_data more time",
         data=data,
+        fixes=diag.fixes,
     )
 
 
@@ -253,6 +254,8 @@ def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_py
         target_python=target_python,
         tf_minor=_tf_minor(facts),
         declared=_declared(facts),
+        # load_data always asks Keras' own host; a fetch fix needs another place to download from.
+        mirror=dataset.origin if dataset.origin != DEFAULT_ORIGIN else None,
     )
     if diag.status is Status.SKIP:  # not a fault of this machine: the test was not possible offline
         return Result.skip(
@@ -448,20 +451,21 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
         for key in ("cause", "category", "cut_by_budget"):
             if key in first_bad.data:
                 data[key] = first_bad.data[key]
-    # One fix per failing loader, each naming its loader (``--fix`` acts on that loader alone).
-    fixes = [
-        dict(r.data["fix"], dataset=r.data["fix"].get("dataset") or n)
-        for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
-        if r.status in (Status.FAIL, Status.WARN) and isinstance(r.data.get("fix"), dict)
-    ]
-    if fixes:
-        data["fix"], data["fixes"] = fixes[0], fixes
+    # Each failing loader's steps, each naming its loader (``--fix`` acts on that loader alone;
+    # MNIST's name none): the same step from several loaders (an import failure's pip) once.
+    fixes = {
+        (fix.kind, fix.argv, fix.dataset): fix
+        for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
+        if r.status in (Status.FAIL, Status.WARN)
+        for fix in r.fixes
+    }
     return Result(
         status=worst,
         summary="; ".join(pieces) or "no loader selected",
         details=details,
         hint="\n".join(hints) or None,
         data=data,
+        fixes=tuple(fixes.values()),
     )
 
 

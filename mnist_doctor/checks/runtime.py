@@ -111,13 +111,12 @@ class ImportWorks(BaseCheck):
         data["failed_stage"] = stage_name
         if diagnosis.module:
             data["raised_in"] = diagnosis.module
-        if diagnosis.command is not None:
-            data["fix"] = diagnosis.command.fix(diagnosis.summary)
         return Result.fail(
             f"import {stage_name} failed{crashed}: {diagnosis.summary}",
             details=[f"{(failed or {}).get('error_type', 'error')}: {message}", *_tail(run.stderr, 8)],
             hint=diagnosis.hint,
             data=data,
+            fixes=diagnosis.fixes,
         )
 
     def _success(self, probe: ImportProbe, distributions: Distributions, data: dict[str, Any]) -> Result:

@@ -323,13 +323,15 @@ class Truststore(BaseCheck):
                 if not pic.psc_loaded
                 else "it found no truststore (it needs pip >= 24.2 or the truststore package)"
             )
+            install = installer.install("truststore")
             return Result.warn(
                 f"{psc} is installed but did not inject truststore: {why}; urllib (Keras) still "
                 f"trusts {pic.urllib_store}",
                 details=details,
                 data=data,
-                hint=f"{installer.install('truststore')}  (pip_system_certs then injects it at start-up; or "
+                hint=f"{install}  (pip_system_certs then injects it at start-up; or "
                 "uninstall pip_system_certs and set SSL_CERT_FILE to your CA bundle)",
+                fixes=install.steps,
             )
         if psc:
             return Result.ok(

@@ -21,10 +21,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-from mnist_doctor.hints import Command
-from mnist_doctor.model import Status
+from mnist_doctor.model import Fix, Status
 
 #: What a cause is about; ``load.consistency`` compares it with the network and cache families.
 NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER, GPU = (
@@ -46,7 +45,8 @@ class Diagnosis:
     machine, e.g. a download refused under ``--offline``); a check may still soften it (a probe
     cut short by the doctor's own budget) or harden it (``--expect-gpu``). ``details`` are the
     evidence lines shown with it; ``module`` is the package whose import raised, when a
-    traceback names one.
+    traceback names one. ``fixes`` are the typed steps (:class:`~mnist_doctor.model.Fix`) the
+    hint's command was rendered from: a check hands them on as ``Result.fixes`` for ``--fix``.
     """
 
     name: str
@@ -56,10 +56,8 @@ class Diagnosis:
     details: tuple[str, ...] = ()
     status: Status = Status.FAIL
     module: str | None = None
-    #: The install command of the hint, carried as argv for ``--fix`` (None: no command to run).
-    command: Command | None = None
-    #: What ``--fix`` may do about it (see mnist_doctor.fixes).
-    fix: dict[str, Any] | None = None
+    #: What ``--fix`` may do about it, in order (see mnist_doctor.fixes); empty: nothing.
+    fixes: tuple[Fix, ...] = ()
 
 
 class Textual(Protocol):

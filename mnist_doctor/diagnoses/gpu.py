@@ -14,32 +14,37 @@ from mnist_doctor.diagnoses import GPU, Diagnosis
 from mnist_doctor.facts.gpu import METAL_FOR_TF, GpuBuild, metal_target
 from mnist_doctor.facts.gpu_driver import NvidiaSmi, driver_too_old, minimum_driver
 from mnist_doctor.facts.introspection import parse_version
-from mnist_doctor.hints import pip_install, pip_uninstall
-from mnist_doctor.model import Status
+from mnist_doctor.hints import Command, install_command, pip_install, uninstall_command
+from mnist_doctor.model import Fix, Status
 
 WSL_GUIDE = "https://www.tensorflow.org/install/pip#windows-wsl2"
 #: The last TensorFlow whose [and-cuda] extra is CUDA 11 (for drivers older than CUDA 12 needs).
 LAST_CUDA11_TF = "2.14.1"
 
 
-def obstacle(name: str, summary: str, hint: str, details: tuple[str, ...] = ()) -> Diagnosis:
+def obstacle(
+    name: str, summary: str, hint: str, details: tuple[str, ...] = (), fixes: tuple[Fix, ...] = ()
+) -> Diagnosis:
     """Why the GPU cannot be used, with the exact fix.
 
     ``warn`` by itself: no GPU is no failure (``mnist.load_data()`` and training run on the CPU);
     the checks make it ``ok`` when no GPU is wanted and ``fail`` under ``--expect-gpu``.
+    ``fixes``: the steps ``--fix`` may run, the hint's command when its hint starts with one.
     """
-    return Diagnosis(name, GPU, summary, hint, details, status=Status.WARN)
+    return Diagnosis(name, GPU, summary, hint, details, status=Status.WARN, fixes=fixes)
 
 
 def build_finding(build: GpuBuild, python: str) -> Diagnosis | None:
     """The installed build cannot use a GPU here (CPU-only distribution, native Windows, no metal)."""
     if build.kind == "cpu":
+        cmd = _and_cuda(python, build)
+        if build.cpu_dist:
+            cmd = uninstall_command(python, build.cpu_dist).then(cmd)
         return obstacle(
             "cpu-only-build",
             f"{build.kind_note}: TensorFlow will not use a GPU",
-            f"{pip_uninstall(python, build.cpu_dist or '')} && "
-            + pip_install(python, f"tensorflow[and-cuda]=={build.tf_version}")
-            + "   (Linux; GPU builds exist for Linux and WSL2)",
+            f"{cmd}   (Linux; GPU builds exist for Linux and WSL2)",
+            fixes=cmd.steps,
         )
     if build.kind == "windows":
         return obstacle(
@@ -50,10 +55,12 @@ def build_finding(build: GpuBuild, python: str) -> Diagnosis | None:
             f"({WSL_GUIDE})",
         )
     if build.kind == "macos" and not build.metal:
+        cmd = install_command(python, "tensorflow-metal")
         return obstacle(
             "macos-without-metal",
             f"{build.tensorflow} {build.tf_version} on macOS without tensorflow-metal runs on the CPU only",
-            pip_install(python, "tensorflow-metal"),
+            str(cmd),
+            fixes=cmd.steps,
         )
     return None
 
@@ -67,16 +74,17 @@ def metal_finding(build: GpuBuild, python: str) -> Diagnosis | None:
         return None
     paired = [m for m, tf in METAL_FOR_TF.items() if tf == build.minor]
     fix = (
-        pip_install(python, f"tensorflow-metal=={paired[0]}.*")
+        install_command(python, f"tensorflow-metal=={paired[0]}.*")
         if paired
-        else pip_install(python, f"tensorflow=={target}.*")
+        else install_command(python, f"tensorflow=={target}.*")
     )
     return obstacle(
         "metal-mismatch",
         f"tensorflow-metal {build.metal} is built for TensorFlow {target}, this is {build.tf_version}: "
         "the plugin may fail to load (NotFoundError / symbol not found) and the GPU stays unused",
-        fix,
+        str(fix),
         ("pairs from Apple's table: " + ", ".join(f"metal {m} ⇄ TF {t}" for m, t in METAL_FOR_TF.items()),),
+        fix.steps,
     )
 
 
@@ -87,7 +95,7 @@ def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = 
     bad = [p for p in build.pins if p.state in ("missing", "wrong")]
     if not bad:
         return None
-    extra = pip_install(python, f"tensorflow[and-cuda]=={build.tf_version}")
+    extra = _and_cuda(python, build)
     if all(p.state in ("missing", "optional") for p in build.pins):
         if smi.state == "absent" and not build.nvidia_wheels and not expect:
             return None  # no driver and no wheels: nothing was meant to run on a GPU
@@ -96,7 +104,8 @@ def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = 
             f"none of the {len(bad)} CUDA wheels {build.tensorflow} {build.tf_version} pins for "
             f"[and-cuda] is installed: without a system CUDA {build.cuda} and cuDNN {build.cudnn} "
             "TensorFlow cannot load its GPU libraries",
-            extra,
+            str(extra),
+            fixes=extra.steps,
         )
     wrong = [p for p in bad if p.state == "wrong"]
     missing = [p for p in bad if p.state == "missing"]
@@ -113,6 +122,7 @@ def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = 
         + "; ".join(lines[:2]),
         f"{extra}   (or exactly: {pip_install(python, *(p.requirement for p in bad))})",
         tuple(lines),
+        extra.steps,
     )
 
 
@@ -174,9 +184,21 @@ def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> D
     )
 
 
-def stderr_hint(name: str, build: GpuBuild, python: str) -> str:
+def _and_cuda(python: str, build: GpuBuild) -> Command:
+    return install_command(python, f"tensorflow[and-cuda]=={build.tf_version}")
+
+
+def stderr_fix(name: str, build: GpuBuild, python: str) -> Command | None:
+    """The command that fixes what TensorFlow's log says, when one does."""
     if name in ("missing-gpu-libraries", "missing-library", "cudnn-mismatch"):
-        return pip_install(python, f"tensorflow[and-cuda]=={build.tf_version}")
+        return _and_cuda(python, build)
+    return None
+
+
+def stderr_hint(name: str, build: GpuBuild, python: str) -> str:
+    command = stderr_fix(name, build, python)
+    if command is not None:
+        return str(command)
     if name == "no-device":
         return "unset CUDA_VISIBLE_DEVICES, and check that nvidia-smi lists a GPU"
     return "check the NVIDIA driver: nvidia-smi must list the GPU"

@@ -99,7 +99,8 @@ def _rule(
 def _diagnosis(name: str, ctx: Context, verdict: Verdict) -> Diagnosis:
     summary, rest, command = verdict
     hint = f"{command}{rest}" if command is not None else rest
-    return Diagnosis(name, IMPORT, summary, hint, module=ctx.module, command=command)
+    fixes = command.steps if command is not None else ()
+    return Diagnosis(name, IMPORT, summary, hint, module=ctx.module, fixes=fixes)
 
 
 #: The first TensorFlow minor built against NumPy 2 (earlier ones need NumPy 1.x at run time,

@@ -34,8 +34,8 @@ from mnist_doctor.diagnoses import (
 from mnist_doctor.diagnoses.imports import classify_import_failure
 from mnist_doctor.diagnoses.network import NetworkCause, classify
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.hints import doctor_command
-from mnist_doctor.model import Status
+from mnist_doctor.hints import clear_cache_fix, doctor_command, fetch_fix
+from mnist_doctor.model import Fix, FixKind, Status
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
 OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
@@ -54,6 +54,8 @@ class Evidence:
     target_python: str
     #: The loader that failed (a :class:`~mnist_doctor.dataset_table.Dataset`); None: MNIST.
     dataset: Any = None
+    #: The mirror a fetch fix downloads from (``--origin``/``MNIST_DOCTOR_ORIGIN``), if one is set.
+    mirror: str | None = None
 
     def has_type(self, *names: str) -> bool:
         return any(t.rsplit(".", 1)[-1] in names for t in self.types)
@@ -93,12 +95,9 @@ def offline_route(target_python: str) -> str:
     )
 
 
-def _fetch_fix(reason: str) -> dict[str, Any]:
-    return {"kind": "fetch", "reason": reason}
-
-
-def _clear_fix(reason: str) -> dict[str, Any]:
-    return {"kind": "clear_cache", "reason": reason}
+def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix, ...]:
+    """Download from the mirror the user named; without one there is nothing ``--fix`` can fetch."""
+    return (fetch_fix(target_python, mirror, reason),) if mirror else ()
 
 
 def _permission(ev: Evidence) -> Diagnosis | None:
@@ -219,7 +218,7 @@ def _dns(ev: Evidence) -> Diagnosis | None:
         NETWORK,
         f"DNS for {ev.host} failed (no internet, or the name is blocked)",
         offline_route(ev.target_python),
-        fix=_fetch_fix("the dataset host cannot be resolved"),
+        fixes=_fetch_fix(ev.target_python, ev.mirror, "the dataset host cannot be resolved"),
     )
 
 
@@ -236,7 +235,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
                 if ev.proxy
                 else f"a firewall rejects {ev.host}; {offline_route(ev.target_python)}"
             ),
-            fix=None if ev.proxy else _fetch_fix("connection refused"),
+            fixes=() if ev.proxy else _fetch_fix(ev.target_python, ev.mirror, "connection refused"),
         )
     if cause == "connect-timeout":
         return Diagnosis(
@@ -244,7 +243,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             NETWORK,
             f"connection to {to} timed out",
             f"a firewall drops the traffic; {offline_route(ev.target_python)}",
-            fix=_fetch_fix("connection timed out"),
+            fixes=_fetch_fix(ev.target_python, ev.mirror, "connection timed out"),
         )
     if cause == "unreachable":
         return Diagnosis(
@@ -252,7 +251,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             NETWORK,
             f"no route to {to}",
             offline_route(ev.target_python),
-            fix=_fetch_fix("network unreachable"),
+            fixes=_fetch_fix(ev.target_python, ev.mirror, "network unreachable"),
         )
     if cause == "connection-reset":
         return Diagnosis(
@@ -260,7 +259,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             NETWORK,
             f"{to} closed the connection before answering",
             f"a proxy or firewall cuts the transfer; {offline_route(ev.target_python)}",
-            fix=_fetch_fix("connection reset"),
+            fixes=_fetch_fix(ev.target_python, ev.mirror, "connection reset"),
         )
     return None
 
@@ -284,7 +283,7 @@ def _http(ev: Evidence) -> Diagnosis | None:
         NETWORK,
         f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
         "; ".join(p for p in (advice, offline_route(ev.target_python)) if p),
-        fix=_fetch_fix(f"HTTP {code}"),
+        fixes=_fetch_fix(ev.target_python, ev.mirror, f"HTTP {code}"),
     )
 
 
@@ -299,7 +298,7 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
         f"the connection was cut mid-download (Keras removed the partial file); retry, or "
         f"{offline_route(ev.target_python)}",
-        fix=_fetch_fix("truncated transfer"),
+        fixes=_fetch_fix(ev.target_python, ev.mirror, "truncated transfer"),
     )
 
 
@@ -318,16 +317,17 @@ def _bad_file(ev: Evidence) -> Diagnosis | None:
         f"starts {bytes.fromhex(f['head'][:16])!r}"
         for f in files
     )
-    clear = doctor_command(ev.target_python, "--clear-cache")
     if html:
+        clear = clear_cache_fix(ev.target_python, "an HTML page sits where mnist.npz should be")
         return Diagnosis(
             "html-instead-of-data",
             NETWORK,
             f"the download is an HTML page ({html['size']:,} bytes), not mnist.npz: "
             "a proxy or captive portal answered instead of the dataset host",
-            f"remove it with `{clear}`, then get through the proxy or {offline_route(ev.target_python)}",
+            f"remove it with `{clear.command}`, then get through the proxy or "
+            + offline_route(ev.target_python),
             details=details,
-            fix=_clear_fix("an HTML page sits where mnist.npz should be"),
+            fixes=(clear,),
         )
     if hash_mismatch:
         zipped = any(f.get("head", "").startswith("504b0304") for f in files)
@@ -339,21 +339,23 @@ def _bad_file(ev: Evidence) -> Diagnosis | None:
             shape = "a zip archive with other content (a modified mirror or a rewriting proxy)"
         else:
             shape = "incomplete or not the dataset"
+        clear = clear_cache_fix(ev.target_python, "the downloaded mnist.npz fails Keras' sha256 check")
         return Diagnosis(
             "hash-mismatch",
             CACHE,
             f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
-            f"remove it with `{clear}`, then download again or {offline_route(ev.target_python)}",
+            f"remove it with `{clear.command}`, then download again or {offline_route(ev.target_python)}",
             details=details,
-            fix=_clear_fix("the downloaded mnist.npz fails Keras' sha256 check"),
+            fixes=(clear,),
         )
+    clear = clear_cache_fix(ev.target_python, "mnist.npz is not a readable npz")
     return Diagnosis(
         "bad-zip",
         CACHE,
         f"the cached mnist.npz cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
-        f"remove it with `{clear}` and download again",
+        f"remove it with `{clear.command}` and download again",
         details=details,
-        fix=_clear_fix("mnist.npz is not a readable npz"),
+        fixes=(clear,),
     )
 
 
@@ -420,7 +422,7 @@ def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
     return types, text
 
 
-def _timeout(probe: LoadProbe, host: str, target_python: str) -> Diagnosis:
+def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None) -> Diagnosis:
     stage = probe.unfinished_stage() or "start-up"
     waited = f"{probe.run.elapsed_s:.0f}s"
     if stage == "load_data":
@@ -441,7 +443,7 @@ def _timeout(probe: LoadProbe, host: str, target_python: str) -> Diagnosis:
                 + ("the doctor removed it" if p["outcome"].endswith("removed") else p["outcome"])
                 for p in partial
             ),
-            fix=_fetch_fix("the download stalls"),
+            fixes=_fetch_fix(target_python, mirror, "the download stalls"),
         )
     return Diagnosis(
         "import-hang",
@@ -460,15 +462,24 @@ def diagnose(
     tf_minor: str | None = None,
     declared: dict[str, str] | None = None,
     dataset: Any = None,
+    mirror: str | None = None,
 ) -> Diagnosis:
     """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
+
+    ``mirror`` is where a fetch fix may download from (None: no mirror was named).
 
     ``declared`` maps distributions to the specifiers TensorFlow declares for them, so an
     import failure's fix installs what TensorFlow asks for (see ``classify_import_failure``).
     ``dataset`` is the loader whose view ``probe`` is (:meth:`LoadProbe.view`); None is MNIST.
     """
     found = _diagnose(
-        probe, host=host, target_python=target_python, tf_minor=tf_minor, declared=declared, dataset=dataset
+        probe,
+        host=host,
+        target_python=target_python,
+        tf_minor=tf_minor,
+        declared=declared,
+        dataset=dataset,
+        mirror=mirror,
     )
     return for_dataset(found, dataset, target_python)
 
@@ -481,6 +492,7 @@ def _diagnose(
     tf_minor: str | None,
     declared: dict[str, str] | None,
     dataset: Any,
+    mirror: str | None,
 ) -> Diagnosis:
     run = probe.run
     if run.launch_error:
@@ -488,7 +500,7 @@ def _diagnose(
             "launch", OTHER, f"could not start {target_python}: {run.launch_error}", "check --python PATH"
         )
     if run.timed_out:
-        return _timeout(probe, host, target_python)
+        return _timeout(probe, host, target_python, mirror)
     stderr_tail = run.stderr[-4000:]
     error = probe.error
     if probe.import_failed or (error is None and not probe.stage("load_data")):
@@ -507,7 +519,7 @@ def _diagnose(
             IMPORT,
             f"{found.summary} (while importing, before load_data)",
             found.hint,
-            fix=found.command.fix(found.summary) if found.command is not None else None,
+            fixes=found.fixes,
         )
     if error is None:
         how = (
@@ -520,7 +532,7 @@ def _diagnose(
             "rerun with --verbose for the probe's stderr",
         )
     types, text = _chain_text(error)
-    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, dataset)
+    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, dataset, mirror)
     found_cause = DATASET_RULES.first(ev) or RULES.first(ev)
     if found_cause is not None:
         return found_cause
@@ -554,11 +566,21 @@ def dataset_route(target_python: str, dataset: Any) -> str:
 
 
 def for_dataset(found: Diagnosis, dataset: Any, target_python: str) -> Diagnosis:
-    """A generic (MNIST-worded) cause retold for another loader: its file, its offline route."""
+    """A generic (MNIST-worded) cause retold for another loader: its file, its offline route.
+
+    Its fixes too: a clear step clears that loader's files; a fetch step is dropped (the mirror
+    was named for ``mnist.npz``); package commands stay as they are.
+    """
     if dataset is None or dataset.name == "mnist":
         return found
     main_file = next((f.name for f in dataset.files if f.kind != "json"), dataset.name)
-    fix = dict(found.fix, dataset=dataset.name) if found.fix else None
+    fixes = tuple(
+        clear_cache_fix(target_python, fix.why.replace("mnist.npz", main_file), dataset.name)
+        if fix.kind is FixKind.CLEAR_CACHE
+        else fix
+        for fix in found.fixes
+        if fix.kind is not FixKind.FETCH
+    )
     return replace(
         found,
         summary=found.summary.replace("mnist.npz", main_file).replace(
@@ -567,8 +589,13 @@ def for_dataset(found: Diagnosis, dataset: Any, target_python: str) -> Diagnosis
         hint=found.hint.replace(offline_route(target_python), dataset_route(target_python, dataset)).replace(
             "--clear-cache`", f"--clear-cache --dataset {dataset.name}`"
         ),
-        fix=fix,
+        fixes=fixes,
     )
+
+
+def _clear(ev: Evidence, loader: Any, why: str) -> Fix:
+    """The clear step for ``loader``'s files (MNIST's names no dataset: it is the default)."""
+    return clear_cache_fix(ev.target_python, why, None if loader.name == "mnist" else loader.name)
 
 
 def _left_file(ev: Evidence, name: str) -> dict[str, Any] | None:
@@ -617,15 +644,15 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
             break
     path = str(bad["path"]) if bad else f"{loader.cache_subdir}/<one of its .gz files>"
     name = path.rsplit("/", 1)[-1]
-    clear = doctor_command(ev.target_python, f"--clear-cache --dataset {loader.name}")
+    clear = _clear(ev, loader, f"the cached {name} is {what}")
     fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
     return Diagnosis(
         "bad-gzip",
         CACHE,
         f"Keras does not check {loader.name}'s files; the cached {name} is {what}",
-        f"remove them with `{clear}`, then re-run your code or `{fetch}`",
+        f"remove them with `{clear.command}`, then re-run your code or `{fetch}`",
         details=(f"{path}: {what}",),
-        fix={"kind": "clear_cache", "reason": f"the cached {name} is {what}", "dataset": loader.name},
+        fixes=(clear,),
     )
 
 
@@ -641,16 +668,16 @@ def _half_extracted(ev: Evidence) -> Diagnosis | None:
     missing = match.group(1)
     folder, member = missing.rsplit("/", 1) if "/" in missing else (missing, missing)
     archive_name = loader.files[0].name
-    clear = doctor_command(ev.target_python, f"--clear-cache --dataset {loader.name}")
+    clear = _clear(ev, loader, f"{folder} is half-extracted")
     return Diagnosis(
         "half-extracted",
         CACHE,
         f"{loader.name}: the extracted folder {folder} lacks {member} — a half-extracted "
         f"{archive_name} (Keras before 3.6 never re-extracts a folder that exists)",
-        f"remove the folder and its archive with `{clear}`, then re-run your code (or "
+        f"remove the folder and its archive with `{clear.command}`, then re-run your code (or "
         f"`{doctor_command(ev.target_python, f'--fetch --dataset {loader.name}')}`)",
         details=(f"missing: {missing}",),
-        fix={"kind": "clear_cache", "reason": f"{folder} is half-extracted", "dataset": loader.name},
+        fixes=(clear,),
     )
 
 
@@ -660,15 +687,15 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
         return None
     loader = _loader(ev)
     name = next((f.name for f in loader.files if f.kind == "npz"), loader.files[0].name)
-    clear = doctor_command(ev.target_python, f"--clear-cache --dataset {loader.name}")
+    clear = _clear(ev, loader, f"{name} holds pickled object arrays")
     fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
     return Diagnosis(
         "pickled-npz",
         CACHE,
         f"the cached {name} of {loader.name} holds object arrays, which this Keras refuses to unpickle "
         "(allow_pickle=False): an old or foreign copy",
-        f"remove it with `{clear}`, then re-run your code or `{fetch}`",
-        fix={"kind": "clear_cache", "reason": f"{name} holds pickled object arrays", "dataset": loader.name},
+        f"remove it with `{clear.command}`, then re-run your code or `{fetch}`",
+        fixes=(clear,),
     )
 
 

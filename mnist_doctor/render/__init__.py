@@ -33,6 +33,11 @@ def fix_refs(report: dict[str, Any]) -> dict[str, int]:
     return refs
 
 
+def runs_with_fix_note(commands: int) -> str:
+    """Said under a fix whose first command is a typed fix (``runs_with_fix``): ``--fix`` runs it."""
+    return f"mnist-doctor --fix can run {'it' if commands == 1 else 'the first one'} for you"
+
+
 def fold_skips(rows: list[dict[str, Any]]) -> list[dict[str, Any] | tuple[str, list[dict[str, Any]]]]:
     """Rows, with each run of two or more identical skips (same summary) folded into one group."""
     out: list[dict[str, Any] | tuple[str, list[dict[str, Any]]]] = []

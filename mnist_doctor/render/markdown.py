@@ -9,7 +9,15 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
-from mnist_doctor.render import GLYPHS, closing_line, fix_refs, fold_skips, folded_text, header_lines
+from mnist_doctor.render import (
+    GLYPHS,
+    closing_line,
+    fix_refs,
+    fold_skips,
+    folded_text,
+    header_lines,
+    runs_with_fix_note,
+)
 
 _EMOJI = {"ok": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️", "error": "💥"}
 
@@ -38,6 +46,8 @@ def _fix(fix: dict[str, Any]) -> list[str]:
     ]
     if commands:
         out += ["", *_fence(commands)]
+        if fix.get("runs_with_fix"):
+            out += ["", f"_{runs_with_fix_note(len(commands))}._"]
     return [*out, ""]
 
 

@@ -22,7 +22,15 @@ from rich.table import Table
 from rich.text import Text
 
 from mnist_doctor.output import plural
-from mnist_doctor.render import GLYPHS, closing_line, fix_refs, fold_skips, folded_text, header_lines
+from mnist_doctor.render import (
+    GLYPHS,
+    closing_line,
+    fix_refs,
+    fold_skips,
+    folded_text,
+    header_lines,
+    runs_with_fix_note,
+)
 from mnist_doctor.render.commands import wrap_command
 
 STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
@@ -102,6 +110,8 @@ def print_fix(console: Console, fix: dict[str, Any]) -> None:
             if i == len(lines) - 1 and comment:
                 text.append(comment, style="dim")
             console.print(text, soft_wrap=True)
+    if commands and fix.get("runs_with_fix"):
+        console.print(Text(INDENT + "# " + runs_with_fix_note(len(commands)), style="dim"), soft_wrap=True)
 
 
 def render_diagnosis(report: dict[str, Any], console: Console) -> None:
