@@ -87,11 +87,6 @@ def _consent(console: Any, question: str, fix: Fix, *, yes: bool, interactive: b
     return bool(Confirm.ask(escape(question), console=console, default=False))
 
 
-def fresh_facts(facts: Facts) -> Facts:
-    """Facts for an action after the run: same options and the same deadline, nothing cached."""
-    return Facts(facts.options)
-
-
 def _apply(plan: Plan, facts: Facts, console: Any, *, yes: bool, dry_run: bool, interactive: bool) -> bool:
     """Carry out one plan's steps in order; True if it changed something.
 
@@ -108,9 +103,7 @@ def _apply(plan: Plan, facts: Facts, console: Any, *, yes: bool, dry_run: bool, 
             done = _run_commands(run, console, yes=yes, dry_run=dry_run, interactive=interactive)
         else:
             del steps[0]
-            done = _action(
-                fix, fresh_facts(facts), console, yes=yes, dry_run=dry_run, interactive=interactive
-            )
+            done = _action(fix, facts, console, yes=yes, dry_run=dry_run, interactive=interactive)
         changed = changed or done
         if not done:
             break
@@ -134,10 +127,12 @@ def _action(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, i
     cache because ``mnist.npz`` is broken must not remove a good cifar archive.
     """
     from mnist_doctor import actions
+    from mnist_doctor.run import new_facts
 
+    # Fresh facts by the one path every run takes: same options and deadline, nothing cached
+    # from before the change, narrowed to the step's dataset.
     wanted = (fix.dataset,) if fix.dataset is not None else DEFAULT_DATASETS
-    if facts.options.datasets != wanted:
-        facts = Facts(replace(facts.options, datasets=wanted))
+    facts = new_facts(replace(facts.options, datasets=wanted))
     console.print(Text(f"  {fix.why}: {fix.command}"))
     accepted = yes and not fix.needs_confirmation
     if fix.kind is FixKind.REUSE:
@@ -145,11 +140,6 @@ def _action(fix: Fix, facts: Facts, console: Any, *, yes: bool, dry_run: bool, i
 
         assert fix.dataset is not None  # a Fix cannot be built otherwise
         return place_copy(facts, console, fix.dataset, yes=accepted, dry_run=dry_run, interactive=interactive)
-    if fix.kind is FixKind.CLEAR_CACHE and fix.dataset not in (None, "mnist"):
-        # MERGE: --clear-cache acts on mnist.npz only in this branch; once it follows
-        # ``options.datasets`` (h14-actions), drop this branch so the fix runs it.
-        console.print(Text(f"  run: {fix.command}"))
-        return False
     if fix.kind is FixKind.CLEAR_CACHE:
         code = actions.clear_cache(facts, console, yes=accepted, dry_run=dry_run, interactive=interactive)
         return code == 0 and not dry_run
