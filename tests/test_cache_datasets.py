@@ -238,8 +238,8 @@ def test_stale_layout_fix_places_a_verified_copy(doctor, home: Path, tmp_path: P
 
 
 def test_fix_offers_each_datasets_steps_on_their_own(doctor, home: Path, tmp_path: Path) -> None:
-    """One cache.integrity result, two datasets: a fashion_mnist clear --fix does not carry out
-    (it prints it) holds back neither cifar10's reuse nor its own dataset's label."""
+    """One cache.integrity result, two datasets: each dataset's steps run on their own — the broken
+    fashion_mnist files are cleared (that dataset's files only) and cifar10's copy is placed."""
     folder = home / ".keras" / "datasets"
     fashion = synth.write_fashion_mnist(folder / "fashion-mnist")
     tar = synth.write_cifar_tar_gz(tmp_path / "cifar-10-python.tar.gz")
@@ -257,6 +257,8 @@ def test_fix_offers_each_datasets_steps_on_their_own(doctor, home: Path, tmp_pat
     assert "fashion_mnist: remove the broken train-images-idx3-ubyte.gz" in out, out
     assert out.index("--clear-cache --dataset fashion_mnist") < out.index("placed a verified copy"), out
     assert (folder / "cifar-10-batches-py-target_archive").read_bytes() == tar.read_bytes()
+    assert not (folder / "fashion-mnist" / "train-images-idx3-ubyte.gz").exists(), out
+    assert (folder / "cifar-10-batches-py.tar.gz").read_bytes() == tar.read_bytes()  # not fashion's
     assert "Traceback" not in out
 
 
