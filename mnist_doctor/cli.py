@@ -224,7 +224,7 @@ def _main(argv: list[str]) -> int:
     signals.install()
     try:
         parser = build_parser()
-        parser.argv = list(argv)  # type: ignore[attr-defined]
+        parser.argv = list(argv)  # type: ignore[attr-defined]  # read back by the usage-error hook
         args = parser.parse_args(argv)
         from mnist_doctor.errors import UsageError
 
@@ -379,7 +379,7 @@ def _run(args: argparse.Namespace) -> int:
         validated(facts)
         return _action(args, facts, interactive)
     report, results = _diagnose(args, facts)
-    code = report["exit_code"]
+    code = int(report["exit_code"])
     if not args.fix:
         _render(report, args)
         return code
@@ -463,24 +463,25 @@ def _finish(
 
 def _diagnose(
     args: argparse.Namespace, facts: Facts, only: list[str] | None = None
-) -> tuple[dict[str, Any], list]:
+) -> tuple[dict[str, Any], list[Any]]:
     """Run the checks (all selected, or ``only``) and build the report; the caller renders it."""
     from mnist_doctor.engine import Engine
     from mnist_doctor.run import diagnose
 
-    def runner(facts: Facts, chosen: list[Any]) -> list:
+    def runner(facts: Facts, chosen: list[Any]) -> list[Any]:
         return _run_engine(Engine, facts, chosen, args.format)
 
     found = diagnose(facts, only or args.select, None if only else args.ignore, runner=runner)
     return found.report, found.results
 
 
-def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> list:
+def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> list[Any]:
     """Run the checks; on an interactive stderr, a spinner names the checks still running."""
     from mnist_doctor.render.console import make_console, spinner_wanted
 
     if not (fmt == "rich" and spinner_wanted()):
-        return engine_cls(facts).run(chosen)
+        results: list[Any] = engine_cls(facts).run(chosen)
+        return results
     console = make_console(stderr=True, live=True)
     titles = {c.id: c.id for c in chosen}
     running: list[str] = []
@@ -494,7 +495,8 @@ def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> l
             names = ", ".join(titles.get(i, i) for i in running[:4]) + (" …" if len(running) > 4 else "")
             status.update(f"running: {names}" if running else "finishing…")
 
-        return engine_cls(facts, on_event=on_event).run(chosen)
+        shown: list[Any] = engine_cls(facts, on_event=on_event).run(chosen)
+        return shown
 
 
 def _render(report: dict[str, Any], args: argparse.Namespace) -> None:

@@ -170,7 +170,7 @@ def _watched(base: type[http.client.HTTPConnection], watchdog: Watchdog) -> Any:
 
     def factory(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
         conn = base(*args, **kwargs)
-        conn._create_connection = create  # type: ignore[attr-defined]
+        conn._create_connection = create  # type: ignore[attr-defined]  # http.client's own hook, untyped
         return conn
 
     return factory
@@ -189,7 +189,7 @@ def _opener(watchdog: Watchdog) -> urllib.request.OpenerDirector:
             return self.do_open(
                 _watched(http.client.HTTPSConnection, watchdog),
                 req,
-                context=self._context,  # type: ignore[attr-defined]
+                context=self._context,  # type: ignore[attr-defined]  # set by HTTPSHandler.__init__
             )
 
     return urllib.request.build_opener(HTTP(), HTTPS())

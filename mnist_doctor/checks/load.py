@@ -519,7 +519,7 @@ class ConsistencyCheck(BaseCheck):
     title = "load_data agrees with the other checks"
 
     @property
-    def after(self) -> tuple[str, ...]:  # type: ignore[override]
+    def after(self) -> tuple[str, ...]:  # type: ignore[override]  # computed: plugins register late
         """``load.real`` and every registered check of the network and cache families (ordering only)."""
         return ("load.real", *_registered_ids(NETWORK_FAMILIES + CACHE_FAMILIES))
 

@@ -53,7 +53,8 @@ class ImportProbe:
 
     def failed_stage(self) -> dict[str, Any] | None:
         """The first stage that failed, or that started and never finished (crash/timeout)."""
-        for record in (self.run.answer or {}).get("stages", []):
+        stages: list[dict[str, Any]] = (self.run.answer or {}).get("stages", [])
+        for record in stages:
             if not record.get("ok"):
                 return record
         return None

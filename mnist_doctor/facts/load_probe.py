@@ -137,7 +137,8 @@ class LoadProbe:
         return self.run.answer or {}
 
     def stage(self, name: str) -> dict[str, Any] | None:
-        for record in self.answer.get("stages", []):
+        stages: list[dict[str, Any]] = self.answer.get("stages", [])
+        for record in stages:
             if record.get("name") == name:
                 return record
         return None
@@ -153,7 +154,8 @@ class LoadProbe:
         records = self.answer.get("stages", [])
         for record in reversed(records):
             if not record.get("ok") and record.get("exception"):
-                return record["exception"]
+                exception: dict[str, Any] = record["exception"]
+                return exception
         return None
 
     @property
@@ -177,7 +179,8 @@ class LoadProbe:
         """The stage that started and never reported back (the probe was killed or crashed)."""
         stages = self.answer.get("stages", [])
         if stages and not stages[-1].get("ok") and not stages[-1].get("exception"):
-            return stages[-1].get("name")
+            name: str | None = stages[-1].get("name")
+            return name
         return None
 
     def import_view(self) -> ScriptRun:
