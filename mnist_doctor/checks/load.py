@@ -378,7 +378,7 @@ def several_result(
     probe: LoadProbe | None = facts.get("load_probe") if runnable else None
     parts: list[tuple[str, Result]] = []
     shorts: dict[str, str] = {}
-    downloads: dict[str, list[str]] = {}  # host -> "name (size)" of loaders gated for a download
+    downloads: dict[str, list[tuple[str, int]]] = {}  # host -> (loader, bytes) gated for a download
     mode = "--offline" if options.offline else "--dry-run"
     for loader in datasets:
         if loader.name in gates:
@@ -388,7 +388,7 @@ def several_result(
             size = gate.data.get("download_bytes") or (dataset.size if loader.name == "mnist" else 0)
             if gate.data.get("verdict") == "missing" and size:
                 host = gate.data.get("host") or loader.hosts[0]
-                downloads.setdefault(host, []).append(f"{loader.name} ({human_bytes(size)})")
+                downloads.setdefault(host, []).append((loader.name, size))
         elif probe is None:
             continue
         elif loader.name == "mnist":
@@ -396,28 +396,47 @@ def several_result(
         else:
             result = loader_result(facts, options, loader, probe, target_python)
         parts.append((loader.name, result))
-    if sum(len(v) for v in downloads.values()) > 1:
-        # Several loaders skipped for the same reason: one line per host, not one per loader.
-        grouped = {n.split(" (")[0] for names in downloads.values() for n in names}
-        combined = combine([(n, r) for n, r in parts if n not in grouped], shorts)
-        line = f"under {mode}, each would download: " + "; ".join(
-            f"{', '.join(names)} from {host}" for host, names in downloads.items()
+    every = combine(parts, shorts)
+    if sum(len(v) for v in downloads.values()) < 2:
+        return every
+    return _grouped_downloads(every, parts, shorts, downloads, mode, target_python)
+
+
+def _grouped_downloads(
+    every: Result,
+    parts: list[tuple[str, Result]],
+    shorts: dict[str, str],
+    downloads: dict[str, list[tuple[str, int]]],
+    mode: str,
+    target_python: str,
+) -> Result:
+    """Several loaders skipped because they would download: one line per host, not one per loader.
+
+    When every loader is such a skip, the hint is each host's offline route (its loaders'
+    ``--seed``/``--fetch --mirror`` commands) and ``data.downloads`` feeds the diagnosis line.
+    """
+    named = {
+        host: [f"{name} ({human_bytes(size)})" for name, size in loaders]
+        for host, loaders in downloads.items()
+    }
+    line = f"under {mode}, each would download: " + "; ".join(
+        f"{', '.join(names)} from {host}" for host, names in named.items()
+    )
+    grouped = {name for loaders in downloads.values() for name, _ in loaders}
+    if len(grouped) < len(parts):
+        others = combine([(n, r) for n, r in parts if n not in grouped], shorts)
+        return replace(every, summary=f"{others.summary}; {line}")
+    routes = []
+    for host, loaders in downloads.items():
+        selection = ",".join(name for name, _ in loaders)
+        seed = doctor_command(target_python, f"--dataset {selection} --seed FILE")
+        fetch = doctor_command(target_python, f"--dataset {selection} --fetch --mirror URL")
+        routes.append(
+            f"for {host}: copy each file from a machine that can reach it and run `{seed}`, "
+            f"or download from a mirror: `{fetch}`"
         )
-        every = combine(parts, shorts)
-        routes = []
-        for host, names in downloads.items():
-            selection = ",".join(n.split(" (")[0] for n in names)
-            seed = doctor_command(target_python, f"--dataset {selection} --seed FILE")
-            fetch = doctor_command(target_python, f"--dataset {selection} --fetch --mirror URL")
-            routes.append(
-                f"for {host}: copy each file from a machine that can reach it and run `{seed}`, "
-                f"or download from a mirror: `{fetch}`"
-            )
-        data = dict(every.data, read_only=True, verdict="missing", downloads=downloads)
-        if len(grouped) == len(parts):
-            return replace(every, summary=line, hint="; ".join(routes), data=data)
-        return replace(every, summary=f"{combined.summary}; {line}")
-    return combine(parts, shorts)
+    data = dict(every.data, read_only=True, verdict="missing", downloads=named)
+    return replace(every, summary=line, hint="; ".join(routes), data=data)
 
 
 def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = None) -> Result:
