@@ -350,19 +350,11 @@ def keras_config(keras_cache: KerasCache) -> Result:
     return Result.ok(f"{path} is valid", details=[f"backend: {config.get('backend', 'default')}"])
 
 
-#: Verdicts for the copy Keras reads that make load_data fail (or need the network to heal).
+#: Verdicts for the copy Keras reads that make load_data fail (or need the network to heal):
+#: those of any dataset file, and for mnist.npz a valid npz that is not MNIST.
 _BROKEN = {
-    npz_check.DIRECTORY: "Keras crashes on it (IsADirectoryError)",
-    npz_check.DANGLING_LINK: "Keras will download through the link into its target",
-    npz_check.NOT_REGULAR: "Keras cannot read it",
-    npz_check.UNREADABLE: "Keras cannot read it",
-    npz_check.EMPTY: "Keras discards it and must download again",
-    npz_check.HTML: "Keras discards it and must download again",
-    npz_check.TRUNCATED: "Keras discards it and must download again",
-    npz_check.CORRUPT: "Keras discards it and must download again",
+    **cache_verdicts.BROKEN,
     npz_check.NOT_MNIST: "Keras discards it and must download again",
-    npz_check.TOO_LARGE: "Keras hashes all of it, discards it and must download again",
-    npz_check.ZIP_BOMB: "Keras discards it (its hash differs) and must download again",
 }
 
 
