@@ -273,17 +273,7 @@ class SafeDir:
 
     def walk_tree(self, name: str) -> TreeSurvey:
         """What removing the folder ``name`` (with its content) would remove: see :class:`TreeSurvey`."""
-        survey = TreeSurvey()
-        try:
-            fd = self._open_owned_dir(self.fd, name)
-        except OSError as exc:
-            survey.kept.append(f"{self.path / name}: {exc.strerror or exc}")
-            return survey
-        try:
-            _walk(fd, self.path / name, survey, depth=0, remove=False)
-        finally:
-            os.close(fd)
-        return survey
+        return self._survey_tree(name, remove=False)
 
     def remove_tree(self, name: str) -> TreeSurvey:
         """Remove the folder ``name`` and its content, never leaving it through a link.
@@ -293,6 +283,18 @@ class SafeDir:
         another user's file or folder is kept (and so are the folders holding it). Returns what
         was removed and what was kept, with the reason.
         """
+        survey = self._survey_tree(name, remove=True)
+        if not survey.kept:
+            try:
+                self.rmdir(name)
+                survey.items += 1
+            except OSError as exc:
+                survey.kept.append(f"{self.path / name}: {exc.strerror}")
+        return survey
+
+    def _survey_tree(self, name: str, *, remove: bool) -> TreeSurvey:
+        """Walk the folder ``name`` (opened as the user's own, never through a link), removing
+        its content when ``remove``; a folder that cannot be opened is reported as kept."""
         survey = TreeSurvey()
         try:
             fd = self._open_owned_dir(self.fd, name)
@@ -300,15 +302,9 @@ class SafeDir:
             survey.kept.append(f"{self.path / name}: {exc.strerror or exc}")
             return survey
         try:
-            _walk(fd, self.path / name, survey, depth=0, remove=True)
+            _walk(fd, self.path / name, survey, depth=0, remove=remove)
         finally:
             os.close(fd)
-        if not survey.kept:
-            try:
-                self.rmdir(name)
-                survey.items += 1
-            except OSError as exc:
-                survey.kept.append(f"{self.path / name}: {exc.strerror}")
         return survey
 
     @staticmethod
