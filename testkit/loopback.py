@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mnist_doctor.dataset import MNIST
 
@@ -78,7 +78,46 @@ def server_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-class DatasetServer:
+_Server = TypeVar("_Server", bound="ThreadedHTTPServer")
+
+
+class ThreadedHTTPServer:
+    """A ``ThreadingHTTPServer`` on 127.0.0.1, served from a daemon thread inside a ``with`` block.
+
+    The lifecycle every loopback HTTP server here shares; subclasses call :meth:`_serve` with
+    their request handler (and a server-side TLS context to speak HTTPS).
+    """
+
+    httpd: http.server.ThreadingHTTPServer
+    thread: threading.Thread
+
+    def _serve(
+        self, handler: type[http.server.BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        port: int = self.httpd.server_address[1]
+        return port
+
+    def __enter__(self: _Server) -> _Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+class DatasetServer(ThreadedHTTPServer):
     """A fake dataset host on 127.0.0.1, each request answered by the next mode (the last repeats).
 
     Modes: ``"partial"`` (206 with :data:`NPZ_HEAD` and the real dataset's total size in
@@ -93,14 +132,8 @@ class DatasetServer:
         self.modes: list[str | int] = list(modes) or ["partial"]
         self.payload = payload
         self.requests: list[str] = []
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
         self.scheme = "https" if tls else "http"
-        if tls is not None:
-            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._serve(self._handler(), tls)
 
     def _next_mode(self) -> str | int:
         return self.modes.pop(0) if len(self.modes) > 1 else self.modes[0]
@@ -159,11 +192,6 @@ class DatasetServer:
         return Handler
 
     @property
-    def port(self) -> int:
-        port: int = self.httpd.server_address[1]
-        return port
-
-    @property
     def base(self) -> str:
         """``scheme://127.0.0.1:port``, to build other URLs on this server."""
         return f"{self.scheme}://127.0.0.1:{self.port}"
@@ -176,15 +204,6 @@ class DatasetServer:
     def paths(self) -> list[str]:
         """The path (or absolute URL, through a proxy) of each request so far."""
         return [line.split()[1] for line in self.requests]
-
-    def __enter__(self) -> DatasetServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -384,7 +403,7 @@ def served_file(
         yield stats
 
 
-class FolderServer:
+class FolderServer(ThreadedHTTPServer):
     """A real HTTP server on 127.0.0.1 serving files by name, like a mirror folder.
 
     ``files`` maps a file name to its bytes; a name in ``html`` answers 200 with a login page
@@ -393,8 +412,6 @@ class FolderServer:
     """
 
     def __init__(self, files: dict[str, bytes], html: frozenset[str] = frozenset()) -> None:
-        import http.server
-
         self.files = dict(files)
         self.html = set(html)
         self.requests: list[str] = []
@@ -423,22 +440,11 @@ class FolderServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-
-    def __enter__(self) -> FolderServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        return f"http://127.0.0.1:{self.port}/"
 
 
 @contextlib.contextmanager
