@@ -521,3 +521,34 @@ def test_offline_run_of_every_dataset_names_each_host_and_its_offline_route(tmp_
     load_line = run.json["diagnosis"]["load_data"]
     assert load_line["state"] == "needs-download" and "www.cs.toronto.edu" in load_line["text"]
     assert set(real["data"]["datasets"]) == set(run.json["environment"]["datasets"])
+
+
+def test_mnists_view_never_takes_a_later_loaders_error() -> None:
+    """MNIST failed on DNS, cifar10 later on a refused proxy: MNIST's cause is its own failure."""
+    dns = {
+        "type": "builtins.Exception",
+        "message": "URL fetch failure on https://storage.googleapis.com/"
+        "tensorflow/tf-keras-datasets/mnist.npz: None -- [Errno -2] Name or service not known",
+        "chain": [],
+    }
+    refused = {
+        "type": "builtins.Exception",
+        "message": "URL fetch failure on https://www.cs.toronto.edu/"
+        "~kriz/cifar-10-python.tar.gz: None -- [Errno 111] Connection refused",
+        "chain": [],
+    }
+    answer = {
+        "stages": [
+            {"name": "numpy", "ok": True},
+            {"name": "load_data", "ok": False, "exception": dns},
+            {"name": "load_data:cifar10", "ok": False, "started": True, "exception": refused},
+        ],
+        "done": True,
+        "loaders": {"cifar10": {"status": "failed"}},
+    }
+    probe = LoadProbe(ScriptRun(["python"], 0, "", "", 1.0, answer=answer), "tf", others=("cifar10",))
+    mnist = probe.view("mnist")
+    assert mnist.error == dns
+    assert [s["name"] for s in mnist.answer["stages"]] == ["numpy", "load_data"]
+    assert probe.view("cifar10").error == refused
+    assert probe.error == refused  # the whole run still sees every stage

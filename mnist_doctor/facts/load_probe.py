@@ -74,11 +74,20 @@ class LoadProbe:
         kill came during this loader. MNIST's view is the probe itself.
         """
         if name == "mnist":
-            later = (self.unfinished_stage() or "").startswith("load_data:")
-            if not later:
-                return self
-            # Killed while a later loader ran: MNIST's own part had finished.
-            return replace(self, run=replace(self.run, timed_out=False, interrupted=False))
+            run = self.run
+            if (self.unfinished_stage() or "").startswith("load_data:"):
+                # Killed while a later loader ran: MNIST's own part had finished.
+                run = replace(run, timed_out=False, interrupted=False)
+            if self.others and run.answer is not None:
+                # The other loaders' stages are theirs: MNIST's error is never a later loader's.
+                mnist_stages = [
+                    r
+                    for r in self.answer.get("stages", [])
+                    if not str(r.get("name", "")).startswith("load_data:")
+                ]
+                answer = {k: v for k, v in self.answer.items() if k != "loaders"}
+                run = replace(run, answer=dict(answer, stages=mnist_stages))
+            return replace(self, run=run)
         record = self.loader(name)
         own = next((r for r in self.answer.get("stages", []) if r.get("name") == f"load_data:{name}"), None)
         stages = [r for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
