@@ -457,8 +457,12 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
     if ok_names:
         pieces.append("load_data works for " + ", ".join(ok_names))
     details = [f"{n}: {r.status.value} — {r.summary}" for n, r in parts]
+    # One probe process ran every loader: a line they share (its stderr tail) is shown once.
+    first_said: dict[str, str] = {}
     for n, r in parts:
-        details += [f"  {n}: {d}" for d in r.details]
+        for d in r.details:
+            said = first_said.setdefault(d, n)
+            details.append(f"  {n}: {d}" if said == n else f"  {n}: (a line the same as {said}'s above)")
     hints = list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status != Status.SKIP))
     hints += list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status == Status.SKIP))
     first_bad = next((r for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])), None)
