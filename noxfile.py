@@ -1,6 +1,9 @@
-"""Sessions: ``tests``, ``lint``, and the TensorFlow matrix that proves the doctor against reality.
+"""Sessions: ``lint``, ``typecheck``, the test tiers, and the TensorFlow matrix that proves the doctor.
 
-    python -m nox -t ci            # what CI runs: lint, tests, a short matrix slice
+    python -m nox -t ci            # what CI runs: lint, types, unit (every Python), e2e (once), matrix slice
+    python -m nox -s unit          # the everyday loop: the unit and target tiers, no TensorFlow
+    python -m nox -s e2e           # every real part for real, with TensorFlow, in parallel
+    python -m nox -s coverage      # both tiers under coverage.py (subprocesses included)
     python -m nox -s matrix_report # the whole matrix (10 releases + broken combinations)
                                    # → docs/compat-matrix.md and docs/compat-matrix.json
 
@@ -33,8 +36,10 @@ nox.needs_version = ">=2025.2.9"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "typecheck", "unit"]
 
+#: The one Python of the e2e tier, the matrix and the tools: every supported TensorFlow release
+#: (2.12–2.21) has wheels for it.
 PYTHON = "3.11"
 #: Every Python the doctor supports; sessions run on the ones this machine has.
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
@@ -89,10 +94,48 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=list(SUPPORTED_PYTHONS), tags=["ci"])
-def tests(session: nox.Session) -> None:
-    """The test suite, with the real TensorFlow installed."""
+def unit(session: nox.Session) -> None:
+    """The unit tier (in-process, recorded answers) and the target tier (the target scripts run for
+    real), on every supported Python: no TensorFlow is installed, none is needed (tests/tiers.py)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".")
+    session.run("python", "-m", "pytest", "-q", "--tier", "unit,target", *session.posargs)
+
+
+#: Workers of the e2e tier: most of its time is waiting (servers, budgets, TensorFlow's import on
+#: another core), so one more worker than the machine's two cores keeps both busy.
+E2E_WORKERS = "3"
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def e2e(session: nox.Session) -> None:
+    """The e2e tier: every real part for real (TensorFlow, load_data(), servers, proxies, TLS, venvs,
+    other uids, signals, the notebook kernel), once, in parallel (pytest-xdist)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[tensorflow]")
-    session.run("python", "-m", "pytest", "-q", *session.posargs)
+    workers = os.environ.get("MNIST_DOCTOR_E2E_WORKERS", E2E_WORKERS)
+    session.run("python", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def coverage(session: nox.Session) -> None:
+    """Line coverage of mnist_doctor/ by every tier, the doctor's own subprocesses included."""
+    session.install(
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+        *nox.project.dependency_groups(PYPROJECT, "coverage"),
+        "-e",
+        ".[tensorflow]",
+    )
+    data = ROOT / "build" / "coverage"
+    data.mkdir(parents=True, exist_ok=True)
+    for old in data.glob(".coverage*"):
+        old.unlink()
+    env = {"COVERAGE_FILE": str(data / ".coverage")}
+    workers = os.environ.get("MNIST_DOCTOR_E2E_WORKERS", E2E_WORKERS)
+    session.run("coverage", "run", "-m", "pytest", "-q", "--tier", "unit,target", *session.posargs, env=env)
+    session.run(
+        "coverage", "run", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, *session.posargs, env=env
+    )
+    session.run("coverage", "combine", "-q", env=env)
+    session.run("coverage", "report", "--skip-covered", "--sort=cover", env=env)
 
 
 def _doctor_requirements() -> list[str]:

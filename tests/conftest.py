@@ -16,7 +16,7 @@ from testkit.doctor import DoctorRun, clean_env, run_doctor
 #: The one way tests reach shared fixtures: the cache fixtures (synthetic datasets, isolated homes,
 #: a folder other users can traverse) and the network ones (a trustme CA). Helpers that are not
 #: fixtures live in testkit/.
-pytest_plugins = ["tests.cache_fixtures", "tests.net_fixtures"]
+pytest_plugins = ["tests.tiers", "tests.cache_fixtures", "tests.net_fixtures", "tests.replay_fixtures"]
 
 
 @pytest.fixture

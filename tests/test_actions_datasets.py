@@ -77,6 +77,7 @@ def cache_dir(home: Path) -> Path:
 # ---------------------------------------------------------------- --seed
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_of_a_cifar_archive_goes_under_this_keras_lines_name_packed(
     keras_home: Path, cifar_archive: Path
 ) -> None:
@@ -89,6 +90,7 @@ def test_seed_of_a_cifar_archive_goes_under_this_keras_lines_name_packed(
     assert "extracts it itself" in text and NEW_FOLDER in text and "cifar10.load_data()" in text
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_without_dataset_finds_the_dataset_by_its_hash(keras_home: Path, cifar_archive: Path) -> None:
     seeded: list[str] = []
     out_console, out = console()
@@ -99,6 +101,7 @@ def test_seed_without_dataset_finds_the_dataset_by_its_hash(keras_home: Path, ci
     assert seeded == ["cifar10"] and (cache_dir(keras_home) / NEW_ARCHIVE).is_file()
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_for_tf_keras_uses_the_legacy_archive_name_and_warns_about_a_stale_folder(
     keras_home: Path, cifar_archive: Path
 ) -> None:
@@ -114,6 +117,7 @@ def test_seed_for_tf_keras_uses_the_legacy_archive_name_and_warns_about_a_stale_
     assert (stale / "data_batch_1").read_bytes() == b"half"  # the seed never removes it itself
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_of_a_fashion_file_goes_into_its_own_folder(keras_home: Path, fashion: dict[str, Path]) -> None:
     source = fashion["train-images-idx3-ubyte.gz"]
     out_console, out = console()
@@ -123,6 +127,7 @@ def test_seed_of_a_fashion_file_goes_into_its_own_folder(keras_home: Path, fashi
     assert sorted(p.name for p in installed.parent.iterdir()) == [source.name]
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_of_an_html_page_named_like_a_fashion_file_is_refused(
     keras_home: Path, fashion: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -135,6 +140,7 @@ def test_seed_of_an_html_page_named_like_a_fashion_file_is_refused(
     assert not (keras_home / ".keras").exists()  # nothing created, not even the folders
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_of_an_unknown_file_for_several_files_is_a_usage_error(
     keras_home: Path, fashion: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -169,6 +175,7 @@ def populate_cifar(home: Path) -> Path:
     return folder
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_of_cifar_removes_both_layouts_and_nothing_else(keras_home: Path) -> None:
     folder = populate_cifar(keras_home)
     out_console, out = console()
@@ -182,6 +189,7 @@ def test_clear_cache_of_cifar_removes_both_layouts_and_nothing_else(keras_home: 
     assert "removed 5 item(s)" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_dry_run_lists_every_dataset_and_changes_nothing(
     keras_home: Path, fashion: dict[str, Path]
 ) -> None:
@@ -199,6 +207,7 @@ def test_clear_cache_dry_run_lists_every_dataset_and_changes_nothing(
     assert tree_snapshot(keras_home) == before
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_symlinked_extraction_folder_is_unlinked_not_followed(keras_home: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     (outside / CIFAR.inner).mkdir(parents=True)
@@ -218,6 +227,7 @@ def test_a_symlinked_extraction_folder_is_unlinked_not_followed(keras_home: Path
     assert "its target stays" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_default_clear_cache_leaves_other_datasets(keras_home: Path) -> None:
     folder = populate_cifar(keras_home)
     out_console, _ = console()
@@ -231,6 +241,7 @@ def test_default_clear_cache_leaves_other_datasets(keras_home: Path) -> None:
 # ---------------------------------------------------------------- --fetch
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_of_fashion_mnist_from_a_mirror_folder_installs_four_files(
     keras_home: Path, fashion: dict[str, Path]
 ) -> None:
@@ -246,6 +257,7 @@ def test_fetch_of_fashion_mnist_from_a_mirror_folder_installs_four_files(
     assert out.getvalue().count(": installed") == 4
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_refuses_one_html_file_and_installs_the_others(
     keras_home: Path, fashion: dict[str, Path]
 ) -> None:
@@ -266,6 +278,7 @@ def test_fetch_refuses_one_html_file_and_installs_the_others(
     assert out.getvalue().count(": already present") == 3 and server.requests == [bad]
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_of_cifar_installs_the_archive_under_this_lines_name(
     keras_home: Path, cifar_archive: Path
 ) -> None:
@@ -303,6 +316,7 @@ def test_cli_fetch_with_a_file_mirror_for_several_files_is_a_usage_error(doctor)
     assert run.code == 2 and "folder URL" in run.stderr, run.stderr
 
 
+@pytest.mark.usefixtures("processes")
 def test_fifo_in_place_of_a_file_is_removed_or_replaced_never_opened(
     keras_home: Path, fashion: dict[str, Path]
 ) -> None:
@@ -372,6 +386,7 @@ def test_cli_fetch_of_fashion_mnist_and_a_stranger_seeded(doctor, home: Path, tm
     assert len(lines) == 1 and "train-images-idx3-ubyte.gz" in lines[0] and "hint:" in lines[0]
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_of_several_files_stays_within_one_timeout(keras_home: Path, fashion: dict[str, Path]) -> None:
     """A mirror that accepts and never answers: the four files share one --timeout, nothing is left."""
     facts = Facts(Options(python=sys.executable, timeout=4, datasets=("fashion_mnist",)))
@@ -401,6 +416,7 @@ print(keras.__version__, x.shape, len(y))
 """
 
 
+@pytest.mark.usefixtures("processes")
 def test_real_keras_extracts_the_seeded_archive_without_downloading(
     keras_home: Path, cifar_archive: Path
 ) -> None:
@@ -421,6 +437,7 @@ def test_real_keras_extracts_the_seeded_archive_without_downloading(
     assert sorted(p.name for p in extracted.iterdir()) == sorted(CIFAR.members)
 
 
+@pytest.mark.usefixtures("processes")
 def test_real_keras_loads_the_fetched_fashion_mnist(keras_home: Path, fashion: dict[str, Path]) -> None:
     """keras.datasets.fashion_mnist.load_data() itself reads the four files --fetch installed (no download:
     Keras pins no hash for them, so a file present is used as it is)."""

@@ -44,6 +44,7 @@ def populate(home: Path, good: Path) -> Path:
     return folder
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_removes_only_mnist_files(keras_home: Path, good_npz: Path, spec) -> None:
     folder = populate(keras_home, good_npz)
     out_console, out = console()
@@ -56,6 +57,7 @@ def test_clear_cache_removes_only_mnist_files(keras_home: Path, good_npz: Path, 
     assert "removed 2 item(s), freed 22 B" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_dry_run_and_no_tty_remove_nothing(keras_home: Path, good_npz: Path, spec) -> None:
     populate(keras_home, good_npz)
     before = tree_snapshot(keras_home)
@@ -70,6 +72,7 @@ def test_clear_cache_dry_run_and_no_tty_remove_nothing(keras_home: Path, good_np
     assert tree_snapshot(keras_home) == before
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_asks_on_a_terminal(
     keras_home: Path, good_npz: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,6 +87,7 @@ def test_clear_cache_asks_on_a_terminal(
     assert not (keras_home / ".keras" / "datasets" / "mnist.npz").exists()
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_never_follows_a_symlink_out_of_the_cache(keras_home: Path, tmp_path: Path, spec) -> None:
     outside = tmp_path / "precious"
     outside.mkdir()
@@ -97,6 +101,7 @@ def test_clear_cache_never_follows_a_symlink_out_of_the_cache(keras_home: Path, 
     assert "its target stays" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_keeps_a_folder_with_content(keras_home: Path, spec) -> None:
     blocker = datasets_dir(keras_home) / "mnist.npz"
     blocker.mkdir()
@@ -107,6 +112,7 @@ def test_clear_cache_keeps_a_folder_with_content(keras_home: Path, spec) -> None
     assert "rm -r --" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_with_nothing_is_success(keras_home: Path, spec) -> None:
     out_console, out = console()
     assert (
@@ -118,6 +124,7 @@ def test_clear_cache_with_nothing_is_success(keras_home: Path, spec) -> None:
 # ---------------------------------------------------------------- --seed
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_installs_atomically_where_keras_reads(keras_home: Path, good_npz: Path, spec) -> None:
     out_console, out = console()
     assert actions.seed_file(make_facts(spec), out_console, str(good_npz)) == 0
@@ -136,6 +143,7 @@ def _umask() -> int:
 
 
 @pytest.mark.parametrize("wrong", ["html", "other-mnist", "truncated"])
+@pytest.mark.usefixtures("processes")
 def test_seed_refuses_a_wrong_file_and_leaves_the_cache(
     keras_home: Path, synthetic_dir: Path, good_npz: Path, tmp_path: Path, spec, wrong: str
 ) -> None:
@@ -160,6 +168,7 @@ def test_seed_refuses_a_wrong_file_and_leaves_the_cache(
         assert f"{spec.size} bytes" in text and DEFAULT_ORIGIN in text and "browser" not in text
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_of_a_valid_but_different_mnist_names_the_pinned_file(
     keras_home: Path, synthetic_dir: Path, spec
 ) -> None:
@@ -170,12 +179,14 @@ def test_fetch_of_a_valid_but_different_mnist_names_the_pinned_file(
     assert "browser" not in text
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_missing_file_is_a_usage_error(keras_home: Path, tmp_path: Path, spec) -> None:
     out_console, out = console()
     assert actions.seed_file(make_facts(spec), out_console, str(tmp_path / "nope.npz")) == 2
     assert "does not exist" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_replaces_a_symlink_not_its_target(
     keras_home: Path, good_npz: Path, tmp_path: Path, spec
 ) -> None:
@@ -197,6 +208,7 @@ def fetch(spec, mirror: str | None) -> tuple[int, str]:
     return actions.fetch_dataset(make_facts(spec), out_console, mirror), out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_happy_path(keras_home: Path, good_npz: Path, spec) -> None:
     with DatasetServer("full", payload=good_npz.read_bytes()) as server:
         code, text = fetch(spec, server.url)
@@ -207,6 +219,7 @@ def test_fetch_happy_path(keras_home: Path, good_npz: Path, spec) -> None:
     assert "\x1b[" not in text  # no progress bar when not on a terminal
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_retries_after_a_connection_cut(keras_home: Path, good_npz: Path, spec) -> None:
     with DatasetServer("cut", "full", payload=good_npz.read_bytes()) as server:
         code, text = fetch(spec, server.url)
@@ -215,6 +228,7 @@ def test_fetch_retries_after_a_connection_cut(keras_home: Path, good_npz: Path, 
     assert npz_check.inspect_copy(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
 
 
+@pytest.mark.usefixtures("processes")
 def test_interrupted_fetch_leaves_no_partial_file(keras_home: Path, good_npz: Path, spec) -> None:
     folder = datasets_dir(keras_home)
     with DatasetServer("cut", payload=good_npz.read_bytes()) as server:
@@ -224,6 +238,7 @@ def test_interrupted_fetch_leaves_no_partial_file(keras_home: Path, good_npz: Pa
     assert list(folder.iterdir()) == []  # neither mnist.npz nor a .part file
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_of_an_html_page_is_refused_and_cache_kept(keras_home: Path, good_npz: Path, spec) -> None:
     folder = datasets_dir(keras_home)
     (folder / "mnist.npz").write_bytes(b"previous")
@@ -234,6 +249,7 @@ def test_fetch_of_an_html_page_is_refused_and_cache_kept(keras_home: Path, good_
     assert tree_snapshot(keras_home) == before
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_404_and_bad_mirror(keras_home: Path, good_npz: Path, spec) -> None:
     with DatasetServer(404) as server:
         code, text = fetch(spec, server.url)
@@ -242,6 +258,7 @@ def test_fetch_404_and_bad_mirror(keras_home: Path, good_npz: Path, spec) -> Non
     assert code == 2 and "not an http(s) URL" in text
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_honours_the_proxy_and_hides_its_password(
     keras_home: Path, good_npz: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -262,6 +279,7 @@ def test_fetch_mirror_folder_gets_the_file_name(spec) -> None:
     assert actions.mirror_url(None, spec) == spec.origin
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_trusts_what_urllib_trusts(
     keras_home: Path, good_npz: Path, spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,6 +300,7 @@ def test_fetch_trusts_what_urllib_trusts(
     assert npz_check.inspect_copy(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
 
 
+@pytest.mark.usefixtures("processes")
 def test_failed_fetch_on_a_fresh_home_creates_nothing(keras_home: Path, good_npz: Path, spec) -> None:
     """Folders made for the temp file are removed again: a refused download leaves no trace."""
     with DatasetServer("html", payload=good_npz.read_bytes()) as server:
@@ -294,6 +313,7 @@ def tf_keras_flavour() -> KerasFlavour:
     return KerasFlavour("tf_keras", "tf.keras", "tf-keras", Version("2.21.0"), Version("2.21.0"), "1", "test")
 
 
+@pytest.mark.usefixtures("processes")
 def test_keras2_rules_ignore_keras_home_end_to_end(
     keras_home: Path, good_npz: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -321,6 +341,7 @@ def test_keras2_rules_ignore_keras_home_end_to_end(
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown to another uid"
 )
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_keeps_other_users_copies_keras_does_not_read(
     keras_home: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -339,6 +360,7 @@ def test_clear_cache_keeps_other_users_copies_keras_does_not_read(
     assert "belongs to uid 23456" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_and_fetch_refuse_when_a_folder_blocks_the_path(keras_home: Path, good_npz: Path, spec) -> None:
     blocker = datasets_dir(keras_home) / "mnist.npz"
     blocker.mkdir()

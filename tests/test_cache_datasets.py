@@ -128,6 +128,7 @@ def fashion(keras_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["html", "truncated"])
+@pytest.mark.usefixtures("processes")
 def test_broken_fashion_gz_fails_with_its_fix(fashion: Path, damage: str) -> None:
     target = fashion / "train-images-idx3-ubyte.gz"
     if damage == "html":
@@ -151,6 +152,7 @@ def test_broken_fashion_gz_fails_with_its_fix(fashion: Path, damage: str) -> Non
     assert step.command in result.hint  # the hint is rendered from the step
 
 
+@pytest.mark.usefixtures("processes")
 def test_good_fashion_files_and_missing_ones(fashion: Path) -> None:
     result = integrity(("fashion_mnist",), KERAS315)
     assert result.status is Status.OK and result.summary.startswith("fashion_mnist: cached and verified")
@@ -173,6 +175,7 @@ def _datasets(home: Path) -> Path:
     return folder
 
 
+@pytest.mark.usefixtures("processes")
 def test_half_extracted_cifar_under_keras2_fails_with_fix(keras_home: Path, cifar: Path) -> None:
     folder = _datasets(keras_home)
     (folder / "cifar-10-batches-py.tar.gz").write_bytes(cifar.read_bytes())
@@ -188,6 +191,7 @@ def test_half_extracted_cifar_under_keras2_fails_with_fix(keras_home: Path, cifa
     assert "cifar-10-batches-py-target_archive" in result.summary
 
 
+@pytest.mark.usefixtures("processes")
 def test_half_extracted_cifar_under_keras315_is_repaired_by_keras(keras_home: Path, cifar: Path) -> None:
     folder = _datasets(keras_home)
     (folder / "cifar-10-batches-py-target_archive").write_bytes(cifar.read_bytes())
@@ -200,11 +204,13 @@ def test_half_extracted_cifar_under_keras315_is_repaired_by_keras(keras_home: Pa
     assert "--seed /path/to/cifar-10-python.tar.gz --dataset cifar10" in result.hint
 
 
+@pytest.mark.usefixtures("processes")
 def test_not_cached_cifar_is_not_a_failure(keras_home: Path, cifar: Path) -> None:
     result = integrity(("cifar10",), KERAS315)
     assert result.status is Status.OK and "not cached yet: Keras downloads" in result.summary
 
 
+@pytest.mark.usefixtures("processes")
 def test_several_datasets_one_result(keras_home: Path, fashion: Path, cifar: Path, monkeypatch) -> None:
     pins = {**json.loads(os.environ[synth.PINS_ENV])}
     (fashion / "train-labels-idx1-ubyte.gz").write_bytes(b"")
@@ -342,6 +348,7 @@ def _reuse(flavour: KerasFlavour, **kw: bool) -> tuple[bool, str]:
     return placed, out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_reuse_back_to_the_legacy_name_under_keras2(keras_home: Path, cifar: Path) -> None:
     """TF 2.16 -> back to tf-keras/Keras 2: the Keras 3.6+ archive is copied to the legacy name."""
     folder = _datasets(keras_home)
@@ -360,6 +367,7 @@ def test_reuse_back_to_the_legacy_name_under_keras2(keras_home: Path, cifar: Pat
     assert not placed and "already exists" in text
 
 
+@pytest.mark.usefixtures("processes")
 def test_reuse_refuses_a_copy_that_no_longer_verifies(keras_home: Path, cifar: Path) -> None:
     folder = _datasets(keras_home)
     (folder / "cifar-10-batches-py.tar.gz").write_bytes(cifar.read_bytes()[:-1] + b"X")
@@ -368,6 +376,7 @@ def test_reuse_refuses_a_copy_that_no_longer_verifies(keras_home: Path, cifar: P
     assert sorted(os.listdir(folder)) == ["cifar-10-batches-py.tar.gz"]  # no temp file left
 
 
+@pytest.mark.usefixtures("processes")
 def test_hostile_entries_in_the_fashion_folder_never_block(fashion: Path) -> None:
     """A FIFO (opened without blocking) and a folder in a file's place: named, never hung on."""
     (fashion / "t10k-labels-idx1-ubyte.gz").unlink()
@@ -380,6 +389,7 @@ def test_hostile_entries_in_the_fashion_folder_never_block(fashion: Path) -> Non
     assert "not a regular file" in text and "a directory sits where the file should be" in text
 
 
+@pytest.mark.usefixtures("processes")
 def test_permissions_probe_the_fashion_folder(fashion: Path) -> None:
     facts = Facts(
         Options(python=sys.executable, timeout=60, datasets=("mnist", "fashion_mnist")),
@@ -392,6 +402,7 @@ def test_permissions_probe_the_fashion_folder(fashion: Path) -> None:
     assert sorted(os.listdir(fashion)) == sorted(FASHION)  # the probe left nothing
 
 
+@pytest.mark.usefixtures("processes")
 def test_complete_legacy_folder_is_named_under_keras315(keras_home: Path, cifar: Path) -> None:
     folder = _datasets(keras_home)
     synth.extract_members(folder / "cifar-10-batches-py")

@@ -120,6 +120,7 @@ def test_stream_reader_agrees_with_numpy(synthetic_dir: Path, tmp_path: Path, sp
     assert npz_check.read_content(cut, spec).error
 
 
+@pytest.mark.usefixtures("processes")
 def test_broken_numpy_falls_back_to_stdlib(synthetic_dir: Path, spec) -> None:
     """In a process where ``import numpy`` fails, the verdict is the same (a real subprocess)."""
     code = (
@@ -134,6 +135,7 @@ def test_broken_numpy_falls_back_to_stdlib(synthetic_dir: Path, spec) -> None:
     assert json.loads(run.stdout) == [npz_check.OTHER_MNIST, "stdlib"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_sha256_matches_hashlib_and_sha256sum(good_npz: Path) -> None:
     ours = npz_check.sha256_file(good_npz)
     assert ours == hashlib.sha256(good_npz.read_bytes()).hexdigest()
@@ -158,6 +160,7 @@ def test_spec_from_env(spec) -> None:
 
 
 @pytest.mark.parametrize("kind", ["html", "truncated", "empty", "directory"])
+@pytest.mark.usefixtures("processes")
 def test_integrity_check_fails_on_broken_cache(keras_home: Path, good_npz: Path, spec, kind: str) -> None:
     target = datasets_dir(keras_home) / "mnist.npz"
     if kind == "html":
@@ -177,6 +180,7 @@ def test_integrity_check_fails_on_broken_cache(keras_home: Path, good_npz: Path,
     )
 
 
+@pytest.mark.usefixtures("processes")
 def test_integrity_ok_and_not_cached(keras_home: Path, good_npz: Path, spec) -> None:
     result = run_cache_checks(spec, ["cache.integrity"])["cache.integrity"]
     assert result.status is Status.OK and result.summary.startswith("not cached yet")
@@ -185,6 +189,7 @@ def test_integrity_ok_and_not_cached(keras_home: Path, good_npz: Path, spec) -> 
     assert result.status is Status.OK and "is the pinned file" in result.summary
 
 
+@pytest.mark.usefixtures("processes")
 def test_good_copy_where_keras_does_not_look(
     keras_home: Path, good_npz: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,6 +202,7 @@ def test_good_copy_where_keras_does_not_look(
     assert result.data["read"] == str(keras_home / "kh" / "datasets" / "mnist.npz")
 
 
+@pytest.mark.usefixtures("processes")
 def test_leftover_partials_warn_with_exact_rm(keras_home: Path, good_npz: Path, spec) -> None:
     folder = datasets_dir(keras_home)
     (folder / "mnist.npz").write_bytes(good_npz.read_bytes())
@@ -207,6 +213,7 @@ def test_leftover_partials_warn_with_exact_rm(keras_home: Path, good_npz: Path, 
     assert result.hint == f"rm -f -- {folder / '.mnist.npz.0123456789abcdef.part'}"
 
 
+@pytest.mark.usefixtures("processes")
 def test_location_check_reports_the_path(keras_home: Path, spec) -> None:
     result = run_cache_checks(spec, ["cache.location"])["cache.location"]
     assert result.status is Status.OK

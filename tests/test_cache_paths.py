@@ -116,6 +116,7 @@ def test_unwritable_home_as_another_user_falls_back_to_tmp(shared_tmp: Path) -> 
     assert "not writable" in got["reason"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_fact_uses_the_target_interpreters_view(
     keras_home: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,8 +141,8 @@ def _keras_get_file(env: dict[str, str]) -> str:
     return run.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("use_keras_home", [False, True])
+@pytest.mark.usefixtures("processes")
 def test_prediction_matches_real_keras3(tmp_path: Path, use_keras_home: bool) -> None:
     pytest.importorskip("keras")
     home = tmp_path / "home"

@@ -99,6 +99,7 @@ def run_ids(spec, *ids: str) -> dict:
     return {r.id: r for r in results}
 
 
+@pytest.mark.usefixtures("processes")
 def test_permissions_ok_and_probe_leaves_nothing(keras_home: Path, spec) -> None:
     result = run_ids(spec, "cache.permissions")["cache.permissions"]
     assert result.status is Status.OK, result.summary
@@ -117,6 +118,7 @@ def test_permissions_ok_and_probe_leaves_nothing(keras_home: Path, spec) -> None
         ('{"floatx": "float32", "epsilon": 1e-07}', Status.OK),
     ],
 )
+@pytest.mark.usefixtures("processes")
 def test_keras_json_values(keras_home: Path, spec, text: str, status: Status) -> None:
     config = keras_home / ".keras" / "keras.json"
     config.parent.mkdir()
@@ -124,6 +126,7 @@ def test_keras_json_values(keras_home: Path, spec, text: str, status: Status) ->
     assert run_ids(spec, "cache.config")["cache.config"].status is status
 
 
+@pytest.mark.usefixtures("processes")
 def test_keras_home_pointing_at_a_file(keras_home: Path, spec, monkeypatch: pytest.MonkeyPatch) -> None:
     file = keras_home / "not-a-folder"
     file.write_text("x")
@@ -137,6 +140,7 @@ def test_keras_home_pointing_at_a_file(keras_home: Path, spec, monkeypatch: pyte
     assert results["cache.permissions"].status is Status.SKIP  # requires cache.location
 
 
+@pytest.mark.usefixtures("processes")
 def test_keras_home_missing_but_creatable_and_not_creatable(
     keras_home: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,6 +156,7 @@ def test_keras_home_missing_but_creatable_and_not_creatable(
     assert "/tmp/.keras" in results["cache.location"].summary
 
 
+@pytest.mark.usefixtures("processes")
 def test_free_space_too_small(keras_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real 2 MB tmpfs as KERAS_HOME: the 11.5 MB download cannot fit."""
     mount = keras_home / "small"

@@ -126,6 +126,7 @@ def test_probe_cut_by_the_doctors_timeout_is_a_warn_with_the_timeout_to_use(doct
     assert elapsed < 4 + 2 + 4, elapsed
 
 
+@pytest.mark.usefixtures("processes")
 def test_probe_killed_at_its_own_cap_is_a_hang_and_fails(tmp_path, monkeypatch):
     from mnist_doctor.checks.runtime import ImportWorks
     from mnist_doctor.facts import Facts, Options

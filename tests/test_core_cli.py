@@ -7,9 +7,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from testkit.doctor import clean_env
 
 
+@pytest.mark.usefixtures("processes")
 def test_version_imports_nothing_heavy(home):
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "mnist_doctor", "--version"],

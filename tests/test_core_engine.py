@@ -150,6 +150,7 @@ def test_select_unknown_id_is_usage_error_listing_valid_ids():
     assert "net.dns" in (err.value.hint or "")
 
 
+@pytest.mark.usefixtures("processes")
 def test_the_run_deadline_kills_a_running_probe_with_its_group(tmp_path):
     """A check stuck on a probe (a real process with a child of its own) ends at the deadline."""
     from mnist_doctor.subproc import run_argv

@@ -92,7 +92,7 @@ def test_target_of_another_minor_python_version(doctor, tmp_path):
 
 
 @needs_tf
-@pytest.mark.slow
+@pytest.mark.usefixtures("processes")
 def test_pipx_style_doctor_without_tensorflow_examines_a_tensorflow_env(tmp_path, home):
     """The doctor lives in its own venv (no TF); the patient is this test environment, which has TF."""
     doctor_venv = tmp_path / "doctor-venv"

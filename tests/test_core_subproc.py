@@ -57,6 +57,7 @@ def test_a_marker_inside_a_line_is_not_an_answer():
     assert capture.answer is None
 
 
+@pytest.mark.usefixtures("target_interpreter")
 def test_output_beyond_the_cap_is_dropped_but_the_answer_kept():
     code = (
         "import sys\n"
@@ -70,6 +71,7 @@ def test_output_beyond_the_cap_is_dropped_but_the_answer_kept():
     assert len(run.stdout) <= 2 * subproc.OUTPUT_CAP_BYTES
 
 
+@pytest.mark.usefixtures("target_interpreter")
 def test_a_slice_limited_by_the_budget_marks_the_kill_as_ours():
     cut = run_argv([sys.executable, "-c", "import time; time.sleep(30)"], timeout=Budget(0.5).slice(cap=10))
     assert cut.timed_out and cut.limited_by_budget and cut.cut_by_budget
@@ -80,6 +82,7 @@ def test_a_slice_limited_by_the_budget_marks_the_kill_as_ours():
     assert capped.elapsed_s < 10
 
 
+@pytest.mark.usefixtures("target_interpreter")
 def test_a_grandchild_in_its_own_session_dies_with_the_run(tmp_path):
     pidfile = tmp_path / "escapee"
     code = (
@@ -99,6 +102,7 @@ def test_a_grandchild_in_its_own_session_dies_with_the_run(tmp_path):
     assert not alive(pid)
 
 
+@pytest.mark.usefixtures("target_interpreter")
 def test_shutdown_kills_running_children_and_refuses_new_ones(tmp_path):
     box: dict[str, subproc.ScriptRun] = {}
     worker = threading.Thread(

@@ -123,6 +123,7 @@ def test_the_doctor_reads_its_markers_from_the_prelude():
     assert subproc.JSON_MARKER != subproc.STAGE_MARKER
 
 
+@pytest.mark.usefixtures("target_interpreter")
 def test_what_the_prelude_emits_is_the_answer_subproc_parses(tmp_path: Path):
     """Library noise around it, stage lines and a stale answer before it: the last marked line wins."""
     program = (TARGET / subproc.PRELUDE).read_text(encoding="utf-8") + (
@@ -223,6 +224,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.usefixtures("processes")  # runs the TensorFlow probes too (which answer "not installed" there)
 def test_every_script_answers_on_python_39(python_39: Path, tmp_path: Path):
     """Each script in its cheapest mode, offline or against 127.0.0.1 only; every answer parses."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1"}
@@ -279,6 +281,7 @@ def test_introspection_runs_under_python_39_and_answers(doctor, python_39: Path)
     assert run.json["environment"]["python_version"].startswith("3.9")
 
 
+@pytest.mark.usefixtures("target_interpreter")
 def test_introspection_finds_the_same_distributions_as_importlib_metadata(tmp_path):
     """The fast header-only scan must agree with importlib.metadata, names, versions and requirements."""
     from importlib import metadata

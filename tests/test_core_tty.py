@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from testkit.doctor import clean_env
 from tests.marks import needs_tf
 from tests.terminal import pty_output
+
+#: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
+pytestmark = pytest.mark.usefixtures("processes")
 
 
 @needs_tf  # the TensorFlow import probe runs long enough for the spinner to show

@@ -160,6 +160,7 @@ def test_the_datasets_fact_follows_the_options(monkeypatch: pytest.MonkeyPatch) 
         ),
     ],
 )
+@pytest.mark.usefixtures("processes")
 def test_cli_refuses_a_bad_selection_with_a_usage_error(tmp_path, args: list[str], said: str) -> None:
     from testkit.doctor import clean_env, run_doctor
 

@@ -121,6 +121,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_refused_download_offers_a_fetch_from_the_mirror_and_nothing_without_one(tmp_path: Path) -> None:
     python = fake_tf_env(tmp_path / "v")
     mnist = next((tmp_path / "v").glob("lib/python*/site-packages/keras/src/datasets/mnist.py"))
@@ -142,6 +143,7 @@ def test_a_refused_download_offers_a_fetch_from_the_mirror_and_nothing_without_o
 # --- --fix carries out a fetch step from the URL the step names -----------------------------------
 
 
+@pytest.mark.usefixtures("processes")
 def test_fix_fetches_from_the_url_of_its_step(
     keras_home: Path, good_npz: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -90,6 +90,7 @@ RAISING = """
 """
 
 
+@pytest.mark.usefixtures("processes")
 def test_hanging_gpu_query_is_cut_at_its_cap_and_the_probe_still_ends(tmp_path):
     cwd = fake_tensorflow(tmp_path, HANGING)
     start = time.monotonic()
@@ -104,6 +105,7 @@ def test_hanging_gpu_query_is_cut_at_its_cap_and_the_probe_still_ends(tmp_path):
     assert from_probe(answer, run.stderr).state == "timed_out"
 
 
+@pytest.mark.usefixtures("processes")
 def test_raising_gpu_query_is_recorded_and_breaks_no_stage(tmp_path):
     cwd = fake_tensorflow(tmp_path, RAISING)
     run = run_script(sys.executable, "import_probe.py", ["tf"], timeout=60, cwd=str(cwd))
@@ -118,6 +120,7 @@ def test_raising_gpu_query_is_recorded_and_breaks_no_stage(tmp_path):
     assert rt.state == "error" and "CUDA exploded" in rt.error
 
 
+@pytest.mark.usefixtures("processes")
 def test_tensorflow_that_fails_to_import_means_a_skipped_record(tmp_path):
     cwd = fake_tensorflow(tmp_path, 'raise ImportError("DLL load failed")\n')
     run = run_script(sys.executable, "import_probe.py", ["tf"], timeout=60, cwd=str(cwd))
@@ -127,7 +130,6 @@ def test_tensorflow_that_fails_to_import_means_a_skipped_record(tmp_path):
     assert from_probe(answer, "").state == "absent"
 
 
-@pytest.mark.slow
 @needs_tf
 def test_real_tensorflow_without_gpu_is_ok_and_names_tf_own_reason(doctor):
     env = {"TF_CPP_MIN_LOG_LEVEL": "0", "PATH": path_with(None)}
@@ -151,8 +153,8 @@ def test_real_tensorflow_without_gpu_is_ok_and_names_tf_own_reason(doctor):
     assert "install the NVIDIA driver" in failed["hint"]
 
 
-@pytest.mark.slow
 @needs_tf
+@pytest.mark.usefixtures("processes")
 def test_load_probe_records_gpu_and_import_view_carries_it(tmp_path):
     """runtime.import reuses the load probe's imports: the gpu record must travel with them."""
     home = tmp_path / "home"

@@ -55,6 +55,7 @@ def test_the_shown_text_splits_back_into_the_argv_that_runs(installer):
     assert expected in shown
 
 
+@pytest.mark.usefixtures("processes")
 def test_introspection_reports_whether_the_target_has_pip(tmp_path):
     from mnist_doctor.facts import Facts, Options
 
@@ -247,6 +248,7 @@ def test_isolated_tool_env_is_recognised_by_path_or_receipt(tmp_path):
 
 
 @needs_uv
+@pytest.mark.usefixtures("processes")
 def test_doctor_in_its_own_pipx_venv_points_at_the_project_python_first(home, tmp_path):
     venv = tmp_path / "pipx" / "venvs" / "mnist-doctor"
     subprocess.run([UV, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
@@ -278,6 +280,7 @@ def test_doctor_in_its_own_pipx_venv_points_at_the_project_python_first(home, tm
     assert "pip install" not in result["hint"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_fix_output_is_relayed_through_the_redacting_console() -> None:
     """pip/uv output reaches the terminal only through the doctor's one exit for text."""
     import io

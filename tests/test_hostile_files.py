@@ -61,6 +61,7 @@ def link_datasets_out(home: Path, tmp_path: Path) -> Path:
     return victim
 
 
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_refuses_a_datasets_link_leading_out(keras_home: Path, tmp_path: Path, spec) -> None:
     victim = link_datasets_out(keras_home, tmp_path)
     before = tree_snapshot(victim)
@@ -73,6 +74,7 @@ def test_clear_cache_refuses_a_datasets_link_leading_out(keras_home: Path, tmp_p
 
 
 @pytest.mark.parametrize("action", ["seed", "fetch"])
+@pytest.mark.usefixtures("processes")
 def test_seed_and_fetch_refuse_a_datasets_link_leading_out(
     keras_home: Path, tmp_path: Path, good_npz: Path, spec, action: str
 ) -> None:
@@ -88,6 +90,7 @@ def test_seed_and_fetch_refuse_a_datasets_link_leading_out(
     assert "symlink leading out" in out.getvalue()
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_link_that_stays_inside_the_cache_is_followed(keras_home: Path, good_npz: Path, spec) -> None:
     """~/.keras/datasets -> ~/.keras/data-v2 (the user's own, inside the cache): acted on normally."""
     inner = keras_home / ".keras" / "data-v2"
@@ -130,6 +133,7 @@ def test_safe_dir_names_cannot_escape(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the write probe
 
 
+@pytest.mark.usefixtures("processes")
 def test_write_probe_with_a_missing_cache_folder_creates_nothing(
     keras_home: Path, tmp_path: Path, spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -291,6 +295,7 @@ def fashion_pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     return files
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_folder_in_place_of_a_fashion_file_is_kept_and_blocks_the_seed(
     keras_home: Path, fashion_pinned: dict[str, Path]
 ) -> None:
@@ -307,6 +312,7 @@ def test_a_folder_in_place_of_a_fashion_file_is_kept_and_blocks_the_seed(
     assert sorted(p.name for p in blocker.parent.iterdir()) == [name]  # no temp file left
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_fashion_folder_linked_out_of_the_cache_is_refused(
     keras_home: Path, tmp_path: Path, fashion_pinned: dict[str, Path]
 ) -> None:
@@ -326,6 +332,7 @@ def test_a_fashion_folder_linked_out_of_the_cache_is_refused(
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+@pytest.mark.usefixtures("processes")
 def test_clear_cache_keeps_another_users_files_inside_an_extraction_folder(keras_home: Path) -> None:
     """Root clears cifar10: the extracted folder's own files go, another user's file and folder stay."""
     folder = datasets_dir(keras_home)

@@ -58,6 +58,7 @@ def synthetic_env(home: Path, good_npz: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", ["declared", "lying"])
+@pytest.mark.usefixtures("processes")
 def test_zip_bomb_given_to_seed_is_refused_in_bounded_memory(
     bombs: dict[str, Path], home: Path, tmp_path: Path, kind: str
 ) -> None:
@@ -69,6 +70,7 @@ def test_zip_bomb_given_to_seed_is_refused_in_bounded_memory(
 
 
 @pytest.mark.parametrize("kind", ["declared", "lying"])
+@pytest.mark.usefixtures("processes")
 def test_zip_bomb_in_the_cache_is_a_finding(
     bombs: dict[str, Path], home: Path, tmp_path: Path, kind: str
 ) -> None:
@@ -98,6 +100,7 @@ def test_stream_reader_stops_a_bomb_without_inflating(bombs: dict[str, Path], sp
     assert lying.error and lying.inflated <= spec.unpacked_limit()
 
 
+@pytest.mark.usefixtures("processes")
 def test_sparse_20_gb_file_is_refused_by_size_without_reading(home: Path, tmp_path: Path, spec) -> None:
     sparse = make_sparse(tmp_path / "mnist.npz")
     report = npz_check.inspect_copy(sparse, spec)
@@ -112,6 +115,7 @@ def test_sparse_20_gb_file_is_refused_by_size_without_reading(home: Path, tmp_pa
     assert run.code == 1 and "far larger" in run.output and run.seconds < 20, run.output
 
 
+@pytest.mark.usefixtures("processes")
 def test_seed_of_a_fifo_or_device_is_a_usage_error_not_a_hang(home: Path, tmp_path: Path) -> None:
     fifo = tmp_path / "mnist.npz"
     os.mkfifo(fifo)
@@ -124,6 +128,7 @@ def test_seed_of_a_fifo_or_device_is_a_usage_error_not_a_hang(home: Path, tmp_pa
 
 
 @pytest.mark.parametrize("kind", ["urandom", "fifo", "junk"])
+@pytest.mark.usefixtures("processes")
 def test_hostile_ssl_cert_file_is_a_finding(home: Path, tmp_path: Path, kind: str) -> None:
     if kind == "urandom":
         path = "/dev/urandom"
@@ -146,6 +151,7 @@ def test_hostile_ssl_cert_file_is_a_finding(home: Path, tmp_path: Path, kind: st
 
 
 @pytest.mark.parametrize("kind", ["urandom", "fifo"])
+@pytest.mark.usefixtures("processes")
 def test_hostile_requests_ca_bundle_is_never_loaded(home: Path, tmp_path: Path, kind: str) -> None:
     """requests runs in the doctor's own process: OpenSSL must never be handed a CA file without end."""
     path = "/dev/urandom"
@@ -163,6 +169,7 @@ def test_hostile_requests_ca_bundle_is_never_loaded(home: Path, tmp_path: Path, 
     assert run.max_rss_mb < RSS_LIMIT_MB and run.seconds < 10 + 2 + NOISE_S, (run.max_rss_mb, run.seconds)
 
 
+@pytest.mark.usefixtures("processes")
 def test_fetch_refuses_a_hostile_ssl_cert_file_before_connecting(home: Path, tmp_path: Path) -> None:
     fifo = tmp_path / "ca.pem"
     os.mkfifo(fifo)
@@ -182,6 +189,7 @@ FETCH_TIMEOUT = 5
 
 
 @pytest.mark.parametrize("mode", ["trickle-headers", "trickle-body", "endless", "endless-declared", "reset"])
+@pytest.mark.usefixtures("processes")
 def test_misbehaving_mirror_ends_within_the_budget(
     home: Path, tmp_path: Path, good_npz: Path, mode: str
 ) -> None:
@@ -209,6 +217,7 @@ def test_misbehaving_mirror_ends_within_the_budget(
     assert expected in run.output, run.output
 
 
+@pytest.mark.usefixtures("processes")
 def test_sigint_during_fetch_exits_130_and_removes_the_partial_file(
     home: Path, tmp_path: Path, good_npz: Path
 ) -> None:

@@ -17,6 +17,9 @@ import pytest
 
 from testkit.doctor import clean_env
 
+#: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
+pytestmark = pytest.mark.usefixtures("processes")
+
 FAST = ["--offline", "--select", "proxy"]
 
 

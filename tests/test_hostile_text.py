@@ -179,6 +179,7 @@ SOURCES = ["HTTPS_PROXY", "http_proxy", "ALL_PROXY", "--origin", "--mirror"]
     fmt=st.sampled_from(["rich", "json", "markdown"]),
     verbose=st.booleans(),
 )
+@pytest.mark.usefixtures("processes")
 def test_password_never_printed_by_the_cli(
     home: Path, tmp_path: Path, middle: str, encoded: bool, source: str, fmt: str, verbose: bool
 ) -> None:

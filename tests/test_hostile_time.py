@@ -31,7 +31,11 @@ import pytest
 
 from testkit.doctor import clean_env
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+#: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
+pytestmark = [
+    pytest.mark.usefixtures("processes"),
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc"),
+]
 
 #: Seconds allowed on top of the promise for a loaded 2-core machine (never a speed claim).
 NOISE_S = 3.0

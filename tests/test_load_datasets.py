@@ -291,6 +291,7 @@ def test_half_extracted_cifar_is_named_from_keras_own_batch_reader(tmp_path: Pat
 # -- the real loaders of Keras 3.15 -------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("processes")
 def test_real_fashion_loads_and_other_loaders_get_their_own_outcome(tmp_path: Path) -> None:
     """One target process: Fashion-MNIST loads, cifar10 is refused (a link), california wants the network."""
     home = tmp_path / "home"
@@ -325,6 +326,7 @@ def test_real_fashion_loads_and_other_loaders_get_their_own_outcome(tmp_path: Pa
 
 
 @pytest.mark.parametrize("damage", ["html", "truncated"])
+@pytest.mark.usefixtures("processes")
 def test_bad_fashion_gz_is_named_and_left_as_it_was(tmp_path: Path, damage: str) -> None:
     home = tmp_path / "home"
     folder = home / ".keras" / "datasets" / "fashion-mnist"
@@ -354,6 +356,7 @@ def test_bad_fashion_gz_is_named_and_left_as_it_was(tmp_path: Path, damage: str)
     assert tree(folder) == before
 
 
+@pytest.mark.usefixtures("processes")
 def test_cli_offline_names_each_loader(tmp_path: Path) -> None:
     """Acceptance: an HTML fashion .gz named with its fix; cifar10 (Keras 3.15) not extracted offline."""
     keras_home = tmp_path / ".keras"
@@ -398,6 +401,7 @@ def test_cli_offline_names_each_loader(tmp_path: Path) -> None:
     assert tree(datasets) == before
 
 
+@pytest.mark.usefixtures("processes")
 def test_keras3_cifar_with_its_folder_still_checks_the_archive(tmp_path: Path) -> None:
     """Keras >= 3.6 validates the archive on every call: a synthetic one makes it download (guard)."""
     home = tmp_path / "home"
@@ -507,6 +511,7 @@ def test_view_of_a_loader_killed_midway_is_its_own_timeout() -> None:
     assert alone.view("cifar10").cut_by_budget
 
 
+@pytest.mark.usefixtures("processes")
 def test_offline_run_of_every_dataset_names_each_host_and_its_offline_route(tmp_path: Path) -> None:
     """``--dataset all --offline`` on an empty cache: one line per host, the route for each, no socket."""
     from testkit.doctor import clean_env, run_doctor

@@ -38,7 +38,7 @@ from tests.load_fixtures import (
     synthetic_npz,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 HOST = MNIST.host
 
 
@@ -59,6 +59,7 @@ def assert_real_keras_call(run: LoadProbe) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_html_block_page_is_named(tmp_path: Path) -> None:
     with mitm_proxy(tmp_path, "html") as mitm:
         run, diag = probe(probe_env(tmp_path / "home", proxy=mitm.url(), ca_file=mitm.ca_file), tmp_path)
@@ -71,6 +72,7 @@ def test_html_block_page_is_named(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_truncated_transfer_is_named(tmp_path: Path) -> None:
     with mitm_proxy(tmp_path, "truncated") as mitm:
         run, diag = probe(probe_env(tmp_path / "home", proxy=mitm.url(), ca_file=mitm.ca_file), tmp_path)
@@ -81,6 +83,7 @@ def test_truncated_transfer_is_named(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_synthetic_npz_fails_the_hash(tmp_path: Path) -> None:
     fake = synthetic_npz(tmp_path / "fake.npz")
     with mitm_proxy(tmp_path, "file", fault_file=fake) as mitm:
@@ -95,6 +98,7 @@ def test_synthetic_npz_fails_the_hash(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_close_delimited_cut_is_seen_through_the_hash(tmp_path: Path) -> None:
     """No Content-Length, connection closed half-way: urllib cannot tell, Keras' hash check can."""
     fake = synthetic_npz(tmp_path / "fake.npz")
@@ -107,6 +111,7 @@ def test_close_delimited_cut_is_seen_through_the_hash(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_proxy_407_is_named_and_password_never_shown(tmp_path: Path) -> None:
     secret = "s3cret-Wrong"
     with mitm_proxy(tmp_path, "html", proxyauth="user:right") as mitm:
@@ -122,6 +127,7 @@ def test_proxy_407_is_named_and_password_never_shown(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_untrusted_interception_names_the_issuer(tmp_path: Path) -> None:
     with mitm_proxy(tmp_path, "html") as mitm:  # its CA is NOT in SSL_CERT_FILE
         run, diag = probe(probe_env(tmp_path / "home", proxy=mitm.url()), tmp_path)
@@ -133,6 +139,7 @@ def test_untrusted_interception_names_the_issuer(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_upstream_that_never_answers_is_killed_by_us(tmp_path: Path) -> None:
     with mitm_proxy(tmp_path, "hang") as mitm:
         env = probe_env(tmp_path / "home", proxy=mitm.url(), ca_file=mitm.ca_file)
@@ -148,6 +155,7 @@ def test_upstream_that_never_answers_is_killed_by_us(tmp_path: Path) -> None:
     assert view.stage("tf.keras")["value"]["kind"] == "keras3"
 
 
+@pytest.mark.usefixtures("processes")
 def test_closed_proxy_port_is_connection_refused(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,6 +166,7 @@ def test_closed_proxy_port_is_connection_refused(tmp_path: Path) -> None:
     assert f"127.0.0.1:{port}" in diag.summary
 
 
+@pytest.mark.usefixtures("processes")
 def test_missing_tf_keras_under_legacy_flag_is_an_import_cause(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     if any(Path(p, "tf_keras").is_dir() for p in sys.path if p):
@@ -170,6 +179,7 @@ def test_missing_tf_keras_under_legacy_flag_is_an_import_cause(tmp_path: Path) -
     assert view.failed_stage()["name"] == "tf.keras"  # what runtime.import would report from it
 
 
+@pytest.mark.usefixtures("processes")
 def test_this_machine_without_dns_through_the_cli(tmp_path: Path) -> None:
     """The issue's acceptance line: the real run says DNS, with the offline route, within the timeout."""
     try:
@@ -226,6 +236,7 @@ def test_success_path_with_the_real_dataset(tmp_path: Path) -> None:
         assert result.data["file"] == str(home / ".keras" / "datasets" / "mnist.npz")
 
 
+@pytest.mark.usefixtures("processes")
 def test_keras_mode_calls_keras_datasets_directly(tmp_path: Path) -> None:
     """``keras`` mode (Keras 3 without tf.keras) reaches the same real get_file; no DNS here → named."""
     run = run_load_probe(
@@ -243,6 +254,7 @@ def test_keras_mode_calls_keras_datasets_directly(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_full_run_says_when_network_checks_pass_but_load_data_fails(tmp_path: Path) -> None:
     """The whole doctor behind a trusted proxy that truncates the body: the HTTP stage sees a good start,
     the real load_data sees the cut, and load.consistency reports the disagreement."""
@@ -271,6 +283,7 @@ def test_full_run_says_when_network_checks_pass_but_load_data_fails(tmp_path: Pa
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_fashion_html_download_is_named_and_removed(tmp_path: Path) -> None:
     """Keras downloads Fashion-MNIST's four files without any hash: a block page lands as the .gz."""
     loader = table()["fashion_mnist"]
@@ -295,6 +308,7 @@ def test_fashion_html_download_is_named_and_removed(tmp_path: Path) -> None:
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_fashion_synthetic_download_loads_and_verified_files_stay(tmp_path: Path) -> None:
     served = write_fashion_mnist(tmp_path / "served")
     pins = json.loads(pins_json(list(served.values())))
@@ -317,6 +331,7 @@ def test_fashion_synthetic_download_loads_and_verified_files_stay(tmp_path: Path
 
 
 @needs_mitmdump
+@pytest.mark.usefixtures("processes")
 def test_cifar_download_cut_by_our_budget_is_a_skip(tmp_path: Path) -> None:
     """cifar10's host never answers: the doctor's --timeout ends it; never a fail, nothing left behind."""
     keras_home = tmp_path / ".keras"

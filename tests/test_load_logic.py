@@ -58,6 +58,7 @@ def test_commands_are_never_run_without_a_terminal_and_cache_fixes_come_first(tm
     assert f"version fix: touch {marker}" in shown and "--yes does not run it" in shown
 
 
+@pytest.mark.usefixtures("processes")
 def test_fix_clears_a_corrupt_cache_for_real(tmp_path: Path) -> None:
     pytest.importorskip("mnist_doctor.actions")
     home = tmp_path / "home"
@@ -87,6 +88,7 @@ def test_fix_clears_a_corrupt_cache_for_real(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not PY39.exists(), reason=f"{PY39} not installed")
+@pytest.mark.usefixtures("processes")
 def test_probe_runs_on_python39_and_names_a_missing_tensorflow(tmp_path: Path) -> None:
     run = run_load_probe(str(PY39), "tf", 60, env=probe_env(tmp_path), cwd=str(tmp_path))
     assert run.answer.get("done") and not run.succeeded  # stdlib-only, 3.9 syntax: it answered

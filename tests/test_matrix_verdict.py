@@ -90,6 +90,7 @@ def test_every_case_is_recorded() -> None:
 
 
 @needs_records
+@pytest.mark.usefixtures("processes")
 def test_table_roundtrip_changes_nothing(tmp_path: Path) -> None:
     """The mutation tests below rewrite the table; an unmutated rewrite must predict the same."""
     rows = tomllib.loads(TABLE.read_text(encoding="utf-8"))["release"]
@@ -101,6 +102,7 @@ def test_table_roundtrip_changes_nothing(tmp_path: Path) -> None:
 
 @needs_records
 @pytest.mark.parametrize("case", sorted(RECORDS))
+@pytest.mark.usefixtures("processes")
 def test_recorded_reality_agrees_with_current_table(case: str, tmp_path: Path) -> None:
     verdict = _replay(RECORDS[case], tmp_path)
     assert verdict.agree, verdict.problems
@@ -118,6 +120,7 @@ MUTATIONS = [
 
 @needs_records
 @pytest.mark.parametrize(("case", "row", "key", "value", "wrong"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+@pytest.mark.usefixtures("processes")
 def test_one_wrong_table_entry_fails_the_matrix(
     case: str, row: str, key: str, value: str, wrong: str, tmp_path: Path
 ) -> None:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from mnist_doctor.dataset_table import Dataset, table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.run import diagnose
 from testkit.loopback import DatasetServer, closed_port
+
+#: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
+pytestmark = pytest.mark.usefixtures("processes")
 
 
 def _served_from(name: str, origin: str) -> Dataset:

@@ -20,6 +20,7 @@ from testkit.loopback import DatasetServer, closed_port, silent_server
 OFFLINE_ROUTE = ("--seed FILE", "--fetch --mirror URL")
 
 
+@pytest.mark.usefixtures("processes")
 def test_unresolvable_host_fails_at_dns_with_the_offline_route():
     # glibc rejects this malformed name itself: a real getaddrinfo failure, no packet leaves the machine.
     results = doctor_json("http://-no-such-host-.invalid/mnist.npz", network_env())
@@ -53,6 +54,7 @@ def test_real_dataset_host_dns_verdict_matches_the_resolver():
         assert all(part in dns["hint"] for part in OFFLINE_ROUTE)
 
 
+@pytest.mark.usefixtures("processes")
 def test_closed_port_is_a_refused_tcp_connect():
     port = closed_port()
     results = doctor_json(f"http://127.0.0.1:{port}/mnist.npz", network_env())
@@ -63,6 +65,7 @@ def test_closed_port_is_a_refused_tcp_connect():
     assert results["network.http"]["status"] == "skip"
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_working_mirror_passes_every_stage_and_requests_agrees():
     with DatasetServer("partial") as server:
         results = doctor_json(server.url, network_env())
@@ -76,6 +79,7 @@ def test_a_working_mirror_passes_every_stage_and_requests_agrees():
 @pytest.mark.parametrize(
     ("code", "words"), [(403, "refused"), (404, "does not exist"), (500, "server failed")]
 )
+@pytest.mark.usefixtures("processes")
 def test_http_error_statuses_are_named(code, words):
     with DatasetServer(code) as server:
         http = doctor_json(server.url, network_env())["network.http"]
@@ -85,6 +89,7 @@ def test_http_error_statuses_are_named(code, words):
     assert http["hint"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_html_page_served_as_the_dataset_is_named_a_block_page():
     with DatasetServer("html") as server:
         http = doctor_json(server.url, network_env())["network.http"]
@@ -93,6 +98,7 @@ def test_html_page_served_as_the_dataset_is_named_a_block_page():
     assert http["data"]["record"]["content_type"] == "text/html"
 
 
+@pytest.mark.usefixtures("processes")
 def test_wrong_content_length_is_compared_with_the_dataset_size():
     with DatasetServer("wrong_length") as server:
         http = doctor_json(server.url, network_env())["network.http"]
@@ -101,6 +107,7 @@ def test_wrong_content_length_is_compared_with_the_dataset_size():
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.usefixtures("processes")
 def test_a_host_that_accepts_and_never_answers_is_bounded_by_the_timeout(scheme):
     with silent_server() as port:
         start = time.monotonic()
@@ -138,6 +145,7 @@ def test_a_host_that_accepts_and_never_answers_is_bounded_by_the_timeout(scheme)
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.usefixtures("processes")
 def test_a_silent_host_that_outlasts_the_stages_own_limit_is_a_fail(scheme):
     """With time to spare, a stage that hits its own limit is a finding about the network."""
     import json
@@ -155,6 +163,7 @@ def test_a_silent_host_that_outlasts_the_stages_own_limit_is_a_fail(scheme):
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.usefixtures("processes")
 def test_a_stage_cut_by_the_run_budget_is_marked_as_ours_not_the_networks(scheme):
     """With a silent host, a slice shorter than the stage's own limit is the doctor's limit."""
     from mnist_doctor.budget import Budget

@@ -48,6 +48,7 @@ def throughput(url: str, env: dict[str, str], *args: str, timeout: float = 20.0)
     return doctor_json(url, env, *args, timeout=timeout)["network.throughput"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_fast_mirror_is_ok_with_its_rate_and_projection():
     with served_file(MNIST.size) as server:
         result = throughput(server.url, network_env())
@@ -62,6 +63,7 @@ def test_a_fast_mirror_is_ok_with_its_rate_and_projection():
     assert host["bytes"] <= THROUGHPUT_CAP_BYTES
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_throttled_host_warns_with_the_projected_time_and_both_remedies():
     timeout = 20.0
     with served_file(CIFAR_SIZE, rate=50_000) as server:
@@ -82,6 +84,7 @@ def test_a_throttled_host_warns_with_the_projected_time_and_both_remedies():
     assert elapsed < timeout + OVERRUN_S
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_stalled_transfer_warns_stalled():
     with served_file(CIFAR_SIZE, stall_after=100_000) as server:
         result = throughput(server.url, synthetic_env(CIFAR_SIZE))
@@ -92,6 +95,7 @@ def test_a_stalled_transfer_warns_stalled():
     assert all(remedy in result["hint"] for remedy in REMEDIES)
 
 
+@pytest.mark.usefixtures("processes")
 def test_offline_opens_no_connection_to_the_host():
     with served_file(CIFAR_SIZE, rate=50_000) as server:
         result = throughput(server.url, synthetic_env(CIFAR_SIZE), "--offline")
@@ -101,6 +105,7 @@ def test_offline_opens_no_connection_to_the_host():
     assert connections == 0 and requests == []
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_transfer_cut_by_the_doctors_budget_is_a_skip_never_a_warn():
     """A slow host measured with too little --timeout left: the doctor's limit, not the host's."""
     timeout = 4.0
@@ -113,6 +118,7 @@ def test_a_transfer_cut_by_the_doctors_budget_is_a_skip_never_a_warn():
     assert elapsed < timeout + OVERRUN_S
 
 
+@pytest.mark.usefixtures("processes")
 def test_the_measurement_itself_is_marked_cut_when_the_slice_ends_first():
     """The probe with a slice shorter than its window: ``ended`` is the deadline, no rate verdict."""
     from mnist_doctor.budget import Budget
@@ -130,6 +136,7 @@ def test_the_measurement_itself_is_marked_cut_when_the_slice_ends_first():
     assert elapsed < 3.0 + 1.0
 
 
+@pytest.mark.usefixtures("processes")
 def test_an_unreachable_host_is_skipped_naming_the_failed_stage():
     with DatasetServer(404) as server:
         result = throughput(server.url, network_env())
@@ -137,6 +144,7 @@ def test_an_unreachable_host_is_skipped_naming_the_failed_stage():
     assert "network.http" in result["summary"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_body_too_short_to_time_gives_no_rate():
     """A server that answers the 2 MiB range with 64 bytes: a round trip, not a speed."""
     with DatasetServer() as server:
@@ -146,6 +154,7 @@ def test_a_body_too_short_to_time_gives_no_rate():
     assert result["data"]["hosts"][0]["ended"] == "eof"
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_tls_mirror_is_measured_through_the_default_context(ca: trustme.CA, ca_file: Path) -> None:
     with served_file(CIFAR_SIZE, rate=50_000, tls=server_context(ca)) as server:
         result = throughput(server.url, synthetic_env(CIFAR_SIZE, SSL_CERT_FILE=str(ca_file)))
@@ -154,6 +163,7 @@ def test_a_tls_mirror_is_measured_through_the_default_context(ca: trustme.CA, ca
     assert 30_000 < result["data"]["hosts"][0]["rate_bps"] < 80_000
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_server_that_ignores_range_and_never_ends_is_read_only_to_the_cap():
     """200 with a 1 TB Content-Length at full speed: the doctor stops at its cap."""
     huge = 10**12
@@ -170,6 +180,7 @@ def test_a_server_that_ignores_range_and_never_ends_is_read_only_to_the_cap():
 
 
 @pytest.mark.parametrize("mode", ["endless", "trickle-body"])
+@pytest.mark.usefixtures("processes")
 def test_hostile_bodies_are_bounded_by_the_cap_and_the_window(mode):
     """No Content-Length and no end, or one byte per 0.2 s (each byte resets a socket timeout)."""
     with misbehaving_server(mode, payload=bytes(10_000), interval=0.2) as (url, _stats):
@@ -187,6 +198,7 @@ def test_hostile_bodies_are_bounded_by_the_cap_and_the_window(mode):
     assert elapsed < THROUGHPUT_WINDOW_S + THROUGHPUT_STALL_S + 2
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_host_that_never_answers_the_ranged_get_is_a_stall_within_its_own_limit():
     from mnist_doctor.checks.network import judge_throughput
     from mnist_doctor.facts.net_probe import THROUGHPUT_HEAD_S
@@ -229,6 +241,7 @@ def test_hosts_are_grouped_and_their_files_summed():
 SAMPLE_RANGE = f"bytes=0-{THROUGHPUT_CAP_BYTES - 1}"
 
 
+@pytest.mark.usefixtures("processes")
 def test_dataset_cifar10_against_a_throttled_mirror_reports_the_time_and_the_remedy():
     """``--dataset cifar10`` with a mirror folder throttled to 50 kB/s: 170 MB projected, within --timeout."""
     timeout = 20.0
@@ -261,6 +274,7 @@ def _diagnose(datasets: tuple[Dataset, ...], timeout: float = 30.0) -> dict[str,
     return {r["id"]: r for r in report["results"]}
 
 
+@pytest.mark.usefixtures("processes")
 def test_each_distinct_host_is_measured_once_for_everything_it_serves():
     """mnist and fashion_mnist share a fast host (one sample, their sizes summed); cifar10's is slow."""
     fashion = table()["fashion_mnist"]
@@ -292,6 +306,7 @@ def test_each_distinct_host_is_measured_once_for_everything_it_serves():
     assert len(fast_samples) == 1 and len(slow_samples) == 1
 
 
+@pytest.mark.usefixtures("processes")
 def test_a_host_the_walk_found_dead_is_not_measured():
     """cifar10's host refuses connections: network.hosts names it, and it is skipped, not re-tried."""
     dead = f"http://127.0.0.2:{closed_port()}/"
@@ -306,6 +321,7 @@ def test_a_host_the_walk_found_dead_is_not_measured():
     assert "unreachable (the tcp stage failed; see network.hosts)" in result["summary"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_the_stage_runs_in_a_python_39_target():
     """The target script's stage is stdlib and 3.9-valid: measured by the oldest supported Python."""
     from tests.test_core_python_flag import PYENV

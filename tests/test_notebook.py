@@ -87,6 +87,7 @@ def test_offline_in_a_shell_skips_the_notebook_checks(doctor) -> None:  # type: 
     assert run.result("notebook.stale_modules")["status"] == "skip"
 
 
+@pytest.mark.usefixtures("processes")
 def test_python_api_returns_the_json_report(tmp_path: Path) -> None:
     """``mnist_doctor.diagnose()`` in a fresh interpreter: the same document as --format json."""
     home = tmp_path / "home"
@@ -164,6 +165,7 @@ def _run_cell(client, code: str, timeout: float = 200) -> tuple[str, list[dict]]
             return "".join(printed), shown
 
 
+@pytest.mark.usefixtures("processes")
 def test_magic_in_a_real_kernel_renders_and_flags_an_upgrade_after_import(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

@@ -9,6 +9,9 @@ import pytest
 from testkit.doctor import DoctorRun, doctor_json, network_env, run_doctor
 from testkit.loopback import PPROXY, DatasetServer, closed_port, pproxy, server_context
 
+#: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
+pytestmark = pytest.mark.usefixtures("processes")
+
 needs_pproxy = pytest.mark.skipif(PPROXY is None, reason="pproxy is not installed in this environment")
 
 SECRET = "s3cretPW-7x"

@@ -45,12 +45,14 @@ def test_no_proxy_entries_as_urllib_reads_them():
     assert entry_problem(".example.com") is None
 
 
+@pytest.mark.usefixtures("processes")
 def test_no_proxy_is_a_direct_connection():
     results = proxy_results()
     assert results["proxy.effective"]["status"] == "ok"
     assert "direct connection" in results["proxy.effective"]["summary"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_upper_and_lower_case_disagreement_warns_and_lower_case_wins():
     results = proxy_results(HTTPS_PROXY="http://upper.invalid:3128", https_proxy="http://127.0.0.1:3128")
     assert results["proxy.case"]["status"] == "warn"
@@ -59,6 +61,7 @@ def test_upper_and_lower_case_disagreement_warns_and_lower_case_wins():
     )  # urllib's choice, from the target
 
 
+@pytest.mark.usefixtures("processes")
 def test_missing_scheme_warns_and_bad_port_fails():
     assert proxy_results(HTTPS_PROXY="127.0.0.1:3128")["proxy.syntax"]["status"] == "warn"
     bad = proxy_results(HTTPS_PROXY="http://127.0.0.1:31x8")["proxy.syntax"]
@@ -66,18 +69,21 @@ def test_missing_scheme_warns_and_bad_port_fails():
     assert bad["hint"] == "export HTTPS_PROXY=http://host:port"
 
 
+@pytest.mark.usefixtures("processes")
 def test_https_proxy_url_warns_about_wrong_version_number():
     scheme = proxy_results(HTTPS_PROXY="https://127.0.0.1:3128")["proxy.scheme"]
     assert scheme["status"] == "warn" and "WRONG_VERSION_NUMBER" in scheme["summary"]
     assert scheme["hint"] == "export HTTPS_PROXY=http://127.0.0.1:3128"
 
 
+@pytest.mark.usefixtures("processes")
 def test_socks_proxy_for_the_origin_fails_with_a_bridge_command():
     socks = proxy_results(HTTPS_PROXY="socks5://127.0.0.1:1080")["proxy.socks"]
     assert socks["status"] == "fail" and "cannot speak" in socks["summary"]
     assert "pproxy -l http://127.0.0.1:8080 -r socks5://127.0.0.1:1080" in socks["hint"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_http_proxy_is_dropped_when_request_method_is_set():
     results = doctor_json(
         "http://127.0.0.1:9/mnist.npz",
@@ -88,6 +94,7 @@ def test_http_proxy_is_dropped_when_request_method_is_set():
     assert "direct connection" in results["proxy.effective"]["summary"]  # the target's getproxies() agrees
 
 
+@pytest.mark.usefixtures("processes")
 def test_all_proxy_is_ignored_by_urllib():
     effective = proxy_results(ALL_PROXY="http://127.0.0.1:3128")["proxy.effective"]
     assert effective["status"] == "warn" and "ignores it" in effective["summary"]
@@ -96,6 +103,7 @@ def test_all_proxy_is_ignored_by_urllib():
 @pytest.mark.parametrize(
     ("entry", "status"), [("127.0.0.1", "warn"), ("10.0.0.0/8", "warn"), ("other.host", "ok")]
 )
+@pytest.mark.usefixtures("processes")
 def test_no_proxy_coverage(entry, status):
     results = proxy_results(HTTPS_PROXY=f"http://127.0.0.1:{closed_port()}", NO_PROXY=entry)
     assert results["proxy.no_proxy"]["status"] == status

@@ -54,6 +54,7 @@ def _commands(report: dict) -> list[str]:
     return [c["command"] for f in report["diagnosis"]["fixes"] for c in f["commands"]]
 
 
+@pytest.mark.usefixtures("processes")
 def test_the_scenario_has_long_commands_and_one_root_cause_for_the_cache(scenario) -> None:
     diagnosis = scenario["report"]["diagnosis"]
     commands = _commands(scenario["report"])
@@ -71,6 +72,7 @@ def test_the_scenario_has_long_commands_and_one_root_cause_for_the_cache(scenari
 
 @needs_tmux
 @pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.usefixtures("processes")
 def test_every_fix_command_is_whole_on_screen(scenario, width: int) -> None:
     screen, joined, code = tmux_screen(scenario["args"], scenario["env"], scenario["cwd"], width)
     assert code == scenario["code"] == 1
@@ -99,6 +101,7 @@ def test_every_fix_command_is_whole_on_screen(scenario, width: int) -> None:
     assert runnable and screen.count("# mnist-doctor --fix can run") == runnable
 
 
+@pytest.mark.usefixtures("processes")
 def test_markdown_says_which_fix_mnist_doctor_fix_runs(scenario) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mnist_doctor", *scenario["args"], "--format", "markdown"],
@@ -111,6 +114,7 @@ def test_markdown_says_which_fix_mnist_doctor_fix_runs(scenario) -> None:
 
 
 @needs_tmux
+@pytest.mark.usefixtures("processes")
 def test_a_wrapped_command_is_the_same_command_when_pasted(scenario) -> None:
     """At 60 columns the pip command wraps with ``\\``: the shell reads it back as the same argv.
 
@@ -137,6 +141,7 @@ def test_a_wrapped_command_is_the_same_command_when_pasted(scenario) -> None:
 
 @needs_tf
 @needs_tmux
+@pytest.mark.usefixtures("processes")
 def test_offline_machine_without_the_file_says_load_data_will_download(home: Path, tmp_path: Path) -> None:
     """``--offline`` with an empty cache: not "all passed", but what load_data() will need."""
     env = clean_env(home, TERM="screen")

@@ -29,7 +29,8 @@ from testkit.doctor import clean_env, run_doctor
 from tests.cache_fixtures import tree_snapshot, write_synthetic_mnist
 from tests.marks import needs_tf
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+#: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
+pytestmark = [pytest.mark.usefixtures("processes"), pytest.mark.timeout(600)]
 
 UNRESOLVABLE_ORIGIN = "https://mnist-doctor-offline-test.invalid/tensorflow/mnist.npz"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY")

@@ -88,6 +88,7 @@ def test_spinner_only_on_an_interactive_stderr(monkeypatch, tty_sink, tmp_path: 
     ("extra", "colour"),
     [({}, True), ({"NO_COLOR": "1"}, False), ({"TERM": "dumb"}, False), ({"CLICOLOR": "0"}, False)],
 )
+@pytest.mark.usefixtures("processes")
 def test_on_a_terminal(home: Path, tmp_path: Path, extra: dict[str, str], colour: bool) -> None:
     screen, code = pty_output(FAST, _env(home, **extra), tmp_path)
     assert code == 0 and "passed" in screen
@@ -108,6 +109,7 @@ def test_piped(doctor, extra: dict[str, str], colour: bool) -> None:
 
 @needs_tf
 @pytest.mark.parametrize("extra", [{"NO_COLOR": "1"}, {"TERM": "dumb"}])
+@pytest.mark.usefixtures("processes")
 def test_no_spinner_under_no_color_or_dumb(home: Path, tmp_path: Path, extra: dict[str, str]) -> None:
     """The same run that shows a spinner on a colour terminal (test_core_tty) shows none here."""
     screen, code = pty_output(["--offline", "--select", "compat,runtime"], _env(home, **extra), tmp_path)

@@ -22,6 +22,9 @@ import pytest
 from testkit.doctor import doctor_json, network_env
 from tests.tls_ca import IssuedPair, corporate_ca, tls_server
 
+#: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
+pytestmark = pytest.mark.usefixtures("processes")
+
 UNSAFE_ADVICE = ("CERT_NONE", "_create_unverified_context", "verify=False", "PYTHONHTTPSVERIFY", "-k ")
 
 

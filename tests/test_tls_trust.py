@@ -18,6 +18,7 @@ from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 
 
+@pytest.mark.usefixtures("processes")
 def test_server_trusted_through_ssl_cert_file_passes_tls_and_http(ca, ca_file):
     with DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(
@@ -30,6 +31,7 @@ def test_server_trusted_through_ssl_cert_file_passes_tls_and_http(ca, ca_file):
     assert results["network.requests"]["status"] == "ok"
 
 
+@pytest.mark.usefixtures("processes")
 def test_untrusted_server_is_named_unknown_issuer_with_the_issuer_and_ssl_cert_file_hint(ca):
     with DatasetServer("partial", tls=server_context(ca)) as server:
         results = doctor_json(server.url, network_env())
@@ -43,6 +45,7 @@ def test_untrusted_server_is_named_unknown_issuer_with_the_issuer_and_ssl_cert_f
     assert results["network.http"]["status"] == "skip"
 
 
+@pytest.mark.usefixtures("processes")
 def test_requests_trusting_what_urllib_does_not_gets_the_exact_ssl_cert_file_fix(ca, ca_file):
     # The classic: REQUESTS_CA_BUNDLE has the corporate CA, so requests works, Keras does not.
     with DatasetServer("partial", tls=server_context(ca)) as server:
@@ -92,6 +95,7 @@ def test_ca_dir_without_hashed_names_asks_for_rehash(tmp_path: Path, ca_file):
     assert not usable and f"openssl rehash {tmp_path}" in text
 
 
+@pytest.mark.usefixtures("processes")
 def test_tls_family_through_the_cli(tmp_path: Path, ca_file):
     missing = tmp_path / "nope.pem"
     results = doctor_json(
@@ -110,6 +114,7 @@ def test_tls_family_through_the_cli(tmp_path: Path, ca_file):
     assert results["tls.pip_vs_urllib"]["status"] == "skip"  # --offline
 
 
+@pytest.mark.usefixtures("processes")
 def test_patched_https_context_is_seen_and_called_unsafe(tmp_path: Path, ca):
     # A sitecustomize that switches verification off, as found on real machines.
     (tmp_path / "sitecustomize.py").write_text(
@@ -142,6 +147,7 @@ def test_macos_python_org_without_certificates_points_to_install_certificates():
     assert macos_framework_without_certs(info, {**ssl_info, "default_store": {"x509_ca": 150}}) is None
 
 
+@pytest.mark.usefixtures("processes")
 def test_ssl_cert_file_that_is_a_fifo_is_a_tls_finding_not_a_hang(tmp_path: Path, ca):
     """OpenSSL blocks forever opening a FIFO as its CA file; the target probes check first."""
     import os

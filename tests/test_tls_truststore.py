@@ -75,6 +75,7 @@ def tls_results(python: str, env: dict[str, str], origin: str | None = None) -> 
     return doctor_json(origin, env, "--python", python, select="tls,network", timeout=20)
 
 
+@pytest.mark.usefixtures("processes")
 def test_truststore_installed_but_not_injected_changes_nothing_for_keras(venvs):
     results = tls_results(venvs["truststore"], plain_env())
     found = results["tls.truststore"]
@@ -84,6 +85,7 @@ def test_truststore_installed_but_not_injected_changes_nothing_for_keras(venvs):
     assert found["data"]["truststore"] and found["data"]["injected_by"] is None
 
 
+@pytest.mark.usefixtures("processes")
 def test_truststore_injected_by_sitecustomize_is_what_urllib_really_uses(venvs, ca, ca_file, tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import truststore\ntruststore.inject_into_ssl()\n")
     env = plain_env(PYTHONPATH=str(tmp_path), SSL_CERT_FILE=str(ca_file))
@@ -101,6 +103,7 @@ def test_truststore_injected_by_sitecustomize_is_what_urllib_really_uses(venvs, 
     assert tls["data"]["record"]["context_class"].startswith("truststore.")
 
 
+@pytest.mark.usefixtures("processes")
 def test_pip_system_certs_5_injects_pips_truststore_for_urllib_too(venvs):
     found = tls_results(venvs["psc5"], plain_env())["tls.truststore"]
     assert found["status"] == "ok", found
@@ -109,6 +112,7 @@ def test_pip_system_certs_5_injects_pips_truststore_for_urllib_too(venvs):
     assert found["data"]["ssl_context_class"].startswith("pip._vendor.truststore.")
 
 
+@pytest.mark.usefixtures("processes")
 def test_pip_system_certs_without_pip_or_truststore_is_a_warning(venvs):
     found = tls_results(venvs["psc5_alone"], plain_env())["tls.truststore"]
     assert found["status"] == "warn", found
@@ -120,12 +124,14 @@ def test_pip_system_certs_without_pip_or_truststore_is_a_warning(venvs):
     assert steps and found["hint"].startswith(" && ".join(step["command"] for step in steps) + "  (")
 
 
+@pytest.mark.usefixtures("processes")
 def test_pip_system_certs_4_changes_nothing_for_keras(venvs):
     found = tls_results(venvs["psc4"], plain_env())["tls.truststore"]
     assert found["status"] == "ok", found
     assert "changes nothing for Keras" in found["summary"] and "pip_system_certs 4" in found["summary"]
 
 
+@pytest.mark.usefixtures("processes")
 def test_pip_cert_makes_pip_work_where_urllib_fails_and_the_fix_is_ssl_cert_file(ca, ca_file, tmp_path):
     """Real pip (PIP_CERT) reaches the trustme server; urllib does not; the doctor names why."""
     env = plain_env(PIP_CERT=str(ca_file))
@@ -143,6 +149,7 @@ def test_pip_cert_makes_pip_work_where_urllib_fails_and_the_fix_is_ssl_cert_file
     assert explained["hint"].startswith(f"export SSL_CERT_FILE={ca_file}")
 
 
+@pytest.mark.usefixtures("processes")
 def test_pip_config_file_cert_and_legacy_certs_are_read(ca, ca_file, tmp_path):
     config = tmp_path / "pip.conf"
     config.write_text(
@@ -157,6 +164,7 @@ def test_pip_config_file_cert_and_legacy_certs_are_read(ca, ca_file, tmp_path):
     assert "u:p@" not in str(results)  # only the trust keys are read from pip's config
 
 
+@pytest.mark.usefixtures("processes")
 def test_when_urllib_verifies_there_is_nothing_to_explain(ca, ca_file):
     with DatasetServer("partial", tls=server_context(ca)) as server:
         results = tls_results(sys.executable, plain_env(SSL_CERT_FILE=str(ca_file)), server.url)
@@ -189,6 +197,7 @@ def test_macos_pip_uses_the_keychain_and_urllib_does_not():
     assert pip_only_trust(picture(injected, DISTS, {}), VERIFY_FAILED, injected["ssl"], {}) == []
 
 
+@pytest.mark.usefixtures("processes")
 def test_truststore_injected_at_run_time_in_the_api_callers_process_is_said(tmp_path):
     """A notebook cell ran inject_into_ssl(), then the Python API: the probes cannot see it, the check can."""
     script = (
