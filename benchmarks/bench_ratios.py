@@ -43,50 +43,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mnist_doctor.dataset import MNIST  # noqa: E402
+from testkit.keras_hook import SYNTHETIC_SHA256_ENV, write_hook  # noqa: E402
 from testkit.npz import write_synthetic_mnist  # noqa: E402
 
 WALL_LIMIT_S = 300.0
 #: Checks that import TensorFlow in a probe (or need the network): the static run leaves them out.
 SLOW_CHECKS = "runtime,load,gpu.tensorflow"
-
-#: Written as sitecustomize.py: Keras' hash check takes the synthetic file for the real one.
-KERAS_HOOK = '''"""Benchmark hook (benchmarks/bench_ratios.py): Keras takes the synthetic mnist.npz."""
-import importlib.abc
-import importlib.machinery
-import os
-import sys
-
-_REAL = {real!r}
-_SYNTHETIC = os.environ.get("BENCH_SYNTHETIC_SHA256", "")
-_MODULES = {{"keras.src.utils.file_utils", "keras.utils.data_utils", "tf_keras.src.utils.data_utils"}}
-
-
-class _HashSwap(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name not in _MODULES:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return spec
-        execute = spec.loader.exec_module
-
-        def exec_module(module):
-            execute(module)
-            check = module.validate_file
-
-            def validate_file(fpath, file_hash, *args, **kwargs):
-                return check(fpath, _SYNTHETIC if file_hash == _REAL else file_hash, *args, **kwargs)
-
-            module.validate_file = validate_file
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-if _SYNTHETIC:
-    sys.meta_path.insert(0, _HashSwap())
-'''
-
 
 @dataclass
 class Pair:
@@ -127,10 +89,9 @@ def prepare(tmp: Path, python: str) -> dict[str, str]:
     home, hook = tmp / "home", tmp / "hook"
     datasets = home / ".keras" / "datasets"
     datasets.mkdir(parents=True)
-    hook.mkdir()
     npz = write_synthetic_mnist(datasets / MNIST.file_name, seed=0)
     digest = hashlib.sha256(npz.read_bytes()).hexdigest()
-    (hook / "sitecustomize.py").write_text(KERAS_HOOK.format(real=MNIST.sha256))
+    write_hook(hook)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -141,7 +102,7 @@ def prepare(tmp: Path, python: str) -> dict[str, str]:
         KERAS_HOME=str(home / ".keras"),
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=os.pathsep.join([str(hook), str(REPO)]),
-        BENCH_SYNTHETIC_SHA256=digest,
+        **{SYNTHETIC_SHA256_ENV: digest},
         MNIST_DOCTOR_SHA256=digest,
         MNIST_DOCTOR_SIZE=str(npz.stat().st_size),
     )

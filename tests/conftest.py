@@ -7,16 +7,34 @@ no test reads or writes the real ``~/.keras``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from testkit.doctor import DoctorRun, clean_env, run_doctor
 
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "report.schema.json"
+
 #: The one way tests reach shared fixtures: the cache fixtures (synthetic datasets, isolated homes,
 #: a folder other users can traverse) and the network ones (a trustme CA). Helpers that are not
 #: fixtures live in testkit/.
-pytest_plugins = ["tests.tiers", "tests.cache_fixtures", "tests.net_fixtures", "tests.replay_fixtures"]
+pytest_plugins = [
+    "tests.tiers",
+    "tests.cache_fixtures",
+    "tests.net_fixtures",
+    "tests.replay_fixtures",
+    "tests.standin_fixtures",
+]
+
+
+@pytest.fixture(scope="session")
+def validator() -> jsonschema.protocols.Validator:
+    """docs/report.schema.json, itself checked: every ``--format json`` document is validated with it."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
 
 
 @pytest.fixture

@@ -10,22 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from testkit.loopback import DatasetServer
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "report.schema.json"
 
-
-@pytest.fixture(scope="module")
-def validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _valid(validator, run, mode: str) -> dict:
+def valid_document(validator, run, mode: str) -> dict:
+    """The one JSON document on ``run``'s stdout, valid against the schema, with the run's exit code."""
     document = json.loads(run.stdout)  # exactly one document: json.loads rejects trailing text
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
     assert not errors, errors
@@ -52,7 +43,7 @@ def test_the_schema_rejects_what_it_should(validator) -> None:
 
 def test_diagnosis_document(doctor, validator) -> None:
     run = doctor("--offline", "--select", "compat,env,proxy", "--format", "json")
-    document = _valid(validator, run, "diagnose")
+    document = valid_document(validator, run, "diagnose")
     diagnosis = document["diagnosis"]
     assert diagnosis["verdict"] in ("ok", "warn", "fail") and diagnosis["headline"]
     assert diagnosis["load_data"]["state"] == "not-run"  # load.real was not selected
@@ -64,7 +55,7 @@ def test_diagnosis_with_a_failure_names_its_fix(doctor, validator, home: Path) -
     run = doctor(
         "--offline", "--select", "cache", "--format", "json", env_extra={"KERAS_HOME": str(keras_home)}
     )
-    document = _valid(validator, run, "diagnose")
+    document = valid_document(validator, run, "diagnose")
     problems = document["diagnosis"]["problems"]
     assert run.code == 1 and len(problems) == 1, problems  # three cache checks, one root cause
     fix = document["diagnosis"]["fixes"][problems[0]["fix"] - 1]
@@ -88,7 +79,7 @@ def test_network_failure_over_loopback_is_one_problem(doctor, validator) -> None
         "--timeout",
         "30",
     )
-    document = _valid(validator, run, "diagnose")
+    document = valid_document(validator, run, "diagnose")
     assert document["environment"]["origin"] == f"http://127.0.0.1:{port}/data/mnist.npz"
     problems = document["diagnosis"]["problems"]
     assert len(problems) == 1, problems
@@ -96,7 +87,7 @@ def test_network_failure_over_loopback_is_one_problem(doctor, validator) -> None
 
 
 def test_list_checks_document_and_markdown(doctor, validator) -> None:
-    document = _valid(validator, doctor("--list-checks", "--format", "json"), "list-checks")
+    document = valid_document(validator, doctor("--list-checks", "--format", "json"), "list-checks")
     assert {c["id"] for c in document["checks"]} >= {"compat.numpy", "load.real"}
     markdown = doctor("--list-checks", "--format", "markdown")
     assert markdown.stdout.startswith("### mnist-doctor checks") and "| `compat.numpy` |" in markdown.stdout
@@ -107,7 +98,7 @@ def test_clear_cache_dry_run_speaks_json_on_stdout(doctor, validator, home: Path
     datasets.mkdir(parents=True)
     (datasets / "mnist.npz").write_bytes(b"PK\x03\x04 not really")
     run = doctor("--clear-cache", "--dry-run", "--format", "json")
-    document = _valid(validator, run, "clear-cache")
+    document = valid_document(validator, run, "clear-cache")
     step = document["actions"][0]
     assert step["action"] == "clear-cache" and step["dry_run"] is True and document["after"] is None
     assert any("would remove 1 item" in m for m in step["messages"]), step["messages"]
@@ -119,7 +110,7 @@ def test_clear_cache_yes_then_cache_checks_in_one_document(doctor, validator, ho
     datasets.mkdir(parents=True)
     (datasets / "mnist.npz").write_bytes(b"junk")
     run = doctor("--clear-cache", "--yes", "--format", "json")
-    document = _valid(validator, run, "clear-cache")
+    document = valid_document(validator, run, "clear-cache")
     assert not (datasets / "mnist.npz").exists()
     assert document["after"]["mode"] == "diagnose"
     assert {r["family"] for r in document["after"]["results"]} == {"cache"}
@@ -130,7 +121,7 @@ def test_clear_cache_without_yes_in_json_does_not_prompt(doctor, validator, home
     datasets.mkdir(parents=True)
     (datasets / "mnist.npz").write_bytes(b"junk")
     run = doctor("--clear-cache", "--format", "json")
-    document = _valid(validator, run, "clear-cache")
+    document = valid_document(validator, run, "clear-cache")
     assert run.code == 2 and (datasets / "mnist.npz").exists()
     assert document["actions"][0]["exit_code"] == 2
 
@@ -139,20 +130,20 @@ def test_seed_of_a_wrong_file_is_refused_in_one_document(doctor, validator, tmp_
     wrong = tmp_path / "mnist.npz"
     wrong.write_bytes(b"<html>login</html>")
     run = doctor("--seed", str(wrong), "--format", "json")
-    document = _valid(validator, run, "seed")
+    document = valid_document(validator, run, "seed")
     assert run.code == 1 and any("refused" in m for m in document["actions"][0]["messages"])
 
 
 def test_fetch_from_a_loopback_mirror_that_fails(doctor, validator) -> None:
     with DatasetServer(404) as server:
         run = doctor("--fetch", "--mirror", server.url, "--format", "json", "--timeout", "30")
-    document = _valid(validator, run, "fetch")
+    document = valid_document(validator, run, "fetch")
     assert run.code == 1 and document["actions"][0]["url"] == server.url
 
 
 def test_fix_document(doctor, validator) -> None:
     run = doctor("--offline", "--select", "cache", "--fix", "--yes", "--format", "json")
-    document = _valid(validator, run, "fix")
+    document = valid_document(validator, run, "fix")
     assert document["actions"][0]["action"] == "fix" and "results" in document
 
 
@@ -174,7 +165,7 @@ def test_fix_document(doctor, validator) -> None:
 )
 def test_usage_errors_are_one_line_and_one_document(doctor, validator, args: list[str]) -> None:
     run = doctor(*args)
-    document = _valid(validator, run, "usage-error")
+    document = valid_document(validator, run, "usage-error")
     assert run.code == 2
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("mnist-doctor: error: "), run.stderr

@@ -44,7 +44,7 @@ TIER_OF_FIXTURE: dict[str, tuple[str, str]] = {
     "target_interpreter": ("target", "the target scripts in a real interpreter, without TensorFlow"),
     "python_39": ("target", "the target scripts under Python 3.9"),
     "shared_tmp": ("e2e", "files owned by other uids, and processes run as them"),
-    "mitm": ("e2e", "mitmproxy's mitmdump answering for the dataset host"),
+    "standin": ("e2e", "the stand-in internet: namespaces, the real host names, a trusted private CA"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
 from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.diagnoses import http_status
 from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import (
@@ -248,26 +249,17 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
             f"the proxy {_proxy_label(probe)} demands credentials (407)",
             hint=credentials_hint("HTTP_PROXY", probe),
         )
-    if status in (401, 403):
-        return Result.fail(
-            f"HTTP {status} {record.get('reason')}: {url} is refused to this machine",
-            details=[f"Content-Type: {ctype}"],
-            hint="a filtering proxy or the mirror denies access: ask for the URL to be allowed, or "
-            + offline_hint(tp),
-        )
-    if status == 404:
-        return Result.fail(
-            f"HTTP 404: {url} does not exist",
-            hint="check the URL given to --origin / MNIST_DOCTOR_ORIGIN / the mirror (the path must "
-            f"end in {dataset.file_name})",
-        )
-    if status >= 500:
-        return Result.fail(
-            f"HTTP {status} {record.get('reason')}: the server failed",
-            hint="retry later, or " + offline_hint(tp),
-        )
     if status >= 400:
-        return Result.fail(f"HTTP {status} {record.get('reason')} for {url}", hint=offline_hint(tp))
+        advice = http_status.advise(status, record.get("retry_after"), dataset, tp)
+        details = [f"Content-Type: {ctype}", f"URL: {url}"]
+        if record.get("retry_after"):
+            details.append(f"Retry-After: {record.get('retry_after')}")
+        return Result.fail(
+            f"HTTP {status} {record.get('reason')}: {advice.meaning}",
+            details=details,
+            hint=advice.hint,
+            fixes=advice.fixes,
+        )
     if "text/html" in ctype.lower() or record.get("looks_html"):
         return Result.fail(
             f"the server answered with an HTML page ({ctype}), not the dataset: a login or "
@@ -406,6 +398,13 @@ class StageCheck(BaseCheck):
         return result
 
 
+def _http_status(probe: UrllibProbe) -> int | None:
+    """The HTTP status urllib's own request got (None: the http stage did not answer)."""
+    http = next((s for s in probe.stages if s.get("name") == "http"), None)
+    status = http.get("status") if http else None
+    return status if isinstance(status, int) else None
+
+
 def _proxy_explain(probe: UrllibProbe, requests_proxy: str | None) -> str | None:
     urllib_proxy = probe.proxy_view.get("proxy")
     if (urllib_proxy or None) == (requests_proxy or None):
@@ -446,12 +445,29 @@ class CompareCheck(BaseCheck):
             f"requests trusts: {bundle or other.verify}; urllib trusts: "
             f"{(introspection.get('ssl') or {}).get('cafile') or 'the OpenSSL default store'}"
         )
-        if other.ok and probe.ok:
+        urllib_status = _http_status(probe)
+        if urllib_status is not None and urllib_status >= 400:
+            # urllib reached the host and got an error status: that is urllib's answer, not "fine".
+            if other.status == urllib_status:
+                return Result.ok(
+                    f"requests gets the same answer (HTTP {urllib_status}): not a difference between "
+                    "the two clients",
+                    details=details,
+                    data=data,
+                )
+            if not other.ok:
+                return Result.ok(
+                    f"requests fails too ({other.error_type or other.status}), urllib got HTTP "
+                    f"{urllib_status}: not a difference that changes the cause",
+                    details=[*details, f"requests: {redact_text(other.error)}"],
+                    data=data,
+                )
+        if other.ok and probe.ok and (urllib_status is None or urllib_status < 400):
             return Result.ok(
                 f"requests agrees: HTTP {other.status} ({other.elapsed_s:.2f} s)", details=details, data=data
             )
-        if other.ok and failed:
-            if failed["name"] == "tls" and _err(failed).get("verify_message"):
+        if other.ok and (failed or (urllib_status or 0) >= 400):
+            if failed and failed["name"] == "tls" and _err(failed).get("verify_message"):
                 return Result.fail(
                     "requests trusts the server but urllib (Keras) does not: the CA is in "
                     f"requests' bundle ({bundle}), not in the store Python's ssl uses",
@@ -461,7 +477,7 @@ class CompareCheck(BaseCheck):
                 )
             return Result.fail(
                 f"requests reaches the file (HTTP {other.status}) but urllib (Keras) fails at "
-                f"{failed['name']}",
+                + (failed["name"] if failed else f"http (HTTP {urllib_status})"),
                 details=details,
                 data=data,
                 hint=(

@@ -34,7 +34,7 @@ from mnist_doctor.diagnoses import (
 from mnist_doctor.diagnoses.imports import classify_import_failure
 from mnist_doctor.diagnoses.network import NetworkCause, classify
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.hints import clear_cache_fix, doctor_command, fetch_fix
+from mnist_doctor.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix
 from mnist_doctor.model import Fix, FixKind, Status
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
@@ -292,14 +292,29 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
     if cause is None:
         return None
     got, total = (int(part) for part in cause.parts)
+    again = _fetch_again(ev, "download again, with timeouts and retries (the last one broke mid-way)")
     return Diagnosis(
         "truncated",
         NETWORK,
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
-        f"the connection was cut mid-download (Keras removed the partial file); retry, or "
-        f"{offline_route(ev.target_python)}",
-        fixes=_fetch_fix(ev.target_python, ev.mirror, "truncated transfer"),
+        "the host answered and the connection broke mid-download (Keras removed the partial file): "
+        f"download again with retries, `{again.command}`; if it breaks again, a proxy or firewall "
+        f"cuts long transfers: {offline_route(ev.target_python)}",
+        fixes=(again,),
     )
+
+
+def _fetch_again(ev: Evidence, why: str) -> Fix:
+    """``mnist-doctor --fetch`` for the loader that failed, from where it failed (its mirror, or
+    Keras' own origin): the host works, only the transfer broke, so the same source again."""
+    name = getattr(ev.dataset, "name", "mnist")
+    if name == "mnist":
+        if ev.mirror:
+            return fetch_fix(ev.target_python, ev.mirror, why)
+        return Fix(FixKind.FETCH, doctor_argv(ev.target_python, "--fetch"), why, False, url=MNIST.origin)
+    origin = ev.dataset.files[0].spec.origin
+    argv = doctor_argv(ev.target_python, "--fetch", "--dataset", name)
+    return Fix(FixKind.FETCH, argv, why, False, url=origin, dataset=name)
 
 
 def _bad_file(ev: Evidence) -> Diagnosis | None:

@@ -1,0 +1,381 @@
+"""The stand-in internet: the real dataset host names, answered on loopback, trusted by default.
+
+Online claims are tested where neither the doctor nor Keras can tell the stand-in from the real
+thing — the direct path, the real host name, the machine's default trust store, no flags and no
+variables:
+
+- a network namespace with only loopback (``unshare --mount --net``, as root): nothing leaves the
+  machine, and a name that is not mapped fails to resolve at once, as on an offline machine;
+- a copy of ``/etc/hosts`` that maps every ``keras.datasets`` host to 127.0.0.1, bind-mounted over
+  the original inside the namespace only;
+- a private CA shaped like the real one (root → intermediate → leaf for every dataset host, the
+  server sending leaf and intermediate); its root is appended to *copies* of OpenSSL's default
+  bundle, certifi's and pip's, bind-mounted over the originals: urllib, requests and pip trust it
+  with no ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE``;
+- servers on ``127.0.0.1:443`` (TLS) and ``:80`` inside the namespace, answering each path with the
+  :class:`Reply` a test scripted: a status with headers, a body cut after N bytes or reset, a
+  trickle, a stall. They run in this process: their listening sockets are made in the namespace
+  (``setns`` in a short-lived thread), so a test scripts them with plain Python.
+
+Commands run inside with :meth:`StandinInternet.run` (``nsenter``). Keras pins the real file's
+hash, which is not available here: the synthetic file is accepted through
+:mod:`testkit.keras_hook` in the examined interpreter, and the doctor reads the same hash from its
+test hooks. Everything is bounded in time and torn down with the namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trustme
+
+from mnist_doctor.dataset import MNIST
+from mnist_doctor.dataset_table import table
+from testkit.doctor import DoctorRun, network_env
+from testkit.keras_hook import SYNTHETIC_SHA256_ENV, write_hook
+from testkit.npz import write_synthetic_mnist
+
+CLONE_NEWNET = 0x40000000
+#: The user's own line, run after a fix to prove it works.
+USER_LINE = "import tensorflow as tf; (x, y), _ = tf.keras.datasets.mnist.load_data(); print(x.shape)"
+#: How long a connection may be kept by a stalled or trickling reply before the server lets go.
+HOLD_LIMIT_S = 60.0
+_READ_LIMIT = 64 * 1024
+
+
+def why_unavailable() -> str | None:
+    """Why the stand-in internet cannot be built here (None when it can)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "needs root for network and mount namespaces (CI runs as root)"
+    missing = [tool for tool in ("unshare", "nsenter", "ip", "mount") if shutil.which(tool) is None]
+    if missing:
+        return f"needs {', '.join(missing)} (util-linux, iproute2)"
+    return None
+
+
+def dataset_hosts() -> tuple[str, ...]:
+    """Every host a ``keras.datasets`` loader downloads from."""
+    return tuple(sorted({h for dataset in table().values() for h in dataset.hosts}))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the stand-in host answers to one request for a path.
+
+    ``cut_after``: the full Content-Length is announced, that many body bytes are sent, then the
+    connection closes cleanly; ``reset_after``: the same, then a TCP reset; ``rate``: the body
+    trickles at that many bytes per second; ``stall``: the request is read and never answered.
+    A ``Range`` request to a plain 200 gets a 206 with that range, as the real host answers.
+    """
+
+    status: int = 200
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    cut_after: int | None = None
+    reset_after: int | None = None
+    rate: float | None = None
+    stall: bool = False
+
+
+@dataclass
+class Request:
+    """One request the stand-in host received."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    tls: bool
+
+
+@dataclass
+class StandinInternet:
+    """The namespace, its trust and names, and the servers answering for the dataset hosts."""
+
+    root: Path
+    #: The file served as ``mnist.npz`` (synthetic, MNIST's layout) and its sha256.
+    dataset: Path
+    sha256: str
+    pid: int
+    ca: trustme.CA
+    routes: dict[str, list[Reply]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    hook: Path = field(default_factory=Path)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    # ------------------------------------------------------------------ scripting the host
+
+    def answer(self, url_or_path: str, *replies: Reply) -> None:
+        """Answer requests for this path with ``replies`` in turn (the last one repeats)."""
+        path = urlsplit(url_or_path).path if "://" in url_or_path else url_or_path
+        self.routes[path] = list(replies)
+
+    def serve_dataset(self) -> None:
+        """The healthy host: ``mnist.npz`` at its real path, with Range support."""
+        self.answer(
+            MNIST.origin,
+            Reply(200, self.dataset.read_bytes(), (("Content-Type", "application/octet-stream"),)),
+        )
+
+    def _reply_for(self, path: str) -> Reply:
+        replies = self.routes.get(path)
+        if not replies:
+            return Reply(404, b"<html><body>Not Found</body></html>", (("Content-Type", "text/html"),))
+        return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    # ------------------------------------------------------------------ running inside
+
+    def env(self, home: Path, **extra: str) -> dict[str, str]:
+        """A user's environment inside: no proxy, no trust variables, the Keras hook, a fresh HOME."""
+        env = network_env(
+            HOME=str(home),
+            PYTHONPATH=str(self.hook),
+            MNIST_DOCTOR_SHA256=self.sha256,
+            MNIST_DOCTOR_SIZE=str(self.dataset.stat().st_size),
+            **{SYNTHETIC_SHA256_ENV: self.sha256},
+        )
+        env.pop("KERAS_HOME", None)
+        env.update(extra)
+        return env
+
+    def run(
+        self, argv: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        """``argv`` inside the namespace (its names, its trust, its loopback)."""
+        inside = ["nsenter", f"--target={self.pid}", "--mount", "--net", "--", *argv]
+        return subprocess.run(
+            inside, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def doctor(
+        self, *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 240
+    ) -> DoctorRun:
+        done = self.run([sys.executable, "-m", "mnist_doctor", *args], env, cwd, timeout)
+        return DoctorRun(done.returncode, done.stdout, done.stderr)
+
+    def user_line(self, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """The user's own ``load_data()`` line, inside."""
+        return self.run([sys.executable, "-c", USER_LINE], env, cwd, timeout=240)
+
+    # ------------------------------------------------------------------ serving
+
+    def _serve(self, listener: socket.socket, tls: ssl.SSLContext | None) -> None:
+        listener.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._handle, args=(conn, tls), daemon=True).start()
+
+    def _handle(self, conn: socket.socket, tls: ssl.SSLContext | None) -> None:
+        conn.settimeout(10)
+        try:
+            stream: socket.socket = tls.wrap_socket(conn, server_side=True) if tls else conn
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+        try:
+            request = _read_request(stream, tls is not None)
+            if request is None:
+                return
+            self.requests.append(request)
+            self._send(stream, request, self._reply_for(urlsplit(request.target).path))
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def _send(self, stream: socket.socket, request: Request, reply: Reply) -> None:
+        if reply.stall:
+            self._stop.wait(HOLD_LIMIT_S)
+            return
+        status, body, headers = reply.status, reply.body, dict(reply.headers)
+        wanted = request.headers.get("range", "")
+        if status == 200 and wanted.startswith("bytes="):
+            first, _, last = wanted[6:].partition("-")
+            start = int(first or 0)
+            end = min(int(last) if last else len(body) - 1, len(body) - 1)
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+            status, body = 206, body[start : end + 1]
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in headers.items()] + ["Connection: close", "", ""]
+        stream.sendall("\r\n".join(head).encode("latin-1"))
+        if request.method == "HEAD":
+            return
+        limit = len(body)
+        for cut in (reply.cut_after, reply.reset_after):
+            if cut is not None:
+                limit = min(limit, cut)
+        self._send_body(stream, body[:limit], reply.rate)
+        if reply.reset_after is not None:
+            stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    def _send_body(self, stream: socket.socket, body: bytes, rate: float | None) -> None:
+        if rate is None:
+            stream.sendall(body)
+            return
+        chunk = max(1, int(rate / 10))
+        ends = time.monotonic() + HOLD_LIMIT_S
+        for start in range(0, len(body), chunk):
+            if self._stop.is_set() or time.monotonic() > ends:
+                return
+            stream.sendall(body[start : start + chunk])
+            time.sleep(chunk / rate)
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, 9)
+
+
+_REASONS = {
+    200: "OK", 206: "Partial Content", 301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect",
+    308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    407: "Proxy Authentication Required", 410: "Gone", 429: "Too Many Requests",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}  # fmt: skip
+
+
+def _read_request(stream: socket.socket, tls: bool) -> Request | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = stream.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) > _READ_LIMIT:
+            return None
+    lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    method, target = [*lines[0].split(" "), "", ""][:2]
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Request(method, target, headers, tls)
+
+
+def _listener_in(netns: str, port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1:port *inside* the namespace (``setns`` in a thread of its own:
+    a thread's network namespace is its own, and a socket stays in the namespace it was made in)."""
+    made: list[socket.socket] = []
+    failed: list[BaseException] = []
+
+    def inside() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(netns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), "setns into the stand-in namespace failed")
+            finally:
+                os.close(fd)
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(64)
+            made.append(listener)
+        except BaseException as exc:  # reported to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=inside, name="standin-setns")
+    thread.start()
+    thread.join(10)
+    if failed or not made:
+        raise RuntimeError(f"no listener on :{port} in the stand-in namespace: {failed}")
+    return made[0]
+
+
+def _trusted_copy(original: Path, root_pem: bytes, into: Path) -> Path:
+    copy = into / (original.name + f".{abs(hash(str(original)))}")
+    copy.write_bytes(original.read_bytes().rstrip(b"\n") + b"\n" + root_pem)
+    return copy
+
+
+def _bundles() -> list[Path]:
+    """The CA bundles urllib (OpenSSL's default), requests (certifi) and pip (its certifi) read."""
+    paths = ssl.get_default_verify_paths()
+    found = {Path(p).resolve() for p in (paths.cafile, paths.openssl_cafile) if p and Path(p).exists()}
+    with contextlib.suppress(ImportError):
+        import certifi
+
+        found.add(Path(certifi.where()).resolve())
+    with contextlib.suppress(ImportError):
+        from pip._vendor import certifi as pip_certifi
+
+        found.add(Path(pip_certifi.where()).resolve())
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def standin_internet(root: Path) -> Iterator[StandinInternet]:
+    """Build the stand-in internet under ``root``, serve the dataset healthy, tear it all down after."""
+    reason = why_unavailable()
+    if reason:
+        raise RuntimeError(reason)
+    root.mkdir(parents=True, exist_ok=True)
+    hosts = dataset_hosts()
+    ca = trustme.CA()
+    intermediate = ca.create_child_ca()
+    leaf = intermediate.issue_cert(*hosts)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(tls)  # the leaf and the intermediate, as the real host sends them
+    root_pem = ca.cert_pem.bytes()
+    mounts = [(_trusted_copy(b, root_pem, root), b) for b in _bundles()]
+    hosts_file = root / "hosts"
+    hosts_file.write_text(Path("/etc/hosts").read_text() + "".join(f"127.0.0.1 {h}\n" for h in hosts))
+    mounts.append((hosts_file, Path("/etc/hosts")))
+    ready = root / "ready"
+    script = " && ".join(
+        ["ip link set lo up", *(f"mount --bind '{src}' '{dst}'" for src, dst in mounts), f"touch '{ready}'"]
+    )
+    unshare = ["unshare", "--mount", "--net", "--propagation", "private", "--"]
+    holder = subprocess.Popen(
+        [*unshare, "sh", "-c", script + " && exec sleep 900"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while not ready.exists():
+        if holder.poll() is not None or time.monotonic() > deadline:
+            holder.kill()
+            error = holder.stderr.read().decode(errors="replace") if holder.stderr else ""
+            raise RuntimeError(f"the stand-in namespace did not come up: {error.strip()[:500]}")
+        time.sleep(0.02)
+    dataset = write_synthetic_mnist(root / "mnist.npz", seed=7)
+    world = StandinInternet(
+        root=root,
+        dataset=dataset,
+        sha256=hashlib.sha256(dataset.read_bytes()).hexdigest(),
+        pid=holder.pid,
+        ca=ca,
+        hook=write_hook(root / "hook").parent,
+    )
+    world.serve_dataset()
+    netns = f"/proc/{holder.pid}/ns/net"
+    listeners = [(_listener_in(netns, 443), tls), (_listener_in(netns, 80), None)]
+    threads = [threading.Thread(target=world._serve, args=pair, daemon=True) for pair in listeners]
+    for thread in threads:
+        thread.start()
+    try:
+        yield world
+    finally:
+        world.close()
+        for listener, _ in listeners:
+            listener.close()
+        for thread in threads:
+            thread.join(2)
+        holder.wait(10)

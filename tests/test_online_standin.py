@@ -1,0 +1,137 @@
+"""Online, as a user is: the real host name, the default trust store, no flags (tests/standin_fixtures.py).
+
+Each test scripts what ``storage.googleapis.com`` answers, runs the doctor inside the stand-in
+internet, checks the exit code, the cause named and that no finding contradicts another, then
+applies the fix the report prints — the exact command — and runs the user's own line,
+``tf.keras.datasets.mnist.load_data()``, which must now work.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mnist_doctor.dataset import MNIST
+from testkit.doctor import DoctorRun
+from testkit.standin import Reply, StandinInternet
+from tests.marks import needs_tf
+
+pytestmark = needs_tf
+
+SEED = "mnist-doctor --seed FILE"
+#: The families a healthy online machine must pass without a single warning.
+ONLINE_FAMILIES = ("network", "cache", "load", "tls", "proxy")
+
+
+def diagnose(world: StandinInternet, home: Path, *args: str) -> tuple[DoctorRun, dict]:
+    run = world.doctor("--format", "json", *args, env=world.env(home), cwd=home)
+    return run, json.loads(run.stdout)
+
+
+def statuses(document: dict) -> dict[str, str]:
+    return {r["id"]: r["status"] for r in document["results"]}
+
+
+def fix_commands(document: dict) -> list[str]:
+    return [c["command"] for f in document["diagnosis"]["fixes"] for c in f["commands"]]
+
+
+def apply(world: StandinInternet, home: Path, command: str) -> None:
+    """Run a printed fix exactly as printed (``mnist-doctor`` is the installed console script)."""
+    done = world.run(shlex.split(command), world.env(home), cwd=home)
+    assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+
+
+def assert_user_line_works(world: StandinInternet, home: Path) -> None:
+    done = world.user_line(world.env(home), cwd=home)
+    assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]
+
+
+def no_contradiction(document: dict) -> None:
+    """Never "Keras is fine" beside a load_data() that failed, nor a disagreement warning."""
+    failed = statuses(document).get("load.real") == "fail"
+    for result in document["results"]:
+        if failed:
+            assert "is fine but" not in result["summary"], result
+        assert not (result["id"] == "load.consistency" and result["status"] == "warn"), result
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["plain", "strict"])
+def test_a_healthy_host_is_all_clear_in_the_online_families(standin, tmp_path, strict) -> None:
+    run, document = diagnose(standin, tmp_path, *(["--strict"] if strict else []))
+    assert run.code == 0, run.stderr[-2000:]
+    noisy = {i: s for i, s in statuses(document).items() if i.split(".")[0] in ONLINE_FAMILIES}
+    assert not {i: s for i, s in noisy.items() if s in ("warn", "fail", "error")}, noisy
+    assert document["diagnosis"]["load_data"]["state"] == "works"
+    assert [r.target for r in standin.requests if r.tls]  # the direct path, over TLS, was taken
+    if not strict:
+        assert_user_line_works(standin, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning", "commands"),
+    [
+        (403, "refuses this machine", [SEED]),
+        (
+            404,
+            "no longer at Keras' own URL",
+            ["mnist-doctor --fetch --mirror URL", "mnist-doctor --seed FILE"],
+        ),
+    ],
+)
+def test_a_refusing_host_is_named_by_its_status_and_never_called_unreachable(
+    standin, tmp_path, status, meaning, commands
+) -> None:
+    """The host answered: the advice is the offline route with the exact URL and hash, not "no route".
+
+    Its fix cannot be applied here (a file from another machine, a mirror the user trusts): the
+    placeholder says where to get the file.
+    """
+    standin.answer(
+        MNIST.origin, Reply(status, b"<html><body>denied</body></html>", (("Content-Type", "text/html"),))
+    )
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    http = next(r for r in document["results"] if r["id"] == "network.http")
+    assert http["status"] == "fail" and f"HTTP {status}" in http["summary"] and meaning in http["summary"]
+    assert statuses(document)["network.requests"] == "ok"  # requests gets the same answer: no finding
+    [problem] = document["diagnosis"]["problems"]
+    assert {"network.http", "load.real"} <= set(problem["checks"])
+    assert fix_commands(document) == commands
+    assert "no route" not in json.dumps(document["diagnosis"])
+    assert MNIST.origin in http["hint"] and standin.sha256 in http["hint"]  # where to get FILE
+    no_contradiction(document)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_host_relays_retry_after_and_fetch_works_after_the_wait(standin, tmp_path, status) -> None:
+    standin.answer(MNIST.origin, Reply(status, b"busy", (("Retry-After", "120"),)))
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    http = next(r for r in document["results"] if r["id"] == "network.http")
+    assert f"HTTP {status}" in http["summary"] and "wait ~2 min (Retry-After)" in http["summary"]
+    no_contradiction(document)
+    commands = fix_commands(document)
+    assert commands[0] == "mnist-doctor --fetch", commands
+    standin.serve_dataset()  # the wait the host asked for is over
+    apply(standin, tmp_path, commands[0])
+    assert_user_line_works(standin, tmp_path)
+
+
+def test_a_transfer_cut_mid_body_offers_fetch_and_fetch_gets_past_a_flaky_host(standin, tmp_path) -> None:
+    data = standin.dataset.read_bytes()
+    standin.answer(MNIST.origin, Reply(200, data, cut_after=len(data) // 2))
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    assert "transfer truncated" in document["diagnosis"]["problems"][0]["title"]
+    no_contradiction(document)
+    commands = fix_commands(document)
+    assert commands[0] == "mnist-doctor --fetch", commands
+    # The host stays flaky: the next transfer breaks again, the one after completes. --fetch
+    # retries where the user's own line would fail again.
+    standin.answer(MNIST.origin, Reply(200, data, cut_after=len(data) // 2), Reply(200, data))
+    apply(standin, tmp_path, commands[0])
+    assert_user_line_works(standin, tmp_path)
