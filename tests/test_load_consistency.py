@@ -34,12 +34,19 @@ def test_network_pass_but_load_network_failure_is_flagged() -> None:
     status, summary = consistency(
         result("network.http", Status.OK),
         result("cache.integrity", Status.OK),
-        load_failed("network", "load_data failed — transfer truncated: got 4,096 of 11,490,434 bytes"),
+        load_failed("network", "load_data failed — DNS for storage.googleapis.com failed"),
     )
     assert status is Status.WARN
-    assert summary == (
-        "network checks passed but load_data failed with transfer truncated: got 4,096 of 11,490,434 bytes"
-    )
+    assert summary == "network checks passed but load_data failed with DNS for storage.googleapis.com failed"
+
+
+def test_a_transfer_cut_mid_way_agrees_with_stage_checks_that_passed() -> None:
+    """The stages read the first bytes of the file: a cut later in the transfer contradicts nothing."""
+    truncated = load_failed("network", "load_data failed — transfer truncated: got 4,096 of 11,490,434 bytes")
+    truncated.data["cause"] = "truncated"
+    status, summary = consistency(result("network.http", Status.OK), truncated)
+    assert status is Status.OK
+    assert summary.startswith("agree: the host answers (network checks passed")
 
 
 def test_cache_pass_but_hash_failure_is_flagged() -> None:

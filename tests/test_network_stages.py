@@ -77,7 +77,7 @@ def test_a_working_mirror_passes_every_stage_and_requests_agrees():
 
 
 @pytest.mark.parametrize(
-    ("code", "words"), [(403, "refused"), (404, "does not exist"), (500, "server failed")]
+    ("code", "words"), [(403, "refuses this machine"), (404, "the file is not at"), (500, "failing or busy")]
 )
 @pytest.mark.usefixtures("processes")
 def test_http_error_statuses_are_named(code, words):
