@@ -21,7 +21,7 @@ from importlib import metadata
 from typing import Any
 
 from mnist_doctor.errors import UsageError
-from mnist_doctor.facts import FactError, Facts, registry, wanted_facts
+from mnist_doctor.facts import FactError, Facts, FactUnavailable, registry, wanted_facts
 from mnist_doctor.model import CheckResult, Result, Status, family_of
 from mnist_doctor.subproc import kill_all
 
@@ -203,6 +203,8 @@ class Engine:
             result = check.run(**kwargs)
             if not isinstance(result, Result):
                 raise TypeError(f"check returned {type(result).__name__}, not Result")
+        except FactUnavailable as exc:
+            result = Result(Status.SKIP, str(exc))
         except FactError as exc:
             result = Result(Status.ERROR, f"could not gather what this check needs: {exc}")
             tb = traceback.format_exc()

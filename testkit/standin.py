@@ -138,11 +138,16 @@ class StandinInternet:
 
     # ------------------------------------------------------------------ running inside
 
-    def env(self, home: Path, **extra: str) -> dict[str, str]:
-        """A user's environment inside: no proxy, no trust variables, the Keras hook, a fresh HOME."""
+    def env(self, home: Path, *, without_ssl: bool = False, **extra: str) -> dict[str, str]:
+        """A user's environment inside: no proxy, no trust variables, the Keras hook, a fresh HOME.
+
+        ``without_ssl``: the interpreter behaves as one built without OpenSSL (``import ssl`` fails
+        with ``No module named '_ssl'``), the doctor's own process and the user's line included.
+        """
+        hook = self._hook_without_ssl() if without_ssl else self.hook
         env = network_env(
             HOME=str(home),
-            PYTHONPATH=str(self.hook),
+            PYTHONPATH=str(hook),
             MNIST_DOCTOR_SHA256=self.sha256,
             MNIST_DOCTOR_SIZE=str(self.dataset.stat().st_size),
             **{SYNTHETIC_SHA256_ENV: self.sha256},
@@ -150,6 +155,13 @@ class StandinInternet:
         env.pop("KERAS_HOME", None)
         env.update(extra)
         return env
+
+    def _hook_without_ssl(self) -> Path:
+        folder = self.root / "hook-without-ssl"
+        folder.mkdir(exist_ok=True)
+        keras = (self.hook / "sitecustomize.py").read_text(encoding="utf-8")
+        (folder / "sitecustomize.py").write_text(keras + NO_SSL_HOOK, encoding="utf-8")
+        return folder
 
     def run(
         self, argv: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 240
@@ -242,6 +254,19 @@ class StandinInternet:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, 9)
 
+
+#: Appended to the Keras hook: ``_ssl`` cannot be imported, exactly as on a Python built without it.
+NO_SSL_HOOK = """
+
+class _WithoutSsl(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "_ssl":
+            raise ModuleNotFoundError("No module named '_ssl'", name="_ssl")
+        return None
+
+
+sys.meta_path.insert(0, _WithoutSsl())
+"""
 
 _REASONS = {
     200: "OK", 206: "Partial Content", 301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect",

@@ -135,3 +135,23 @@ def test_a_transfer_cut_mid_body_offers_fetch_and_fetch_gets_past_a_flaky_host(s
     standin.answer(MNIST.origin, Reply(200, data, cut_after=len(data) // 2), Reply(200, data))
     apply(standin, tmp_path, commands[0])
     assert_user_line_works(standin, tmp_path)
+
+
+def test_a_python_without_ssl_is_one_root_cause_and_every_network_check_says_why_it_skipped(
+    standin, tmp_path
+) -> None:
+    """Its fix is a rebuilt Python, which a test cannot apply; the same line on the same host with
+    an ssl module (what the rebuilt interpreter is) loads the data."""
+    run = standin.doctor("--format", "json", env=standin.env(tmp_path, without_ssl=True), cwd=tmp_path)
+    document = json.loads(run.stdout)
+    assert run.code == 1, run.stderr[-2000:]
+    [problem] = document["diagnosis"]["problems"]
+    assert problem["title"].startswith("this Python was built without SSL support")
+    assert set(problem["checks"]) >= {"tls.verify_paths", "load.real"}
+    by_id = {r["id"]: r for r in document["results"]}
+    assert not [i for i, r in by_id.items() if r["status"] == "error"], by_id
+    for check_id, result in by_id.items():
+        if check_id.split(".")[0] in ("proxy", "network") and check_id != "network.throughput":
+            assert result["status"] == "skip" and "no ssl module" in result["summary"], result
+    no_contradiction(document)
+    assert_user_line_works(standin, tmp_path)

@@ -9,10 +9,10 @@ depend on the filesystem). Keras downloads with urllib, so ``SSL_CERT_FILE`` /
 from __future__ import annotations
 
 import os
-import ssl
 import sys
 from typing import Any
 
+from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, missing_ssl
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.facts.net_probe import NetworkProbes
 from mnist_doctor.hints import Installer
@@ -41,6 +41,10 @@ def inspect_ca_file(path: str) -> tuple[bool, str]:
             f"{path} holds no PEM certificate "
             "(DER? convert with `openssl x509 -inform der -in FILE -out FILE.pem`)",
         )
+    try:
+        import ssl  # here, not at the top: the doctor must load on a Python built without ssl
+    except ImportError as exc:
+        return False, f"{path}: cannot be parsed here ({exc})"
     try:
         ssl.create_default_context(cadata=text)
     except (ssl.SSLError, ValueError) as exc:
@@ -74,6 +78,8 @@ class VerifyPaths(BaseCheck):
 
     def run(self, introspection: dict[str, Any]) -> Result:
         info = _ssl(introspection)
+        if info.get("error") and missing_ssl(info["error"]):
+            return Result.fail(NO_SSL, details=[f"import ssl: {info['error']}"], hint=NO_SSL_HINT)
         if info.get("error"):
             return Result.fail(
                 f"the ssl module is broken in the target: {info['error']}",
@@ -114,7 +120,7 @@ class CertEnvironment(BaseCheck):
     id = "tls.cert_env"
     title = "SSL_CERT_FILE / SSL_CERT_DIR"
 
-    def run(self, target_env: dict[str, str]) -> Result:
+    def run(self, target_env: dict[str, str], ssl_module: str) -> Result:
         cert_file, cert_dir = env_lookup(target_env, "SSL_CERT_FILE"), env_lookup(target_env, "SSL_CERT_DIR")
         if not cert_file and not cert_dir:
             return Result.ok("SSL_CERT_FILE and SSL_CERT_DIR are not set: the default store is used")
@@ -143,7 +149,7 @@ class RequestsBundles(BaseCheck):
     id = "tls.requests_bundle"
     title = "REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE"
 
-    def run(self, target_env: dict[str, str]) -> Result:
+    def run(self, target_env: dict[str, str], ssl_module: str) -> Result:
         bundles = {n: v for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if (v := env_lookup(target_env, n))}
         if not bundles:
             return Result.ok("REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE are not set")
@@ -169,7 +175,7 @@ class VerificationOff(BaseCheck):
     id = "tls.verification_off"
     title = "certificate verification is on"
 
-    def run(self, introspection: dict[str, Any], target_env: dict[str, str]) -> Result:
+    def run(self, introspection: dict[str, Any], target_env: dict[str, str], ssl_module: str) -> Result:
         factory = _ssl(introspection).get("https_context") or "default"
         flag = env_lookup(target_env, "PYTHONHTTPSVERIFY")
         data = {"https_context": factory, "PYTHONHTTPSVERIFY": flag}
@@ -224,7 +230,7 @@ class MacosCertificates(BaseCheck):
     id = "tls.macos_certs"
     title = "macOS python.org certificates"
 
-    def run(self, introspection: dict[str, Any]) -> Result:
+    def run(self, introspection: dict[str, Any], ssl_module: str) -> Result:
         info = introspection.get("python") or {}
         if info.get("platform") != "darwin":
             return Result.skip(f"not macOS ({info.get('platform')})")
@@ -249,7 +255,8 @@ def injected_in_this_process(target_python: str) -> str | None:
     ``truststore.inject_into_ssl()``: this process is then the one that calls ``load_data``,
     and only when it is the examined interpreter does its state speak for the patient.
     """
-    module = getattr(ssl.SSLContext, "__module__", "ssl")
+    ssl = sys.modules.get("ssl")  # only a process that imported ssl can have truststore in it
+    module = getattr(getattr(ssl, "SSLContext", None), "__module__", "ssl")
     if "truststore" not in module:
         return None
     try:
@@ -274,6 +281,7 @@ class Truststore(BaseCheck):
     def run(
         self,
         introspection: dict[str, Any],
+        ssl_module: str,
         distributions: Distributions,
         target_env: dict[str, str],
         installer: Installer,

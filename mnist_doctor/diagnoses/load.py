@@ -32,7 +32,7 @@ from mnist_doctor.diagnoses import (
     RuleTable,
 )
 from mnist_doctor.diagnoses.imports import classify_import_failure
-from mnist_doctor.diagnoses.network import NetworkCause, classify
+from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, NetworkCause, classify
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix
 from mnist_doctor.model import Fix, FixKind, Status
@@ -201,6 +201,12 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
         f"proxy {ev.proxy_label} refused the tunnel to {ev.host}:443 ({status} {text})".rstrip(),
         f"ask for {ev.host} to be allowed through the proxy, or {offline_route(ev.target_python)}",
     )
+
+
+def _no_ssl(ev: Evidence) -> Diagnosis | None:
+    if ev.network_cause("no-ssl") is None:
+        return None
+    return Diagnosis("no-ssl", NETWORK, NO_SSL, NO_SSL_HINT)
 
 
 def _dns(ev: Evidence) -> Diagnosis | None:
@@ -418,6 +424,7 @@ RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
         _rule(OFFLINE_DOWNLOAD, _offline_guard),
         _rule("path-rejected", _path_rejected),
         _rule("permission", _permission),
+        _rule("no-ssl", _no_ssl),
         _rule("tls", _tls),
         _rule("proxy", _proxy),
         _rule("dns", _dns),

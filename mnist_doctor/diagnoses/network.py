@@ -106,6 +106,11 @@ def _tunnel(name: str, wants_auth: bool) -> Rule[FailureText, NetworkCause]:
 #: cause; a refused tunnel is the proxy's, not the host's).
 RULES: RuleTable[FailureText, NetworkCause] = RuleTable(
     (
+        # No ssl module at all comes first: every https failure after it is only a consequence.
+        _seen(
+            "no-ssl",
+            rx(r"No module named '_?ssl'", r"import of _?ssl halted", r"unknown url type: https"),
+        ),
         _seen("tls-wrong-version", rx(r"WRONG_VERSION_NUMBER", r"wrong version number")),
         Rule("tls-hostname", _hostname, _VERIFY_FAILED),
         _seen("tls-verify", _VERIFY_FAILED),
@@ -152,6 +157,26 @@ RULES: RuleTable[FailureText, NetworkCause] = RuleTable(
         _seen("http-error", rx(r"HTTP Error (\d{3}): ([^\n]*)")),
     )
 )
+
+
+#: The one root cause of an interpreter built without the ``ssl`` module, worded once.
+NO_SSL = (
+    "this Python was built without SSL support (no ssl module): https downloads cannot work, "
+    "load_data() included"
+)
+NO_SSL_HINT = (
+    "reinstall Python with OpenSSL: rebuild it with the OpenSSL headers installed (Debian/Ubuntu: "
+    "the libssl-dev package; pyenv then rebuilds with pyenv install --force VERSION), or use a "
+    "python.org, conda or distribution Python, and recreate the environment with it"
+)
+#: Why the checks that go through TLS are not run on such an interpreter.
+NO_SSL_SKIP = "skipped: this Python has no ssl module (see tls.verify_paths)"
+
+
+def missing_ssl(text: str | None) -> bool:
+    """Whether ``text`` (an error, a stderr tail) says the interpreter has no ssl module."""
+    found = classify(text or "")
+    return found is not None and found.name == "no-ssl"
 
 
 def classify(text: str) -> NetworkCause | None:

@@ -138,6 +138,11 @@ class FactError(Exception):
     """A fact could not be computed; checks that need it become ``error`` results."""
 
 
+class FactUnavailable(FactError):
+    """A fact that cannot exist here for a known reason: the checks that need it are *skipped*
+    with that reason (e.g. the TLS stages of an interpreter built without ``ssl``), not errors."""
+
+
 class BudgetExhausted(FactError):
     """The run's ``--timeout`` ended the fact's computation: a limit of the doctor, not a finding."""
 
@@ -195,6 +200,8 @@ class Facts:
     def _failed(self, name: str) -> FactError:
         """The error to raise for a fact that failed before (same kind: a budget cut stays one)."""
         original = self._errors[name]
+        if isinstance(original, FactUnavailable):  # the same reason for every check that asks
+            return FactUnavailable(str(original))
         kind = BudgetExhausted if isinstance(original, BudgetExhausted) else FactError
         error = kind(f"fact {name!r} failed: {original}")
         error.__cause__ = original

@@ -17,7 +17,8 @@ from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.compat_table import canonical
 from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.facts import BudgetExhausted, FactError, Options, fact
+from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.facts import BudgetExhausted, FactError, FactUnavailable, Options, fact
 from mnist_doctor.hints import Installer, installer_for, remember
 from mnist_doctor.subproc import run_script
 
@@ -226,6 +227,16 @@ def target_env(introspection: dict[str, Any]) -> dict[str, str]:
 def python_version(introspection: dict[str, Any]) -> Version:
     """The target interpreter's version."""
     return Version(".".join(str(p) for p in introspection["python"]["version"]))
+
+
+@fact
+def ssl_module(introspection: dict[str, Any]) -> str:
+    """The target's OpenSSL version; :class:`FactUnavailable` when it has no ssl module, so every
+    check that goes through TLS is skipped with that one reason (``tls.verify_paths`` names it)."""
+    info = introspection.get("ssl") or {}
+    if missing_ssl(info.get("error")):
+        raise FactUnavailable(NO_SSL_SKIP)
+    return str(info.get("openssl_version") or "")
 
 
 @fact

@@ -20,7 +20,8 @@ from typing import Any
 from mnist_doctor.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.dataset_table import Dataset
-from mnist_doctor.facts import Options, fact
+from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.facts import FactUnavailable, Options, fact
 from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.subproc import STAGE_MARKER, run_script
@@ -304,6 +305,8 @@ def network_probes(target_python: str, network_target: DatasetSpec, options: Opt
     )
     worker.start()
     urllib_probe = run_urllib_probe(target_python, network_target, share)
+    if network_target.scheme == "https" and missing_ssl(urllib_probe.error):
+        raise FactUnavailable(NO_SSL_SKIP)  # every stage and the comparison: one cause, said by TLS
     worker.join(share.remaining())
     requests_probe = box.get("r")
     if requests_probe is None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.facts import FactError, Options, fact
+from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.facts import FactError, FactUnavailable, Options, fact
 from mnist_doctor.redact import redact_text
 from mnist_doctor.subproc import run_script
 from mnist_doctor.urlcheck import url_problem
@@ -166,6 +167,8 @@ def proxy_view(target_python: str, network_target: DatasetSpec, options: Options
         reason = run.launch_error or (
             "timed out" if run.timed_out else (run.stderr.strip().splitlines() or ["no answer"])[-1]
         )
+        if missing_ssl(reason) or missing_ssl(run.stderr):
+            raise FactUnavailable(NO_SSL_SKIP)
         raise FactError(f"could not ask {target_python} about proxies: {redact_text(reason)}")
     view = answer.get("proxy_view") or {}
     return ProxyView(

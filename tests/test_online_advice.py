@@ -1,0 +1,101 @@
+"""The advice for what the host answers, and for a Python without ssl, in-process (unit tier).
+
+tests/test_online_standin.py proves the same advice online, applying each fix; these pin the
+rules for every status and header form without a process.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import sys
+
+import pytest
+
+from mnist_doctor.dataset import MNIST
+from mnist_doctor.diagnoses import http_status
+from mnist_doctor.diagnoses.network import NO_SSL_SKIP, classify, missing_ssl
+from mnist_doctor.engine import Engine
+from mnist_doctor.facts import Facts, FactUnavailable, Options, fact
+from mnist_doctor.model import BaseCheck, FixKind, Result, Status
+
+PY = sys.executable
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refusal_offers_the_offline_route_with_the_exact_url_and_hash(status: int) -> None:
+    advice = http_status.advise(status, None, MNIST, PY)
+    assert "refuses this machine" in advice.meaning and not advice.fixes
+    assert MNIST.origin in advice.hint and MNIST.sha256 in advice.hint and "--seed FILE" in advice.hint
+    assert "no route" not in advice.hint
+
+
+def test_a_missing_file_at_keras_url_points_to_a_mirror_and_at_a_given_url_to_that_url() -> None:
+    own = http_status.advise(404, None, MNIST, PY)
+    assert "Keras' own URL" in own.meaning and "--fetch --mirror URL" in own.hint
+    mirror = MNIST.with_origin("https://mirror.example/data/mnist.npz")
+    given = http_status.advise(404, None, mirror, PY)
+    assert "https://mirror.example/data/mnist.npz" in given.meaning and "check the URL" in given.hint
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_busy_or_failing_host_gets_a_fetch_from_the_same_origin(status: int) -> None:
+    advice = http_status.advise(status, None, MNIST, PY)
+    [fix] = advice.fixes
+    assert fix.kind is FixKind.FETCH and fix.url == MNIST.origin and fix.argv[-1] == "--fetch"
+    assert not fix.needs_confirmation and fix.command in advice.hint
+    mirrored = http_status.advise(status, None, MNIST.with_origin("https://m.example/mnist.npz"), PY)
+    assert mirrored.fixes[0].argv[-2:] == ("--mirror", "https://m.example/mnist.npz")
+
+
+def test_retry_after_in_seconds_and_as_a_date_is_relayed() -> None:
+    assert http_status.advise(503, "120", MNIST, PY).wait_s == 120.0
+    assert "wait ~2 min (Retry-After)" in http_status.advise(429, "120", MNIST, PY).meaning
+    later = email.utils.formatdate(1_000_000_090.0, usegmt=True)
+    assert http_status.retry_after_seconds(later, now=1_000_000_000.0) == pytest.approx(90.0)
+    far = email.utils.formatdate(2_000_000_000.0, usegmt=True)
+    assert f"until {far}" in http_status.advise(503, far, MNIST, PY).meaning
+
+
+@pytest.mark.parametrize("value", ["", "soon", "-5", "Mon, 99 Foo 2026", "9" * 40])
+def test_an_unreadable_retry_after_is_ignored_or_bounded(value: str) -> None:
+    wait = http_status.retry_after_seconds(value)
+    assert wait is None or wait >= 0
+    assert http_status.advise(503, value, MNIST, PY).meaning  # never raises
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ModuleNotFoundError: No module named '_ssl'",
+        "ModuleNotFoundError: No module named 'ssl'",
+        "urllib.error.URLError: <urlopen error unknown url type: https>",
+    ],
+)
+def test_a_missing_ssl_module_is_its_own_cause_before_any_network_cause(text: str) -> None:
+    assert (
+        missing_ssl(text) and classify(text + "\nsocket.gaierror: Name or service not known").name == "no-ssl"
+    )
+
+
+def test_a_network_failure_is_not_mistaken_for_a_missing_ssl_module() -> None:
+    assert not missing_ssl("socket.gaierror: [Errno -2] Name or service not known")
+    assert not missing_ssl(None)
+
+
+class _NeedsTls(BaseCheck):
+    id = "demo.tls"
+    title = "needs TLS"
+
+    def run(self, tls_context: str) -> Result:
+        return Result.ok(tls_context)
+
+
+def test_an_unavailable_fact_skips_every_check_that_needs_it_with_its_reason() -> None:
+    @fact
+    def tls_context() -> str:
+        raise FactUnavailable(NO_SSL_SKIP)
+
+    facts = Facts(Options(python=PY), providers=[tls_context])
+    first, second = Engine(facts).run_one(_NeedsTls()), Engine(facts).run_one(_NeedsTls())
+    assert first.status is second.status is Status.SKIP
+    assert first.summary == second.summary == NO_SSL_SKIP
