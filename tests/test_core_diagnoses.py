@@ -81,7 +81,8 @@ def test_a_table_refuses_two_rules_of_one_name() -> None:
 
 
 def test_the_tables_of_the_doctor_are_well_formed() -> None:
-    assert NETWORK_RULES.names[:3] == ("tls-wrong-version", "tls-hostname", "tls-verify")
+    # no ssl module first (every https failure follows from it), then the TLS causes
+    assert NETWORK_RULES.names[:4] == ("no-ssl", "tls-wrong-version", "tls-hostname", "tls-verify")
     # load's network rules sit together, in the classifier's order, between the cache and file rules
     assert LOAD_RULES.names.index("permission") < LOAD_RULES.names.index("tls")
     assert LOAD_RULES.names.index("connection") < LOAD_RULES.names.index("bad-file")
