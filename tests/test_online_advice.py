@@ -11,12 +11,13 @@ import sys
 
 import pytest
 
+from mnist_doctor.checks.load import slow_link_result
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.diagnoses import http_status
 from mnist_doctor.diagnoses.network import NO_SSL_SKIP, classify, missing_ssl
 from mnist_doctor.engine import Engine
 from mnist_doctor.facts import Facts, FactUnavailable, Options, fact
-from mnist_doctor.model import BaseCheck, FixKind, Result, Status
+from mnist_doctor.model import BaseCheck, CheckResult, FixKind, Result, Status
 
 PY = sys.executable
 
@@ -99,3 +100,37 @@ def test_an_unavailable_fact_skips_every_check_that_needs_it_with_its_reason() -
     first, second = Engine(facts).run_one(_NeedsTls()), Engine(facts).run_one(_NeedsTls())
     assert first.status is second.status is Status.SKIP
     assert first.summary == second.summary == NO_SSL_SKIP
+
+
+def _throughput(projected_s: float | None) -> CheckResult:
+    host = {"host": "storage.googleapis.com", "datasets": ["mnist"], "rate_bps": 60_000.0}
+    host["projected_s"] = projected_s
+    return CheckResult(
+        Status.OK, "", data={"hosts": [host]}, id="network.throughput", family="network", title=""
+    )
+
+
+def test_a_download_cut_by_our_timeout_on_a_measured_slow_link_names_the_link() -> None:
+    cut = Result.warn(
+        "load_data did not finish", data={"cut_by_budget": True, "unfinished_stage": "load_data"}
+    )
+    options = Options(python=PY, timeout=120)
+    slow = slow_link_result(cut, _throughput(191.5), options, MNIST, PY)
+    assert slow.status is Status.WARN and slow.summary.startswith("load_data() needs ~3 min here")
+    assert "60.0 kB/s (measured)" in slow.summary and "--timeout 120s" in slow.summary
+    [fix] = slow.fixes
+    assert fix.argv[-3:] == ("--fetch", "--timeout", "350") and fix.url == MNIST.origin
+
+
+@pytest.mark.parametrize(
+    ("data", "projected"),
+    [
+        ({"cut_by_budget": True, "unfinished_stage": "tensorflow"}, 191.5),  # cut before the download
+        ({"cut_by_budget": False}, 191.5),  # not cut at all
+        ({"cut_by_budget": True, "unfinished_stage": "load_data"}, None),  # no measurement
+    ],
+)
+def test_without_a_measured_slow_download_the_result_stays_as_it_was(data: dict, projected) -> None:
+    before = Result.warn("as it was", data=data)
+    assert slow_link_result(before, _throughput(projected), Options(python=PY), MNIST, PY) is before
+    assert slow_link_result(before, None, Options(python=PY), MNIST, PY) is before

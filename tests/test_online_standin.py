@@ -155,3 +155,25 @@ def test_a_python_without_ssl_is_one_root_cause_and_every_network_check_says_why
             assert result["status"] == "skip" and "no ssl module" in result["summary"], result
     no_contradiction(document)
     assert_user_line_works(standin, tmp_path)
+
+
+def test_a_slow_link_is_the_headline_with_its_rate_and_a_fetch_given_the_time_it_needs(
+    standin, tmp_path
+) -> None:
+    """12 kB/s for the 372 kB stand-in file: ~30 s, more than the probe has under --timeout 30.
+
+    It works, slowly (a warn, exit 0); the printed fix gives the download its time, and then the
+    user's line reads the cached copy.
+    """
+    standin.answer(MNIST.origin, Reply(200, standin.dataset.read_bytes(), rate=12_000))
+    run, document = diagnose(standin, tmp_path, "--timeout", "30")
+    assert run.code == 0, run.stderr[-2000:]
+    headline = document["diagnosis"]["headline"]
+    assert headline.startswith("load_data() needs ~") and "kB/s (measured)" in headline, headline
+    real = next(r for r in document["results"] if r["id"] == "load.real")
+    assert real["status"] == "warn" and real["data"]["slow_link"]["rate_bps"] < 20_000
+    [command] = [c["command"] for c in document["diagnosis"]["fixes"][0]["commands"]]
+    assert command.startswith("mnist-doctor --fetch --timeout "), command
+    no_contradiction(document)
+    apply(standin, tmp_path, command)
+    assert_user_line_works(standin, tmp_path)

@@ -17,13 +17,14 @@ from mnist_doctor.compat_table import declared_specs
 from mnist_doctor.dataset import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.diagnoses import CACHE, IMPORT, NETWORK, Diagnosis
+from mnist_doctor.diagnoses.http_status import fetch_again
 from mnist_doctor.diagnoses.load import diagnose
 from mnist_doctor.engine import ENTRY_POINT_GROUP
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
-from mnist_doctor.units import human_bytes
+from mnist_doctor.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
 NETWORK_FAMILIES = ("proxy", "tls", "network")
@@ -195,6 +196,7 @@ def budget_result(
     doing = "downloading/reading mnist.npz" if stage == "load_data" else f"the {stage} stage"
     suggest = max(300, int(options.timeout * 3))
     data["cut_by_budget"] = True
+    data["unfinished_stage"] = stage
     return Result.warn(
         f"load_data did not finish: the doctor's --timeout {options.timeout:g}s ended it after "
         f"{probe.run.elapsed_s:.1f}s, during {doing}",
@@ -214,6 +216,9 @@ class RealLoadCheck(BaseCheck):
     id = "load.real"
     title = "the real load_data()"
     slow = True
+    #: Ordered after the speed measurement (not requiring it): a download the run's --timeout cut
+    #: is explained by the link's measured speed when that is why it did not finish.
+    after = ("network.throughput",)
 
     def run(
         self,
@@ -222,11 +227,47 @@ class RealLoadCheck(BaseCheck):
         dataset: DatasetSpec,
         datasets: tuple[Dataset, ...],
         target_python: str,
+        results: dict[str, CheckResult],
     ) -> Result:
         names = tuple(d.name for d in datasets)
         if names in ((), ("mnist",)):
-            return mnist_result(facts, options, dataset, target_python)
+            result = mnist_result(facts, options, dataset, target_python)
+            throughput = results.get("network.throughput")
+            return slow_link_result(result, throughput, options, dataset, target_python)
         return several_result(facts, options, dataset, datasets, target_python)
+
+
+def slow_link_result(
+    result: Result, throughput: CheckResult | None, options: Options, dataset: DatasetSpec, target_python: str
+) -> Result:
+    """A download cut by our --timeout on a link measured too slow for it: the link is the headline.
+
+    It works, slowly — a ``warn`` naming the measured speed and the time the whole download
+    needs, with a command that gives it that time (``mnist-doctor --fetch --timeout N``).
+    """
+    if not (result.data.get("cut_by_budget") and result.data.get("unfinished_stage") == "load_data"):
+        return result
+    hosts = (throughput.data.get("hosts") or []) if throughput is not None else []
+    sample = next((h for h in hosts if "mnist" in (h.get("datasets") or []) and h.get("projected_s")), None)
+    if sample is None:
+        return result
+    projected, rate = float(sample["projected_s"]), float(sample.get("rate_bps") or 0.0)
+    needed = int(-(-(projected * 1.5 + 60) // 10) * 10)  # room for TensorFlow's start-up, rounded up
+    why = f"download {dataset.file_name} once, with the time this link needs"
+    fix = fetch_again(dataset, target_python, why, "--timeout", str(needed))
+    return Result.warn(
+        f"load_data() needs {human_duration(projected)} here: {sample.get('host')} delivers "
+        f"{human_bytes(rate)}/s (measured), and the doctor's --timeout {options.timeout:g}s ended the "
+        "download",
+        details=[
+            "it works, slowly: your own load_data() finishes in about that time (Keras shows no "
+            "progress until it is done)",
+            *result.details,
+        ],
+        hint=f"give it the time, once: `{fix.command}`; later calls read the cached copy at once",
+        data={**result.data, "slow_link": {"rate_bps": rate, "projected_s": projected}},
+        fixes=(fix,),
+    )
 
 
 def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result:

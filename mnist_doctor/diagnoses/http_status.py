@@ -61,10 +61,11 @@ def _elsewhere(dataset: DatasetSpec, target_python: str) -> str:
     )
 
 
-def fetch_again(dataset: DatasetSpec, target_python: str, why: str) -> Fix:
-    """``mnist-doctor --fetch``: download from the very origin again, with timeouts and retries."""
+def fetch_again(dataset: DatasetSpec, target_python: str, why: str, *more: str) -> Fix:
+    """``mnist-doctor --fetch [MORE]``: download from the very origin again, with timeouts and
+    retries (``--mirror ORIGIN`` when the origin is not Keras' own)."""
     extra = () if dataset.origin == MNIST.origin else ("--mirror", dataset.origin)
-    argv = doctor_argv(target_python, "--fetch", *extra)
+    argv = doctor_argv(target_python, "--fetch", *extra, *more)
     return Fix(FixKind.FETCH, argv, why, needs_confirmation=False, url=dataset.origin)
 
 
