@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from mnist_doctor.checks.cache import replaced_online
 from mnist_doctor.checks.load import slow_link_result
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.diagnoses import http_status
@@ -134,3 +135,22 @@ def test_without_a_measured_slow_download_the_result_stays_as_it_was(data: dict,
     before = Result.warn("as it was", data=data)
     assert slow_link_result(before, _throughput(projected), Options(python=PY), MNIST, PY) is before
     assert slow_link_result(before, None, Options(python=PY), MNIST, PY) is before
+
+
+def _real(succeeded: bool) -> CheckResult:
+    status = Status.OK if succeeded else Status.FAIL
+    return CheckResult(status, "", data={"succeeded": succeeded}, id="load.real", family="load", title="")
+
+
+@pytest.mark.parametrize("verdict", ["truncated", "html", "empty"])
+def test_a_broken_copy_is_a_warning_only_where_this_runs_load_data_replaced_it(verdict: str) -> None:
+    broken = Result.fail(
+        f"the copy Keras reads is {verdict}: Keras discards it and must download again",
+        data={"verdict": verdict},
+    )
+    replaced = replaced_online(broken, _real(succeeded=True))
+    assert replaced.status is Status.WARN and replaced.summary.endswith(
+        "(it did in this run: the host answers)"
+    )
+    assert replaced_online(broken, _real(succeeded=False)) is broken  # offline, or the host fails
+    assert replaced_online(broken, None) is broken  # load.real not run: no witness

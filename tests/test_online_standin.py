@@ -177,3 +177,26 @@ def test_a_slow_link_is_the_headline_with_its_rate_and_a_fetch_given_the_time_it
     no_contradiction(document)
     apply(standin, tmp_path, command)
     assert_user_line_works(standin, tmp_path)
+
+
+@pytest.mark.parametrize("broken", ["truncated", "html"])
+def test_a_broken_cached_copy_while_the_host_answers_is_a_warning_not_a_failure(
+    standin, tmp_path, broken
+) -> None:
+    """Keras discards the copy and downloads again, and load_data() works: crying wolf would be a
+    fail. The copy is kept as it was (a diagnosis changes nothing). The warning's claim is that the
+    user's line works as it is, and replaces the copy: that is what is applied here (the optional
+    clean-up it prints asks for a 'y' at a terminal, tested with the cache actions)."""
+    data = standin.dataset.read_bytes()
+    copy = tmp_path / ".keras" / "datasets" / "mnist.npz"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(data[: len(data) // 2] if broken == "truncated" else b"<html><body>login</body></html>")
+    before = copy.read_bytes()
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 0, run.stderr[-2000:]
+    integrity = next(r for r in document["results"] if r["id"] == "cache.integrity")
+    assert integrity["status"] == "warn" and "it did in this run" in integrity["summary"], integrity
+    assert copy.read_bytes() == before
+    no_contradiction(document)
+    assert_user_line_works(standin, tmp_path)
+    assert copy.read_bytes() == data  # Keras replaced it, as the warning says

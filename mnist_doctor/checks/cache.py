@@ -11,6 +11,7 @@ import json
 import os
 import shlex
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.hints import clear_cache_fix, doctor_command
-from mnist_doctor.model import Result, Status, function_check
+from mnist_doctor.model import CheckResult, Result, Status, function_check
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 #: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
@@ -362,12 +363,14 @@ _BROKEN = {
     "cache.integrity",
     "Cached dataset files",
     # After the write probe: its short-lived temporary file must not be taken for a leftover.
-    after=("cache.location", "cache.permissions"),
+    # After the real load_data(): whether Keras could replace a broken copy here is its witness.
+    after=("cache.location", "cache.permissions", "load.real"),
 )
 def integrity(
     keras_cache: KerasCache,
     dataset: DatasetSpec,
     target_python: str,
+    results: dict[str, CheckResult],
     datasets: tuple[Dataset, ...] = (),
     keras_flavour: KerasFlavour | None = None,
 ) -> Result:
@@ -378,6 +381,8 @@ def integrity(
     """
     names = [d.name for d in datasets]
     mnist = _mnist_integrity(keras_cache, dataset, target_python) if "mnist" in names or not names else None
+    if mnist is not None:
+        mnist = replaced_online(mnist, results.get("load.real"))
     if mnist is not None and names in (["mnist"], []):
         return mnist
     verdicts = []
@@ -426,6 +431,27 @@ def _combine(verdicts: list[cache_verdicts.DatasetVerdict], mnist_data: dict[str
     return Result(status, summary, details=details, hint="\n".join(hints) or None, data=data, fixes=fixes)
 
 
+def replaced_online(mnist: Result, real: CheckResult | None) -> Result:
+    """A broken copy Keras replaces is a ``warn`` where this run's real load_data() replaced it.
+
+    ``fail`` means it breaks here: with the host answering, Keras discards the copy and downloads
+    again, and load_data() works (promise 3); without that witness (offline, the network failing,
+    load.real not run) the copy stays a ``fail``. The doctor kept the user's bytes, so the copy is
+    still there and the next load_data() downloads again: the fixes stay.
+    """
+    replaceable = mnist.data.get("verdict") in _BROKEN
+    if mnist.status is not Status.FAIL or not replaceable or real is None:
+        return mnist
+    if not real.data.get("succeeded"):
+        return mnist
+    return replace(
+        mnist,
+        status=Status.WARN,
+        summary=mnist.summary.replace("must download again", "downloads again")
+        + " (it did in this run: the host answers)",
+    )
+
+
 def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_python: str) -> Result:
     """Every ``mnist.npz`` Keras might use is the pinned file; says which copy Keras reads."""
     reports = [
@@ -439,7 +465,11 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
     ]
     partials = [p for r in reports for p in r.partials]
     details += [f"leftover partial file: {p}" for p in partials]
-    data: dict[str, Any] = {"read": str(read.path), "copies": [r.to_dict() for r in reports]}
+    data: dict[str, Any] = {
+        "read": str(read.path),
+        "verdict": read.verdict,
+        "copies": [r.to_dict() for r in reports],
+    }
     good_elsewhere = next((r for r in others if r.ok), None)
     if read.verdict in _BROKEN:
         # --fix offers this: removing a broken file is safe (Keras would discard it anyway)
