@@ -43,6 +43,15 @@ class Measured:
         return self.stdout + self.stderr
 
 
+def sigint_as_in_a_terminal() -> None:
+    """In a child before exec: SIGINT as a terminal's foreground job receives it (the default).
+
+    Tests run as a background job (``nox … &``) inherit SIGINT ignored, and the doctor rightly
+    leaves an ignored SIGINT ignored; a Ctrl-C test must start the doctor as a person's shell does.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_measured(
     argv: list[str],
     env: dict[str, str],
@@ -59,6 +68,7 @@ def run_measured(
     """
 
     def limit() -> None:
+        sigint_as_in_a_terminal()
         if limit_as:
             resource.setrlimit(resource.RLIMIT_AS, (limit_as, limit_as))
 

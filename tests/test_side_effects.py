@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from testkit.doctor import clean_env, run_doctor
+from testkit.hostile import sigint_as_in_a_terminal
 from tests.cache_fixtures import tree_snapshot, write_synthetic_mnist
 from tests.marks import needs_tf
 
@@ -356,6 +357,7 @@ def test_a_signal_mid_download_restores_the_users_file(signum: int, code: int, t
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=sigint_as_in_a_terminal,
         )
         try:
             assert _wait_truncated(target, original, 90), "Keras never started writing over the file"
