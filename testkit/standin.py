@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime
 import hashlib
 import os
 import shutil
@@ -34,6 +35,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -114,6 +116,11 @@ class StandinInternet:
     routes: dict[str, list[Reply]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     hook: Path = field(default_factory=Path)
+    #: What the TLS server on :443 presents (see :meth:`present`).
+    tls: ssl.SSLContext | None = None
+    intermediate: trustme.CA | None = None
+    #: The CA of the ``untrusted`` variant (its root is in no store here), once presented.
+    untrusted_ca: trustme.CA | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     # ------------------------------------------------------------------ scripting the host
@@ -135,6 +142,43 @@ class StandinInternet:
         if not replies:
             return Reply(404, b"<html><body>Not Found</body></html>", (("Content-Type", "text/html"),))
         return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    def present(self, certificate: str) -> None:
+        """What the host's TLS server presents from now on, for every dataset host name:
+
+        ``good`` (leaf and intermediate of the trusted private CA), ``other-name`` (a trusted
+        chain for another name), ``expired`` (a trusted chain, expired yesterday), ``untrusted``
+        (a chain from a CA no store here trusts), ``incomplete`` (the leaf without its
+        intermediate, as a misconfigured server sends it).
+        """
+        assert self.intermediate is not None
+        hosts = dataset_hosts()
+        if certificate == "good":
+            leaf = self.intermediate.issue_cert(*hosts)
+        elif certificate == "other-name":
+            leaf = self.intermediate.issue_cert("other.example")
+        elif certificate == "expired":
+            now = datetime.datetime.now(datetime.timezone.utc)
+            leaf = self.intermediate.issue_cert(
+                *hosts,
+                not_before=now - datetime.timedelta(days=30),
+                not_after=now - datetime.timedelta(days=1),
+            )
+        elif certificate == "untrusted":
+            self.untrusted_ca = trustme.CA()
+            leaf = self.untrusted_ca.create_child_ca().issue_cert(*hosts)
+        elif certificate == "incomplete":
+            leaf = self.intermediate.issue_cert(*hosts)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            with _pem_files(leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes()) as (cert, key):
+                context.load_cert_chain(cert, key)
+            self.tls = context
+            return
+        else:
+            raise ValueError(f"unknown certificate variant {certificate!r}")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        leaf.configure_cert(context)  # the leaf and its intermediates, as a real host sends them
+        self.tls = context
 
     # ------------------------------------------------------------------ running inside
 
@@ -184,13 +228,14 @@ class StandinInternet:
 
     # ------------------------------------------------------------------ serving
 
-    def _serve(self, listener: socket.socket, tls: ssl.SSLContext | None) -> None:
+    def _serve(self, listener: socket.socket, secure: bool) -> None:
         listener.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 conn, _ = listener.accept()
             except (TimeoutError, OSError):
                 continue
+            tls = self.tls if secure else None
             threading.Thread(target=self._handle, args=(conn, tls), daemon=True).start()
 
     def _handle(self, conn: socket.socket, tls: ssl.SSLContext | None) -> None:
@@ -294,6 +339,16 @@ def _read_request(stream: socket.socket, tls: bool) -> Request | None:
     return Request(method, target, headers, tls)
 
 
+@contextlib.contextmanager
+def _pem_files(cert: bytes, key: bytes) -> Iterator[tuple[str, str]]:
+    """A certificate and its key as files (``load_cert_chain`` reads files only), removed after."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = (os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem"))
+        for path, data in zip(paths, (cert, key), strict=True):
+            Path(path).write_bytes(data)
+        yield paths
+
+
 def _listener_in(netns: str, port: int) -> socket.socket:
     """A listening socket on 127.0.0.1:port *inside* the namespace (``setns`` in a thread of its own:
     a thread's network namespace is its own, and a socket stays in the namespace it was made in)."""
@@ -355,10 +410,6 @@ def standin_internet(root: Path) -> Iterator[StandinInternet]:
     root.mkdir(parents=True, exist_ok=True)
     hosts = dataset_hosts()
     ca = trustme.CA()
-    intermediate = ca.create_child_ca()
-    leaf = intermediate.issue_cert(*hosts)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    leaf.configure_cert(tls)  # the leaf and the intermediate, as the real host sends them
     root_pem = ca.cert_pem.bytes()
     mounts = [(_trusted_copy(b, root_pem, root), b) for b in _bundles()]
     hosts_file = root / "hosts"
@@ -388,10 +439,12 @@ def standin_internet(root: Path) -> Iterator[StandinInternet]:
         pid=holder.pid,
         ca=ca,
         hook=write_hook(root / "hook").parent,
+        intermediate=ca.create_child_ca(),
     )
+    world.present("good")
     world.serve_dataset()
     netns = f"/proc/{holder.pid}/ns/net"
-    listeners = [(_listener_in(netns, 443), tls), (_listener_in(netns, 80), None)]
+    listeners = [(_listener_in(netns, 443), True), (_listener_in(netns, 80), False)]
     threads = [threading.Thread(target=world._serve, args=pair, daemon=True) for pair in listeners]
     for thread in threads:
         thread.start()

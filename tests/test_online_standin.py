@@ -200,3 +200,38 @@ def test_a_broken_cached_copy_while_the_host_answers_is_a_warning_not_a_failure(
     no_contradiction(document)
     assert_user_line_works(standin, tmp_path)
     assert copy.read_bytes() == data  # Keras replaced it, as the warning says
+
+
+def test_a_certificate_for_another_name_is_never_cured_with_a_ca_bundle(standin, tmp_path) -> None:
+    """What cures it is the network's (a hosts entry, a DNS filter, a portal, a proxy): nothing a
+    test can apply; the test holds the advice to that, and to no CA setting."""
+    standin.present("other-name")
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    tls = next(r for r in document["results"] if r["id"] == "network.tls")
+    assert tls["status"] == "fail" and "not for storage.googleapis.com" in tls["summary"]
+    assert "getent hosts storage.googleapis.com" in tls["hint"]
+    assert not any("SSL_CERT_FILE" in c for c in fix_commands(document)), fix_commands(document)
+    no_contradiction(document)
+
+
+def test_a_chain_nobody_here_trusts_is_named_without_accusing_and_its_ca_bundle_fix_works(
+    standin, tmp_path
+) -> None:
+    standin.present("untrusted")
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    tls = next(r for r in document["results"] if r["id"] == "network.tls")
+    assert "a CA this machine does not trust" in tls["summary"] and "inspection by" not in tls["summary"]
+    assert fix_commands(document) == ["export SSL_CERT_FILE=/path/ca.pem"]
+    no_contradiction(document)
+    # The hint's recipe, as printed: the system CAs plus the CA named, then SSL_CERT_FILE.
+    assert "`cat /etc/ssl/certs/ca-certificates.crt corp-ca.pem > ~/ca.pem`" in tls["hint"]
+    assert standin.untrusted_ca is not None
+    standin.untrusted_ca.cert_pem.write_to_path(str(tmp_path / "corp-ca.pem"))
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(
+        Path("/etc/ssl/certs/ca-certificates.crt").read_bytes() + (tmp_path / "corp-ca.pem").read_bytes()
+    )
+    done = standin.user_line(standin.env(tmp_path, SSL_CERT_FILE=str(bundle)), cwd=tmp_path)
+    assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]

@@ -2,7 +2,7 @@
 
 The untrusted case is what a TLS-inspecting proxy looks like to Keras: a certificate
 from a CA the system store does not know. The doctor must name the issuer, call it an
-unknown issuer / interception, and hint ``SSL_CERT_FILE``.
+an issuer this machine does not trust (inspection only on evidence), and hint ``SSL_CERT_FILE``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_untrusted_server_is_named_unknown_issuer_with_the_issuer_and_ssl_cert_f
     assert tls["status"] == "fail"
     assert "certificate verification failed" in tls["summary"]
     assert "Testing CA" in tls["summary"] and "trustme" in tls["summary"]  # the issuer is named
-    assert "unknown issuer" in tls["summary"] and "interception" in tls["summary"]
+    assert "a CA this machine does not trust" in tls["summary"]
     assert "SSL_CERT_FILE=" in tls["hint"]
     assert tls["data"]["failed_stage"] == "tls"
     assert results["network.http"]["status"] == "skip"
@@ -57,13 +57,15 @@ def test_requests_trusting_what_urllib_does_not_gets_the_exact_ssl_cert_file_fix
     assert compare["hint"] == f"export SSL_CERT_FILE={ca_file}"
 
 
-def test_google_host_signed_by_another_ca_is_called_interception():
-    chain = [{"issuer_cn": "Corp Inspection CA", "issuer_o": "ACME", "self_signed": False}]
-    issuer, verdict = judge_chain(chain, "storage.googleapis.com")
-    assert issuer == "Corp Inspection CA (ACME)"
-    assert verdict.startswith("TLS interception")
-    genuine = [{"issuer_cn": "WR2", "issuer_o": "Google Trust Services", "self_signed": False}]
-    assert not judge_chain(genuine, "storage.googleapis.com")[1].startswith("TLS interception")
+def test_inspection_is_named_on_evidence_never_from_an_unfamiliar_issuer_alone():
+    unfamiliar = [{"issuer_cn": "Corp Private CA", "issuer_o": "ACME", "self_signed": False}]
+    issuer, verdict = judge_chain(unfamiliar, "storage.googleapis.com")
+    assert issuer == "Corp Private CA (ACME)"
+    assert "inspection by" not in verdict and verdict.startswith("a CA this machine does not trust")
+    product = [
+        {"issuer_cn": "Zscaler Intermediate Root CA", "issuer_o": "Zscaler Inc.", "self_signed": False}
+    ]
+    assert judge_chain(product, "storage.googleapis.com")[1].startswith("TLS inspection by Zscaler")
 
 
 def test_ca_files_are_checked_for_existence_readability_and_pem(tmp_path: Path, ca_file):

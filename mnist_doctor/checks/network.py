@@ -14,6 +14,7 @@ from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
 from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.diagnoses import http_status
 from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
+from mnist_doctor.diagnoses.tls_issuer import untrusted_reason
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import (
     THROUGHPUT_STALL_S,
@@ -30,7 +31,6 @@ from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.units import human_bytes, human_duration
 
-GOOGLE_CA_ORG = "Google Trust Services"
 PROXY_HINT = "export HTTPS_PROXY=http://host:port"
 CA_HINT = (
     "export SSL_CERT_FILE=/path/ca.pem  (a PEM bundle of the system CAs plus the CA named above, "
@@ -40,12 +40,17 @@ CA_HINT = (
 )
 
 
-def offline_hint(target_python: str) -> str:
+def offline_route_hint(target_python: str) -> str:
+    """The way around a road that does not lead to the host: a copy from elsewhere, or a mirror."""
     return (
-        "this machine has no route to the host: use the offline route: "
+        "use the offline route: "
         f"`{doctor_command(target_python, '--seed FILE')}` with a file downloaded elsewhere, "
         f"or `{doctor_command(target_python, '--fetch --mirror URL')}`"
     )
+
+
+def offline_hint(target_python: str) -> str:
+    return "this machine has no route to the host: " + offline_route_hint(target_python)
 
 
 def _secs(record: dict[str, Any]) -> str:
@@ -151,24 +156,28 @@ def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: Urllib
 
 
 def judge_chain(chain: list[dict[str, Any]], host: str) -> tuple[str, str]:
-    """(issuer label, verdict) for the chain a server presented."""
+    """(issuer label, why the chain is not trusted) for a chain a server presented.
+
+    Inspection is named only on evidence (an inspection product's CA); a name alone (an issuer
+    that is not the one the real host uses) accuses nobody: see :mod:`~mnist_doctor.diagnoses.tls_issuer`.
+    """
     leaf = chain[0] if chain else {}
     issuer = leaf.get("issuer_cn") or leaf.get("issuer_ou") or "an unnamed issuer"
     if leaf.get("issuer_o"):
         issuer += f" ({leaf['issuer_o']})"
-    orgs = " ".join(str(c.get("issuer_o") or "") for c in chain)
-    if host.endswith((".googleapis.com", ".google.com")) and GOOGLE_CA_ORG not in orgs:
-        return (
-            issuer,
-            f"TLS interception: {host} is signed by {GOOGLE_CA_ORG}, but the certificate here is not",
-        )
-    if any(c.get("self_signed") for c in chain):
-        return (
-            issuer,
-            "unknown issuer: a self-signed CA in the chain (TLS interception by a proxy or firewall, "
-            "or a private mirror CA)",
-        )
-    return issuer, "unknown issuer: not in the trust store Python uses (TLS interception or a private CA)"
+    names = [str(c.get(k) or "") for c in chain for k in ("issuer_cn", "issuer_o", "issuer_ou")]
+    return issuer, untrusted_reason(names, any(c.get("self_signed") for c in chain))
+
+
+def wrong_name_hint(host: str, tp: str) -> str:
+    """No CA bundle cures a certificate for another name: where the name leads is what is wrong."""
+    return (
+        f"no CA setting cures a certificate for another name: {host} leads to a server that is not "
+        f"{host} here: check where the name resolves (`getent hosts {host}`: an /etc/hosts entry, a DNS "
+        "filter, a captive portal to log in to) and whether this network needs a proxy "
+        f"(`{PROXY_HINT}`); a mirror given with --origin must be named as on its certificate; "
+        "meanwhile, " + offline_route_hint(tp)
+    )
 
 
 def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
@@ -208,8 +217,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             return Result.fail(
                 f"TLS: the certificate is not for {dataset.host} ({reason}); issued by {issuer}",
                 details=details,
-                hint="the origin URL must use the name on the certificate; "
-                "a wrong name often means interception: " + CA_HINT,
+                hint=wrong_name_hint(dataset.host, tp),
             )
         if err.get("verify_code") == 10:
             return Result.fail(

@@ -33,6 +33,7 @@ from mnist_doctor.diagnoses import (
 )
 from mnist_doctor.diagnoses.imports import classify_import_failure
 from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, NetworkCause, classify
+from mnist_doctor.diagnoses.tls_issuer import inspection_product
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix
 from mnist_doctor.model import Fix, FixKind, Status
@@ -166,16 +167,22 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             "tls-hostname",
             NETWORK,
             f"TLS verification failed: the certificate is not for {ev.host} ({why})",
-            "something intercepts the connection with a certificate for another name: check the proxy / VPN",
+            f"no CA setting cures a certificate for another name: {ev.host} leads to another server "
+            "here (an /etc/hosts entry, a DNS filter, a captive portal, a proxy or VPN): check "
+            f"`getent hosts {ev.host}`; meanwhile {offline_route(ev.target_python)}",
         )
     by = f"issued by {issuer!r}" if issuer else "from an issuer this Python does not trust"
+    product = inspection_product([issuer])
+    trust = (
+        "get its root CA as PEM and `export SSL_CERT_FILE=/path/to/ca.pem` (a bundle of the system "
+        "CAs plus that CA; urllib ignores REQUESTS_CA_BUNDLE)"
+    )
     return Diagnosis(
-        "tls-interception",
+        "tls-interception" if product else "tls-untrusted",
         NETWORK,
         f"TLS verification failed: {ev.host} presented a certificate {by} ({why})",
-        "TLS inspection (corporate proxy/antivirus): get its root CA as PEM and "
-        "`export SSL_CERT_FILE=/path/to/corporate-ca.pem` (urllib ignores REQUESTS_CA_BUNDLE); "
-        f"or avoid the network: {offline_route(ev.target_python)}",
+        (f"TLS inspection by {product}: {trust}" if product else f"if this CA is one you trust: {trust}")
+        + f"; or avoid the network: {offline_route(ev.target_python)}",
         details=(f"issuer: {issuer}",) if issuer else (),
     )
 
