@@ -182,6 +182,11 @@ def table() -> dict[str, Dataset]:
     return found
 
 
+def is_keras_origin(origin: str) -> bool:
+    """Whether ``origin`` is a URL Keras itself downloads from (not a mirror the user gave)."""
+    return any(f.spec.origin == origin for dataset in table().values() for f in dataset.files)
+
+
 def names() -> tuple[str, ...]:
     return tuple(table())
 

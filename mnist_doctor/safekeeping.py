@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mnist_doctor.npz_check import sha256_stream
+from mnist_doctor.open_writers import writers_of
 
 #: Read size for copying and hashing.
 CHUNK = 1 << 20
@@ -165,6 +166,16 @@ class Safekeeping:
         if not stat.S_ISREG(info.st_mode):
             self.refused.append(
                 Refusal(path, "it is not a regular file (a FIFO or device): Keras would block or fail on it")
+            )
+            return
+        writers = writers_of(path)
+        if writers:
+            self.refused.append(
+                Refusal(
+                    path,
+                    f"a download is in progress: {writers[0]} is writing it; the doctor leaves it "
+                    "alone (run the diagnosis again when it is done)",
+                )
             )
             return
         if info.st_size > self.max_copy_bytes:

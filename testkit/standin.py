@@ -54,6 +54,8 @@ from testkit.npz import write_synthetic_mnist
 CLONE_NEWNET = 0x40000000
 #: The user's own line, run after a fix to prove it works.
 USER_LINE = "import tensorflow as tf; (x, y), _ = tf.keras.datasets.mnist.load_data(); print(x.shape)"
+#: The stand-in network's CONNECT proxy (inside the namespace, like the host).
+PROXY_PORT = 3128
 #: How long a connection may be kept by a stalled or trickling reply before the server lets go.
 HOLD_LIMIT_S = 60.0
 _READ_LIMIT = 64 * 1024
@@ -121,7 +123,12 @@ class StandinInternet:
     intermediate: trustme.CA | None = None
     #: The CA of the ``untrusted`` variant (its root is in no store here), once presented.
     untrusted_ca: trustme.CA | None = None
+    #: CONNECT requests the proxy on :data:`PROXY_PORT` accepted.
+    proxied: list[Request] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _listeners: dict[int, tuple[socket.socket, threading.Event, threading.Thread]] = field(
+        default_factory=dict
+    )
 
     # ------------------------------------------------------------------ scripting the host
 
@@ -228,15 +235,53 @@ class StandinInternet:
 
     # ------------------------------------------------------------------ serving
 
-    def _serve(self, listener: socket.socket, secure: bool) -> None:
+    def listen(self, port: int, role: str) -> None:
+        """Serve ``role`` on 127.0.0.1:port inside: ``https`` (the host's TLS), ``http`` (plain) or
+        ``proxy`` (a CONNECT proxy whose tunnels lead to the host's TLS server)."""
+        listener = _listener_in(f"/proc/{self.pid}/ns/net", port)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._serve, args=(listener, role, stop), daemon=True)
+        self._listeners[port] = (listener, stop, thread)
+        thread.start()
+
+    def refuse(self, port: int) -> None:
+        """Stop listening on ``port``: a connection to it is refused, as a firewall's RST does."""
+        listener, stop, thread = self._listeners.pop(port)
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+    def _serve(self, listener: socket.socket, role: str, stop: threading.Event) -> None:
         listener.settimeout(0.2)
-        while not self._stop.is_set():
+        while not (stop.is_set() or self._stop.is_set()):
             try:
                 conn, _ = listener.accept()
             except (TimeoutError, OSError):
                 continue
-            tls = self.tls if secure else None
+            if role == "proxy":
+                threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
+                continue
+            tls = self.tls if role == "https" else None
             threading.Thread(target=self._handle, args=(conn, tls), daemon=True).start()
+
+    def _tunnel(self, conn: socket.socket) -> None:
+        """A CONNECT proxy: ``CONNECT host:443`` to a dataset host is answered 200, and the tunnel
+        is handed to the host's TLS server itself (the host lives in this process)."""
+        conn.settimeout(10)
+        try:
+            request = _read_request(conn, False)
+        except OSError:
+            conn.close()
+            return
+        host = (request.target.rsplit(":", 1)[0] if request else "").strip("[]")
+        if request is None or request.method != "CONNECT" or host not in dataset_hosts():
+            with contextlib.suppress(OSError):
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.close()
+            return
+        self.proxied.append(request)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        self._handle(conn, self.tls)
 
     def _handle(self, conn: socket.socket, tls: ssl.SSLContext | None) -> None:
         conn.settimeout(10)
@@ -296,6 +341,8 @@ class StandinInternet:
 
     def close(self) -> None:
         self._stop.set()
+        for port in list(self._listeners):
+            self.refuse(port)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, 9)
 
@@ -443,17 +490,11 @@ def standin_internet(root: Path) -> Iterator[StandinInternet]:
     )
     world.present("good")
     world.serve_dataset()
-    netns = f"/proc/{holder.pid}/ns/net"
-    listeners = [(_listener_in(netns, 443), True), (_listener_in(netns, 80), False)]
-    threads = [threading.Thread(target=world._serve, args=pair, daemon=True) for pair in listeners]
-    for thread in threads:
-        thread.start()
     try:
+        world.listen(443, "https")
+        world.listen(80, "http")
+        world.listen(PROXY_PORT, "proxy")
         yield world
     finally:
         world.close()
-        for listener, _ in listeners:
-            listener.close()
-        for thread in threads:
-            thread.join(2)
         holder.wait(10)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from mnist_doctor.dataset import MNIST
 from testkit.doctor import DoctorRun
-from testkit.standin import Reply, StandinInternet
+from testkit.standin import PROXY_PORT, Reply, StandinInternet
 from tests.marks import needs_tf
 
 pytestmark = needs_tf
@@ -47,6 +50,11 @@ def apply(world: StandinInternet, home: Path, command: str) -> None:
 
 def assert_user_line_works(world: StandinInternet, home: Path) -> None:
     done = world.user_line(world.env(home), cwd=home)
+    assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]
+
+
+def assert_user_line_works_with(world: StandinInternet, home: Path, **variables: str) -> None:
+    done = world.user_line(world.env(home, **variables), cwd=home)
     assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]
 
 
@@ -235,3 +243,66 @@ def test_a_chain_nobody_here_trusts_is_named_without_accusing_and_its_ca_bundle_
     )
     done = standin.user_line(standin.env(tmp_path, SSL_CERT_FILE=str(bundle)), cwd=tmp_path)
     assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]
+
+
+def test_direct_connections_refused_point_to_the_proxy_route_which_works(standin, tmp_path) -> None:
+    """The office network: the firewall refuses direct connections; a proxy is the way out. The
+    printed fix names the variable with a placeholder address (only the network knows it): the
+    test fills in this network's proxy, as the hint says to."""
+    standin.refuse(443)
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    tcp = next(r for r in document["results"] if r["id"] == "network.tcp")
+    assert tcp["status"] == "fail" and "a firewall rejects direct connections" in tcp["summary"]
+    commands = fix_commands(document)
+    assert commands[0] == "export HTTPS_PROXY=http://host:port", commands
+    no_contradiction(document)
+    proxy = f"http://127.0.0.1:{PROXY_PORT}"
+    assert_user_line_works_with(standin, tmp_path, HTTPS_PROXY=proxy)
+    assert [r.target for r in standin.proxied] == ["storage.googleapis.com:443"]
+
+
+def test_a_download_in_progress_is_named_and_left_alone(standin, tmp_path) -> None:
+    """Another process is still writing mnist.npz (Keras writes straight to the final name): the
+    diagnosis names it, copies and replaces nothing, and every byte the writer writes after the
+    diagnosis lands in the same file, which the user's line then loads."""
+    data = standin.dataset.read_bytes()
+    copy = tmp_path / ".keras" / "datasets" / "mnist.npz"
+    copy.parent.mkdir(parents=True)
+    go_on = tmp_path / "go-on"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(copy), str(standin.dataset), str(go_on)],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (copy.exists() and copy.stat().st_size == len(data) // 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        inode = copy.stat().st_ino
+        run, document = diagnose(standin, tmp_path)
+        by_id = {r["id"]: r for r in document["results"]}
+        assert "a download is in progress" in by_id["cache.integrity"]["summary"], by_id["cache.integrity"]
+        assert f"process {writer.pid}" in by_id["cache.integrity"]["summary"]
+        assert by_id["load.real"]["status"] == "skip" and "in progress" in by_id["load.real"]["summary"]
+        assert not any("--clear-cache" in c for c in fix_commands(document)), fix_commands(document)
+        assert run.code == 0 and copy.stat().st_ino == inode
+        go_on.touch()  # the download goes on to its end
+        assert writer.wait(30) == 0
+    finally:
+        writer.kill()
+    assert copy.read_bytes() == data and copy.stat().st_ino == inode
+    assert_user_line_works(standin, tmp_path)
+
+
+#: A download in progress: half the file, a pause until told to go on, then the rest.
+WRITER = """
+import os, sys, time
+target, source, go_on = sys.argv[1:]
+data = open(source, "rb").read()
+with open(target, "wb") as out:
+    out.write(data[: len(data) // 2]); out.flush()
+    end = time.monotonic() + 120
+    while not os.path.exists(go_on) and time.monotonic() < end:
+        time.sleep(0.05)
+    out.write(data[len(data) // 2 :])
+"""

@@ -22,6 +22,7 @@ from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.hints import clear_cache_fix, doctor_command
 from mnist_doctor.model import CheckResult, Result, Status, function_check
+from mnist_doctor.open_writers import writers_of
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 #: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
@@ -471,6 +472,15 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
         "copies": [r.to_dict() for r in reports],
     }
     good_elsewhere = next((r for r in others if r.ok), None)
+    writers = writers_of(str(read.path)) if read.present else []
+    if writers:
+        return Result.warn(
+            f"a download is in progress: {writers[0]} is writing {read.path} "
+            f"({read.summary.split(':')[0]} so far); the doctor leaves it alone",
+            details=[*details, "clearing or replacing it now would break that download"],
+            hint="wait for that download to finish, then run the diagnosis again",
+            data={**data, "writers": [w.pid for w in writers]},
+        )
     if read.verdict in _BROKEN:
         # --fix offers this: removing a broken file is safe (Keras would discard it anyway)
         clear = clear_cache_fix(target_python, f"remove the broken {read.path}")

@@ -278,6 +278,16 @@ def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_py
             return skip
     probe: LoadProbe = facts.get("load_probe").view("mnist")
     if probe.refused:
+        path = probe.refused.get("path")
+        reasons = [r["reason"] for r in probe.safekeeping.get("refused", []) if r.get("path") == path]
+        reason = str(reasons[0] if reasons else "")
+        if reason.startswith("a download is in progress"):
+            return Result.skip(
+                f"load_data not run: {reason.split(';')[0]} ({path})",
+                details=["the doctor leaves a download in progress alone: it neither copies nor replaces it"],
+                hint="wait for that download to finish, then run the diagnosis again",
+                data={"refused": probe.refused},
+            )
         return Result.skip(
             f"load_data not run: Keras would read {probe.refused.get('path')}, which the doctor "
             "cannot keep safe",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
-from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.dataset_table import Dataset, is_keras_origin
 from mnist_doctor.diagnoses import http_status
 from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
 from mnist_doctor.diagnoses.tls_issuer import untrusted_reason
@@ -118,15 +118,27 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             f"the proxy {where} {what}", hint=f"check the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
         )
     if refused:
+        keras_own = is_keras_origin(dataset.origin)
         return Result.fail(
-            f"connection refused by {where}: nothing listens there",
-            hint=f"check the URL ({redact_text(dataset.origin)}); otherwise " + offline_hint(tp),
+            f"connection refused by {where}: "
+            + ("a firewall rejects direct connections" if keras_own else "nothing listens there"),
+            hint=("" if keras_own else f"check the URL ({redact_text(dataset.origin)}); ")
+            + proxy_route_hint(tp),
         )
     if record.get("timed_out"):
         summary = f"no answer from {where} within the timeout: a firewall drops the traffic"
     else:
         summary = f"cannot connect to {where}: {err.get('message')}"
-    return Result.fail(summary, hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}")
+    return Result.fail(summary, hint=proxy_route_hint(tp))
+
+
+def proxy_route_hint(tp: str) -> str:
+    """Direct connections blocked and no proxy set: the office network's usual way out comes first."""
+    return (
+        "if this network reaches the internet through a proxy (an office or campus network), set it "
+        f"for this shell: `{PROXY_HINT}` (its address is in the browser's or the system's proxy "
+        "settings, or ask the network's admin); otherwise " + offline_route_hint(tp)
+    )
 
 
 def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:

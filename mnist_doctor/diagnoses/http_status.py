@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from mnist_doctor.dataset import MNIST, DatasetSpec
+from mnist_doctor.dataset_table import is_keras_origin
 from mnist_doctor.hints import doctor_argv, doctor_command
 from mnist_doctor.model import Fix, FixKind
 from mnist_doctor.redact import redact_text
@@ -69,13 +70,6 @@ def fetch_again(dataset: DatasetSpec, target_python: str, why: str, *more: str) 
     return Fix(FixKind.FETCH, argv, why, needs_confirmation=False, url=dataset.origin)
 
 
-def _keras_own(origin: str) -> bool:
-    """Whether ``origin`` is the URL Keras itself downloads from (not a mirror the user gave)."""
-    from mnist_doctor.dataset_table import table
-
-    return any(f.spec.origin == origin for dataset in table().values() for f in dataset.files)
-
-
 def advise(status: int, retry_after: str | None, dataset: DatasetSpec, target_python: str) -> StatusAdvice:
     """What ``status`` from the dataset host means here, and what fixes it."""
     host = dataset.host
@@ -85,7 +79,7 @@ def advise(status: int, retry_after: str | None, dataset: DatasetSpec, target_py
             f"ask for {host} to be allowed on this network; meanwhile {_elsewhere(dataset, target_python)}",
         )
     if status in (404, 410):
-        if not _keras_own(dataset.origin):
+        if not is_keras_origin(dataset.origin):
             return StatusAdvice(
                 f"the file is not at {redact_text(dataset.origin)}",
                 "check the URL given to --origin / MNIST_DOCTOR_ORIGIN / the mirror (the path must end "

@@ -96,6 +96,17 @@ def offline_route(target_python: str) -> str:
     )
 
 
+def _proxy_route(ev: Evidence) -> str:
+    """Direct connections blocked: an office network's proxy first (none is set), then offline."""
+    if ev.proxy:
+        return offline_route(ev.target_python)
+    return (
+        "if this network reaches the internet through a proxy, set it: "
+        "`export HTTPS_PROXY=http://host:port` (from the browser's or the system's proxy settings); "
+        f"otherwise {offline_route(ev.target_python)}"
+    )
+
+
 def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix, ...]:
     """Download from the mirror the user named; without one there is nothing ``--fix`` can fetch."""
     return (fetch_fix(target_python, mirror, reason),) if mirror else ()
@@ -246,7 +257,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             (
                 "the proxy in HTTPS_PROXY is not listening: fix or unset it"
                 if ev.proxy
-                else f"a firewall rejects {ev.host}; {offline_route(ev.target_python)}"
+                else f"a firewall rejects direct connections to {ev.host}; {_proxy_route(ev)}"
             ),
             fixes=() if ev.proxy else _fetch_fix(ev.target_python, ev.mirror, "connection refused"),
         )
@@ -255,7 +266,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "connect-timeout",
             NETWORK,
             f"connection to {to} timed out",
-            f"a firewall drops the traffic; {offline_route(ev.target_python)}",
+            f"a firewall drops the traffic; {_proxy_route(ev)}",
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection timed out"),
         )
     if cause == "unreachable":
