@@ -324,7 +324,7 @@ class StandinInternet:
             if cut is not None:
                 limit = min(limit, cut)
         self._send_body(stream, body[:limit], reply.rate)
-        if reply.reset_after is not None:
+        if reply.reset_after is not None and limit < len(body):  # only a transfer it really cuts
             stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
 
     def _send_body(self, stream: socket.socket, body: bytes, rate: float | None) -> None:

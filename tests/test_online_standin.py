@@ -306,3 +306,33 @@ with open(target, "wb") as out:
         time.sleep(0.05)
     out.write(data[len(data) // 2 :])
 """
+
+
+def test_a_reset_mid_transfer_is_a_cut_transfer_and_fetch_gets_past_it(standin, tmp_path) -> None:
+    """A TCP reset inside the TLS stream reaches urllib as an early end of the body: what the client
+    can observe is a truncated transfer, and that is what is named (and fixed by fetching again)."""
+    data = standin.dataset.read_bytes()
+    standin.answer(MNIST.origin, Reply(200, data, reset_after=len(data) // 3))
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    assert {r["id"]: r["status"] for r in document["results"]}["network.http"] == "ok"
+    assert "transfer truncated" in document["diagnosis"]["problems"][0]["title"]
+    no_contradiction(document)
+    commands = fix_commands(document)
+    assert commands[0] == "mnist-doctor --fetch", commands
+    standin.answer(MNIST.origin, Reply(200, data, reset_after=len(data) // 3), Reply(200, data))
+    apply(standin, tmp_path, commands[0])
+    assert_user_line_works(standin, tmp_path)
+
+
+def test_a_host_that_never_answers_is_a_finding_and_never_called_unreachable(standin, tmp_path) -> None:
+    """Silence for the stage's whole own limit is a fail (the run's budget had time to spare); its
+    cure is the network's (a proxy) or the offline route, which a test cannot apply."""
+    standin.answer(MNIST.origin, Reply(stall=True))
+    run, document = diagnose(standin, tmp_path, "--timeout", "45")
+    assert run.code == 1
+    http = next(r for r in document["results"] if r["id"] == "network.http")
+    assert http["status"] == "fail" and "accepts connections and never answers" in http["summary"], http
+    assert not http["data"].get("cut_by_budget")
+    assert "no route" not in http["hint"] and "HTTPS_PROXY" in http["hint"]
+    no_contradiction(document)

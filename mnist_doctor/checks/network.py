@@ -204,7 +204,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
         return Result.fail(
             f"{dataset.host} accepted the connection but never completed the TLS handshake "
             "(Keras would wait forever: urlretrieve has no timeout)",
-            hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}",
+            hint=proxy_route_hint(tp),
         )
     cause = _cause(record)
     if cause in ("tls-verify", "tls-hostname"):
@@ -256,13 +256,17 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
     err = _err(record)
     if record.get("timed_out"):
         return Result.fail(
-            f"no HTTP answer from {dataset.host} within the timeout (Keras would hang: "
-            "urlretrieve has no timeout)",
-            hint=offline_hint(tp),
+            f"{dataset.host} accepts connections and never answers the request "
+            + (f"within {float(record['timeout_s']):.0f} s " if record.get("timeout_s") else "in time ")
+            + "(Keras would hang: urlretrieve has no timeout)",
+            hint=proxy_route_hint(tp),
         )
     status = record.get("status")
     if status is None:
-        return Result.fail(f"HTTP request failed: {err.get('message')}", hint=offline_hint(tp))
+        return Result.fail(
+            f"HTTP request failed: {err.get('message')} (the connection was made, no answer came)",
+            hint=proxy_route_hint(tp),
+        )
     ctype = record.get("content_type") or "?"
     if status == 407:
         return Result.fail(
