@@ -30,6 +30,9 @@ BAD = ("fail", "error")
 NETWORK_FAMILIES = ("network", "proxy", "tls")
 #: Cache checks in the order their failures cause each other.
 CACHE_CHAIN = ("cache.keras_home", "cache.location", "cache.permissions", "cache.integrity")
+#: Trust checks in the order their failures cause each other: an unusable SSL_CERT_FILE empties
+#: the store urllib verifies with, so TLS verification fails, and pip's trust differs from it.
+TLS_CHAIN = ("tls.cert_env", "tls.verify_paths", "network.tls", "tls.pip_vs_urllib")
 #: Titles for a failed network stage, in the reader's words.
 STAGE_TITLES = {
     "dns": "no route to {host} (DNS)",
@@ -75,6 +78,11 @@ def _explained_by(
     if rid == "network.requests" and data.get("urllib_failed_stage"):
         target = f"network.{data['urllib_failed_stage']}"
         return target if target in {o["id"] for o in others} else None
+    if rid in TLS_CHAIN:
+        earlier = TLS_CHAIN[: TLS_CHAIN.index(rid)]
+        found = next((i for i in earlier if i in {o["id"] for o in others}), None)
+        if found is not None:
+            return found
     if result["family"] == "cache" and rid in CACHE_CHAIN:
         # KERAS_HOME unusable -> the cache folder unusable -> the file in it unreadable: one problem.
         earlier = CACHE_CHAIN[: CACHE_CHAIN.index(rid)]

@@ -203,7 +203,8 @@ class StandinInternet:
             MNIST_DOCTOR_SIZE=str(self.dataset.stat().st_size),
             **{SYNTHETIC_SHA256_ENV: self.sha256},
         )
-        env.pop("KERAS_HOME", None)
+        for name in ("KERAS_HOME", "PIP_CERT", "NIX_SSL_CERT_FILE"):  # trust and cache by default
+            env.pop(name, None)
         env.update(extra)
         return env
 

@@ -336,3 +336,22 @@ def test_a_host_that_never_answers_is_a_finding_and_never_called_unreachable(sta
     assert not http["data"].get("cut_by_budget")
     assert "no route" not in http["hint"] and "HTTPS_PROXY" in http["hint"]
     no_contradiction(document)
+
+
+def test_an_empty_ssl_cert_file_is_one_root_cause_and_unsetting_it_works(standin, tmp_path) -> None:
+    """SSL_CERT_FILE names an empty file: the store urllib verifies with is empty. Every TLS
+    finding follows from that one setting, nothing accuses the network, and the printed
+    ``unset SSL_CERT_FILE`` brings the default store back."""
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    env = standin.env(tmp_path, SSL_CERT_FILE=str(empty))
+    run = standin.doctor("--format", "json", env=env, cwd=tmp_path)
+    document = json.loads(run.stdout)
+    assert run.code == 1
+    [problem] = document["diagnosis"]["problems"]
+    assert problem["checks"][0] == "tls.cert_env" and "network.tls" in problem["checks"], problem
+    tls = next(r for r in document["results"] if r["id"] == "network.tls")
+    assert "trusts no CA at all" in tls["summary"] and "inspection" not in tls["summary"]
+    assert "unset SSL_CERT_FILE" in fix_commands(document)
+    no_contradiction(document)
+    assert_user_line_works(standin, tmp_path)  # the same environment without SSL_CERT_FILE

@@ -225,6 +225,14 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
                 hint=STRICT_HINT,
             )
         details += [d for d in (strict_ruled_out(record),) if d]
+        if record.get("store_ca_count") == 0 and not (record.get("context_class") or ""):
+            return Result.fail(
+                f"TLS: certificate verification failed ({reason}): this Python trusts no CA at all "
+                "(its default store is empty, see tls.verify_paths)",
+                details=details,
+                hint="point Python at a CA bundle: `export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` "
+                "(or unset an SSL_CERT_FILE / SSL_CERT_DIR that names an empty or wrong one)",
+            )
         if cause == "tls-hostname" or err.get("verify_code") == 62:
             return Result.fail(
                 f"TLS: the certificate is not for {dataset.host} ({reason}); issued by {issuer}",

@@ -426,6 +426,8 @@ def stage_tls(road, record):
     record["x509_strict"] = bool(X509_STRICT and ctx.verify_flags & X509_STRICT)
     if type(ctx).__module__ != "ssl":  # e.g. truststore.inject_into_ssl() replaced ssl.SSLContext
         record["context_class"] = type(ctx).__module__ + "." + type(ctx).__qualname__
+    with contextlib.suppress(Exception):  # truststore's context keeps no store of its own
+        record["store_ca_count"] = ctx.cert_store_stats().get("x509_ca")
     road.sock.settimeout(road.left("tls"))
     try:
         # bounded: a server trickling its handshake a byte at a time resets the socket timeout
