@@ -25,6 +25,7 @@ test hooks. Everything is bounded in time and torn down with the namespace.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import datetime
@@ -123,6 +124,8 @@ class StandinInternet:
     intermediate: trustme.CA | None = None
     #: The CA of the ``untrusted`` variant (its root is in no store here), once presented.
     untrusted_ca: trustme.CA | None = None
+    #: ``user:password`` the proxy demands (407 without them); None: it asks for none.
+    proxy_credentials: str | None = None
     #: CONNECT requests the proxy on :data:`PROXY_PORT` accepted.
     proxied: list[Request] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -280,6 +283,16 @@ class StandinInternet:
                 conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             conn.close()
             return
+        if self.proxy_credentials and request.headers.get("proxy-authorization") != _basic(
+            self.proxy_credentials
+        ):
+            with contextlib.suppress(OSError):
+                conn.sendall(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic "
+                    b'realm="office"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+                )
+            conn.close()
+            return
         self.proxied.append(request)
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self._handle(conn, self.tls)
@@ -385,6 +398,10 @@ def _read_request(stream: socket.socket, tls: bool) -> Request | None:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Request(method, target, headers, tls)
+
+
+def _basic(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
 
 
 @contextlib.contextmanager
