@@ -70,6 +70,10 @@ def _explained_by(
             for other in others:
                 if other["family"] == family:
                     return str(other["id"])
+        # A download Keras rejected (hash, not a zip) after the host served something else:
+        # what the host sent, judged by network.http, is the cause.
+        if any(o["id"] == "network.http" for o in others):
+            return "network.http"
         return None
     failed_stage = data.get("failed_stage")
     if result["family"] == "network" and failed_stage and failed_stage != data.get("stage"):

@@ -8,12 +8,14 @@ applies the fix the report prints — the exact command — and runs the user's 
 
 from __future__ import annotations
 
+import gzip
 import json
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -350,3 +352,67 @@ def test_an_empty_ssl_cert_file_is_one_root_cause_and_unsetting_it_works(standin
     assert "unset SSL_CERT_FILE" in fix_commands(document)
     no_contradiction(document)
     assert_user_line_works(standin, tmp_path)  # the same environment without SSL_CERT_FILE
+
+
+def test_a_redirect_to_the_file_is_followed_without_a_word(standin, tmp_path) -> None:
+    """Hosts move files: urllib (and Keras) follow 301/302/307/308, and so does the verdict."""
+    standin.answer(MNIST.origin, Reply(302, b"", (("Location", "/moved/mnist.npz"),)))
+    standin.answer("/moved/mnist.npz", Reply(200, standin.dataset.read_bytes()))
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 0, run.stderr[-2000:]
+    noisy = {i: s for i, s in statuses(document).items() if i.split(".")[0] in ONLINE_FAMILIES}
+    assert not {i: s for i, s in noisy.items() if s in ("warn", "fail", "error")}, noisy
+
+
+@pytest.mark.parametrize("where", ["loop", "login"])
+def test_a_redirect_loop_or_a_login_wall_is_named_as_such(standin, tmp_path, where) -> None:
+    """A portal's redirects: a loop urllib gives up on, or a plain-HTTP login page. Passing the
+    portal is the user's (a browser), not something a test can apply."""
+    if where == "loop":
+        standin.answer(MNIST.origin, Reply(302, b"", (("Location", urlsplit(MNIST.origin).path),)))
+    else:
+        standin.answer(MNIST.origin, Reply(302, b"", (("Location", "http://storage.googleapis.com/login"),)))
+        standin.answer(
+            "/login", Reply(200, b"<html><body>Sign in</body></html>", (("Content-Type", "text/html"),))
+        )
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    http = next(r for r in document["results"] if r["id"] == "network.http")
+    said = "redirects in a loop" if where == "loop" else "HTML page"
+    assert http["status"] == "fail" and said in http["summary"], http
+    assert "pass the portal" in http["hint"] and "no route" not in http["hint"]
+    assert not any(c.startswith("open ") or c.startswith("pass ") for c in fix_commands(document))
+    no_contradiction(document)
+
+
+def test_a_compressed_body_is_named_and_is_one_problem_with_what_keras_rejected(standin, tmp_path) -> None:
+    """Content-Encoding: gzip, which urllib does not undo: Keras saves the compressed bytes and
+    its sha256 check rejects them. One cause, said by network.http; the rest agrees."""
+    data = standin.dataset.read_bytes()
+    standin.answer(MNIST.origin, Reply(200, gzip.compress(data), (("Content-Encoding", "gzip"),)))
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    [problem] = document["diagnosis"]["problems"]
+    assert problem["checks"][0] == "network.http" and "load.real" in problem["checks"], problem
+    http = next(r for r in document["results"] if r["id"] == "network.http")
+    assert "gzip-encoded" in http["summary"]
+    no_contradiction(document)
+
+
+def test_a_proxy_asking_for_credentials_gets_a_command_to_fill_in_which_works(standin, tmp_path) -> None:
+    """407 from the office proxy: the printed command has placeholders only the user can fill
+    (and never shows a password); filled in, it works."""
+    standin.refuse(443)
+    standin.proxy_credentials = "alice:s3cret"
+    proxy = f"http://127.0.0.1:{PROXY_PORT}"
+    env = standin.env(tmp_path, HTTPS_PROXY=proxy)
+    run = standin.doctor("--format", "json", env=env, cwd=tmp_path)
+    document = json.loads(run.stdout)
+    assert run.code == 1
+    connect = next(r for r in document["results"] if r["id"] == "network.connect")
+    assert connect["status"] == "fail" and "demands credentials" in connect["summary"]
+    template = f"export HTTPS_PROXY=http://<user>:<password>@127.0.0.1:{PROXY_PORT}"
+    assert template in fix_commands(document), fix_commands(document)
+    no_contradiction(document)
+    filled = template.replace("<user>", "alice").replace("<password>", "s3cret")
+    assert_user_line_works_with(standin, tmp_path, HTTPS_PROXY=filled.split("=", 1)[1])

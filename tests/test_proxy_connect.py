@@ -57,7 +57,7 @@ def test_proxy_demanding_credentials_is_a_407_at_connect(ca, ca_file):
         and "407" in connect["summary"]
         and "demands credentials" in connect["summary"]
     )
-    assert connect["hint"].startswith(f"export HTTPS_PROXY=http://127.0.0.1:{port} with USER:PASSWORD@")
+    assert connect["hint"].startswith(f"export HTTPS_PROXY=http://<user>:<password>@127.0.0.1:{port}   #")
     assert connect["data"]["failed_stage"] == "connect"
 
 
@@ -132,4 +132,4 @@ def test_plain_http_origin_through_a_proxy_demanding_credentials_is_a_407_at_htt
     http = results["network.http"]
     assert results["network.connect"]["status"] == "skip"  # a GET to the proxy, no tunnel
     assert http["status"] == "fail" and "407" in http["summary"]
-    assert http["hint"].startswith(f"export HTTP_PROXY=http://127.0.0.1:{port} with USER:PASSWORD@")
+    assert http["hint"].startswith(f"export HTTP_PROXY=http://<user>:<password>@127.0.0.1:{port}   #")

@@ -667,6 +667,13 @@ class ConsistencyCheck(BaseCheck):
         if category == CACHE:
             if cache.verdict is None:
                 return Result.skip("load_data failed on the cache; no cache check ran to compare", data=data)
+            if cache.verdict == "pass" and net.verdict == "fail":
+                return Result.ok(
+                    f"agree: the host sent something other than the dataset ({net.says()}), and "
+                    f"Keras rejected what it saved ({cause})",
+                    details=details,
+                    data=data,
+                )
             if cache.verdict == "pass":
                 return self._disagree(f"cache checks passed but load_data failed with {cause}", data, details)
             return Result.ok(

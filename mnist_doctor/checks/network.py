@@ -73,12 +73,15 @@ def _proxy_label(probe: UrllibProbe) -> str | None:
 
 
 def credentials_hint(variable: str, probe: UrllibProbe) -> str:
-    """How to put credentials in the proxy URL, spelled so no redaction mangles the placeholder."""
+    """The proxy setting with credentials, as a command to fill in (only the user knows them).
+
+    ``<password>`` cannot be a real password in a URL (``<`` must be percent-encoded there), so it
+    is a placeholder no redaction needs to hide."""
     proxy = probe.proxy_view.get("proxy")
     hostport = parse_proxy(proxy).hostport if proxy else "host:port"
     return (
-        f"export {variable}=http://{hostport} with USER:PASSWORD@ inserted after http:// "
-        "(URL-encode special characters in the password)"
+        f"export {variable}=http://<user>:<password>@{hostport}   # fill in your proxy account, "
+        "URL-encoded (urllib speaks Basic auth only)"
     )
 
 
@@ -281,6 +284,14 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
             f"the proxy {_proxy_label(probe)} demands credentials (407)",
             hint=credentials_hint("HTTP_PROXY", probe),
         )
+    if 300 <= status < 400:  # urlopen follows redirects: one left over means it gave up
+        return Result.fail(
+            f"HTTP {status}: {dataset.host} redirects in a loop or too often ({record.get('reason')}): "
+            "a login wall or a captive portal on the way",
+            details=[f"URL: {url}", f"Location: {record.get('location') or '?'}"],
+            hint="pass the portal: load the URL in a browser on this machine; otherwise "
+            + offline_route_hint(tp),
+        )
     if status >= 400:
         advice = http_status.advise(status, record.get("retry_after"), dataset, tp)
         details = [f"Content-Type: {ctype}", f"URL: {url}"]
@@ -300,7 +311,17 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
                 f"starts with: {record.get('body_start')!r}",
                 "Keras would save it as mnist.npz and fail with a hash mismatch or BadZipFile",
             ],
-            hint="open the URL in a browser on this machine to pass the portal, or " + offline_hint(tp),
+            hint="pass the portal: load the URL in a browser on this machine; otherwise "
+            + offline_route_hint(tp),
+        )
+    encoding = str(record.get("content_encoding") or "").strip().lower()
+    if encoding not in ("", "identity"):
+        return Result.fail(
+            f"{dataset.host} sends the file {encoding}-encoded (Content-Encoding: {encoding}), which "
+            "urllib does not decode: Keras would save the encoded bytes and reject them (sha256)",
+            details=[f"Content-Length: {record.get('content_length')}", f"URL: {url}"],
+            hint="a proxy or the server compresses it on the way: ask for the URL to be exempted; "
+            "otherwise " + offline_route_hint(tp),
         )
     total = record.get("total_size")
     if total is not None and total != dataset.size:
@@ -478,8 +499,8 @@ class CompareCheck(BaseCheck):
             f"{(introspection.get('ssl') or {}).get('cafile') or 'the OpenSSL default store'}"
         )
         urllib_status = _http_status(probe)
-        if urllib_status is not None and urllib_status >= 400:
-            # urllib reached the host and got an error status: that is urllib's answer, not "fine".
+        if urllib_status is not None and urllib_status >= 300:
+            # urllib reached the host and got an error (or a redirect it gave up on): its answer.
             if other.status == urllib_status:
                 return Result.ok(
                     f"requests gets the same answer (HTTP {urllib_status}): not a difference between "
@@ -494,11 +515,11 @@ class CompareCheck(BaseCheck):
                     details=[*details, f"requests: {redact_text(other.error)}"],
                     data=data,
                 )
-        if other.ok and probe.ok and (urllib_status is None or urllib_status < 400):
+        if other.ok and probe.ok and (urllib_status is None or urllib_status < 300):
             return Result.ok(
                 f"requests agrees: HTTP {other.status} ({other.elapsed_s:.2f} s)", details=details, data=data
             )
-        if other.ok and (failed or (urllib_status or 0) >= 400):
+        if other.ok and (failed or (urllib_status or 0) >= 300):
             if failed and failed["name"] == "tls" and _err(failed).get("verify_message"):
                 return Result.fail(
                     "requests trusts the server but urllib (Keras) does not: the CA is in "

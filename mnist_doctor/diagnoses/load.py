@@ -211,7 +211,7 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
             f"proxy {ev.proxy_label} wants authentication (407 {text or 'Proxy Authentication Required'})"
             + ("; the credentials in HTTPS_PROXY were refused" if has_creds else ""),
             "put the credentials in the proxy URL, percent-encoded: "
-            "`export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT` (urllib supports Basic auth only)",
+            "`export HTTPS_PROXY=http://<user>:<password>@HOST:PORT` (urllib supports Basic auth only)",
         )
     return Diagnosis(
         "proxy-tunnel",
@@ -291,7 +291,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
 _HTTP_HINTS = {
     "403": "the host or a proxy forbids the download (a corporate policy?)",
     "404": "the file is not at this URL: the origin moved, or a mirror lacks it",
-    "407": "the proxy wants credentials: `export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT`",
+    "407": "the proxy wants credentials: `export HTTPS_PROXY=http://<user>:<password>@HOST:PORT`",
     "429": "rate limited: wait and retry",
 }
 

@@ -508,6 +508,8 @@ def stage_http(road, record, expected_size):
             "content_range": headers.get("Content-Range"),
             "proxy_authenticate": headers.get("Proxy-Authenticate"),
             "retry_after": headers.get("Retry-After"),
+            "content_encoding": headers.get("Content-Encoding"),
+            "location": redact(headers.get("Location") or "") or None,
             "first_bytes": body[:8].hex(),
             "is_zip": body[:4] == b"PK\x03\x04",
             "looks_html": body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html", b"<head", b"<body")),
