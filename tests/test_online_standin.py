@@ -21,6 +21,7 @@ import pytest
 
 from mnist_doctor.dataset import MNIST
 from testkit.doctor import DoctorRun
+from testkit.npz import write_synthetic_mnist
 from testkit.standin import PROXY_PORT, Reply, StandinInternet
 from tests.marks import needs_tf
 
@@ -416,3 +417,33 @@ def test_a_proxy_asking_for_credentials_gets_a_command_to_fill_in_which_works(st
     no_contradiction(document)
     filled = template.replace("<user>", "alice").replace("<password>", "s3cret")
     assert_user_line_works_with(standin, tmp_path, HTTPS_PROXY=filled.split("=", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("certificate", "said"),
+    [("expired", "has expired"), ("incomplete", "does not send its intermediate certificate")],
+)
+def test_other_certificate_failures_are_named_by_what_failed(standin, tmp_path, certificate, said) -> None:
+    """An expired certificate (the clock, or the host) and a server that omits its intermediate:
+    named, never called inspection; their cures are the clock's or the server's, not a test's."""
+    standin.present(certificate)
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 1
+    tls = next(r for r in document["results"] if r["id"] == "network.tls")
+    assert tls["status"] == "fail" and said in tls["summary"] and "inspection by" not in tls["summary"], tls
+    no_contradiction(document)
+
+
+def test_a_stale_but_valid_cached_copy_while_online_is_a_warning_and_keras_replaces_it(
+    standin, tmp_path
+) -> None:
+    """A valid MNIST that is not the pinned file (an older copy): Keras replaces it on first use."""
+    copy = tmp_path / ".keras" / "datasets" / "mnist.npz"
+    copy.parent.mkdir(parents=True)
+    write_synthetic_mnist(copy, seed=3)
+    run, document = diagnose(standin, tmp_path)
+    assert run.code == 0, run.stderr[-2000:]
+    assert statuses(document)["cache.integrity"] == "warn"
+    no_contradiction(document)
+    assert_user_line_works(standin, tmp_path)
+    assert copy.read_bytes() == standin.dataset.read_bytes()
