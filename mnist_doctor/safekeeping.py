@@ -106,15 +106,22 @@ class KeptFile:
         }
 
 
+#: :attr:`Refusal.kind` of a file another process is still writing.
+DOWNLOAD_IN_PROGRESS = "download-in-progress"
+
+
 @dataclass
 class Refusal:
     """A path the probe must not let Keras read, and why."""
 
     path: str
     reason: str
+    #: What kind of refusal, for the checks to word it without reading ``reason``:
+    #: ``download-in-progress`` (another process is writing the file), else "".
+    kind: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason}
+        return {"path": self.path, "reason": self.reason, "kind": self.kind}
 
 
 def _sha256_fd(fd: int) -> str:
@@ -173,8 +180,8 @@ class Safekeeping:
             self.refused.append(
                 Refusal(
                     path,
-                    f"a download is in progress: {writers[0]} is writing it; the doctor leaves it "
-                    "alone (run the diagnosis again when it is done)",
+                    f"a download is in progress: {writers[0]} is writing it",
+                    kind=DOWNLOAD_IN_PROGRESS,
                 )
             )
             return

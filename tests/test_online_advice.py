@@ -146,7 +146,7 @@ def _real(succeeded: bool) -> CheckResult:
 def test_a_broken_copy_is_a_warning_only_where_this_runs_load_data_replaced_it(verdict: str) -> None:
     broken = Result.fail(
         f"the copy Keras reads is {verdict}: Keras discards it and must download again",
-        data={"verdict": verdict},
+        data={"verdict": verdict, "state": verdict},
     )
     replaced = replaced_online(broken, _real(succeeded=True))
     assert replaced.status is Status.WARN and replaced.summary.endswith(

@@ -448,8 +448,8 @@ def replaced_online(mnist: Result, real: CheckResult | None) -> Result:
     return replace(
         mnist,
         status=Status.WARN,
-        summary=mnist.summary.replace("must download again", "downloads again")
-        + " (it did in this run: the host answers)",
+        summary=f"the copy Keras reads is {mnist.data.get('state')}: Keras discards it and downloads "
+        "again (it did in this run: the host answers)",
     )
 
 
@@ -469,6 +469,7 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
     data: dict[str, Any] = {
         "read": str(read.path),
         "verdict": read.verdict,
+        "state": read.summary.split(":")[0],
         "copies": [r.to_dict() for r in reports],
     }
     good_elsewhere = next((r for r in others if r.ok), None)

@@ -24,6 +24,7 @@ from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
+from mnist_doctor.safekeeping import DOWNLOAD_IN_PROGRESS
 from mnist_doctor.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
@@ -279,11 +280,12 @@ def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_py
     probe: LoadProbe = facts.get("load_probe").view("mnist")
     if probe.refused:
         path = probe.refused.get("path")
-        reasons = [r["reason"] for r in probe.safekeeping.get("refused", []) if r.get("path") == path]
-        reason = str(reasons[0] if reasons else "")
-        if reason.startswith("a download is in progress"):
+        refusal: dict[str, Any] = next(
+            (r for r in probe.safekeeping.get("refused", []) if r.get("path") == path), {}
+        )
+        if refusal.get("kind") == DOWNLOAD_IN_PROGRESS:
             return Result.skip(
-                f"load_data not run: {reason.split(';')[0]} ({path})",
+                f"load_data not run: {refusal.get('reason')} ({path})",
                 details=["the doctor leaves a download in progress alone: it neither copies nor replaces it"],
                 hint="wait for that download to finish, then run the diagnosis again",
                 data={"refused": probe.refused},
