@@ -50,6 +50,9 @@ _URL_CHUNK = re.compile(r"[^\s\"'<>`]{0,1024}")
 #: Characters that end a URL quoted in free text (and never occur unescaped in a JSON string).
 _WINDOW_END = re.compile(r"[\n\"'<>`]")
 _PORT = re.compile(r"\d{0,5}")
+#: The characters besides white space that end :data:`_URL_CHUNK`, and the end of a word.
+_QUOTES = frozenset("\"'<>`")
+_WORD_END = re.compile(r"\s")
 # user:password@host:port without a scheme (a proxy value missing its http://), token by token.
 _TOKEN = re.compile(r"[^\s\"'<>`]{1,8192}")
 _BARE_USER = re.compile(r"[\w.%~+-]{1,128}")
@@ -212,11 +215,19 @@ def _userinfo_end(text: str, start: int, end: int) -> int | None:
         return None  # no password, or host:port
     if "@" in chunk:  # a '/', '?' or '#' inside the password ended urllib's authority early
         return start + chunk.rfind("@")
-    # A space inside the password ended the chunk: look on along the same line, conservatively.
-    if end >= len(text) or not text[end].isspace():
+    if end >= len(text):
         return None
-    window = text[end : end + 512]
-    stop = _WINDOW_END.search(window)
+    if text[end].isspace():
+        # A space inside the password ended the chunk: look on along the same line, conservatively.
+        window = text[end : end + 512]
+        stop = _WINDOW_END.search(window)
+    elif text[end] in _QUOTES:
+        # A quote or angle bracket inside the password (urllib takes ``a<b`` as it is) ended the
+        # chunk: look on to the end of that word.
+        window = text[end : end + 512]
+        stop = _WORD_END.search(window)
+    else:
+        return None
     window = window[: stop.start()] if stop else window
     if "@" in window and "://" not in window:
         return end + window.rfind("@")

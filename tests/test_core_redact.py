@@ -28,9 +28,24 @@ def test_password_runs_to_the_last_at_as_urllib_reads_it():
         ("http://user:p%40ss@proxy:3128", "http://user:***@proxy:3128"),
         ("http://user:pa/ss@proxy:3128", "http://user:***@proxy:3128"),  # '/' ends urllib's authority early
         ("http://user:p ss@proxy:3128", "http://user:***@proxy:3128"),
+        ("http://user:p<ss@proxy:3128", "http://user:***@proxy:3128"),  # urllib takes '<' as it is
+        ("http://user:p>ss@proxy:3128", "http://user:***@proxy:3128"),
+        ('http://user:p"ss@proxy:3128', "http://user:***@proxy:3128"),
+        ("http://user:p'ss@proxy:3128", "http://user:***@proxy:3128"),
         ("user:p@ss@proxy:3128", "user:***@proxy:3128"),
     ]:
         assert redact_text(f"via {url} refused") == f"via {shown} refused"
+
+
+def test_a_fill_in_template_and_quoted_urls_stay_as_they_are():
+    """``<password>`` cannot be a password in a URL (unencoded '<'): the fix template stays readable;
+    a URL in angle brackets or quotes next to an address is not taken for credentials."""
+    for text in (
+        "export HTTPS_PROXY=http://<user>:<password>@proxy:3128",
+        "see <http://proxy:3128> or <me@x.example>",
+        "'http://user:x' and 'a@b'",
+    ):
+        assert redact_text(text) == text
 
 
 def test_ports_and_paths_with_at_are_not_mistaken_for_passwords():
