@@ -83,14 +83,12 @@ def _explained_by(
         target = f"network.{data['urllib_failed_stage']}"
         return target if target in {o["id"] for o in others} else None
     if rid in TLS_CHAIN:
-        earlier = TLS_CHAIN[: TLS_CHAIN.index(rid)]
-        found = next((i for i in earlier if i in {o["id"] for o in others}), None)
+        found = _earlier_in_chain(TLS_CHAIN, rid, others)
         if found is not None:
             return found
     if result["family"] == "cache" and rid in CACHE_CHAIN:
         # KERAS_HOME unusable -> the cache folder unusable -> the file in it unreadable: one problem.
-        earlier = CACHE_CHAIN[: CACHE_CHAIN.index(rid)]
-        return next((i for i in earlier if i in {o["id"] for o in others}), None)
+        return _earlier_in_chain(CACHE_CHAIN, rid, others)
     if rid == "runtime.import":
         summary = str(result.get("summary") or "").lower()
         for other in others:
@@ -100,6 +98,12 @@ def _explained_by(
             if package and package in summary:
                 return str(other["id"])
     return None
+
+
+def _earlier_in_chain(chain: tuple[str, ...], rid: str, others: list[dict[str, Any]]) -> str | None:
+    """The first failing check before ``rid`` in a chain of checks whose failures cause each other."""
+    failing = {o["id"] for o in others}
+    return next((i for i in chain[: chain.index(rid)] if i in failing), None)
 
 
 def _root(rid: str, parents: dict[str, str]) -> str:

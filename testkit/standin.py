@@ -115,7 +115,6 @@ class StandinInternet:
     dataset: Path
     sha256: str
     pid: int
-    ca: trustme.CA
     routes: dict[str, list[Reply]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     hook: Path = field(default_factory=Path)
@@ -502,7 +501,6 @@ def standin_internet(root: Path) -> Iterator[StandinInternet]:
         dataset=dataset,
         sha256=hashlib.sha256(dataset.read_bytes()).hexdigest(),
         pid=holder.pid,
-        ca=ca,
         hook=write_hook(root / "hook").parent,
         intermediate=ca.create_child_ca(),
     )

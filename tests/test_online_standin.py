@@ -51,12 +51,8 @@ def apply(world: StandinInternet, home: Path, command: str) -> None:
     assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
 
 
-def assert_user_line_works(world: StandinInternet, home: Path) -> None:
-    done = world.user_line(world.env(home), cwd=home)
-    assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]
-
-
-def assert_user_line_works_with(world: StandinInternet, home: Path, **variables: str) -> None:
+def assert_user_line_works(world: StandinInternet, home: Path, **variables: str) -> None:
+    """The user's own load_data() line, inside, with ``variables`` set (a fix's), loads the data."""
     done = world.user_line(world.env(home, **variables), cwd=home)
     assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]
 
@@ -273,7 +269,7 @@ def test_direct_connections_refused_point_to_the_proxy_route_which_works(standin
     assert commands[0] == "export HTTPS_PROXY=http://host:port", commands
     no_contradiction(document)
     proxy = f"http://127.0.0.1:{PROXY_PORT}"
-    assert_user_line_works_with(standin, tmp_path, HTTPS_PROXY=proxy)
+    assert_user_line_works(standin, tmp_path, HTTPS_PROXY=proxy)
     assert [r.target for r in standin.proxied] == ["storage.googleapis.com:443"]
 
 
@@ -416,7 +412,7 @@ def test_a_proxy_asking_for_credentials_gets_a_command_to_fill_in_which_works(st
     assert template in fix_commands(document), fix_commands(document)
     no_contradiction(document)
     filled = template.replace("<user>", "alice").replace("<password>", "s3cret")
-    assert_user_line_works_with(standin, tmp_path, HTTPS_PROXY=filled.split("=", 1)[1])
+    assert_user_line_works(standin, tmp_path, HTTPS_PROXY=filled.split("=", 1)[1])
 
 
 @pytest.mark.parametrize(

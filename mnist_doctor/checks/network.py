@@ -13,7 +13,7 @@ from typing import Any
 from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
 from mnist_doctor.dataset_table import Dataset, is_keras_origin
 from mnist_doctor.diagnoses import http_status
-from mnist_doctor.diagnoses.network import SSL_REASON, classify, describe_record
+from mnist_doctor.diagnoses.network import PROXY_SETTING, SSL_REASON, classify, describe_record, proxy_first
 from mnist_doctor.diagnoses.tls_issuer import untrusted_reason
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import (
@@ -31,7 +31,7 @@ from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.units import human_bytes, human_duration
 
-PROXY_HINT = "export HTTPS_PROXY=http://host:port"
+PROXY_HINT = PROXY_SETTING
 CA_HINT = (
     "export SSL_CERT_FILE=/path/ca.pem  (a PEM bundle of the system CAs plus the CA named above, "
     "if it is your organisation's TLS inspection or your mirror's: "
@@ -136,12 +136,8 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
 
 
 def proxy_route_hint(tp: str) -> str:
-    """Direct connections blocked and no proxy set: the office network's usual way out comes first."""
-    return (
-        "if this network reaches the internet through a proxy (an office or campus network), set it "
-        f"for this shell: `{PROXY_HINT}` (its address is in the browser's or the system's proxy "
-        "settings, or ask the network's admin); otherwise " + offline_route_hint(tp)
-    )
+    """Direct connections blocked and no proxy set: the proxy route, then the offline one."""
+    return proxy_first(offline_route_hint(tp))
 
 
 def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
@@ -453,7 +449,7 @@ class StageCheck(BaseCheck):
 
 def _http_status(probe: UrllibProbe) -> int | None:
     """The HTTP status urllib's own request got (None: the http stage did not answer)."""
-    http = next((s for s in probe.stages if s.get("name") == "http"), None)
+    http = probe.stage("http")
     status = http.get("status") if http else None
     return status if isinstance(status, int) else None
 

@@ -31,8 +31,9 @@ from mnist_doctor.diagnoses import (
     Rule,
     RuleTable,
 )
+from mnist_doctor.diagnoses.http_status import fetch_again
 from mnist_doctor.diagnoses.imports import classify_import_failure
-from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, NetworkCause, classify
+from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, NetworkCause, classify, proxy_first
 from mnist_doctor.diagnoses.tls_issuer import inspection_product
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix
@@ -98,13 +99,8 @@ def offline_route(target_python: str) -> str:
 
 def _proxy_route(ev: Evidence) -> str:
     """Direct connections blocked: an office network's proxy first (none is set), then offline."""
-    if ev.proxy:
-        return offline_route(ev.target_python)
-    return (
-        "if this network reaches the internet through a proxy, set it: "
-        "`export HTTPS_PROXY=http://host:port` (from the browser's or the system's proxy settings); "
-        f"otherwise {offline_route(ev.target_python)}"
-    )
+    offline = offline_route(ev.target_python)
+    return offline if ev.proxy else proxy_first(offline)
 
 
 def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix, ...]:
@@ -333,9 +329,7 @@ def _fetch_again(ev: Evidence, why: str) -> Fix:
     Keras' own origin): the host works, only the transfer broke, so the same source again."""
     name = getattr(ev.dataset, "name", "mnist")
     if name == "mnist":
-        if ev.mirror:
-            return fetch_fix(ev.target_python, ev.mirror, why)
-        return Fix(FixKind.FETCH, doctor_argv(ev.target_python, "--fetch"), why, False, url=MNIST.origin)
+        return fetch_again(MNIST.with_origin(ev.mirror) if ev.mirror else MNIST, ev.target_python, why)
     origin = ev.dataset.files[0].spec.origin
     argv = doctor_argv(ev.target_python, "--fetch", "--dataset", name)
     return Fix(FixKind.FETCH, argv, why, False, url=origin, dataset=name)

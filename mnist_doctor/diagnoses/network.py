@@ -169,6 +169,20 @@ NO_SSL_HINT = (
     "the libssl-dev package; pyenv then rebuilds with pyenv install --force VERSION), or use a "
     "python.org, conda or distribution Python, and recreate the environment with it"
 )
+#: The proxy setting urllib reads for https downloads; ``host:port`` only the network knows.
+PROXY_SETTING = "export HTTPS_PROXY=http://host:port"
+
+
+def proxy_first(otherwise: str) -> str:
+    """Direct connections blocked and no proxy set: an office network's proxy is the usual way out,
+    so it comes before ``otherwise`` (each caller's own offline route)."""
+    return (
+        "if this network reaches the internet through a proxy (an office or campus network), set it "
+        f"for this shell: `{PROXY_SETTING}` (its address is in the browser's or the system's proxy "
+        f"settings, or ask the network's admin); otherwise {otherwise}"
+    )
+
+
 #: Why the checks that go through TLS are not run on such an interpreter.
 NO_SSL_SKIP = "skipped: this Python has no ssl module (see tls.verify_paths)"
 
