@@ -74,6 +74,8 @@ def test_a_healthy_host_is_all_clear_in_the_online_families(standin, tmp_path, s
     assert not {i: s for i, s in noisy.items() if s in ("warn", "fail", "error")}, noisy
     assert document["diagnosis"]["load_data"]["state"] == "works"
     assert [r.target for r in standin.requests if r.tls]  # the direct path, over TLS, was taken
+    tls = next(r for r in document["results"] if r["id"] == "network.tls")
+    assert "None" not in tls["summary"], tls  # an issuer is named only when one was recorded
     if not strict:
         assert_user_line_works(standin, tmp_path)
 

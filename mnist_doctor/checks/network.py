@@ -193,11 +193,9 @@ def wrong_name_hint(host: str, tp: str) -> str:
 
 def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     if record.get("ok"):
-        chain = record.get("chain") or [{}]
-        return Result.ok(
-            f"TLS {record.get('version')} with {dataset.host}, issued by "
-            f"{chain[0].get('issuer_cn')} ({_secs(record)})"
-        )
+        issuer = (record.get("chain") or [{}])[0].get("issuer_cn")  # recorded when verification failed
+        by = f", issued by {issuer}" if issuer else ""
+        return Result.ok(f"TLS {record.get('version')} with {dataset.host}{by} ({_secs(record)})")
     err = _err(record)
     if record.get("timed_out"):
         return Result.fail(
