@@ -19,7 +19,9 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from mnist_doctor.dataset import MNIST, DatasetSpec
 from mnist_doctor.model import Fix, FixKind, shell_line, shell_quote
+from mnist_doctor.redact import redact_text
 
 
 def python_command(target_python: str) -> str:
@@ -156,6 +158,19 @@ def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
     """The argv of ``mnist-doctor ARGS`` for the patient (``--python`` when not the doctor's own)."""
     extra = () if _same_file(target_python, sys.executable) else ("--python", target_python)
     return ("mnist-doctor", *extra, *args)
+
+
+def offline_route(target_python: str, dataset: DatasetSpec = MNIST) -> str:
+    """The way around a network that does not deliver the file, said once for every cause.
+
+    ``FILE`` is the one placeholder, because only the user knows where the copy will be; so the
+    sentence says where to get it: the exact URL, and the sha256 that proves it is the right file.
+    """
+    return (
+        f"download {redact_text(dataset.origin)} on a machine that reaches it "
+        f"(sha256 {dataset.sha256}) and install it here: "
+        f"`{doctor_command(target_python, '--seed FILE')}`"
+    )
 
 
 def clear_cache_fix(target_python: str, why: str, dataset: str | None = None) -> Fix:

@@ -31,6 +31,7 @@ import ctypes
 import datetime
 import hashlib
 import os
+import shlex
 import shutil
 import socket
 import ssl
@@ -125,6 +126,9 @@ class StandinInternet:
     untrusted_ca: trustme.CA | None = None
     #: ``user:password`` the proxy demands (407 without them); None: it asks for none.
     proxy_credentials: str | None = None
+    #: The status the proxy answers every CONNECT with instead of opening a tunnel (403: blocked
+    #: by policy, 502: cannot reach the host, 503: overloaded); None: it tunnels.
+    proxy_status: int | None = None
     #: CONNECT requests the proxy on :data:`PROXY_PORT` accepted.
     proxied: list[Request] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -236,6 +240,36 @@ class StandinInternet:
         """The user's own ``load_data()`` line, inside."""
         return self.run([sys.executable, "-c", USER_LINE], env, cwd, timeout=240)
 
+    def private_tmp(self, keep: Path) -> None:
+        """Give the namespace its own empty ``/tmp``, with ``keep`` (a folder under /tmp, such as
+        the test's tmp_path holding this world and the user's home) still at its path.
+
+        Keras' fallback cache is ``/tmp/.keras``, hard-coded: a test whose Keras falls back there
+        must not write into, or read from, the machine's real one.
+        """
+        keep = keep.resolve()
+        assert keep.is_relative_to("/tmp") and keep != Path("/tmp"), keep
+        if not Path("/mnt").is_dir():
+            raise RuntimeError("private_tmp needs /mnt as a temporary mount point")
+        steps = [
+            f"mount --bind {_sh(keep)} /mnt",
+            "mount -t tmpfs -o mode=1777 standin-tmp /tmp",
+            f"mkdir -p {_sh(keep)}",
+            f"mount --bind /mnt {_sh(keep)}",
+            "umount /mnt",
+        ]
+        done = self.run(["sh", "-c", " && ".join(steps)], dict(os.environ))
+        if done.returncode != 0:
+            raise RuntimeError(f"private /tmp failed: {done.stderr.strip()[:500]}")
+
+    def read_only(self, folder: Path) -> None:
+        """Make ``folder`` read-only inside (a bind mount remounted ``ro``): writes fail with
+        EROFS even for root, as on a read-only volume, and no chmod can change that."""
+        steps = [f"mount --bind {_sh(folder)} {_sh(folder)}", f"mount -o remount,ro,bind {_sh(folder)}"]
+        done = self.run(["sh", "-c", " && ".join(steps)], dict(os.environ))
+        if done.returncode != 0:
+            raise RuntimeError(f"read-only mount failed: {done.stderr.strip()[:500]}")
+
     # ------------------------------------------------------------------ serving
 
     def listen(self, port: int, role: str) -> None:
@@ -290,6 +324,17 @@ class StandinInternet:
                     b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic "
                     b'realm="office"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
                 )
+            conn.close()
+            return
+        if self.proxy_status is not None:
+            reason = _REASONS.get(self.proxy_status, "Status")
+            page = f"<html><body>{self.proxy_status} {reason} (office proxy)</body></html>".encode()
+            head = (
+                f"HTTP/1.1 {self.proxy_status} {reason}\r\nContent-Type: text/html\r\n"
+                f"Content-Length: {len(page)}\r\nConnection: close\r\n\r\n"
+            )
+            with contextlib.suppress(OSError):
+                conn.sendall(head.encode("latin-1") + page)
             conn.close()
             return
         self.proxied.append(request)
@@ -397,6 +442,10 @@ def _read_request(stream: socket.socket, tls: bool) -> Request | None:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Request(method, target, headers, tls)
+
+
+def _sh(path: Path) -> str:
+    return shlex.quote(str(path))
 
 
 def _basic(credentials: str) -> str:

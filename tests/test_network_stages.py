@@ -17,7 +17,7 @@ import pytest
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, closed_port, silent_server
 
-OFFLINE_ROUTE = ("--seed FILE", "--fetch --mirror URL")
+OFFLINE_ROUTE = ("--seed FILE", "sha256 ")  # the placeholder, with where to get the file
 
 
 @pytest.mark.usefixtures("processes")

@@ -445,3 +445,30 @@ def test_a_stale_but_valid_cached_copy_while_online_is_a_warning_and_keras_repla
     no_contradiction(document)
     assert_user_line_works(standin, tmp_path)
     assert copy.read_bytes() == standin.dataset.read_bytes()
+
+
+@pytest.mark.parametrize("folder", [".keras", ".keras/datasets"], ids=["keras-dir", "datasets-dir"])
+def test_a_cache_on_a_read_only_volume_gets_another_folder_not_chmod(standin, tmp_path, folder) -> None:
+    """A read-only volume (EROFS, root's writes too): ``~/.keras`` read-only makes Keras 3 fall
+    back to /tmp/.keras (works, fragile: warn); only ``datasets/`` read-only breaks the download
+    (fail, one problem). No chmod cures either: the fix is a folder on a writable disk."""
+    standin.private_tmp(tmp_path)  # Keras' fallback is /tmp/.keras: never the machine's own
+    (tmp_path / ".keras" / "datasets").mkdir(parents=True)
+    standin.read_only(tmp_path / folder)
+    run, document = diagnose(standin, tmp_path)
+    commands = fix_commands(document)
+    assert not any("chmod" in c for c in commands), commands
+    if folder == ".keras":
+        assert run.code == 0, run.stderr[-2000:]
+        location = next(r for r in document["results"] if r["id"] == "cache.location")
+        assert location["status"] == "warn" and "read-only file system" in location["summary"], location
+    else:
+        assert run.code == 1
+        [problem] = document["diagnosis"]["problems"]
+        assert problem["checks"][:2] == ["cache.permissions", "load.real"], problem
+        assert "read-only file system" in problem["title"], problem
+    no_contradiction(document)
+    [export] = [c for c in commands if c.startswith("export KERAS_HOME=")]
+    keras_home = shlex.split(export.split("=", 1)[1])[0]
+    assert_user_line_works(standin, tmp_path, KERAS_HOME=keras_home)
+    assert (Path(keras_home) / "datasets" / "mnist.npz").read_bytes() == standin.dataset.read_bytes()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 
+from mnist_doctor.dataset import MNIST
 from tests.test_json_contract import valid_document
 
 NO_ROUTE_HEADLINE = "1 problem to fix: load_data() fails here"
@@ -26,7 +27,9 @@ def test_no_route_is_one_root_cause_seen_by_three_checks(replayed, validator) ->
     assert "storage.googleapis.com" in problem["title"]
     fix = diagnosis["fixes"][problem["fix"] - 1]
     commands = [c["command"] for c in fix["commands"]]
-    assert "mnist-doctor --seed FILE" in commands and "mnist-doctor --fetch --mirror URL" in commands
+    assert "mnist-doctor --seed FILE" in commands
+    # the one placeholder comes with where to get the file: the exact URL and its sha256
+    assert MNIST.origin in fix["advice"] and MNIST.sha256 in fix["advice"], fix["advice"]
     assert diagnosis["load_data"]["state"] == "fail"
 
 

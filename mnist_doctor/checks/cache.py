@@ -49,6 +49,47 @@ def _nearest_existing(path: Path) -> Path:
     return current
 
 
+def read_only_volume(path: Path) -> Path | None:
+    """The nearest existing folder of ``path`` when it lies on a read-only file system, else None.
+
+    Why: on a volume mounted read-only (a container's image layer, a read-only NFS export, a
+    locked-down home) every write fails with EROFS, root's too, and no chmod or chown changes
+    that: the only cure the user has is another folder for Keras.
+    """
+    try:
+        existing = _nearest_existing(path)
+        flags = os.statvfs(existing).f_flag
+    except (OSError, ValueError):
+        return None
+    return existing if flags & getattr(os, "ST_RDONLY", 1) else None
+
+
+def writable_keras_home(cache: KerasCache) -> str:
+    """``export KERAS_HOME=…`` naming a folder Keras 3 can use instead, checked without writing.
+
+    The XDG cache folder (``$XDG_CACHE_HOME/keras``, else ``~/.cache/keras``) when it, or the
+    folder it would be made in, is writable and not on a read-only volume; otherwise a
+    placeholder, since only the user knows which disk they may write to.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(cache.home or os.path.expanduser("~"), ".cache")
+    candidate = Path(base) / "keras"
+    existing = _nearest_existing(candidate)
+    usable = existing.is_dir() and os.access(existing, os.W_OK | os.X_OK) and not read_only_volume(candidate)
+    if usable:
+        return f"export KERAS_HOME={_q(candidate)}"
+    return "export KERAS_HOME=/a/writable/folder   # any folder you can write to, on a writable disk"
+
+
+def _read_only_hint(cache: KerasCache, volume: Path) -> str:
+    """A read-only volume: another folder, never chmod (Keras 2 has no variable for the datasets)."""
+    if cache.rules == "keras3":
+        return f"{writable_keras_home(cache)}   # {volume} is on a read-only file system"
+    return (
+        f"{volume} is on a read-only file system and {cache.flavour_label} always caches datasets "
+        "under ~/.keras: have it mounted writable, or pass a writable cache_dir= to get_file"
+    )
+
+
 def _reads(loader: Dataset, cache: KerasCache, flavour: KerasFlavour | None) -> str:
     """Where this Keras line reads ``loader``'s files (an archive: its name and extracted folder)."""
     root = cache.base / loader.cache_subdir
@@ -88,6 +129,17 @@ def location(
             f"Keras cannot use its cache folder: {cache.problems[0]}",
             details=details + cache.problems[1:],
             hint=f"mv {_q(cache.configured)} {_q(str(cache.configured) + '.bak')}",
+            data=data,
+        )
+    volume = read_only_volume(cache.configured) if cache.fallback else None
+    if cache.fallback and volume is not None:
+        return Result.warn(
+            f"Keras silently falls back to {cache.base}: {volume} is on a read-only file system",
+            details=[
+                *details,
+                f"{cache.base} is shared with every user of this machine and usually wiped at reboot",
+            ],
+            hint=_read_only_hint(cache, volume),
             data=data,
         )
     if cache.fallback:
@@ -272,6 +324,10 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
     me = _user_name(os.geteuid()) if hasattr(os, "geteuid") else "you"
     chown = f'sudo chown -R "$(id -un)" {_q(keras_cache.base)}'
     data = {"writable": writable, "foreign_owners": {str(p): uid for p, uid in foreign}}
+    volume = read_only_volume(folder) if not writable or file_problem else None
+    if volume is not None:
+        summary = f"Keras cannot write to {folder}: {volume} is on a read-only file system"
+        return Result.fail(summary, details=details, hint=_read_only_hint(keras_cache, volume), data=data)
     if not writable or file_problem:
         summary = file_problem or f"Keras cannot write to {folder}"
         hint = chown if foreign else f"chmod -R u+rwX {_q(keras_cache.base)}"

@@ -25,7 +25,7 @@ from mnist_doctor.facts.net_probe import (
     host_label,
 )
 from mnist_doctor.facts.proxies import parse_proxy
-from mnist_doctor.hints import doctor_command
+from mnist_doctor.hints import doctor_command, offline_route
 from mnist_doctor.model import BaseCheck, Result, Status
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
@@ -41,12 +41,8 @@ CA_HINT = (
 
 
 def offline_route_hint(target_python: str) -> str:
-    """The way around a road that does not lead to the host: a copy from elsewhere, or a mirror."""
-    return (
-        "use the offline route: "
-        f"`{doctor_command(target_python, '--seed FILE')}` with a file downloaded elsewhere, "
-        f"or `{doctor_command(target_python, '--fetch --mirror URL')}`"
-    )
+    """The way around a road that does not lead to the host (:func:`mnist_doctor.hints.offline_route`)."""
+    return offline_route(target_python)
 
 
 def offline_hint(target_python: str) -> str:

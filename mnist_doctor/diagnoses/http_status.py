@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mnist_doctor.dataset import MNIST, DatasetSpec
 from mnist_doctor.dataset_table import is_keras_origin
-from mnist_doctor.hints import doctor_argv, doctor_command
+from mnist_doctor.hints import doctor_argv, doctor_command, offline_route
 from mnist_doctor.model import Fix, FixKind
 from mnist_doctor.redact import redact_text
 from mnist_doctor.units import human_duration
@@ -55,11 +55,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def _elsewhere(dataset: DatasetSpec, target_python: str) -> str:
-    """The offline route, with where to get the file: the exact URL and its sha256."""
-    return (
-        f"download {redact_text(dataset.origin)} on a machine that reaches it (sha256 {dataset.sha256}) "
-        f"and install it here: `{doctor_command(target_python, '--seed FILE')}`"
-    )
+    return offline_route(target_python, dataset)
 
 
 def fetch_again(dataset: DatasetSpec, target_python: str, why: str, *more: str) -> Fix:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
+from mnist_doctor import hints
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.dataset_table import table
 from mnist_doctor.diagnoses import (
@@ -89,12 +90,8 @@ class Evidence:
 
 
 def offline_route(target_python: str) -> str:
-    """The way around a network that cannot reach the dataset host."""
-    return (
-        "copy mnist.npz from a machine that has it and run "
-        f"`{doctor_command(target_python, '--seed FILE')}`, "
-        f"or `{doctor_command(target_python, '--fetch --mirror URL')}`"
-    )
+    """The way around a network that cannot deliver mnist.npz (:func:`mnist_doctor.hints.offline_route`)."""
+    return hints.offline_route(target_python)
 
 
 def _proxy_route(ev: Evidence) -> str:
@@ -119,6 +116,22 @@ def _permission(ev: Evidence) -> Diagnosis | None:
         f"PermissionError on {path}",
         f"make it writable (`chmod -R u+rwX {path}` or `sudo chown -R $USER {path}`), "
         "or point Keras elsewhere: `export KERAS_HOME=$HOME/.keras` (Keras 3)",
+    )
+
+
+def _read_only(ev: Evidence) -> Diagnosis | None:
+    """EROFS: the cache is on a read-only volume, which no chmod changes (cache.permissions says
+    which folder Keras can use instead)."""
+    if not ev.search(r"\[Errno 30\]|Read-only file system"):
+        return None
+    match = ev.search(r"Read-only file system: '([^']+)'")
+    path = match.group(1) if match else "the Keras cache"
+    return Diagnosis(
+        "read-only-cache",
+        CACHE,
+        f"{path} is on a read-only file system",
+        "point Keras at a folder on a writable disk (`export KERAS_HOME=…`, Keras 3); "
+        "chmod cannot change a read-only volume",
     )
 
 
@@ -435,6 +448,7 @@ RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
     (
         _rule(OFFLINE_DOWNLOAD, _offline_guard),
         _rule("path-rejected", _path_rejected),
+        _rule("read-only-cache", _read_only),
         _rule("permission", _permission),
         _rule("no-ssl", _no_ssl),
         _rule("tls", _tls),
