@@ -13,11 +13,13 @@ import pytest
 
 from mnist_doctor.checks.cache import replaced_online
 from mnist_doctor.checks.load import slow_link_result
+from mnist_doctor.checks.network import without_proxy
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.diagnoses import http_status
-from mnist_doctor.diagnoses.network import NO_SSL_SKIP, classify, missing_ssl
+from mnist_doctor.diagnoses.network import NO_SSL_SKIP, classify, missing_ssl, proxy_status_meaning
 from mnist_doctor.engine import Engine
 from mnist_doctor.facts import Facts, FactUnavailable, Options, fact
+from mnist_doctor.facts.net_probe import UrllibProbe
 from mnist_doctor.model import BaseCheck, CheckResult, FixKind, Result, Status
 
 PY = sys.executable
@@ -154,3 +156,32 @@ def test_a_broken_copy_is_a_warning_only_where_this_runs_load_data_replaced_it(v
     )
     assert replaced_online(broken, _real(succeeded=False)) is broken  # offline, or the host fails
     assert replaced_online(broken, None) is broken  # load.real not run: no witness
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning", "advice"),
+    [
+        (403, "blocks h:443 by its policy (403 Forbidden)", "ask the proxy's admin to allow h"),
+        (502, "could not reach h:443 itself (502 Bad Gateway)", "try again later"),
+        (504, "got no answer from h:443 in time", "try again later"),
+        (503, "is unavailable or overloaded", "try again later"),
+        (405, "probably not an HTTP proxy", "check the proxy setting"),
+        (418, "refused to tunnel to h:443 (418 Forbidden)", "ask its admin"),
+    ],
+)
+def test_a_proxy_status_is_worded_by_what_it_means(status: int, meaning: str, advice: str) -> None:
+    reasons = {403: "Forbidden", 502: "Bad Gateway", 418: "Forbidden"}
+    said, todo = proxy_status_meaning(status, reasons.get(status, ""), "h:443", "h")
+    assert meaning in said and advice in todo and "no route" not in said + todo
+
+
+def test_the_direct_route_is_offered_only_when_it_was_seen_to_work() -> None:
+    def probe(direct: dict[str, object]) -> UrllibProbe:
+        view = {"request_type": "https", "env": {"https_proxy": "x", "HTTPS_PROXY": "x", "no_proxy": "y"}}
+        return UrllibProbe([], [], view, 10.0, 1.0, direct=direct)
+
+    works = without_proxy(probe({"tried": True, "ok": True}), MNIST, "ask")
+    assert works.startswith("this machine reaches storage.googleapis.com without the proxy")
+    assert "`unset HTTPS_PROXY https_proxy`" in works and works.endswith("otherwise ask")
+    for direct in ({}, {"tried": False}, {"tried": True, "ok": False, "error": {"type": "Timeout"}}):
+        assert without_proxy(probe(direct), MNIST, "ask") == "ask"

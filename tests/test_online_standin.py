@@ -472,3 +472,49 @@ def test_a_cache_on_a_read_only_volume_gets_another_folder_not_chmod(standin, tm
     keras_home = shlex.split(export.split("=", 1)[1])[0]
     assert_user_line_works(standin, tmp_path, KERAS_HOME=keras_home)
     assert (Path(keras_home) / "datasets" / "mnist.npz").read_bytes() == standin.dataset.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (403, "blocks storage.googleapis.com:443 by its policy"),
+        (502, "could not reach storage.googleapis.com:443 itself"),
+        (503, "is unavailable or overloaded"),
+        (405, "it is probably not an HTTP proxy"),
+    ],
+)
+def test_a_proxy_answering_connect_with_an_error_is_named_by_what_the_status_means(
+    standin, tmp_path, status, said
+) -> None:
+    """The office proxy answers CONNECT with an error and direct connections are refused: the
+    status's meaning (policy, the host beyond it, overload, not a proxy), never "no route"; the
+    cure is the proxy admin's or another machine's, which a test cannot apply."""
+    standin.refuse(443)
+    standin.proxy_status = status
+    env = standin.env(tmp_path, HTTPS_PROXY=f"http://127.0.0.1:{PROXY_PORT}")
+    run = standin.doctor("--format", "json", env=env, cwd=tmp_path)
+    document = json.loads(run.stdout)
+    assert run.code == 1
+    [problem] = document["diagnosis"]["problems"]
+    assert problem["checks"][:2] == ["network.connect", "load.real"], problem
+    connect = next(r for r in document["results"] if r["id"] == "network.connect")
+    assert said in connect["summary"], connect
+    fix = document["diagnosis"]["fixes"][problem["fix"] - 1]
+    assert "no route" not in fix["advice"] and MNIST.sha256 in fix["advice"], fix
+    assert not any(c.startswith("unset") for c in fix_commands(document))  # direct is refused here
+    no_contradiction(document)
+
+
+def test_a_proxy_that_blocks_the_host_when_the_direct_route_works_is_dropped_and_that_works(
+    standin, tmp_path
+) -> None:
+    """A proxy variable left from another network (the office's, at home): the proxy refuses,
+    the host answers directly; the fix is to drop the variable, and then load_data() works."""
+    standin.proxy_status = 403
+    env = standin.env(tmp_path, HTTPS_PROXY=f"http://127.0.0.1:{PROXY_PORT}")
+    run = standin.doctor("--format", "json", env=env, cwd=tmp_path)
+    document = json.loads(run.stdout)
+    assert run.code == 1
+    assert "unset HTTPS_PROXY" in fix_commands(document), fix_commands(document)
+    no_contradiction(document)
+    assert_user_line_works(standin, tmp_path)  # the same environment, HTTPS_PROXY unset

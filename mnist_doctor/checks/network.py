@@ -13,7 +13,14 @@ from typing import Any
 from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
 from mnist_doctor.dataset_table import Dataset, is_keras_origin
 from mnist_doctor.diagnoses import http_status
-from mnist_doctor.diagnoses.network import PROXY_SETTING, SSL_REASON, classify, describe_record, proxy_first
+from mnist_doctor.diagnoses.network import (
+    PROXY_SETTING,
+    SSL_REASON,
+    classify,
+    describe_record,
+    proxy_first,
+    proxy_status_meaning,
+)
 from mnist_doctor.diagnoses.tls_issuer import untrusted_reason
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import (
@@ -95,7 +102,9 @@ def diagnose_dns(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
     if record.get("via_proxy"):
         return Result.fail(
             f"the proxy host {host} does not resolve: {why}",
-            hint=f"fix the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}",
+            hint=without_proxy(
+                probe, dataset, f"fix the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
+            ),
         )
     return Result.fail(
         f"DNS: {host} does not resolve: {why}",
@@ -114,7 +123,10 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
     if record.get("via_proxy"):
         what = "refuses connections: is the proxy running?" if refused else err.get("message")
         return Result.fail(
-            f"the proxy {where} {what}", hint=f"check the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
+            f"the proxy {where} {what}",
+            hint=without_proxy(
+                probe, dataset, f"check the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
+            ),
         )
     if refused:
         keras_own = is_keras_origin(dataset.origin)
@@ -136,10 +148,20 @@ def proxy_route_hint(tp: str) -> str:
     return proxy_first(offline_route_hint(tp))
 
 
+def without_proxy(probe: UrllibProbe, dataset: DatasetSpec, otherwise: str) -> str:
+    """The proxy failed: when the host answers without it, dropping the proxy variable is the fix
+    that works here (urllib, and so Keras, goes direct); else ``otherwise``."""
+    if not probe.direct_works:
+        return otherwise
+    names = " ".join(probe.proxy_variables) or "HTTPS_PROXY"
+    return f"this machine reaches {dataset.host} without the proxy: `unset {names}`; otherwise {otherwise}"
+
+
 def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     proxy = _proxy_label(probe)
+    target = record.get("target")
     if record.get("ok"):
-        return Result.ok(f"proxy {proxy} opened a tunnel to {record.get('target')} ({_secs(record)})")
+        return Result.ok(f"proxy {proxy} opened a tunnel to {target} ({_secs(record)})")
     status = record.get("status")
     if status == 407:
         hint = credentials_hint("HTTPS_PROXY", probe)
@@ -150,15 +172,17 @@ def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: Urllib
         return Result.fail(
             f"the proxy {proxy} demands credentials (407 Proxy Authentication Required)", hint=hint
         )
-    if status:
+    if isinstance(status, int):
+        meaning, advice = proxy_status_meaning(
+            status, str(record.get("reason") or ""), str(target), dataset.host
+        )
         return Result.fail(
-            f"the proxy {proxy} refused to tunnel to {record.get('target')}: "
-            f"{status} {record.get('reason', '')}".rstrip(),
-            hint="ask for the dataset host to be allowed through the proxy; otherwise " + offline_hint(tp),
+            f"the proxy {proxy} {meaning}",
+            hint=without_proxy(probe, dataset, f"{advice}; meanwhile, {offline_route_hint(tp)}"),
         )
     return Result.fail(
         f"proxy CONNECT failed: {_err(record).get('message')}",
-        hint=f"check that {proxy} is an HTTP proxy: {PROXY_HINT}",
+        hint=without_proxy(probe, dataset, f"check that {proxy} is an HTTP proxy: {PROXY_HINT}"),
     )
 
 

@@ -34,7 +34,14 @@ from mnist_doctor.diagnoses import (
 )
 from mnist_doctor.diagnoses.http_status import fetch_again
 from mnist_doctor.diagnoses.imports import classify_import_failure
-from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, NetworkCause, classify, proxy_first
+from mnist_doctor.diagnoses.network import (
+    NO_SSL,
+    NO_SSL_HINT,
+    NetworkCause,
+    classify,
+    proxy_first,
+    proxy_status_meaning,
+)
 from mnist_doctor.diagnoses.tls_issuer import inspection_product
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix
@@ -222,11 +229,12 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
             "put the credentials in the proxy URL, percent-encoded: "
             "`export HTTPS_PROXY=http://<user>:<password>@HOST:PORT` (urllib supports Basic auth only)",
         )
+    meaning, advice = proxy_status_meaning(int(status), text or "", f"{ev.host}:443", ev.host)
     return Diagnosis(
         "proxy-tunnel",
         NETWORK,
-        f"proxy {ev.proxy_label} refused the tunnel to {ev.host}:443 ({status} {text})".rstrip(),
-        f"ask for {ev.host} to be allowed through the proxy, or {offline_route(ev.target_python)}",
+        f"proxy {ev.proxy_label} {meaning}",
+        f"{advice}; meanwhile, {offline_route(ev.target_python)}",
     )
 
 

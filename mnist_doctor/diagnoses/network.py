@@ -183,6 +183,40 @@ def proxy_first(otherwise: str) -> str:
     )
 
 
+#: What a status a proxy answers to CONNECT means, and what the user can do about it.
+PROXY_STATUSES: dict[int, tuple[str, str]] = {
+    403: ("blocks {target} by its policy ({status})", "ask the proxy's admin to allow {host}"),
+    401: ("blocks {target} by its policy ({status})", "ask the proxy's admin to allow {host}"),
+    502: (
+        "could not reach {target} itself ({status}): the failure lies beyond the proxy",
+        "try again later; if it lasts, tell the proxy's admin",
+    ),
+    504: (
+        "got no answer from {target} in time ({status}): the failure lies beyond the proxy",
+        "try again later; if it lasts, tell the proxy's admin",
+    ),
+    503: ("is unavailable or overloaded ({status})", "try again later; if it lasts, tell the proxy's admin"),
+}
+#: Statuses that say the server does not tunnel at all: it is probably not an HTTP proxy.
+NOT_A_TUNNEL = frozenset({400, 404, 405, 501})
+
+
+def proxy_status_meaning(status: int, reason: str, target: str, host: str) -> tuple[str, str]:
+    """(what the proxy's answer to CONNECT means, what the user can do): one wording for the
+    network stage and for the real load_data() alike."""
+    said = f"{status} {reason}".rstrip()
+    if status in NOT_A_TUNNEL:
+        return (
+            f"does not open tunnels (CONNECT answered {said}): it is probably not an HTTP proxy",
+            f"check the proxy setting: `{PROXY_SETTING}`",
+        )
+    meaning, advice = PROXY_STATUSES.get(
+        status, ("refused to tunnel to {target} ({status})", "ask its admin")
+    )
+    words = {"target": target, "status": said, "host": host}
+    return meaning.format(**words), advice.format(**words)
+
+
 #: Why the checks that go through TLS are not run on such an interpreter.
 NO_SSL_SKIP = "skipped: this Python has no ssl module (see tls.verify_paths)"
 

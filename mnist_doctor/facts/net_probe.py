@@ -73,6 +73,21 @@ class UrllibProbe:
     error: str | None = None
     #: The run's ``--timeout`` (not :data:`NETWORK_BUDGET_S`) set the probe's time.
     limited_by_budget: bool = False
+    #: When the proxy failed before the host answered: the host tried without it (``tried``,
+    #: ``ok``, ``error``), see ``direct_route`` in target/net_probe.py; empty: not tried.
+    direct: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def direct_works(self) -> bool:
+        """The host answers without the proxy that failed (TCP and a verified TLS handshake)."""
+        return bool(self.direct.get("tried") and self.direct.get("ok"))
+
+    @property
+    def proxy_variables(self) -> list[str]:
+        """The variables that give urllib its proxy for this URL's scheme (lower case wins in urllib)."""
+        scheme = str(self.proxy_view.get("request_type") or "https")
+        names = (self.proxy_view.get("env") or {}).keys()
+        return sorted((n for n in names if n.lower() == f"{scheme}_proxy"), key=lambda n: n.islower())
 
     def cut_by_budget(self, record: dict[str, Any] | None) -> bool:
         """Did the run's ``--timeout`` (not the stage's own limit) end this stage or the probe?
@@ -154,6 +169,7 @@ def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float | S
         killed=run.timed_out,
         error=redact_text(error),
         limited_by_budget=budget.limited_by_budget,
+        direct=redact(answer.get("direct") or {}),
     )
 
 

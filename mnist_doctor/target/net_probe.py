@@ -33,6 +33,9 @@ from _prelude import MARKER, STAGE_MARKER, describe_exception, emit, redact  # m
 READ_BYTES = 1024
 
 STAGE_TIMEOUTS = {"dns": 10.0, "tcp": 10.0, "connect": 10.0, "tls": 10.0, "http": 15.0}
+#: How long the direct route may take to show itself when the proxy failed (resolve, connect,
+#: handshake together): a firewall that drops direct traffic costs no more than this.
+DIRECT_CAP_S = 3.0
 
 
 def proxy_env():
@@ -714,7 +717,45 @@ def run_stages(origin, config):
         road.sock.close()
     view = dict(road.view)
     view.pop("proxy_raw", None)
-    return {"proxy_view": view, "stages": records, "planned": [n for n, _ in stages]}
+    answer = {"proxy_view": view, "stages": records, "planned": [n for n, _ in stages]}
+    if road.proxy and records and not records[-1]["ok"] and records[-1]["name"] != "http":
+        answer["direct"] = direct_route(road)
+    return answer
+
+
+def direct_route(road):
+    """The proxy failed before the host could answer: would the host answer without it?
+
+    Resolve, connect and (for https) a verified TLS handshake, within :data:`DIRECT_CAP_S` and
+    the probe's deadline; no request is sent. When it works, dropping the proxy variable is a fix
+    that works; when it does not, the proxy is the only way out and the advice says so.
+    """
+    cap = min(DIRECT_CAP_S, road.deadline - time.monotonic())
+    if cap < 0.5:
+        return {"tried": False}
+    ends = time.monotonic() + cap
+    out = {"tried": True, "ok": False, "host": road.host, "port": road.port}
+    sock = None
+    try:
+        infos = bounded(lambda: socket.getaddrinfo(road.host, road.port, 0, socket.SOCK_STREAM), cap)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(max(ends - time.monotonic(), 0.05))
+        sock.connect(address)
+        if road.scheme == "https":
+            context = ssl.create_default_context()
+            sock = context.wrap_socket(sock, server_hostname=road.host)
+        out["ok"] = True
+    except (Timeout, socket.timeout):
+        out["error"] = {"type": "Timeout", "message": "no answer within %.1f s" % cap}
+    except Exception as exc:
+        out["error"] = describe_error(exc)
+    finally:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+    out["elapsed_s"] = round(cap - max(ends - time.monotonic(), 0.0), 4)
+    return out
 
 
 def main():
