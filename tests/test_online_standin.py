@@ -353,9 +353,11 @@ def test_an_empty_ssl_cert_file_is_one_root_cause_and_unsetting_it_works(standin
     assert_user_line_works(standin, tmp_path)  # the same environment without SSL_CERT_FILE
 
 
-def test_a_redirect_to_the_file_is_followed_without_a_word(standin, tmp_path) -> None:
-    """Hosts move files: urllib (and Keras) follow 301/302/307/308, and so does the verdict."""
-    standin.answer(MNIST.origin, Reply(302, b"", (("Location", "/moved/mnist.npz"),)))
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_the_file_is_followed_without_a_word(standin, tmp_path, status) -> None:
+    """Hosts move files: urllib (and Keras) follow every redirect kind on Python ≥ 3.11 (308 since
+    3.11), and so does the verdict."""
+    standin.answer(MNIST.origin, Reply(status, b"", (("Location", "/moved/mnist.npz"),)))
     standin.answer("/moved/mnist.npz", Reply(200, standin.dataset.read_bytes()))
     run, document = diagnose(standin, tmp_path)
     assert run.code == 0, run.stderr[-2000:]
