@@ -13,7 +13,7 @@ import pytest
 
 from mnist_doctor.checks.cache import replaced_online
 from mnist_doctor.checks.load import slow_link_result
-from mnist_doctor.checks.network import without_proxy
+from mnist_doctor.checks.network import unfollowed_redirect, without_proxy
 from mnist_doctor.dataset import MNIST
 from mnist_doctor.diagnoses import http_status
 from mnist_doctor.diagnoses.network import NO_SSL_SKIP, classify, missing_ssl, proxy_status_meaning
@@ -185,3 +185,16 @@ def test_the_direct_route_is_offered_only_when_it_was_seen_to_work() -> None:
     assert "`unset HTTPS_PROXY https_proxy`" in works and works.endswith("otherwise ask")
     for direct in ({}, {"tried": False}, {"tried": True, "ok": False, "error": {"type": "Timeout"}}):
         assert without_proxy(probe(direct), MNIST, "ask") == "ask"
+
+
+def test_a_308_that_this_python_does_not_follow_gets_the_new_place_fetched_not_a_portal() -> None:
+    """urllib follows 308 only from Python 3.11 on: on 3.10 Keras stops at it. Not a loop, not a
+    portal: the file moved, and the doctor can fetch it from there."""
+    url = MNIST.origin
+    record = {"status": 308, "reason": "Permanent Redirect", "final_url": url, "location": "/moved/mnist.npz"}
+    result = unfollowed_redirect(record, 308, MNIST, url, PY)
+    assert result.status is Status.FAIL and "does not follow that redirect" in result.summary
+    assert "`mnist-doctor --fetch --mirror https://storage.googleapis.com/moved/mnist.npz`" in result.hint
+    assert "portal" not in result.hint and MNIST.sha256 in result.hint
+    nowhere = unfollowed_redirect({**record, "location": None}, 302, MNIST, url, PY)
+    assert "no Location header" in nowhere.summary and "--seed FILE" in nowhere.hint

@@ -326,7 +326,8 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
     data = {"writable": writable, "foreign_owners": {str(p): uid for p, uid in foreign}}
     volume = read_only_volume(folder) if not writable or file_problem else None
     if volume is not None:
-        summary = f"Keras cannot write to {folder}: {volume} is on a read-only file system"
+        where = "it is" if volume == folder else f"{volume} is"
+        summary = f"Keras cannot write to {folder}: {where} on a read-only file system"
         return Result.fail(summary, details=details, hint=_read_only_hint(keras_cache, volume), data=data)
     if not writable or file_problem:
         summary = file_problem or f"Keras cannot write to {folder}"

@@ -9,6 +9,7 @@ reached is skipped naming the stage that failed first; every result's ``data`` c
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
 from mnist_doctor.dataset_table import Dataset, is_keras_origin
@@ -33,7 +34,7 @@ from mnist_doctor.facts.net_probe import (
 )
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.hints import doctor_command, offline_route
-from mnist_doctor.model import BaseCheck, Result, Status
+from mnist_doctor.model import BaseCheck, Result, Status, shell_quote
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.units import human_bytes, human_duration
@@ -276,6 +277,33 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
     return Result.fail(f"TLS handshake failed: {message}", hint=CA_HINT)
 
 
+def unfollowed_redirect(
+    record: dict[str, Any], status: int, dataset: DatasetSpec, url: str, tp: str
+) -> Result:
+    """A redirect urllib stopped at without a loop: a 308, which urllib follows only from Python
+    3.11 on (Keras fails the same way on 3.10), or a redirect that names no new place.
+
+    The new place is known, so the fix is concrete: the doctor downloads from there itself and
+    installs the file where Keras reads it, after checking its sha256.
+    """
+    location = record.get("location")
+    if not location:
+        return Result.fail(
+            f"HTTP {status}: {dataset.host} redirects without saying where to (no Location header)",
+            details=[f"URL: {url}"],
+            hint=offline_route_hint(tp),
+        )
+    moved = urljoin(str(record.get("final_url") or url), str(location))
+    fetch = doctor_command(tp, "--fetch --mirror " + shell_quote(moved))
+    return Result.fail(
+        f"HTTP {status} {record.get('reason')}: {dataset.host} moved the file to {moved}, and this "
+        "Python's urllib does not follow that redirect (308 only from Python 3.11 on): Keras fails here",
+        details=[f"URL: {url}", f"Location: {location}"],
+        hint=f"`{fetch}` (it checks sha256 {dataset.sha256} and installs the file where Keras reads "
+        "it); or use Python 3.11 or later",
+    )
+
+
 def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     url = redact_text(dataset.origin)
     err = _err(record)
@@ -298,6 +326,8 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
             f"the proxy {_proxy_label(probe)} demands credentials (407)",
             hint=credentials_hint("HTTP_PROXY", probe),
         )
+    if 300 <= status < 400 and "infinite loop" not in str(record.get("reason")):
+        return unfollowed_redirect(record, status, dataset, url or dataset.origin, tp)
     if 300 <= status < 400:  # urlopen follows redirects: one left over means it gave up
         return Result.fail(
             f"HTTP {status}: {dataset.host} redirects in a loop or too often ({record.get('reason')}): "
