@@ -50,6 +50,7 @@ WALL_LIMIT_S = 300.0
 #: Checks that import TensorFlow in a probe (or need the network): the static run leaves them out.
 SLOW_CHECKS = "runtime,load,gpu.tensorflow"
 
+
 @dataclass
 class Pair:
     """One ratio: ours and the baseline, one time per round each."""

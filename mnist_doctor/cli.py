@@ -398,13 +398,30 @@ def _run(args: argparse.Namespace) -> int:
     else:
         console.print("\nnothing to fix")
     after = None
+    step: dict[str, Any] = {"action": "fix", "changed": changed, "dry_run": args.dry_run}
     if changed:
+        from rich.text import Text
+
+        from mnist_doctor.errors import UsageError
+        from mnist_doctor.fix_outcome import reconcile
+
         console.print("\nre-running the checks after the fixes:")
-        after, _ = _diagnose(args, new_facts(facts.options))
-        code = after["exit_code"]
-        if args.format == "rich":
+        try:
+            after, _ = _diagnose(args, new_facts(facts.options))
+        except UsageError as exc:  # e.g. no --timeout left to examine the interpreter again
+            console.print(Text(f"  the re-check could not run: {exc}"))
+            if exc.hint:
+                console.print(Text(f"  hint: {exc.hint}"))
+        if after is not None and args.format == "rich":
             _render(after, args)
-    step = {"action": "fix", "exit_code": code, "changed": changed, "dry_run": args.dry_run}
+        # The re-check shares the run's budget: a problem it did not judge again is not fixed.
+        outcome = reconcile(report["results"], after["results"] if after else [], strict=args.strict)
+        code = outcome.exit_code
+        step["outcome"] = outcome.to_dict()
+        console.print("\nafter the fixes:")
+        for line in outcome.lines():
+            console.print(Text(f"  {line}"))
+    step["exit_code"] = code
     if args.format != "rich":
         _finish("fix", [dict(step, messages=_lines(record))], after, code, args, first=report)
     return code

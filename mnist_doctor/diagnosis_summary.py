@@ -117,6 +117,10 @@ def _root(rid: str, parents: dict[str, str]) -> str:
 def _title(root: dict[str, Any]) -> str:
     data = root.get("data") or {}
     stage = data.get("stage")
+    silent = data.get("silent")
+    if root["family"] == "network" and isinstance(silent, dict) and silent.get("address"):
+        who = "the proxy at" if silent.get("party") == "proxy" else "the dataset host"
+        return f"{who} {silent['address']} accepts connections and never answers"
     if root["family"] == "network" and stage in STAGE_TITLES and data.get("failed_stage") in (None, stage):
         return STAGE_TITLES[stage].format(host=_host(root))
     return str(root.get("summary") or root["id"])

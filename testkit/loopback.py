@@ -4,7 +4,9 @@
   the dataset host, scripted per request: the dataset's head as a 206 partial answer (what the
   network checks need, without 11 MB of payload), a full payload, a cut body, an HTML login
   page, a wrong Content-Length, or an HTTP error status.
-- :func:`silent_server`: accepts connections and never answers (the "frozen host").
+- :func:`silent_server`: accepts connections and never answers (the "frozen host", or a dead
+  proxy's port).
+- :func:`slow_proxy`: a CONNECT proxy that answers each CONNECT only after a delay, then tunnels.
 - :func:`served_file`: a synthetic file (or a mirror folder of them) of any size at a chosen speed
   (a token bucket), honouring ``Range`` or not, optionally stalling after some bytes; it counts
   every connection and request (``--offline`` must make none). For the throughput stage.
@@ -248,6 +250,54 @@ def _listening(
 def silent_server() -> Iterator[int]:
     """Accepts connections and holds them open without ever answering."""
     with _listening(lambda conn, stop: None) as port:
+        yield port
+
+
+def _pipe(source: socket.socket, sink: socket.socket, stop: threading.Event) -> None:
+    """Copy bytes one way until either side closes or the server stops."""
+    with contextlib.suppress(OSError):
+        while not stop.is_set():
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            sink.sendall(chunk)
+    for sock in (source, sink):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def slow_proxy(delay: float) -> Iterator[int]:
+    """A CONNECT proxy that says nothing for ``delay`` seconds after each CONNECT, then opens the
+    tunnel (to the loopback address asked for) like any proxy: a slow proxy, not a silent one."""
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        conn.settimeout(10)
+        head = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+        words = head.split(b"\r\n", 1)[0].split()
+        if len(words) < 2 or words[0] != b"CONNECT" or stop.wait(delay):
+            return
+        host, _, port = words[1].decode("latin-1").rpartition(":")
+        try:
+            upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+        except (OSError, ValueError):
+            conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            return
+        conn.settimeout(None)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        back = threading.Thread(target=_pipe, args=(upstream, conn, stop), daemon=True)
+        back.start()
+        _pipe(conn, upstream, stop)
+        back.join(1)
+        upstream.close()
+
+    with _listening(handle) as port:
         yield port
 
 

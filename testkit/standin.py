@@ -273,8 +273,9 @@ class StandinInternet:
     # ------------------------------------------------------------------ serving
 
     def listen(self, port: int, role: str) -> None:
-        """Serve ``role`` on 127.0.0.1:port inside: ``https`` (the host's TLS), ``http`` (plain) or
-        ``proxy`` (a CONNECT proxy whose tunnels lead to the host's TLS server)."""
+        """Serve ``role`` on 127.0.0.1:port inside: ``https`` (the host's TLS), ``http`` (plain),
+        ``proxy`` (a CONNECT proxy whose tunnels lead to the host's TLS server) or ``silent``
+        (accepts connections, reads nothing, never answers: a dead proxy's port, say)."""
         listener = _listener_in(f"/proc/{self.pid}/ns/net", port)
         stop = threading.Event()
         thread = threading.Thread(target=self._serve, args=(listener, role, stop), daemon=True)
@@ -298,8 +299,16 @@ class StandinInternet:
             if role == "proxy":
                 threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
                 continue
+            if role == "silent":
+                threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+                continue
             tls = self.tls if role == "https" else None
             threading.Thread(target=self._handle, args=(conn, tls), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        """Keep the connection open and say nothing, until the client leaves or the world ends."""
+        with conn:
+            self._stop.wait(HOLD_LIMIT_S)
 
     def _tunnel(self, conn: socket.socket) -> None:
         """A CONNECT proxy: ``CONNECT host:443`` to a dataset host is answered 200, and the tunnel

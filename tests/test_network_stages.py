@@ -165,19 +165,22 @@ def test_a_silent_host_that_outlasts_the_stages_own_limit_is_a_fail(scheme):
 @pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.usefixtures("processes")
 def test_a_stage_cut_by_the_run_budget_is_marked_as_ours_not_the_networks(scheme):
-    """With a silent host, a slice shorter than the stage's own limit is the doctor's limit."""
+    """With a silent host, a slice shorter than the stage's own cap is the doctor's limit; the
+    same silence for the stage's whole cap is the host's."""
     from mnist_doctor.budget import Budget
     from mnist_doctor.dataset import dataset_spec
     from mnist_doctor.facts.net_probe import run_urllib_probe
 
+    stage = "tls" if scheme == "https" else "http"
     with silent_server() as port:
         spec = dataset_spec(f"{scheme}://127.0.0.1:{port}/mnist.npz")
         short = run_urllib_probe(sys.executable, spec, Budget(2.0).slice(cap=45))
-        capped = run_urllib_probe(sys.executable, spec, Budget(60).slice(cap=2.0))
+        whole = run_urllib_probe(sys.executable, spec, Budget(60).slice(cap=45), caps={stage: 1.0})
     stuck = short.failed()
-    assert stuck is not None and stuck["name"] == ("tls" if scheme == "https" else "http")
+    assert stuck is not None and stuck["name"] == stage
     assert stuck.get("deadline_limited") and short.limited_by_budget
-    assert short.cut_by_budget(stuck)
-    # the same wait under the probe's own cap is a finding about the host, not the budget's doing
-    assert not capped.cut_by_budget(capped.failed())
-    assert short.elapsed_s < 2.0 + 3 and capped.elapsed_s < 2.0 + 3
+    assert short.cut_by_budget(stuck) and not short.silent(stuck)
+    silent = whole.failed()
+    assert silent is not None and silent["name"] == stage and silent["cap_s"] == 1.0
+    assert not whole.cut_by_budget(silent) and whole.silent_party(silent) == "host"
+    assert short.elapsed_s < 2.0 + 3 and whole.elapsed_s < 1.0 + 3

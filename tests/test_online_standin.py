@@ -22,7 +22,7 @@ import pytest
 from mnist_doctor.dataset import MNIST
 from testkit.doctor import DoctorRun
 from testkit.npz import write_synthetic_mnist
-from testkit.standin import PROXY_PORT, Reply, StandinInternet
+from testkit.standin import PROXY_PORT, USER_LINE, Reply, StandinInternet
 from tests.marks import needs_tf
 
 pytestmark = needs_tf
@@ -417,6 +417,39 @@ def test_a_proxy_asking_for_credentials_gets_a_command_to_fill_in_which_works(st
     no_contradiction(document)
     filled = template.replace("<user>", "alice").replace("<password>", "s3cret")
     assert_user_line_works(standin, tmp_path, HTTPS_PROXY=filled.split("=", 1)[1])
+
+
+#: A port of the stand-in network that accepts connections and never answers: a dead proxy's.
+SILENT_PORT = 3129
+
+
+def test_fix_behind_a_silent_proxy_keeps_it_failing_and_the_road_around_it_works(standin, tmp_path) -> None:
+    """The run from issue 21: a broken cached copy, HTTPS_PROXY at a port that accepts and never
+    answers, ``--fix --yes --timeout 10``. The fix removes the copy; the proxy, silent for the
+    CONNECT stage's whole own cap, is a failure naming its address (not "cut by the budget"), and
+    it stays one after the fix, which did not cure it: exit 1. The printed fix for it (going
+    direct, which the doctor walked here) is applied as printed, in a shell; the user's line works."""
+    standin.listen(SILENT_PORT, "silent")
+    copy = tmp_path / ".keras" / "datasets" / "mnist.npz"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"<html><body>login</body></html>")
+    env = standin.env(tmp_path, HTTPS_PROXY=f"http://127.0.0.1:{SILENT_PORT}")
+    run = standin.doctor("--fix", "--yes", "--timeout", "10", "--format", "json", env=env, cwd=tmp_path)
+    assert run.code == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    document = run.json
+    connect = run.result("network.connect")
+    assert connect["status"] == "fail" and not connect["data"].get("cut_by_budget"), connect
+    assert f"the proxy at 127.0.0.1:{SILENT_PORT} accepts connections and never answers" in connect["summary"]
+    step = document["actions"][0]
+    assert step["changed"] and not copy.exists(), step["messages"]  # the cache fix was carried out
+    outcome = step["outcome"]
+    assert "network.connect" in outcome["still_failing"] + outcome["not_rechecked"], outcome
+    assert "network.connect" not in outcome["fixed"]
+    command = fix_commands(document)[0]
+    assert command == "unset HTTPS_PROXY", fix_commands(document)
+    in_a_shell = ["sh", "-c", command + ' && exec "$0" -c "$1"', sys.executable, USER_LINE]
+    done = standin.run(in_a_shell, env, cwd=tmp_path)
+    assert done.returncode == 0 and "(60000, 28, 28)" in done.stdout, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize(

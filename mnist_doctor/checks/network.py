@@ -121,6 +121,13 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
         return Result.ok(f"TCP connect to {where}{via} ({_secs(record)})")
     err = _err(record)
     refused = _cause(record) == "connection-refused"
+    if record.get("via_proxy") and record.get("timed_out"):
+        return Result.fail(
+            f"the proxy {where} does not answer connection attempts: nothing within "
+            f"{_waited(record):g} s (a wrong address, or a firewall dropping the traffic)",
+            details=direct_lines(probe, dataset),
+            hint=silent_proxy_hint(probe, dataset, where, tp),
+        )
     if record.get("via_proxy"):
         what = "refuses connections: is the proxy running?" if refused else err.get("message")
         return Result.fail(
@@ -218,12 +225,6 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
         by = f", issued by {issuer}" if issuer else ""
         return Result.ok(f"TLS {record.get('version')} with {dataset.host}{by} ({_secs(record)})")
     err = _err(record)
-    if record.get("timed_out"):
-        return Result.fail(
-            f"{dataset.host} accepted the connection but never completed the TLS handshake "
-            "(Keras would wait forever: urlretrieve has no timeout)",
-            hint=proxy_route_hint(tp),
-        )
     cause = _cause(record)
     if cause in ("tls-verify", "tls-hostname"):
         chain = record.get("chain") or []
@@ -307,13 +308,6 @@ def unfollowed_redirect(
 def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     url = redact_text(dataset.origin)
     err = _err(record)
-    if record.get("timed_out"):
-        return Result.fail(
-            f"{dataset.host} accepts connections and never answers the request "
-            + (f"within {float(record['timeout_s']):.0f} s " if record.get("timeout_s") else "in time ")
-            + "(Keras would hang: urlretrieve has no timeout)",
-            hint=proxy_route_hint(tp),
-        )
     status = record.get("status")
     if status is None:
         return Result.fail(
@@ -411,6 +405,79 @@ DIAGNOSES = {
     "http": diagnose_http,
 }
 
+#: What a silent remote left unanswered, by stage.
+UNANSWERED = {"connect": "no reply to CONNECT", "tls": "no TLS handshake", "http": "no answer to the request"}
+
+
+def _waited(record: dict[str, Any]) -> float:
+    """The seconds the stage waited in silence: its whole own cap (``timeout_s`` is what it had)."""
+    return float(record.get("timeout_s") or record.get("cap_s") or 0.0)
+
+
+def _proxy_address(probe: UrllibProbe) -> str:
+    proxy = probe.proxy_view.get("proxy")
+    return parse_proxy(proxy).hostport if proxy else "the proxy"
+
+
+def direct_lines(probe: UrllibProbe, dataset: DatasetSpec) -> list[str]:
+    """What the try without the proxy showed (``direct_route`` in target/net_probe.py), as a detail."""
+    direct = probe.direct
+    if not direct.get("tried"):
+        return []
+    where = f"{direct.get('host')}:{direct.get('port')}"
+    how = "TCP and a verified TLS handshake" if dataset.scheme == "https" else "TCP"
+    if direct.get("ok"):
+        return [f"without the proxy, {where} answers ({how}; no request sent)"]
+    message = redact_text(str((direct.get("error") or {}).get("message") or "failed"))
+    return [f"without the proxy, {where} does not answer either: {message}"]
+
+
+def silent_proxy_hint(probe: UrllibProbe, dataset: DatasetSpec, where: str, tp: str) -> str:
+    """Past a proxy that never answers: dropping its variable when the host answers without it
+    (:func:`without_proxy`), else the setting to check, then the offline route."""
+    setting = " / ".join(probe.proxy_variables) or _proxy_label(probe) or "the proxy setting"
+    return without_proxy(
+        probe,
+        dataset,
+        f"check {setting}: is {where} the proxy this network uses? (the browser's or the system's "
+        f"proxy settings say, or the network's admin): `{PROXY_HINT}`; otherwise " + offline_route_hint(tp),
+    )
+
+
+def diagnose_silence(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    """A proxy or host that accepted the connection and said nothing for the stage's whole own cap.
+
+    A finding whatever the run's budget (promise 3 holds: the stage had its own full cap); past a
+    silent proxy, dropping its variable is the fix when the host answered without it.
+    """
+    party = probe.silent_party(record)
+    waited = _waited(record)
+    stage = str(record.get("name"))
+    if party == "proxy":
+        where = _proxy_address(probe)
+        who, hint = f"the proxy at {where}", silent_proxy_hint(probe, dataset, where, tp)
+        details = direct_lines(probe, dataset)
+    else:
+        where = host_label(dataset)
+        who, details = f"the dataset host {where}", []
+        hint = offline_hint(tp) if probe.proxy_view.get("proxy") else proxy_route_hint(tp)
+    if record.get("reply_bytes"):
+        summary = f"{who} started answering CONNECT but did not finish its answer within {waited:g} s"
+    else:
+        summary = (
+            f"{who} accepts connections and never answers: {UNANSWERED.get(stage, 'no answer')} within "
+            f"{waited:g} s (Keras would hang here: urlretrieve has no timeout)"
+        )
+    data = {"silent": {"party": party, "address": where, "stage": stage, "waited_s": waited}}
+    return Result.fail(summary, details=details, hint=hint, data=data)
+
+
+def diagnose_stage(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    """The finding for a stage record (not cut by the doctor's budget): a silence, or the stage's own."""
+    if probe.silent_party(record) is not None:
+        return diagnose_silence(record, dataset, probe, tp)
+    return DIAGNOSES[str(record["name"])](record, dataset, probe, tp)
+
 
 def not_on_this_road(stage: str, dataset: DatasetSpec, probe: UrllibProbe) -> str:
     """Why a stage does not happen for this origin (so it is skipped, not passed)."""
@@ -421,11 +488,6 @@ def not_on_this_road(stage: str, dataset: DatasetSpec, probe: UrllibProbe) -> st
     if stage == "connect":
         return "direct connection: no proxy, so no CONNECT"
     return "stage not on this road"
-
-
-#: Stages that answer in well under these seconds on any working network: one that had this
-#: long and still did not finish is a finding even when the run's --timeout ended it.
-FAST_STAGES = {"dns": 5.0, "tcp": 5.0}
 
 
 def timeout_hint(options: Options) -> str:
@@ -471,25 +533,27 @@ class StageCheck(BaseCheck):
             )
         data.update({"ok": bool(record.get("ok")), "elapsed_s": record.get("elapsed_s")})
         data["record"] = redact({k: v for k, v in record.items() if k not in ("event", "name")})
-        allowed = float(record.get("timeout_s") or 0.0)
-        if probe.cut_by_budget(record) and allowed < FAST_STAGES.get(self.stage, float("inf")):
-            # Our own --timeout ended it: a finding about the doctor's time, not the network.
+        if probe.cut_by_budget(record):
+            # The doctor's time ended it before the stage's own cap did: a silent remote cannot be
+            # told from a slow one, so this is no verdict on the network, and more time is the cure.
             data["cut_by_budget"] = True
+            allowed = float(record.get("timeout_s") or 0.0)
+            cap = float(record.get("cap_s") or 0.0)
+            own = f", before its own {cap:g} s limit" if cap else ""
             return Result.warn(
-                f"the {self.stage} stage was cut short by the doctor's --timeout after {allowed:.1f} s; "
-                "not a verdict on the network",
+                f"the {self.stage} stage was cut short by the doctor's --timeout after {allowed:.1f} s{own}: "
+                "a silent remote cannot be told from a slow one here; not a verdict on the network",
                 data=data,
                 hint=timeout_hint(options),
             )
         if record.get("stuck"):
             return Result.fail(
-                f"the {self.stage} stage did not finish within {record.get('timeout_s', 0):.1f} s "
-                "(the --timeout ran out)",
+                f"the {self.stage} stage did not finish within its {_waited(record):.1f} s",
                 data=data,
                 hint=offline_hint(target_python),
             )
-        result = DIAGNOSES[self.stage](record, dataset, probe, target_python)
-        result.data = data
+        result = diagnose_stage(record, dataset, probe, target_python)
+        result.data = {**result.data, **data}
         result.summary = redact_text(result.summary) or ""
         result.details = [redact_text(d) or "" for d in result.details]
         return result
@@ -535,6 +599,10 @@ class CompareCheck(BaseCheck):
         }
         if not other.available:
             return Result.skip(f"requests is not importable here: {other.error}", data=data)
+        if not probe.ok and probe.cut_by_budget(failed):
+            # urllib's walk has no verdict: there is nothing to compare requests' answer with.
+            data["cut_by_budget"] = True
+            return Result.skip("not compared: the doctor's --timeout ended urllib's walk first", data=data)
         bundle = other.verify if isinstance(other.verify, str) else None
         proxy_note = _proxy_explain(probe, other.proxy)
         details = [d for d in (proxy_note,) if d]
@@ -748,7 +816,7 @@ def host_verdict(
         return "fail", Result.fail(
             f"{host_label(spec)}: the {failed['name']} stage did not finish", hint=offline_hint(target_python)
         )
-    finding = DIAGNOSES[failed["name"]](failed, spec, probe, target_python)
+    finding = diagnose_stage(failed, spec, probe, target_python)
     return ("ok" if finding.status.value in ("ok", "warn") else "fail"), finding
 
 

@@ -3,9 +3,14 @@
 Both probes start together and share one slice of the run's budget, capped at
 :data:`NETWORK_BUDGET_S`, leaving :data:`~mnist_doctor.budget.REPORT_RESERVE_S` for the checks
 to report. The urllib probe streams each stage as it ends, so even when it must be killed
-the stages it finished, and the one it was stuck in, are known; whether the run's
-``--timeout`` (rather than the stage's own limit) cut a stage is kept, because that is no
-verdict about the network.
+the stages it finished, and the one it was stuck in, are known.
+
+Every stage has its own cap (:data:`STAGE_CAPS_S`). Two ways a stage ends without an answer
+are kept apart, because only one is about the network: the doctor's time ran out before the
+stage's own cap did (no verdict: :meth:`UrllibProbe.cut_by_budget`), or the remote stayed
+silent for the whole cap (a finding: :meth:`UrllibProbe.silent`). When the proxy failed before
+the host could answer (silent included), the target also tries the host without it
+(``UrllibProbe.direct``), so the finding can say whether dropping the proxy variable works.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +38,16 @@ NETWORK_BUDGET_S = 45.0
 SCRIPT_GRACE_S = 0.25
 STAGES = ("dns", "tcp", "connect", "tls", "http")
 READ_BYTES = 1024
+#: Each stage's own cap: how long the remote may stay silent before the silence is a finding
+#: ("accepts connections and never answers"). A working resolver, proxy or host answers each
+#: of these in well under a second; the caps leave room for a lost packet's retransmissions
+#: (1 s, then 3 s) and for a proxy that connects upstream before it answers CONNECT. They are
+#: short enough that a run with the default ``--timeout`` waits the whole cap of a silent
+#: stage, and so does ``--timeout 10`` for the proxy's CONNECT (what is left after start-up
+#: is about 8 s); with less time, a silence cannot be told from a slow answer, and the stage
+#: says it was cut by the doctor's budget. The http stage waits for a first answer to a GET,
+#: which a proxy may only send once it has the bytes from upstream, so it gets more.
+STAGE_CAPS_S = {"dns": 5.0, "tcp": 5.0, "connect": 5.0, "tls": 5.0, "http": 10.0}
 
 
 def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
@@ -52,6 +68,7 @@ def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
                     "ok": False,
                     "stuck": True,
                     "timeout_s": record.get("timeout_s"),
+                    "cap_s": record.get("cap_s"),
                     "deadline_limited": bool(record.get("deadline_limited")),
                 },
             )
@@ -90,18 +107,39 @@ class UrllibProbe:
         return sorted((n for n in names if n.lower() == f"{scheme}_proxy"), key=lambda n: n.islower())
 
     def cut_by_budget(self, record: dict[str, Any] | None) -> bool:
-        """Did the run's ``--timeout`` (not the stage's own limit) end this stage or the probe?
+        """Did the doctor's time (not the stage's own cap) end this stage, or the probe?
 
-        Such a stage says nothing about the network (promise 3): it might have answered later.
+        A stage given less than its own cap (``deadline_limited``) that ran out of it says
+        nothing about the network (promise 3): it might have answered later. So does a probe
+        killed at the end of a slice the run's ``--timeout`` set, in whatever stage it was in.
         """
-        if not self.limited_by_budget:
-            return False
         if record is None:
-            return self.killed
-        return bool(
-            (record.get("stuck") or record.get("timed_out"))
-            and (record.get("deadline_limited") or self.killed)
-        )
+            return self.killed and self.limited_by_budget
+        if not (record.get("stuck") or record.get("timed_out")):
+            return False
+        if record.get("deadline_limited"):
+            return True
+        return bool(record.get("stuck") and self.killed and self.limited_by_budget)
+
+    def silent(self, record: dict[str, Any] | None) -> bool:
+        """Did the remote say nothing for this stage's whole own cap? That is a finding."""
+        return bool(record and record.get("timed_out") and not self.cut_by_budget(record))
+
+    def silent_party(self, record: dict[str, Any] | None) -> str | None:
+        """``"proxy"`` or ``"host"``: who accepted the connection, then said nothing for the stage's
+        whole own cap (None: nobody did).
+
+        Only the stages after the connection was accepted count: an unanswered resolver or
+        connection attempt is no "accepts and never answers" (``dns`` and ``tcp`` word their own).
+        CONNECT and a plain-http GET sent to a proxy are the proxy's to answer; the TLS handshake
+        and an https GET travel the tunnel to the dataset host.
+        """
+        if record is None or not self.silent(record) or record.get("name") not in ("connect", "tls", "http"):
+            return None
+        if record.get("name") == "connect":
+            return "proxy"
+        proxied_get = self.proxy_view.get("proxy") and self.proxy_view.get("request_type") == "http"
+        return "proxy" if record.get("name") == "http" and proxied_get else "host"
 
     def stage(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.stages if s["name"] == name), None)
@@ -139,12 +177,19 @@ class NetworkProbes:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_urllib_probe(target_python: str, dataset: DatasetSpec, budget: float | Slice) -> UrllibProbe:
-    """Walk the stages in the target; ``budget`` is the probe's slice (or seconds, for tests)."""
+def run_urllib_probe(
+    target_python: str,
+    dataset: DatasetSpec,
+    budget: float | Slice,
+    *,
+    caps: Mapping[str, float] = STAGE_CAPS_S,
+) -> UrllibProbe:
+    """Walk the stages in the target; ``budget`` is the probe's slice (or seconds, for tests);
+    ``caps``: each stage's own cap (:data:`STAGE_CAPS_S`)."""
     if not isinstance(budget, Slice):
         budget = Slice(float(budget) + SCRIPT_GRACE_S, time.monotonic(), False)
     inner = max(budget.remaining() - SCRIPT_GRACE_S, 0.05)
-    config = {"budget": inner, "expected_size": dataset.size}
+    config = {"budget": inner, "expected_size": dataset.size, "stage_timeouts": dict(caps)}
     start = time.monotonic()
     run = run_script(
         target_python, "net_probe.py", ["stages", dataset.origin, json.dumps(config)], timeout=budget
@@ -197,7 +242,9 @@ def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
             dataset.origin,
             headers={"Range": f"bytes=0-{READ_BYTES - 1}"},
             stream=True,
-            timeout=(budget, budget),
+            # The stages' own caps, as urllib's walk has them: a silent proxy or host ends this
+            # request by itself, so the comparison knows what requests tried and got.
+            timeout=(min(budget, STAGE_CAPS_S["connect"]), min(budget, STAGE_CAPS_S["http"])),
             allow_redirects=True,
         ) as response:
             out.status = response.status_code

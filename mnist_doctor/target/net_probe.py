@@ -12,6 +12,12 @@ tls and http, stopping at the first failure. Every stage runs in a worker thread
 with a timeout (``getaddrinfo`` cannot be interrupted otherwise), and each stage's
 begin and end are printed at once (``@@MNIST_DOCTOR_STAGE@@``) so the doctor still
 knows where a run that it had to kill was stuck. Passwords are never printed.
+
+Each stage has its own cap (the doctor passes them as ``stage_timeouts``): the time a remote
+may stay silent before its silence is a finding. A stage gets its whole cap, or what is left
+of the probe's deadline when that is less; its record says which (``deadline_limited``), with
+the seconds it had (``timeout_s``) and its cap (``cap_s``), because only a remote that stayed
+silent for the whole cap is held against the network.
 """
 
 import base64
@@ -32,7 +38,9 @@ from _prelude import MARKER, STAGE_MARKER, describe_exception, emit, redact  # m
 
 READ_BYTES = 1024
 
-STAGE_TIMEOUTS = {"dns": 10.0, "tcp": 10.0, "connect": 10.0, "tls": 10.0, "http": 15.0}
+#: Caps used when the doctor passes none (the script run on its own); the doctor's are in
+#: ``mnist_doctor/facts/net_probe.py`` (``STAGE_CAPS_S``).
+STAGE_TIMEOUTS = {"dns": 5.0, "tcp": 5.0, "connect": 5.0, "tls": 5.0, "http": 10.0}
 #: How long the direct route may take to show itself when the proxy failed (resolve, connect,
 #: handshake together): a firewall that drops direct traffic costs no more than this.
 DIRECT_CAP_S = 3.0
@@ -193,9 +201,13 @@ def presented_chain(sock):
 class Road(object):
     """The state shared by consecutive stages: where to connect, and the open socket."""
 
-    def __init__(self, origin, deadline):
+    def __init__(self, origin, deadline, caps=None):
         self.origin = origin
         self.deadline = deadline
+        self.caps = dict(STAGE_TIMEOUTS, **(caps or {}))
+        #: The current stage's own end and the seconds it was given (see :meth:`begin`).
+        self.stage_end = deadline
+        self.given = 0.0
         parts = urllib.parse.urlsplit(origin)
         self.scheme = parts.scheme
         self.host = parts.hostname or ""
@@ -207,8 +219,22 @@ class Road(object):
         self.addresses = []
         self.sock = None
 
-    def left(self, stage):
-        return max(min(STAGE_TIMEOUTS[stage], self.deadline - time.monotonic()), 0.05)
+    def begin(self, stage):
+        """Start ``stage``: its own cap, or what is left of the probe's time when that is less.
+
+        Returns ``(cap, limited)``; ``limited`` is True when the probe's deadline (the doctor's
+        slice), not the stage's own cap, set the time: a timeout then says nothing about the
+        remote. Everything the stage waits for afterwards ends at the one ``stage_end``.
+        """
+        now = time.monotonic()
+        cap = float(self.caps.get(stage, 10.0))
+        self.given = max(min(cap, self.deadline - now), 0.05)
+        self.stage_end = now + self.given
+        return cap, self.given < cap
+
+    def left(self, stage=None):
+        """Seconds left of the current stage (``stage`` names it for the reader only)."""
+        return max(self.stage_end - time.monotonic(), 0.05)
 
     @property
     def peer(self):
@@ -262,9 +288,7 @@ def stage_tcp(road, record=None):
             sock.connect(address)
         except socket.timeout:
             sock.close()
-            raise Timeout(
-                "connect to %s:%s: no answer within %.1f s" % (host, port, road.left("tcp"))
-            ) from None
+            raise Timeout("connect to %s:%s: no answer within %.1f s" % (host, port, road.given)) from None
         except OSError as exc:
             sock.close()
             last = exc
@@ -275,13 +299,17 @@ def stage_tcp(road, record=None):
     raise last or OSError("no address to connect to")
 
 
-def read_head(sock, limit=65536):
+def read_head(sock, limit=65536, got=None):
+    """Read up to the end of a response head; ``got`` (a list) counts the bytes as they come,
+    so a caller that gave up waiting knows whether the remote said anything at all."""
     data = b""
     while b"\r\n\r\n" not in data and len(data) < limit:
         chunk = sock.recv(4096)
         if not chunk:
             break
         data += chunk
+        if got is not None:
+            got.append(len(chunk))
     return data
 
 
@@ -294,14 +322,16 @@ def stage_connect(road, record=None):
     if sent_credentials:
         token = "%s:%s" % (urllib.parse.unquote(user), urllib.parse.unquote(password))
         lines.append("Proxy-Authorization: Basic " + base64.b64encode(token.encode()).decode("ascii"))
+    record = record if record is not None else {}
     road.sock.settimeout(road.left("connect"))
     road.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    got = []
     try:
-        head = bounded(lambda: read_head(road.sock), road.left("connect"))
-    except socket.timeout:
-        raise Timeout("the proxy did not answer CONNECT within %.1f s" % road.left("connect")) from None
+        head = bounded(lambda: read_head(road.sock, got=got), road.left("connect"))
+    except (socket.timeout, Timeout):
+        record["reply_bytes"] = sum(got)  # 0: not one byte back, the proxy stayed silent
+        raise Timeout("the proxy did not answer CONNECT within %.1f s" % road.given) from None
     first = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
-    record = record if record is not None else {}
     record.update(
         {"proxy_type": ptype, "target": target, "sent_credentials": sent_credentials, "status_line": first}
     )
@@ -436,9 +466,7 @@ def stage_tls(road, record):
         # bounded: a server trickling its handshake a byte at a time resets the socket timeout
         tls = bounded(lambda: ctx.wrap_socket(road.sock, server_hostname=road.host), road.left("tls"))
     except socket.timeout:
-        raise Timeout(
-            "TLS handshake with %s: no answer within %.1f s" % (road.host, road.left("tls"))
-        ) from None
+        raise Timeout("TLS handshake with %s: no answer within %.1f s" % (road.host, road.given)) from None
     except ssl.SSLCertVerificationError as exc:
         record["error"] = describe_error(exc)
         try:
@@ -679,9 +707,8 @@ def run_throughput(config):
 
 def run_stages(origin, config):
     deadline = time.monotonic() + float(config.get("budget", 30))
-    for name, value in (config.get("stage_timeouts") or {}).items():
-        STAGE_TIMEOUTS[name] = float(value)
-    road = Road(origin, deadline)
+    caps = dict((name, float(value)) for name, value in (config.get("stage_timeouts") or {}).items())
+    road = Road(origin, deadline, caps)
     stages = [("dns", stage_dns), ("tcp", stage_tcp)]
     if road.proxy and road.scheme == "https":
         stages.append(("connect", stage_connect))
@@ -690,13 +717,11 @@ def run_stages(origin, config):
     stages.append(("http", lambda r, rec: stage_http(r, rec, config.get("expected_size"))))
     records = []
     for name, func in stages:
-        given = road.left(name)
-        # True when the probe's deadline (the doctor's slice), not the stage's own limit, set
-        # the time: a timeout then says nothing about the network.
-        limited = given < STAGE_TIMEOUTS[name]
-        emit({"name": name, "event": "begin", "timeout_s": given, "deadline_limited": limited}, STAGE_MARKER)
+        cap, limited = road.begin(name)
+        timing = {"timeout_s": round(road.given, 3), "cap_s": cap, "deadline_limited": limited}
+        emit(dict({"name": name, "event": "begin"}, **timing), STAGE_MARKER)
         started = time.monotonic()
-        record = {"name": name, "ok": True, "deadline_limited": limited}
+        record = dict({"name": name, "ok": True}, **timing)
         try:
             func(road, record)
         except (StageFailure, ProxyStatus) as exc:
