@@ -3,14 +3,15 @@
 Why: ``/tmp/.keras`` is shared by every user of the machine. Another user can plant
 ``/tmp/.keras/datasets`` as a symlink to a victim's folder, and a path-based
 ``os.unlink("/tmp/.keras/datasets/mnist.npz")`` run by root then deletes the victim's
-file (the classic shared-/tmp symlink attack). A user's own ``datasets`` symlink that
-leads out of the cache would likewise make ``--clear-cache`` delete files that are not
-Keras'. So the actions never act on a path string: they open each cache folder with
-``O_DIRECTORY | O_NOFOLLOW`` (a symlinked folder is only followed when the link and its
-target belong to the user and the target stays inside the folder holding the link),
-check that the opened folder belongs to the user, and then ``stat``, ``unlink``,
-create and rename *names* relative to that folder's file descriptor. Once verified, a
-later swap of the path cannot redirect any operation.
+file (the classic shared-/tmp symlink attack). So the actions never act on a path string:
+they open each cache folder with ``O_DIRECTORY | O_NOFOLLOW``, check that the opened folder
+belongs to the user, and then ``stat``, ``unlink``, create and rename *names* relative to that
+folder's file descriptor. Once verified, a later swap of the path cannot redirect any operation.
+
+A cache folder that is a link (``~/.keras/datasets -> /data/me/keras-datasets``, datasets kept
+on a bigger disk) is followed only by :mod:`mnist_doctor.own_link`'s rule: the link is yours,
+and so is every step of the way to a folder of yours that no one else can write in or swap;
+the actions then act in that folder (:attr:`SafeDir.real` says where) and say so.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import shlex
 import stat
 from pathlib import Path
 
-#: Flags for opening a folder: never a symlink, never a FIFO's blocking open.
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+from mnist_doctor.own_link import DIR_FLAGS as _DIR_FLAGS
+from mnist_doctor.own_link import NOFOLLOW as _NOFOLLOW
+from mnist_doctor.own_link import Followed, LinkRefused, follow_own_link
+from mnist_doctor.own_link import user_name as _owner_name
+
 #: The doctor's own temporary files: ``.mnist.npz.<16 hex>.part`` (see :func:`temp_name`).
 TEMP_SUFFIX = ".part"
 _TEMP_TOKEN_LEN = 16
@@ -32,15 +35,6 @@ _TEMP_TOKEN_LEN = 16
 
 def _euid() -> int | None:
     return os.geteuid() if hasattr(os, "geteuid") else None
-
-
-def _owner_name(uid: int) -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name
-    except (ImportError, KeyError):
-        return f"uid {uid}"
 
 
 def temp_name(file_name: str) -> str:
@@ -75,18 +69,69 @@ class UnsafeFolder(Exception):
         self.hint = hint
 
 
-def _is_inside(child: str, parent: str) -> bool:
-    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
+def _follow(parent_fd: int, holder: str, path: Path) -> Followed:
+    """Follow the link ``path`` (named in ``parent_fd``, the folder ``holder``) by the own-link rule,
+    or refuse it with the reason and the way to act by hand."""
+    quoted = shlex.quote(str(path))
+    target = os.path.realpath(path)  # for the message only: the walk never reads this string
+    try:
+        return follow_own_link(parent_fd, holder, path.name)
+    except LinkRefused as exc:
+        if exc.foreign_link:
+            raise UnsafeFolder(
+                path,
+                f"is a symlink to {target}, and {exc.reason}: following it could act on someone else's files",
+                f"ls -la -- {quoted}; then, if it is safe: rm -- {quoted}",
+            ) from None
+        raise UnsafeFolder(
+            path,
+            f"is a symlink to {target}, not followed: {exc.reason}",
+            f"ls -la -- {quoted} {shlex.quote(target)}   # see where it leads; act there by hand, or "
+            f"replace the link: rm -- {quoted} && mkdir -- {quoted}",
+        ) from None
+
+
+def open_holder(folder: str) -> int:
+    """The folder holding a cached file, opened to write back into it (the safekeeping's restore).
+
+    All but the last component are resolved by the system, as Keras' own ``open`` resolves them;
+    the last is opened ``O_NOFOLLOW``, and when it is a link, followed only by the own-link rule
+    (``~/.keras/datasets`` as the user's link to a bigger disk). Raises :class:`UnsafeFolder`
+    for a link the rule refuses, ``OSError`` otherwise.
+    """
+    path = Path(os.path.abspath(folder))
+    parent_fd = os.open(path.parent, _DIR_FLAGS)
+    try:
+        try:
+            return os.open(path.name, _DIR_FLAGS | _NOFOLLOW, dir_fd=parent_fd)
+        except OSError:
+            if not stat.S_ISLNK(os.stat(path.name, dir_fd=parent_fd, follow_symlinks=False).st_mode):
+                raise
+        return _follow(parent_fd, str(path.parent), path).fd
+    finally:
+        os.close(parent_fd)
 
 
 class SafeDir:
     """An open, verified folder; every operation takes a plain name inside it (no ``/``)."""
 
-    def __init__(self, path: Path, fd: int, created: list[Path]) -> None:
+    def __init__(self, path: Path, fd: int, created: list[Path], real: Path | None = None) -> None:
+        #: The folder as Keras names it (``~/.keras/datasets``).
         self.path = path
         self.fd = fd
         #: Folders this object created (innermost first), removed again by :meth:`undo_created`.
         self.created = created
+        #: Where the folder really is when it was reached through the user's own link, else ``path``.
+        self.real = real or path
+
+    @property
+    def through_link(self) -> bool:
+        """Reached through the user's own link: the files are in :attr:`real`, not under ``path``."""
+        return self.real != self.path
+
+    def link_line(self, what: str) -> str:
+        """The line an action prints when it acts through the user's own link: where, and what."""
+        return f"following your own link: {self.path} → {self.real} ({what})"
 
     # ------------------------------------------------------------------ opening
 
@@ -96,8 +141,9 @@ class SafeDir:
 
         The base's parent (the home, ``/tmp``, ``KERAS_HOME``'s parent) is opened as the
         system gives it; ``<base>`` and ``datasets`` must each be a folder owned by the
-        effective user, reached without a symlink unless the link is the user's own and
-        stays inside the folder that holds it. Missing folders are created when ``create``.
+        effective user, reached without a symlink unless :mod:`~mnist_doctor.own_link`'s rule
+        lets the doctor follow it (:attr:`real` then says where the folder really is). Missing
+        folders are created when ``create``.
         Raises :class:`UnsafeFolder` (refused), ``FileNotFoundError`` (missing, not
         created) or another ``OSError``.
         """
@@ -106,11 +152,11 @@ class SafeDir:
         root_fd = os.open(base.parent, _DIR_FLAGS)
         created: list[Path] = []
         try:
-            base_fd = cls._open_component(root_fd, base, create, created)
+            base_fd, base_real = cls._open_component(root_fd, base, create, created)
         finally:
             os.close(root_fd)
         try:
-            fd = cls._open_component(base_fd, path, create, created)
+            fd, real = cls._open_component(base_fd, path, create, created, base_real)
         except BaseException:
             os.close(base_fd)
             for folder in created:
@@ -119,10 +165,16 @@ class SafeDir:
             raise
         os.close(base_fd)
         created.reverse()
-        return cls(path, fd, created)
+        return cls(path, fd, created, real)
 
     @staticmethod
-    def _open_component(parent_fd: int, path: Path, create: bool, created: list[Path]) -> int:
+    def _open_component(
+        parent_fd: int, path: Path, create: bool, created: list[Path], parent_real: Path | None = None
+    ) -> tuple[int, Path | None]:
+        """Open ``path`` by name in ``parent_fd``: (descriptor, where it really is if a link led there).
+
+        ``parent_real``: where the parent really is, when it was itself reached through a link.
+        """
         name = path.name
         if not name or name in (".", ".."):
             raise UnsafeFolder(path, "not a plain folder name", f"ls -ld -- {shlex.quote(str(path))}")
@@ -136,29 +188,11 @@ class SafeDir:
             st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
         me = _euid()
         quoted = shlex.quote(str(path))
+        real = parent_real / name if parent_real is not None else None
         if stat.S_ISLNK(st.st_mode):
-            target = os.path.realpath(path)
-            holder = os.path.realpath(path.parent)
-            if me is not None and st.st_uid != me:
-                raise UnsafeFolder(
-                    path,
-                    f"is a symlink owned by {_owner_name(st.st_uid)} (not you) to {target}: "
-                    "following it could act on someone else's files",
-                    f"ls -la -- {quoted}; then, if it is safe: rm -- {quoted}",
-                )
-            if not _is_inside(target, holder) or target == holder:
-                raise UnsafeFolder(
-                    path,
-                    f"is a symlink leading out of {holder} (to {target}); the doctor only acts inside "
-                    "the cache",
-                    f"ls -la -- {shlex.quote(target)}   # act there by hand, or replace the link: "
-                    f"rm -- {quoted} && mkdir -- {quoted}",
-                )
-            try:
-                fd = os.open(target, _DIR_FLAGS)
-            except NotADirectoryError:
-                why = f"is a symlink to {target}, not to a folder"
-                raise UnsafeFolder(path, why, f"ls -la -- {quoted}") from None
+            holder = str(parent_real if parent_real is not None else path.parent)
+            followed = _follow(parent_fd, holder, path)
+            fd, real = followed.fd, Path(followed.real)
         else:
             try:
                 fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=parent_fd)
@@ -179,7 +213,7 @@ class SafeDir:
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, real
 
     # ------------------------------------------------------------------ operations on names
 
@@ -264,12 +298,13 @@ class SafeDir:
         """The folder ``name`` inside this one (``datasets/fashion-mnist``), verified the same way.
 
         Reached by name from this folder's descriptor: not another user's, and a symlink only
-        when it is the user's own and stays inside this folder. Folders created on the way
+        by the own-link rule, as in :meth:`open`. Folders created on the way
         (this one's, when it made them too) are undone by the child's :meth:`undo_created`.
         """
         created: list[Path] = []
-        fd = self._open_component(self.fd, self.path / self._plain(name), create, created)
-        return SafeDir(self.path / name, fd, created + self.created)
+        parent_real = self.real if self.through_link else None
+        fd, real = self._open_component(self.fd, self.path / self._plain(name), create, created, parent_real)
+        return SafeDir(self.path / name, fd, created + self.created, real)
 
     def walk_tree(self, name: str) -> TreeSurvey:
         """What removing the folder ``name`` (with its content) would remove: see :class:`TreeSurvey`."""

@@ -50,6 +50,7 @@ from typing import Any
 
 from mnist_doctor.npz_check import sha256_stream
 from mnist_doctor.open_writers import writers_of
+from mnist_doctor.safe_dir import UnsafeFolder, open_holder
 
 #: Read size for copying and hashing.
 CHUNK = 1 << 20
@@ -195,6 +196,14 @@ class Safekeeping:
             )
             return
         try:
+            os.close(open_holder(os.path.dirname(path)))
+        except (UnsafeFolder, OSError) as exc:
+            why = exc.reason if isinstance(exc, UnsafeFolder) else (exc.strerror or str(exc))
+            self.refused.append(
+                Refusal(path, f"the doctor could not put it back if Keras replaced it: its folder {why}")
+            )
+            return
+        try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
         except PermissionError:
             return  # Keras cannot read it either: it fails hashing it, before any download
@@ -311,11 +320,13 @@ class Safekeeping:
                 finally:
                     os.close(fd)
         try:
-            dir_fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            dir_fd = open_holder(os.path.dirname(path))
             try:
                 os.unlink(os.path.basename(path), dir_fd=dir_fd)
             finally:
                 os.close(dir_fd)
+        except UnsafeFolder as exc:
+            return {"outcome": f"partial download, not removed: its folder {exc.reason}", "size": size}
         except OSError as exc:
             return {"outcome": f"partial download, not removed: {exc.strerror or exc}", "size": size}
         return {"outcome": "partial download, removed", "size": size}
@@ -334,8 +345,10 @@ class Safekeeping:
     @staticmethod
     def _put_back(kept: KeptFile) -> None:
         """Write the copy next to the path under a private name, then rename it over the path."""
-        folder = os.path.dirname(kept.path)
-        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            dir_fd = open_holder(os.path.dirname(kept.path))
+        except UnsafeFolder as exc:
+            raise OSError(f"its folder {exc.reason}") from None
         try:
             temp = f"{PREFIX}restore-{secrets.token_hex(8)}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW

@@ -51,31 +51,36 @@ def victim_folder(root: Path) -> Path:
     return victim
 
 
-# ---------------------------------------------------------------- a datasets link leading out
+# ---------------------------------------------------------------- a datasets link to a shared folder
 
 
 def link_datasets_out(home: Path, tmp_path: Path) -> Path:
+    """``~/.keras/datasets`` -> a folder anyone may write in (what lies there is not only yours)."""
     victim = victim_folder(tmp_path)
+    victim.chmod(0o777)
     (home / ".keras").mkdir()
     (home / ".keras" / "datasets").symlink_to(victim)
     return victim
 
 
 @pytest.mark.usefixtures("processes")
-def test_clear_cache_refuses_a_datasets_link_leading_out(keras_home: Path, tmp_path: Path, spec) -> None:
+def test_clear_cache_refuses_a_datasets_link_to_a_shared_folder(
+    keras_home: Path, tmp_path: Path, spec
+) -> None:
     victim = link_datasets_out(keras_home, tmp_path)
     before = tree_snapshot(victim)
     out_console, out = console()
     code = actions.clear_cache(make_facts(spec), out_console, yes=True, dry_run=False, interactive=False)
     assert code == 1  # Keras reads that folder, and it was not cleared
     assert tree_snapshot(victim) == before  # mnist.npz, mnist.npz.bak and the look-alike all survive
-    text = out.getvalue()
-    assert "symlink leading out" in text and "hint:" in text and str(victim) in text
+    text = " ".join(out.getvalue().split())  # as one line, however the console wrapped it
+    assert "not followed" in text and "others may write in" in text and "hint:" in text
+    assert str(victim) in text
 
 
 @pytest.mark.parametrize("action", ["seed", "fetch"])
 @pytest.mark.usefixtures("processes")
-def test_seed_and_fetch_refuse_a_datasets_link_leading_out(
+def test_seed_and_fetch_refuse_a_datasets_link_to_a_shared_folder(
     keras_home: Path, tmp_path: Path, good_npz: Path, spec, action: str
 ) -> None:
     victim = link_datasets_out(keras_home, tmp_path)
@@ -87,7 +92,7 @@ def test_seed_and_fetch_refuse_a_datasets_link_leading_out(
         code = actions.fetch_dataset(make_facts(spec), out_console, "http://127.0.0.1:9/mnist.npz")
     assert code == 1
     assert tree_snapshot(victim) == before  # no temp file, nothing replaced
-    assert "symlink leading out" in out.getvalue()
+    assert "not followed" in out.getvalue()
 
 
 @pytest.mark.usefixtures("processes")
@@ -313,11 +318,12 @@ def test_a_folder_in_place_of_a_fashion_file_is_kept_and_blocks_the_seed(
 
 
 @pytest.mark.usefixtures("processes")
-def test_a_fashion_folder_linked_out_of_the_cache_is_refused(
+def test_a_fashion_folder_linked_to_a_shared_folder_is_refused(
     keras_home: Path, tmp_path: Path, fashion_pinned: dict[str, Path]
 ) -> None:
     victim = tmp_path / "victim"
     victim.mkdir()
+    victim.chmod(0o1777)  # sticky, as /tmp: still a folder others write in
     for name in fashion_pinned:
         (victim / name).write_bytes(b"the victim's own " + name.encode())
     (datasets_dir(keras_home) / "fashion-mnist").symlink_to(victim)
@@ -328,7 +334,7 @@ def test_a_fashion_folder_linked_out_of_the_cache_is_refused(
     source = next(iter(fashion_pinned.values()))
     assert actions.seed_file(dataset_facts("fashion_mnist"), out_console, str(source)) == 1
     assert tree_snapshot(victim) == before
-    assert out.getvalue().count("symlink leading out") == 2
+    assert " ".join(out.getvalue().split()).count("others may write in") == 2
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")

@@ -204,6 +204,15 @@ def _remove(entry: CacheEntry) -> str | None:
     return None
 
 
+def _report_links(console: Console, found: Survey) -> None:
+    """Say where a folder reached through the user's own link really is: the files go there."""
+    said: list[SafeDir] = []
+    for folder in found.opened:
+        if folder.through_link and not any(folder.path.is_relative_to(s.path) for s in said):
+            _plain(console, folder.link_line("files are removed there"))
+            said.append(folder)
+
+
 def _report_refused(console: Console, found: Survey) -> bool:
     """Say which folders were not touched and why; True when Keras reads one of them."""
     blocking = False
@@ -273,6 +282,7 @@ def _clear(
     cache = context.cache
     title, none_words = _what(context)
     blocked = _report_refused(console, found)
+    _report_links(console, found)
     listed = found.entries
     entries = [e for e in listed if not e.keep]
     if not entries:

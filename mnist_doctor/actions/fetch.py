@@ -41,6 +41,7 @@ from mnist_doctor.actions.install import (
     _install_failed,
     _verify,
     extraction_note,
+    link_note,
     pinned_hint,
     prepare_target,
     refused_folder,
@@ -365,6 +366,7 @@ def _fetch_one(context: Context, target: Target, url: str, window: Slice, consol
     tried = 0
     try:
         with staged_file(cache.datasets_dir, target.name, target.subdir) as staged:
+            link_note(console, staged)
             show = console.is_terminal
             with _Progress(console, target.label) if show else contextlib.nullcontext() as progress:
                 for attempt in range(1, ATTEMPTS + 1):

@@ -86,7 +86,7 @@ def _discard(staged: Staged, file_name: str) -> None:
 def staged_file(datasets_dir: Path, file_name: str, subdir: tuple[str, ...] = ()) -> Iterator[Staged]:
     """A temporary ``.<file>.<hex>.part`` in the verified cache folder; removed unless installed.
 
-    The folder is opened once (:class:`SafeDir`: no link leading out, not another user's), a
+    The folder is opened once (:class:`SafeDir`: a link only by the own-link rule, not another user's), a
     dataset's own sub-folder (``fashion-mnist``) by name from it, and everything after acts on
     names in it. Folders created for it are removed again when nothing was installed, so a
     refused or failed install leaves the file system as it was. Clean-up runs on every exit —
@@ -117,6 +117,13 @@ def staged_file(datasets_dir: Path, file_name: str, subdir: tuple[str, ...] = ()
                 pending = exc
         if pending is not None:
             raise pending
+
+
+def link_note(console: Console, staged: Staged) -> None:
+    """Where the file really goes when the cache folder is the user's own link to another folder."""
+    folder = staged.folder
+    if folder.through_link:
+        _plain(console, folder.link_line("the file is installed there"))
 
 
 def _verify(staged: Staged, written: int, digest: str, data_file: DataFile) -> None:
@@ -321,6 +328,7 @@ def seed_file(
         spec = target.spec
         try:
             with staged_file(context.cache.datasets_dir, target.name, target.subdir) as staged:
+                link_note(console, staged)
                 digest, written = hashlib.sha256(), 0
                 src.seek(0)
                 while written <= spec.size and (chunk := src.read(COPY_CHUNK)):

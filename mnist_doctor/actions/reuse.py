@@ -3,10 +3,11 @@
 After an upgrade (TF 2.15 -> 2.16, Keras 2 -> Keras 3.6+) ``cifar-10-batches-py.tar.gz`` is
 still there, but Keras now reads ``cifar-10-batches-py-target_archive`` and would download
 170 MB again (from a host often throttled to tens of kB/s). This copies the old archive to
-the new name (or back), inside the one cache folder opened by :class:`SafeDir` (no link
-leading out, not another user's), as a temporary file that is hashed while written, checked
-against the pinned sha256 and size, then renamed atomically. Never a hardlink: Keras opens
-its download target with ``"wb"``, which would truncate both names of a shared inode.
+the new name (or back), inside the one cache folder opened by :class:`SafeDir` (a link only
+when it is the user's own all the way, not another user's), as a temporary file that is
+hashed while written, checked against the pinned sha256 and size, then renamed atomically.
+Never a hardlink: Keras opens its download target with ``"wb"``, which would truncate both
+names of a shared inode.
 Everything is re-derived from fresh facts here; nothing the check reported is trusted.
 """
 
@@ -71,6 +72,8 @@ def place_copy(facts: Facts, console: Any, name: str, *, yes: bool, dry_run: boo
         _print(console, f"cannot open {folder_path}: {exc.strerror or exc}", "red")
         return False
     with folder:
+        if folder.through_link:
+            _print(console, folder.link_line("the copy is placed there"))
         if folder.exists(current.archive):
             _print(
                 console,

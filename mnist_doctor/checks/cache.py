@@ -18,7 +18,7 @@ from typing import Any
 from mnist_doctor import cache_layout, cache_verdicts, npz_check
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.dataset_table import Dataset
-from mnist_doctor.facts.cache import KerasCache
+from mnist_doctor.facts.cache import CacheReach, KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.hints import clear_cache_fix, doctor_command
 from mnist_doctor.model import CheckResult, Result, Status, function_check
@@ -104,11 +104,16 @@ def _reads(loader: Dataset, cache: KerasCache, flavour: KerasFlavour | None) -> 
 
 @function_check("cache.location", "Keras cache location")
 def location(
-    keras_cache: KerasCache, datasets: tuple[Dataset, ...] = (), keras_flavour: KerasFlavour | None = None
+    keras_cache: KerasCache,
+    datasets: tuple[Dataset, ...] = (),
+    keras_flavour: KerasFlavour | None = None,
+    cache_reach: CacheReach | None = None,
 ) -> Result:
     """Names the exact ``mnist.npz`` path Keras will read and why; warns about a silent fallback.
 
     With other loaders selected, one detail line each names where this Keras line reads them.
+    A cache folder that is a link is named with where it leads (Keras reads and writes there),
+    and whether the doctor's actions act there too.
     """
     cache = keras_cache
     details = [
@@ -116,6 +121,7 @@ def location(
         f"why: {cache.reason}",
         f"dataset file: {cache.dataset_path}",
         f"keras.json: {cache.keras_json}",
+        *_reach_details(cache, cache_reach),
     ]
     details += [
         f"{loader.name}: {where}"
@@ -170,7 +176,29 @@ def location(
             "or unset KERAS_HOME",
             data=data,
         )
+    if cache_reach is not None and cache_reach.real is not None:
+        real_file = cache_reach.real / cache.dataset_path.name
+        return Result.ok(
+            f"Keras reads {cache.dataset_path}, through a link: {real_file}", details=details, data=data
+        )
     return Result.ok(f"Keras reads {cache.dataset_path}", details=details, data=data)
+
+
+def _reach_details(cache: KerasCache, reach: CacheReach | None) -> list[str]:
+    """Where a linked cache folder leads, and whether the actions follow the link (and if not, why)."""
+    if reach is None or (reach.real is None and reach.refused is None):
+        return []
+    lines = []
+    if reach.real is not None:
+        real_file = reach.real / cache.dataset_path.name
+        lines.append(f"{reach.folder} leads to {reach.real}: Keras reads and writes {real_file}")
+    if reach.refused is None:
+        lines.append("your own link, yours all the way: --clear-cache, --seed and --fetch act there too")
+    else:
+        lines.append(f"--clear-cache, --seed and --fetch will not act there: {reach.refused}")
+        if reach.hint:
+            lines.append(f"by hand: {reach.hint}")
+    return lines
 
 
 @function_check("cache.keras_home", "KERAS_HOME")
@@ -221,7 +249,7 @@ def write_probe(folder: Path, file_name: str = "mnist.npz") -> tuple[bool, str]:
     recognises if the run is killed in between). A folder that does not exist yet is not
     created to test it: its nearest existing ancestor is checked with ``stat``/``os.access``
     only, so a diagnosis writes nothing anywhere. A folder the doctor will not act in (a
-    link leading out, another user's) is judged with ``os.access`` and says why.
+    link it does not follow, another user's) is judged with ``os.access`` and says why.
     """
     if not (folder.exists() or folder.is_symlink()):
         parent = _nearest_existing(folder)
@@ -238,6 +266,8 @@ def write_probe(folder: Path, file_name: str = "mnist.npz") -> tuple[bool, str]:
             finally:
                 os.close(handle)
                 cache_dir.unlink(name)
+            if cache_dir.through_link:
+                return True, f"created and removed a temporary file in {cache_dir.real} (your link {folder})"
     except UnsafeFolder as exc:
         usable = os.access(folder, os.W_OK | os.X_OK)
         return (

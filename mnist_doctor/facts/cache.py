@@ -36,6 +36,7 @@ from packaging.version import Version
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import fact
 from mnist_doctor.facts.flavour import KerasFlavour
+from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 #: Keras 3 release from which the fallback uses ``tempfile.gettempdir()`` when ``/tmp`` is missing.
 TEMPDIR_RULE_FROM = Version("3.12.0")
@@ -285,3 +286,39 @@ def keras_cache(
     """Where ``load_data`` will read ``mnist.npz`` in the target environment."""
     paths = introspection.get("keras_paths") or {}
     return predict_keras_cache(keras_flavour, paths, dataset.file_name)
+
+
+@dataclass(frozen=True)
+class CacheReach:
+    """Where the folder Keras reads really is, and whether the doctor's actions may act in it.
+
+    Keras follows a link without a word (``~/.keras/datasets -> /data/me/keras-datasets``), so
+    the file it reads and writes is under ``real``; the actions follow the same link only by
+    :mod:`mnist_doctor.own_link`'s rule, else ``refused`` says why and ``hint`` the way by hand.
+    """
+
+    folder: Path
+    #: Where a link leads (Keras reads and writes there); None when no link is on the way.
+    real: Path | None = None
+    refused: str | None = None
+    hint: str | None = None
+
+
+def reach_of(folder: Path) -> CacheReach:
+    """Open ``folder`` as the actions would (read-only: nothing is created) and say what happened."""
+    try:
+        with SafeDir.open(folder) as opened:
+            return CacheReach(folder, opened.real if opened.through_link else None)
+    except UnsafeFolder as exc:
+        resolved = Path(os.path.realpath(folder))  # Keras' view of it: for the message only
+        return CacheReach(
+            folder, resolved if resolved != folder else None, f"{exc.path} {exc.reason}", exc.hint
+        )
+    except (OSError, ValueError):
+        return CacheReach(folder)  # missing or unreadable: cache.permissions says which
+
+
+@fact
+def cache_reach(keras_cache: KerasCache) -> CacheReach:
+    """How the folder Keras reads is reached: directly, through the user's own link, or refused."""
+    return reach_of(keras_cache.datasets_dir)
