@@ -103,8 +103,10 @@ def diagnose(
     from mnist_doctor.facts import Options
     from mnist_doctor.facts.hosted import running_in_kernel
     from mnist_doctor.interpreter import resolve_python
+    from mnist_doctor.redact import redact_text
     from mnist_doctor.run import diagnose as run_diagnosis
     from mnist_doctor.run import new_facts
+    from mnist_doctor.urlcheck import url_problem
 
     def names(value: Iterable[str] | str | None) -> list[str] | None:
         if value is None:
@@ -115,9 +117,9 @@ def diagnose(
         datasets = parse_selection(
             dataset if dataset is None or isinstance(dataset, str) else ",".join(dataset)
         )
-        problem = origin_problem(origin, datasets)
+        problem = (url_problem(origin) if origin is not None else None) or origin_problem(origin, datasets)
         if problem:
-            raise UsageError(f"origin {origin!r} {problem}")
+            raise UsageError(f"origin {redact_text(repr(origin))} {problem}")
         options = Options(
             python=resolve_python(python),
             offline=offline,

@@ -7,7 +7,6 @@ parsing, so ``--help`` and ``--version`` stay fast and work in a broken environm
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
@@ -314,7 +313,7 @@ def _check_combinations(args: argparse.Namespace) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    from mnist_doctor.dataset import ORIGIN_ENV
+    from mnist_doctor.dataset import ORIGIN_ENV, choose_origin
     from mnist_doctor.dataset_table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
@@ -328,12 +327,12 @@ def _options(args: argparse.Namespace) -> Options:
                 f"{flag} '{_one_line(url, 200)}' {problem}", hint=f"{flag} https://host/path/mnist.npz"
             )
     _check_combinations(args)  # after the URLs: a malformed URL is named first, whatever it came with
-    env_origin = os.environ.get(ORIGIN_ENV)
-    if args.fetch and not (args.mirror or args.origin) and env_origin and url_problem(env_origin):
+    chosen = choose_origin(args.origin)
+    if args.fetch and not args.mirror and chosen.rejected is not None:
         # A diagnosis reports a bad variable as a finding; a download from it cannot even start.
         raise UsageError(
-            f"{ORIGIN_ENV} '{_one_line(env_origin, 200)}' {url_problem(env_origin)}",
-            hint=f"fix or unset {ORIGIN_ENV}, or pass --mirror https://host/path/mnist.npz",
+            f"{ORIGIN_ENV} '{_one_line(chosen.rejected, 200)}' {chosen.problem}",
+            hint=f"unset {ORIGIN_ENV}   # or pass --mirror https://host/path/mnist.npz",
         )
     datasets = parse_selection(args.dataset)
     origin = args.origin or args.mirror

@@ -8,8 +8,11 @@ for a file whose hash they computed themselves; nothing else hard-codes these nu
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
+
+from mnist_doctor.urlcheck import url_problem
 
 ORIGIN_ENV = "MNIST_DOCTOR_ORIGIN"
 #: A file larger than the dataset by more than this is refused by its size alone, unread
@@ -116,6 +119,41 @@ def file_url(url: str, file_name: str = MNIST.file_name) -> str:
 
 
 def dataset_spec(origin: str | None = None) -> DatasetSpec:
-    """The spec in force: ``--origin`` beats ``MNIST_DOCTOR_ORIGIN`` beats the Keras default."""
-    chosen = origin or os.environ.get(ORIGIN_ENV)
-    return MNIST.with_origin(file_url(chosen)) if chosen else MNIST
+    """The MNIST spec pointed at ``origin`` (a folder URL completed), or Keras' own without one.
+
+    Which origin is in force (``--origin``, ``MNIST_DOCTOR_ORIGIN`` or Keras' own) is decided
+    once, by :func:`choose_origin`.
+    """
+    return MNIST.with_origin(file_url(origin)) if origin else MNIST
+
+
+@dataclass(frozen=True)
+class OriginChoice:
+    """The dataset origin in force and where it comes from; an unusable variable is set aside.
+
+    ``url`` is ``--origin`` (the command line refuses a bad one), else ``MNIST_DOCTOR_ORIGIN``
+    when usable, else None: Keras' own URL. The variable is the doctor's own setting (the mirror
+    its network checks test and ``--fetch`` downloads from); Keras never reads it. So an unusable
+    value is not used: the checks test Keras' own URL, the one ``load_data()`` downloads from,
+    and ``network.origin`` names the variable with its fix. An empty value counts as unset.
+    """
+
+    url: str | None
+    #: ``--origin``, ``MNIST_DOCTOR_ORIGIN``, or "" for Keras' own URL.
+    source: str
+    #: The variable's value when it was set aside, and why.
+    rejected: str | None = None
+    problem: str | None = None
+
+
+def choose_origin(flag: str | None, env: Mapping[str, str] | None = None) -> OriginChoice:
+    """``--origin`` beats a usable ``MNIST_DOCTOR_ORIGIN`` beats Keras' own URL (:class:`OriginChoice`)."""
+    if flag:
+        return OriginChoice(flag, "--origin")
+    value = (os.environ if env is None else env).get(ORIGIN_ENV) or ""
+    if not value:
+        return OriginChoice(None, "")
+    problem = url_problem(value)
+    if problem:
+        return OriginChoice(None, "", rejected=value, problem=problem)
+    return OriginChoice(value, ORIGIN_ENV)

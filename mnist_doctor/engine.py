@@ -22,7 +22,7 @@ from typing import Any
 
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import FactError, Facts, FactUnavailable, registry, wanted_facts
-from mnist_doctor.model import CheckResult, Result, Status, family_of
+from mnist_doctor.model import OFFLINE_SKIP, CheckResult, Result, Status, family_of
 from mnist_doctor.subproc import kill_all
 
 ENTRY_POINT_GROUP = "mnist_doctor.checks"
@@ -319,7 +319,7 @@ class Engine:
         # --offline first: a network check that requires another (skipped by --offline too) is
         # skipped for that reason, not for its prerequisite's skip.
         if check.network and self.facts.options.offline:
-            return "--offline: network checks are not run"
+            return OFFLINE_SKIP
         for req in check.requires:
             if req not in by_id:
                 return f"requires {req}, which is not selected or not installed"

@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+#: Why a check that needs the network did not run: the engine's skip, and a check's own under --offline.
+OFFLINE_SKIP = "--offline: network checks are not run"
+
 
 class Status(str, enum.Enum):
     """Outcome of one check. ``error`` means the check itself crashed."""

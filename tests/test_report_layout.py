@@ -153,4 +153,4 @@ def test_offline_machine_without_the_file_says_load_data_will_download(home: Pat
     logical = [line.strip() for line in unwrap_lines(joined.splitlines())]
     assert "mnist-doctor --seed FILE" in logical
     assert any(line.startswith("mnist-doctor --fetch") for line in logical)
-    assert "8 network checks skipped: --offline: network checks are not run" in " ".join(screen.split())
+    assert "9 network checks skipped: --offline: network checks are not run" in " ".join(screen.split())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin
 
-from mnist_doctor.dataset import ZIP_MAGIC, DatasetSpec
+from mnist_doctor.dataset import ORIGIN_ENV, ZIP_MAGIC, DatasetSpec, OriginChoice
 from mnist_doctor.dataset_table import Dataset, is_keras_origin
 from mnist_doctor.diagnoses import http_status
 from mnist_doctor.diagnoses.network import (
@@ -34,10 +34,11 @@ from mnist_doctor.facts.net_probe import (
 )
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.hints import doctor_command, offline_route
-from mnist_doctor.model import BaseCheck, Result, Status, shell_quote
+from mnist_doctor.model import OFFLINE_SKIP, BaseCheck, Result, Status, shell_quote
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.units import human_bytes, human_duration
+from mnist_doctor.urlcheck import https_form
 
 PROXY_HINT = PROXY_SETTING
 CA_HINT = (
@@ -824,6 +825,48 @@ def _same_host(one: DatasetSpec, other: DatasetSpec) -> bool:
     return bool(host_key(one) == host_key(other))
 
 
+class OriginCheck(BaseCheck):
+    """Which URL the network checks test, and where it comes from (Keras' own, ``--origin``, the
+    variable). An unusable ``MNIST_DOCTOR_ORIGIN`` is set aside and named here with its fix."""
+
+    id = "network.origin"
+    title = "dataset URL the network checks test"
+    # Not a ``network`` check: it opens no connection, so load.consistency does not count it as a
+    # witness of the network, and it needs no ssl module. It skips itself under --offline with the
+    # rest of the family, as then nothing uses the origin.
+
+    def run(self, origin_choice: OriginChoice, network_target: DatasetSpec, options: Options) -> Result:
+        if options.offline:
+            return Result.skip(OFFLINE_SKIP)
+        choice = origin_choice
+        data = {"source": choice.source or "keras", "url": redact_text(network_target.origin)}
+        shown = redact_text(network_target.origin)
+        if choice.rejected is not None:
+            value = redact_text(choice.rejected) or ""
+            fix = f"unset {ORIGIN_ENV}"
+            https = https_form(choice.rejected)
+            if https is not None:
+                fix += f"   # or, if that mirror serves https: export {ORIGIN_ENV}={redact_text(https)}"
+            return Result.warn(
+                f"{ORIGIN_ENV}='{value}' {choice.problem}: set aside, the network checks test Keras' own "
+                f"URL {shown}",
+                details=[
+                    f"Keras never reads {ORIGIN_ENV}: load_data() downloads from its own URL",
+                    "the doctor uses it as the mirror its network checks test and --fetch downloads from, "
+                    "over http(s) only; --fetch without --mirror refuses to start while it is set like this",
+                ],
+                hint=fix,
+                data={**data, "rejected": value, "problem": choice.problem},
+            )
+        if choice.source == "--origin":
+            return Result.ok(f"--origin {shown}: Keras' load_data() itself keeps its own URL", data=data)
+        if choice.source:
+            return Result.ok(
+                f"{ORIGIN_ENV}={shown}: Keras' load_data() itself never reads this variable", data=data
+            )
+        return Result.ok(f"Keras' own URL: {shown}", data=data)
+
+
 class HostsCheck(BaseCheck):
     """Every distinct host the selected datasets download from, walked the way Keras downloads.
 
@@ -907,6 +950,7 @@ def _host_route(users: list[str], finding: Result | None, target_python: str) ->
 REPORT_ORDER = 60
 
 CHECKS = [
+    OriginCheck(),
     StageCheck("dns", "DNS lookup (getaddrinfo)"),
     StageCheck("tcp", "TCP connect (host or proxy)"),
     StageCheck("connect", "proxy CONNECT tunnel"),

@@ -8,29 +8,34 @@ the load probe, the actions) asks one fact for it, never re-derives it from the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
-from mnist_doctor.dataset import ORIGIN_ENV, DatasetSpec, dataset_spec
+from mnist_doctor.dataset import DatasetSpec, OriginChoice, choose_origin, dataset_spec
 from mnist_doctor.dataset_table import Dataset, pins_from_env, table, with_pins
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.npz_check import spec_from_env
 
 
 @fact
-def dataset(options: Options) -> DatasetSpec:
-    """The MNIST file spec, pointed at ``--origin`` when given (and the test hook of npz_check)."""
-    return spec_from_env(dataset_spec(options.origin))
+def origin_choice(options: Options) -> OriginChoice:
+    """The origin in force: ``--origin``, a usable ``$MNIST_DOCTOR_ORIGIN``, or Keras' own (None)."""
+    return choose_origin(options.origin)
 
 
 @fact
-def datasets(options: Options, dataset: DatasetSpec) -> tuple[Dataset, ...]:
+def dataset(origin_choice: OriginChoice) -> DatasetSpec:
+    """The MNIST file spec, pointed at the origin in force (and the test hook of npz_check)."""
+    return spec_from_env(dataset_spec(origin_choice.url))
+
+
+@fact
+def datasets(options: Options, dataset: DatasetSpec, origin_choice: OriginChoice) -> tuple[Dataset, ...]:
     """The selected loaders, in table order.
 
     A folder ``--origin`` (or ``$MNIST_DOCTOR_ORIGIN``) serves every file by its name.
     """
     pins = pins_from_env()
-    origin = options.origin or os.environ.get(ORIGIN_ENV) or ""
+    origin = origin_choice.url or ""
     chosen: list[Dataset] = []
     for name in options.datasets:
         loader = table()[name]
