@@ -290,6 +290,32 @@ BROKEN: tuple[Case, ...] = (
         "the fix names ml_dtypes",
     ),
     Case(
+        name="ml-dtypes-numpy2-build-numpy1-tf2.21",
+        venv="ml-dtypes-numpy2-build-numpy1-tf2.21",
+        title="NumPy 1.26.4 (inside TensorFlow 2.21.0's range) with ml_dtypes 0.7.0, which declares "
+        "numpy>=2.0.0 and is compiled for NumPy 2.0",
+        steps=(*HEALTHY[-1].steps, Step(("numpy==1.26.4", "ml-dtypes==0.7.0"), no_deps=True)),
+        expect="broken",
+        diagnosis="numpy-abi",
+        raised_in="ml_dtypes",
+        names=("compat.closure",),
+        hint_contains='"ml_dtypes<1.0.0,>=0.5.1" numpy==1.26.4',
+        note="TensorFlow's own requirements are all met: the requirement broken is ml_dtypes' own, and "
+        "its extension targets NumPy 2.0's C-API (read from its bytes), so the import fails; the fix "
+        "keeps the NumPy TensorFlow accepts and lets the resolver pick an ml_dtypes built for it",
+    ),
+    Case(
+        name="ml-dtypes-0.6-numpy1-tf2.21",
+        venv="ml-dtypes-0.6-numpy1-tf2.21",
+        title="NumPy 1.26.4 with ml_dtypes 0.6.0, which declares numpy>=2.0.0 but is compiled for "
+        "NumPy 1.23's C-API, on TensorFlow 2.21.0",
+        steps=(*HEALTHY[-1].steps, Step(("numpy==1.26.4", "ml-dtypes==0.6.0"), no_deps=True)),
+        expect="ok",
+        warns=("compat.closure",),
+        note="a requirement states what a package supports, not what its compiled code loads: "
+        "ml_dtypes 0.6.0 imports under NumPy 1.26.4, so the doctor warns (inconsistent), not fails",
+    ),
+    Case(
         name="shadow-tensorflow-py",
         venv="tf2.21",
         title="a tensorflow.py in the working directory (TensorFlow 2.21.0)",

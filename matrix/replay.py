@@ -11,6 +11,7 @@ tells whether the current compatibility table still agrees with reality.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import sysconfig
@@ -18,19 +19,43 @@ from pathlib import Path
 from typing import Any
 
 from matrix.run import case_env
-from testkit.fake_env import add_dist, make_venv, site_packages
+from testkit.fake_env import add_dist, add_extension, make_venv, site_packages
 
 # The doctor runs from the doctor's own interpreter and examines the rebuilt one.
 DOCTOR_PYTHON = sys.executable
 
 
 def build_metadata_venv(record: dict[str, Any], where: Path) -> str:
-    """A venv (no pip) whose site-packages holds the record's distributions as dist-info only."""
+    """A venv (no pip) whose site-packages holds the record's distributions as dist-info only,
+    plus, for a package whose compiled files the doctor read (``compat.closure``'s ``built_for``),
+    stand-in files carrying the same NumPy build marks."""
     python = make_venv(where)
     site = site_packages(python)
-    for dist in record["distributions"].values():
-        add_dist(site, dist["name"], dist["version"], list(dist["requires"]))
+    folders = {}
+    for key, dist in record["distributions"].items():
+        folders[key] = add_dist(site, dist["name"], dist["version"], list(dist["requires"]))
+    for name, built_for in _builds_read(record).items():
+        folder = folders.get(name)
+        if folder is None:
+            continue
+        module = name.replace("-", "_")
+        for target in built_for.get("targets") or []:
+            add_extension(site, folder, module, str(target))
+        if built_for.get("numpy1_files"):
+            add_extension(site, folder, module, None)
     return str(python)
+
+
+def _builds_read(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{canonical requirer: built_for}`` from the recorded prediction's ``compat.closure``."""
+    out: dict[str, dict[str, Any]] = {}
+    for result in (record.get("prediction") or {}).get("results") or []:
+        if result.get("id") != "compat.closure":
+            continue
+        for row in (result.get("data") or {}).get("unmet") or []:
+            if isinstance(row.get("built_for"), dict):
+                out[re.sub(r"[-_.]+", "-", str(row["requirer"])).lower()] = row["built_for"]
+    return out
 
 
 def predict(record: dict[str, Any], python: str, cwd: Path, table: Path | None = None) -> dict[str, Any]:

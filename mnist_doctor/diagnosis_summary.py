@@ -10,8 +10,10 @@ consequence of another into that one's evidence, using what the checks already r
 * ``load.real``'s ``data.category`` (``network``/``cache``/``import``) points at the family
   whose failure explains it; ``load.consistency`` saying they agree joins the evidence;
 * a network stage's ``data.failed_stage`` names the stage that failed first;
-* ``runtime.import`` failing is explained by ``env.shadowing`` or a ``compat.<package>``
-  failure about a package its finding names.
+* ``runtime.import`` failing is explained by ``env.shadowing``, by a failure whose
+  ``data.modules`` holds the module the import raised in (``data.raised_in``: ``compat.closure``
+  naming ml_dtypes, compiled for another NumPy), or by a ``compat.<package>`` failure about a
+  package its finding names.
 
 Computed once in :mod:`mnist_doctor.report` and stored in the report as ``"diagnosis"``;
 renderers only read it. The fixes are numbered here, so every format numbers them alike.
@@ -91,9 +93,14 @@ def _explained_by(
         return _earlier_in_chain(CACHE_CHAIN, rid, others)
     if rid == "runtime.import":
         summary = str(result.get("summary") or "").lower()
+        raised_in = data.get("raised_in")
         for other in others:
             if other["id"] == "env.shadowing":
                 return "env.shadowing"
+            modules = (other.get("data") or {}).get("modules")
+            if raised_in and isinstance(modules, list) and raised_in in modules:
+                return str(other["id"])
+        for other in others:
             package = other["id"].split(".", 1)[1] if other["family"] == "compat" else None
             if package and package in summary:
                 return str(other["id"])

@@ -75,3 +75,25 @@ def fake_environment(root: Path, packages: dict[str, str], python: str = sys.exe
         requires = TF_REQUIRES.get(version) if name.startswith("tensorflow") else None
         add_dist(site, name, version, requires)
     return venv_python
+
+
+def add_extension(site: Path, dist_info: Path, module: str, numpy_target: str | None) -> Path:
+    """A stand-in compiled file for ``module``, listed in the distribution's ``RECORD``: the bytes
+    NumPy's headers compile into an extension (NumPy 2 headers targeting ``numpy_target``, or
+    NumPy 1 headers when it is None) — what ``target/numpy_builds.py`` reads. Not loadable."""
+    folder = site / module
+    folder.mkdir(parents=True, exist_ok=True)
+    if numpy_target is None:
+        text = b"module compiled against API version 0x%x but this version of numpy is 0x%x"
+    else:
+        text = (
+            b"module was compiled against NumPy C-API version 0x%x (NumPy "
+            + numpy_target.encode()
+            + b") but the running NumPy has C-API version 0x%x."
+        )
+    name = "_ext_numpy_" + (numpy_target or "1").replace(".", "_") + ".so"
+    path = folder / name
+    path.write_bytes(b"\x7fELF" + b"\0" * 64 + text + b"\0" * 64)
+    with (dist_info / "RECORD").open("a", encoding="utf-8") as record:
+        record.write(f"{module}/{name},,\n")
+    return path

@@ -56,6 +56,7 @@ def test_good_combination_passes_every_compat_check(doctor, tmp_path):
         "compat.numpy": "ok",
         "compat.keras": "ok",
         "compat.requirements": "ok",
+        "compat.closure": "ok",
     }
 
 

@@ -235,6 +235,7 @@ def test_every_script_answers_on_python_39(python_39: Path, tmp_path: Path):
         "import_probe.py": (["tf"], patient),
         "load_probe.py": (["tf", json.dumps({"offline": True})], patient),
         "net_probe.py": (["stages", origin, json.dumps({"budget": 10})], env),
+        "numpy_builds.py": (["numpy", "tensorflow", "absent"], patient),
     }
     runs = {
         name: run_script(str(python_39), name, args, timeout=60, env=environ, cwd=str(tmp_path))
@@ -246,6 +247,8 @@ def test_every_script_answers_on_python_39(python_39: Path, tmp_path: Path):
         assert run.answer is not None and run.returncode == 0, (name, run.stderr[-2000:])
         answers[name] = run.answer
     assert answers["introspect.py"]["python"]["version"][:2] == [3, 9]
+    builds = {b["name"]: b for b in answers["numpy_builds.py"]["builds"]}
+    assert builds["numpy"]["found"] and not builds["absent"]["found"] and builds["absent"]["files"] == 0
     imported = answers["import_probe.py"]
     assert imported["done"] and [(s["name"], s["ok"]) for s in imported["stages"]] == [
         ("numpy", True),

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from packaging.requirements import Requirement
-from packaging.specifiers import Specifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from mnist_doctor.compat_table import (
     Release,
@@ -48,8 +48,28 @@ from mnist_doctor.compat_table import (
     releases_supporting_python,
     table_span,
 )
+from mnist_doctor.facts.closure import (
+    KERAS_ROOTS,
+    Closure,
+    Move,
+    Unmet,
+    below_minimum,
+    module_names,
+    plan_move,
+    shown,
+)
+from mnist_doctor.facts.closure import (
+    merged as merged_specs,
+)
 from mnist_doctor.facts.flavour import LEGACY_ON, KerasFlavour
-from mnist_doctor.facts.introspection import Dist, Distributions, conflicting_tensorflow, env_lookup
+from mnist_doctor.facts.introspection import (
+    TF_PROVIDERS,
+    Dist,
+    Distributions,
+    conflicting_tensorflow,
+    env_lookup,
+)
+from mnist_doctor.facts.numpy_builds import NumpyBuilds
 from mnist_doctor.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
 from mnist_doctor.model import BaseCheck, Result, Status
 
@@ -574,21 +594,193 @@ class TensorflowRequirements(BaseCheck):
         )
 
 
-def _lower_bounds(spec: SpecifierSet) -> list[Specifier]:
-    return [s for s in spec if s.operator in (">=", ">", "~=", "==", "===") and not s.version.endswith(".*")]
-
-
 def _known_to_break(spec: SpecifierSet, version: Version, key: str, tf_version: Version) -> str | None:
     """Why this violation is known to break the import without trying it, or None."""
-    for bound in _lower_bounds(spec):
-        try:
-            floor = Version(bound.version)
-        except InvalidVersion:
-            continue
-        if version < floor or (bound.operator == ">" and version == floor):
-            return f"older than TensorFlow's minimum ({bound}): it lacks what TensorFlow calls"
+    bound = below_minimum(spec, version)
+    if bound is not None:
+        return f"older than TensorFlow's minimum ({bound}): it lacks what TensorFlow calls"
     row = known_break(key, version, tf_version)
     return row.why if row is not None else None
+
+
+#: Pairings judged by their own checks (compat.tensorflow, compat.keras): a requirement *on*
+#: one of them is theirs, so the closure check does not report it twice.
+_PAIRED = frozenset(TF_PROVIDERS) | frozenset(KERAS_ROOTS)
+#: Unmet requirements listed in the details; the fix covers them all.
+_SHOWN = 20
+
+
+class ClosureRequirements(BaseCheck):
+    """Every distribution TensorFlow and Keras pull in has what it requires (``pip check`` on
+    their dependency closure, markers evaluated for the examined interpreter).
+
+    TensorFlow's own requirements are ``compat.requirements``'; a requirement *on* TensorFlow,
+    Keras or tf-keras is ``compat.tensorflow``'s and ``compat.keras``'. What is left: ml_dtypes
+    requiring a NumPy, Keras requiring optree, protobuf's and h5py's requirements, and so on.
+
+    Graded like the other metadata checks, with the import probe as the second witness:
+
+    - the probe imports: a ``warn`` (inconsistent, and the next install may break it);
+    - the probe fails in a module of a package named here (its ``raised_in``): a ``fail``, and
+      the report shows one root cause (``diagnosis_summary`` joins ``runtime.import`` to this);
+    - otherwise (no probe, or it failed for another reason) metadata decides: ``fail`` when the
+      requirement is known to break the import (a compiled package whose files were built for a
+      NumPy the installed one cannot load, read from the files by ``facts/numpy_builds.py``;
+      or a root missing what it imports, or older than its minimum), else ``warn`` — a
+      requirement deep in the closure (tensorboard's werkzeug) is often never imported by
+      ``load_data()``.
+
+    The fix is one install for the examined interpreter, each requirement moved in the
+    direction :func:`mnist_doctor.facts.closure.plan_move` explains (never ``--force`` nor
+    ``--no-deps``: the resolver itself must agree).
+    """
+
+    id = "compat.closure"
+    title = "Requirements of what TensorFlow pulls in"
+    after = (IMPORT_CHECK,)
+
+    def run(
+        self,
+        dependency_closure: Closure,
+        numpy_builds: NumpyBuilds,
+        target_python: str,
+        results: dict[str, Any],
+    ) -> Result:
+        closure = dependency_closure
+        if not closure.roots:
+            return Result.skip("no TensorFlow or Keras installed")
+        scoped = [u for u in closure.unmet if u.requirer.key not in TF_PROVIDERS and u.name not in _PAIRED]
+        details = [f"unreadable, not judged: {line}" for line in closure.unreadable[:_SHOWN]]
+        members = len(closure.members)
+        checked = sum(
+            1
+            for name, pairs in closure.required_by.items()
+            if name not in _PAIRED
+            for dist, _ in pairs
+            if dist.key not in TF_PROVIDERS
+        )
+        if not scoped:
+            return Result.ok(
+                f"all {checked} requirements of what TensorFlow and Keras pull in "
+                f"({members} packages) are met",
+                details=[*details, "TensorFlow's own requirements are judged by compat.requirements"],
+                data={"checked": checked, "members": members},
+            )
+        # What breaks the import for certain comes first: the summary names it.
+        why = {id(u): _known_break(u, numpy_builds) for u in scoped}
+        scoped.sort(key=lambda u: why[id(u)] is None)
+        breaks = [reason for u in scoped if (reason := why[id(u)])]
+        moves = [plan_move(u, closure) for u in scoped]
+        cmd = install_command(target_python, *_specs(m.wants for m in moves))
+        modules = sorted({m for u in scoped for m in _modules(u)})
+        lines = [f"{u.line()} (via {' → '.join(u.via)})" for u in scoped[:_SHOWN]]
+        lines += _builds_read(scoped, numpy_builds)
+        if len(scoped) > _SHOWN:
+            lines.append(f"... and {len(scoped) - _SHOWN} more (the fix covers them all)")
+        data = {
+            "checked": checked,
+            "members": members,
+            "unmet": [_row(u, m, numpy_builds) for u, m in zip(scoped, moves, strict=True)],
+            "modules": modules,
+        }
+        witness = import_witness(results)
+        raised_in = _raised_in(results)
+        summary = scoped[0].line() + (f" (and {len(scoped) - 1} more)" if len(scoped) > 1 else "")
+        because = f" — {breaks[0]}" if breaks else ""
+        if witness.said == "imports":
+            status = Status.WARN
+            summary += f"; the import works here ({IMPORT_CHECK}), but the environment is inconsistent"
+        elif witness.said == "fails" and raised_in in modules:
+            status = Status.FAIL
+            summary += f"{because}; the import fails in {raised_in} ({IMPORT_CHECK})"
+        elif breaks:
+            status = Status.FAIL
+            summary += because
+        else:
+            status = Status.WARN
+            summary += "; not known to break the import"
+        details[:0] = [*lines, *(f"known to break: {b}" for b in breaks[:_SHOWN]), witness.line()]
+        hint = str(cmd) + _aside(moves, target_python)
+        return _with_fix(Result(status, summary, details=details, hint=hint, data=data), cmd)
+
+
+def _specs(wants: Iterable[tuple[tuple[str, str], ...]]) -> list[str]:
+    """One requirement per distribution for one install: the specifiers of every move merged."""
+    by_name: dict[str, tuple[str, list[str]]] = {}
+    for pairs in wants:
+        for name, spec in pairs:
+            by_name.setdefault(canonical(name.split("[")[0]), (name, []))[1].append(spec)
+    return [shown + merged_specs(SpecifierSet(s) for s in specs) for shown, specs in by_name.values()]
+
+
+def _aside(moves: list[Move], target_python: str) -> str:
+    """What the hint says after the command: what it keeps, and the other direction."""
+    kept = list(dict.fromkeys(m.keeps for m in moves if m.keeps))
+    if not kept:
+        return ""
+    other = [m.alternative for m in moves if m.alternative]
+    text = f"  (keeps {', '.join(kept)}, which TensorFlow accepts"
+    if other:
+        text += f"; or instead: {pip_install(target_python, *_specs(other))}"
+    return text + ")"
+
+
+def _modules(unmet: Unmet) -> list[str]:
+    """Import names of the requirer and the required package (``ml_dtypes``, ``numpy``): the
+    ``raised_in`` of an import failure that this requirement explains."""
+    return [*module_names(unmet.requirer.key), *module_names(unmet.name)]
+
+
+def _raised_in(results: dict[str, Any] | None) -> str | None:
+    """The module the import probe's failure was raised in, as ``runtime.import`` recorded it."""
+    result = (results or {}).get(IMPORT_CHECK)
+    raised = ((result.data or {}).get("raised_in") if result is not None else None) or None
+    return raised if isinstance(raised, str) else None
+
+
+def _known_break(unmet: Unmet, builds: NumpyBuilds) -> str | None:
+    """Why metadata (and the compiled files' own bytes) say the import breaks, or None."""
+    return builds.abi_break(unmet) or unmet.root_break()
+
+
+def _builds_read(scoped: list[Unmet], builds: NumpyBuilds) -> list[str]:
+    """What the scan of compiled files found, for the unmet NumPy requirements it answered."""
+    out = []
+    for unmet in scoped:
+        build = builds.builds.get(unmet.requirer.key)
+        if build is None or unmet.installed is None or unmet.installed.version is None:
+            continue
+        if build.breaks_under(unmet.installed.version) is None:
+            built = ", ".join(str(t) for t in build.targets) or "no NumPy C-API"
+            who = shown(unmet.requirer.name)
+            out.append(
+                f"{who}'s {build.files} compiled files target NumPy {built}: they load "
+                f"under NumPy {unmet.installed.version} (the requirement states support, not the ABI)"
+            )
+    if builds.why_not and any(u.name == "numpy" for u in scoped):
+        out.append(f"compiled files not read: {builds.why_not}")
+    return out
+
+
+def _row(unmet: Unmet, move: Move, builds: NumpyBuilds) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "requirer": unmet.requirer.name,
+        "requirer_version": unmet.requirer.version_str,
+        "requirement": unmet.wanted,
+        "package": unmet.installed.name if unmet.installed else unmet.requirement.name,
+        "installed": unmet.installed.version_str if unmet.installed else None,
+        "via": list(unmet.via),
+        "known_break": _known_break(unmet, builds),
+        "keeps": move.keeps,
+    }
+    build = builds.builds.get(unmet.requirer.key)
+    if build is not None:  # what its compiled files say (a matrix replay rebuilds them from this)
+        row["built_for"] = {
+            "files": build.files,
+            "numpy1_files": build.numpy1_files,
+            "targets": [str(t) for t in build.targets],
+        }
+    return row
 
 
 #: Where this family stands in the report (lower first; plugins without one come last).
@@ -600,4 +792,5 @@ CHECKS = [
     NumpyCompatible(),
     KerasPairing(),
     TensorflowRequirements(),
+    ClosureRequirements(),
 ]

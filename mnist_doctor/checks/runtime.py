@@ -103,6 +103,7 @@ class ImportWorks(BaseCheck):
             tf_minor=f"{tf_version.major}.{tf_version.minor}" if tf_version else None,
             legacy_keras=_legacy_value(probe, target_env),
             declared=declared_specs(tf.requirements(), marker_env) if tf else {},
+            numpy_version=_running_numpy(probe, distributions),
         )
         stage_name = failed["name"] if failed else "start-up"
         crashed = f" (crashed: {run.signal_name})" if run.signal_name else ""
@@ -147,6 +148,15 @@ class ImportWorks(BaseCheck):
                 data=data,
             )
         return Result.ok(summary, details=details, data=data)
+
+
+def _running_numpy(probe: ImportProbe, distributions: Distributions) -> str | None:
+    """The NumPy the probe imported (its own answer), else the installed one's metadata."""
+    seen = ((probe.stage("numpy") or {}).get("value") or {}).get("version")
+    if isinstance(seen, str) and seen:
+        return seen
+    installed = distributions.version("numpy")
+    return str(installed) if installed is not None else None
 
 
 def _legacy_value(probe: ImportProbe, target_env: dict[str, str]) -> str | None:

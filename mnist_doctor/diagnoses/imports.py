@@ -9,6 +9,13 @@ Two facts decide *whom* to blame, so that the fix is the right one:
 - the module whose import raised, read from the traceback (the innermost frame inside an
   installed package other than NumPy): the NumPy 1.x/2.x ABI banner raised while importing
   ``ml_dtypes`` or ``h5py`` is that package's fault, not TensorFlow's;
+- the direction of a NumPy ABI mismatch, read from the evidence (:func:`abi_direction`): a
+  module built for NumPy 1 under NumPy 2 ("A module that was compiled using NumPy 1.x cannot
+  be run in NumPy 2", ``_ARRAY_API not found``) needs NumPy 1 or a rebuilt module; one built
+  for NumPy 2 under NumPy 1 ("module was compiled against NumPy C-API version 0x12 (NumPy
+  2.0) but the running NumPy has C-API version 0x11") needs a build of that module for the
+  running NumPy — the NumPy TensorFlow accepts is kept (``numpy==`` the running version), as
+  ``compat.closure`` does for the same case;
 - the target's environment: ``TF_USE_LEGACY_KERAS`` is blamed only when it holds a value
   TensorFlow honours (``1``, ``true``, ``True``), as read in the target process.
 """
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from mnist_doctor.diagnoses import IMPORT, Diagnosis, Rule, RuleTable, rx
+from mnist_doctor.facts.closure import merged
 from mnist_doctor.facts.flavour import LEGACY_ON
 from mnist_doctor.hints import Command, install_command, uninstall_command
 
@@ -36,6 +44,8 @@ class Context:
     legacy_keras: str | None
     declared: dict[str, str] = field(default_factory=dict)
     module: str | None = None
+    #: The NumPy that imported in the probe (its ``numpy`` stage), when it did.
+    numpy_version: str | None = None
 
     def install(self, *specs: str, flags: tuple[str, ...] = ()) -> Command:
         return install_command(self.target_python, *specs, flags=flags)
@@ -124,7 +134,45 @@ def _tf_needs_numpy1(ctx: Context) -> bool:
     return (major, minor) < FIRST_NUMPY2_TF
 
 
+#: NumPy's own words for each direction of an ABI mismatch. ``built`` and ``running`` are the
+#: C-API (or ABI) versions of the module's build and of the running NumPy, when it says them.
+_NEWER_BUILD = re.compile(
+    r"compiled against NumPy C-API version (?P<built>0x[0-9a-fA-F]+) \(NumPy (?P<numpy>[\d.]+)\) "
+    r"but the running NumPy has C-API version (?P<running>0x[0-9a-fA-F]+)"
+)
+_VERSIONS = re.compile(
+    r"module compiled against (?:ABI|API) version (?P<built>0x[0-9a-fA-F]+) "
+    r"but this version of numpy is (?P<running>0x[0-9a-fA-F]+)"
+)
+_OLDER_BUILD = re.compile(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|_ARRAY_API not found")
+
+
+@dataclass(frozen=True)
+class AbiDirection:
+    """Whether the module was built for a *newer* NumPy than the running one, and which, if said."""
+
+    newer: bool
+    built_for: str | None = None
+
+
+def abi_direction(text: str, numpy_version: str | None) -> AbiDirection:
+    """The direction of a NumPy ABI mismatch, from NumPy's message; else from the running NumPy
+    (under NumPy 1, a module that fails NumPy's import check was built for NumPy 2)."""
+    found = _NEWER_BUILD.search(text)
+    if found:
+        return AbiDirection(int(found["built"], 16) > int(found["running"], 16), f"NumPy {found['numpy']}")
+    found = _VERSIONS.search(text)
+    if found:
+        return AbiDirection(int(found["built"], 16) > int(found["running"], 16))
+    if _OLDER_BUILD.search(text):
+        return AbiDirection(False, "NumPy 1.x")
+    return AbiDirection(bool(numpy_version and numpy_version.split(".")[0] == "1"))
+
+
 def _numpy_abi(ctx: Context) -> tuple[str, str, Command | None]:
+    direction = abi_direction(ctx.text, ctx.numpy_version)
+    if direction.newer:
+        return _built_for_newer_numpy(ctx, direction)
     culprit = ctx.module
     numpy1 = ctx.install("numpy<2")
     if _tf_needs_numpy1(ctx):
@@ -150,6 +198,48 @@ def _numpy_abi(ctx: Context) -> tuple[str, str, Command | None]:
         "NumPy 2 with a TensorFlow built for NumPy 1.x",
         f"  (or upgrade TensorFlow: {ctx.install('tensorflow>=2.18')})",
         numpy1,
+    )
+
+
+def _within(declared: str | None, floor: str) -> str:
+    """``floor`` inside TensorFlow's declared range: ``>=2.0`` and ``>=1.26.0`` give ``>=2.0``."""
+    try:
+        return merged([SpecifierSet(declared or ""), SpecifierSet(floor)])
+    except InvalidSpecifier:
+        return floor
+
+
+def _built_for_newer_numpy(ctx: Context, direction: AbiDirection) -> tuple[str, str, Command | None]:
+    """A module built for a newer NumPy than the running one (ml_dtypes 0.6 under NumPy 1.26).
+
+    The running NumPy is kept when TensorFlow accepts it: the module is reinstalled within
+    TensorFlow's range with NumPy pinned, so the resolver picks a build for this NumPy (why
+    that direction: :func:`mnist_doctor.facts.closure.plan_move`). Upgrading NumPy is the
+    alternative, within TensorFlow's own NumPy range.
+    """
+    built = direction.built_for or "a newer NumPy"
+    running = f"NumPy {ctx.numpy_version}" if ctx.numpy_version else "the installed NumPy"
+    floor = f">={direction.built_for.split()[-1]}" if direction.built_for else ""
+    upgrade = ctx.install(f"numpy{_within(ctx.declared.get('numpy'), floor)}") if floor else None
+    culprit = ctx.module
+    if culprit and culprit not in ("tensorflow", "tf_keras", "keras"):
+        keep = (f"numpy=={ctx.numpy_version}",) if ctx.numpy_version else ()
+        alternative = (
+            f"; or upgrade NumPy: {upgrade}" if upgrade is not None and not _tf_needs_numpy1(ctx) else ""
+        )
+        return (
+            f"{culprit} was compiled for {built} and cannot run with {running} "
+            f"(raised while importing {culprit}, not TensorFlow)",
+            f"  (keeps {running}: the resolver picks a {culprit} built for it{alternative})",
+            ctx.install(ctx.wanted(culprit), *keep),
+        )
+    where = "TensorFlow" if culprit in (None, "tensorflow") else culprit
+    return (
+        f"{where if culprit else 'a module'} was compiled for {built} and cannot run with {running}",
+        "  (a NumPy within TensorFlow's range)"
+        if upgrade is not None
+        else "run with --verbose to see which module",
+        upgrade,
     )
 
 
@@ -247,8 +337,9 @@ _RULES = (
         "numpy-abi",
         rx(
             r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2",
+            r"compiled against NumPy C-API version",
             r"_ARRAY_API not found",
-            r"numpy\.core\.\w*(multiarray|umath) failed to import",
+            r"numpy\._?core\.\w*(multiarray|umath) failed to import",
             r"numpy\.dtype size changed",
             r"module compiled against (ABI|API) version",
         ),
@@ -347,12 +438,14 @@ def classify_import_failure(
     tf_minor: str | None = None,
     legacy_keras: str | None = None,
     declared: dict[str, str] | None = None,
+    numpy_version: str | None = None,
 ) -> Diagnosis:
     """The first rule whose pattern appears in ``text`` (error + chain + stderr + traceback).
 
     ``legacy_keras`` is ``TF_USE_LEGACY_KERAS`` as the target process saw it (None: unset);
     ``declared`` maps distribution names to the specifiers TensorFlow's ``Requires-Dist``
-    gives them, so a fix installs what TensorFlow declares (``keras>=3.12.0``).
+    gives them, so a fix installs what TensorFlow declares (``keras>=3.12.0``);
+    ``numpy_version`` is the NumPy the probe imported, when it did (the ABI's direction).
     """
     if signal_name == "SIGILL":
         text = text + "\nSIGILL"
@@ -362,6 +455,7 @@ def classify_import_failure(
         tf_minor,
         legacy_keras,
         {_canonical(k): v for k, v in (declared or {}).items()},
+        numpy_version=numpy_version,
     )
     found = RULES.first(ctx)
     if found is not None:

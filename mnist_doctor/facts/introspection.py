@@ -62,6 +62,8 @@ class Dist:
     version_str: str
     location: str | None = None
     requires: tuple[str, ...] = ()
+    #: ``Root-Is-Purelib`` of its wheel: False when it ships compiled code; None when unknown.
+    purelib: bool | None = None
 
     @property
     def key(self) -> str:
@@ -93,8 +95,14 @@ class Distributions:
         for row in rows or []:
             if not row.get("name"):
                 continue
+            requires = row.get("requires")
+            purelib = row.get("purelib")
             dist = Dist(
-                row["name"], row.get("version") or "", row.get("location"), tuple(row.get("requires") or ())
+                row["name"],
+                row.get("version") or "",
+                row.get("location"),
+                tuple(r for r in requires if isinstance(r, str)) if isinstance(requires, list) else (),
+                purelib if isinstance(purelib, bool) else None,
             )
             out.setdefault(dist.key, []).append(dist)
         return cls(out)

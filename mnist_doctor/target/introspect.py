@@ -13,8 +13,9 @@ import tempfile
 
 from _prelude import emit  # mnist-doctor: include
 
-#: Distributions whose declared requirements the doctor evaluates.
-REQUIRES_OF = re.compile(r"^(tensorflow.*|tf-nightly.*|tf-keras|tf-keras-nightly|keras.*|intel-tensorflow)$")
+#: A metadata header block longer than this (characters) is not a real one (a few KB): reading
+#: stops there, so a hostile METADATA costs at most this much memory and time.
+HEADER_CAP_CHARS = 1 << 20
 
 ENV_NAMES = (
     "SSL_CERT_FILE",
@@ -93,16 +94,23 @@ def _user():
 def _metadata_headers(path):
     """Name, Version and Requires-Dist from a METADATA / PKG-INFO file, headers only.
 
-    The header block ends at the first blank line; the (often long) description after
+    The header block ends at the first empty line (a line of spaces continues a folded
+    header, as in a License text, and is no header of its own); the (often long) description after
     it is never read, which makes this several times faster than importlib.metadata,
-    whose import and full e-mail parsing would dominate the doctor's static run.
+    whose import and full e-mail parsing would dominate the doctor's static run. Bytes
+    that are not UTF-8 are replaced (the doctor then finds such a requirement unreadable),
+    and a header block past :data:`HEADER_CAP_CHARS` is cut there.
     """
     name = version = None
     requires = []
+    seen = 0
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            if not line.strip():
+            seen += len(line)
+            if not line.rstrip("\r\n") or seen > HEADER_CAP_CHARS:
                 break
+            if line[0] in " \t":  # a folded header's continuation (a License text), never a key
+                continue
             key, _, value = line.partition(":")
             key = key.strip().lower()
             if key == "name":
@@ -112,6 +120,26 @@ def _metadata_headers(path):
             elif key == "requires-dist":
                 requires.append(value.strip())
     return name, version, requires
+
+
+def _purelib(info_dir):
+    """``Root-Is-Purelib`` of a wheel's ``WHEEL`` file: False for a build with compiled code
+    (whose NumPy ABI then matters), None when there is no readable ``WHEEL`` (egg-info, conda)."""
+    import stat
+
+    path = os.path.join(info_dir, "WHEEL")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(4096)
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "root-is-purelib":
+            return value.strip().lower() == "true"
+    return None
 
 
 def _dist_files(entry):
@@ -141,9 +169,15 @@ def distributions():
                 continue
             if not name:
                 continue
-            row = {"name": name, "key": _norm(name), "version": version, "location": location or os.getcwd()}
-            if REQUIRES_OF.match(_norm(name)):
-                row["requires"] = requires
+            row = {
+                "name": name,
+                "key": _norm(name),
+                "version": version,
+                "location": location or os.getcwd(),
+                # Every distribution's, so the doctor can walk what TensorFlow pulls in (pip check).
+                "requires": requires,
+                "purelib": _purelib(os.path.dirname(path)) if path.endswith("METADATA") else None,
+            }
             out.append(row)
     return out
 
