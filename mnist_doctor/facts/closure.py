@@ -17,8 +17,9 @@ the distribution it names, and each one is compared with what is installed.
   distributions costs one pass over their requirements.
 - A requirement line, marker or installed version that cannot be read is listed, not guessed.
 
-Nothing is imported here but the metadata the introspection already read (a few hundred
-microseconds for TensorFlow's closure).
+Nothing is imported here but the metadata the introspection already read. TensorFlow 2.21's
+closure (32 packages, 43 requirements) takes 10-30 ms, mostly packaging parsing requirement
+lines: lines that only serve an extra nobody asked for are skipped before parsing.
 """
 
 from __future__ import annotations
@@ -249,6 +250,8 @@ def walk(distributions: Distributions, marker_env: dict[str, str], roots: list[D
         members.setdefault(key, dist)
         asked = ("",) if not extra else (extra,)
         for line in dist.requires:
+            if _not_asked(line, extra):
+                continue
             try:
                 req = Requirement(line)
             except InvalidRequirement:
@@ -280,6 +283,20 @@ def walk(distributions: Distributions, marker_env: dict[str, str], roots: list[D
         tuple(dict.fromkeys(unreadable)),
         {k: tuple(v) for k, v in required_by.items()},
     )
+
+
+#: A marker that is only ``extra == "name"`` (most lines of a METADATA with extras).
+_ONLY_EXTRA = re.compile(r";\s*extra\s*==\s*(['\"])([^'\"]*)\1\s*$")
+
+
+def _not_asked(line: str, extra: str) -> bool:
+    """Whether ``line`` certainly does not apply to this pass, told without parsing it (the
+    parser costs about as much as everything else): a base requirement in an extra's pass, or a
+    requirement of another extra than the one asked for. Anything else is parsed and evaluated."""
+    if extra and ";" not in line:
+        return True
+    only = _ONLY_EXTRA.search(line)
+    return only is not None and canonical(only.group(2)) != canonical(extra)
 
 
 def _spellings(extras: tuple[str, ...]) -> tuple[str, ...]:
