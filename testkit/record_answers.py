@@ -76,8 +76,13 @@ def _isolated(env: dict[str, str], cwd: Path) -> Iterator[None]:
 
 
 def record(chosen: Scenario) -> Recording:
-    """Run the scenario for real and return its recording (not saved)."""
-    from mnist_doctor import cli
+    """Run the scenario for real and return its recording (not saved).
+
+    The CLI's exit refuses new probes in this process (``subproc.shutdown``); they are allowed
+    again afterwards, so a test that records does not leave the next one in its worker unable
+    to start a target script.
+    """
+    from mnist_doctor import cli, subproc
 
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="mnist-doctor-record-") as tmp:
@@ -94,7 +99,10 @@ def record(chosen: Scenario) -> Recording:
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):
-            code = cli.main(["--python", sys.executable, *chosen.argv])
+            try:
+                code = cli.main(["--python", sys.executable, *chosen.argv])
+            finally:
+                subproc.resume()
     meta = {
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
