@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.model import BaseCheck, Result
 
 
@@ -28,9 +28,9 @@ class Shadowing(BaseCheck):
     id = "env.shadowing"
     title = "Shadowing files"
 
-    def run(self, introspection: dict[str, Any]) -> Result:
-        modules = introspection.get("modules") or {}
-        candidates = introspection.get("shadows") or []
+    def run(self, introspection: Introspection) -> Result:
+        modules = introspection.modules
+        candidates = introspection.shadows
         shadowing: list[str] = []
         harmless: list[str] = []
         for cand in candidates:

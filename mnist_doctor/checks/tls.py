@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, missing_ssl
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.facts.net_probe import NetworkProbes
 from mnist_doctor.hints import Installer
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.pem_guard import read_ca_file
 from mnist_doctor.trust_stores import TrustPicture, picture, pip_only_trust
@@ -66,8 +68,8 @@ def inspect_ca_dir(path: str) -> tuple[bool, str]:
     return True, f"{path}: {len(hashed)} hashed certificate link(s)"
 
 
-def _ssl(introspection: dict[str, Any]) -> dict[str, Any]:
-    return introspection.get("ssl") or {}
+def _ssl(introspection: Introspection) -> Mapping[str, Any]:
+    return introspection.ssl
 
 
 class VerifyPaths(BaseCheck):
@@ -76,7 +78,7 @@ class VerifyPaths(BaseCheck):
     id = "tls.verify_paths"
     title = "default CA store of the ssl module"
 
-    def run(self, introspection: dict[str, Any]) -> Result:
+    def run(self, introspection: Introspection) -> Result:
         info = _ssl(introspection)
         if info.get("error") and missing_ssl(info["error"]):
             return Result.fail(NO_SSL, details=[f"import ssl: {info['error']}"], hint=NO_SSL_HINT)
@@ -96,7 +98,7 @@ class VerifyPaths(BaseCheck):
             "openssl": info.get("openssl_version"),
         }
         has_dir = bool(capath and os.path.isdir(capath) and os.listdir(capath))
-        injected = str((introspection.get("trust") or {}).get("ssl_context_class") or "")
+        injected = str(introspection.trust.get("ssl_context_class") or "")
         if "truststore" in injected:  # its context has no cert_store_stats(): the OS store decides
             return Result.ok(
                 f"urllib trusts the OS trust store ({injected} replaces ssl.SSLContext)", data=data
@@ -175,7 +177,7 @@ class VerificationOff(BaseCheck):
     id = "tls.verification_off"
     title = "certificate verification is on"
 
-    def run(self, introspection: dict[str, Any], target_env: dict[str, str], ssl_module: str) -> Result:
+    def run(self, introspection: Introspection, target_env: dict[str, str], ssl_module: str) -> Result:
         factory = _ssl(introspection).get("https_context") or "default"
         flag = env_lookup(target_env, "PYTHONHTTPSVERIFY")
         data = {"https_context": factory, "PYTHONHTTPSVERIFY": flag}
@@ -209,7 +211,7 @@ class VerificationOff(BaseCheck):
         return Result.ok("urllib verifies certificates (default https context)", data=data)
 
 
-def macos_framework_without_certs(info: dict[str, Any], ssl_info: dict[str, Any]) -> str | None:
+def macos_framework_without_certs(info: Mapping[str, Any], ssl_info: Mapping[str, Any]) -> str | None:
     """The ``Install Certificates.command`` path when this is a python.org macOS build lacking certs."""
     if info.get("platform") != "darwin" or not str(info.get("prefix", "")).startswith(
         "/Library/Frameworks/Python.framework"
@@ -230,8 +232,8 @@ class MacosCertificates(BaseCheck):
     id = "tls.macos_certs"
     title = "macOS python.org certificates"
 
-    def run(self, introspection: dict[str, Any], ssl_module: str) -> Result:
-        info = introspection.get("python") or {}
+    def run(self, introspection: Introspection, ssl_module: str) -> Result:
+        info = introspection.python
         if info.get("platform") != "darwin":
             return Result.skip(f"not macOS ({info.get('platform')})")
         command = macos_framework_without_certs(info, _ssl(introspection))
@@ -280,7 +282,7 @@ class Truststore(BaseCheck):
 
     def run(
         self,
-        introspection: dict[str, Any],
+        introspection: Introspection,
         ssl_module: str,
         distributions: Distributions,
         target_env: dict[str, str],
@@ -290,7 +292,7 @@ class Truststore(BaseCheck):
         pic = picture(introspection, distributions, target_env)
         details = _clients(pic, target_env) + [f"start-up hook: {h.get('path')}" for h in pic.hooks]
         data = {
-            "ssl_context_class": (introspection.get("trust") or {}).get("ssl_context_class"),
+            "ssl_context_class": introspection.trust.get("ssl_context_class"),
             "injected_by": pic.injected_by,
             "truststore": pic.truststore_version,
             "pip_system_certs": str(pic.psc_version) if pic.psc_version else None,
@@ -375,7 +377,7 @@ class PipVersusUrllib(BaseCheck):
     def run(
         self,
         network_probes: NetworkProbes,
-        introspection: dict[str, Any],
+        introspection: Introspection,
         distributions: Distributions,
         target_env: dict[str, str],
     ) -> Result:
@@ -400,7 +402,7 @@ class PipVersusUrllib(BaseCheck):
             )
         if pic.pip_version is None:
             return Result.skip("pip is not installed in the target: nothing to compare", details=details)
-        differences = pip_only_trust(pic, record, introspection.get("ssl") or {}, target_env)
+        differences = pip_only_trust(pic, record, introspection.ssl, target_env)
         if not differences:
             return Result.ok(
                 "pip trusts the same CAs as urllib here: pip would fail the same way (see network.tls)",

@@ -36,6 +36,7 @@ from packaging.version import Version
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.facts import fact
 from mnist_doctor.facts.flavour import KerasFlavour
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 #: Keras 3 release from which the fallback uses ``tempfile.gettempdir()`` when ``/tmp`` is missing.
@@ -281,10 +282,10 @@ def predict_keras_cache(
 
 @fact
 def keras_cache(
-    keras_flavour: KerasFlavour, introspection: dict[str, Any], dataset: DatasetSpec
+    keras_flavour: KerasFlavour, introspection: Introspection, dataset: DatasetSpec
 ) -> KerasCache:
     """Where ``load_data`` will read ``mnist.npz`` in the target environment."""
-    paths = introspection.get("keras_paths") or {}
+    paths = dict(introspection.keras_paths)
     return predict_keras_cache(keras_flavour, paths, dataset.file_name)
 
 
