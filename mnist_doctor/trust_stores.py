@@ -3,7 +3,7 @@
 Why a module of its own: "pip works, ``load_data`` fails with CERTIFICATE_VERIFY_FAILED" is
 a difference between three TLS clients living in one interpreter, and users are told on
 forums to switch verification off. The facts come from the target's introspection
-(``introspection['trust']``, ``['ssl']``) and its distributions; this module draws the
+(``introspection.trust``, ``.ssl``) and its distributions; this module draws the
 picture the ``tls`` checks and the ``network.tls`` diagnosis explain from:
 
 - urllib verifies with ``ssl.create_default_context()``: OpenSSL's files (``SSL_CERT_FILE``
@@ -142,7 +142,7 @@ class TrustPicture:
 
 def _urllib_store(ssl_info: Mapping[str, Any], target_env: dict[str, str], platform: str) -> str:
     cert_file = env_lookup(target_env, "SSL_CERT_FILE")
-    if cert_file:
+    if cert_file and os.path.isfile(cert_file):  # one that cannot be read is skipped by OpenSSL
         return f"{cert_file} (SSL_CERT_FILE)"
     windows = " and the Windows system store" if platform == "win32" else ""
     if ssl_info.get("cafile"):

@@ -1,7 +1,7 @@
 """Family ``tls``: the trust settings urllib's default ssl context really uses.
 
 The verify paths and the https-context factory come from the target interpreter
-(``introspection['ssl']``); files named by variables are inspected here (they only
+(``introspection.ssl``); files named by variables are inspected here (they only
 depend on the filesystem). Keras downloads with urllib, so ``SSL_CERT_FILE`` /
 ``SSL_CERT_DIR`` matter and ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` do not.
 """
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, missing_ssl
+from mnist_doctor.env_paths import examine
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.facts.net_probe import NetworkProbes
 from mnist_doctor.hints import Installer
@@ -126,18 +127,29 @@ class CertEnvironment(BaseCheck):
         cert_file, cert_dir = env_lookup(target_env, "SSL_CERT_FILE"), env_lookup(target_env, "SSL_CERT_DIR")
         if not cert_file and not cert_dir:
             return Result.ok("SSL_CERT_FILE and SSL_CERT_DIR are not set: the default store is used")
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         good: list[str] = []
-        for value, inspect in ((cert_file, inspect_ca_file), (cert_dir, inspect_ca_dir)):
-            if value:
-                usable, text = inspect(value)
-                (good if usable else problems).append(text)
+        for name, value, inspect in (
+            ("SSL_CERT_FILE", cert_file, inspect_ca_file),
+            ("SSL_CERT_DIR", cert_dir, inspect_ca_dir),
+        ):
+            if not value:
+                continue
+            trouble = examine(name, value)
+            if trouble is not None and trouble.breaks:  # too long, a link loop, behind a closed folder
+                problems.append((name, f"{trouble.shown}: {trouble.detail}"))
+                continue
+            usable, text = inspect(value)
+            if usable:
+                good.append(text)
+            else:
+                problems.append((name, text))
         data = {"SSL_CERT_FILE": cert_file, "SSL_CERT_DIR": cert_dir}
         if problems:
-            name = "SSL_CERT_FILE" if cert_file and any(cert_file in p for p in problems) else "SSL_CERT_DIR"
+            name = problems[0][0]
             return Result.fail(
-                f"{name} is set but unusable: {problems[0]}",
-                details=problems + good,
+                f"{name} is set but unusable: {problems[0][1]}",
+                details=[text for _, text in problems] + good,
                 data=data,
                 hint=f"point it at a readable PEM bundle (`export SSL_CERT_FILE=/path/ca.pem`) or "
                 f"`unset {name}`",
@@ -156,8 +168,16 @@ class RequestsBundles(BaseCheck):
         if not bundles:
             return Result.ok("REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE are not set")
         cert_file = env_lookup(target_env, "SSL_CERT_FILE")
-        name, path = next(iter(bundles.items()))
         details = [f"{n}={v}" for n, v in bundles.items()] + [f"SSL_CERT_FILE={cert_file or '(unset)'}"]
+        unusable = [problem for n, v in bundles.items() if (problem := _bundle_problem(n, v))]
+        if unusable:  # requests and curl fail with it; never offered to urllib as SSL_CERT_FILE
+            return Result.warn(
+                f"{unusable[0][1]}: requests and curl cannot verify any server with it (Keras ignores it)",
+                details=[text for _, text in unusable] + details,
+                data={"bundles": bundles},
+                hint=" && ".join(f"unset {n}" for n, _ in unusable),
+            )
+        name, path = next(iter(bundles.items()))
         if cert_file and all(os.path.realpath(v) == os.path.realpath(cert_file) for v in bundles.values()):
             return Result.ok(
                 f"{name} affects requests, not Keras; SSL_CERT_FILE names the same bundle for urllib",
@@ -169,6 +189,16 @@ class RequestsBundles(BaseCheck):
             data={"bundles": bundles},
             hint=f"to make Keras trust the same CAs: export SSL_CERT_FILE={path}",
         )
+
+
+def _bundle_problem(name: str, path: str) -> tuple[str, str] | None:
+    """Why the CA bundle ``path`` in ``name`` cannot be used (or named in a command), or None."""
+    trouble = examine(name, path)
+    if trouble is not None:
+        return name, trouble.sentence
+    if not os.path.isfile(path) and not os.path.isdir(path):
+        return name, f"{name}={path} names no file"
+    return None
 
 
 class VerificationOff(BaseCheck):
