@@ -29,30 +29,13 @@ from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.cache import predict_keras_cache
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.model import Status
+from testkit.hostile import PATH_KINDS, hostile_path
 
 KINDS = (TOO_LONG, LOOP, NOT_A_FOLDER, NOT_UTF8, DENIED)
 
 
-def hostile(root: Path, kind: str, name: str) -> str:
-    """A real path of ``kind`` under ``root``, distinct per ``name``."""
-    root.mkdir(parents=True, exist_ok=True)
-    if kind == TOO_LONG:
-        return str(root / name / ("k" * 300))
-    if kind == LOOP:
-        loop = root / f"{name}-loop"
-        loop.symlink_to(loop.name)
-        return str(loop / "inside")
-    if kind == NOT_A_FOLDER:
-        file = root / f"{name}-file"
-        file.write_text("a file, not a folder")
-        return str(file / "inside")
-    if kind == NOT_UTF8:
-        folder = Path(os.fsdecode(os.fsencode(str(root)) + b"/" + name.encode() + b"-caf\xe9"))
-        folder.mkdir()
-        return str(folder)
-    closed = root / f"{name}-closed"  # DENIED: see the `denied` fixture
-    (closed / "inside").mkdir(parents=True)
-    return str(closed / "inside" / "x")
+def test_the_test_paths_are_the_kinds_the_module_names() -> None:
+    assert KINDS == PATH_KINDS
 
 
 @pytest.fixture
@@ -76,7 +59,7 @@ def denied(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_each_kind_is_found_with_the_part_at_fault(kind: str, tmp_path: Path, request) -> None:
     if kind == DENIED:
         request.getfixturevalue("denied")
-    value = hostile(tmp_path, kind, "KERAS_HOME")
+    value = hostile_path(tmp_path, kind, "KERAS_HOME")
     found = examine("KERAS_HOME", value)
     assert found is not None and found.kind == kind, found
     assert found.sentence.startswith("KERAS_HOME=") and found.fix() == "unset KERAS_HOME"
@@ -110,7 +93,7 @@ def test_usable_or_merely_missing_paths_are_no_trouble(value: str | None) -> Non
 def test_home_is_set_again_from_the_password_database(tmp_path: Path) -> None:
     import pwd
 
-    found = examine("HOME", hostile(tmp_path, LOOP, "HOME"))
+    found = examine("HOME", hostile_path(tmp_path, LOOP, "HOME"))
     assert found is not None
     home = pwd.getpwuid(os.getuid()).pw_dir
     if not os.path.isdir(home):
@@ -168,7 +151,7 @@ def test_each_variable_of_each_kind_is_a_finding_naming_it(
         request.getfixturevalue("denied")
     home = tmp_path / "home"
     home.mkdir()
-    value = hostile(tmp_path / "bad", kind, variable)
+    value = hostile_path(tmp_path / "bad", kind, variable)
     env = {"HOME": str(home), variable: value}
     # (not cache.permissions: its write probe would touch the machine's real /tmp/.keras)
     ids = [
@@ -219,7 +202,7 @@ def test_the_compat_table_variable_is_read_once_with_its_reason(tmp_path: Path, 
     from mnist_doctor.compat_table import TABLE_ENV, table_problem
 
     for value, reason in [
-        (hostile(tmp_path, LOOP, "table"), "loop of symbolic links"),
+        (hostile_path(tmp_path, LOOP, "table"), "loop of symbolic links"),
         (str(tmp_path / "missing.toml"), "cannot be read"),
         (str(tmp_path), "cannot be read"),
     ]:

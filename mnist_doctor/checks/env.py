@@ -109,8 +109,10 @@ class EnvironmentPaths(BaseCheck):
                 f"{names} {'names a usable folder' if len(checked) == 1 else 'name usable folders'}"
             )
         first, consequence = found[0]
+        others = [t.variable for t, _ in found[1:]]
+        also = f" (also {', '.join(others)}: see details)" if others else ""
         return Result.warn(
-            first.sentence + (f": {consequence}" if consequence else ""),
+            first.sentence + (f": {consequence}" if consequence else "") + also,
             details=[t.sentence + (f": {c}" if c else "") for t, c in found],
             hint=" && ".join(t.fix() for t, _ in found),
             data={"troubles": {t.variable: t.kind for t, _ in found}},

@@ -147,12 +147,13 @@ class CertEnvironment(BaseCheck):
         data = {"SSL_CERT_FILE": cert_file, "SSL_CERT_DIR": cert_dir}
         if problems:
             name = problems[0][0]
+            also = f" (also {problems[1][0]}: see details)" if len(problems) > 1 else ""
             return Result.fail(
-                f"{name} is set but unusable: {problems[0][1]}",
+                f"{name} is set but unusable: {problems[0][1]}{also}",
                 details=[text for _, text in problems] + good,
                 data=data,
-                hint=f"point it at a readable PEM bundle (`export SSL_CERT_FILE=/path/ca.pem`) or "
-                f"`unset {name}`",
+                hint=" && ".join(f"unset {n}" for n, _ in problems)
+                + "   # or point it at a readable PEM bundle: export SSL_CERT_FILE=/path/ca.pem",
             )
         return Result.ok("; ".join(good), data=data)
 
@@ -171,8 +172,10 @@ class RequestsBundles(BaseCheck):
         details = [f"{n}={v}" for n, v in bundles.items()] + [f"SSL_CERT_FILE={cert_file or '(unset)'}"]
         unusable = [problem for n, v in bundles.items() if (problem := _bundle_problem(n, v))]
         if unusable:  # requests and curl fail with it; never offered to urllib as SSL_CERT_FILE
+            also = f" (also {unusable[1][0]}: see details)" if len(unusable) > 1 else ""
             return Result.warn(
-                f"{unusable[0][1]}: requests and curl cannot verify any server with it (Keras ignores it)",
+                f"{unusable[0][1]}: requests and curl cannot verify any server with it (Keras ignores it)"
+                + also,
                 details=[text for _, text in unusable] + details,
                 data={"bundles": bundles},
                 hint=" && ".join(f"unset {n}" for n, _ in unusable),
