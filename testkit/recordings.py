@@ -31,8 +31,9 @@ from mnist_doctor import handshake, subproc
 from mnist_doctor.subproc import ScriptRun, VerifiedPython
 
 FOLDER = Path(__file__).resolve().parent.parent / "tests" / "recordings"
-#: ScriptRun fields kept in a recording (``extra`` is the doctor's own bookkeeping, not an answer).
-KEPT_FIELDS = tuple(f.name for f in dataclasses.fields(ScriptRun) if f.name != "extra")
+#: ScriptRun fields kept in a recording (``extra`` is the doctor's own bookkeeping, not an answer;
+#: ``flooded`` belongs to runs with an output limit, the handshake's, never a target script's).
+KEPT_FIELDS = tuple(f.name for f in dataclasses.fields(ScriptRun) if f.name not in ("extra", "flooded"))
 
 
 @dataclass(frozen=True)

@@ -221,3 +221,30 @@ def test_the_module_examines_with_stat_only() -> None:
     """No ``open`` of a path the user named: a FIFO or a device costs nothing to examine."""
     source = Path(env_paths.__file__).read_text(encoding="utf-8")
     assert "open(" not in source.replace("pathconf(", "")
+
+
+#: ``pathlib.Path`` predicates that raise on ``EACCES`` and ``ENAMETOOLONG`` before Python 3.14
+#: (they swallow only ENOENT, ENOTDIR, EBADF and ELOOP); ``os.path``'s swallow every ``OSError``.
+RAISING_PREDICATES = ("exists", "is_dir", "is_file", "is_symlink", "is_fifo", "is_socket", "is_mount")
+
+
+def test_the_doctor_asks_os_path_not_pathlib_whether_a_path_exists() -> None:
+    """A path from the environment reaches the checks and actions: one pathlib predicate on it was a crash."""
+    import ast
+
+    package = Path(env_paths.__file__).parent
+    found = []
+    for source in package.rglob("*.py"):
+        if "target" in source.parts:
+            continue
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in RAISING_PREDICATES
+                and not node.args
+                and not node.keywords  # os.DirEntry's (follow_symlinks=...) is another API
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "os")
+            ):
+                found.append(f"{source.relative_to(package)}:{node.lineno} .{node.func.attr}()")
+    assert not found, found
