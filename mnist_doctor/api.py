@@ -98,6 +98,7 @@ def diagnose(
     or loader names, as a list or one comma-separated string). Bad arguments raise
     ``ValueError``; nothing is printed.
     """
+    from mnist_doctor.compat_table import table_problem
     from mnist_doctor.dataset_table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
@@ -120,6 +121,9 @@ def diagnose(
         problem = (url_problem(origin) if origin is not None else None) or origin_problem(origin, datasets)
         if problem:
             raise UsageError(f"origin {redact_text(repr(origin))} {problem}")
+        table = table_problem()
+        if table:
+            raise UsageError(table)
         options = Options(
             python=resolve_python(python),
             offline=offline,

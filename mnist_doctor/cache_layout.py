@@ -86,7 +86,7 @@ def extraction_state(folder: Path, members: tuple[str, ...]) -> Extraction:
     try:
         st = os.stat(folder)
     except FileNotFoundError:
-        if folder.is_symlink():
+        if os.path.islink(folder):
             return Extraction(folder, NOT_A_FOLDER)
         return Extraction(folder, ABSENT)
     except OSError:

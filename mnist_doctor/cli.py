@@ -313,6 +313,7 @@ def _check_combinations(args: argparse.Namespace) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    from mnist_doctor.compat_table import TABLE_ENV, table_problem
     from mnist_doctor.dataset import ORIGIN_ENV, choose_origin
     from mnist_doctor.dataset_table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
@@ -334,6 +335,9 @@ def _options(args: argparse.Namespace) -> Options:
             f"{ORIGIN_ENV} '{_one_line(chosen.rejected, 200)}' {chosen.problem}",
             hint=f"unset {ORIGIN_ENV}   # or pass --mirror https://host/path/mnist.npz",
         )
+    table = table_problem()
+    if table:
+        raise UsageError(table, hint=f"unset {TABLE_ENV}   # the table shipped with mnist-doctor")
     datasets = parse_selection(args.dataset)
     origin = args.origin or args.mirror
     problem = origin_problem(origin, datasets)

@@ -77,6 +77,31 @@ class KnownBreak:
     why: str
 
 
+def table_problem() -> str | None:
+    """Why the table ``MNIST_DOCTOR_COMPAT_TABLE`` names cannot be used, or None (unset, or fine).
+
+    Asked once before a run (a usage error then), so no check meets a half-read table: a path too
+    long, behind a link loop or a folder this user may not search, missing, or not TOML.
+    """
+    import os
+
+    chosen = os.environ.get(TABLE_ENV)
+    if not chosen:
+        return None
+    from mnist_doctor.env_paths import examine
+
+    trouble = examine(TABLE_ENV, chosen)
+    if trouble is not None and trouble.breaks:
+        return trouble.sentence
+    try:
+        _read(chosen)
+    except OSError as exc:
+        return f"{TABLE_ENV}={chosen} cannot be read: {exc.strerror or exc}"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return f"{TABLE_ENV}={chosen} is not a TOML table: {exc}"
+    return None
+
+
 def _read(path: str | Path | None = None) -> dict[str, Any]:
     import os
 

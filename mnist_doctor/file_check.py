@@ -75,7 +75,7 @@ def _open(path: Path, report: CopyReport) -> tuple[IO[bytes] | None, int]:
         return None, 0
     if stat.S_ISLNK(link_stat.st_mode):
         report.link_target = os.readlink(path)
-        if not path.exists():
+        if not os.path.exists(path):
             report.verdict = DANGLING_LINK
             report.summary = f"a symlink to {report.link_target}, which does not exist"
             return None, 0

@@ -229,7 +229,7 @@ def inspect_copy(path: str | os.PathLike[str], spec: DatasetSpec, with_partials:
         return report
     if stat.S_ISLNK(link_stat.st_mode):
         report.link_target = os.readlink(path)
-        if not path.exists():
+        if not os.path.exists(path):
             report.verdict = DANGLING_LINK
             report.summary = f"a symlink to {report.link_target}, which does not exist"
             return report

@@ -41,10 +41,13 @@ def read_ca_file(path: str, cap: int = MAX_CA_BYTES) -> tuple[bytes | None, str]
         return None, f"{path} is not readable by this user"
     except OSError as exc:
         return None, f"{path} cannot be opened: {exc.strerror}"
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # judged before fdopen, which refuses a folder's fd itself
+        os.close(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None, f"{path} is a directory, not a file"
+        return None, f"{path} is {_kind(st.st_mode)}: OpenSSL would block on it or read it without end"
     with os.fdopen(fd, "rb", buffering=0) as handle:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None, f"{path} is {_kind(st.st_mode)}: OpenSSL would block on it or read it without end"
         if st.st_size > cap:
             return None, (
                 f"{path} is {st.st_size / 1e6:.0f} MB, far larger than any CA bundle "

@@ -45,8 +45,7 @@ def environment(facts: Facts) -> dict[str, Any]:
         "timeout_s": options.timeout,
     }
     try:
-        info = facts.get("introspection")
-        py = info.get("python") or {}
+        py = facts.get("introspection").python
         env.update(
             python_version=py.get("version_str"),
             implementation=py.get("implementation"),

@@ -15,6 +15,7 @@ from typing import Any
 from mnist_doctor.budget import DEFAULT_TIMEOUT_S
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import BudgetExhausted, FactError, Facts, Options, wanted_facts
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.model import CheckResult
 
 #: Facts that ask the target interpreter something in a subprocess of their own and need nothing
@@ -61,6 +62,7 @@ def validated(facts: Facts) -> Facts:
     The target's proxy values are registered as secrets here, before anything is rendered.
     """
     try:
+        facts.get("target_python")  # the handshake first: its reason, not the introspection's
         register_target_secrets(facts.get("introspection"))
     except BudgetExhausted as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, BudgetExhausted) else exc
@@ -70,20 +72,21 @@ def validated(facts: Facts) -> Facts:
             f"{DEFAULT_TIMEOUT_S:g} s)",
         ) from None
     except FactError as exc:
+        reason = exc.__cause__ if isinstance(exc.__cause__, FactError) else exc  # first asked elsewhere
         raise UsageError(
-            f"--python {facts.options.python}: not a working Python interpreter ({exc})",
+            f"--python {facts.options.python}: not a working Python interpreter ({reason})",
             hint='in the environment to examine, run: python -c "import sys; print(sys.executable)"',
         ) from None
     return facts
 
 
-def register_target_secrets(info: dict[str, Any]) -> None:
+def register_target_secrets(info: Introspection) -> None:
     """The examined interpreter's proxy values are secrets too, wherever they are echoed later."""
     from mnist_doctor.redact import register_env, register_url
 
-    register_env(info.get("env") or {})
-    for value in ((info.get("urllib") or {}).get("getproxies") or {}).values():
-        register_url(value if isinstance(value, str) else None)
+    register_env(info.env)
+    for value in (info.urllib.get("getproxies") or {}).values():
+        register_url(value)
 
 
 def start_early_facts(facts: Facts, chosen: list[Any]) -> None:

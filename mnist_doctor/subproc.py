@@ -29,9 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NewType
 
 from mnist_doctor.budget import Slice
+
+#: An interpreter path that answered the handshake (:func:`mnist_doctor.handshake.greet`): the
+#: only kind :func:`run_script` accepts, so nothing runs in a ``--python`` with arguments before
+#: it proved to be a Python (mypy holds every caller to it; only the handshake makes one).
+VerifiedPython = NewType("VerifiedPython", str)
 
 #: The folder of the target scripts and their fragments (``_name.py``).
 TARGET = resources.files("mnist_doctor.target")
@@ -114,6 +119,8 @@ class ScriptRun:
     stopped_after_answer: bool = False
     #: The doctor was stopping (Ctrl-C/SIGTERM) when this run was killed or refused.
     interrupted: bool = False
+    #: Stopped because it printed more than the ``give_up_after`` bytes it was allowed.
+    flooded: bool = False
 
     @property
     def cut_by_budget(self) -> bool:
@@ -174,7 +181,7 @@ def _decode_answer(text: str) -> dict[str, Any] | None:
 
 
 def run_script(
-    python: str,
+    python: VerifiedPython,
     script: str,
     args: list[str] | None = None,
     *,
@@ -212,11 +219,14 @@ def run_argv(
     cwd: str | None = None,
     output_cap: int = OUTPUT_CAP_BYTES,
     final: Callable[[dict[str, Any]], bool] | None = None,
+    give_up_after: int | None = None,
 ) -> ScriptRun:
     """Run ``argv`` in its own process group until it ends, gives its last answer, or its time is up.
 
     ``final(answer)`` says whether a marked answer is the child's last word: the child then
     gets :data:`ANSWER_GRACE_S` to exit before its group is killed (``None``: wait for the exit).
+    ``give_up_after`` bytes of output (both streams) without a final answer stop it too, as
+    ``flooded``: a child that should say a few words and floods instead is not waited for.
     """
     start = time.monotonic()
     if isinstance(timeout, Slice):
@@ -252,7 +262,7 @@ def run_argv(
         _LIVE.add(proc)
     try:
         data = stdin.encode("utf-8") if stdin is not None else None
-        outcome = _Reader(proc, data, output_cap, final).run(deadline)
+        outcome = _Reader(proc, data, output_cap, final, give_up_after).run(deadline)
     finally:
         _finish(proc)
         with _LIVE_LOCK:
@@ -275,6 +285,7 @@ def run_argv(
         stderr_dropped=err.dropped,
         stopped_after_answer=outcome.stopped_after_answer,
         interrupted=_STOPPING.is_set() and (outcome.timed_out or (proc.returncode or 0) < 0),
+        flooded=outcome.flooded,
     )
 
 
@@ -334,6 +345,8 @@ class _Capture:
         self.cap = max(cap, 1024)
         self.tail = bytearray()
         self.dropped = 0
+        #: Every byte fed so far, kept or not.
+        self.total = 0
         self.answer: bytes | None = None
         #: How many complete marked lines were seen (the reader parses only new ones).
         self.answers = 0
@@ -342,6 +355,7 @@ class _Capture:
         self._line: bytearray | None = None
 
     def feed(self, data: bytes) -> None:
+        self.total += len(data)
         self.tail += data
         if len(self.tail) > 2 * self.cap:  # trimmed in amortised steps, not on every chunk
             cut = len(self.tail) - self.cap
@@ -406,6 +420,7 @@ class _Outcome:
     stderr: _Capture
     timed_out: bool = False
     stopped_after_answer: bool = False
+    flooded: bool = False
 
 
 class _Reader:
@@ -417,9 +432,11 @@ class _Reader:
         stdin: bytes | None,
         cap: int,
         final: Callable[[dict[str, Any]], bool] | None,
+        give_up_after: int | None = None,
     ) -> None:
         self.proc = proc
         self.final = final
+        self.give_up_after = give_up_after
         self.seen = 0
         self.pending = memoryview(stdin) if stdin else None
         self.out = _Capture(cap, JSON_MARKER.encode())
@@ -455,6 +472,9 @@ class _Reader:
                 if answered_at is not None and exited_at is None and now - answered_at >= ANSWER_GRACE_S:
                     outcome.stopped_after_answer = True
                     break
+                if answered_at is None and self._flooded():
+                    outcome.flooded = True
+                    break
                 if not self.sel.get_map():
                     time.sleep(min(POLL_S, max(deadline - now, 0)))
                     continue
@@ -476,6 +496,10 @@ class _Reader:
         self.seen = self.out.answers
         answer = _decode_answer(self.out.answer.decode("utf-8", "replace"))
         return answer is not None and self.final(answer)
+
+    def _flooded(self) -> bool:
+        limit = self.give_up_after
+        return limit is not None and self.out.total + self.err.total > limit
 
     def _reading(self) -> bool:
         return any(key.data is not None for key in self.sel.get_map().values())

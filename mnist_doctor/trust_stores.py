@@ -3,7 +3,7 @@
 Why a module of its own: "pip works, ``load_data`` fails with CERTIFICATE_VERIFY_FAILED" is
 a difference between three TLS clients living in one interpreter, and users are told on
 forums to switch verification off. The facts come from the target's introspection
-(``introspection['trust']``, ``['ssl']``) and its distributions; this module draws the
+(``introspection.trust``, ``.ssl``) and its distributions; this module draws the
 picture the ``tls`` checks and the ``network.tls`` diagnosis explain from:
 
 - urllib verifies with ``ssl.create_default_context()``: OpenSSL's files (``SSL_CERT_FILE``
@@ -21,12 +21,14 @@ picture the ``tls`` checks and the ``network.tls`` diagnosis explain from:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.version import Version
 
 from mnist_doctor.facts.introspection import Distributions, env_lookup
+from mnist_doctor.introspected import Introspection
 
 #: pip's truststore became its default here (``--use-feature=truststore`` since 22.2).
 PIP_TRUSTSTORE_DEFAULT = Version("24.2")
@@ -138,9 +140,9 @@ class TrustPicture:
         return f"requests trusts {base}"
 
 
-def _urllib_store(ssl_info: dict[str, Any], target_env: dict[str, str], platform: str) -> str:
+def _urllib_store(ssl_info: Mapping[str, Any], target_env: dict[str, str], platform: str) -> str:
     cert_file = env_lookup(target_env, "SSL_CERT_FILE")
-    if cert_file:
+    if cert_file and os.path.isfile(cert_file):  # one that cannot be read is skipped by OpenSSL
         return f"{cert_file} (SSL_CERT_FILE)"
     windows = " and the Windows system store" if platform == "win32" else ""
     if ssl_info.get("cafile"):
@@ -155,7 +157,7 @@ def _urllib_store(ssl_info: dict[str, Any], target_env: dict[str, str], platform
     )
 
 
-def _pip_uses_truststore(pip: Version, python: tuple[int, ...], trust: dict[str, Any]) -> tuple[bool, str]:
+def _pip_uses_truststore(pip: Version, python: tuple[int, ...], trust: Mapping[str, Any]) -> tuple[bool, str]:
     config = trust.get("pip_config") or {}
     deprecated = str((config.get("use-deprecated") or {}).get("value") or "")
     feature = str((config.get("use-feature") or {}).get("value") or "")
@@ -174,12 +176,12 @@ def _pip_uses_truststore(pip: Version, python: tuple[int, ...], trust: dict[str,
 
 
 def picture(
-    introspection: dict[str, Any], distributions: Distributions, target_env: dict[str, str]
+    introspection: Introspection, distributions: Distributions, target_env: dict[str, str]
 ) -> TrustPicture:
     """The trust picture of the target from its introspection (no import, no network)."""
-    info = introspection.get("python") or {}
-    trust = introspection.get("trust") or {}
-    ssl_info = introspection.get("ssl") or {}
+    info = introspection.python
+    trust = introspection.trust
+    ssl_info = introspection.ssl
     python = tuple(int(p) for p in (info.get("version") or [3, 0])[:3])
     context_class = str(trust.get("ssl_context_class") or "ssl.SSLContext")
     injected = _truststore_module(context_class)
@@ -217,7 +219,7 @@ def same_file(a: str | None, b: str | None) -> bool:
     return bool(a and b) and os.path.realpath(str(a)) == os.path.realpath(str(b))
 
 
-def linux_fallback_bundle(ssl_info: dict[str, Any]) -> str | None:
+def linux_fallback_bundle(ssl_info: Mapping[str, Any]) -> str | None:
     """The file truststore would use on Linux when this Python's OpenSSL finds no CA file."""
     capath = ssl_info.get("capath")
     if ssl_info.get("cafile") or (capath and os.path.isdir(capath) and os.listdir(capath)):
@@ -234,7 +236,7 @@ class Difference:
 
 
 def pip_only_trust(
-    pic: TrustPicture, record: dict[str, Any], ssl_info: dict[str, Any], target_env: dict[str, str]
+    pic: TrustPicture, record: dict[str, Any], ssl_info: Mapping[str, Any], target_env: dict[str, str]
 ) -> list[Difference]:
     """Why pip would verify the server urllib failed to verify (empty: pip would fail too)."""
     out: list[Difference] = []

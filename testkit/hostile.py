@@ -317,3 +317,39 @@ def _misbehave(
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
     else:
         raise ValueError(mode)
+
+
+# ---------------------------------------------------------------- paths an environment variable may hold
+
+#: Kinds of path that cannot be used (``mnist_doctor.env_paths`` names them alike).
+PATH_KINDS = ("too-long", "loop", "not-a-folder", "not-utf8", "denied")
+
+
+def hostile_path(root: Path, kind: str, name: str) -> str:
+    """A real path of ``kind`` under ``root``, distinct per ``name`` (say, the variable that holds it).
+
+    ``too-long``: a name of 300 bytes below a folder that does not exist yet; ``loop``: below a
+    symbolic link to itself; ``not-a-folder``: below a regular file; ``not-utf8``: an existing folder
+    whose name holds the byte 0xE9; ``denied``: below a ``*-closed`` folder (made 0700 by a test
+    that runs as another user, or whose ``stat`` a unit test refuses).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    if kind == "too-long":
+        return str(root / name / ("k" * 300))
+    if kind == "loop":
+        loop = root / f"{name}-loop"
+        loop.symlink_to(loop.name)
+        return str(loop / "inside")
+    if kind == "not-a-folder":
+        file = root / f"{name}-file"
+        file.write_text("a file, not a folder")
+        return str(file / "inside")
+    if kind == "not-utf8":
+        folder = Path(os.fsdecode(os.fsencode(str(root)) + b"/" + name.encode() + b"-caf\xe9"))
+        folder.mkdir()
+        return str(folder)
+    if kind == "denied":
+        closed = root / f"{name}-closed"
+        (closed / "inside").mkdir(parents=True)
+        return str(closed / "inside" / "x")
+    raise ValueError(f"unknown kind of path: {kind}")

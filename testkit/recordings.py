@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor import subproc
-from mnist_doctor.subproc import ScriptRun
+from mnist_doctor import handshake, subproc
+from mnist_doctor.subproc import ScriptRun, VerifiedPython
 
 FOLDER = Path(__file__).resolve().parent.parent / "tests" / "recordings"
-#: ScriptRun fields kept in a recording (``extra`` is the doctor's own bookkeeping, not an answer).
-KEPT_FIELDS = tuple(f.name for f in dataclasses.fields(ScriptRun) if f.name != "extra")
+#: ScriptRun fields kept in a recording (``extra`` is the doctor's own bookkeeping, not an answer;
+#: ``flooded`` belongs to runs with an output limit, the handshake's, never a target script's).
+KEPT_FIELDS = tuple(f.name for f in dataclasses.fields(ScriptRun) if f.name not in ("extra", "flooded"))
 
 
 @dataclass(frozen=True)
@@ -134,17 +135,16 @@ def names() -> list[str]:
     return sorted(p.stem for p in FOLDER.glob("*.json"))
 
 
-def _modules_running_scripts() -> list[Any]:
+def _modules_running_scripts(attribute: str = "run_script", real: Any = None) -> list[Any]:
     """The fact modules that call ``run_script`` (imported by name, so each is patched where it is used)."""
     from mnist_doctor.facts import registry
 
     registry()  # imports every registered provider module
+    real = subproc.run_script if real is None else real
     return [
         m
         for name, m in sorted(sys.modules.items())
-        if name.startswith("mnist_doctor.")
-        and m is not None
-        and getattr(m, "run_script", None) is subproc.run_script
+        if name.startswith("mnist_doctor.") and m is not None and getattr(m, attribute, None) is real
     ]
 
 
@@ -199,10 +199,21 @@ def replaying(recording: Recording) -> Iterator[Replay]:
         replay.served.append(key)
         return recording.run_for(key, Places.here(python=python, cwd=kwargs.get("cwd")))
 
+    def greet(python: str, timeout: Any) -> handshake.Hello:
+        """The handshake as the recorded interpreter answered it: the Python of its introspection."""
+        recorded = (recording.answer("introspect.py") or {}).get("python") or {}
+        version = tuple(recorded.get("version") or (3, 11, 0))
+        return handshake.Hello(VerifiedPython(python), (version[0], version[1], version[2]), "cpython")
+
+    greeters = _modules_running_scripts("greet", handshake.greet)
     for module in modules:
         module.run_script = answer
+    for module in greeters:
+        module.greet = greet
     try:
         yield replay
     finally:
         for module in modules:
             module.run_script = real
+        for module in greeters:
+            module.greet = handshake.greet

@@ -53,7 +53,8 @@ def test_keras3_falls_back_when_keras_home_cannot_be_created(tmp_path: Path) -> 
     cache = predict_keras_cache(flavour("keras3"), paths(tmp_path, str(blocker / "sub")))
     assert cache.fallback and cache.base == Path("/tmp/.keras")
     assert cache.dataset_path == Path("/tmp/.keras/datasets/mnist.npz")
-    assert "does not exist and Keras will not create it" in cache.reason
+    assert f"KERAS_HOME={blocker / 'sub'} cannot be used: {blocker} is a file, not a folder" in cache.reason
+    assert cache.fallback_cause is not None and cache.fallback_cause.variable == "KERAS_HOME"
 
 
 def test_keras3_empty_keras_home_falls_back(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"
 RULE_MODULES = (
     "budget", "cache_layout", "cache_verdicts", "compat_table", "dataset", "dataset_table", "diagnoses",
     "diagnoses.network", "errors", "file_check", "hints", "model", "npz_check", "npz_stream", "output",
-    "own_link", "pem_guard", "redact", "safe_dir", "units", "urlcheck",
+    "own_link", "pem_guard", "redact", "safe_dir", "units", "urlcheck", "introspected", "env_paths",
 )  # fmt: skip
 
 

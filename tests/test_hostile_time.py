@@ -318,7 +318,8 @@ def test_fix_yes_with_a_slow_target_stays_within_one_timeout(lab):
     datasets.mkdir(parents=True)
     (datasets / "mnist.npz").write_bytes(os.urandom(5000))  # a broken copy: the fix removes it
     slow = lab.root / "slow-python"
-    slow.write_text(f'#!/bin/sh\nsleep 4\nexec {sys.executable} "$@"\n')
+    # 2 s per start: the handshake and the introspection (two starts) fit in the 6 s, the re-run does not
+    slow.write_text(f'#!/bin/sh\nsleep 2\nexec {sys.executable} "$@"\n')
     slow.chmod(0o755)
     run = lab.run(
         "--python", str(slow), "--offline", "--select", "cache", "--fix", "--yes", "--timeout", "6",

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from mnist_doctor.facts.introspection import Distributions
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.trust_stores import picture, pip_only_trust
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
@@ -187,14 +188,17 @@ VERIFY_FAILED = {"ok": False, "error": {"type": "SSLCertVerificationError", "ver
 
 def test_macos_pip_uses_the_keychain_and_urllib_does_not():
     """macOS cannot run here: the rule itself, on introspection shaped like a python.org build's."""
-    pic = picture(_introspection("darwin"), DISTS, {})
+    pic = picture(Introspection.parse(_introspection("darwin")), DISTS, {})
     found = pip_only_trust(pic, VERIFY_FAILED, _introspection("darwin")["ssl"], {})
     assert len(found) == 1 and "macOS Keychain" in found[0].why
     assert "security find-certificate -a -p" in found[0].fix and "SSL_CERT_FILE" in found[0].fix
     assert "truststore.inject_into_ssl()" in found[0].fix
     # With truststore injected, urllib uses the Keychain too: no difference left to explain.
     injected = _introspection("darwin", "truststore._api.SSLContext")
-    assert pip_only_trust(picture(injected, DISTS, {}), VERIFY_FAILED, injected["ssl"], {}) == []
+    assert (
+        pip_only_trust(picture(Introspection.parse(injected), DISTS, {}), VERIFY_FAILED, injected["ssl"], {})
+        == []
+    )
 
 
 @pytest.mark.usefixtures("processes")

@@ -283,6 +283,8 @@ def _clear(
     title, none_words = _what(context)
     blocked = _report_refused(console, found)
     _report_links(console, found)
+    for trouble in (t for t in cache.troubles if t.breaks):  # folders no one can reach: said, not searched
+        _plain(console, f"not searched: {trouble.sentence}; fix: {trouble.fix()}")
     listed = found.entries
     entries = [e for e in listed if not e.keep]
     if not entries:

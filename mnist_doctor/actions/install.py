@@ -203,7 +203,9 @@ def prepare_target(context: Context, target: Target, console: Console) -> int | 
             f"note: this is Keras' fallback folder {cache.base}, shared and wiped at "
             "reboot; see `mnist-doctor --select cache.location`",
         )
-    if path.is_dir() and not path.is_symlink():
+    if cache.fallback_cause is not None:  # the variable that sent Keras there, and its fix
+        _plain(console, f"because {cache.fallback_cause.sentence}; fix: {cache.fallback_cause.fix()}")
+    if os.path.isdir(path) and not os.path.islink(path):
         _say(console, "cannot install:", f"a folder sits at {path}", "red")
         _plain(
             console,
@@ -244,7 +246,7 @@ def extraction_note(context: Context, target: Target, console: Console) -> None:
         f"note: installed packed, not extracted: {statement} extracts it itself into "
         f"{folder / layout.folder} on its next call",
     )
-    if not layout.extracts_every_call and (folder / layout.folder).exists():
+    if not layout.extracts_every_call and os.path.exists(folder / layout.folder):
         _say(
             console,
             "but:",

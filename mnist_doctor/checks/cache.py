@@ -18,6 +18,7 @@ from typing import Any
 from mnist_doctor import cache_layout, cache_verdicts, npz_check
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.env_paths import PathTrouble, examine
 from mnist_doctor.facts.cache import CacheReach, KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.hints import clear_cache_fix, doctor_command
@@ -44,7 +45,7 @@ def _user_name(uid: int) -> str:
 
 def _nearest_existing(path: Path) -> Path:
     current = path
-    while not current.exists() and current.parent != current:
+    while not os.path.exists(current) and current.parent != current:
         current = current.parent
     return current
 
@@ -71,10 +72,18 @@ def writable_keras_home(cache: KerasCache) -> str:
     folder it would be made in, is writable and not on a read-only volume; otherwise a
     placeholder, since only the user knows which disk they may write to.
     """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(cache.home or os.path.expanduser("~"), ".cache")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if examine("XDG_CACHE_HOME", xdg) is not None:
+        xdg = None  # a folder no command could name, or none at all: not suggested (env.paths says why)
+    base = xdg or os.path.join(cache.home or os.path.expanduser("~"), ".cache")
     candidate = Path(base) / "keras"
     existing = _nearest_existing(candidate)
-    usable = existing.is_dir() and os.access(existing, os.W_OK | os.X_OK) and not read_only_volume(candidate)
+    usable = (
+        examine("KERAS_HOME", str(candidate)) is None  # what it is suggested for
+        and os.path.isdir(existing)
+        and os.access(existing, os.W_OK | os.X_OK)
+        and not read_only_volume(candidate)
+    )
     if usable:
         return f"export KERAS_HOME={_q(candidate)}"
     return "export KERAS_HOME=/a/writable/folder   # any folder you can write to, on a writable disk"
@@ -148,6 +157,17 @@ def location(
             hint=_read_only_hint(cache, volume),
             data=data,
         )
+    if cache.fallback and cache.fallback_cause is not None:  # a variable whose path cannot be used
+        cause = cache.fallback_cause
+        return Result.warn(
+            f"Keras silently falls back to {cache.base} because {cause.sentence}",
+            details=[
+                *details,
+                f"{cache.base} is shared with every user of this machine and usually wiped at reboot",
+            ],
+            hint=f"{cause.fix()}   # {_after_fix(cause)}",
+            data=data,
+        )
     if cache.fallback:
         if cache.configured == cache.base:  # Keras 3 chose /tmp/.keras because the home is not writable
             hint = "export KERAS_HOME=/a/writable/folder   # your home is not writable"
@@ -201,12 +221,33 @@ def _reach_details(cache: KerasCache, reach: CacheReach | None) -> list[str]:
     return lines
 
 
+def _after_fix(trouble: PathTrouble) -> str:
+    """What Keras uses once the printed fix is applied."""
+    if trouble.variable == "KERAS_HOME":
+        return "Keras then uses ~/.keras"
+    return "Keras then uses ~/.keras in that home"
+
+
 @function_check("cache.keras_home", "KERAS_HOME")
 def keras_home(keras_cache: KerasCache) -> Result:
     """``KERAS_HOME``, when set, names a folder Keras can use (not a file, not an empty string)."""
     value = keras_cache.keras_home
     if value is None:
         return Result.skip("KERAS_HOME is not set")
+    trouble = keras_cache.trouble("KERAS_HOME")
+    if trouble is not None:
+        if not trouble.breaks:
+            consequence = "Keras can use it"
+        elif keras_cache.rules == "keras3":
+            consequence = f"Keras silently falls back to {keras_cache.base}"
+        else:
+            consequence = f"{keras_cache.flavour_label} reads no keras.json there"
+        return Result.warn(
+            f"{trouble.sentence}; {consequence}" if trouble.breaks else trouble.sentence,
+            details=[f"the part at fault: {trouble.at}", consequence],
+            hint=f"{trouble.fix()}   # {_after_fix(trouble)}",
+            data={"variable": trouble.variable, "trouble": trouble.kind},
+        )
     if value == "":
         return Result.fail(
             "KERAS_HOME is set but empty: Keras cannot use it",
@@ -214,15 +255,15 @@ def keras_home(keras_cache: KerasCache) -> Result:
             hint="unset KERAS_HOME   # or: export KERAS_HOME=$HOME/.keras",
         )
     path = Path(os.path.expanduser(value))
-    if path.exists() and not path.is_dir():
+    if os.path.exists(path) and not os.path.isdir(path):
         return Result.fail(
             f"KERAS_HOME={value} is a file, not a folder",
             details=["Keras puts keras.json and datasets/ inside KERAS_HOME; with a file there it cannot"],
             hint=f"export KERAS_HOME={_q(str(path) + '_dir')}   # any folder; or move the file away",
         )
-    if not path.exists():
+    if not os.path.exists(path):
         parent = _nearest_existing(path)
-        if not (parent.is_dir() and os.access(parent, os.W_OK)):
+        if not (os.path.isdir(parent) and os.access(parent, os.W_OK)):
             return Result.warn(
                 f"KERAS_HOME={value} does not exist and cannot be created ({parent} is not writable)",
                 hint=f'sudo mkdir -p {_q(path)} && sudo chown "$(id -un)" {_q(path)}',
@@ -251,9 +292,9 @@ def write_probe(folder: Path, file_name: str = "mnist.npz") -> tuple[bool, str]:
     only, so a diagnosis writes nothing anywhere. A folder the doctor will not act in (a
     link it does not follow, another user's) is judged with ``os.access`` and says why.
     """
-    if not (folder.exists() or folder.is_symlink()):
+    if not os.path.lexists(folder):
         parent = _nearest_existing(folder)
-        if not parent.is_dir():
+        if not os.path.isdir(parent):
             return False, f"{folder} does not exist yet, and {parent} is not a folder"
         if os.access(parent, os.W_OK | os.X_OK):
             return True, f"{folder} does not exist yet; {parent} is writable, so Keras can create it"
@@ -318,9 +359,9 @@ def _missing_bytes(cache: KerasCache, datasets: tuple[Dataset, ...]) -> int:
             if loader.archive is not None:
                 # the archive's name depends on the Keras line: any of them present counts as present
                 names = [layout.archive for layout in loader.archive.layouts]
-                if not any((path.parent / name).is_file() for name in names):
+                if not any(os.path.isfile(path.parent / name) for name in names):
                     total += 2 * data_file.spec.size
-            elif not path.is_file():
+            elif not os.path.isfile(path):
                 total += data_file.spec.size
     return total
 
@@ -340,7 +381,7 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
         if writable and not sub_ok:
             writable, folder = False, sub
     file_problem = None
-    if file.is_file():
+    if os.path.isfile(file):
         try:
             # opens for writing, writes nothing; O_NONBLOCK: a FIFO swapped in cannot block the run
             os.close(os.open(file, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)))
@@ -348,7 +389,7 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
             file_problem = f"{file} cannot be replaced: {exc.strerror}"
         if not os.access(file, os.R_OK):
             file_problem = f"{file} cannot be read"
-    existing = [p for p in (keras_cache.base, folder, file) if p.exists() or p.is_symlink()]
+    existing = [p for p in (keras_cache.base, folder, file) if os.path.lexists(p)]
     foreign = _owner_problems(existing)
     details += [f"{p} is owned by {_user_name(uid)}" for p, uid in foreign]
     me = _user_name(os.geteuid()) if hasattr(os, "geteuid") else "you"
@@ -395,13 +436,25 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
     return Result.ok(f"{folder} is writable by {me}", details=details, data=data)
 
 
+def _keras_dir_trouble(cache: KerasCache) -> PathTrouble | None:
+    """``KERAS_HOME``'s trouble when keras.json would live in that unusable folder.
+
+    (A broken ``HOME`` is not one: Keras' config then moves to ``/tmp/.keras``, which is predicted.)
+    """
+    trouble = cache.trouble("KERAS_HOME") if cache.keras_home else None
+    return trouble if trouble is not None and trouble.breaks else None
+
+
 @function_check("cache.config", "keras.json")
 def keras_config(keras_cache: KerasCache) -> Result:
     """``keras.json`` is absent, or readable and valid: an unreadable one makes ``import keras`` fail."""
     path = keras_cache.keras_json
-    if not (path.exists() or path.is_symlink()):
+    unusable = _keras_dir_trouble(keras_cache)
+    if unusable is not None:
+        return Result.skip(f"{unusable.sentence}: Keras reads no keras.json there and uses its defaults")
+    if not os.path.lexists(path):
         return Result.ok(f"{path} does not exist (Keras writes defaults on first import)")
-    if path.is_dir():
+    if os.path.isdir(path):
         return Result.fail(
             f"{path} is a folder", hint=f"rmdir {_q(path)}   # Keras writes a fresh file on import"
         )

@@ -34,6 +34,7 @@ from mnist_doctor.facts.net_probe import (
 )
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.hints import doctor_command, offline_route
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.model import OFFLINE_SKIP, BaseCheck, Result, Status, shell_quote
 from mnist_doctor.redact import redact, redact_text
 from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
@@ -585,7 +586,7 @@ class CompareCheck(BaseCheck):
     network = True
     slow = True
 
-    def run(self, network_probes: NetworkProbes, introspection: dict[str, Any]) -> Result:
+    def run(self, network_probes: NetworkProbes, introspection: Introspection) -> Result:
         probe, other = network_probes.urllib, network_probes.requests
         failed = probe.failed()
         data: dict[str, Any] = {
@@ -609,7 +610,7 @@ class CompareCheck(BaseCheck):
         details = [d for d in (proxy_note,) if d]
         details.append(
             f"requests trusts: {bundle or other.verify}; urllib trusts: "
-            f"{(introspection.get('ssl') or {}).get('cafile') or 'the OpenSSL default store'}"
+            f"{introspection.ssl.get('cafile') or 'the OpenSSL default store'}"
         )
         urllib_status = _http_status(probe)
         if urllib_status is not None and urllib_status >= 300:

@@ -1,7 +1,7 @@
 """Family ``tls``: the trust settings urllib's default ssl context really uses.
 
 The verify paths and the https-context factory come from the target interpreter
-(``introspection['ssl']``); files named by variables are inspected here (they only
+(``introspection.ssl``); files named by variables are inspected here (they only
 depend on the filesystem). Keras downloads with urllib, so ``SSL_CERT_FILE`` /
 ``SSL_CERT_DIR`` matter and ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` do not.
 """
@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, missing_ssl
+from mnist_doctor.env_paths import examine
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.facts.net_probe import NetworkProbes
 from mnist_doctor.hints import Installer
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.pem_guard import read_ca_file
 from mnist_doctor.trust_stores import TrustPicture, picture, pip_only_trust
@@ -66,8 +69,8 @@ def inspect_ca_dir(path: str) -> tuple[bool, str]:
     return True, f"{path}: {len(hashed)} hashed certificate link(s)"
 
 
-def _ssl(introspection: dict[str, Any]) -> dict[str, Any]:
-    return introspection.get("ssl") or {}
+def _ssl(introspection: Introspection) -> Mapping[str, Any]:
+    return introspection.ssl
 
 
 class VerifyPaths(BaseCheck):
@@ -76,7 +79,7 @@ class VerifyPaths(BaseCheck):
     id = "tls.verify_paths"
     title = "default CA store of the ssl module"
 
-    def run(self, introspection: dict[str, Any]) -> Result:
+    def run(self, introspection: Introspection) -> Result:
         info = _ssl(introspection)
         if info.get("error") and missing_ssl(info["error"]):
             return Result.fail(NO_SSL, details=[f"import ssl: {info['error']}"], hint=NO_SSL_HINT)
@@ -96,7 +99,7 @@ class VerifyPaths(BaseCheck):
             "openssl": info.get("openssl_version"),
         }
         has_dir = bool(capath and os.path.isdir(capath) and os.listdir(capath))
-        injected = str((introspection.get("trust") or {}).get("ssl_context_class") or "")
+        injected = str(introspection.trust.get("ssl_context_class") or "")
         if "truststore" in injected:  # its context has no cert_store_stats(): the OS store decides
             return Result.ok(
                 f"urllib trusts the OS trust store ({injected} replaces ssl.SSLContext)", data=data
@@ -124,21 +127,33 @@ class CertEnvironment(BaseCheck):
         cert_file, cert_dir = env_lookup(target_env, "SSL_CERT_FILE"), env_lookup(target_env, "SSL_CERT_DIR")
         if not cert_file and not cert_dir:
             return Result.ok("SSL_CERT_FILE and SSL_CERT_DIR are not set: the default store is used")
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         good: list[str] = []
-        for value, inspect in ((cert_file, inspect_ca_file), (cert_dir, inspect_ca_dir)):
-            if value:
-                usable, text = inspect(value)
-                (good if usable else problems).append(text)
+        for name, value, inspect in (
+            ("SSL_CERT_FILE", cert_file, inspect_ca_file),
+            ("SSL_CERT_DIR", cert_dir, inspect_ca_dir),
+        ):
+            if not value:
+                continue
+            trouble = examine(name, value)
+            if trouble is not None and trouble.breaks:  # too long, a link loop, behind a closed folder
+                problems.append((name, f"{trouble.shown}: {trouble.detail}"))
+                continue
+            usable, text = inspect(value)
+            if usable:
+                good.append(text)
+            else:
+                problems.append((name, text))
         data = {"SSL_CERT_FILE": cert_file, "SSL_CERT_DIR": cert_dir}
         if problems:
-            name = "SSL_CERT_FILE" if cert_file and any(cert_file in p for p in problems) else "SSL_CERT_DIR"
+            name = problems[0][0]
+            also = f" (also {problems[1][0]}: see details)" if len(problems) > 1 else ""
             return Result.fail(
-                f"{name} is set but unusable: {problems[0]}",
-                details=problems + good,
+                f"{name} is set but unusable: {problems[0][1]}{also}",
+                details=[text for _, text in problems] + good,
                 data=data,
-                hint=f"point it at a readable PEM bundle (`export SSL_CERT_FILE=/path/ca.pem`) or "
-                f"`unset {name}`",
+                hint=" && ".join(f"unset {n}" for n, _ in problems)
+                + "   # or point it at a readable PEM bundle: export SSL_CERT_FILE=/path/ca.pem",
             )
         return Result.ok("; ".join(good), data=data)
 
@@ -154,8 +169,18 @@ class RequestsBundles(BaseCheck):
         if not bundles:
             return Result.ok("REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE are not set")
         cert_file = env_lookup(target_env, "SSL_CERT_FILE")
-        name, path = next(iter(bundles.items()))
         details = [f"{n}={v}" for n, v in bundles.items()] + [f"SSL_CERT_FILE={cert_file or '(unset)'}"]
+        unusable = [problem for n, v in bundles.items() if (problem := _bundle_problem(n, v))]
+        if unusable:  # requests and curl fail with it; never offered to urllib as SSL_CERT_FILE
+            also = f" (also {unusable[1][0]}: see details)" if len(unusable) > 1 else ""
+            return Result.warn(
+                f"{unusable[0][1]}: requests and curl cannot verify any server with it (Keras ignores it)"
+                + also,
+                details=[text for _, text in unusable] + details,
+                data={"bundles": bundles},
+                hint=" && ".join(f"unset {n}" for n, _ in unusable),
+            )
+        name, path = next(iter(bundles.items()))
         if cert_file and all(os.path.realpath(v) == os.path.realpath(cert_file) for v in bundles.values()):
             return Result.ok(
                 f"{name} affects requests, not Keras; SSL_CERT_FILE names the same bundle for urllib",
@@ -169,13 +194,23 @@ class RequestsBundles(BaseCheck):
         )
 
 
+def _bundle_problem(name: str, path: str) -> tuple[str, str] | None:
+    """Why the CA bundle ``path`` in ``name`` cannot be used (or named in a command), or None."""
+    trouble = examine(name, path)
+    if trouble is not None:
+        return name, trouble.sentence
+    if not os.path.isfile(path) and not os.path.isdir(path):
+        return name, f"{name}={path} names no file"
+    return None
+
+
 class VerificationOff(BaseCheck):
     """Verification switched off: ``PYTHONHTTPSVERIFY=0`` or a patched https-context factory."""
 
     id = "tls.verification_off"
     title = "certificate verification is on"
 
-    def run(self, introspection: dict[str, Any], target_env: dict[str, str], ssl_module: str) -> Result:
+    def run(self, introspection: Introspection, target_env: dict[str, str], ssl_module: str) -> Result:
         factory = _ssl(introspection).get("https_context") or "default"
         flag = env_lookup(target_env, "PYTHONHTTPSVERIFY")
         data = {"https_context": factory, "PYTHONHTTPSVERIFY": flag}
@@ -209,7 +244,7 @@ class VerificationOff(BaseCheck):
         return Result.ok("urllib verifies certificates (default https context)", data=data)
 
 
-def macos_framework_without_certs(info: dict[str, Any], ssl_info: dict[str, Any]) -> str | None:
+def macos_framework_without_certs(info: Mapping[str, Any], ssl_info: Mapping[str, Any]) -> str | None:
     """The ``Install Certificates.command`` path when this is a python.org macOS build lacking certs."""
     if info.get("platform") != "darwin" or not str(info.get("prefix", "")).startswith(
         "/Library/Frameworks/Python.framework"
@@ -230,8 +265,8 @@ class MacosCertificates(BaseCheck):
     id = "tls.macos_certs"
     title = "macOS python.org certificates"
 
-    def run(self, introspection: dict[str, Any], ssl_module: str) -> Result:
-        info = introspection.get("python") or {}
+    def run(self, introspection: Introspection, ssl_module: str) -> Result:
+        info = introspection.python
         if info.get("platform") != "darwin":
             return Result.skip(f"not macOS ({info.get('platform')})")
         command = macos_framework_without_certs(info, _ssl(introspection))
@@ -280,7 +315,7 @@ class Truststore(BaseCheck):
 
     def run(
         self,
-        introspection: dict[str, Any],
+        introspection: Introspection,
         ssl_module: str,
         distributions: Distributions,
         target_env: dict[str, str],
@@ -290,7 +325,7 @@ class Truststore(BaseCheck):
         pic = picture(introspection, distributions, target_env)
         details = _clients(pic, target_env) + [f"start-up hook: {h.get('path')}" for h in pic.hooks]
         data = {
-            "ssl_context_class": (introspection.get("trust") or {}).get("ssl_context_class"),
+            "ssl_context_class": introspection.trust.get("ssl_context_class"),
             "injected_by": pic.injected_by,
             "truststore": pic.truststore_version,
             "pip_system_certs": str(pic.psc_version) if pic.psc_version else None,
@@ -375,7 +410,7 @@ class PipVersusUrllib(BaseCheck):
     def run(
         self,
         network_probes: NetworkProbes,
-        introspection: dict[str, Any],
+        introspection: Introspection,
         distributions: Distributions,
         target_env: dict[str, str],
     ) -> Result:
@@ -400,7 +435,7 @@ class PipVersusUrllib(BaseCheck):
             )
         if pic.pip_version is None:
             return Result.skip("pip is not installed in the target: nothing to compare", details=details)
-        differences = pip_only_trust(pic, record, introspection.get("ssl") or {}, target_env)
+        differences = pip_only_trust(pic, record, introspection.ssl, target_env)
         if not differences:
             return Result.ok(
                 "pip trusts the same CAs as urllib here: pip would fail the same way (see network.tls)",

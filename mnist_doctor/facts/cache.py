@@ -34,8 +34,10 @@ from typing import Any
 from packaging.version import Version
 
 from mnist_doctor.dataset import DatasetSpec
+from mnist_doctor.env_paths import PathTrouble, examine
 from mnist_doctor.facts import fact
 from mnist_doctor.facts.flavour import KerasFlavour
+from mnist_doctor.introspected import Introspection
 from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
 
 #: Keras 3 release from which the fallback uses ``tempfile.gettempdir()`` when ``/tmp`` is missing.
@@ -132,6 +134,14 @@ class KerasCache:
     problems: list[str] = field(default_factory=list)
     source: str = ""
     home: str = ""
+    #: What is wrong with ``KERAS_HOME`` and ``HOME`` as paths (too long, a link loop, behind a
+    #: folder this user may not search, through a file, not UTF-8), found once, here.
+    troubles: tuple[PathTrouble, ...] = ()
+    #: The one of them that made Keras fall back, when one did.
+    fallback_cause: PathTrouble | None = None
+
+    def trouble(self, variable: str) -> PathTrouble | None:
+        return next((t for t in self.troubles if t.variable == variable), None)
 
     @property
     def datasets_dir(self) -> Path:
@@ -163,6 +173,7 @@ class KerasCache:
             "problems": list(self.problems),
             "source": self.source,
             "home": self.home,
+            "troubles": {t.variable: t.kind for t in self.troubles},
         }
 
 
@@ -171,6 +182,11 @@ def _expand(path: str, home: str) -> str:
     if path == "~" or path.startswith("~/"):
         return home + path[1:]
     return path
+
+
+def _under(path: Path | str, root: str) -> bool:
+    normal = os.path.normpath(path)
+    return normal == root or normal.startswith(root.rstrip("/") + "/")
 
 
 def _fallback_root(rules: str, version: Version | None, lookup: StateLookup, tempdir: str) -> tuple[str, str]:
@@ -197,18 +213,30 @@ def predict_keras_cache(
     problems: list[str] = []
     home_keras = os.path.join(home, ".keras")
     home_fallback = False
+    troubles = tuple(
+        t
+        for t in (
+            examine("KERAS_HOME", _expand(keras_home, home)) if keras_home else None,
+            examine("HOME", home),
+        )
+        if t is not None
+    )
+    broken = {t.variable: t for t in troubles if t.breaks}
+    cause_trouble: PathTrouble | None = None
 
     if rules == "keras3":
         source = "keras/src/backend/config.py + keras/src/utils/file_utils.py:get_file"
         if keras_home is not None:
             keras_dir = keras_home
             why = f"KERAS_HOME={keras_home!r} is set"
-        elif lookup(home).writable:
+        elif lookup(home).writable and "HOME" not in broken:
             keras_dir, why = home_keras, "KERAS_HOME is not set: ~/.keras"
         else:
             keras_dir = "/tmp/.keras"
-            why = f"KERAS_HOME is not set and the home {home} is not writable, so config.py picks /tmp/.keras"
+            unusable = broken["HOME"].sentence if "HOME" in broken else f"the home {home} is not writable"
+            why = f"KERAS_HOME is not set and {unusable}, so config.py picks /tmp/.keras"
             home_fallback = True
+            cause_trouble = broken.get("HOME")
         configured = _expand(keras_dir, home)
         created = True  # config.py makes the Keras dir at import when it can
         ignored = False
@@ -226,7 +254,10 @@ def predict_keras_cache(
         created = not ignored
 
     state = lookup(configured)
-    if usable_after_import(configured, created, lookup):
+    # the variable the configured folder comes from, when that variable's path cannot be used
+    # (Keras 3 without KERAS_HOME already left a broken HOME for /tmp/.keras in config.py, above)
+    blamed = broken.get("HOME" if rules == "keras2" else "KERAS_HOME" if keras_home else "")
+    if blamed is None and usable_after_import(configured, created, lookup):
         base, fallback = configured, home_fallback
         if not state.exists:
             why += "; Keras creates it on first import"
@@ -237,7 +268,10 @@ def predict_keras_cache(
     else:
         root, tmp_note = _fallback_root(rules, version, lookup, tempdir)
         base, fallback = os.path.join(root, ".keras"), True
-        if not configured:
+        if blamed is not None:
+            cause = blamed.sentence
+            cause_trouble = blamed
+        elif not configured:
             cause = "KERAS_HOME is empty"
         elif not state.exists:
             cause = f"{configured} does not exist and Keras will not create it"
@@ -257,9 +291,14 @@ def predict_keras_cache(
         Path("/tmp/.keras") / CACHE_SUBDIR,
         Path(tempdir) / ".keras" / CACHE_SUBDIR,
     ]
+    # A folder under a path that cannot be used (too long, a loop, behind a closed folder) holds
+    # no copy anyone reads, and none the doctor could search: not listed (the trouble is named).
+    unreachable = [os.path.normpath(_expand(t.value, home)) for t in troubles if t.breaks]
     candidates: list[Path] = [datasets]
     for path in others:
-        if path is not None and os.path.normpath(path) not in {os.path.normpath(c) for c in candidates}:
+        if path is None or any(_under(path, root) for root in unreachable):
+            continue
+        if os.path.normpath(path) not in {os.path.normpath(c) for c in candidates}:
             candidates.append(path)
     return KerasCache(
         rules=rules,
@@ -276,15 +315,17 @@ def predict_keras_cache(
         problems=problems,
         source=source,
         home=home,
+        troubles=troubles,
+        fallback_cause=cause_trouble,
     )
 
 
 @fact
 def keras_cache(
-    keras_flavour: KerasFlavour, introspection: dict[str, Any], dataset: DatasetSpec
+    keras_flavour: KerasFlavour, introspection: Introspection, dataset: DatasetSpec
 ) -> KerasCache:
     """Where ``load_data`` will read ``mnist.npz`` in the target environment."""
-    paths = introspection.get("keras_paths") or {}
+    paths = dict(introspection.keras_paths)
     return predict_keras_cache(keras_flavour, paths, dataset.file_name)
 
 

@@ -10,7 +10,6 @@ installed, ``CUDA_VISIBLE_DEVICES``, and the platform rules (native Windows, WSL
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -18,6 +17,7 @@ from packaging.version import Version
 from mnist_doctor.compat_table import applies, canonical
 from mnist_doctor.facts import fact
 from mnist_doctor.facts.introspection import Dist, Distributions, env_lookup, parse_version
+from mnist_doctor.introspected import Introspection
 
 #: Distributions that never contain CUDA kernels (they may still *declare* ``and-cuda``:
 #: tensorflow-cpu 2.21 does, copied from tensorflow's metadata, and it changes nothing).
@@ -239,8 +239,11 @@ def describe(
 
 @fact
 def gpu_build(
-    distributions: Distributions, marker_env: dict[str, str], target_env: dict[str, str], introspection: Any
+    distributions: Distributions,
+    marker_env: dict[str, str],
+    target_env: dict[str, str],
+    introspection: Introspection,
 ) -> GpuBuild:
     """What the target's metadata says about GPU use (no TensorFlow import)."""
-    release = str(((introspection or {}).get("python") or {}).get("release") or "")
+    release = str(introspection.python.get("release") or "")
     return describe(distributions, marker_env, target_env, release)

@@ -18,7 +18,7 @@ from typing import Any
 from mnist_doctor.budget import REPORT_RESERVE_S
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.facts.flavour import KerasFlavour
-from mnist_doctor.subproc import ScriptRun, run_script
+from mnist_doctor.subproc import ScriptRun, VerifiedPython, run_script
 
 IMPORT_TIMEOUT_S = 180.0
 
@@ -71,7 +71,7 @@ SHARED_IMPORT = "import_shared_with_load_probe"
 
 @fact
 def import_probe(
-    target_python: str, keras_flavour: KerasFlavour, options: Options, facts: Any
+    target_python: VerifiedPython, keras_flavour: KerasFlavour, options: Options, facts: Any
 ) -> ImportProbe:
     """Import numpy, TensorFlow and tf.keras for real in the target interpreter.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,10 @@ from mnist_doctor.compat_table import canonical
 from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.facts import BudgetExhausted, FactError, FactUnavailable, Options, fact
+from mnist_doctor.handshake import HELLO_TIMEOUT_S, NotPython, greet
 from mnist_doctor.hints import Installer, installer_for, remember
-from mnist_doctor.subproc import run_script
+from mnist_doctor.introspected import Introspection, WrongShape
+from mnist_doctor.subproc import VerifiedPython, run_script
 
 #: Distributions that provide the ``tensorflow`` import package. Two of them in one
 #: environment overwrite each other's files (unless one is a meta-package of the other).
@@ -90,7 +93,7 @@ class Distributions:
     by_key: dict[str, list[Dist]] = field(default_factory=dict)
 
     @classmethod
-    def from_introspection(cls, rows: list[dict[str, Any]]) -> Distributions:
+    def from_introspection(cls, rows: Sequence[Mapping[str, Any]]) -> Distributions:
         out: dict[str, list[Dist]] = {}
         for row in rows or []:
             if not row.get("name"):
@@ -146,14 +149,29 @@ def conflicting_tensorflow(dists: list[Dist]) -> list[Dist]:
 
 
 @fact
-def target_python(options: Options) -> str:
-    """The interpreter under examination (``--python``)."""
-    return options.python
+def target_python(options: Options) -> VerifiedPython:
+    """The interpreter under examination (``--python``), once it answered the handshake.
+
+    Every probe takes its interpreter from here, so nothing runs in ``--python`` with arguments
+    before it proved to be a Python (:mod:`mnist_doctor.handshake`); a program that did not is
+    a :class:`FactError` (a usage error for the CLI), a handshake cut by ``--timeout`` a
+    :class:`BudgetExhausted`.
+    """
+    found = greet(options.python, options.budget.slice(cap=HELLO_TIMEOUT_S))
+    if isinstance(found, NotPython):
+        if found.cut_by_budget:
+            raise BudgetExhausted(found.reason)
+        raise FactError(found.reason)
+    return found.python
 
 
 @fact
-def introspection(target_python: str, dataset: DatasetSpec, options: Options) -> dict[str, Any]:
-    """The raw JSON from ``target/introspect.py`` run by the target interpreter."""
+def introspection(target_python: VerifiedPython, dataset: DatasetSpec, options: Options) -> Introspection:
+    """What ``target/introspect.py`` answered in the target interpreter, read by shape.
+
+    An answer of another shape than the script's is a :class:`FactError` naming the first value
+    that departs (:mod:`mnist_doctor.introspected`): a usage error for the CLI, never a traceback.
+    """
     run = run_script(
         target_python,
         "introspect.py",
@@ -172,18 +190,21 @@ def introspection(target_python: str, dataset: DatasetSpec, options: Options) ->
             else (run.stderr.strip().splitlines() or ["no answer"])[-1]
         )
         raise FactError(f"could not introspect {target_python}: {reason}")
+    try:
+        found = Introspection.parse(run.answer)
+    except WrongShape as exc:
+        raise FactError(f"its introspection answer has another shape: {exc}") from None
     # Known before any check spells a hint: every pip_install(target, ...) then fits the target.
-    remember(_installer_from(target_python, run.answer))
-    return run.answer
+    remember(_installer_from(target_python, found))
+    return found
 
 
-def _installer_from(target_python: str, answer: dict[str, Any]) -> Installer:
-    has_pip = (answer.get("installers") or {}).get("pip")
-    return installer_for(target_python, has_pip if isinstance(has_pip, bool) else None)
+def _installer_from(target_python: str, answer: Introspection) -> Installer:
+    return installer_for(target_python, answer.installers.get("pip"))
 
 
 @fact
-def installer(target_python: str, introspection: dict[str, Any]) -> Installer:
+def installer(target_python: str, introspection: Introspection) -> Installer:
     """How to install into the target: pip, or uv / ensurepip when it has no pip."""
     return remember(_installer_from(target_python, introspection))
 
@@ -220,37 +241,39 @@ def _same_prefix(target_python: str) -> bool:
 
 
 @fact
-def distributions(introspection: dict[str, Any]) -> Distributions:
+def distributions(introspection: Introspection) -> Distributions:
     """Installed distributions in the target environment (importlib.metadata, there)."""
-    return Distributions.from_introspection(introspection.get("distributions") or [])
+    return Distributions.from_introspection(list(introspection.distributions))
 
 
 @fact
-def target_env(introspection: dict[str, Any]) -> dict[str, str]:
+def target_env(introspection: Introspection) -> dict[str, str]:
     """The target's environment variables that matter (proxies, TLS, Keras, TF)."""
-    return dict(introspection.get("env") or {})
+    return dict(introspection.env)
 
 
 @fact
-def python_version(introspection: dict[str, Any]) -> Version:
+def python_version(introspection: Introspection) -> Version:
     """The target interpreter's version."""
-    return Version(".".join(str(p) for p in introspection["python"]["version"]))
+    if introspection.version is None:
+        raise FactError(f"the interpreter did not report its version ({introspection.errors.get('python')})")
+    return Version(".".join(str(p) for p in introspection.version))
 
 
 @fact
-def ssl_module(introspection: dict[str, Any]) -> str:
+def ssl_module(introspection: Introspection) -> str:
     """The target's OpenSSL version; :class:`FactUnavailable` when it has no ssl module, so every
     check that goes through TLS is skipped with that one reason (``tls.verify_paths`` names it)."""
-    info = introspection.get("ssl") or {}
+    info = introspection.ssl
     if missing_ssl(info.get("error")):
         raise FactUnavailable(NO_SSL_SKIP)
     return str(info.get("openssl_version") or "")
 
 
 @fact
-def marker_env(introspection: dict[str, Any]) -> dict[str, str]:
+def marker_env(introspection: Introspection) -> dict[str, str]:
     """PEP 508 marker values of the target interpreter (to evaluate ``Requires-Dist``)."""
-    return dict(introspection.get("markers") or {})
+    return dict(introspection.markers)
 
 
 def env_lookup(env: dict[str, str], name: str) -> str | None:

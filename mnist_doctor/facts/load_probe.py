@@ -34,7 +34,7 @@ from mnist_doctor.dataset_table import Dataset
 from mnist_doctor.facts import Facts, Options, fact
 from mnist_doctor.npz_check import DIRECTORY, OK, UNREADABLE, sha256_stream
 from mnist_doctor.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
-from mnist_doctor.subproc import ScriptRun, run_script
+from mnist_doctor.subproc import ScriptRun, VerifiedPython, run_script
 from mnist_doctor.units import human_bytes
 
 #: A cached file larger than this is not copied aside (and so not offered to Keras): the
@@ -230,7 +230,7 @@ def run_order(datasets: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
 
 
 def run_load_probe(
-    python: str,
+    python: VerifiedPython,
     mode: str,
     timeout: float | Slice,
     *,
@@ -284,7 +284,7 @@ def run_load_probe(
 
 @fact
 def load_probe(
-    target_python: str, options: Options, datasets: tuple[Dataset, ...], facts: Facts
+    target_python: VerifiedPython, options: Options, datasets: tuple[Dataset, ...], facts: Facts
 ) -> LoadProbe:
     """Call the real ``load_data`` of every selected loader in the target, in the user's working directory.
 

@@ -30,7 +30,7 @@ from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.facts import FactUnavailable, Options, fact
 from mnist_doctor.pem_guard import unsafe_ca_file
 from mnist_doctor.redact import redact, redact_text
-from mnist_doctor.subproc import STAGE_MARKER, run_script
+from mnist_doctor.subproc import STAGE_MARKER, VerifiedPython, run_script
 
 NETWORK_BUDGET_S = 45.0
 #: Seconds of the slice kept for the script's start-up and its last words: its own internal
@@ -178,7 +178,7 @@ class NetworkProbes:
 
 
 def run_urllib_probe(
-    target_python: str,
+    target_python: VerifiedPython,
     dataset: DatasetSpec,
     budget: float | Slice,
     *,
@@ -311,7 +311,7 @@ def network_target(network_targets: tuple[DatasetSpec, ...], dataset: DatasetSpe
 
 @fact
 def other_hosts_probes(
-    target_python: str, network_targets: tuple[DatasetSpec, ...], options: Options
+    target_python: VerifiedPython, network_targets: tuple[DatasetSpec, ...], options: Options
 ) -> list[UrllibProbe]:
     """urllib's walk to every further host (cifar's www.cs.toronto.edu beside storage.googleapis.com).
 
@@ -352,7 +352,9 @@ def other_hosts_probes(
 
 
 @fact
-def network_probes(target_python: str, network_target: DatasetSpec, options: Options) -> NetworkProbes:
+def network_probes(
+    target_python: VerifiedPython, network_target: DatasetSpec, options: Options
+) -> NetworkProbes:
     """Run urllib's stages (target) and requests' request (doctor) concurrently, in one slice.
 
     requests runs in a daemon thread, bounded by the slice even where requests itself is
@@ -447,7 +449,7 @@ def throughput_slice(options: Options, hosts: int) -> Slice:
 
 
 def run_throughput_probe(
-    target_python: str, loads: list[HostLoad], budget: float | Slice
+    target_python: VerifiedPython, loads: list[HostLoad], budget: float | Slice
 ) -> list[ThroughputSample]:
     """Measure each host in the target, one after the other; ``budget`` is the slice (or seconds)."""
     if not isinstance(budget, Slice):
@@ -492,7 +494,7 @@ def _unreachable(load: HostLoad, probe: UrllibProbe) -> ThroughputSample:
 
 @fact
 def network_throughput(
-    target_python: str,
+    target_python: VerifiedPython,
     datasets: tuple[Dataset, ...],
     network_targets: tuple[DatasetSpec, ...],
     other_hosts_probes: list[UrllibProbe],

@@ -19,7 +19,7 @@ from mnist_doctor.dataset import DatasetSpec
 from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.facts import FactError, FactUnavailable, Options, fact
 from mnist_doctor.redact import redact_text
-from mnist_doctor.subproc import run_script
+from mnist_doctor.subproc import VerifiedPython, run_script
 from mnist_doctor.urlcheck import url_problem
 
 PROXY_VIEW_TIMEOUT_S = 20.0
@@ -146,7 +146,7 @@ def entry_problem(entry: str) -> str | None:
 
 
 @fact
-def proxy_view(target_python: str, network_target: DatasetSpec, options: Options) -> ProxyView:
+def proxy_view(target_python: VerifiedPython, network_target: DatasetSpec, options: Options) -> ProxyView:
     """urllib's proxy decision for the origin the network stages test, made by the target interpreter.
 
     A malformed origin (``MNIST_DOCTOR_ORIGIN=http://[::1``) is not a crash: the view says

@@ -32,6 +32,7 @@ ENV_NAMES = (
     "TMPDIR",
     "TEMP",
     "TMP",
+    "XDG_CACHE_HOME",
     "PYTHONPATH",
     "PYTHONNOUSERSITE",
     "VIRTUAL_ENV",

@@ -1,0 +1,237 @@
+"""The introspection's answer, read by shape into a typed record before anything uses it.
+
+The answer comes from another program (``--python``), so it is input like any other: a program
+that prints a well-formed JSON line of another shape (``{"env": [1]}``) made the doctor fail with
+``TypeError: cannot unpack non-iterable int object`` in every format. Here every value the doctor
+reads is checked against the shape ``target/introspect.py`` emits (:data:`ANSWER`); the first value
+of another kind is named by its place (``env.HOME is a list, not a string``) and the answer is
+refused as a whole: the interpreter is not a working Python (exit 2), never a traceback.
+
+A section the script could not compute is ``null`` with its reason under ``errors``: that is a
+shape too, read as an empty section. Keys the doctor does not read may hold anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# ---------------------------------------------------------------- a small vocabulary of shapes
+
+
+@dataclass(frozen=True)
+class Opt:
+    """``None`` or ``shape``."""
+
+    shape: Any
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list whose every item has ``shape``."""
+
+    shape: Any
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """An object whose every value has ``shape`` (keys are strings in JSON)."""
+
+    shape: Any
+
+
+@dataclass(frozen=True)
+class Obj:
+    """An object; each listed key, when present, has its shape (absent keys read as missing)."""
+
+    fields: Mapping[str, Any]
+
+
+#: Anything at all (a value the doctor only shows, or does not read).
+ANY = object()
+
+_KIND = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+         bool: "true or false", type(None): "null"}  # fmt: skip
+
+
+def _kind(value: object) -> str:
+    return _KIND.get(type(value), type(value).__name__)
+
+
+def problem(value: object, shape: Any, where: str = "") -> str | None:
+    """Where ``value`` departs from ``shape`` and how, or ``None`` when it fits."""
+    here = where or "the answer"
+    if shape is ANY:
+        return None
+    if isinstance(shape, Opt):
+        return None if value is None else problem(value, shape.shape, where)
+    if isinstance(shape, ListOf):
+        if not isinstance(value, list):
+            return f"{here} is {_kind(value)}, not a list"
+        for index, item in enumerate(value):
+            found = problem(item, shape.shape, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if isinstance(shape, (MapOf, Obj)):
+        if not isinstance(value, dict):
+            return f"{here} is {_kind(value)}, not an object"
+        for key, item in value.items():
+            inner = shape.shape if isinstance(shape, MapOf) else shape.fields.get(key, ANY)
+            found = problem(item, inner, f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+        return None
+    # a JSON scalar: bool is not an int here, an int is a float
+    fits = type(value) is shape or (shape is float and type(value) is int)
+    return None if fits else f"{here} is {_kind(value)}, not {_KIND.get(shape, shape.__name__)}"
+
+
+# ---------------------------------------------------------------- what target/introspect.py emits
+
+_PATH_STATE = Obj({"path": str, "exists": bool, "is_dir": bool, "is_link": bool, "writable": bool})
+
+#: The answer's shape, section by section (``target/introspect.py`` is the other half).
+ANSWER = Obj(
+    {
+        "schema": int,
+        "errors": MapOf(str),
+        "python": Opt(
+            Obj(
+                {
+                    "executable": Opt(str),
+                    "version": ListOf(int),
+                    "version_str": str,
+                    "implementation": str,
+                    "platform": str,
+                    "machine": str,
+                    "system": str,
+                    "release": str,
+                    "prefix": str,
+                    "base_prefix": str,
+                    "in_venv": bool,
+                    "sys_path": ListOf(str),
+                    "cwd": str,
+                    "uid": Opt(int),
+                    "user": Opt(str),
+                }
+            )
+        ),
+        "distributions": Opt(
+            ListOf(
+                Obj(
+                    {
+                        "name": Opt(str),
+                        "key": Opt(str),
+                        "version": Opt(str),
+                        "location": Opt(str),
+                        "requires": ListOf(str),
+                        "error": str,
+                        "path": str,
+                    }
+                )
+            )
+        ),
+        "modules": Opt(MapOf(Opt(Obj({"origin": Opt(str), "locations": ListOf(str), "error": str})))),
+        "shadows": Opt(ListOf(Obj({"name": str, "path": str, "is_dir": bool}))),
+        "env": Opt(MapOf(str)),
+        "urllib": Opt(Obj({"getproxies": MapOf(str), "bypass": Opt(bool), "error": Opt(str), "host": str})),
+        "ssl": Opt(
+            Obj(
+                {
+                    "error": Opt(str),
+                    "openssl_version": str,
+                    "cafile": Opt(str),
+                    "capath": Opt(str),
+                    "openssl_cafile_env": Opt(str),
+                    "openssl_cafile": Opt(str),
+                    "openssl_capath_env": Opt(str),
+                    "openssl_capath": Opt(str),
+                    "https_context": str,
+                    "x509_strict": bool,
+                    "default_store": Obj({"x509_ca": int, "x509": int, "error": str}),
+                }
+            )
+        ),
+        "keras_paths": Opt(
+            Obj({"home": str, "keras_home": Opt(str), "tempdir": str, "states": ListOf(_PATH_STATE)})
+        ),
+        "markers": Opt(MapOf(str)),
+        "installers": Opt(Obj({"pip": Opt(bool)})),
+        "trust": Opt(
+            Obj(
+                {
+                    "ssl_context_class": str,
+                    "create_default_context": str,
+                    "truststore_importable": bool,
+                    "pip_vendored_truststore": bool,
+                    "hooks": ListOf(Obj({"kind": str, "path": str, "mentions": ListOf(str)})),
+                    "pip_config": MapOf(Obj({"value": str, "source": str})),
+                    "pip_system_certs": Obj({"loaded": bool, "injected": ANY}),
+                }
+            )
+        ),
+    }
+)
+
+
+class WrongShape(ValueError):
+    """The answer is not what a Python running ``target/introspect.py`` prints; says where."""
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """The examined interpreter's answer, every value of the kind :data:`ANSWER` names.
+
+    Sections stay mappings (their keys are the script's vocabulary, read by the checks that own
+    them), but each is one (never ``None``) and every value in it has its documented kind.
+    """
+
+    python: Mapping[str, Any]
+    distributions: tuple[Mapping[str, Any], ...]
+    modules: Mapping[str, Any]
+    shadows: tuple[Mapping[str, Any], ...]
+    env: Mapping[str, str]
+    urllib: Mapping[str, Any]
+    ssl: Mapping[str, Any]
+    keras_paths: Mapping[str, Any]
+    markers: Mapping[str, str]
+    installers: Mapping[str, Any]
+    trust: Mapping[str, Any]
+    errors: Mapping[str, str]
+
+    @property
+    def version(self) -> tuple[int, ...] | None:
+        """The interpreter's ``sys.version_info[:3]``, when it reported one."""
+        parts = self.python.get("version")
+        return tuple(parts) if parts else None
+
+    @classmethod
+    def parse(cls, answer: object) -> Introspection:
+        """Read ``answer`` by shape, or raise :class:`WrongShape` naming the first value that departs."""
+        found = problem(answer, ANSWER)
+        if found:
+            raise WrongShape(found)
+        assert isinstance(answer, dict)
+        version = (answer.get("python") or {}).get("version")
+        if version is not None and len(version) != 3:
+            raise WrongShape(f"python.version has {len(version)} numbers, not 3")
+
+        def section(name: str) -> Any:
+            return answer.get(name) or {}
+
+        return cls(
+            python=section("python"),
+            distributions=tuple(answer.get("distributions") or ()),
+            modules=section("modules"),
+            shadows=tuple(answer.get("shadows") or ()),
+            env=section("env"),
+            urllib=section("urllib"),
+            ssl=section("ssl"),
+            keras_paths=section("keras_paths"),
+            markers=section("markers"),
+            installers=section("installers"),
+            trust=section("trust"),
+            errors=section("errors"),
+        )
