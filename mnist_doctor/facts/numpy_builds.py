@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.facts.closure import NUMPY, Closure, Unmet, shown
-from mnist_doctor.subproc import run_script
+from mnist_doctor.subproc import VerifiedPython, run_script
 
 #: The scan's own cap (seconds): a few MB per package, read from the page cache.
 SCAN_TIMEOUT_S = 10.0
@@ -111,7 +111,7 @@ def _count(value: Any) -> int:
 
 
 @fact
-def numpy_builds(dependency_closure: Closure, target_python: str, options: Options) -> NumpyBuilds:
+def numpy_builds(dependency_closure: Closure, target_python: VerifiedPython, options: Options) -> NumpyBuilds:
     """What the compiled packages with an unmet NumPy requirement were built for (module docstring)."""
     names = to_scan(dependency_closure)
     if not names:
