@@ -127,6 +127,7 @@ ANSWER = Obj(
                         "version": Opt(str),
                         "location": Opt(str),
                         "requires": ListOf(str),
+                        "purelib": Opt(bool),
                         "error": str,
                         "path": str,
                     }
