@@ -97,8 +97,12 @@ def test_each_variable_is_a_finding_naming_it_and_the_printed_fix_clears_it(
 ) -> None:
     world = _world(tmp_path / "hostile", kind)
     env = clean_env(home, **world)
-    run = run_doctor("--offline", "--format", "json", "--select", SELECT, env=env, cwd=tmp_path)
+    # The kind first reported (a name too long) also meets the target's import probe (TensorFlow, Keras).
+    select = SELECT + (",runtime" if kind == "too-long" else "")
+    run = run_doctor("--offline", "--format", "json", "--select", select, env=env, cwd=tmp_path)
     _sound(run)
+    if kind == "too-long":
+        assert run.result("runtime.import")["status"] == "ok", run.result("runtime.import")
     expected = NAMED_WHEN_NOT_UTF8 if kind == "not-utf8" else tuple(VARIABLES)
     hints = []
     for variable in expected:
@@ -113,6 +117,10 @@ def test_each_variable_is_a_finding_naming_it_and_the_printed_fix_clears_it(
     if kind != "not-utf8":
         messages = " ".join(listing.json["actions"][0]["messages"])
         assert "not searched: KERAS_HOME=" in messages and "fix: unset KERAS_HOME" in messages
+    # --fix meets them too: nothing it could run changes a variable, and it says so without a crash.
+    fix = run_doctor("--fix", "--dry-run", "--offline", "--format", "json", "--select", SELECT, env=env)
+    assert fix.code in (0, 1) and "Traceback" not in fix.stderr + fix.stdout, fix.stderr
+    assert fix.json["mode"] == "fix" and fix.json["exit_code"] == fix.code
     # The fixes, applied as printed, take every finding away.
     applied = apply(hints, env)
     assert {f"unset {v}" for v in expected if v != "HOME"} <= set(applied), applied
