@@ -147,16 +147,9 @@ def _walk(variable: str, value: str, raw: bytes) -> PathTrouble | None:
             continue
         here = prefix + name
         prefix = here + b"/"
-        if len(name) > _name_max(existing):
-            shown = _short(os.fsdecode(name), 40)
-            return PathTrouble(
-                variable,
-                value,
-                TOO_LONG,
-                os.fsdecode(here),
-                f"the name {shown} is {len(name)} bytes long, more than the {_name_max(existing)} "
-                "this file system allows",
-            )
+        limit = _name_max(existing)
+        if len(name) > limit:
+            return _too_long(variable, value, here, name, limit)
         try:
             st = os.stat(here)
         except FileNotFoundError:
@@ -187,15 +180,20 @@ def _too_long_below(
             continue
         prefix += b"/" + name
         if len(name) > limit:
-            shown = _short(os.fsdecode(name), 40)
-            return PathTrouble(
-                variable,
-                value,
-                TOO_LONG,
-                os.fsdecode(prefix),
-                f"the name {shown} is {len(name)} bytes long, more than the {limit} this file system allows",
-            )
+            return _too_long(variable, value, prefix, name, limit)
     return None
+
+
+def _too_long(variable: str, value: str, where: bytes, name: bytes, limit: int) -> PathTrouble:
+    """``name`` (the last part of ``where``) is longer than the file system's ``limit``."""
+    shown = _short(os.fsdecode(name), 40)
+    return PathTrouble(
+        variable,
+        value,
+        TOO_LONG,
+        os.fsdecode(where),
+        f"the name {shown} is {len(name)} bytes long, more than the {limit} this file system allows",
+    )
 
 
 def _failed(variable: str, value: str, exc: OSError, here: str, parent: str) -> PathTrouble:

@@ -50,13 +50,8 @@ CA_HINT = (
 )
 
 
-def offline_route_hint(target_python: str) -> str:
-    """The way around a road that does not lead to the host (:func:`mnist_doctor.hints.offline_route`)."""
-    return offline_route(target_python)
-
-
 def offline_hint(target_python: str) -> str:
-    return "this machine has no route to the host: " + offline_route_hint(target_python)
+    return "this machine has no route to the host: " + offline_route(target_python)
 
 
 def _secs(record: dict[str, Any]) -> str:
@@ -155,7 +150,7 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
 
 def proxy_route_hint(tp: str) -> str:
     """Direct connections blocked and no proxy set: the proxy route, then the offline one."""
-    return proxy_first(offline_route_hint(tp))
+    return proxy_first(offline_route(tp))
 
 
 def without_proxy(probe: UrllibProbe, dataset: DatasetSpec, otherwise: str) -> str:
@@ -188,7 +183,7 @@ def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: Urllib
         )
         return Result.fail(
             f"the proxy {proxy} {meaning}",
-            hint=without_proxy(probe, dataset, f"{advice}; meanwhile, {offline_route_hint(tp)}"),
+            hint=without_proxy(probe, dataset, f"{advice}; meanwhile, {offline_route(tp)}"),
         )
     return Result.fail(
         f"proxy CONNECT failed: {_err(record).get('message')}",
@@ -217,7 +212,7 @@ def wrong_name_hint(host: str, tp: str) -> str:
         f"{host} here: check where the name resolves (`getent hosts {host}`: an /etc/hosts entry, a DNS "
         "filter, a captive portal to log in to) and whether this network needs a proxy "
         f"(`{PROXY_HINT}`); a mirror given with --origin must be named as on its certificate; "
-        "meanwhile, " + offline_route_hint(tp)
+        "meanwhile, " + offline_route(tp)
     )
 
 
@@ -294,7 +289,7 @@ def unfollowed_redirect(
         return Result.fail(
             f"HTTP {status}: {dataset.host} redirects without saying where to (no Location header)",
             details=[f"URL: {url}"],
-            hint=offline_route_hint(tp),
+            hint=offline_route(tp),
         )
     moved = urljoin(str(record.get("final_url") or url), str(location))
     fetch = doctor_command(tp, "--fetch --mirror " + shell_quote(moved))
@@ -329,8 +324,7 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
             f"HTTP {status}: {dataset.host} redirects in a loop or too often ({record.get('reason')}): "
             "a login wall or a captive portal on the way",
             details=[f"URL: {url}", f"Location: {record.get('location') or '?'}"],
-            hint="pass the portal: load the URL in a browser on this machine; otherwise "
-            + offline_route_hint(tp),
+            hint="pass the portal: load the URL in a browser on this machine; otherwise " + offline_route(tp),
         )
     if status >= 400:
         advice = http_status.advise(status, record.get("retry_after"), dataset, tp)
@@ -351,8 +345,7 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
                 f"starts with: {record.get('body_start')!r}",
                 "Keras would save it as mnist.npz and fail with a hash mismatch or BadZipFile",
             ],
-            hint="pass the portal: load the URL in a browser on this machine; otherwise "
-            + offline_route_hint(tp),
+            hint="pass the portal: load the URL in a browser on this machine; otherwise " + offline_route(tp),
         )
     encoding = str(record.get("content_encoding") or "").strip().lower()
     if encoding not in ("", "identity"):
@@ -361,7 +354,7 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
             "urllib does not decode: Keras would save the encoded bytes and reject them (sha256)",
             details=[f"Content-Length: {record.get('content_length')}", f"URL: {url}"],
             hint="a proxy or the server compresses it on the way: ask for the URL to be exempted; "
-            "otherwise " + offline_route_hint(tp),
+            "otherwise " + offline_route(tp),
         )
     total = record.get("total_size")
     if total is not None and total != dataset.size:
@@ -442,7 +435,7 @@ def silent_proxy_hint(probe: UrllibProbe, dataset: DatasetSpec, where: str, tp: 
         probe,
         dataset,
         f"check {setting}: is {where} the proxy this network uses? (the browser's or the system's "
-        f"proxy settings say, or the network's admin): `{PROXY_HINT}`; otherwise " + offline_route_hint(tp),
+        f"proxy settings say, or the network's admin): `{PROXY_HINT}`; otherwise " + offline_route(tp),
     )
 
 

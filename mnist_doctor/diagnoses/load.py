@@ -112,11 +112,16 @@ def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix
     return (fetch_fix(target_python, mirror, reason),) if mirror else ()
 
 
+def _quoted_path(ev: Evidence, error: str) -> str:
+    """The path an OSError message quotes after ``error`` (``[Errno N] error: 'path'``)."""
+    match = ev.search(re.escape(error) + r": '([^']+)'")
+    return match.group(1) if match else "the Keras cache"
+
+
 def _permission(ev: Evidence) -> Diagnosis | None:
     if not (ev.has_type("PermissionError") or ev.search(r"\[Errno 13\]|Permission denied")):
         return None
-    match = ev.search(r"Permission denied: '([^']+)'")
-    path = match.group(1) if match else "the Keras cache"
+    path = _quoted_path(ev, "Permission denied")
     return Diagnosis(
         "permission",
         CACHE,
@@ -131,8 +136,7 @@ def _read_only(ev: Evidence) -> Diagnosis | None:
     which folder Keras can use instead)."""
     if not ev.search(r"\[Errno 30\]|Read-only file system"):
         return None
-    match = ev.search(r"Read-only file system: '([^']+)'")
-    path = match.group(1) if match else "the Keras cache"
+    path = _quoted_path(ev, "Read-only file system")
     return Diagnosis(
         "read-only-cache",
         CACHE,
