@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_doctor import npz_check
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.spec import MNIST
 
 REPEATS = 15
 

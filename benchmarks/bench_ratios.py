@@ -42,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mnist_doctor.dataset import MNIST  # noqa: E402
+from mnist_doctor.datasets.spec import MNIST  # noqa: E402
 from testkit.keras_hook import SYNTHETIC_SHA256_ENV, write_hook  # noqa: E402
 from testkit.npz import write_synthetic_mnist  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Cost of the one exit for text (:func:`mnist_doctor.output.safe_text`) on hostile inputs.
+"""Cost of the one exit for text (:func:`mnist_doctor.text.output.safe_text`) on hostile inputs.
 
 Prints ``shape: X ms for N KB`` per input shape: long lines built to make naive patterns
 backtrack (``a:a:…``, ``http://…`` repeated, ``?`` floods, long tokens with an ``@``), and a
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from mnist_doctor.output import safe_text
+from mnist_doctor.text.output import safe_text
 
 SIZE = 120_000
 

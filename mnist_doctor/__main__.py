@@ -1,5 +1,5 @@
 """Allow ``python -m mnist_doctor``."""
 
-from mnist_doctor.cli import main
+from mnist_doctor.cli.app import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
 """The Python API: ``mnist_doctor.diagnose()`` from a script, a notebook cell or another tool.
 
-It runs exactly what the command line runs (:mod:`mnist_doctor.run`) and returns a
+It runs exactly what the command line runs (:mod:`mnist_doctor.pipeline.run`) and returns a
 :class:`Report`: the JSON document of ``--format json`` (same schema), which a notebook
 displays as the rich table. Called inside a Jupyter/IPython kernel, it also compares the
 versions the kernel has already imported with the installed ones (``notebook.stale_modules``).
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from mnist_doctor.budget import DEFAULT_TIMEOUT_S
+from mnist_doctor.pipeline.budget import DEFAULT_TIMEOUT_S
 
 
 class Report(Mapping[str, Any]):
@@ -98,16 +98,16 @@ def diagnose(
     or loader names, as a list or one comma-separated string). Bad arguments raise
     ``ValueError``; nothing is printed.
     """
-    from mnist_doctor.compat_table import table_problem
-    from mnist_doctor.dataset_table import origin_problem, parse_selection
+    from mnist_doctor.compat.table import table_problem
+    from mnist_doctor.datasets.table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
     from mnist_doctor.facts.hosted import running_in_kernel
-    from mnist_doctor.interpreter import resolve_python
-    from mnist_doctor.redact import redact_text
-    from mnist_doctor.run import diagnose as run_diagnosis
-    from mnist_doctor.run import new_facts
-    from mnist_doctor.urlcheck import url_problem
+    from mnist_doctor.network.urlcheck import url_problem
+    from mnist_doctor.pipeline.run import diagnose as run_diagnosis
+    from mnist_doctor.pipeline.run import new_facts
+    from mnist_doctor.probing.interpreter import resolve_python
+    from mnist_doctor.text.redact import redact_text
 
     def names(value: Iterable[str] | str | None) -> list[str] | None:
         if value is None:
@@ -138,12 +138,12 @@ def diagnose(
     except UsageError as exc:
         raise ValueError(f"{exc}" + (f" ({exc.hint})" if exc.hint else "")) from None
     except BaseException:
-        from mnist_doctor.subproc import kill_all
+        from mnist_doctor.probing.subproc import kill_all
 
         kill_all()  # an interrupted cell leaves no probe running
         raise
     finally:
-        restore = sys.modules.get("mnist_doctor.safekeeping")
+        restore = sys.modules.get("mnist_doctor.probing.safekeeping")
         if restore is not None:
             restore.restore_all()
     return Report(diagnosis.report, verbose=verbose)

@@ -18,7 +18,7 @@ ACTIONS = ("clear_cache", "seed", "fetch", "fix")
 def run_magic(line: str) -> Any:
     """Parse ``line`` like the command line and return the report (IPython displays it)."""
     from mnist_doctor.api import diagnose
-    from mnist_doctor.cli import build_parser
+    from mnist_doctor.cli.app import build_parser
 
     try:
         args = build_parser().parse_args(shlex.split(line))
@@ -51,7 +51,7 @@ def run_magic(line: str) -> Any:
 
 def _say(message: str) -> None:
     """One line in the cell's output, through the same redaction as everything else printed."""
-    from mnist_doctor.output import safe_text
+    from mnist_doctor.text.output import safe_text
 
     print(safe_text(message))
 

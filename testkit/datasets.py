@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_doctor.dataset_table import table
+from mnist_doctor.datasets.table import table
 
 PINS_ENV = "MNIST_DOCTOR_PINS"
 #: Protocol 3 writes bytes keys as bytes; protocol 2 spells them ``_codecs.encode(...)``, which the

@@ -321,7 +321,7 @@ def _misbehave(
 
 # ---------------------------------------------------------------- paths an environment variable may hold
 
-#: Kinds of path that cannot be used (``mnist_doctor.env_paths`` names them alike).
+#: Kinds of path that cannot be used (``mnist_doctor.files.env_paths`` names them alike).
 PATH_KINDS = ("too-long", "loop", "not-a-folder", "not-utf8", "denied")
 
 

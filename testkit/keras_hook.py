@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets.spec import MNIST
 
 #: The variable the hook reads the synthetic file's sha256 from; unset, the hook does nothing.
 SYNTHETIC_SHA256_ENV = "KERAS_HOOK_SYNTHETIC_SHA256"

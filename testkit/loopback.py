@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets.spec import MNIST
 
 if TYPE_CHECKING:  # trustme is a test dependency; only its type is named here
     import trustme

@@ -2,7 +2,8 @@
 
 The expensive part of a diagnosis is what the target interpreter answers: TensorFlow's import
 (2.5–6 s), the real ``load_data()``, the network stages. Every such answer reaches the doctor
-through one seam, :func:`mnist_doctor.subproc.run_script`, as a :class:`~mnist_doctor.subproc.ScriptRun`.
+through one seam, :func:`mnist_doctor.probing.subproc.run_script`, as a
+:class:`~mnist_doctor.probing.subproc.ScriptRun`.
 A *recording* is the list of those runs for one scenario (a healthy TensorFlow with no route to the
 host, the same ``--offline``, ...), made by ``python -m testkit.record_answers`` from real runs. A
 unit test replays it: the facts, checks, causes, advice and renderers all run for real, in-process,
@@ -27,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor import handshake, subproc
-from mnist_doctor.subproc import ScriptRun, VerifiedPython
+from mnist_doctor.probing import handshake, subproc
+from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython
 
 FOLDER = Path(__file__).resolve().parent.parent / "tests" / "recordings"
 #: ScriptRun fields kept in a recording (``extra`` is the doctor's own bookkeeping, not an answer;

@@ -47,8 +47,8 @@ from urllib.parse import urlsplit
 
 import trustme
 
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.dataset_table import table
+from mnist_doctor.datasets.spec import MNIST
+from mnist_doctor.datasets.table import table
 from testkit.doctor import DoctorRun, network_env
 from testkit.keras_hook import SYNTHETIC_SHA256_ENV, write_hook
 from testkit.npz import write_synthetic_mnist

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.dataset import MNIST, DatasetSpec
+from mnist_doctor.datasets.spec import MNIST, DatasetSpec
 from mnist_doctor.facts import Facts, Options
 from testkit.npz import write_synthetic_mnist
 

@@ -20,9 +20,10 @@ import pytest
 from packaging.version import Version
 from rich.console import Console
 
-from mnist_doctor import actions, npz_check
+from mnist_doctor import actions
 from mnist_doctor.actions import judge
-from mnist_doctor.dataset_table import table
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.table import table
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.flavour import KerasFlavour

@@ -16,8 +16,9 @@ import pytest
 from packaging.version import Version
 from rich.console import Console
 
-from mnist_doctor import actions, npz_check
-from mnist_doctor.dataset import DEFAULT_ORIGIN
+from mnist_doctor import actions
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.spec import DEFAULT_ORIGIN
 from mnist_doctor.facts.flavour import KerasFlavour
 from testkit.loopback import DatasetServer
 from tests.cache_fixtures import datasets_dir, make_facts, tree_snapshot
@@ -319,8 +320,8 @@ def test_keras2_rules_ignore_keras_home_end_to_end(
 ) -> None:
     """tf-keras: a copy under KERAS_HOME is not read; --seed installs into ~/.keras where it reads."""
     from mnist_doctor.checks import cache as cache_checks
-    from mnist_doctor.engine import Engine, select
     from mnist_doctor.model import Status
+    from mnist_doctor.pipeline.engine import Engine, select
 
     kh = keras_home / "kh"
     (kh / "datasets").mkdir(parents=True)

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from mnist_doctor import cache_layout, file_check, npz_check
 from mnist_doctor.checks import cache as cache_checks
-from mnist_doctor.dataset_table import table
-from mnist_doctor.engine import Engine, select
+from mnist_doctor.cli.fix import collect_fixes
+from mnist_doctor.datasets import file_check, npz_check
+from mnist_doctor.datasets import layout as cache_layout
+from mnist_doctor.datasets.table import table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.flavour import KerasFlavour
-from mnist_doctor.fixes import collect_fixes
 from mnist_doctor.model import FixKind, Status
+from mnist_doctor.pipeline.engine import Engine, select
 from testkit import datasets as synth
 
 KERAS2 = KerasFlavour("keras2", "tf.keras", "keras", Version("2.15.0"), Version("2.15.0"), None, "test")

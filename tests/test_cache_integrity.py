@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_doctor import npz_check
 from mnist_doctor.checks import cache as cache_checks
-from mnist_doctor.engine import Engine, select
+from mnist_doctor.datasets import npz_check
 from mnist_doctor.errors import UsageError
 from mnist_doctor.model import Status
+from mnist_doctor.pipeline.engine import Engine, select
 from tests.cache_fixtures import REPO, datasets_dir, make_facts
 
 
@@ -125,7 +125,7 @@ def test_broken_numpy_falls_back_to_stdlib(synthetic_dir: Path, spec) -> None:
     """In a process where ``import numpy`` fails, the verdict is the same (a real subprocess)."""
     code = (
         "import sys, json; sys.modules['numpy'] = None\n"
-        "from mnist_doctor import npz_check; from mnist_doctor.dataset import MNIST\n"
+        "from mnist_doctor.datasets import npz_check; from mnist_doctor.datasets.spec import MNIST\n"
         f"spec = MNIST.with_file({spec.sha256!r}, {spec.size})\n"
         f"r = npz_check.inspect_copy({str(synthetic_dir / 'other-mnist.npz')!r}, spec)\n"
         "print(json.dumps([r.verdict, r.content.reader]))"

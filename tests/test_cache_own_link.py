@@ -15,12 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from mnist_doctor import own_link
 from mnist_doctor.checks.cache import location
 from mnist_doctor.facts.cache import KerasCache, predict_keras_cache, reach_of
-from mnist_doctor.own_link import LinkRefused, Trust, follow_own_link
-from mnist_doctor.safe_dir import SafeDir, UnsafeFolder, open_holder
-from mnist_doctor.safekeeping import Safekeeping
+from mnist_doctor.files import own_link
+from mnist_doctor.files.own_link import LinkRefused, Trust, follow_own_link
+from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder, open_holder
+from mnist_doctor.probing.safekeeping import Safekeeping
 from tests.cache_fixtures import OTHER_UID
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown to another uid")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.checks import cache as cache_checks
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.engine import Engine, select
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.model import Status
+from mnist_doctor.pipeline.engine import Engine, select
 from tests.cache_fixtures import OTHER_UID, OWNER_UID, can_switch_user, make_facts, run_as
 
 needs_other_user = pytest.mark.skipif(can_switch_user() is not None, reason=str(can_switch_user()))
@@ -26,7 +26,7 @@ CHECK_AS_USER = """
 import json
 from mnist_doctor.facts.cache import predict_keras_cache
 from mnist_doctor.checks import cache as checks
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets.spec import MNIST
 cache = predict_keras_cache(None, {"home": %(home)r, "keras_home": None, "tempdir": "/tmp", "states": []})
 check = getattr(checks, %(check)r)
 kwargs = {"keras_cache": cache, "dataset": MNIST} if %(check)r == "permissions" else {"keras_cache": cache}

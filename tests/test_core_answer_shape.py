@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from mnist_doctor.introspected import ANSWER, ANY, Introspection, ListOf, MapOf, Obj, Opt, WrongShape, problem
+from mnist_doctor.probing.introspected import (
+    ANSWER,
+    ANY,
+    Introspection,
+    ListOf,
+    MapOf,
+    Obj,
+    Opt,
+    WrongShape,
+    problem,
+)
 from testkit import recordings
 
 ANSWERS = {name: recordings.Recording.load(name).answer("introspect.py") for name in recordings.names()}

@@ -23,15 +23,15 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
+from mnist_doctor.causes.imports import abi_direction, classify_import_failure
 from mnist_doctor.checks.compat import ClosureRequirements
-from mnist_doctor.diagnoses.imports import abi_direction, classify_import_failure
-from mnist_doctor.diagnosis_summary import summarize
 from mnist_doctor.facts.closure import Closure, plan_move, walk
 from mnist_doctor.facts.closure import closure_roots as roots_of
 from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.facts.numpy_builds import NumpyBuild, NumpyBuilds, parse
 from mnist_doctor.model import Result, Status
-from mnist_doctor.subproc import run_script
+from mnist_doctor.pipeline.summary import summarize
+from mnist_doctor.probing.subproc import run_script
 from testkit.fake_env import add_dist, add_extension
 
 ROOT = Path(__file__).resolve().parents[1]

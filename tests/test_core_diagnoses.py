@@ -25,14 +25,14 @@ import pytest
 import trustme
 
 from mnist_doctor.actions.fetch import _explain
-from mnist_doctor.diagnoses import NETWORK, Diagnosis, Rule, RuleTable
-from mnist_doctor.diagnoses.load import RULES as LOAD_RULES
-from mnist_doctor.diagnoses.load import diagnose
-from mnist_doctor.diagnoses.network import RULES as NETWORK_RULES
-from mnist_doctor.diagnoses.network import classify, describe_exception, describe_record
+from mnist_doctor.causes import NETWORK, Diagnosis, Rule, RuleTable
+from mnist_doctor.causes.load import RULES as LOAD_RULES
+from mnist_doctor.causes.load import diagnose
+from mnist_doctor.causes.network import RULES as NETWORK_RULES
+from mnist_doctor.causes.network import classify, describe_exception, describe_record
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.model import FixKind, Status
-from mnist_doctor.subproc import ScriptRun
+from mnist_doctor.probing.subproc import ScriptRun
 from testkit.loopback import DatasetServer, closed_port, server_context, silent_server
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.engine import Engine, select
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts, Options, fact
 from mnist_doctor.model import BaseCheck, Result, Status, function_check
+from mnist_doctor.pipeline.engine import Engine, select
 
 CALLS: list[str] = []
 LOCK = threading.Lock()
@@ -153,7 +153,7 @@ def test_select_unknown_id_is_usage_error_listing_valid_ids():
 @pytest.mark.usefixtures("processes")
 def test_the_run_deadline_kills_a_running_probe_with_its_group(tmp_path):
     """A check stuck on a probe (a real process with a child of its own) ends at the deadline."""
-    from mnist_doctor.subproc import run_argv
+    from mnist_doctor.probing.subproc import run_argv
 
     pidfile = tmp_path / "child"
     code = (

@@ -18,17 +18,17 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from mnist_doctor import env_paths
 from mnist_doctor.checks import cache as cache_checks
 from mnist_doctor.checks import env as env_checks
 from mnist_doctor.checks import tls as tls_checks
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.engine import Engine, select
-from mnist_doctor.env_paths import DENIED, LOOP, NOT_A_FOLDER, NOT_UTF8, TOO_LONG, examine
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.cache import predict_keras_cache
 from mnist_doctor.facts.flavour import KerasFlavour
+from mnist_doctor.files import env_paths
+from mnist_doctor.files.env_paths import DENIED, LOOP, NOT_A_FOLDER, NOT_UTF8, TOO_LONG, examine
 from mnist_doctor.model import Status
+from mnist_doctor.pipeline.engine import Engine, select
 from testkit.hostile import PATH_KINDS, hostile_path
 
 KINDS = (TOO_LONG, LOOP, NOT_A_FOLDER, NOT_UTF8, DENIED)
@@ -199,7 +199,7 @@ def test_a_ca_file_variable_naming_a_folder_is_a_finding_not_a_crash(tmp_path: P
 
 
 def test_the_compat_table_variable_is_read_once_with_its_reason(tmp_path: Path, monkeypatch) -> None:
-    from mnist_doctor.compat_table import TABLE_ENV, table_problem
+    from mnist_doctor.compat.table import TABLE_ENV, table_problem
 
     for value, reason in [
         (hostile_path(tmp_path, LOOP, "table"), "loop of symbolic links"),

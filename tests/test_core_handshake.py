@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor import handshake, subproc
-from mnist_doctor.handshake import Hello, NotPython, greet, judge, parse_hello
-from mnist_doctor.subproc import ScriptRun
+from mnist_doctor.probing import handshake, subproc
+from mnist_doctor.probing.handshake import Hello, NotPython, greet, judge, parse_hello
+from mnist_doctor.probing.subproc import ScriptRun
 from tests.test_core_python_flag import PYENV
 
 HOOK = Path(handshake.__file__).parent / "target" / handshake.HOOK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_doctor.diagnoses.imports import classify_import_failure, raising_module
+from mnist_doctor.causes.imports import classify_import_failure, raising_module
 from mnist_doctor.model import shell_line
 
 TF_BANNER = (

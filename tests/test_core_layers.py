@@ -13,17 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.engine import discover
 from mnist_doctor.facts import BUILT_IN, FACTS_GROUP, Facts, Options, registry, wanted_facts
+from mnist_doctor.pipeline.engine import discover
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"
 #: Pure rules: they know data and files, nothing of facts, checks, rendering or the CLI.
 #: ``diagnoses`` (the Diagnosis type and the rule table) and ``diagnoses.network`` (the one
 #: classifier of network failure text) are rules too, so any layer may name a cause with them.
 RULE_MODULES = (
-    "budget", "cache_layout", "cache_verdicts", "compat_table", "dataset", "dataset_table", "diagnoses",
-    "diagnoses.network", "errors", "file_check", "hints", "model", "npz_check", "npz_stream", "output",
-    "own_link", "pem_guard", "redact", "safe_dir", "units", "urlcheck", "introspected", "env_paths",
+    "pipeline.budget", "datasets.layout", "checks._cache_verdicts", "compat.table", "datasets.spec",
+    "datasets.table", "causes", "causes.network", "errors", "datasets.file_check", "text.hints", "model",
+    "datasets.npz_check", "datasets.npz_reading", "text.output", "files.own_link", "network.pem_guard",
+    "text.redact", "files.safe_dir", "text.units", "network.urlcheck", "probing.introspected",
+    "files.env_paths",
 )  # fmt: skip
 
 
@@ -45,7 +47,9 @@ def imports(path: Path, *, lazy: bool) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names} & MODULES.keys()
+            # ``from room import module`` imports the module; the room's __init__ only for names from it.
+            found |= submodules if len(submodules) == len(node.names) else {node.module, *submodules}
     # The package root only holds __version__ and lazy entry points: not a layer.
     return {m for m in found if m in MODULES and m != "mnist_doctor"}
 
@@ -68,20 +72,20 @@ def test_rule_modules_import_only_rule_modules(rule_module: str) -> None:
 
 def test_the_facts_registry_imports_no_provider() -> None:
     """Registration is by entry point, not by importing providers (which made a cycle before)."""
-    assert imports(MODULES["mnist_doctor.facts"], lazy=True) <= {"mnist_doctor.budget"}
+    assert imports(MODULES["mnist_doctor.facts"], lazy=True) <= {"mnist_doctor.pipeline.budget"}
 
 
 #: Layers above the facts: a provider never reaches up into them.
 ABOVE_FACTS = ("mnist_doctor.checks", "mnist_doctor.render", "mnist_doctor.actions", "mnist_doctor.cli",
-               "mnist_doctor.engine", "mnist_doctor.run", "mnist_doctor.report", "mnist_doctor.api",
-               "mnist_doctor.notebook", "mnist_doctor.fixes")  # fmt: skip
+               "mnist_doctor.pipeline.engine", "mnist_doctor.pipeline.run", "mnist_doctor.pipeline.report",
+               "mnist_doctor.api", "mnist_doctor.notebook")  # fmt: skip
 PROVIDERS = sorted(n for n in MODULES if n.startswith("mnist_doctor.facts."))
 
 
 #: The cause tables read the evidence the facts define (LoadProbe, GpuBuild): they sit between the
 #: facts and the checks.
 CAUSE_TABLES = sorted(
-    n for n in MODULES if n.startswith("mnist_doctor.diagnoses.") and n != "mnist_doctor.diagnoses.network"
+    n for n in MODULES if n.startswith("mnist_doctor.causes.") and n != "mnist_doctor.causes.network"
 )
 
 

@@ -1,6 +1,6 @@
 """The redaction safety net: secrets never survive into a report."""
 
-from mnist_doctor.redact import redact, redact_text
+from mnist_doctor.text.redact import redact, redact_text
 
 
 def test_userinfo_password_is_masked_but_user_and_host_stay():
@@ -54,7 +54,7 @@ def test_ports_and_paths_with_at_are_not_mistaken_for_passwords():
 
 
 def test_registered_proxy_values_are_masked_even_outside_urls():
-    from mnist_doctor.redact import register_env
+    from mnist_doctor.text.redact import register_env
 
     register_env({"https_proxy": "http://u:Odd Pass/Word@p:3128", "NO_PROXY": "Odd Pass"})
     out = redact_text("the password Odd Pass/Word or Odd%20Pass%2FWord leaked?")

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from mnist_doctor import subproc
 from mnist_doctor.facts.net_probe import parse_stage_lines
-from mnist_doctor.subproc import run_argv, run_script, script_source
+from mnist_doctor.probing import subproc
+from mnist_doctor.probing.subproc import run_argv, run_script, script_source
 from tests.fake_tf import add_keras3, add_numpy, add_tensorflow
 from tests.test_core_python_flag import PYENV
 
-TARGET = Path(__file__).resolve().parents[1] / "mnist_doctor" / "target"
+TARGET = Path(__file__).resolve().parents[1] / "mnist_doctor" / "probing" / "target"
 FILES = sorted(p for p in TARGET.glob("*.py") if p.name != "__init__.py")
 #: What the doctor runs; the ``_name.py`` files are fragments inlined into them.
 SCRIPTS = [p.name for p in FILES if not p.name.startswith("_")]

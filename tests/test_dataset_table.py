@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.dataset_table import (
+from mnist_doctor.datasets.spec import MNIST
+from mnist_doctor.datasets.table import (
     PINS_ENV,
     origin_problem,
     parse_selection,

@@ -19,13 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.diagnoses.load import diagnose
+from mnist_doctor.causes.load import diagnose
+from mnist_doctor.cli.fix import collect_fixes, offer_fixes
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import run_load_probe
-from mnist_doctor.fixes import collect_fixes, offer_fixes
-from mnist_doctor.hints import Installer, clear_cache_fix, doctor_argv, fetch_fix
 from mnist_doctor.model import CheckResult, Fix, FixKind, Status, shell_join, shell_line
+from mnist_doctor.text.hints import Installer, clear_cache_fix, doctor_argv, fetch_fix
 from testkit.loopback import DatasetServer
 from tests.cache_fixtures import datasets_dir
 from tests.fake_tf import fake_tf_env
@@ -187,7 +187,7 @@ def test_the_same_steps_from_two_checks_are_offered_once() -> None:
 
 
 def test_gpu_findings_render_their_hint_from_their_fixes() -> None:
-    from mnist_doctor.diagnoses.gpu import build_finding, metal_finding
+    from mnist_doctor.causes.gpu import build_finding, metal_finding
     from mnist_doctor.facts.gpu import describe
     from tests.test_gpu_rules import LINUX_311, MACOS, dists
 

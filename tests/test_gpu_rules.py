@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_doctor.diagnoses.gpu import build_finding, driver_finding, metal_finding
+from mnist_doctor.causes.gpu import build_finding, driver_finding, metal_finding
 from mnist_doctor.facts.gpu import describe
 from mnist_doctor.facts.gpu_driver import NvidiaSmi, driver_too_old, parse_query
 from mnist_doctor.facts.introspection import Distributions

@@ -12,7 +12,7 @@ import pytest
 
 from mnist_doctor.facts.gpu_runtime import classify_stderr, from_probe
 from mnist_doctor.facts.load_probe import run_load_probe
-from mnist_doctor.subproc import run_script
+from mnist_doctor.probing.subproc import run_script
 from testkit.doctor import clean_env
 from tests.gpu_fixtures import path_with
 from tests.marks import needs_tf

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.hints import Installer
+from mnist_doctor.text.hints import Installer
 from testkit.doctor import clean_env
 from testkit.fake_env import make_venv, site_packages
 from tests.fake_tf import TF_REQUIRES, fake_tf_env
@@ -285,7 +285,7 @@ def test_fix_output_is_relayed_through_the_redacting_console() -> None:
     """pip/uv output reaches the terminal only through the doctor's one exit for text."""
     import io
 
-    from mnist_doctor.fixes import run_steps
+    from mnist_doctor.cli.fix import run_steps
     from mnist_doctor.render.console import SafeConsole
 
     sink = io.StringIO()

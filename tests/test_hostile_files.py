@@ -17,11 +17,11 @@ from rich.console import Console
 
 from mnist_doctor import actions
 from mnist_doctor.checks import cache as cache_checks
-from mnist_doctor.dataset_table import table
-from mnist_doctor.engine import Engine, select
+from mnist_doctor.datasets.table import table
 from mnist_doctor.facts import Facts, Options
+from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
 from mnist_doctor.model import Status
-from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.pipeline.engine import Engine, select
 from testkit.datasets import pins_json, write_fashion_mnist
 from tests.cache_fixtures import (
     OTHER_UID,
@@ -187,7 +187,7 @@ import sys
 from rich.console import Console
 from mnist_doctor import actions
 from mnist_doctor.facts.cache import predict_keras_cache
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Facts, Options
 paths = {"home": %(home)r, "keras_home": %(keras)r, "tempdir": "/tmp", "states": []}
 cache = predict_keras_cache(None, paths)
@@ -365,8 +365,8 @@ CLEAR_CIFAR_AS_USER = """
 import sys
 from rich.console import Console
 from mnist_doctor import actions
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.dataset_table import table
+from mnist_doctor.datasets.spec import MNIST
+from mnist_doctor.datasets.table import table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.cache import predict_keras_cache
 paths = {"home": %(home)r, "keras_home": None, "tempdir": "/tmp", "states": []}

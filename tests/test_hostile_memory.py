@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor import npz_check
 from mnist_doctor.checks.tls import inspect_ca_file
+from mnist_doctor.datasets import npz_check
 from testkit.doctor import clean_env
 from testkit.hostile import (
     doctor_argv,

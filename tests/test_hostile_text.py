@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_doctor import redact
-from mnist_doctor.output import emit, safe_text, sanitize, to_json
+from mnist_doctor.text import redact
+from mnist_doctor.text.output import emit, safe_text, sanitize, to_json
 from testkit.doctor import clean_env, run_doctor
 
 #: Printable ASCII (space, '@', '/', ':', '%', quotes, backslash...) plus a few non-ASCII letters.

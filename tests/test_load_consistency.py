@@ -9,7 +9,7 @@ is not confused with the URL ``load_data()`` really uses.
 from __future__ import annotations
 
 from mnist_doctor.checks.load import ConsistencyCheck
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.model import CheckResult, Status
 
 MIRROR = "https://mirror.example.test/data/mnist.npz"

@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_doctor.causes.load import diagnose
 from mnist_doctor.checks.load import combine
-from mnist_doctor.dataset_table import Dataset, table, with_pins
-from mnist_doctor.diagnoses.load import diagnose
+from mnist_doctor.datasets.table import Dataset, table, with_pins
 from mnist_doctor.facts.load_probe import LoadProbe, dataset_gate, run_load_probe
-from mnist_doctor.hints import clear_cache_fix
 from mnist_doctor.model import FixKind, Result, Status
-from mnist_doctor.safekeeping import DatasetKeeping, FolderKeeping, restore_all
-from mnist_doctor.subproc import ScriptRun
+from mnist_doctor.probing.safekeeping import DatasetKeeping, FolderKeeping, restore_all
+from mnist_doctor.probing.subproc import ScriptRun
+from mnist_doctor.text.hints import clear_cache_fix
 from testkit.datasets import pins_json, write_cifar_tar_gz, write_fashion_mnist
 from testkit.doctor import clean_env, run_doctor
 from tests.load_fixtures import PROBE_TIMEOUT_S, probe_env

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from mnist_doctor.causes import Diagnosis
+from mnist_doctor.causes.load import diagnose
 from mnist_doctor.checks.load import failure_result, success_result
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.dataset_table import table, with_pins
-from mnist_doctor.diagnoses import Diagnosis
-from mnist_doctor.diagnoses.load import diagnose
+from mnist_doctor.datasets.spec import MNIST
+from mnist_doctor.datasets.table import table, with_pins
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe

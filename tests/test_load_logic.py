@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from mnist_doctor.diagnoses.load import diagnose
+from mnist_doctor.causes.load import diagnose
+from mnist_doctor.cli.fix import collect_fixes, offer_fixes
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import run_load_probe
-from mnist_doctor.fixes import collect_fixes, offer_fixes
-from mnist_doctor.hints import clear_cache_fix
 from mnist_doctor.model import CheckResult, Fix, FixKind, Status
+from mnist_doctor.text.hints import clear_cache_fix
 from tests.load_fixtures import probe_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,8 +71,8 @@ def test_fix_clears_a_corrupt_cache_for_real(tmp_path: Path) -> None:
         import sys
         from rich.console import Console
         from mnist_doctor.facts import Facts, Options
-        from mnist_doctor.fixes import offer_fixes
-        from mnist_doctor.hints import clear_cache_fix
+        from mnist_doctor.cli.fix import offer_fixes
+        from mnist_doctor.text.hints import clear_cache_fix
         from mnist_doctor.model import CheckResult, Status
         failed = CheckResult(Status.FAIL, "html", id="load.real", family="load", title="t",
                              fixes=(clear_cache_fix(sys.executable, "html page"),))

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from mnist_doctor.dataset_table import Dataset, table
+from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
-from mnist_doctor.run import diagnose
+from mnist_doctor.pipeline.run import diagnose
 from testkit.loopback import DatasetServer, closed_port
 
 #: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from mnist_doctor.checks.network import StageCheck
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.diagnosis_summary import summarize
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import NetworkProbes, RequestsProbe, UrllibProbe
-from mnist_doctor.fix_outcome import reconcile
+from mnist_doctor.pipeline.fix_outcome import reconcile
+from mnist_doctor.pipeline.summary import summarize
 
 PROXY = "http://127.0.0.1:3129"
 

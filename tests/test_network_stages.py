@@ -167,9 +167,9 @@ def test_a_silent_host_that_outlasts_the_stages_own_limit_is_a_fail(scheme):
 def test_a_stage_cut_by_the_run_budget_is_marked_as_ours_not_the_networks(scheme):
     """With a silent host, a slice shorter than the stage's own cap is the doctor's limit; the
     same silence for the stage's whole cap is the host's."""
-    from mnist_doctor.budget import Budget
-    from mnist_doctor.dataset import dataset_spec
+    from mnist_doctor.datasets.spec import dataset_spec
     from mnist_doctor.facts.net_probe import run_urllib_probe
+    from mnist_doctor.pipeline.budget import Budget
 
     stage = "tls" if scheme == "https" else "http"
     with silent_server() as port:

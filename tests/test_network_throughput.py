@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import trustme
 
-from mnist_doctor.dataset import MNIST, dataset_spec
-from mnist_doctor.dataset_table import Dataset, table
+from mnist_doctor.datasets.spec import MNIST, dataset_spec
+from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.net_probe import (
     THROUGHPUT_CAP_BYTES,
@@ -28,7 +28,7 @@ from mnist_doctor.facts.net_probe import (
     host_loads,
     run_throughput_probe,
 )
-from mnist_doctor.run import diagnose
+from mnist_doctor.pipeline.run import diagnose
 from testkit.doctor import doctor_json, network_env
 from testkit.hostile import misbehaving_server
 from testkit.loopback import DatasetServer, closed_port, served_file, server_context, silent_server
@@ -121,8 +121,8 @@ def test_a_transfer_cut_by_the_doctors_budget_is_a_skip_never_a_warn():
 @pytest.mark.usefixtures("processes")
 def test_the_measurement_itself_is_marked_cut_when_the_slice_ends_first():
     """The probe with a slice shorter than its window: ``ended`` is the deadline, no rate verdict."""
-    from mnist_doctor.budget import Budget
     from mnist_doctor.checks.network import judge_throughput
+    from mnist_doctor.pipeline.budget import Budget
 
     with served_file(CIFAR_SIZE, rate=50_000) as server:
         load = HostLoad("127.0.0.1", dataset_spec(server.url), CIFAR_SIZE, ("f",), ("cifar10",))

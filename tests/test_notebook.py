@@ -35,7 +35,8 @@ def make_package(site: Path, version: str) -> None:
 
 def test_introspection_reports_every_host_variable() -> None:
     """The target script lists the same variables the host detection reads (it cannot import it)."""
-    source = (Path(__file__).parent.parent / "mnist_doctor" / "target" / "introspect.py").read_text()
+    target = Path(__file__).parent.parent / "mnist_doctor" / "probing" / "target"
+    source = (target / "introspect.py").read_text()
     missing = [name for name in HOST_VARIABLES if f'"{name}"' not in source]
     assert not missing
 

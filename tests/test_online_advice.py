@@ -11,16 +11,16 @@ import sys
 
 import pytest
 
+from mnist_doctor.causes import http_status
+from mnist_doctor.causes.network import NO_SSL_SKIP, classify, missing_ssl, proxy_status_meaning
 from mnist_doctor.checks.cache import replaced_online
 from mnist_doctor.checks.load import slow_link_result
 from mnist_doctor.checks.network import unfollowed_redirect, without_proxy
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.diagnoses import http_status
-from mnist_doctor.diagnoses.network import NO_SSL_SKIP, classify, missing_ssl, proxy_status_meaning
-from mnist_doctor.engine import Engine
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Facts, FactUnavailable, Options, fact
 from mnist_doctor.facts.net_probe import UrllibProbe
 from mnist_doctor.model import BaseCheck, CheckResult, FixKind, Result, Status
+from mnist_doctor.pipeline.engine import Engine
 
 PY = sys.executable
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets.spec import MNIST
 from testkit.doctor import DoctorRun
 from testkit.npz import write_synthetic_mnist
 from testkit.standin import PROXY_PORT, USER_LINE, Reply, StandinInternet

@@ -1,4 +1,4 @@
-"""Who is writing a file right now (mnist_doctor/open_writers.py), against real processes."""
+"""Who is writing a file right now (mnist_doctor/files/open_writers.py), against real processes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.open_writers import writers_of
+from mnist_doctor.files.open_writers import writers_of
 
 pytestmark = pytest.mark.usefixtures("target_interpreter")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mnist_doctor.facts.proxies import entry_problem, parse_proxy, urllib_bypass_entry
-from mnist_doctor.redact import redact, redact_text
+from mnist_doctor.text.redact import redact, redact_text
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import closed_port
 

@@ -13,12 +13,12 @@ import shlex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mnist_doctor.diagnosis_summary import summarize
-from mnist_doctor.fix_commands import hint_commands
 from mnist_doctor.model import Fix, FixKind
-from mnist_doctor.output import plural
+from mnist_doctor.pipeline.fix_commands import hint_commands
+from mnist_doctor.pipeline.summary import summarize
 from mnist_doctor.render import closing_line, fold_skips
 from mnist_doctor.render.commands import shell_words, unwrap_lines, wrap_command
+from mnist_doctor.text.output import plural
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 DNS_HINT = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from mnist_doctor.dataset import MNIST
+from mnist_doctor.datasets.spec import MNIST
 from tests.test_json_contract import valid_document
 
 NO_ROUTE_HEADLINE = "1 problem to fix: load_data() fails here"

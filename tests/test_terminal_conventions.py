@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.output import Sink
 from mnist_doctor.render.console import colour_wanted, spinner_wanted
+from mnist_doctor.text.output import Sink
 from testkit.doctor import clean_env
 from tests.marks import needs_tf
 from tests.terminal import pty_output

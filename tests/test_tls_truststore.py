@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from mnist_doctor.facts.introspection import Distributions
-from mnist_doctor.introspected import Introspection
-from mnist_doctor.trust_stores import picture, pip_only_trust
+from mnist_doctor.network.trust_stores import picture, pip_only_trust
+from mnist_doctor.probing.introspected import Introspection
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 

@@ -244,7 +244,7 @@ def _guard_unit(monkeypatch: pytest.MonkeyPatch, breach: _Breach) -> None:
 
 def _guard_target(monkeypatch: pytest.MonkeyPatch, breach: _Breach) -> None:
     """Interpreters running the target scripts, but not those that import TensorFlow, nor the CLI."""
-    from mnist_doctor import subproc
+    from mnist_doctor.probing import subproc
 
     real_source = subproc.script_source
     real_popen_init = subprocess.Popen.__init__

@@ -4,7 +4,7 @@ All three act on the folders :mod:`mnist_doctor.facts.cache` predicts, for each 
 ``--dataset`` selects (MNIST by default), so they touch exactly the files Keras will read and
 only the dataset's own names: its files (``fashion-mnist/`` for Fashion-MNIST), and for an
 archive the names each Keras line gives it (the ``keras_flavour`` fact says which line reads
-which; :mod:`mnist_doctor.dataset_table` has the layouts). Installs are atomic — a
+which; :mod:`mnist_doctor.datasets.table` has the layouts). Installs are atomic — a
 temporary file in the target folder, verified, then ``os.replace`` — so an interrupted seed
 or download never leaves a half file where Keras looks (Keras' own ``urlretrieve`` writes
 straight to the final path). Each entry point returns the process exit code.

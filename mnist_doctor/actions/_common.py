@@ -7,12 +7,12 @@ from pathlib import Path, PurePosixPath
 
 from rich.console import Console
 
-from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.dataset_table import Archive, DataFile, Dataset, Layout
+from mnist_doctor.datasets.spec import DatasetSpec
+from mnist_doctor.datasets.table import Archive, DataFile, Dataset, Layout
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import CACHE_SUBDIR, KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
-from mnist_doctor.redact import redact_text
+from mnist_doctor.text.redact import redact_text
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 COPY_CHUNK = 1 << 20
@@ -138,7 +138,7 @@ def every_loader(facts: Facts) -> tuple[Dataset, ...]:
     provider asked with every name selected, MNIST's spec shared with this run."""
     from dataclasses import replace
 
-    from mnist_doctor.dataset_table import names
+    from mnist_doctor.datasets.table import names
 
     every = Facts(replace(facts.options, datasets=names()), overrides={"dataset": facts.get("dataset")})
     return tuple(every.get("datasets"))

@@ -1,6 +1,6 @@
 """``--clear-cache``: remove the selected datasets' own files and the doctor's partials, nothing else.
 
-Each candidate folder is opened once through :class:`~mnist_doctor.safe_dir.SafeDir`
+Each candidate folder is opened once through :class:`~mnist_doctor.files.safe_dir.SafeDir`
 (never through a link that leads out of the cache, never another user's folder) and
 entries are listed and removed by name relative to that open folder. Only the dataset's
 own names are touched: each file under its name (``mnist.npz``, Keras' own download target,
@@ -32,11 +32,11 @@ from mnist_doctor.actions._common import (
     _say,
     subdir_of,
 )
-from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
-from mnist_doctor.safe_dir import SafeDir, UnsafeFolder, is_temp_name
-from mnist_doctor.units import human_bytes
+from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder, is_temp_name
+from mnist_doctor.text.units import human_bytes
 
 
 @dataclass

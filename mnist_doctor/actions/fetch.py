@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from mnist_doctor import __version__, npz_check
+from mnist_doctor import __version__
 from mnist_doctor.actions._common import (
     ATTEMPTS,
     BACKOFF_S,
@@ -48,14 +48,15 @@ from mnist_doctor.actions.install import (
     staged_file,
     target_path,
 )
-from mnist_doctor.budget import Slice
-from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.diagnoses.network import classify, describe_exception
+from mnist_doctor.causes.network import classify, describe_exception
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import Facts
-from mnist_doctor.pem_guard import unsafe_ca_file
-from mnist_doctor.redact import redact_text
-from mnist_doctor.safe_dir import UnsafeFolder
-from mnist_doctor.units import human_bytes
+from mnist_doctor.files.safe_dir import UnsafeFolder
+from mnist_doctor.network.pem_guard import unsafe_ca_file
+from mnist_doctor.pipeline.budget import Slice
+from mnist_doctor.text.redact import redact_text
+from mnist_doctor.text.units import human_bytes
 
 #: Seconds of the run's budget kept back for reporting and clean-up after a download.
 FETCH_RESERVE_S = 0.3
@@ -67,7 +68,7 @@ class TransientError(Exception):
 
 def mirror_url(mirror: str | None, spec: DatasetSpec) -> str:
     """The URL to fetch: ``--mirror`` (a folder URL gets the file name appended) or the origin."""
-    from mnist_doctor.dataset import file_url
+    from mnist_doctor.datasets.spec import file_url
 
     return file_url(mirror, spec.file_name) if mirror else spec.origin
 
@@ -75,7 +76,7 @@ def mirror_url(mirror: str | None, spec: DatasetSpec) -> str:
 def _explain(exc: BaseException, url: str) -> tuple[str, str]:
     """A message and a hint for a download failure, in the user's terms.
 
-    The cause is named by the one network classifier (:mod:`mnist_doctor.diagnoses.network`),
+    The cause is named by the one network classifier (:mod:`mnist_doctor.causes.network`),
     from the exception chain written as text; the wording here is ``--fetch``'s own.
     """
     host = urllib.parse.urlsplit(url).hostname or url

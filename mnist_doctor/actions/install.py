@@ -18,7 +18,6 @@ from typing import BinaryIO
 from rich.console import Console
 
 import mnist_doctor.actions.judge as judge
-from mnist_doctor import npz_check
 from mnist_doctor.actions._common import (
     COPY_CHUNK,
     EXIT_FAIL,
@@ -31,13 +30,14 @@ from mnist_doctor.actions._common import (
     _say,
 )
 from mnist_doctor.actions.judge import DIFFERENT, Verdict, digests, judge_stream
-from mnist_doctor.dataset import DEFAULT_ORIGIN, DatasetSpec
-from mnist_doctor.dataset_table import DataFile
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, DatasetSpec
+from mnist_doctor.datasets.table import DataFile
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
-from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
-from mnist_doctor.units import human_bytes
+from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.text.units import human_bytes
 
 
 class InstallError(Exception):

@@ -1,7 +1,7 @@
 """Is this file the one a dataset needs — and if not, what is it instead?
 
 ``--seed`` and ``--fetch`` judge what they are about to install against the file's spec.
-MNIST keeps the deep ``.npz`` inspection of :mod:`mnist_doctor.npz_check` (its array shapes are
+MNIST keeps the deep ``.npz`` inspection of :mod:`mnist_doctor.datasets.npz_check` (its array shapes are
 known); every other file is judged by size, hash and its first bytes: an HTML page saved by a
 proxy, an empty or truncated download, or a well-formed file that is simply not the pinned one.
 Files Keras pins only by md5 (the word indexes) are checked by md5 when the table has no sha256.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from mnist_doctor import npz_check
-from mnist_doctor.dataset_table import DataFile
-from mnist_doctor.units import human_bytes
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.table import DataFile
+from mnist_doctor.text.units import human_bytes
 
 #: A file of the right kind and size whose hash differs: not the pinned file.
 DIFFERENT = "different"

@@ -20,10 +20,10 @@ from typing import Any
 
 from rich.text import Text
 
-from mnist_doctor import cache_layout
+from mnist_doctor.datasets import layout as cache_layout
 from mnist_doctor.facts import Facts
-from mnist_doctor.redact import redact_text
-from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.text.redact import redact_text
 
 CHUNK = 1 << 20
 

@@ -1,7 +1,7 @@
 """Checks of the Keras cache: where it is, whether Keras can write there, and what lies in it.
 
 The folder is predicted by :mod:`mnist_doctor.facts.cache` (Keras' own rules); the file
-verdicts come from :mod:`mnist_doctor.npz_check`. Everything here touches only the file
+verdicts come from :mod:`mnist_doctor.datasets.npz_check`. Everything here touches only the file
 system, so it runs in the doctor's process, as the same user Keras runs as.
 """
 
@@ -15,16 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor import cache_layout, cache_verdicts, npz_check
-from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.dataset_table import Dataset
-from mnist_doctor.env_paths import PathTrouble, examine
+from mnist_doctor.checks import _cache_verdicts as cache_verdicts
+from mnist_doctor.datasets import layout as cache_layout
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.spec import DatasetSpec
+from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts.cache import CacheReach, KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
-from mnist_doctor.hints import clear_cache_fix, doctor_command
+from mnist_doctor.files.env_paths import PathTrouble, examine
+from mnist_doctor.files.open_writers import writers_of
+from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
 from mnist_doctor.model import CheckResult, Result, Status, function_check
-from mnist_doctor.open_writers import writers_of
-from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.text.hints import clear_cache_fix, doctor_command
 
 #: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
 SPACE_MARGIN = 1 << 20
@@ -518,7 +520,7 @@ def integrity(
     """Every file of each selected dataset is the pinned one, in the layout this Keras line reads.
 
     With only ``mnist`` selected (the default) this is the ``mnist.npz`` verdict of every place
-    Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.cache_verdicts`).
+    Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.checks._cache_verdicts`).
     """
     names = [d.name for d in datasets]
     mnist = _mnist_integrity(keras_cache, dataset, target_python) if "mnist" in names or not names else None

@@ -38,7 +38,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from mnist_doctor.compat_table import (
+from mnist_doctor.compat.table import (
     Release,
     applies,
     canonical,
@@ -70,8 +70,8 @@ from mnist_doctor.facts.introspection import (
     env_lookup,
 )
 from mnist_doctor.facts.numpy_builds import NumpyBuilds
-from mnist_doctor.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
 from mnist_doctor.model import BaseCheck, Result, Status
+from mnist_doctor.text.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
 
 #: The import probe's check: the second witness these checks reconcile with.
 IMPORT_CHECK = "runtime.import"

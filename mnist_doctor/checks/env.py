@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from mnist_doctor.env_paths import examine
 from mnist_doctor.facts.introspection import env_lookup
-from mnist_doctor.introspected import Introspection
+from mnist_doctor.files.env_paths import examine
 from mnist_doctor.model import BaseCheck, Result
+from mnist_doctor.probing.introspected import Introspection
 
 
 def _inside(path: str | None, place: str) -> bool:

@@ -4,7 +4,7 @@ Four checks read metadata and the driver only (no TensorFlow import): the build 
 the CUDA wheels TensorFlow pins for ``[and-cuda]``, ``CUDA_VISIBLE_DEVICES`` and the NVIDIA
 driver. ``gpu.tensorflow`` asks TensorFlow itself (``list_physical_devices('GPU')``) through the
 import probe and explains a missing GPU with the metadata findings and TensorFlow's own log lines.
-The reasons themselves are in :mod:`mnist_doctor.diagnoses.gpu`.
+The reasons themselves are in :mod:`mnist_doctor.causes.gpu`.
 
 No GPU is not a failure: ``mnist.load_data()`` and training run on the CPU. A finding that stops
 the GPU is a warning when there are signs the user wants one (a driver, ``nvidia-*`` wheels) and
@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mnist_doctor.diagnoses import Diagnosis
-from mnist_doctor.diagnoses.gpu import (
+from mnist_doctor.causes import Diagnosis
+from mnist_doctor.causes.gpu import (
     build_finding,
     devices_finding,
     driver_finding,
@@ -31,8 +31,8 @@ from mnist_doctor.facts.gpu import GpuBuild, metal_target
 from mnist_doctor.facts.gpu_driver import NvidiaSmi, minimum_driver
 from mnist_doctor.facts.gpu_runtime import GpuRuntime
 from mnist_doctor.facts.introspection import parse_version
-from mnist_doctor.hints import pip_install
 from mnist_doctor.model import BaseCheck, Result, Status
+from mnist_doctor.text.hints import pip_install
 
 
 def expects_gpu(options: Any) -> bool:

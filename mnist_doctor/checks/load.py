@@ -2,7 +2,7 @@
 
 ``load.real`` runs the user's own ``load_data`` in the target interpreter (see
 :mod:`mnist_doctor.facts.load_probe`) and names the root cause of a failure
-(:mod:`mnist_doctor.diagnoses.load`). ``load.consistency`` compares that verdict with the
+(:mod:`mnist_doctor.causes.load`). ``load.consistency`` compares that verdict with the
 network and cache families: a doctor whose predictions disagree with the real call must
 say so rather than show two contradicting reports.
 """
@@ -13,19 +13,19 @@ from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
 
-from mnist_doctor.compat_table import declared_specs
-from mnist_doctor.dataset import DEFAULT_ORIGIN, MNIST, DatasetSpec
-from mnist_doctor.dataset_table import Dataset
-from mnist_doctor.diagnoses import CACHE, IMPORT, NETWORK, Diagnosis
-from mnist_doctor.diagnoses.http_status import fetch_again
-from mnist_doctor.diagnoses.load import diagnose
-from mnist_doctor.engine import ENTRY_POINT_GROUP
+from mnist_doctor.causes import CACHE, IMPORT, NETWORK, Diagnosis
+from mnist_doctor.causes.http_status import fetch_again
+from mnist_doctor.causes.load import diagnose
+from mnist_doctor.compat.table import declared_specs
+from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
+from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
-from mnist_doctor.hints import doctor_command
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
-from mnist_doctor.safekeeping import DOWNLOAD_IN_PROGRESS
-from mnist_doctor.units import human_bytes, human_duration
+from mnist_doctor.pipeline.engine import ENTRY_POINT_GROUP
+from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
+from mnist_doctor.text.hints import doctor_command
+from mnist_doctor.text.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
 NETWORK_FAMILIES = ("proxy", "tls", "network")

@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin
 
-from mnist_doctor.dataset import ORIGIN_ENV, ZIP_MAGIC, DatasetSpec, OriginChoice
-from mnist_doctor.dataset_table import Dataset, is_keras_origin
-from mnist_doctor.diagnoses import http_status
-from mnist_doctor.diagnoses.network import (
+from mnist_doctor.causes import http_status
+from mnist_doctor.causes.network import (
     PROXY_SETTING,
     SSL_REASON,
     classify,
@@ -22,7 +20,9 @@ from mnist_doctor.diagnoses.network import (
     proxy_first,
     proxy_status_meaning,
 )
-from mnist_doctor.diagnoses.tls_issuer import untrusted_reason
+from mnist_doctor.causes.tls_issuer import untrusted_reason
+from mnist_doctor.datasets.spec import ORIGIN_ENV, ZIP_MAGIC, DatasetSpec, OriginChoice
+from mnist_doctor.datasets.table import Dataset, is_keras_origin
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import (
     THROUGHPUT_STALL_S,
@@ -33,13 +33,13 @@ from mnist_doctor.facts.net_probe import (
     host_label,
 )
 from mnist_doctor.facts.proxies import parse_proxy
-from mnist_doctor.hints import doctor_command, offline_route
-from mnist_doctor.introspected import Introspection
 from mnist_doctor.model import OFFLINE_SKIP, BaseCheck, Result, Status, shell_quote
-from mnist_doctor.redact import redact, redact_text
-from mnist_doctor.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
-from mnist_doctor.units import human_bytes, human_duration
-from mnist_doctor.urlcheck import https_form
+from mnist_doctor.network.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
+from mnist_doctor.network.urlcheck import https_form
+from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.text.hints import doctor_command, offline_route
+from mnist_doctor.text.redact import redact, redact_text
+from mnist_doctor.text.units import human_bytes, human_duration
 
 PROXY_HINT = PROXY_SETTING
 CA_HINT = (
@@ -195,7 +195,7 @@ def judge_chain(chain: list[dict[str, Any]], host: str) -> tuple[str, str]:
     """(issuer label, why the chain is not trusted) for a chain a server presented.
 
     Inspection is named only on evidence (an inspection product's CA); a name alone (an issuer
-    that is not the one the real host uses) accuses nobody: see :mod:`~mnist_doctor.diagnoses.tls_issuer`.
+    that is not the one the real host uses) accuses nobody: see :mod:`~mnist_doctor.causes.tls_issuer`.
     """
     leaf = chain[0] if chain else {}
     issuer = leaf.get("issuer_cn") or leaf.get("issuer_ou") or "an unnamed issuer"

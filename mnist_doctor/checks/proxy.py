@@ -13,9 +13,9 @@ from mnist_doctor.facts.proxies import (
     parse_proxy,
     urllib_bypass_entry,
 )
-from mnist_doctor.hints import pip_install
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.redact import redact_text
+from mnist_doctor.text.hints import pip_install
+from mnist_doctor.text.redact import redact_text
 
 #: urllib speaks no socks: a local HTTP proxy that forwards to the socks one bridges the gap.
 BRIDGE = (

@@ -16,8 +16,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.compat_table import declared_specs
-from mnist_doctor.diagnoses.imports import classify_import_failure
+from mnist_doctor.causes.imports import classify_import_failure
+from mnist_doctor.compat.table import declared_specs
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.facts.import_probe import IMPORT_TIMEOUT_S, ImportProbe, timeout_needed
 from mnist_doctor.facts.introspection import Distributions, env_lookup

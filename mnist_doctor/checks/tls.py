@@ -13,15 +13,15 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from mnist_doctor.diagnoses.network import NO_SSL, NO_SSL_HINT, missing_ssl
-from mnist_doctor.env_paths import examine
+from mnist_doctor.causes.network import NO_SSL, NO_SSL_HINT, missing_ssl
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.facts.net_probe import NetworkProbes
-from mnist_doctor.hints import Installer
-from mnist_doctor.introspected import Introspection
+from mnist_doctor.files.env_paths import examine
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.pem_guard import read_ca_file
-from mnist_doctor.trust_stores import TrustPicture, picture, pip_only_trust
+from mnist_doctor.network.pem_guard import read_ca_file
+from mnist_doctor.network.trust_stores import TrustPicture, picture, pip_only_trust
+from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.text.hints import Installer
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
@@ -29,7 +29,7 @@ PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 def inspect_ca_file(path: str) -> tuple[bool, str]:
     """(usable, description) of a CA bundle file: a regular, readable PEM file OpenSSL loads.
 
-    Read once, bounded (:mod:`mnist_doctor.pem_guard`): a FIFO, a device such as
+    Read once, bounded (:mod:`mnist_doctor.network.pem_guard`): a FIFO, a device such as
     ``/dev/urandom`` or a huge junk file is a finding, never a hang or gigabytes of RAM;
     OpenSSL parses the very bytes that were read (``cadata``), not the path a second time.
     """

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from mnist_doctor.budget import Budget
+from mnist_doctor.pipeline.budget import Budget
 
 FACTS_GROUP = "mnist_doctor.facts"
 #: Facts every run has without a provider: set by :class:`Facts` itself and by the engine.

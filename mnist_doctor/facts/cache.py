@@ -33,12 +33,12 @@ from typing import Any
 
 from packaging.version import Version
 
-from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.env_paths import PathTrouble, examine
+from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import fact
 from mnist_doctor.facts.flavour import KerasFlavour
-from mnist_doctor.introspected import Introspection
-from mnist_doctor.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.files.env_paths import PathTrouble, examine
+from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
+from mnist_doctor.probing.introspected import Introspection
 
 #: Keras 3 release from which the fallback uses ``tempfile.gettempdir()`` when ``/tmp`` is missing.
 TEMPDIR_RULE_FROM = Version("3.12.0")
@@ -335,7 +335,7 @@ class CacheReach:
 
     Keras follows a link without a word (``~/.keras/datasets -> /data/me/keras-datasets``), so
     the file it reads and writes is under ``real``; the actions follow the same link only by
-    :mod:`mnist_doctor.own_link`'s rule, else ``refused`` says why and ``hint`` the way by hand.
+    :mod:`mnist_doctor.files.own_link`'s rule, else ``refused`` says why and ``hint`` the way by hand.
     """
 
     folder: Path

@@ -34,7 +34,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.compat_table import canonical
+from mnist_doctor.compat.table import canonical
 from mnist_doctor.facts import fact
 from mnist_doctor.facts.introspection import Dist, Distributions
 

@@ -3,17 +3,17 @@
 Its own provider so that everything that depends on the dataset (network stages, cache rules,
 the load probe, the actions) asks one fact for it, never re-derives it from the options.
 ``dataset`` is MNIST's one file (the richer spec the deep ``.npz`` inspection uses);
-``datasets`` is every selected loader from :mod:`mnist_doctor.dataset_table`.
+``datasets`` is every selected loader from :mod:`mnist_doctor.datasets.table`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from mnist_doctor.dataset import DatasetSpec, OriginChoice, choose_origin, dataset_spec
-from mnist_doctor.dataset_table import Dataset, pins_from_env, table, with_pins
+from mnist_doctor.datasets.npz_check import spec_from_env
+from mnist_doctor.datasets.spec import DatasetSpec, OriginChoice, choose_origin, dataset_spec
+from mnist_doctor.datasets.table import Dataset, pins_from_env, table, with_pins
 from mnist_doctor.facts import Options, fact
-from mnist_doctor.npz_check import spec_from_env
 
 
 @fact

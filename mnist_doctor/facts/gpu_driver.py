@@ -2,7 +2,7 @@
 
 ``nvidia-smi`` ships with the driver, so "not found" means "no NVIDIA driver" on Linux and
 Windows alike (in WSL2 it is the Windows driver, mapped in). It is run through
-:func:`mnist_doctor.subproc.run_argv` (own process group, killed as a group) with a small slice
+:func:`mnist_doctor.probing.subproc.run_argv` (own process group, killed as a group) with a small slice
 of the run's budget: a hung driver is a finding, not a hung doctor.
 """
 
@@ -12,9 +12,9 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
-from mnist_doctor.budget import REPORT_RESERVE_S
 from mnist_doctor.facts import Options, fact
-from mnist_doctor.subproc import run_argv
+from mnist_doctor.pipeline.budget import REPORT_RESERVE_S
+from mnist_doctor.probing.subproc import run_argv
 
 QUERY = ["--query-gpu=driver_version,name,memory.total", "--format=csv,noheader"]
 #: Seconds nvidia-smi may take at most (it answers in well under a second on a healthy driver).

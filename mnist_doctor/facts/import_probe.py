@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_doctor.budget import REPORT_RESERVE_S
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.facts.flavour import KerasFlavour
-from mnist_doctor.subproc import ScriptRun, VerifiedPython, run_script
+from mnist_doctor.pipeline.budget import REPORT_RESERVE_S
+from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_script
 
 IMPORT_TIMEOUT_S = 180.0
 

@@ -16,14 +16,14 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from mnist_doctor.compat_table import canonical
-from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.compat.table import canonical
+from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import BudgetExhausted, FactError, FactUnavailable, Options, fact
-from mnist_doctor.handshake import HELLO_TIMEOUT_S, NotPython, greet
-from mnist_doctor.hints import Installer, installer_for, remember
-from mnist_doctor.introspected import Introspection, WrongShape
-from mnist_doctor.subproc import VerifiedPython, run_script
+from mnist_doctor.probing.handshake import HELLO_TIMEOUT_S, NotPython, greet
+from mnist_doctor.probing.introspected import Introspection, WrongShape
+from mnist_doctor.probing.subproc import VerifiedPython, run_script
+from mnist_doctor.text.hints import Installer, installer_for, remember
 
 #: Distributions that provide the ``tensorflow`` import package. Two of them in one
 #: environment overwrite each other's files (unless one is a meta-package of the other).
@@ -153,7 +153,7 @@ def target_python(options: Options) -> VerifiedPython:
     """The interpreter under examination (``--python``), once it answered the handshake.
 
     Every probe takes its interpreter from here, so nothing runs in ``--python`` with arguments
-    before it proved to be a Python (:mod:`mnist_doctor.handshake`); a program that did not is
+    before it proved to be a Python (:mod:`mnist_doctor.probing.handshake`); a program that did not is
     a :class:`FactError` (a usage error for the CLI), a handshake cut by ``--timeout`` a
     :class:`BudgetExhausted`.
     """
@@ -170,7 +170,7 @@ def introspection(target_python: VerifiedPython, dataset: DatasetSpec, options: 
     """What ``target/introspect.py`` answered in the target interpreter, read by shape.
 
     An answer of another shape than the script's is a :class:`FactError` naming the first value
-    that departs (:mod:`mnist_doctor.introspected`): a usage error for the CLI, never a traceback.
+    that departs (:mod:`mnist_doctor.probing.introspected`): a usage error for the CLI, never a traceback.
     """
     run = run_script(
         target_python,
@@ -227,7 +227,7 @@ def isolated_tool_env(prefix: str | None = None) -> str | None:
 @fact
 def doctor_isolation(target_python: str) -> str | None:
     """The tool that made the doctor's own venv, when the patient *is* that venv (no ``--python``)."""
-    from mnist_doctor.hints import _same_file
+    from mnist_doctor.text.hints import _same_file
 
     if not (_same_file(target_python, sys.executable) or _same_prefix(target_python)):
         return None

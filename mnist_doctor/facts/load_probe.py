@@ -5,7 +5,7 @@ Keras' download has no timeout, so the probe gets whatever is left of ``--timeou
 fact of a run: the check that asks for it is marked ``slow`` and starts first.
 
 The probe must not change the patient: every cached file Keras may read is kept safe
-around it (:mod:`mnist_doctor.safekeeping`), and under ``--offline`` the probe's own
+around it (:mod:`mnist_doctor.probing.safekeeping`), and under ``--offline`` the probe's own
 sockets are disabled, so Keras cannot reach the network even if it wanted to.
 
 With ``--dataset`` the same process calls every selected loader in turn (MNIST first, then the
@@ -27,15 +27,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor import npz_check
-from mnist_doctor.budget import REPORT_RESERVE_S, Slice
-from mnist_doctor.dataset import MNIST
-from mnist_doctor.dataset_table import Dataset
+from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets.npz_check import DIRECTORY, OK, UNREADABLE, sha256_stream
+from mnist_doctor.datasets.spec import MNIST
+from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import Facts, Options, fact
-from mnist_doctor.npz_check import DIRECTORY, OK, UNREADABLE, sha256_stream
-from mnist_doctor.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
-from mnist_doctor.subproc import ScriptRun, VerifiedPython, run_script
-from mnist_doctor.units import human_bytes
+from mnist_doctor.pipeline.budget import REPORT_RESERVE_S, Slice
+from mnist_doctor.probing.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
+from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_script
+from mnist_doctor.text.units import human_bytes
 
 #: A cached file larger than this is not copied aside (and so not offered to Keras): the
 #: size past which ``npz_check`` refuses to read a file at all.
@@ -53,7 +53,7 @@ class LoadProbe:
 
     run: ScriptRun
     requested_mode: str
-    #: What :class:`~mnist_doctor.safekeeping.Safekeeping` kept, restored and refused.
+    #: What :class:`~mnist_doctor.probing.safekeeping.Safekeeping` kept, restored and refused.
     safekeeping: dict[str, Any] = field(default_factory=dict)
     #: Loaders other than MNIST that the probe was asked to call, in the order it called them.
     others: tuple[str, ...] = ()
@@ -244,7 +244,7 @@ def run_load_probe(
 
     ``env``/``cwd`` default to the doctor's own (the user's). Files Keras removes or replaces
     are put back before this returns, also when the probe was killed; a signal arriving
-    meanwhile leaves them to :func:`mnist_doctor.safekeeping.restore_all`. ``datasets``
+    meanwhile leaves them to :func:`mnist_doctor.probing.safekeeping.restore_all`. ``datasets``
     (default: MNIST only) are the loaders to call; ``skip`` names loaders not to call, and why.
     """
     order = run_order(datasets) if datasets else ()

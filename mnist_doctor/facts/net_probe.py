@@ -1,7 +1,7 @@
 """Facts from running the network stages: urllib's road (in the target) and requests' (here).
 
 Both probes start together and share one slice of the run's budget, capped at
-:data:`NETWORK_BUDGET_S`, leaving :data:`~mnist_doctor.budget.REPORT_RESERVE_S` for the checks
+:data:`NETWORK_BUDGET_S`, leaving :data:`~mnist_doctor.pipeline.budget.REPORT_RESERVE_S` for the checks
 to report. The urllib probe streams each stage as it ends, so even when it must be killed
 the stages it finished, and the one it was stuck in, are known.
 
@@ -23,14 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist_doctor.budget import REPORT_RESERVE_S, Slice
-from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.dataset_table import Dataset
-from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.datasets.spec import DatasetSpec
+from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import FactUnavailable, Options, fact
-from mnist_doctor.pem_guard import unsafe_ca_file
-from mnist_doctor.redact import redact, redact_text
-from mnist_doctor.subproc import STAGE_MARKER, VerifiedPython, run_script
+from mnist_doctor.network.pem_guard import unsafe_ca_file
+from mnist_doctor.pipeline.budget import REPORT_RESERVE_S, Slice
+from mnist_doctor.probing.subproc import STAGE_MARKER, VerifiedPython, run_script
+from mnist_doctor.text.redact import redact, redact_text
 
 NETWORK_BUDGET_S = 45.0
 #: Seconds of the slice kept for the script's start-up and its last words: its own internal

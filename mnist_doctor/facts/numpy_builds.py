@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.facts.closure import NUMPY, Closure, Unmet, shown
-from mnist_doctor.subproc import VerifiedPython, run_script
+from mnist_doctor.probing.subproc import VerifiedPython, run_script
 
 #: The scan's own cap (seconds): a few MB per package, read from the page cache.
 SCAN_TIMEOUT_S = 10.0

@@ -6,7 +6,7 @@ builds the same ``urllib.request.Request`` Keras' ``urlretrieve`` builds and app
 macOS/Windows system settings and the ``REQUEST_METHOD`` rule are honoured for free.
 
 Proxy URLs are where secrets hide: every URL or error message shown passes through
-:func:`mnist_doctor.redact.redact_text`.
+:func:`mnist_doctor.text.redact.redact_text`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from mnist_doctor.dataset import DatasetSpec
-from mnist_doctor.diagnoses.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
+from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import FactError, FactUnavailable, Options, fact
-from mnist_doctor.redact import redact_text
-from mnist_doctor.subproc import VerifiedPython, run_script
-from mnist_doctor.urlcheck import url_problem
+from mnist_doctor.network.urlcheck import url_problem
+from mnist_doctor.probing.subproc import VerifiedPython, run_script
+from mnist_doctor.text.redact import redact_text
 
 PROXY_VIEW_TIMEOUT_S = 20.0
 

@@ -1,10 +1,10 @@
-"""Renderers read the report dict (see :mod:`mnist_doctor.report`) and nothing else."""
+"""Renderers read the report dict (see :mod:`mnist_doctor.pipeline.report`) and nothing else."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mnist_doctor.output import plural
+from mnist_doctor.text.output import plural
 
 GLYPHS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-", "error": "☠"}
 WORDS = {"ok": "passed", "warn": "warnings", "fail": "failed", "skip": "skipped", "error": "crashed"}

@@ -1,6 +1,6 @@
 """The rich Console every renderer, progress line and action prints through.
 
-:class:`SafeConsole` applies :func:`mnist_doctor.output.safe_text` to every string and
+:class:`SafeConsole` applies :func:`mnist_doctor.text.output.safe_text` to every string and
 ``Text`` before layout (so columns fit what is shown), and escapes any control character
 still inside a rendered segment; styling escape codes (control segments) pass. Its size
 never comes from rich's own reading of ``COLUMNS``/``LINES`` (``COLUMNS=0`` rendered an
@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from mnist_doctor.output import CONTROL_CHARS, Sink, escape_controls, safe_text, sink_of
+from mnist_doctor.text.output import CONTROL_CHARS, Sink, escape_controls, safe_text, sink_of
 
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 140, 40, 500
 DEFAULT_HEIGHT, MIN_HEIGHT, MAX_HEIGHT = 25, 10, 1000

@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mnist_doctor.output import plural
 from mnist_doctor.render import (
     GLYPHS,
     closing_line,
@@ -32,6 +31,7 @@ from mnist_doctor.render import (
     runs_with_fix_note,
 )
 from mnist_doctor.render.commands import wrap_command
+from mnist_doctor.text.output import plural
 
 STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
 VERDICT_STYLES = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}

@@ -1,0 +1,1 @@
+"""The command line: a cheap parser first, then the modes (diagnose, --fix, actions, completion)."""

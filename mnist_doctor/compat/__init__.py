@@ -1,0 +1,1 @@
+"""Which versions pair: the compatibility table (``data/compat.toml``) and how it is read."""

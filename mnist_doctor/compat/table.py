@@ -1,0 +1,201 @@
+"""The compatibility table (``data/compat.toml``), evaluated with ``packaging``.
+
+Kept as data so that the TensorFlow matrix (``nox -s matrix``) can prove every row
+against what each release really does, and a wrong edit makes the matrix fail.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+TABLE_ENV = "MNIST_DOCTOR_COMPAT_TABLE"
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Release:
+    """One row: the TensorFlow versions it covers and what they need."""
+
+    tensorflow: SpecifierSet
+    python: SpecifierSet
+    numpy: SpecifierSet
+    keras: SpecifierSet
+    tf_keras: SpecifierSet
+    numpy_note: str | None = None
+
+    def covers(self, version: Version) -> bool:
+        return self.tensorflow.contains(version, prereleases=True)
+
+    @property
+    def label(self) -> str:
+        return str(self.tensorflow)
+
+
+def _release(row: dict[str, Any]) -> Release:
+    return Release(
+        tensorflow=SpecifierSet(row["tensorflow"]),
+        python=SpecifierSet(row["python"]),
+        numpy=SpecifierSet(row["numpy"]),
+        keras=SpecifierSet(row["keras"]),
+        tf_keras=SpecifierSet(row["tf_keras"]),
+        numpy_note=row.get("numpy_note"),
+    )
+
+
+def load_table(path: str | Path | None = None) -> list[Release]:
+    """Read the table; ``path`` (or ``MNIST_DOCTOR_COMPAT_TABLE``) swaps in another file."""
+    return [_release(row) for row in _read(path)["release"]]
+
+
+@dataclass(frozen=True)
+class KnownBreak:
+    """A declared-range violation known to break the import (``[[known_break]]`` in the table)."""
+
+    package: str
+    tensorflow: SpecifierSet
+    version: SpecifierSet
+    why: str
+
+
+def table_problem() -> str | None:
+    """Why the table ``MNIST_DOCTOR_COMPAT_TABLE`` names cannot be used, or None (unset, or fine).
+
+    Asked once before a run (a usage error then), so no check meets a half-read table: a path too
+    long, behind a link loop or a folder this user may not search, missing, or not TOML.
+    """
+    import os
+
+    chosen = os.environ.get(TABLE_ENV)
+    if not chosen:
+        return None
+    from mnist_doctor.files.env_paths import examine
+
+    trouble = examine(TABLE_ENV, chosen)
+    if trouble is not None and trouble.breaks:
+        return trouble.sentence
+    try:
+        _read(chosen)
+    except OSError as exc:
+        return f"{TABLE_ENV}={chosen} cannot be read: {exc.strerror or exc}"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return f"{TABLE_ENV}={chosen} is not a TOML table: {exc}"
+    return None
+
+
+def _read(path: str | Path | None = None) -> dict[str, Any]:
+    import os
+
+    chosen = path or os.environ.get(TABLE_ENV)
+    if chosen:
+        text = Path(chosen).read_text(encoding="utf-8")
+    else:
+        text = resources.files("mnist_doctor.data").joinpath("compat.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@lru_cache(maxsize=1)
+def known_breaks() -> tuple[KnownBreak, ...]:
+    return tuple(
+        KnownBreak(
+            canonical(row["package"]),
+            SpecifierSet(row["tensorflow"]),
+            SpecifierSet(row["version"]),
+            row["why"],
+        )
+        for row in _read().get("known_break", [])
+    )
+
+
+def known_break(package: str, version: Version, tf_version: Version) -> KnownBreak | None:
+    """The row saying ``package`` at ``version`` breaks this TensorFlow, if there is one."""
+    for row in known_breaks():
+        if (
+            row.package == canonical(package)
+            and row.tensorflow.contains(tf_version, prereleases=True)
+            and row.version.contains(version, prereleases=True)
+        ):
+            return row
+    return None
+
+
+@lru_cache(maxsize=1)
+def default_table() -> tuple[Release, ...]:
+    return tuple(load_table())
+
+
+def release_for(
+    tf_version: Version, table: tuple[Release, ...] | list[Release] | None = None
+) -> Release | None:
+    """The row covering ``tf_version`` (dev/rc builds match their release line)."""
+    rows = table if table is not None else default_table()
+    base = Version(tf_version.base_version)
+    for row in rows:
+        if row.covers(tf_version) or row.covers(base):
+            return row
+    return None
+
+
+def table_span(table: tuple[Release, ...] | list[Release] | None = None) -> str:
+    rows = table if table is not None else default_table()
+    lows = sorted(min(Version(s.version) for s in r.tensorflow) for r in rows)
+    return f"{lows[0].major}.{lows[0].minor}–{lows[-1].major}.{lows[-1].minor}"
+
+
+def releases_supporting_python(
+    python: Version, table: tuple[Release, ...] | list[Release] | None = None
+) -> list[Release]:
+    rows = table if table is not None else default_table()
+    return [r for r in rows if r.python.contains(python, prereleases=True)]
+
+
+def declared(requirements: list[Requirement], name: str, marker_env: dict[str, str]) -> list[Requirement]:
+    """Requirements on ``name`` that apply here (markers evaluated for the target, no extras)."""
+    out = []
+    for req in requirements:
+        if canonical(req.name) != canonical(name):
+            continue
+        if req.marker is not None and not applies(req.marker, marker_env):
+            continue
+        out.append(req)
+    return out
+
+
+def declared_specs(requirements: list[Requirement], marker_env: dict[str, str]) -> dict[str, str]:
+    """``{canonical name: specifier}`` of the requirements that apply here (hints install these)."""
+    out: dict[str, str] = {}
+    for req in requirements:
+        if req.marker is not None and not applies(req.marker, marker_env):
+            continue
+        if req.specifier:
+            key = canonical(req.name)
+            out[key] = ",".join(s for s in (out.get(key), str(req.specifier)) if s)
+    return out
+
+
+def applies(marker: Marker, marker_env: dict[str, str]) -> bool:
+    env = dict(marker_env)
+    env.setdefault("extra", "")
+    try:
+        return marker.evaluate(env)
+    except Exception:
+        return True

@@ -1,0 +1,1 @@
+"""The dataset table and what a correct file is: spec, cache layout, verification, npz reading."""

@@ -1,0 +1,1 @@
+"""Network rules: which URLs are usable origins, which trust stores apply, reading a CA bundle bounded."""

@@ -1,0 +1,270 @@
+"""The diagnosis in a few lines: the root causes, each with its evidence and its fix.
+
+A single problem is usually seen by several checks: on an offline machine ``network.dns``
+fails, ``load.real`` fails with cause ``dns`` (category ``network``) and ``load.consistency``
+says they agree. The reader needs one problem ("no route to storage.googleapis.com (DNS)")
+with one fix, not three rows to reconcile. :func:`summarize` reads the report's result
+dicts (so it works on any report, plugins included) and folds each failure that is only a
+consequence of another into that one's evidence, using what the checks already record:
+
+* ``load.real``'s ``data.category`` (``network``/``cache``/``import``) points at the family
+  whose failure explains it; ``load.consistency`` saying they agree joins the evidence;
+* a network stage's ``data.failed_stage`` names the stage that failed first;
+* ``runtime.import`` failing is explained by ``env.shadowing``, by a failure whose
+  ``data.modules`` holds the module the import raised in (``data.raised_in``: ``compat.closure``
+  naming ml_dtypes, compiled for another NumPy), or by a ``compat.<package>`` failure about a
+  package its finding names.
+
+Computed once in :mod:`mnist_doctor.pipeline.report` and stored in the report as ``"diagnosis"``;
+renderers only read it. The fixes are numbered here, so every format numbers them alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from mnist_doctor.datasets.spec import MNIST
+from mnist_doctor.pipeline.fix_commands import fixes_command, result_commands
+from mnist_doctor.text.output import plural
+
+BAD = ("fail", "error")
+NETWORK_FAMILIES = ("network", "proxy", "tls")
+#: Cache checks in the order their failures cause each other.
+CACHE_CHAIN = ("cache.keras_home", "cache.location", "cache.permissions", "cache.integrity")
+#: Trust checks in the order their failures cause each other: an unusable SSL_CERT_FILE empties
+#: the store urllib verifies with, so TLS verification fails, and pip's trust differs from it.
+TLS_CHAIN = ("tls.cert_env", "tls.verify_paths", "network.tls", "tls.pip_vs_urllib")
+#: Titles for a failed network stage, in the reader's words.
+STAGE_TITLES = {
+    "dns": "no route to {host} (DNS)",
+    "tcp": "{host} cannot be reached (TCP connection)",
+    "connect": "the proxy does not open a tunnel to {host}",
+    "tls": "the TLS connection to {host} fails",
+    "http": "{host} does not serve the dataset (HTTP)",
+}
+
+
+def _host(result: dict[str, Any]) -> str:
+    data = result.get("data") or {}
+    record = data.get("record") if isinstance(data.get("record"), dict) else {}
+    host = record.get("host") if record else None
+    if not host and isinstance(data.get("origin"), str):
+        try:
+            host = urlsplit(data["origin"]).hostname
+        except ValueError:  # a malformed --origin is reported by its own check
+            host = None
+    return str(host or MNIST.host)
+
+
+def _explained_by(
+    result: dict[str, Any], by_id: dict[str, dict[str, Any]], bad: list[dict[str, Any]]
+) -> str | None:
+    """The id of the failure this one is a consequence of, or None when it is a root cause."""
+    rid, data = result["id"], result.get("data") or {}
+    others = [r for r in bad if r["id"] != rid]
+    if rid == "load.real":
+        category = data.get("category")
+        families = {"network": NETWORK_FAMILIES, "cache": ("cache",), "import": ("env", "compat", "runtime")}
+        wanted = families.get(category or "", ())
+        # Prefer the network stage that failed first, then settings (proxy, tls); for imports the prediction.
+        for family in wanted:
+            for other in others:
+                if other["family"] == family:
+                    return str(other["id"])
+        # A download Keras rejected (hash, not a zip) after the host served something else:
+        # what the host sent, judged by network.http, is the cause.
+        if any(o["id"] == "network.http" for o in others):
+            return "network.http"
+        return None
+    failed_stage = data.get("failed_stage")
+    if result["family"] == "network" and failed_stage and failed_stage != data.get("stage"):
+        target = f"network.{failed_stage}"
+        return target if target in {o["id"] for o in others} else None
+    if rid == "network.requests" and data.get("urllib_failed_stage"):
+        target = f"network.{data['urllib_failed_stage']}"
+        return target if target in {o["id"] for o in others} else None
+    if rid in TLS_CHAIN:
+        found = _earlier_in_chain(TLS_CHAIN, rid, others)
+        if found is not None:
+            return found
+    if result["family"] == "cache" and rid in CACHE_CHAIN:
+        # KERAS_HOME unusable -> the cache folder unusable -> the file in it unreadable: one problem.
+        return _earlier_in_chain(CACHE_CHAIN, rid, others)
+    if rid == "runtime.import":
+        summary = str(result.get("summary") or "").lower()
+        raised_in = data.get("raised_in")
+        for other in others:
+            if other["id"] == "env.shadowing":
+                return "env.shadowing"
+            modules = (other.get("data") or {}).get("modules")
+            if raised_in and isinstance(modules, list) and raised_in in modules:
+                return str(other["id"])
+        for other in others:
+            package = other["id"].split(".", 1)[1] if other["family"] == "compat" else None
+            if package and package in summary:
+                return str(other["id"])
+    return None
+
+
+def _earlier_in_chain(chain: tuple[str, ...], rid: str, others: list[dict[str, Any]]) -> str | None:
+    """The first failing check before ``rid`` in a chain of checks whose failures cause each other."""
+    failing = {o["id"] for o in others}
+    return next((i for i in chain[: chain.index(rid)] if i in failing), None)
+
+
+def _root(rid: str, parents: dict[str, str]) -> str:
+    seen = {rid}
+    while rid in parents and parents[rid] not in seen:
+        rid = parents[rid]
+        seen.add(rid)
+    return rid
+
+
+def _title(root: dict[str, Any]) -> str:
+    data = root.get("data") or {}
+    stage = data.get("stage")
+    silent = data.get("silent")
+    if root["family"] == "network" and isinstance(silent, dict) and silent.get("address"):
+        who = "the proxy at" if silent.get("party") == "proxy" else "the dataset host"
+        return f"{who} {silent['address']} accepts connections and never answers"
+    if root["family"] == "network" and stage in STAGE_TITLES and data.get("failed_stage") in (None, stage):
+        return STAGE_TITLES[stage].format(host=_host(root))
+    return str(root.get("summary") or root["id"])
+
+
+def _explanation(root: dict[str, Any], evidence: list[dict[str, Any]]) -> str | None:
+    """One line: what the root check saw, and whether ``load_data()`` itself failed the same way."""
+    title = _title(root)
+    said = str(root.get("summary") or "")
+    details = [d for d in root.get("details") or [] if isinstance(d, str) and d.strip()]
+    line = said if said and said != title else (details[0].strip() if details else "")
+    real = next((e for e in evidence if e["id"] == "load.real"), None)
+    if real is not None and root["id"] != "load.real":
+        line += ("; " if line else "") + "the real load_data() fails the same way"
+    return line or None
+
+
+def _fix_from(rows: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
+    """The first of ``rows`` (root first) that names a fix: its commands and its advice.
+
+    The typed ``fixes`` come first (what ``--fix`` runs); other commands the hint offers (an
+    alternative, "or upgrade: ...") follow it.
+    """
+    for row in rows:
+        hint = row.get("hint")
+        commands = result_commands(row)
+        if not hint and not commands:
+            continue
+        return {
+            "number": number,
+            "check": row["id"],
+            "advice": hint or "",
+            "commands": [c.to_dict() for c in commands],
+            "runs_with_fix": fixes_command(row.get("fixes")) is not None,
+        }
+    return None
+
+
+def _problems(
+    results: list[dict[str, Any]], statuses: tuple[str, ...], fixes: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    by_id = {r["id"]: r for r in results}
+    chosen = [r for r in results if r["status"] in statuses]
+    parents = {r["id"]: p for r in chosen if (p := _explained_by(r, by_id, chosen))}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in chosen:
+        groups.setdefault(_root(r["id"], parents), []).append(r)
+    consistency = by_id.get("load.consistency")
+    problems = []
+    for root_id, members in groups.items():
+        root = by_id[root_id]
+        evidence = [root] + [m for m in members if m["id"] != root_id]
+        ids = [e["id"] for e in evidence]
+        agrees = (
+            consistency is not None
+            and "load.real" in ids
+            and consistency["status"] == "ok"
+            and str(consistency.get("summary", "")).startswith("agree")
+        )
+        if agrees and consistency is not None:
+            ids.append(consistency["id"])
+        fix = _fix_from(evidence, len(fixes) + 1)
+        if fix is not None:
+            fixes.append(fix)
+        problems.append(
+            {
+                "status": "error" if root["status"] == "error" else root["status"],
+                "title": _title(root),
+                "explanation": _explanation(root, evidence),
+                "checks": ids,
+                "fix": fix["number"] if fix else None,
+            }
+        )
+    return problems
+
+
+def _load_line(by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What to say about ``load_data()`` itself when nothing failed."""
+    real = by_id.get("load.real")
+    if real is None:
+        return {"state": "not-run", "text": "load_data() itself was not run (not selected)"}
+    data = real.get("data") or {}
+    if real["status"] == "ok":
+        took = data.get("elapsed_s")
+        timing = f" (it took {took:.1f} s)" if isinstance(took, (int, float)) else ""
+        return {"state": "works", "text": f"`load_data()` works here{timing}", "elapsed_s": took}
+    if real["status"] == "skip" and data.get("read_only") and data.get("verdict") == "missing":
+        offline = "--offline" in str(real.get("summary") or "")
+        why = "the network was not used (--offline)" if offline else "nothing may change (--dry-run)"
+        downloads = data.get("downloads") or {}
+        if downloads:  # several loaders: what each host must deliver
+            what = "; ".join(f"{', '.join(names)} from {host}" for host, names in downloads.items())
+            return {
+                "state": "needs-download",
+                "text": f"the `load_data()` calls will need to download {what}; {why}, so that was not "
+                "tried. They will work once the files are downloaded — or seed them",
+            }
+        mb = f"{MNIST.size / 1e6:.1f} MB"
+        return {
+            "state": "needs-download",
+            "text": f"`load_data()` will need to download {MNIST.file_name} ({mb}) from {MNIST.host}; "
+            f"{why}, so that was not tried. It will work once the file is downloaded — or seed it",
+        }
+    if real["status"] == "skip":
+        return {"state": "not-run", "text": f"load_data() was not run: {real.get('summary')}"}
+    return {"state": real["status"], "text": str(real.get("summary") or "")}
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``"diagnosis"`` block of the report (see docs/json.md)."""
+    by_id = {r["id"]: r for r in results}
+    fixes: list[dict[str, Any]] = []
+    problems = _problems(results, BAD, fixes)
+    warnings = _problems(results, ("warn",), fixes)
+    load = _load_line(by_id)
+    if problems:
+        verdict = "fail"
+        headline = (
+            plural(len(problems), "problem")
+            + " to fix"
+            + (": load_data() fails here" if load["state"] == "fail" else "")
+        )
+    else:
+        verdict = "warn" if warnings else "ok"
+        headline = load["text"]
+        if load["state"] == "needs-download":
+            fix = _fix_from([by_id["load.real"]], len(fixes) + 1)
+            if fix is not None:
+                fixes.append(fix)
+                load["fix"] = fix["number"]
+        if warnings:
+            headline += " — " + plural(len(warnings), "warning") + " below"
+    return {
+        "verdict": verdict,
+        "headline": headline,
+        "load_data": load,
+        "problems": problems,
+        "warnings": warnings,
+        "fixes": fixes,
+    }

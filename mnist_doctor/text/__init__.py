@@ -1,0 +1,1 @@
+"""Everything about text that leaves the doctor: the one exit, redaction, units, hints."""
