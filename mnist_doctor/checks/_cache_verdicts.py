@@ -16,25 +16,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor.datasets import file_check, npz_check
 from mnist_doctor.datasets import layout as cache_layout
-from mnist_doctor.datasets.table import LEGACY_LINES, DataFile, Dataset
+from mnist_doctor.datasets import verification
+from mnist_doctor.datasets.table import LEGACY_LINES, Dataset
 from mnist_doctor.model import Fix, Status
 from mnist_doctor.text.hints import clear_cache_fix, doctor_command, reuse_fix
 from mnist_doctor.text.units import human_bytes
 
 #: Verdicts of a copy that make load_data break or that Keras must throw away (as for mnist.npz).
 BROKEN = {
-    npz_check.DIRECTORY: "Keras crashes on it (IsADirectoryError)",
-    npz_check.DANGLING_LINK: "Keras will download through the link into its target",
-    npz_check.NOT_REGULAR: "Keras cannot read it",
-    npz_check.UNREADABLE: "Keras cannot read it",
-    npz_check.EMPTY: "Keras discards it and must download again",
-    npz_check.HTML: "Keras discards it and must download again",
-    npz_check.TRUNCATED: "Keras discards it and must download again",
-    npz_check.CORRUPT: "Keras discards it and must download again",
-    npz_check.TOO_LARGE: "Keras hashes all of it, discards it and must download again",
-    npz_check.ZIP_BOMB: "Keras discards it (its hash differs) and must download again",
+    verification.DIRECTORY: "Keras crashes on it (IsADirectoryError)",
+    verification.DANGLING_LINK: "Keras will download through the link into its target",
+    verification.NOT_REGULAR: "Keras cannot read it",
+    verification.UNREADABLE: "Keras cannot read it",
+    verification.EMPTY: "Keras discards it and must download again",
+    verification.HTML: "Keras discards it and must download again",
+    verification.TRUNCATED: "Keras discards it and must download again",
+    verification.CORRUPT: "Keras discards it and must download again",
+    verification.TOO_LARGE: "Keras hashes all of it, discards it and must download again",
+    verification.ZIP_BOMB: "Keras discards it (its hash differs) and must download again",
 }
 #: What load_data() does with a bad file Keras does not hash (fashion_mnist's .gz files).
 UNCHECKED_FAILURE = (
@@ -103,11 +103,6 @@ def clear_hint(clear: Fix, dataset: Dataset, seed_name: str, target_python: str)
     )
 
 
-def _inspect(path: Path, data_file: DataFile, with_partials: bool = True) -> npz_check.CopyReport:
-    md5 = data_file.md5 if data_file.keras_pin == "md5" and not data_file.spec.sha256 else ""
-    return file_check.inspect_file(path, data_file.spec, data_file.kind, md5, with_partials=with_partials)
-
-
 def judge(
     dataset: Dataset, base: Path, kind: str | None, version: object, label: str, *, target_python: str
 ) -> DatasetVerdict:
@@ -130,7 +125,7 @@ def judge(
 
 def _judge_files(dataset: Dataset, base: Path, target_python: str) -> DatasetVerdict:
     folder = base / dataset.cache_subdir
-    reports = [(f, _inspect(folder / f.name, f)) for f in dataset.files]
+    reports = [(f, verification.inspect_data_file(folder / f.name, f)) for f in dataset.files]
     details = [f"{r.path}: {r.summary}" for _, r in reports]
     unchecked = [f for f in dataset.files if not f.keras_detects_corruption]
     if unchecked:
@@ -140,7 +135,7 @@ def _judge_files(dataset: Dataset, base: Path, target_python: str) -> DatasetVer
     if broken:
         data_file, report = broken[0]
         why = UNCHECKED_FAILURE if not data_file.keras_detects_corruption else BROKEN[report.verdict]
-        if report.verdict in (npz_check.DIRECTORY, npz_check.NOT_REGULAR, npz_check.UNREADABLE):
+        if report.verdict in (verification.DIRECTORY, verification.NOT_REGULAR, verification.UNREADABLE):
             why = BROKEN[report.verdict]
         names = ", ".join(r.path.name for _, r in broken)
         clear = clear_cache_fix(target_python, f"remove the broken {names} of {dataset.name}", dataset.name)
@@ -153,7 +148,7 @@ def _judge_files(dataset: Dataset, base: Path, target_python: str) -> DatasetVer
             (clear,),
             files,
         )
-    odd = [(f, r) for f, r in reports if r.verdict == file_check.MISMATCH]
+    odd = [(f, r) for f, r in reports if r.verdict == verification.MISMATCH]
     if odd:
         data_file, report = odd[0]
         what = (
@@ -217,8 +212,8 @@ def _judge_archive(
     data_file = dataset.files[0]
     root = base / dataset.cache_subdir
     current, other = cache_layout.current_and_other(archive, kind, version)
-    cur = _inspect(root / current.archive, data_file)
-    oth = _inspect(root / other.archive, data_file, with_partials=False)
+    cur = verification.inspect_data_file(root / current.archive, data_file)
+    oth = verification.inspect_data_file(root / other.archive, data_file, with_partials=False)
     ext = cache_layout.extraction_state(root / current.members_dir, archive.members)
     size = human_bytes(data_file.spec.size)
     details = [
@@ -290,7 +285,7 @@ def _judge_archive(
             f"{clear.command}   # or by hand: {how}",
             (clear,),
         )
-    if oth.ok and not cur.ok and cur.verdict in (npz_check.MISSING, file_check.MISMATCH):
+    if oth.ok and not cur.ok and cur.verdict in (verification.MISSING, verification.MISMATCH):
         return verdict(
             Status.WARN,
             f"a verified copy sits under {cache_layout.line_name(other)}'s name {oth.path.name}; "
@@ -298,7 +293,7 @@ def _judge_archive(
             reuse_hint,
             (reuse,),
         )
-    if cur.verdict == file_check.MISMATCH:
+    if cur.verdict == verification.MISMATCH:
         clear = clear_cache_fix(
             target_python, f"remove {cur.path.name}, which is not the pinned file", dataset.name
         )

@@ -1,7 +1,7 @@
 """Checks of the Keras cache: where it is, whether Keras can write there, and what lies in it.
 
 The folder is predicted by :mod:`mnist_doctor.facts.cache` (Keras' own rules); the file
-verdicts come from :mod:`mnist_doctor.datasets.npz_check`. Everything here touches only the file
+verdicts come from :mod:`mnist_doctor.datasets.verification`. Everything here touches only the file
 system, so it runs in the doctor's process, as the same user Keras runs as.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from mnist_doctor.checks import _cache_verdicts as cache_verdicts
 from mnist_doctor.datasets import layout as cache_layout
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts.cache import CacheReach, KerasCache
@@ -424,7 +424,9 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
     data["free_bytes"] = usage.free
     details.append(f"free space: {usage.free / 1e9:.2f} GB")
     mnist = any(d.name == "mnist" for d in datasets) or not datasets
-    need = 0 if not mnist or npz_check.inspect_copy(file, dataset, with_partials=False).ok else dataset.size
+    need = (
+        0 if not mnist or verification.inspect_file(file, dataset, with_partials=False).ok else dataset.size
+    )
     need += _missing_bytes(keras_cache, datasets)
     need = need + SPACE_MARGIN if need else 0
     if usage.free < need:
@@ -498,7 +500,7 @@ def keras_config(keras_cache: KerasCache) -> Result:
 #: those of any dataset file, and for mnist.npz a valid npz that is not MNIST.
 _BROKEN = {
     **cache_verdicts.BROKEN,
-    npz_check.NOT_MNIST: "Keras discards it and must download again",
+    verification.NOT_MNIST: "Keras discards it and must download again",
 }
 
 
@@ -598,7 +600,7 @@ def replaced_online(mnist: Result, real: CheckResult | None) -> Result:
 def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_python: str) -> Result:
     """Every ``mnist.npz`` Keras might use is the pinned file; says which copy Keras reads."""
     reports = [
-        npz_check.inspect_copy(folder / dataset.file_name, dataset) for folder in keras_cache.candidates
+        verification.inspect_file(folder / dataset.file_name, dataset) for folder in keras_cache.candidates
     ]
     read, others = reports[0], reports[1:]
     details = [
@@ -636,7 +638,7 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
             data=data,
             fixes=(clear,),
         )
-    if read.verdict == npz_check.OTHER_MNIST:
+    if read.verdict == verification.OTHER_MNIST:
         return Result.warn(
             "the copy Keras reads is a valid MNIST, not the pinned file: Keras replaces it on first use",
             details=details,

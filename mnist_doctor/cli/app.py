@@ -300,9 +300,9 @@ def _check_combinations(args: argparse.Namespace) -> None:
     if args.fetch and args.offline:
         raise UsageError("--fetch needs the network; --offline forbids it", hint="mnist-doctor --seed FILE")
     if args.seed:
-        from mnist_doctor.actions.install import _open_source
+        from mnist_doctor.actions.install import open_source
 
-        source, why = _open_source(args.seed)
+        source, why = open_source(args.seed)
         if source is None:
             example = "~/Downloads/mnist.npz" if args.dataset is None else "~/Downloads/FILE"
             raise UsageError(

@@ -21,16 +21,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor.datasets import npz_check
-from mnist_doctor.datasets.npz_check import DIRECTORY, OK, UNREADABLE, sha256_stream
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import Dataset
+from mnist_doctor.datasets.verification import DIRECTORY, OK, UNREADABLE, pin_state
 from mnist_doctor.facts import Facts, Options, fact
 from mnist_doctor.pipeline.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.probing.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
@@ -38,7 +37,7 @@ from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_script
 from mnist_doctor.text.units import human_bytes
 
 #: A cached file larger than this is not copied aside (and so not offered to Keras): the
-#: size past which ``npz_check`` refuses to read a file at all.
+#: size past which ``verification`` refuses to read a file at all.
 MAX_KEPT_BYTES = MNIST.max_file_size
 #: Verdicts of the copy Keras reads under which ``load_data`` changes nothing and needs no network:
 #: the pinned file is read; a folder or an unreadable file makes Keras fail before any download.
@@ -339,25 +338,6 @@ class LoadGate:
     short: str = ""
 
 
-def _pinned(path: Path, sha256: str, size: int) -> str:
-    """``ok``, ``missing``, ``not-a-file`` or ``differs`` (size first, then the whole hash)."""
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return "missing"
-    except OSError:
-        return "not-a-file"
-    if not stat.S_ISREG(info.st_mode):
-        return "not-a-file"
-    if info.st_size != size:
-        return "differs"
-    try:
-        with path.open("rb") as handle:
-            return "ok" if sha256_stream(handle) == sha256 else "differs"
-    except OSError:
-        return "not-a-file"
-
-
 def dataset_gate(
     loader: Dataset, base: Path, kind: str | None, version: tuple[int, int] | None
 ) -> LoadGate | None:
@@ -381,7 +361,7 @@ def dataset_gate(
             path = folder / layout.archive
         else:
             path = folder / data_file.name
-        state = _pinned(path, spec.sha256, spec.size) if data_file.keras_pin != "none" else "ok"
+        state = pin_state(path, spec.sha256, spec.size) if data_file.keras_pin != "none" else "ok"
         if data_file.keras_pin == "none" and not os.path.lexists(path):
             state = "missing"
         data = {"read_only": True, "verdict": state, "path": str(path)}
@@ -450,11 +430,11 @@ def load_gates(options: Options, datasets: tuple[Dataset, ...], facts: Facts) ->
     for loader in datasets:
         if loader.name == "mnist":
             spec = loader.files[0].spec
-            copy = npz_check.inspect_copy(cache.dataset_path, spec, with_partials=False)
+            copy = verification.inspect_file(cache.dataset_path, spec, with_partials=False)
             if copy.verdict in MNIST_READ_ONLY_VERDICTS:
                 continue
             size_mb = human_bytes(spec.size)
-            if copy.verdict == npz_check.MISSING:
+            if copy.verdict == verification.MISSING:
                 what = (
                     f"load_data would download mnist.npz ({size_mb}) from {MNIST.host} "
                     f"into {cache.dataset_path}"

@@ -1,14 +1,17 @@
-"""Is this ``mnist.npz`` the file Keras expects — and if not, what is it instead?
+"""Is this the file Keras expects — and if not, what is it instead? For every loader and caller.
 
-Keras only compares a sha256 and then says "incomplete or corrupted". The doctor names
-the cause: an HTML or XML page saved by a proxy, a truncated download, an empty file, a
-folder or a dangling symlink in the file's place, leftovers of interrupted downloads, or
-a perfectly valid MNIST that is simply not the file whose hash Keras pins (which Keras
-would throw away and download again). Only the file system is involved, so this runs in
-the doctor's own process, with bounded work: a file far larger than the dataset is judged
-by its size without being read, and the archive is parsed by :mod:`mnist_doctor.datasets.npz_reading`
-(standard library, streamed, an inflate cap against zip bombs, nothing unpickled), so
-neither a broken numpy nor a hostile file can hurt the doctor.
+Keras only compares a hash and then says "incomplete or corrupted". The doctor names the
+cause: an HTML or XML page saved by a proxy, a truncated download, an empty file, a folder or
+a dangling symlink in the file's place, leftovers of interrupted downloads, or a well-formed
+file that is simply not the one Keras pins (which Keras would throw away and download again).
+Every caller asks here: ``cache.integrity`` and the load gates about the cached copies,
+``--seed`` and ``--fetch`` about what they are about to install. A file whose spec knows its
+arrays (``mnist.npz``) gets the deep inspection of its archive (read by
+:mod:`mnist_doctor.datasets.npz_reading`: standard library, streamed, an inflate cap against zip
+bombs, nothing unpickled); every other kind is judged by size, hash, first bytes and its
+structure (:mod:`mnist_doctor.datasets.file_kinds`); files Keras pins only by md5 (the word
+indexes) by md5. Only the file system is involved, so this runs in the doctor's own process,
+with bounded work: a file far larger than the dataset's is judged by its size, unread.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from mnist_doctor.datasets.npz_reading import ArrayInfo, NpzContent, read_archive
+from mnist_doctor.datasets.file_kinds import EXPECTED_HEAD, LABELS, structure_problem
+from mnist_doctor.datasets.npz_reading import NpzContent, read_archive
 from mnist_doctor.datasets.spec import MNIST, ZIP_MAGIC, DatasetSpec
+from mnist_doctor.datasets.table import DataFile
 from mnist_doctor.errors import UsageError
 from mnist_doctor.files.safe_dir import is_temp_name
 from mnist_doctor.text.units import human_bytes
-
-__all__ = ["ArrayInfo", "CopyReport", "NpzContent", "inspect_copy", "inspect_stream", "read_content"]
 
 #: Read size for hashing: large enough that per-call overhead vanishes next to SHA-256 itself.
 CHUNK = 1 << 20
@@ -51,6 +54,10 @@ OTHER_MNIST = "different-valid-mnist"
 NOT_MNIST = "not-mnist"
 TOO_LARGE = "too-large"
 ZIP_BOMB = "zip-bomb"
+#: A well-formed file of the right kind whose hash is not the pinned one.
+MISMATCH = "not-pinned"
+#: Verdicts that say "a complete file, just not the pinned one" (the hint is where to get that one).
+NOT_THE_PINNED = (OTHER_MNIST, MISMATCH)
 
 
 def spec_from_env(spec: DatasetSpec, env: dict[str, str] | None = None) -> DatasetSpec:
@@ -107,6 +114,55 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     """Chunked sha256 of a file (hashlib drops the GIL on large updates)."""
     with open(path, "rb", buffering=0) as handle:
         return sha256_stream(handle)
+
+
+def digests(handle: IO[bytes], limit: int, want_md5: bool) -> tuple[str, str]:
+    """sha256 (and md5 when asked) of at most ``limit`` bytes from the start of ``handle``."""
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    handle.seek(0)
+    left = limit
+    while left > 0 and (chunk := handle.read(min(CHUNK, left))):
+        sha.update(chunk)
+        if want_md5:
+            md5.update(chunk)
+        left -= len(chunk)
+    return sha.hexdigest(), md5.hexdigest() if want_md5 else ""
+
+
+def matches(data_file: DataFile, size: int, sha256: str, md5: str) -> bool:
+    """The pinned file: its size, and its sha256 (or, where the table has none, Keras' md5)."""
+    spec = data_file.spec
+    if size != spec.size:
+        return False
+    if spec.sha256:
+        return sha256 == spec.sha256
+    return bool(data_file.md5) and md5 == data_file.md5
+
+
+def pin_text(data_file: DataFile) -> str:
+    """``sha256 <hex>, <size> bytes`` (or md5 for a file pinned only by md5)."""
+    spec = data_file.spec
+    pin = f"sha256 {spec.sha256}" if spec.sha256 else f"md5 {data_file.md5}"
+    return f"{pin}, {spec.size} bytes"
+
+
+def pin_state(path: Path, sha256: str, size: int) -> str:
+    """``ok``, ``missing``, ``not-a-file`` or ``differs`` (size first, then the hash); no link followed."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "not-a-file"
+    if not stat.S_ISREG(info.st_mode):
+        return "not-a-file"
+    if info.st_size != size:
+        return "differs"
+    try:
+        with path.open("rb") as handle:
+            return "ok" if sha256_stream(handle) == sha256 else "differs"
+    except OSError:
+        return "not-a-file"
 
 
 def head_kind(head: bytes) -> str:
@@ -205,53 +261,164 @@ class CopyReport:
         }
 
 
-def _open_regular(path: Path) -> tuple[IO[bytes] | None, os.stat_result]:
-    """Open ``path`` (following a link, as Keras does) without blocking on a FIFO; the fd's own stat."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        return None, st
-    return os.fdopen(fd, "rb", buffering=0), st
+def _open(path: Path, report: CopyReport) -> IO[bytes] | None:
+    """Open ``path`` as Keras would (following a link) without blocking on a FIFO.
 
-
-def inspect_copy(path: str | os.PathLike[str], spec: DatasetSpec, with_partials: bool = True) -> CopyReport:
-    """Examine ``path`` as the dataset file and say exactly what is wrong with it, if anything."""
-    path = Path(path)
-    partials = partial_files(path.parent, path.name) if with_partials else []
-    report = CopyReport(path, MISSING, "not present", partials=partials)
+    ``None`` with ``report`` filled when there is no regular file to read (missing, a dangling
+    link, a folder, a FIFO, unreadable).
+    """
     try:
         link_stat = path.lstat()
     except FileNotFoundError:
-        return report
+        return None
     except OSError as exc:
         report.verdict, report.summary = UNREADABLE, f"cannot stat it: {exc.strerror}"
-        return report
+        return None
     if stat.S_ISLNK(link_stat.st_mode):
         report.link_target = os.readlink(path)
         if not os.path.exists(path):
             report.verdict = DANGLING_LINK
             report.summary = f"a symlink to {report.link_target}, which does not exist"
-            return report
+            return None
     try:
-        handle, target_stat = _open_regular(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
-        handle, target_stat = None, os.stat(path)
+        report.verdict, report.summary = DIRECTORY, "a directory sits where the file should be"
+        return None
     except OSError as exc:
         report.verdict, report.summary = UNREADABLE, f"cannot read it: {exc.strerror}"
-        return report
-    if handle is None:
-        if stat.S_ISDIR(target_stat.st_mode):
+        return None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(st.st_mode):
             report.verdict, report.summary = DIRECTORY, "a directory sits where the file should be"
         else:
             report.verdict, report.summary = NOT_REGULAR, "not a regular file (a FIFO, socket or device)"
+        return None
+    report.size = st.st_size
+    return os.fdopen(fd, "rb", buffering=0)
+
+
+def inspect_file(
+    path: str | os.PathLike[str],
+    spec: DatasetSpec,
+    kind: str = "npz",
+    md5: str = "",
+    *,
+    with_partials: bool = True,
+) -> CopyReport:
+    """The verdict on ``path`` as the dataset file ``spec`` of ``kind`` (see ``file_kinds.KINDS``).
+
+    ``md5`` is the hash Keras pins for a word index (its sha256 is not in the table).
+    """
+    path = Path(path)
+    partials = partial_files(path.parent, path.name) if with_partials else []
+    report = CopyReport(path, MISSING, "not present", partials=partials)
+    handle = _open(path, report)
+    if handle is None:
         return report
     with handle:
-        return inspect_stream(handle, target_stat.st_size, spec, report)
+        try:
+            return inspect_stream(handle, report.size or 0, spec, report, kind, md5)
+        except OSError as exc:
+            report.verdict, report.summary = UNREADABLE, f"cannot read it: {exc.strerror or exc}"
+            return report
 
 
-def inspect_stream(handle: IO[bytes], size: int, spec: DatasetSpec, report: CopyReport) -> CopyReport:
-    """The verdict on the open regular file ``handle`` of ``size`` bytes, filled into ``report``.
+def inspect_data_file(
+    path: str | os.PathLike[str], data_file: DataFile, *, with_partials: bool = True
+) -> CopyReport:
+    """:func:`inspect_file` for one file of the dataset table (its spec, kind and md5 pin)."""
+    md5 = data_file.md5 if not data_file.spec.sha256 else ""
+    return inspect_file(path, data_file.spec, data_file.kind, md5, with_partials=with_partials)
+
+
+def judge_stream(handle: IO[bytes], size: int, data_file: DataFile) -> CopyReport:
+    """What ``--seed``/``--fetch`` received (the open regular file ``handle`` of ``size`` bytes)."""
+    spec = data_file.spec
+    report = CopyReport(Path(spec.file_name), MISSING, "")
+    md5 = data_file.md5 if not spec.sha256 else ""
+    try:
+        return inspect_stream(handle, size, spec, report, data_file.kind, md5)
+    except OSError as exc:
+        report.verdict, report.summary = UNREADABLE, f"cannot read it: {exc.strerror or exc}"
+        return report
+
+
+def is_pinned(path: Path, data_file: DataFile) -> bool:
+    """The pinned file is at ``path`` (followed through a link, as Keras does)."""
+    if data_file.kind == "npz" and data_file.spec.arrays:
+        return inspect_file(path, data_file.spec, with_partials=False).ok
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size != data_file.spec.size:
+            return False
+        sha, md5 = digests(handle, st.st_size, want_md5=not data_file.spec.sha256)
+        return matches(data_file, st.st_size, sha, md5)
+
+
+def inspect_stream(
+    handle: IO[bytes], size: int, spec: DatasetSpec, report: CopyReport, kind: str = "npz", md5: str = ""
+) -> CopyReport:
+    """The verdict on the open regular file ``handle`` of ``size`` bytes, filled into ``report``."""
+    if kind == "npz" and spec.arrays:
+        return _inspect_npz(handle, size, spec, report)
+    report.size = size
+    if size > spec.max_file_size:
+        report.verdict = TOO_LARGE
+        expected = human_bytes(spec.size)
+        report.summary = f"{human_bytes(size)}, far larger than the file ({expected}): not the file, not read"
+        return report
+    handle.seek(0)
+    head = handle.read(HEAD_BYTES)
+    report.head = head_kind(head)
+    if md5:
+        _, digest = digests(handle, spec.max_file_size + 1, want_md5=True)
+        if digest == md5.lower():
+            report.verdict, report.summary = OK, f"{human_bytes(size)}, md5 matches the one Keras pins"
+            return report
+    elif spec.sha256:
+        report.sha256 = sha256_stream(handle, spec.max_file_size + 1)
+        if report.sha256 == spec.sha256:
+            report.verdict, report.summary = OK, f"{human_bytes(size)}, sha256 matches"
+            return report
+    if report.head == "empty":
+        report.verdict, report.summary = EMPTY, "an empty file (0 bytes)"
+        return report
+    wanted = EXPECTED_HEAD.get(kind, "other")
+    label = LABELS.get(kind, kind)
+    if report.head in ("html", "xml") or (report.head == "json" and wanted != "json"):
+        report.verdict = HTML
+        report.summary = (
+            f"a {report.head.upper()} page of {size} bytes, not a {label} "
+            "(an error or login page saved by a proxy, captive portal or mirror)"
+        )
+        return report
+    if report.head != wanted and kind != "json":
+        report.verdict = CORRUPT
+        report.summary = f"{size} bytes that are not a {label} (first bytes {head[:8]!r})"
+        return report
+    handle.seek(0)
+    problem, bomb = structure_problem(kind, handle, spec)
+    if bomb:
+        report.verdict, report.summary = ZIP_BOMB, problem
+    elif problem and size < spec.size:
+        report.verdict, report.summary = TRUNCATED, f"truncated: {size} of {spec.size} bytes ({problem})"
+    elif problem:
+        report.verdict, report.summary = CORRUPT, f"corrupt: {problem}"
+    else:
+        report.verdict = MISMATCH
+        report.summary = f"a well-formed {label} ({human_bytes(size)}) but not the pinned one (hash differs)"
+    return report
+
+
+def _inspect_npz(handle: IO[bytes], size: int, spec: DatasetSpec, report: CopyReport) -> CopyReport:
+    """The deep verdict on an archive whose arrays the spec knows (MNIST): a wrong MNIST is named.
 
     Bounded: a file much larger than the dataset is judged by its size alone (never hashed),
     and the archive is read by :mod:`mnist_doctor.datasets.npz_reading` with an inflate cap.
