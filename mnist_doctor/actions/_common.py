@@ -107,7 +107,7 @@ class Context:
     @property
     def single_mnist(self) -> bool:
         """Only MNIST selected: every message stays exactly as before ``--dataset`` existed."""
-        return [d.name for d in self.datasets] == ["mnist"]
+        return [d.is_default for d in self.datasets] == [True]
 
 
 def open_context(

@@ -346,9 +346,9 @@ def _refuse_seed(
     """Not the file it should be: what it is instead, what was expected, where to get the right one."""
     spec = target.spec
     say(console, "refused:", f"{source} is {verdict.summary}", "red")
-    what = "" if target.dataset.name == "mnist" else f" ({target.label})"
+    what = f" ({target.label})" if target.dataset.selection else ""
     plain(console, f"expected {verification.pin_text(target.data_file)}{what}; the cache was not changed")
-    if any_dataset and target.dataset.name == "mnist" and source.name != spec.file_name:
+    if any_dataset and target.dataset.is_default and source.name != spec.file_name:
         plain(
             console,
             "it is none of the other keras.datasets files either; to check it against another "
@@ -381,9 +381,9 @@ def identify(
         return named[0], False
     if len(targets) == 1:
         return targets[0], False
-    mnist = [t for t in targets if t.dataset.name == "mnist"]
-    if any_dataset and mnist:
-        return mnist[0], False  # no --dataset: judged as MNIST, as before --dataset existed
+    default = [t for t in targets if t.dataset.is_default]
+    if any_dataset and default:
+        return default[0], False  # no --dataset: judged as the default loader's file, as before --dataset
     expected = ", ".join(f"{t.label} ({human_bytes(t.spec.size)})" for t in targets)
     raise UsageError(
         f"--seed {source_name} ({human_bytes(size)}): none of the selected files by size, hash or name; "

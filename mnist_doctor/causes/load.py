@@ -12,9 +12,10 @@ the exact fix.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -40,12 +41,10 @@ from mnist_doctor.causes.network import (
     proxy_status_meaning,
 )
 from mnist_doctor.causes.tls_issuer import inspection_product
-from mnist_doctor.datasets.spec import MNIST
-from mnist_doctor.datasets.table import table
+from mnist_doctor.datasets.table import Dataset, default_loader
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.model import Fix, FixKind, Status
-from mnist_doctor.text import hints
-from mnist_doctor.text.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix
+from mnist_doctor.model import Fix, Status
+from mnist_doctor.text.hints import clear_cache_fix, doctor_command, fetch_fix, offline_route
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
 OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
@@ -62,8 +61,8 @@ class Evidence:
     text: str  # messages of the error and its chain, then the tail of stderr
     host: str
     target_python: str
-    #: The loader that failed (a :class:`~mnist_doctor.datasets.table.Dataset`); None: MNIST.
-    dataset: Any = None
+    #: The loader that failed: every cause names its file, its route and its ``--dataset`` flag.
+    loader: Dataset
     #: The mirror a fetch fix downloads from (``--origin``/``MNIST_DOCTOR_ORIGIN``), if one is set.
     mirror: str | None = None
 
@@ -95,16 +94,24 @@ class Evidence:
     def left_behind(self) -> list[dict[str, Any]]:
         return list(self.probe.answer.get("left_behind") or [])
 
+    @property
+    def file(self) -> str:
+        """The file of the loader a message names (``mnist.npz``, ``cifar-10-python.tar.gz``)."""
+        return self.loader.main_file.name
 
-def offline_route(target_python: str) -> str:
-    """The way around a network that cannot deliver mnist.npz (:func:`text.hints.offline_route`)."""
-    return hints.offline_route(target_python)
+    @property
+    def route(self) -> str:
+        """The way around a network that cannot deliver the loader's files, from its own spec."""
+        return offline_route(self.target_python, self.loader)
+
+    def clear(self, why: str) -> Fix:
+        """The clear step for the loader's files (the default loader's names no dataset)."""
+        return clear_cache_fix(self.target_python, why, self.loader.name if self.loader.selection else None)
 
 
 def _proxy_route(ev: Evidence) -> str:
     """Direct connections blocked: an office network's proxy first (none is set), then offline."""
-    offline = offline_route(ev.target_python)
-    return offline if ev.proxy else proxy_first(offline)
+    return ev.route if ev.proxy else proxy_first(ev.route)
 
 
 def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix, ...]:
@@ -200,7 +207,7 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             f"TLS verification failed: the certificate is not for {ev.host} ({why})",
             f"no CA setting cures a certificate for another name: {ev.host} leads to another server "
             "here (an /etc/hosts entry, a DNS filter, a captive portal, a proxy or VPN): check "
-            f"`getent hosts {ev.host}`; meanwhile {offline_route(ev.target_python)}",
+            f"`getent hosts {ev.host}`; meanwhile {ev.route}",
         )
     by = f"issued by {issuer!r}" if issuer else "from an issuer this Python does not trust"
     product = inspection_product([issuer])
@@ -213,7 +220,7 @@ def _tls(ev: Evidence) -> Diagnosis | None:
         NETWORK,
         f"TLS verification failed: {ev.host} presented a certificate {by} ({why})",
         (f"TLS inspection by {product}: {trust}" if product else f"if this CA is one you trust: {trust}")
-        + f"; or avoid the network: {offline_route(ev.target_python)}",
+        + f"; or avoid the network: {ev.route}",
         details=(f"issuer: {issuer}",) if issuer else (),
     )
 
@@ -238,7 +245,7 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
         "proxy-tunnel",
         NETWORK,
         f"proxy {ev.proxy_label} {meaning}",
-        f"{advice}; meanwhile, {offline_route(ev.target_python)}",
+        f"{advice}; meanwhile, {ev.route}",
     )
 
 
@@ -262,7 +269,7 @@ def _dns(ev: Evidence) -> Diagnosis | None:
         "dns",
         NETWORK,
         f"DNS for {ev.host} failed (no internet, or the name is blocked)",
-        offline_route(ev.target_python),
+        ev.route,
         fixes=_fetch_fix(ev.target_python, ev.mirror, "the dataset host cannot be resolved"),
     )
 
@@ -295,7 +302,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "unreachable",
             NETWORK,
             f"no route to {to}",
-            offline_route(ev.target_python),
+            ev.route,
             fixes=_fetch_fix(ev.target_python, ev.mirror, "network unreachable"),
         )
     if cause == "connection-reset":
@@ -303,7 +310,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "connection-reset",
             NETWORK,
             f"{to} closed the connection before answering",
-            f"a proxy or firewall cuts the transfer; {offline_route(ev.target_python)}",
+            f"a proxy or firewall cuts the transfer; {ev.route}",
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection reset"),
         )
     return None
@@ -327,7 +334,7 @@ def _http(ev: Evidence) -> Diagnosis | None:
         "http-status",
         NETWORK,
         f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
-        "; ".join(p for p in (advice, offline_route(ev.target_python)) if p),
+        "; ".join(p for p in (advice, ev.route) if p),
         fixes=_fetch_fix(ev.target_python, ev.mirror, f"HTTP {code}"),
     )
 
@@ -344,7 +351,7 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
         "the host answered and the connection broke mid-download (Keras removed the partial file): "
         f"download again with retries, `{again.command}`; if it breaks again, a proxy or firewall "
-        f"cuts long transfers: {offline_route(ev.target_python)}",
+        f"cuts long transfers: {ev.route}",
         fixes=(again,),
     )
 
@@ -352,12 +359,8 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
 def _fetch_again(ev: Evidence, why: str) -> Fix:
     """``mnist-doctor --fetch`` for the loader that failed, from where it failed (its mirror, or
     Keras' own origin): the host works, only the transfer broke, so the same source again."""
-    name = getattr(ev.dataset, "name", "mnist")
-    if name == "mnist":
-        return fetch_again(MNIST.with_origin(ev.mirror) if ev.mirror else MNIST, ev.target_python, why)
-    origin = ev.dataset.files[0].spec.origin
-    argv = doctor_argv(ev.target_python, "--fetch", "--dataset", name)
-    return Fix(FixKind.FETCH, argv, why, False, url=origin, dataset=name)
+    spec = ev.loader.main_file.spec
+    return fetch_again(spec.with_origin(ev.mirror) if ev.mirror else spec, ev.target_python, why, ev.loader)
 
 
 def _bad_file(ev: Evidence) -> Diagnosis | None:
@@ -376,45 +379,52 @@ def _bad_file(ev: Evidence) -> Diagnosis | None:
         for f in files
     )
     if html:
-        clear = clear_cache_fix(ev.target_python, "an HTML page sits where mnist.npz should be")
+        clear = ev.clear(f"an HTML page sits where {ev.file} should be")
         return Diagnosis(
             "html-instead-of-data",
             NETWORK,
-            f"the download is an HTML page ({html['size']:,} bytes), not mnist.npz: "
+            f"the download is an HTML page ({html['size']:,} bytes), not {ev.file}: "
             "a proxy or captive portal answered instead of the dataset host",
-            f"remove it with `{clear.command}`, then get through the proxy or "
-            + offline_route(ev.target_python),
+            f"remove it with `{clear.command}`, then get through the proxy or " + ev.route,
             details=details,
             fixes=(clear,),
         )
     if hash_mismatch:
         zipped = any(f.get("head", "").startswith("504b0304") for f in files)
-        short = next((f for f in files if not f.get("zip_complete") and f.get("size", 0) < MNIST.size), None)
+        size = ev.loader.main_file.spec.size
+        short = next((f for f in files if not f.get("zip_complete") and f.get("size", 0) < size), None)
         if zipped and short:
             # Keras 2 / tf-keras do not check Content-Length: a cut transfer surfaces here.
-            shape = f"cut short ({short['size']:,} of {MNIST.size:,} bytes): the transfer was interrupted"
+            shape = f"cut short ({short['size']:,} of {size:,} bytes): the transfer was interrupted"
         elif zipped:
             shape = "a zip archive with other content (a modified mirror or a rewriting proxy)"
         else:
             shape = "incomplete or not the dataset"
-        clear = clear_cache_fix(ev.target_python, "the downloaded mnist.npz fails Keras' sha256 check")
+        clear = ev.clear(f"the downloaded {ev.file} fails Keras' sha256 check")
         return Diagnosis(
             "hash-mismatch",
             CACHE,
             f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
-            f"remove it with `{clear.command}`, then download again or {offline_route(ev.target_python)}",
+            f"remove it with `{clear.command}`, then download again or {ev.route}",
             details=details,
             fixes=(clear,),
         )
-    clear = clear_cache_fix(ev.target_python, "mnist.npz is not a readable npz")
+    clear = ev.clear(f"{ev.file} is not a readable npz")
     return Diagnosis(
         "bad-zip",
         CACHE,
-        f"the cached mnist.npz cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
+        f"the cached {ev.file} cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
         f"remove it with `{clear.command}` and download again",
         details=details,
         fixes=(clear,),
     )
+
+
+def _need(loader: Dataset) -> str:
+    """`` (it needs about N MB as uint8)`` when the table knows the loader's arrays."""
+    arrays = loader.main_file.spec.arrays
+    total = sum(math.prod(a.shape) for a in arrays)
+    return f" (it needs about {total / 1e6:.0f} MB as uint8)" if total else ""
 
 
 def _resources(ev: Evidence) -> Diagnosis | None:
@@ -422,7 +432,7 @@ def _resources(ev: Evidence) -> Diagnosis | None:
         return Diagnosis(
             "memory",
             RESOURCE,
-            "out of memory while loading MNIST (it needs about 55 MB as uint8)",
+            f"out of memory while loading {ev.loader.name}{_need(ev.loader)}",
             "free memory or raise the container/ulimit memory limit",
         )
     if ev.search(r"No space left on device|\[Errno 28\]"):
@@ -436,43 +446,21 @@ def _resources(ev: Evidence) -> Diagnosis | None:
 
 
 def _offline_guard(ev: Evidence) -> Diagnosis | None:
-    """Keras tried to download under ``--offline`` and the probe's own guard stopped it."""
+    """Keras tried to download under ``--offline`` and the probe's own guard stopped it: name the
+    file it asked for (the loader's last ``get_file`` call) and the loader's own route."""
     if not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
         return None
+    call = ev.probe.answer.get("get_file") or {}
+    wanted = str((call.get("args") or {}).get("origin") or "").rsplit("/", 1)[-1] or ev.file
     return Diagnosis(
         OFFLINE_DOWNLOAD,
         NETWORK,
-        "Keras wanted to download mnist.npz (it does not accept the cached copy); "
+        f"Keras wanted to download {wanted} for {ev.loader.name} (no cached copy it accepts); "
         "--offline kept the probe off the network",
-        f"with a network, run `{doctor_command(ev.target_python)}`; offline: "
-        f"`{doctor_command(ev.target_python, '--seed FILE')}` with the original file",
+        f"with a network, run `{doctor_command(ev.target_python, *ev.loader.selection)}`; offline: "
+        + ev.route,
         status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
     )
-
-
-def _rule(name: str, judge: Callable[[Evidence], Diagnosis | None]) -> Rule[Evidence, Diagnosis]:
-    return Rule(name, lambda ev, _match: judge(ev))
-
-
-#: Most specific first: the first rule that recognises the evidence names the cause. The network
-#: rules follow the order of :data:`mnist_doctor.causes.network.RULES`, which picks the cause.
-RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
-    (
-        _rule(OFFLINE_DOWNLOAD, _offline_guard),
-        _rule("path-rejected", _path_rejected),
-        _rule("read-only-cache", _read_only),
-        _rule("permission", _permission),
-        _rule("no-ssl", _no_ssl),
-        _rule("tls", _tls),
-        _rule("proxy", _proxy),
-        _rule("dns", _dns),
-        _rule("truncated", _truncated),
-        _rule("http-status", _http),
-        _rule("connection", _connect),
-        _rule("bad-file", _bad_file),
-        _rule("resources", _resources),
-    )
-)
 
 
 def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
@@ -482,7 +470,9 @@ def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
     return types, text
 
 
-def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None) -> Diagnosis:
+def _timeout(
+    probe: LoadProbe, host: str, target_python: str, mirror: str | None, loader: Dataset
+) -> Diagnosis:
     stage = probe.unfinished_stage() or "start-up"
     waited = f"{probe.run.elapsed_s:.0f}s"
     if stage == "load_data":
@@ -497,7 +487,7 @@ def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None
             TIMEOUT,
             f"load_data did not finish in {waited}: killed by the doctor "
             f"(Keras' download has no timeout){got}",
-            f"the connection to {host} (or the proxy) hangs; {offline_route(target_python)}",
+            f"the connection to {host} (or the proxy) hangs; {offline_route(target_python, loader)}",
             details=tuple(
                 f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — "
                 + ("the doctor removed it" if p["outcome"].endswith("removed") else p["outcome"])
@@ -521,46 +511,25 @@ def diagnose(
     target_python: str,
     tf_minor: str | None = None,
     declared: dict[str, str] | None = None,
-    dataset: Any = None,
+    dataset: Dataset | None = None,
     mirror: str | None = None,
 ) -> Diagnosis:
     """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
 
-    ``mirror`` is where a fetch fix may download from (None: no mirror was named).
-
-    ``declared`` maps distributions to the specifiers TensorFlow declares for them, so an
-    import failure's fix installs what TensorFlow asks for (see ``classify_import_failure``).
-    ``dataset`` is the loader whose view ``probe`` is (:meth:`LoadProbe.view`); None is MNIST.
+    ``dataset`` is the loader whose view ``probe`` is (:meth:`LoadProbe.view`; None: the default
+    loader): every cause is worded for it. ``mirror`` is where a fetch fix may download from
+    (None: no mirror was named). ``declared`` maps distributions to the specifiers TensorFlow
+    declares for them, so an import failure's fix installs what TensorFlow asks for (see
+    ``classify_import_failure``).
     """
-    found = _diagnose(
-        probe,
-        host=host,
-        target_python=target_python,
-        tf_minor=tf_minor,
-        declared=declared,
-        dataset=dataset,
-        mirror=mirror,
-    )
-    return for_dataset(found, dataset, target_python)
-
-
-def _diagnose(
-    probe: LoadProbe,
-    *,
-    host: str,
-    target_python: str,
-    tf_minor: str | None,
-    declared: dict[str, str] | None,
-    dataset: Any,
-    mirror: str | None,
-) -> Diagnosis:
+    loader = dataset if dataset is not None else default_loader()
     run = probe.run
     if run.launch_error:
         return Diagnosis(
             "launch", OTHER, f"could not start {target_python}: {run.launch_error}", "check --python PATH"
         )
     if run.timed_out:
-        return _timeout(probe, host, target_python, mirror)
+        return _timeout(probe, host, target_python, mirror, loader)
     stderr_tail = run.stderr[-4000:]
     error = probe.error
     if probe.import_failed or (error is None and not probe.stage("load_data")):
@@ -592,8 +561,8 @@ def _diagnose(
             "rerun with --verbose for the probe's stderr",
         )
     types, text = _chain_text(error)
-    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, dataset, mirror)
-    found_cause = DATASET_RULES.first(ev) or RULES.first(ev)
+    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, loader, mirror)
+    found_cause = RULES.first(ev)
     if found_cause is not None:
         return found_cause
     return Diagnosis(
@@ -604,58 +573,8 @@ def _diagnose(
     )
 
 
-# -- Rules for every keras.datasets loader (--dataset) -------------------------------------------
-# Tried before RULES. They match the texts the real loaders raise (gzip, open, numpy.load),
-# never bare exception types, and name the loader and its file.
-
-
-def _loader(ev: Evidence) -> Any:
-    """The failing loader (MNIST's row of the table when none was given)."""
-    return ev.dataset if ev.dataset is not None else table()["mnist"]
-
-
-def dataset_route(target_python: str, dataset: Any) -> str:
-    """The way around a host that cannot be reached (or is too slow), for one loader's files."""
-    files = " and ".join(f.name for f in dataset.files if f.kind != "json")
-    flag = f"--dataset {dataset.name}"
-    return (
-        f"copy {files} from a machine that has it and run "
-        f"`{doctor_command(target_python, f'--seed FILE {flag}')}`, "
-        f"or `{doctor_command(target_python, f'--fetch --mirror URL {flag}')}`"
-    )
-
-
-def for_dataset(found: Diagnosis, dataset: Any, target_python: str) -> Diagnosis:
-    """A generic (MNIST-worded) cause retold for another loader: its file, its offline route.
-
-    Its fixes too: a clear step clears that loader's files; a fetch step is dropped (the mirror
-    was named for ``mnist.npz``); package commands stay as they are.
-    """
-    if dataset is None or dataset.name == "mnist":
-        return found
-    main_file = next((f.name for f in dataset.files if f.kind != "json"), dataset.name)
-    fixes = tuple(
-        clear_cache_fix(target_python, fix.why.replace("mnist.npz", main_file), dataset.name)
-        if fix.kind is FixKind.CLEAR_CACHE
-        else fix
-        for fix in found.fixes
-        if fix.kind is not FixKind.FETCH
-    )
-    return replace(
-        found,
-        summary=found.summary.replace("mnist.npz", main_file).replace(
-            "loading MNIST", f"loading {dataset.name}"
-        ),
-        hint=found.hint.replace(offline_route(target_python), dataset_route(target_python, dataset)).replace(
-            "--clear-cache`", f"--clear-cache --dataset {dataset.name}`"
-        ),
-        fixes=fixes,
-    )
-
-
-def _clear(ev: Evidence, loader: Any, why: str) -> Fix:
-    """The clear step for ``loader``'s files (MNIST's names no dataset: it is the default)."""
-    return clear_cache_fix(ev.target_python, why, None if loader.name == "mnist" else loader.name)
+# -- Causes of the loaders' own files (gzip'd IDX arrays, archives, pickled npz) ------------------
+# They match the texts the real loaders raise (gzip, open, numpy.load), never bare exception types.
 
 
 def _left_file(ev: Evidence, name: str) -> dict[str, Any] | None:
@@ -680,7 +599,7 @@ def _gzip_problem(path: str) -> str | None:
 
 def _bad_gzip(ev: Evidence) -> Diagnosis | None:
     """Fashion-MNIST's ``.gz`` files carry no hash in Keras: an HTML page or a cut file is read as is."""
-    loader = _loader(ev)
+    loader = ev.loader
     gz = [f for f in loader.files if f.kind == "idx-gz"]
     if not gz or not ev.search(
         r"Not a gzipped file|Compressed file ended before the end-of-stream marker|BadGzipFile|"
@@ -704,7 +623,7 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
             break
     path = str(bad["path"]) if bad else f"{loader.cache_subdir}/<one of its .gz files>"
     name = path.rsplit("/", 1)[-1]
-    clear = _clear(ev, loader, f"the cached {name} is {what}")
+    clear = ev.clear(f"the cached {name} is {what}")
     fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
     return Diagnosis(
         "bad-gzip",
@@ -718,7 +637,7 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
 
 def _half_extracted(ev: Evidence) -> Diagnosis | None:
     """An extraction folder that lacks a member: Keras 2/tf-keras never extract over an existing folder."""
-    loader = _loader(ev)
+    loader = ev.loader
     archive = loader.archive
     if archive is None:
         return None
@@ -728,7 +647,7 @@ def _half_extracted(ev: Evidence) -> Diagnosis | None:
     missing = match.group(1)
     folder, member = missing.rsplit("/", 1) if "/" in missing else (missing, missing)
     archive_name = loader.files[0].name
-    clear = _clear(ev, loader, f"{folder} is half-extracted")
+    clear = ev.clear(f"{folder} is half-extracted")
     return Diagnosis(
         "half-extracted",
         CACHE,
@@ -745,9 +664,9 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
     """Keras 3.15 loads mnist/boston/california with ``allow_pickle=False``; an old copy holds objects."""
     if not ev.search(r"Object arrays cannot be loaded when allow_pickle=False"):
         return None
-    loader = _loader(ev)
+    loader = ev.loader
     name = next((f.name for f in loader.files if f.kind == "npz"), loader.files[0].name)
-    clear = _clear(ev, loader, f"{name} holds pickled object arrays")
+    clear = ev.clear(f"{name} holds pickled object arrays")
     fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
     return Diagnosis(
         "pickled-npz",
@@ -759,29 +678,31 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
     )
 
 
-def _dataset_offline_guard(ev: Evidence) -> Diagnosis | None:
-    """Another loader wanted the network under ``--offline``: name its file and its own route."""
-    loader = _loader(ev)
-    if loader.name == "mnist" or not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
-        return None
-    call = ev.probe.answer.get("get_file") or {}
-    wanted = str((call.get("args") or {}).get("origin") or "").rsplit("/", 1)[-1] or loader.files[0].name
-    return Diagnosis(
-        OFFLINE_DOWNLOAD,
-        NETWORK,
-        f"Keras wanted to download {wanted} for {loader.name} (no cached copy it accepts); "
-        "--offline kept the probe off the network",
-        f"with a network, run `{doctor_command(ev.target_python, f'--dataset {loader.name}')}`; offline: "
-        + dataset_route(ev.target_python, loader),
-        status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
-    )
+def _rule(name: str, judge: Callable[[Evidence], Diagnosis | None]) -> Rule[Evidence, Diagnosis]:
+    return Rule(name, lambda ev, _match: judge(ev))
 
 
-DATASET_RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
+#: Most specific first: the first rule that recognises the evidence names the cause. The network
+#: rules follow the order of :data:`mnist_doctor.causes.network.RULES`, which picks the cause.
+RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
     (
-        _rule("dataset-offline-download", _dataset_offline_guard),
+        _rule(OFFLINE_DOWNLOAD, _offline_guard),
+        # The texts the other loaders' files raise (gzip, a half-extracted archive, numpy.load)
+        # before the generic ones: they name the loader and its file.
         _rule("pickled-npz", _pickle_refused),
         _rule("bad-gzip", _bad_gzip),
         _rule("half-extracted", _half_extracted),
+        _rule("path-rejected", _path_rejected),
+        _rule("read-only-cache", _read_only),
+        _rule("permission", _permission),
+        _rule("no-ssl", _no_ssl),
+        _rule("tls", _tls),
+        _rule("proxy", _proxy),
+        _rule("dns", _dns),
+        _rule("truncated", _truncated),
+        _rule("http-status", _http),
+        _rule("connection", _connect),
+        _rule("bad-file", _bad_file),
+        _rule("resources", _resources),
     )
 )

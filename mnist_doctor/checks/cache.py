@@ -137,7 +137,7 @@ def location(
     details += [
         f"{loader.name}: {where}"
         for loader in datasets
-        if loader.name != "mnist"
+        if not loader.is_default
         for where in [_reads(loader, cache, keras_flavour)]
     ]
     data = cache.to_dict()
@@ -353,8 +353,8 @@ def _missing_bytes(cache: KerasCache, datasets: tuple[Dataset, ...]) -> int:
     """Room the other selected loaders still need: absent files (stat only), archives twice (extracted)."""
     total = 0
     for loader in datasets:
-        if loader.name == "mnist":
-            continue
+        if loader.is_default:
+            continue  # its file is weighed by the caller (the deep verdict of the copy Keras reads)
         for path, data_file in zip(
             cache_layout.file_paths(loader, cache.datasets_dir), loader.files, strict=True
         ):
@@ -423,7 +423,7 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
     usage = shutil.disk_usage(_nearest_existing(folder))
     data["free_bytes"] = usage.free
     details.append(f"free space: {usage.free / 1e9:.2f} GB")
-    mnist = any(d.name == "mnist" for d in datasets) or not datasets
+    mnist = any(d.is_default for d in datasets) or not datasets
     need = (
         0 if not mnist or verification.inspect_file(file, dataset, with_partials=False).ok else dataset.size
     )
@@ -524,19 +524,21 @@ def integrity(
     With only ``mnist`` selected (the default) this is the ``mnist.npz`` verdict of every place
     Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.checks._cache_verdicts`).
     """
-    names = [d.name for d in datasets]
-    mnist = _mnist_integrity(keras_cache, dataset, target_python) if "mnist" in names or not names else None
+    default = next((d for d in datasets if d.is_default), None)
+    mnist = (
+        _mnist_integrity(keras_cache, dataset, target_python) if default is not None or not datasets else None
+    )
     if mnist is not None:
         mnist = replaced_online(mnist, results.get("load.real"))
-    if mnist is not None and names in (["mnist"], []):
+    if mnist is not None and len(datasets) <= 1:
         return mnist
     verdicts = []
     for loader in datasets:
-        if loader.name == "mnist" and mnist is not None:
-            # mnist's own steps need no label: a step naming no dataset acts on mnist (Fix.dataset)
+        if loader is default and mnist is not None:
+            # the default loader's steps need no label: a step naming no dataset acts on it (Fix.dataset)
             verdicts.append(
                 cache_verdicts.DatasetVerdict(
-                    "mnist", mnist.status, mnist.summary, mnist.details, mnist.hint, mnist.fixes
+                    loader.name, mnist.status, mnist.summary, mnist.details, mnist.hint, mnist.fixes
                 )
             )
         else:

@@ -255,7 +255,7 @@ def slow_link_result(
     projected, rate = float(sample["projected_s"]), float(sample.get("rate_bps") or 0.0)
     needed = int(-(-(projected * 1.5 + 60) // 10) * 10)  # room for TensorFlow's start-up, rounded up
     why = f"download {dataset.file_name} once, with the time this link needs"
-    fix = fetch_again(dataset, target_python, why, "--timeout", str(needed))
+    fix = fetch_again(dataset, target_python, why, None, "--timeout", str(needed))
     return Result.warn(
         f"load_data() needs {human_duration(projected)} here: {sample.get('host')} delivers "
         f"{human_bytes(rate)}/s (measured), and the doctor's --timeout {options.timeout:g}s ended the "

@@ -109,6 +109,8 @@ class Options:
     timeout: float = 120.0
     origin: str | None = None
     #: ``--dataset``: the keras.datasets loaders examined (names from dataset_table), in table order.
+    #: The API's default, the same as the CLI's (``datasets.table.DEFAULT_DATASETS``; not imported
+    #: here: the registry stays cheap to import).
     datasets: tuple[str, ...] = ("mnist",)
     verbose: bool = False
     strict: bool = False

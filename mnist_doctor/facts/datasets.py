@@ -39,8 +39,8 @@ def datasets(options: Options, dataset: DatasetSpec, origin_choice: OriginChoice
     chosen: list[Dataset] = []
     for name in options.datasets:
         loader = table()[name]
-        if name == "mnist":
-            # MNIST's one file is the ``dataset`` fact: --origin completed, verification's test hook applied.
+        if loader.is_default:
+            # Its one file is the ``dataset`` fact: --origin completed, verification's test hook applied.
             loader = replace(loader, files=(replace(loader.files[0], spec=dataset),))
         elif origin.endswith("/"):
             loader = loader.with_origin(origin)
