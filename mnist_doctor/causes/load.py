@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from mnist_doctor.causes import (
     CACHE,
@@ -44,6 +43,7 @@ from mnist_doctor.causes.tls_issuer import inspection_product
 from mnist_doctor.datasets.table import Dataset, default_loader
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.model import Fix, Status
+from mnist_doctor.probing.load_answer import ErrorRecord, FileState, LoaderOutcome, ProxyRoute, TlsEvidence
 from mnist_doctor.text.hints import clear_cache_fix, doctor_command, fetch_fix, offline_route
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
@@ -56,7 +56,9 @@ class Evidence:
     """Everything the rules look at, flattened once."""
 
     probe: LoadProbe
-    error: dict[str, Any]
+    #: The failing loader's own part of the probe (its files, its get_file calls, its TLS evidence).
+    outcome: LoaderOutcome
+    error: ErrorRecord
     types: list[str]
     text: str  # messages of the error and its chain, then the tail of stderr
     host: str
@@ -82,17 +84,21 @@ class Evidence:
         return cause if cause is not None and cause.name in names else None
 
     @property
-    def proxy(self) -> dict[str, Any] | None:
-        route = self.probe.answer.get("proxy")
-        return route if route and not route.get("bypassed") else None
+    def proxy(self) -> ProxyRoute | None:
+        """The proxy the target's urllib uses for the host (None: direct, or bypassed)."""
+        route = self.probe.parsed.proxy
+        return route if route is not None and not route.bypassed else None
 
     @property
     def proxy_label(self) -> str:
-        route = self.proxy or {}
-        return f"{route.get('scheme', 'http')}://{route.get('host')}:{route.get('port')}"
+        return self.proxy.label if self.proxy is not None else "http://None:None"
 
-    def left_behind(self) -> list[dict[str, Any]]:
-        return list(self.probe.answer.get("left_behind") or [])
+    @property
+    def tls(self) -> TlsEvidence | None:
+        return self.outcome.tls
+
+    def left_behind(self) -> tuple[FileState, ...]:
+        return self.outcome.left_behind
 
     @property
     def file(self) -> str:
@@ -166,8 +172,8 @@ def _path_rejected(ev: Evidence) -> Diagnosis | None:
 
 
 def _issuer_name(ev: Evidence) -> str | None:
-    peer = ((ev.probe.answer.get("tls") or {}).get("peer") or {}).get("issuer") or {}
-    parts = [peer.get("organizationName"), peer.get("commonName")]
+    issuer = ev.tls.issuer if ev.tls is not None else {}
+    parts = [issuer.get("organizationName"), issuer.get("commonName")]
     named = [p for p in parts if p]
     return " / ".join(dict.fromkeys(named)) if named else None
 
@@ -186,19 +192,17 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             if ev.proxy
             else "something on port 443 does not speak TLS; check the network checks",
         )
-    tls = ev.probe.answer.get("tls") or {}
+    tls = ev.tls
     why = cause.verify_reason
     issuer = _issuer_name(ev)
-    if tls.get("ca_count") == 0:
+    if tls is not None and tls.ca_count == 0:
         return Diagnosis(
             "tls-no-system-cas",
             NETWORK,
             f"TLS verification failed: this Python has no CA certificates ({why})",
             "macOS python.org builds: run `/Applications/Python 3.X/Install Certificates.command`; elsewhere "
             "`export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` (or `$(python -m certifi)`)",
-            details=tuple(
-                f"default verify paths: {tls.get('verify_paths')}" for _ in [0] if tls.get("verify_paths")
-            ),
+            details=tuple(f"default verify paths: {dict(tls.verify_paths)}" for _ in [0] if tls.verify_paths),
         )
     if cause.name == "tls-hostname":
         return Diagnosis(
@@ -231,7 +235,7 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
         return None
     status, text = cause.parts
     if status == "407":
-        has_creds = bool((ev.proxy or {}).get("has_credentials"))
+        has_creds = ev.proxy is not None and ev.proxy.has_credentials
         return Diagnosis(
             "proxy-auth",
             NETWORK,
@@ -262,7 +266,7 @@ def _dns(ev: Evidence) -> Diagnosis | None:
         return Diagnosis(
             "dns-proxy",
             NETWORK,
-            f"DNS for the proxy host {ev.proxy.get('host')} failed",
+            f"DNS for the proxy host {ev.proxy.host} failed",
             "fix the host name in HTTPS_PROXY / https_proxy, or unset it",
         )
     return Diagnosis(
@@ -372,30 +376,28 @@ def _bad_file(ev: Evidence) -> Diagnosis | None:
     if not (hash_mismatch or bad_zip):
         return None
     files = ev.left_behind()
-    html = next((f for f in files if f.get("looks_html")), None)
+    html = next((f for f in files if f.looks_html), None)
     details = tuple(
-        f"{f['path']}: {f['size']:,} bytes, sha256 {f['sha256'][:16]}…, "
-        f"starts {bytes.fromhex(f['head'][:16])!r}"
-        for f in files
+        f"{f.path}: {f.size:,} bytes, sha256 {f.sha256[:16]}…, starts {_head(f)!r}" for f in files
     )
     if html:
         clear = ev.clear(f"an HTML page sits where {ev.file} should be")
         return Diagnosis(
             "html-instead-of-data",
             NETWORK,
-            f"the download is an HTML page ({html['size']:,} bytes), not {ev.file}: "
+            f"the download is an HTML page ({html.size:,} bytes), not {ev.file}: "
             "a proxy or captive portal answered instead of the dataset host",
             f"remove it with `{clear.command}`, then get through the proxy or " + ev.route,
             details=details,
             fixes=(clear,),
         )
     if hash_mismatch:
-        zipped = any(f.get("head", "").startswith("504b0304") for f in files)
+        zipped = any(f.head.startswith("504b0304") for f in files)
         size = ev.loader.main_file.spec.size
-        short = next((f for f in files if not f.get("zip_complete") and f.get("size", 0) < size), None)
+        short = next((f for f in files if not f.zip_complete and f.size < size), None)
         if zipped and short:
             # Keras 2 / tf-keras do not check Content-Length: a cut transfer surfaces here.
-            shape = f"cut short ({short['size']:,} of {size:,} bytes): the transfer was interrupted"
+            shape = f"cut short ({short.size:,} of {size:,} bytes): the transfer was interrupted"
         elif zipped:
             shape = "a zip archive with other content (a modified mirror or a rewriting proxy)"
         else:
@@ -450,8 +452,8 @@ def _offline_guard(ev: Evidence) -> Diagnosis | None:
     file it asked for (the loader's last ``get_file`` call) and the loader's own route."""
     if not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
         return None
-    call = ev.probe.answer.get("get_file") or {}
-    wanted = str((call.get("args") or {}).get("origin") or "").rsplit("/", 1)[-1] or ev.file
+    origin = ev.outcome.calls[-1].origin if ev.outcome.calls else None
+    wanted = (origin or "").rsplit("/", 1)[-1] or ev.file
     return Diagnosis(
         OFFLINE_DOWNLOAD,
         NETWORK,
@@ -463,20 +465,29 @@ def _offline_guard(ev: Evidence) -> Diagnosis | None:
     )
 
 
-def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
-    records = [error, *(error.get("chain") or [])]
-    types = [str(r.get("type", "")) for r in records]
-    text = "\n".join(f"{r.get('type')}: {r.get('message')}" for r in records)
+def _head(state: FileState) -> bytes:
+    """The first bytes of a file as the probe recorded them (hex), for a detail line."""
+    try:
+        return bytes.fromhex(state.head[:16])
+    except ValueError:
+        return b""
+
+
+def _chain_text(error: ErrorRecord) -> tuple[list[str], str]:
+    records = [error, *error.chain]
+    types = [r.type for r in records]
+    text = "\n".join(f"{r.type}: {r.message}" for r in records)
     return types, text
 
 
 def _timeout(
     probe: LoadProbe, host: str, target_python: str, mirror: str | None, loader: Dataset
 ) -> Diagnosis:
-    stage = probe.unfinished_stage() or "start-up"
+    own = probe.outcome(loader.name).unfinished
+    stage = "load_data" if own else (probe.unfinished_stage() or "start-up")
     waited = f"{probe.run.elapsed_s:.0f}s"
     if stage == "load_data":
-        partial = probe.partial_files()
+        partial = probe.partial_files(loader.name)
         got = (
             f"; {partial[0]['size']:,} bytes arrived ({partial[0]['path']})"
             if partial
@@ -514,10 +525,10 @@ def diagnose(
     dataset: Dataset | None = None,
     mirror: str | None = None,
 ) -> Diagnosis:
-    """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
+    """The named root cause of a loader's failure in the probe (call only when it did not succeed).
 
-    ``dataset`` is the loader whose view ``probe`` is (:meth:`LoadProbe.view`; None: the default
-    loader): every cause is worded for it. ``mirror`` is where a fetch fix may download from
+    ``dataset`` is the loader (None: the default one): its outcome in ``probe`` is the evidence,
+    and every cause is worded for it. ``mirror`` is where a fetch fix may download from
     (None: no mirror was named). ``declared`` maps distributions to the specifiers TensorFlow
     declares for them, so an import failure's fix installs what TensorFlow asks for (see
     ``classify_import_failure``).
@@ -528,19 +539,18 @@ def diagnose(
         return Diagnosis(
             "launch", OTHER, f"could not start {target_python}: {run.launch_error}", "check --python PATH"
         )
-    if run.timed_out:
+    if probe.killed_during(loader.name):
         return _timeout(probe, host, target_python, mirror, loader)
     stderr_tail = run.stderr[-4000:]
-    error = probe.error
-    if probe.import_failed or (error is None and not probe.stage("load_data")):
-        seen = probe.answer.get("env")
+    outcome = probe.outcome(loader.name)
+    if outcome.stage is None:  # load_data never started: the imports failed, or the probe died in them
         found = classify_import_failure(
             probe.import_text() + "\n" + stderr_tail,
             target_python=target_python,
             signal_name=run.signal_name,
             tf_minor=tf_minor,
             # TF_USE_LEGACY_KERAS as the probe's own process saw it (None: unset there).
-            legacy_keras=seen.get("TF_USE_LEGACY_KERAS") if isinstance(seen, dict) else None,
+            legacy_keras=probe.parsed.env.get("TF_USE_LEGACY_KERAS"),
             declared=declared,
         )
         return Diagnosis(
@@ -550,6 +560,7 @@ def diagnose(
             found.hint,
             fixes=found.fixes,
         )
+    error = outcome.stage.exception
     if error is None:
         how = (
             f"was killed by {run.signal_name}" if run.signal_name else f"exited with status {run.returncode}"
@@ -561,14 +572,16 @@ def diagnose(
             "rerun with --verbose for the probe's stderr",
         )
     types, text = _chain_text(error)
-    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, loader, mirror)
+    ev = Evidence(
+        probe, outcome, error, types, text + "\n" + stderr_tail, host, target_python, loader, mirror
+    )
     found_cause = RULES.first(ev)
     if found_cause is not None:
         return found_cause
     return Diagnosis(
         "unknown",
         OTHER,
-        f"{types[0].rsplit('.', 1)[-1]}: {str(error.get('message'))[:200]}",
+        f"{error.short_type}: {error.message[:200]}",
         "rerun with --verbose for the full traceback, and include it in a bug report",
     )
 
@@ -577,8 +590,8 @@ def diagnose(
 # They match the texts the real loaders raise (gzip, open, numpy.load), never bare exception types.
 
 
-def _left_file(ev: Evidence, name: str) -> dict[str, Any] | None:
-    return next((f for f in ev.left_behind() if str(f.get("path", "")).endswith("/" + name)), None)
+def _left_file(ev: Evidence, name: str) -> FileState | None:
+    return next((f for f in ev.left_behind() if f.path.endswith("/" + name)), None)
 
 
 def _gzip_problem(path: str) -> str | None:
@@ -612,19 +625,19 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
         state = _left_file(ev, data_file.name)
         if state is None:
             continue
-        if state.get("looks_html"):
-            bad, what = state, f"an HTML page ({state.get('size', 0):,} bytes), not the gzip file"
+        if state.looks_html:
+            bad, what = state, f"an HTML page ({state.size:,} bytes), not the gzip file"
             break
-        problem = _gzip_problem(str(state.get("path")))
+        problem = _gzip_problem(state.path)
         if problem is not None:
-            got, want = state.get("size", 0), data_file.spec.size
+            got, want = state.size, data_file.spec.size
             bad = state
             what = f"truncated ({got:,} of {want:,} bytes)" if problem == "truncated" else problem
             break
-    path = str(bad["path"]) if bad else f"{loader.cache_subdir}/<one of its .gz files>"
+    path = bad.path if bad else f"{loader.cache_subdir}/<one of its .gz files>"
     name = path.rsplit("/", 1)[-1]
     clear = ev.clear(f"the cached {name} is {what}")
-    fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
+    fetch = doctor_command(ev.target_python, "--fetch", *loader.selection)
     return Diagnosis(
         "bad-gzip",
         CACHE,
@@ -654,7 +667,7 @@ def _half_extracted(ev: Evidence) -> Diagnosis | None:
         f"{loader.name}: the extracted folder {folder} lacks {member} — a half-extracted "
         f"{archive_name} (Keras before 3.6 never re-extracts a folder that exists)",
         f"remove the folder and its archive with `{clear.command}`, then re-run your code (or "
-        f"`{doctor_command(ev.target_python, f'--fetch --dataset {loader.name}')}`)",
+        f"`{doctor_command(ev.target_python, '--fetch', *loader.selection)}`)",
         details=(f"missing: {missing}",),
         fixes=(clear,),
     )
@@ -667,7 +680,7 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
     loader = ev.loader
     name = next((f.name for f in loader.files if f.kind == "npz"), loader.files[0].name)
     clear = ev.clear(f"{name} holds pickled object arrays")
-    fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
+    fetch = doctor_command(ev.target_python, "--fetch", *loader.selection)
     return Diagnosis(
         "pickled-npz",
         CACHE,
