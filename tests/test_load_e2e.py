@@ -249,8 +249,8 @@ def test_success_path_with_the_real_dataset(tmp_path: Path) -> None:
     assert arrays["x_train"]["shape"] == [60000, 28, 28] and arrays["y_test"]["shape"] == [10000]
     assert sum(arrays["y_train"]["class_counts"]) == 60000
     preprocess = mnist(run).preprocess
-    assert preprocess is not None and preprocess.value["shape"] == [60000, 28, 28, 1]
-    assert preprocess.value["max"] <= 1.0
+    assert preprocess is not None and preprocess.shape == (60000, 28, 28, 1)
+    assert preprocess.high is not None and preprocess.high <= 1.0
     if kind == "file":
         assert result.data["file"] == str(home / ".keras" / "datasets" / "mnist.npz")
 

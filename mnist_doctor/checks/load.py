@@ -107,15 +107,14 @@ def success_result(probe: LoadProbe, outcome: LoaderOutcome, spec: DatasetSpec) 
     pre = outcome.preprocess
     first = spec.arrays[0].shape if spec.arrays else ()
     if pre is not None and pre.ok:
-        pre_low, pre_high = pre.value.get("min"), pre.value.get("max")
-        pre_shape = tuple(pre.value.get("shape") or ())
-        details.append(f"x_train / 255 in [{pre_low}, {pre_high}], with channel axis {pre_shape}")
-        in_range = pre_low is not None and pre_high is not None and pre_low >= 0.0 and pre_high <= 1.0
-        if not in_range or pre_shape != (*first, 1):
+        details.append(f"x_train / 255 in [{pre.low}, {pre.high}], with channel axis {pre.shape}")
+        in_range = pre.low is not None and pre.high is not None and pre.low >= 0.0 and pre.high <= 1.0
+        if not in_range or pre.shape != (*first, 1):
             problems.append("preprocessing sanity step gave unexpected values")
     else:
-        said = pre.exception.message if pre is not None and pre.exception else "did not run"
-        problems.append("preprocessing sanity step failed: " + said)
+        problems.append(
+            "preprocessing sanity step failed: " + (pre.error if pre is not None else "did not run")
+        )
     read = outcome.files[0] if outcome.files else None
     if read is not None:
         details.append(f"read {read.path} ({read.size:,} bytes)")

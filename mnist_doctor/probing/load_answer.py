@@ -158,6 +158,18 @@ class ArrayRecord:
 
 
 @dataclass(frozen=True)
+class Preprocess:
+    """The tutorial's first step (``x_train / 255`` as float32, a channel axis), as the target ran it."""
+
+    ok: bool
+    low: float | None = None
+    high: float | None = None
+    shape: tuple[int, ...] = ()
+    #: Why it failed (or ``did not run``).
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class GetFileCall:
     """One ``get_file`` call the loader made (as recorded around the real function)."""
 
@@ -210,7 +222,7 @@ class LoaderOutcome:
     left_behind: tuple[FileState, ...] = ()
     tls: TlsEvidence | None = None
     #: The tutorial's first step on the top-level loader's arrays (None elsewhere).
-    preprocess: StageRecord | None = None
+    preprocess: Preprocess | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -334,14 +346,12 @@ def _top(answer: Mapping[str, Any], stages: tuple[StageRecord, ...], name: str) 
     """The loader at the answer's top level (the shape of the probe before ``--dataset``)."""
     refused = answer.get("refused")
     if refused:
+        if "path" not in refused or "reason" not in refused:
+            raise WrongShape(f"refused has no {'path' if 'path' not in refused else 'reason'}")
         return LoaderOutcome(name, REFUSED, reason=refused["reason"], refused_path=refused["path"])
     stage = next((s for s in stages if s.name == TOP_STAGE), None)
     value = _value(stage, "load_data")
-    preprocess = next((s for s in stages if s.name == "preprocess"), None)
-    if preprocess is not None and preprocess.ok:
-        found = problem(dict(preprocess.value), _PREPROCESS_VALUE, "preprocess.value")
-        if found:
-            raise WrongShape(found)
+    preprocess = _preprocess(next((s for s in stages if s.name == "preprocess"), None))
     call = answer.get("get_file") or {}
     calls = (_call(call["args"], call.get("returned")),) if call.get("args") else ()
     read = _file(value.get("file"), "load_data.value.file")
@@ -357,6 +367,18 @@ def _top(answer: Mapping[str, Any], stages: tuple[StageRecord, ...], name: str) 
         tls=_tls(answer.get("tls")),
         preprocess=preprocess,
     )
+
+
+def _preprocess(stage: StageRecord | None) -> Preprocess | None:
+    if stage is None:
+        return None
+    if not stage.ok:
+        return Preprocess(False, error=stage.exception.message if stage.exception else "did not run")
+    found = problem(dict(stage.value), _PREPROCESS_VALUE, "preprocess.value")
+    if found:
+        raise WrongShape(found)
+    value = stage.value
+    return Preprocess(True, value.get("min"), value.get("max"), tuple(value.get("shape", ())))
 
 
 def _other(record: Mapping[str, Any], stages: tuple[StageRecord, ...], name: str) -> LoaderOutcome:
