@@ -10,7 +10,6 @@ say so rather than show two contradicting reports.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from importlib import metadata
 from typing import Any
 
 from mnist_doctor.causes import CACHE, IMPORT, NETWORK, Diagnosis
@@ -18,11 +17,11 @@ from mnist_doctor.causes.http_status import fetch_again
 from mnist_doctor.causes.load import diagnose
 from mnist_doctor.compat.table import declared_specs
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
-from mnist_doctor.datasets.table import Dataset, default_loader
+from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
-from mnist_doctor.pipeline.engine import ENTRY_POINT_GROUP
+from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.load_answer import IMPORT_STAGES, MISSING, REFUSED, ArrayRecord, LoaderOutcome
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
 from mnist_doctor.text.hints import doctor_command
@@ -216,6 +215,8 @@ class RealLoadCheck(BaseCheck):
     id = "load.real"
     title = "the real load_data()"
     slow = True
+    #: Run by the engine once per selected loader (all inside one shared probe), then grouped.
+    per_loader = True
     #: Ordered after the speed measurement (not requiring it): a download the run's --timeout cut
     #: is explained by the link's measured speed when that is why it did not finish.
     after = ("network.throughput",)
@@ -226,16 +227,26 @@ class RealLoadCheck(BaseCheck):
         options: Options,
         dataset: DatasetSpec,
         datasets: tuple[Dataset, ...],
+        loader: Dataset,
         target_python: str,
         results: dict[str, CheckResult],
     ) -> Result:
-        if not datasets or datasets == (default_loader(),) or (len(datasets) == 1 and datasets[0].is_default):
-            # the default loader alone: its own result, as before --dataset
-            loader = datasets[0] if datasets else default_loader()
-            result = loader_result(facts, options, loader, dataset, target_python)
-            throughput = results.get("network.throughput")
-            return slow_link_result(result, throughput, options, loader, target_python)
-        return several_result(facts, options, dataset, datasets, target_python)
+        result = loader_result(facts, options, loader, dataset, target_python)
+        if datasets != (loader,):
+            return result
+        return slow_link_result(result, results.get("network.throughput"), options, loader, target_python)
+
+    def group(
+        self,
+        parts: list[tuple[str, Result]],
+        facts: Facts,
+        options: Options,
+        dataset: DatasetSpec,
+        datasets: tuple[Dataset, ...],
+        target_python: str,
+    ) -> Result:
+        """The loaders' parts as one result; loaders skipped for a download, one line per host."""
+        return several_result(parts, facts, options, dataset, datasets, target_python)
 
 
 def slow_link_result(
@@ -402,35 +413,30 @@ def loader_success(probe: LoadProbe, outcome: LoaderOutcome) -> Result:
     )
 
 
-#: Worst first: the status a check of several loaders reports.
-_RANK = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.OK: 3, Status.SKIP: 4}
-
-
 def several_result(
-    facts: Facts, options: Options, dataset: DatasetSpec, datasets: tuple[Dataset, ...], target_python: str
+    parts: list[tuple[str, Result]],
+    facts: Facts,
+    options: Options,
+    dataset: DatasetSpec,
+    datasets: tuple[Dataset, ...],
+    target_python: str,
 ) -> Result:
-    """Every selected loader inside ``load.real``: worst status, each non-ok loader named."""
+    """Every selected loader's part of ``load.real``: worst status, each non-ok loader named, the
+    loaders ``--offline``/``--dry-run`` did not call in a few words, their downloads by host."""
     gates: dict[str, LoadGate] = facts.get("load_gates") if (options.offline or options.dry_run) else {}
-    runnable = [d for d in datasets if d.name not in gates]
-    parts: list[tuple[str, Result]] = []
     shorts: dict[str, str] = {}
     downloads: dict[str, list[tuple[str, int]]] = {}  # host -> (loader, bytes) gated for a download
     mode = "--offline" if options.offline else "--dry-run"
     for loader in datasets:
-        if loader.name in gates:
-            gate = gates[loader.name]
-            result = gate_result(gate, options, target_python, loader)
-            shorts[loader.name] = f"not run under {mode}: {gate.short or gate.reason}"
-            # the default loader's gate is the cache verdict on its one file: that file's size
-            size = gate.data.get("download_bytes") or (dataset.size if loader.is_default else 0)
-            if gate.data.get("verdict") == "missing" and size:
-                host = gate.data.get("host") or loader.hosts[0]
-                downloads.setdefault(host, []).append((loader.name, size))
-        elif not runnable:
+        gate = gates.get(loader.name)
+        if gate is None:
             continue
-        else:
-            result = loader_result(facts, options, loader, dataset, target_python)
-        parts.append((loader.name, result))
+        shorts[loader.name] = f"not run under {mode}: {gate.short or gate.reason}"
+        # the default loader's gate is the cache verdict on its one file: that file's size
+        size = gate.data.get("download_bytes") or (dataset.size if loader.is_default else 0)
+        if gate.data.get("verdict") == "missing" and size:
+            host = gate.data.get("host") or loader.hosts[0]
+            downloads.setdefault(host, []).append((loader.name, size))
     every = combine(parts, shorts)
     if sum(len(v) for v in downloads.values()) < 2:
         return every
@@ -474,77 +480,6 @@ def _grouped_downloads(
     return replace(every, summary=line, hint="; ".join(routes), data=data)
 
 
-def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = None) -> Result:
-    """One result from each loader's: worst status, non-ok loaders named, details and data per loader.
-
-    ``shorts`` are briefer summaries for the combined line (the details keep the full ones).
-    """
-    shorts = shorts or {}
-    worst = min((r.status for _, r in parts), key=lambda s: _RANK[s], default=Status.SKIP)
-    if worst == Status.SKIP or all(r.status in (Status.OK, Status.SKIP) for _, r in parts):
-        worst = Status.OK if any(r.status == Status.OK for _, r in parts) else Status.SKIP
-    not_ok = [(n, r) for n, r in parts if r.status != Status.OK]
-    ok_names = [n for n, r in parts if r.status == Status.OK]
-    pieces = [
-        f"{n}: {r.status.value} — {shorts.get(n) or r.summary}"
-        for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
-    ]
-    if ok_names:
-        pieces.append("load_data works for " + ", ".join(ok_names))
-    details = [f"{n}: {r.status.value} — {r.summary}" for n, r in parts]
-    # One probe process ran every loader: a line they share (its stderr tail) is shown once.
-    first_said: dict[str, str] = {}
-    for n, r in parts:
-        for d in r.details:
-            said = first_said.setdefault(d, n)
-            details.append(f"  {n}: {d}" if said == n else f"  {n}: (a line the same as {said}'s above)")
-    hints = list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status != Status.SKIP))
-    hints += list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status == Status.SKIP))
-    first_bad = next((r for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])), None)
-    data: dict[str, Any] = {
-        "datasets": {n: {"status": r.status.value, "summary": r.summary, **r.data} for n, r in parts},
-        "succeeded": bool(parts) and all(r.status == Status.OK for _, r in parts),
-    }
-    if first_bad is not None and worst in (Status.FAIL, Status.WARN):
-        for key in ("cause", "category", "cut_by_budget"):
-            if key in first_bad.data:
-                data[key] = first_bad.data[key]
-    # Each failing loader's steps, each naming its loader (``--fix`` acts on that loader alone;
-    # MNIST's name none): the same step from several loaders (an import failure's pip) once.
-    fixes = {
-        (fix.kind, fix.argv, fix.dataset): fix
-        for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
-        if r.status in (Status.FAIL, Status.WARN)
-        for fix in r.fixes
-    }
-    return Result(
-        status=worst,
-        summary="; ".join(pieces) or "no loader selected",
-        details=details,
-        hint="\n".join(hints) or None,
-        data=data,
-        fixes=tuple(fixes.values()),
-    )
-
-
-def _registered(families: tuple[str, ...]) -> list[Any]:
-    """The checks registered under these families' entry points (their modules, not ours)."""
-    found: list[Any] = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in families:
-            continue
-        try:
-            loaded = ep.load()
-        except Exception:  # the engine reports broken plugins itself
-            continue
-        found += [c for c in (loaded if isinstance(loaded, (list, tuple)) else [loaded]) if hasattr(c, "id")]
-    return found
-
-
-def _registered_ids(families: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(c.id for c in _registered(families) if isinstance(c.id, str))
-
-
 @dataclass
 class Witness:
     """What one group of checks says: ``pass``/``fail``, or ``None`` when none of them ran."""
@@ -581,12 +516,11 @@ class ConsistencyCheck(BaseCheck):
     id = "load.consistency"
     title = "load_data agrees with the other checks"
 
-    @property
-    def after(self) -> tuple[str, ...]:  # type: ignore[override]  # computed: plugins register late
-        """``load.real`` and every registered check of the network and cache families (ordering only)."""
-        return ("load.real", *_registered_ids(NETWORK_FAMILIES + CACHE_FAMILIES))
+    #: ``load.real`` and every check of the network and cache families in this run (ordering only:
+    #: the engine reads a family name in ``after`` as all of its checks).
+    after = ("load.real", *NETWORK_FAMILIES, *CACHE_FAMILIES)
 
-    def run(self, results: dict[str, CheckResult], dataset: DatasetSpec) -> Result:
+    def run(self, results: dict[str, CheckResult], dataset: DatasetSpec, checks: dict[str, Any]) -> Result:
         real = results.get("load.real")
         if real is None or real.status in (Status.SKIP, Status.ERROR):
             return Result.skip("load.real did not run: nothing to compare")
@@ -600,8 +534,8 @@ class ConsistencyCheck(BaseCheck):
                 "and cache findings cannot be compared with it"
             )
         # Only checks that open connections test the route; proxy/tls settings checks do not.
-        network_ids = {c.id for c in _registered(NETWORK_FAMILIES) if getattr(c, "network", False)}
-        cache_ids = set(_registered_ids(CACHE_FAMILIES))
+        network_ids = {i for i, c in checks.items() if c.family in NETWORK_FAMILIES and c.network}
+        cache_ids = {i for i, c in checks.items() if c.family in CACHE_FAMILIES}
         net = witness("network", results, network_ids)
         cache = witness("cache", results, cache_ids)
         tested_url = dataset.origin
