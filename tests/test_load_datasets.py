@@ -520,8 +520,10 @@ def test_offline_run_of_every_dataset_names_each_host_and_its_offline_route(tmp_
     real = run.result("load.real")
     assert real["status"] == "skip"
     assert "from storage.googleapis.com" in real["summary"] and "from www.cs.toronto.edu" in real["summary"]
-    assert "--dataset cifar10,cifar100 --seed FILE" in real["hint"]
-    assert "--dataset cifar10,cifar100 --fetch --mirror URL" in real["hint"]
+    assert "--seed FILE --dataset cifar10,cifar100`" in real["hint"]  # one seed for the host's loaders
+    for name in ("cifar10", "cifar100", "fashion_mnist"):  # each file: where to get it, and its hash
+        for data_file in table()[name].loaded_files:
+            assert f"{data_file.spec.origin} (sha256 {data_file.spec.sha256})" in real["hint"], data_file.name
     load_line = run.json["diagnosis"]["load_data"]
     assert load_line["state"] == "needs-download" and "www.cs.toronto.edu" in load_line["text"]
     assert set(real["data"]["datasets"]) == set(run.json["environment"]["datasets"])

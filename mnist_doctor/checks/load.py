@@ -17,14 +17,14 @@ from mnist_doctor.causes.http_status import fetch_again
 from mnist_doctor.causes.load import diagnose
 from mnist_doctor.compat.table import declared_specs
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
-from mnist_doctor.datasets.table import Dataset
+from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
 from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.load_answer import IMPORT_STAGES, MISSING, REFUSED, ArrayRecord, LoaderOutcome
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
-from mnist_doctor.text.hints import doctor_command
+from mnist_doctor.text.hints import doctor_command, offline_route
 from mnist_doctor.text.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
@@ -453,8 +453,8 @@ def _grouped_downloads(
 ) -> Result:
     """Several loaders skipped because they would download: one line per host, not one per loader.
 
-    When every loader is such a skip, the hint is each host's offline route (its loaders'
-    ``--seed``/``--fetch --mirror`` commands) and ``data.downloads`` feeds the diagnosis line.
+    When every loader is such a skip, the hint is each host's offline route (its loaders' files,
+    each URL with its sha256, and one ``--seed``) and ``data.downloads`` feeds the diagnosis line.
     """
     named = {
         host: [f"{name} ({human_bytes(size)})" for name, size in loaders]
@@ -467,15 +467,11 @@ def _grouped_downloads(
     if len(grouped) < len(parts):
         others = combine([(n, r) for n, r in parts if n not in grouped], shorts)
         return replace(every, summary=f"{others.summary}; {line}")
-    routes = []
-    for host, loaders in downloads.items():
-        selection = ",".join(name for name, _ in loaders)
-        seed = doctor_command(target_python, f"--dataset {selection} --seed FILE")
-        fetch = doctor_command(target_python, f"--dataset {selection} --fetch --mirror URL")
-        routes.append(
-            f"for {host}: copy each file from a machine that can reach it and run `{seed}`, "
-            f"or download from a mirror: `{fetch}`"
-        )
+    rows = table()
+    routes = [
+        f"for {host}: " + offline_route(target_python, tuple(rows[name] for name, _ in loaders))
+        for host, loaders in downloads.items()
+    ]
     data = dict(every.data, read_only=True, verdict="missing", downloads=named)
     return replace(every, summary=line, hint="; ".join(routes), data=data)
 

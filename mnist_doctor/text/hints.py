@@ -161,18 +161,22 @@ def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
     return ("mnist-doctor", *extra, *args)
 
 
-def offline_route(target_python: str, dataset: DatasetSpec | Dataset = MNIST) -> str:
+def offline_route(target_python: str, dataset: DatasetSpec | Dataset | tuple[Dataset, ...] = MNIST) -> str:
     """The way around a network that does not deliver the file, said once for every cause.
 
-    ``dataset`` is one file's spec or a loader (each file its ``load_data()`` reads, and the
-    ``--dataset`` flag that selects it). ``FILE`` is the one placeholder, because only the user
-    knows where the copy will be; so the sentence says where to get it: the exact URL, and the
-    sha256 that proves it is the right file.
+    ``dataset`` is one file's spec, a loader (each file its ``load_data()`` reads, and the
+    ``--dataset`` flag that selects it) or several loaders (one ``--seed`` selects them all).
+    ``FILE`` is the one placeholder, because only the user knows where the copy will be; so the
+    sentence says where to get it: the exact URL, and the sha256 that proves it is the right file.
     """
     specs: tuple[DatasetSpec, ...] = (dataset,) if isinstance(dataset, DatasetSpec) else ()
     selection: tuple[str, ...] = ()
     if isinstance(dataset, Dataset):
         specs, selection = tuple(f.spec for f in dataset.loaded_files), dataset.selection
+    elif isinstance(dataset, tuple):
+        specs = tuple(f.spec for loader in dataset for f in loader.loaded_files)
+        names = [loader.name for loader in dataset]
+        selection = () if [d.is_default for d in dataset] == [True] else ("--dataset", ",".join(names))
     seed = f"`{doctor_command(target_python, '--seed FILE', *selection)}`"
     if len(specs) == 1:
         only = specs[0]
