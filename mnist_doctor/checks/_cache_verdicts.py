@@ -23,19 +23,6 @@ from mnist_doctor.model import Fix, Status
 from mnist_doctor.text.hints import clear_cache_fix, doctor_command, reuse_fix
 from mnist_doctor.text.units import human_bytes
 
-#: Verdicts of a copy that make load_data break or that Keras must throw away (as for mnist.npz).
-BROKEN = {
-    verification.DIRECTORY: "Keras crashes on it (IsADirectoryError)",
-    verification.DANGLING_LINK: "Keras will download through the link into its target",
-    verification.NOT_REGULAR: "Keras cannot read it",
-    verification.UNREADABLE: "Keras cannot read it",
-    verification.EMPTY: "Keras discards it and must download again",
-    verification.HTML: "Keras discards it and must download again",
-    verification.TRUNCATED: "Keras discards it and must download again",
-    verification.CORRUPT: "Keras discards it and must download again",
-    verification.TOO_LARGE: "Keras hashes all of it, discards it and must download again",
-    verification.ZIP_BOMB: "Keras discards it (its hash differs) and must download again",
-}
 #: What load_data() does with a bad file Keras does not hash (fashion_mnist's .gz files).
 UNCHECKED_FAILURE = (
     "load_data() fails on it (gzip: \"Not a gzipped file (b'<!')\" or EOFError) on every call, "
@@ -131,12 +118,16 @@ def _judge_files(dataset: Dataset, base: Path, target_python: str) -> DatasetVer
     if unchecked:
         details.append(NO_HASH_NOTE.format(name=dataset.name))
     files = [dict(r.to_dict(), keras_pin=f.keras_pin) for f, r in reports]
-    broken = [(f, r) for f, r in reports if r.verdict in BROKEN]
+    broken = [(f, r) for f, r in reports if r.verdict in verification.BROKEN]
     if broken:
         data_file, report = broken[0]
-        why = UNCHECKED_FAILURE if not data_file.keras_detects_corruption else BROKEN[report.verdict]
+        why = (
+            UNCHECKED_FAILURE
+            if not data_file.keras_detects_corruption
+            else verification.BROKEN[report.verdict]
+        )
         if report.verdict in (verification.DIRECTORY, verification.NOT_REGULAR, verification.UNREADABLE):
-            why = BROKEN[report.verdict]
+            why = verification.BROKEN[report.verdict]
         names = ", ".join(r.path.name for _, r in broken)
         clear = clear_cache_fix(target_python, f"remove the broken {names} of {dataset.name}", dataset.name)
         return DatasetVerdict(
@@ -255,11 +246,12 @@ def _judge_archive(
     ) -> DatasetVerdict:
         return DatasetVerdict(dataset.name, status, summary, details, hint, fixes, files)
 
-    if cur.verdict in BROKEN:
+    if cur.verdict in verification.BROKEN:
         clear = clear_cache_fix(target_python, f"remove the broken {cur.path.name}", dataset.name)
         return verdict(
             Status.FAIL,
-            f"{cur.path.name} is {cur.summary.split(':')[0].split(' (')[0]}: {BROKEN[cur.verdict]} ({size})",
+            f"{cur.path.name} is {cur.summary.split(':')[0].split(' (')[0]}: "
+            f"{verification.BROKEN[cur.verdict]} ({size})",
             clear_hint(clear, dataset, data_file.name, target_python)
             + (f"; then reuse the verified copy: {reuse_hint}" if oth.ok else ""),
             (clear,),

@@ -498,10 +498,6 @@ def keras_config(keras_cache: KerasCache) -> Result:
 
 #: Verdicts for the copy Keras reads that make load_data fail (or need the network to heal):
 #: those of any dataset file, and for mnist.npz a valid npz that is not MNIST.
-_BROKEN = {
-    **cache_verdicts.BROKEN,
-    verification.NOT_MNIST: "Keras discards it and must download again",
-}
 
 
 @function_check(
@@ -586,7 +582,7 @@ def replaced_online(mnist: Result, real: CheckResult | None) -> Result:
     load.real not run) the copy stays a ``fail``. The doctor kept the user's bytes, so the copy is
     still there and the next load_data() downloads again: the fixes stay.
     """
-    replaceable = mnist.data.get("verdict") in _BROKEN
+    replaceable = mnist.data.get("verdict") in verification.BROKEN
     if mnist.status is not Status.FAIL or not replaceable or real is None:
         return mnist
     if not real.data.get("succeeded"):
@@ -628,12 +624,12 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
             hint="wait for that download to finish, then run the diagnosis again",
             data={**data, "writers": [w.pid for w in writers]},
         )
-    if read.verdict in _BROKEN:
+    if read.verdict in verification.BROKEN:
         # --fix offers this: removing a broken file is safe (Keras would discard it anyway)
         clear = clear_cache_fix(target_python, f"remove the broken {read.path}")
         seed = _q(good_elsewhere.path) if good_elsewhere else "/path/to/mnist.npz"
         return Result.fail(
-            f"the copy Keras reads is {read.summary.split(':')[0]}: {_BROKEN[read.verdict]}",
+            f"the copy Keras reads is {read.summary.split(':')[0]}: {verification.BROKEN[read.verdict]}",
             details=details,
             hint=f"{clear.command} && {doctor_command(target_python, '--fetch')}"
             + f"   # or offline: {doctor_command(target_python, '--seed', seed)}",

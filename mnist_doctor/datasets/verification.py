@@ -59,6 +59,21 @@ MISMATCH = "not-pinned"
 #: Verdicts that say "a complete file, just not the pinned one" (the hint is where to get that one).
 NOT_THE_PINNED = (OTHER_MNIST, MISMATCH)
 
+#: What Keras does with a copy of each verdict that makes load_data break or that it must throw away.
+BROKEN = {
+    DIRECTORY: "Keras crashes on it (IsADirectoryError)",
+    DANGLING_LINK: "Keras will download through the link into its target",
+    NOT_REGULAR: "Keras cannot read it",
+    UNREADABLE: "Keras cannot read it",
+    EMPTY: "Keras discards it and must download again",
+    HTML: "Keras discards it and must download again",
+    TRUNCATED: "Keras discards it and must download again",
+    CORRUPT: "Keras discards it and must download again",
+    TOO_LARGE: "Keras hashes all of it, discards it and must download again",
+    ZIP_BOMB: "Keras discards it (its hash differs) and must download again",
+    NOT_MNIST: "Keras discards it and must download again",
+}
+
 
 def spec_from_env(spec: DatasetSpec, env: dict[str, str] | None = None) -> DatasetSpec:
     """Test hook: ``MNIST_DOCTOR_SHA256`` / ``MNIST_DOCTOR_SIZE`` replace the pinned hash and size.
