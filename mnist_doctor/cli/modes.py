@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.clear_cache or args.seed or args.fetch:
         validated(facts)
         return _action(args, facts, interactive)
-    report, results = _diagnose(args, facts)
+    report, results = _checked(args, facts)
     if not args.fix:
         _render(report, args)
         return int(report["exit_code"])
@@ -92,7 +92,7 @@ def _fix(
 
         console.print("\nre-running the checks after the fixes:")
         try:
-            after, _ = _diagnose(args, new_facts(facts.options))
+            after, _ = _checked(args, new_facts(facts.options))
         except UsageError as exc:  # e.g. no --timeout left to examine the interpreter again
             console.print(Text(f"  the re-check could not run: {exc}"))
             if exc.hint:
@@ -163,17 +163,17 @@ def _finish(
     emit("\n".join(parts))
 
 
-def _diagnose(
+def _checked(
     args: argparse.Namespace, facts: Facts, only: list[str] | None = None
 ) -> tuple[dict[str, Any], list[Any]]:
     """Run the checks (all selected, or ``only``) and build the report; the caller renders it."""
     from mnist_doctor.pipeline.engine import Engine
-    from mnist_doctor.pipeline.run import diagnose
+    from mnist_doctor.pipeline.run import run_checks
 
     def runner(facts: Facts, chosen: list[Any]) -> list[Any]:
         return _run_engine(Engine, facts, chosen, args.format)
 
-    found = diagnose(facts, only or args.select, None if only else args.ignore, runner=runner)
+    found = run_checks(facts, only or args.select, None if only else args.ignore, runner=runner)
     return found.report, found.results
 
 
@@ -255,7 +255,7 @@ def _action(args: argparse.Namespace, facts: Facts, interactive: bool) -> int:
 
         console.print("\ncache checks after this change:")
         try:
-            after, _ = _diagnose(args, new_facts(options), only=["cache"])
+            after, _ = _checked(args, new_facts(options), only=["cache"])
         except UsageError as exc:
             # The interpreter answered before the action; what fails now is the spent --timeout.
             # The action's own verdict stands: not a usage error (exit 2), not a traceback.

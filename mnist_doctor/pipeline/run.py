@@ -28,8 +28,10 @@ Runner = Callable[[Facts, list[Any]], list[CheckResult]]
 
 
 @dataclass
-class Diagnosis:
-    """What one run found: the results in check order, plugin load errors, and the report dict."""
+class RunOutcome:
+    """What one run found: the results in check order and the report dict (plugin load errors in it).
+
+    Not a :class:`mnist_doctor.causes.Diagnosis` (one named root cause): a run holds many results."""
 
     results: list[CheckResult]
     report: dict[str, Any]
@@ -124,13 +126,13 @@ def share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
     start_early(facts)
 
 
-def diagnose(
+def run_checks(
     facts: Facts,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     *,
     runner: Runner | None = None,
-) -> Diagnosis:
+) -> RunOutcome:
     """Run the selected checks on ``facts`` and build the (redacted) report."""
     from mnist_doctor.pipeline.engine import Engine, discover
     from mnist_doctor.pipeline.engine import select as choose
@@ -146,4 +148,4 @@ def diagnose(
     errors = [e.result() for e in load_errors] if not selection else []
     options = facts.options
     report = build_report(facts, results, strict=options.strict, verbose=options.verbose, load_errors=errors)
-    return Diagnosis(results, report)
+    return RunOutcome(results, report)
