@@ -173,8 +173,24 @@ def _checked(
     def runner(facts: Facts, chosen: list[Any]) -> list[Any]:
         return _run_engine(Engine, facts, chosen, args.format)
 
-    found = run_checks(facts, only or args.select, None if only else args.ignore, runner=runner)
+    found = run_checks(
+        facts,
+        only or args.select,
+        None if only else args.ignore,
+        runner=runner,
+        meanwhile=lambda: _import_renderer(args.format),
+    )
     return found.report, found.results
+
+
+def _import_renderer(fmt: str) -> None:
+    """Import what renders ``fmt`` now, while the probes start (rich: as long as a Python's start);
+    only its cost matters here, :func:`_render` uses it."""
+    if fmt == "rich":
+        import mnist_doctor.render.console
+        import mnist_doctor.render.rich
+    elif fmt == "markdown":
+        import mnist_doctor.render.markdown  # noqa: F401
 
 
 def _run_engine(engine_cls: Any, facts: Facts, chosen: list[Any], fmt: str) -> list[Any]:

@@ -132,8 +132,14 @@ def run_checks(
     ignore: Iterable[str] | None = None,
     *,
     runner: Runner | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> RunOutcome:
-    """Run the selected checks on ``facts`` and build the (redacted) report."""
+    """Run the selected checks on ``facts`` and build the (redacted) report.
+
+    ``meanwhile`` is called once every early probe has started, before the wait for the
+    introspection: the CLI imports its renderer there (rich costs as much as an interpreter's
+    start), on a core the probes leave idle, instead of after the last check.
+    """
     from mnist_doctor.pipeline.engine import Engine, discover
     from mnist_doctor.pipeline.engine import select as choose
     from mnist_doctor.pipeline.report import build_report
@@ -143,6 +149,8 @@ def run_checks(
     chosen = choose(checks, selection or None, ignore)
     share_tensorflow_import(facts, chosen)
     start_early_facts(facts, chosen)
+    if meanwhile is not None:
+        meanwhile()
     validated(facts)
     results = runner(facts, chosen) if runner else Engine(facts).run(chosen)
     errors = [e.result() for e in load_errors] if not selection else []
