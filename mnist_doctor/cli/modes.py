@@ -42,11 +42,12 @@ def completion(args: argparse.Namespace, argv: list[str]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The mode the flags ask for; its exit code."""
-    from mnist_doctor.pipeline.engine import discover
     from mnist_doctor.pipeline.run import new_facts, validated
 
     options = options_from(args)
     if args.list_checks:
+        from mnist_doctor.pipeline.engine import discover
+
         checks, load_errors = discover()
         return _list_checks(checks, load_errors, args.format)
     facts = new_facts(options)

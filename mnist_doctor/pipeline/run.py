@@ -10,13 +10,16 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import BudgetExhausted, FactError, Facts, Options, wanted_facts
 from mnist_doctor.model import CheckResult
 from mnist_doctor.pipeline.budget import DEFAULT_TIMEOUT_S
 from mnist_doctor.probing.introspected import Introspection
+
+if TYPE_CHECKING:
+    from mnist_doctor.probing.subproc import VerifiedPython
 
 #: Facts that ask the target interpreter something in a subprocess of their own and need nothing
 #: from the introspection: started beside it, so the two interpreter start-ups overlap instead of
@@ -42,12 +45,27 @@ class RunOutcome:
 
 
 def new_facts(options: Options, provided: dict[str, Any] | None = None) -> Facts:
-    """Facts for a run; the target's introspection starts at once, in the background.
+    """Facts for a run; the handshake with the target starts at once, then its introspection, both in
+    the background.
 
-    The introspection subprocess then overlaps the doctor's own imports (rich, the
-    checks); :func:`validated` waits for it and turns a non-Python target into a usage error.
+    The handshake starts before the fact providers are imported (their import is most of the
+    doctor's start) and the introspection subprocess overlaps the rest of the doctor's own imports
+    (the checks, rich); :func:`validated` waits for it and turns a non-Python target into a usage error.
     """
-    facts = Facts(options, overrides=provided)
+    early: list[Callable[[], VerifiedPython]] = []
+    if not provided or "target_python" not in provided:
+        from mnist_doctor.probing.handshake import HELLO_TIMEOUT_S, Greeting
+
+        greeting = Greeting(options.python, options.budget.slice(cap=HELLO_TIMEOUT_S))
+
+        def target_python() -> VerifiedPython:
+            """This run's ``target_python``: the registered provider's, from the handshake under way."""
+            from mnist_doctor.facts.introspection import verified
+
+            return verified(greeting.answer())
+
+        early.append(target_python)
+    facts = Facts(options, overrides=provided, providers=early)
 
     def prefetch() -> None:
         with contextlib.suppress(Exception):  # reported by validated(), with a usage message
