@@ -98,7 +98,7 @@ def diagnose(
     or loader names, as a list or one comma-separated string). Bad arguments raise
     ``ValueError``; nothing is printed.
     """
-    from mnist_doctor.compat.table import table_problem
+    from mnist_doctor.compat.source import table_problem
     from mnist_doctor.datasets.table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options

@@ -62,7 +62,7 @@ def check_combinations(args: argparse.Namespace) -> None:
 
 def options_from(args: argparse.Namespace) -> Options:
     """The run's :class:`Options`, each value resolved once; a :class:`UsageError` names what is wrong."""
-    from mnist_doctor.compat.table import TABLE_ENV, table_problem
+    from mnist_doctor.compat.source import TABLE_ENV, table_problem
     from mnist_doctor.datasets.spec import ORIGIN_ENV, choose_origin
     from mnist_doctor.datasets.table import DEFAULT_DATASETS, origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
