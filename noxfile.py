@@ -110,9 +110,23 @@ E2E_WORKERS = "3"
 def e2e(session: nox.Session) -> None:
     """The e2e tier: every real part for real (TensorFlow, load_data(), servers, proxies, TLS, venvs,
     other uids, signals, the notebook kernel), once, in parallel (pytest-xdist)."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[tensorflow]")
+    # the ray extra: tests/test_fleet_ray.py runs `mnist-doctor fleet --ray` on a real local cluster
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[tensorflow,ray]")
     workers = os.environ.get("MNIST_DOCTOR_E2E_WORKERS", E2E_WORKERS)
-    session.run("python", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, *session.posargs)
+    # loadgroup: the tests of one xdist_group (the one Ray cluster) stay on one worker
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "--tier",
+        "e2e",
+        "-n",
+        workers,
+        "--dist",
+        "loadgroup",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)
@@ -122,7 +136,7 @@ def coverage(session: nox.Session) -> None:
         *nox.project.dependency_groups(PYPROJECT, "test"),
         *nox.project.dependency_groups(PYPROJECT, "coverage"),
         "-e",
-        ".[tensorflow]",
+        ".[tensorflow,ray]",
     )
     data = ROOT / "build" / "coverage"
     data.mkdir(parents=True, exist_ok=True)
@@ -132,8 +146,9 @@ def coverage(session: nox.Session) -> None:
     workers = os.environ.get("MNIST_DOCTOR_E2E_WORKERS", E2E_WORKERS)
     session.run("coverage", "run", "-m", "pytest", "-q", "--tier", "unit,target", *session.posargs, env=env)
     session.run(
-        "coverage", "run", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, *session.posargs, env=env
-    )
+        "coverage", "run", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, "--dist", "loadgroup",
+        *session.posargs, env=env,
+    )  # fmt: skip
     session.run("coverage", "combine", "-q", env=env)
     session.run("coverage", "report", "--skip-covered", "--sort=cover", env=env)
 

@@ -32,6 +32,7 @@ examples:
   mnist-doctor --offline --format json      no network, machine-readable
   mnist-doctor --clear-cache --dry-run      show which dataset files would be removed
   mnist-doctor --seed ~/Downloads/mnist.npz put a verified file where Keras looks
+  mnist-doctor fleet reports/               merge many machines' JSON reports (fleet --help)
 """
 
 
@@ -207,9 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The command: :func:`_main` inside the one exit for text (safe streams, output errors)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["fleet"]:  # many machines' reports: a command of its own (mnist_doctor.fleet)
+        from mnist_doctor.fleet import main as fleet
+
+        return fleet(args[1:])
     from mnist_doctor.text.output import run_cli
 
-    return run_cli(_main, argv)
+    return run_cli(_main, args)
 
 
 def _main(argv: list[str]) -> int:
