@@ -113,20 +113,7 @@ def e2e(session: nox.Session) -> None:
     # the ray extra: tests/test_fleet_ray.py runs `mnist-doctor fleet --ray` on a real local cluster
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[tensorflow,ray]")
     workers = os.environ.get("MNIST_DOCTOR_E2E_WORKERS", E2E_WORKERS)
-    # loadgroup: the tests of one xdist_group (the one Ray cluster) stay on one worker
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-q",
-        "--tier",
-        "e2e",
-        "-n",
-        workers,
-        "--dist",
-        "loadgroup",
-        *session.posargs,
-    )
+    session.run("python", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -146,9 +133,8 @@ def coverage(session: nox.Session) -> None:
     workers = os.environ.get("MNIST_DOCTOR_E2E_WORKERS", E2E_WORKERS)
     session.run("coverage", "run", "-m", "pytest", "-q", "--tier", "unit,target", *session.posargs, env=env)
     session.run(
-        "coverage", "run", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, "--dist", "loadgroup",
-        *session.posargs, env=env,
-    )  # fmt: skip
+        "coverage", "run", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, *session.posargs, env=env
+    )
     session.run("coverage", "combine", "-q", env=env)
     session.run("coverage", "report", "--skip-covered", "--sort=cover", env=env)
 
