@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.fleet import ray_runner, sources
+from mnist_doctor.fleet import ray_runner, reports, sources
 from mnist_doctor.fleet.model import HostReport, Unanswered
 from mnist_doctor.fleet.ray_runner import _read_answers, node_result
 from mnist_doctor.fleet.reports import read_input
@@ -33,6 +33,7 @@ def test_hostile_files_are_named_and_skipped(
     fleet_cli, fleet_reports, tmp_path, monkeypatch, validator
 ) -> None:
     monkeypatch.setattr(sources, "FILE_CAP_BYTES", 512 * 1024)
+    monkeypatch.setattr(reports, "MAX_VALUES", 100_000)
     folder = tmp_path / "in"
     folder.mkdir()
     _json(folder / "good.json", fleet_reports["gpu-04"])
@@ -42,6 +43,7 @@ def test_hostile_files_are_named_and_skipped(
     (folder / "latin1.json").write_bytes('{"host": "café"}'.encode("latin-1"))
     (folder / "huge.json").write_bytes(b" " * (512 * 1024 + 1))
     (folder / "deep.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    (folder / "many.json").write_bytes(b"[" + b"[]," * 150_000 + b"[]]")  # 150,001 lists
     (folder / "bignum.json").write_bytes(b'{"schema": ' + b"9" * 5000 + b"}")
     (folder / "array.json").write_text("[1, 2]")
     newer = dict(fleet_reports["gpu-04"], schema=3)
@@ -71,6 +73,7 @@ def test_hostile_files_are_named_and_skipped(
         "fifo.json": "is a FIFO, not a report file",
         "huge.json": "is larger than 0.5 MB: not a report",
         "latin1.json": "is not UTF-8 text (byte 0xe9 at offset 13)",
+        "many.json": "holds more than 100000 values: not reports",
         "newer.json": "has schema 3, newer than this mnist-doctor reads (2): upgrade mnist-doctor here",
         "older.json": "has schema 1 (an older mnist-doctor, no diagnosis): run it again there",
         "other.json": "is not an mnist-doctor report (no tool.name mnist-doctor)",
@@ -247,3 +250,22 @@ def test_a_node_doctor_sees_the_gpus_the_node_has_not_what_ray_left_the_task(mon
         assert node_environment().get("CUDA_VISIBLE_DEVICES") == expected
     monkeypatch.delitem(sys.modules, "ray._private.worker")
     assert node_environment()["CUDA_VISIBLE_DEVICES"] == "", "no Ray worker here: the environment as it is"
+
+
+def test_long_lists_are_counted_not_printed_unless_verbose(fleet_cli, fleet_reports, tmp_path) -> None:
+    """A folder of 40 broken files and 12 hosts on 12 cache folders stays readable; JSON keeps all."""
+    for n in range(40):
+        (tmp_path / f"junk-{n:02}.json").write_text("junk")
+    for n in range(12):
+        doc = json.loads(json.dumps(fleet_reports["gpu-04"]))
+        doc["environment"]["host"] = f"node-{n:02}"
+        doc["environment"]["cache"].update(path=f"/scratch/u{n:02}/datasets")
+        _json(tmp_path / f"node-{n:02}.json", doc)
+    rich = fleet_cli(str(tmp_path)).stdout
+    assert "… and 30 more inputs (--verbose lists them)" in rich and "junk-39.json" not in rich
+    assert "… and 6 other values" in rich and "node-00, node-01" in rich
+    assert "junk-39.json" in fleet_cli(str(tmp_path), "--verbose").stdout
+    markdown = fleet_cli(str(tmp_path), "--format", "markdown").stdout
+    assert "_… and 10 more (`--verbose` lists them all)_" in markdown
+    doc = json.loads(fleet_cli(str(tmp_path), "--format", "json").stdout)
+    assert len(doc["skipped"]) == 40 and len(doc["drift"][0]["values"]) == 12

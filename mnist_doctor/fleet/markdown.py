@@ -9,6 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 _EMOJI = {"ok": "✅", "warn": "⚠️", "fail": "❌", "error": "💥"}
+#: Rows of one list or table before the rest is only counted (``--verbose``: all of them).
+SHOWN_ROWS = 30
+
+
+def _rows(rows: list[Any], verbose: bool) -> tuple[list[Any], str | None]:
+    """The rows to show, and the line that counts the others (None: all shown)."""
+    if verbose or len(rows) <= SHOWN_ROWS:
+        return rows, None
+    return rows[:SHOWN_ROWS], f"_… and {len(rows) - SHOWN_ROWS} more (`--verbose` lists them all)_"
 
 
 def _cell(text: Any) -> str:
@@ -51,16 +60,20 @@ def _causes(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def _drift(doc: dict[str, Any]) -> list[str]:
+def _drift(doc: dict[str, Any], verbose: bool) -> list[str]:
     if not doc["drift"]:
         return []
     out = ["#### Drift across hosts", "", "| What | Value | Hosts |", "|---|---|---|"]
+    counted = []
     for row in doc["drift"]:
-        for value in row["values"]:
+        values, more = _rows(row["values"], verbose)
+        for value in values:
             out.append(
-                f"| {_cell(row['label'])} | `{_cell(value['value'])}` | {_cell(', '.join(value['hosts']))} |"
+                f"| {_cell(row['label'])} | {_cell(value['value'])} | {_cell(', '.join(value['hosts']))} |"
             )
-    return [*out, ""]
+        if more:
+            counted.append(f"{row['label']}: {more}")
+    return [*out, "", *counted, ""] if counted else [*out, ""]
 
 
 def _shared(doc: dict[str, Any]) -> list[str]:
@@ -72,7 +85,7 @@ def _shared(doc: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
-def _missing(doc: dict[str, Any]) -> list[str]:
+def _missing(doc: dict[str, Any], verbose: bool) -> list[str]:
     out: list[str] = []
     if doc["unanswered"]:
         out += ["#### Did not answer", ""]
@@ -82,8 +95,9 @@ def _missing(doc: dict[str, Any]) -> list[str]:
         out.append("")
     if doc["skipped"]:
         out += ["#### Inputs skipped", ""]
-        out += [f"- `{_cell(s['source'])}` {_cell(s['reason'])}" for s in doc["skipped"]]
-        out.append("")
+        skipped, more = _rows(doc["skipped"], verbose)
+        out += [f"- {_cell(s['source'])} {_cell(s['reason'])}" for s in skipped]
+        out += [more, ""] if more else [""]
     return out
 
 
@@ -92,7 +106,7 @@ def render_fleet_markdown(doc: dict[str, Any], verbose: bool = False) -> str:
     out += _causes(doc)
     if doc["healthy"]:
         out += [f"{_EMOJI['ok']} healthy: {_cell(', '.join(doc['healthy']))}", ""]
-    out += _drift(doc) + _shared(doc) + _missing(doc)
+    out += _drift(doc, verbose) + _shared(doc) + _missing(doc, verbose)
     if verbose and doc["hosts"]:
         out += ["#### Hosts", "", "| Host | Source | Exit | Headline |", "|---|---|---|---|"]
         for h in doc["hosts"]:

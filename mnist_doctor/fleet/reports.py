@@ -22,6 +22,10 @@ from mnist_doctor.pipeline.summary import cause_name
 
 #: Documents read from one input at most.
 MAX_DOCUMENTS = 10_000
+#: JSON values (counted by their commas and brackets, before parsing) one input may hold: a verbose
+#: report has ~1000, so this is a thousand reports — and at most ~70 MB once parsed, where 16 MB of
+#: ``[[],[],…]`` would take 400 MB.
+MAX_VALUES = 1_000_000
 #: Characters kept of a text a report gives (a title, an explanation, a command).
 TEXT_CAP = 2000
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -63,6 +67,8 @@ def read_input(source: str, data: bytes) -> list[HostReport | Skipped]:
     """Every report in one input's bytes (``source#2`` for the second of several), or why not."""
     if not data.strip():
         return [Skipped(source, "is empty")]
+    if data.count(b",") + data.count(b"[") + data.count(b"{") > MAX_VALUES:
+        return [Skipped(source, f"holds more than {MAX_VALUES} values: not reports")]
     try:
         text = decode(data)
     except UnicodeDecodeError as exc:

@@ -19,8 +19,11 @@ from mnist_doctor.text.output import plural
 
 STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
 INDENT = "    "
-#: Hosts named in one line before the rest is counted (``--verbose`` names them all).
+#: Hosts named in one line, values of one drift, skipped inputs listed, before the rest is only
+#: counted (``--verbose`` shows them all; ``--format json`` always has them all).
 SHOWN_HOSTS = 8
+SHOWN_VALUES = 6
+SHOWN_SKIPPED = 10
 
 
 def _prose(console: Console, text: str, style: str = "", indent: str = "", lead: Text | None = None) -> None:
@@ -94,7 +97,10 @@ def _drift(console: Console, doc: dict[str, Any], verbose: bool) -> None:
     console.print()
     console.print(Text("Drift across hosts", style="bold"))
     for row in doc["drift"]:
-        values = "; ".join(f"{v['value']} on {names(v['hosts'], verbose)}" for v in row["values"])
+        shown = row["values"] if verbose else row["values"][:SHOWN_VALUES]
+        values = "; ".join(f"{v['value']} on {names(v['hosts'], verbose)}" for v in shown)
+        if len(shown) < len(row["values"]):
+            values += f"; … and {plural(len(row['values']) - len(shown), 'other value')}"
         _prose(console, values, indent="  ", lead=Text(f"{row['label']}: ", style="bold"))
 
 
@@ -108,7 +114,7 @@ def _shared(console: Console, doc: dict[str, Any], verbose: bool) -> None:
         _prose(console, group["advice"], indent="  ")
 
 
-def _missing(console: Console, doc: dict[str, Any]) -> None:
+def _missing(console: Console, doc: dict[str, Any], verbose: bool) -> None:
     if doc["unanswered"]:
         console.print()
         console.print(Text("Did not answer", style="bold"))
@@ -117,8 +123,12 @@ def _missing(console: Console, doc: dict[str, Any]) -> None:
     if doc["skipped"]:
         console.print()
         console.print(Text("Inputs skipped", style="bold"))
-        for item in doc["skipped"]:
+        shown = doc["skipped"] if verbose else doc["skipped"][:SHOWN_SKIPPED]
+        for item in shown:
             _prose(console, f"{item['source']} {item['reason']}", "dim", indent="  ")
+        if len(shown) < len(doc["skipped"]):
+            more = plural(len(doc["skipped"]) - len(shown), "more input")
+            _prose(console, f"… and {more} (--verbose lists them)", "dim", indent="  ")
 
 
 def _hosts(console: Console, doc: dict[str, Any]) -> None:
@@ -142,7 +152,7 @@ def render_fleet_rich(doc: dict[str, Any], console: Console, verbose: bool = Fal
     _causes(console, doc, verbose)
     _drift(console, doc, verbose)
     _shared(console, doc, verbose)
-    _missing(console, doc)
+    _missing(console, doc, verbose)
     if verbose:
         _hosts(console, doc)
     console.print()
