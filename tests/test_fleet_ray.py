@@ -180,8 +180,8 @@ def test_fleet_on_a_ray_cluster_names_the_right_nodes(ray_cluster: RayCluster, v
     assert took <= TIGHT + 3, f"the run took {took:.1f} s for --timeout {TIGHT}"
     assert run.code == 1, run.stderr
     text = run.stdout
-    assert "#### Did not answer" in text, text + run.stderr
-    silent = text.split("#### Did not answer", 1)[1]
+    assert "#### No report from" in text, text + run.stderr
+    silent = text.split("#### No report from", 1)[1]
     assert "**proxied**" in silent, text
     assert (
         f"did not answer within --timeout ({TIGHT} s)" in silent

@@ -26,7 +26,7 @@ ADDRESS = re.compile(r"auto|(ray://)?([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]
 FORWARDED = ("python", "offline", "dataset", "origin", "select", "ignore", "strict", "expect_gpu")
 
 EPILOG = """\
-exit codes: 0 every host healthy (warnings allowed), 1 a host failed or a node did not answer,
+exit codes: 0 every host healthy (warnings allowed), 1 a host failed or a node gave no report,
 2 usage error (nothing to merge), 130 interrupted.
 examples:
   mnist-doctor fleet reports/                    every *.json report in a folder

@@ -88,7 +88,7 @@ def _shared(doc: dict[str, Any]) -> list[str]:
 def _missing(doc: dict[str, Any], verbose: bool) -> list[str]:
     out: list[str] = []
     if doc["unanswered"]:
-        out += ["#### Did not answer", ""]
+        out += ["#### No report from", ""]
         out += [
             f"- {_EMOJI['error']} **{_cell(u['name'])}**: {_cell(u['reason'])}" for u in doc["unanswered"]
         ]

@@ -10,7 +10,7 @@
   network file system (its source and the path inside it, whatever the mount point), or the same
   folder on one machine — get the advice to seed it once, because workers downloading into one
   cache at once read each other's half-written file.
-* **Exit code**: the worst host's (1 when any failed, or a machine asked did not answer).
+* **Exit code**: the worst host's (1 when any failed, or a machine asked gave no report).
 """
 
 from __future__ import annotations
@@ -311,9 +311,9 @@ def _headline(hosts: tuple[Host, ...], causes: tuple[CauseRow, ...], unanswered:
             "all " + plural(len(hosts), "host") + " healthy" if len(hosts) > 1 else "the one host is healthy"
         )
     else:
-        line = "no host answered"
+        line = "no host was diagnosed"
     if unanswered:
-        line += f"; {plural(unanswered, 'machine')} did not answer"
+        line += f"; {plural(unanswered, 'machine')} gave no report"
     return line
 
 

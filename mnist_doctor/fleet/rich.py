@@ -117,7 +117,7 @@ def _shared(console: Console, doc: dict[str, Any], verbose: bool) -> None:
 def _missing(console: Console, doc: dict[str, Any], verbose: bool) -> None:
     if doc["unanswered"]:
         console.print()
-        console.print(Text("Did not answer", style="bold"))
+        console.print(Text("No report from", style="bold"))
         for item in doc["unanswered"]:
             _prose(console, f"{item['name']}: {item['reason']}", lead=_glyph("error"))
     if doc["skipped"]:
@@ -142,7 +142,7 @@ def _hosts(console: Console, doc: dict[str, Any]) -> None:
 def render_fleet_rich(doc: dict[str, Any], console: Console, verbose: bool = False) -> None:
     """The whole answer; ``verbose`` names every host and lists each host's own headline."""
     counted = plural(len(doc["hosts"]), "host") + (
-        f", {plural(len(doc['unanswered']), 'machine')} silent" if doc["unanswered"] else ""
+        f", {plural(len(doc['unanswered']), 'machine')} without a report" if doc["unanswered"] else ""
     )
     console.print(Text(f"mnist-doctor fleet — {counted}", style="bold"))
     console.print()
