@@ -162,7 +162,7 @@ def test_ray_mode_without_ray_is_a_clean_usage_error(fleet_cli, monkeypatch) -> 
     assert run.code == 2
     assert run.stderr == (
         "mnist-doctor fleet: error: --ray needs the ray package, which this Python does not have "
-        "(hint: pip install 'mnist-doctor[ray]' # in the Python that runs mnist-doctor)\n"
+        "(hint: pip install ray # into the Python that runs mnist-doctor (pipx inject mnist-doctor ray))\n"
     )
 
 

@@ -31,7 +31,7 @@ from mnist_doctor.probing.subproc import run_argv
 
 #: Seconds kept back from the driver for reading its answers and rendering (within --timeout + 2 s).
 COLLECT_RESERVE_S = 1.0
-INSTALL_HINT = "pip install 'mnist-doctor[ray]'   # in the Python that runs mnist-doctor"
+INSTALL_HINT = "pip install ray   # into the Python that runs mnist-doctor (pipx inject mnist-doctor ray)"
 
 
 def ray_installed() -> bool:
