@@ -110,7 +110,8 @@ E2E_WORKERS = "3"
 def e2e(session: nox.Session) -> None:
     """The e2e tier: every real part for real (TensorFlow, load_data(), servers, proxies, TLS, venvs,
     other uids, signals, the notebook kernel), once, in parallel (pytest-xdist)."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[tensorflow]")
+    # the ray extra: tests/test_fleet_ray.py runs `mnist-doctor fleet --ray` on a real local cluster
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[tensorflow,ray]")
     workers = os.environ.get("MNIST_DOCTOR_E2E_WORKERS", E2E_WORKERS)
     session.run("python", "-m", "pytest", "-q", "--tier", "e2e", "-n", workers, *session.posargs)
 
@@ -122,7 +123,7 @@ def coverage(session: nox.Session) -> None:
         *nox.project.dependency_groups(PYPROJECT, "test"),
         *nox.project.dependency_groups(PYPROJECT, "coverage"),
         "-e",
-        ".[tensorflow]",
+        ".[tensorflow,ray]",
     )
     data = ROOT / "build" / "coverage"
     data.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.net_fixtures",
     "tests.replay_fixtures",
     "tests.standin_fixtures",
+    "tests.fleet_fixtures",
 ]
 
 

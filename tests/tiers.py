@@ -45,6 +45,7 @@ TIER_OF_FIXTURE: dict[str, tuple[str, str]] = {
     "python_39": ("target", "the target scripts under Python 3.9"),
     "shared_tmp": ("e2e", "files owned by other uids, and processes run as them"),
     "standin": ("e2e", "the stand-in internet: namespaces, the real host names, a trusted private CA"),
+    "ray_cluster": ("e2e", "a real multi-node Ray cluster on this machine (ray.cluster_utils.Cluster)"),
 }
 
 

@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if args == ["--version"] and _version_written():
         return EXIT_OK
+    if args[:1] == ["fleet"]:  # many machines' reports: a command of its own (mnist_doctor.fleet)
+        from mnist_doctor.fleet import main as fleet
+
+        return fleet(args[1:])
     from mnist_doctor.text.output import run_cli
 
     return run_cli(command, args)

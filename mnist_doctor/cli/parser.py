@@ -27,6 +27,7 @@ examples:
   mnist-doctor --offline --format json      no network, machine-readable
   mnist-doctor --clear-cache --dry-run      show which dataset files would be removed
   mnist-doctor --seed ~/Downloads/mnist.npz put a verified file where Keras looks
+  mnist-doctor fleet reports/               merge many machines' JSON reports (fleet --help)
 """
 
 

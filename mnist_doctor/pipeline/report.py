@@ -9,6 +9,7 @@ escaped), so every renderer starts from safe strings.
 from __future__ import annotations
 
 import platform
+import socket
 import sys
 from typing import Any
 
@@ -36,13 +37,18 @@ def exit_code(results: list[CheckResult], strict: bool) -> int:
 
 
 def environment(facts: Facts) -> dict[str, Any]:
-    """What was examined: the interpreter, key versions, the Keras flavour, the origin."""
+    """What was examined: the machine, the interpreter, key versions, the Keras flavour, the origin.
+
+    ``host`` and ``cache`` (the cache folder's file system) let ``mnist-doctor fleet`` tell
+    machines apart and see which of them share one cache.
+    """
     options = facts.options
     env: dict[str, Any] = {
         "doctor_python": sys.executable,
         "target_python": options.python,
         "offline": options.offline,
         "timeout_s": options.timeout,
+        "host": _host_name(),
     }
     try:
         py = facts.get("introspection").python
@@ -67,7 +73,18 @@ def environment(facts: Facts) -> dict[str, Any]:
     except Exception as exc:  # the environment block must never sink the report
         env["error"] = f"{type(exc).__name__}: {exc}"
         env.setdefault("platform", platform.platform())
+    try:
+        env["cache"] = facts.get("cache_filesystem").to_dict()
+    except Exception:  # the cache checks say why the cache folder is unknown
+        env["cache"] = None
     return env
+
+
+def _host_name() -> str | None:
+    try:
+        return socket.gethostname() or None
+    except OSError:
+        return None
 
 
 def build_report(

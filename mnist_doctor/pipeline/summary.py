@@ -113,6 +113,18 @@ def _earlier_in_chain(chain: tuple[str, ...], rid: str, others: list[dict[str, A
     return next((i for i in chain[: chain.index(rid)] if i in failing), None)
 
 
+def cause_name(root: dict[str, Any]) -> str:
+    """A problem's name, the same on every machine that has it: the root check's id, with the
+    cause it named when it named one (``load.real:dns``, ``runtime.import:numpy-abi``).
+
+    Titles quote paths, bytes and versions, so they differ between machines with one problem;
+    ``mnist-doctor fleet`` groups hosts by this name.
+    """
+    data = root.get("data") or {}
+    named = data.get("cause") or data.get("diagnosis") if isinstance(data, dict) else None
+    return f"{root['id']}:{named}" if isinstance(named, str) and named else str(root["id"])
+
+
 def _root(rid: str, parents: dict[str, str]) -> str:
     seen = {rid}
     while rid in parents and parents[rid] not in seen:
@@ -195,6 +207,7 @@ def _problems(
         problems.append(
             {
                 "status": "error" if root["status"] == "error" else root["status"],
+                "cause": cause_name(root),
                 "title": _title(root),
                 "explanation": _explanation(root, evidence),
                 "checks": ids,
