@@ -261,7 +261,9 @@ def test_long_lists_are_counted_not_printed_unless_verbose(fleet_cli, fleet_repo
         doc["environment"]["host"] = f"node-{n:02}"
         doc["environment"]["cache"].update(path=f"/scratch/u{n:02}/datasets")
         _json(tmp_path / f"node-{n:02}.json", doc)
-    rich = " ".join(fleet_cli(str(tmp_path)).stdout.split())  # the terminal wraps where the paths' lengths fall
+    rich = " ".join(
+        fleet_cli(str(tmp_path)).stdout.split()
+    )  # the terminal wraps where the paths' lengths fall
     assert "… and 30 more inputs (--verbose lists them)" in rich and "junk-39.json" not in rich
     assert "… and 6 other values" in rich and "node-00, node-01" in rich
     assert "junk-39.json" in fleet_cli(str(tmp_path), "--verbose").stdout
