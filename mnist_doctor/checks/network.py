@@ -701,7 +701,7 @@ def _what(sample: ThroughputSample) -> str:
     return f"{', '.join(load.datasets)} ({human_bytes(load.total_bytes)})"
 
 
-def judge_throughput(sample: ThroughputSample) -> tuple[str, str, dict[str, Any]]:
+def judge_throughput(sample: ThroughputSample) -> tuple[Status, str, dict[str, Any]]:
     """(status, one line, data) for one host's measurement."""
     load, record = sample.load, sample.record or {}
     data: dict[str, Any] = {
@@ -720,41 +720,45 @@ def judge_throughput(sample: ThroughputSample) -> tuple[str, str, dict[str, Any]
     if sample.cut_by_budget:
         data["cut_by_budget"] = True
         so_far = f" ({human_bytes(got)} in {record.get('elapsed_s', 0):.1f} s so far)" if got else ""
-        return "skip", f"{load.host}: cut by the doctor's budget{so_far}, use --timeout", data
+        return Status.SKIP, f"{load.host}: cut by the doctor's budget{so_far}, use --timeout", data
     if not record:
-        return "skip", f"{load.host}: not measured: {sample.error}", data
+        return Status.SKIP, f"{load.host}: not measured: {sample.error}", data
     if ended == "http-error":
-        return "skip", f"{load.host}: not measured: HTTP {record.get('status')} {record.get('reason')}", data
+        return (
+            Status.SKIP,
+            f"{load.host}: not measured: HTTP {record.get('status')} {record.get('reason')}",
+            data,
+        )
     if ended == "error" and not got:
         message = (record.get("error") or {}).get("message")
-        return "skip", f"{load.host}: unreachable, not measured: {message}", data
+        return Status.SKIP, f"{load.host}: unreachable, not measured: {message}", data
     if ended == "no-answer":
         waited = float(record.get("waited_s") or 0)
-        return "warn", f"{load.host}: stalled: no answer to the ranged GET within {waited:.1f} s", data
+        return Status.WARN, f"{load.host}: stalled: no answer to the ranged GET within {waited:.1f} s", data
     if ended == "stall":
         return (
-            "warn",
+            Status.WARN,
             f"{load.host}: the transfer stalled: no byte for {THROUGHPUT_STALL_S:.0f} s after "
             f"{human_bytes(got)} (Keras would hang here: urlretrieve has no timeout)",
             data,
         )
     if ended == "error":
         message = (record.get("error") or {}).get("message")
-        return "warn", f"{load.host}: the connection broke after {human_bytes(got)}: {message}", data
+        return Status.WARN, f"{load.host}: the connection broke after {human_bytes(got)}: {message}", data
     if ended == "eof" and got < min(MIN_SAMPLE_BYTES, load.total_bytes):
-        return "skip", f"{load.host}: not measured: the body ended after {human_bytes(got)}", data
+        return Status.SKIP, f"{load.host}: not measured: the body ended after {human_bytes(got)}", data
     rate = float(record.get("rate_bps") or 0.0)
     projected = load.total_bytes / rate if rate > 0 else float("inf")
     data["projected_s"] = round(projected, 1) if rate > 0 else None
     speed = f"{human_bytes(rate)}/s"
     if projected > PROJECTED_LIMIT_S:
         return (
-            "warn",
+            Status.WARN,
             f"{load.host} delivers {speed}: {_what(sample)} would take {human_duration(projected)} "
             f"(over {PROJECTED_LIMIT_S / 60:.0f} min; Keras has no timeout, so it looks hung)",
             data,
         )
-    return "ok", f"{load.host}: {speed}, {_what(sample)} in {human_duration(projected)}", data
+    return Status.OK, f"{load.host}: {speed}, {_what(sample)} in {human_duration(projected)}", data
 
 
 class ThroughputCheck(BaseCheck):
@@ -775,45 +779,50 @@ class ThroughputCheck(BaseCheck):
             data["cut_by_budget"] = True
         details = [redact_text(line) or "" for _, line, _ in judged] if len(judged) > 1 else []
 
-        def joined(wanted: str) -> str:
-            return "; ".join(redact_text(line) or "" for status, line, _ in judged if status == wanted)
+        def joined(wanted: Status) -> str:
+            return "; ".join(redact_text(line) or "" for status, line, _ in judged if status is wanted)
 
-        if any(status == "warn" for status, _, _ in judged):
-            slow = [name for status, _, d in judged if status == "warn" for name in d["datasets"]]
+        if any(status is Status.WARN for status, _, _ in judged):
+            slow = [name for status, _, d in judged if status is Status.WARN for name in d["datasets"]]
             remedies = throughput_remedies(target_python, list(dict.fromkeys(slow)))
-            return Result.warn(joined("warn"), details=details, data=data, hint=remedies)
-        if judged and all(status == "ok" for status, _, _ in judged):
-            return Result.ok(joined("ok"), details=details, data=data)
+            return Result.warn(joined(Status.WARN), details=details, data=data, hint=remedies)
+        if judged and all(status is Status.OK for status, _, _ in judged):
+            return Result.ok(joined(Status.OK), details=details, data=data)
         hint = timeout_hint(options) if data.get("cut_by_budget") else None
-        summary = joined("skip") or "no dataset host to measure"
+        summary = joined(Status.SKIP) or "no dataset host to measure"
         return Result.skip(summary, details=details, data=data, hint=hint)
+
+
+#: ``network.hosts``' word in the report for a host's status (a skip there: its walk was cut).
+HOST_VERDICTS = {Status.OK: "ok", Status.FAIL: "fail", Status.SKIP: "cut"}
 
 
 def host_verdict(
     spec: DatasetSpec, probe: UrllibProbe, target_python: str, options: Options
-) -> tuple[str, Result | None]:
-    """``("ok" | "fail" | "cut", finding)`` for urllib's walk to one host.
+) -> tuple[Status, Result | None]:
+    """``(OK | FAIL | SKIP, finding)`` for urllib's walk to one host (SKIP: the doctor's budget
+    cut the walk, :data:`HOST_VERDICTS` words it "cut").
 
     A failure is named by the same stage diagnoses the ``network.*`` checks use.
     """
     failed = probe.failed()
     if failed is None and probe.ok:
-        return "ok", None
+        return Status.OK, None
     if probe.cut_by_budget(failed):
-        return "cut", Result.skip(
+        return Status.SKIP, Result.skip(
             f"{host_label(spec)}: not tested to the end — the doctor's --timeout ran out",
             hint=timeout_hint(options),
         )
     if failed is None:
-        return "fail", Result.fail(
+        return Status.FAIL, Result.fail(
             f"{host_label(spec)}: the network probe did not run: {probe.error or 'no answer'}"
         )
     if failed.get("stuck"):
-        return "fail", Result.fail(
+        return Status.FAIL, Result.fail(
             f"{host_label(spec)}: the {failed['name']} stage did not finish", hint=offline_hint(target_python)
         )
     finding = diagnose_stage(failed, spec, probe, target_python)
-    return ("ok" if finding.status.value in ("ok", "warn") else "fail"), finding
+    return (Status.OK if finding.status.passed else Status.FAIL), finding
 
 
 def _same_host(one: DatasetSpec, other: DatasetSpec) -> bool:
@@ -891,21 +900,21 @@ class HostsCheck(BaseCheck):
         lines: list[str] = []
         first_line = ""
         hosts: list[dict[str, Any]] = []
-        worst = "ok"
+        worst = Status.OK
         hint: str | None = None
         for index, (spec, probe) in enumerate(zip(network_targets, probes, strict=True)):
             verdict, finding = host_verdict(spec, probe, target_python, options)
             users = [d.name for d in datasets if any(_same_host(f.spec, spec) for f in d.files)]
             said = "reachable" if finding is None else (redact_text(finding.summary) or "")
             label = host_label(spec)
-            hosts.append({"host": label, "datasets": users, "verdict": verdict})
+            hosts.append({"host": label, "datasets": users, "verdict": HOST_VERDICTS[verdict]})
             if index == 0:
                 # The stage checks above judge the first host (and name its fix): not counted twice.
                 first_line = f"{label} ({', '.join(users)}): {said} — judged by the network stage checks"
                 hosts[-1]["judged_by"] = "network stages"
                 continue
             lines.append(f"{label} ({', '.join(users)}): {said}")
-            if verdict in ("fail", "cut") and worst != "fail":
+            if verdict is not Status.OK and worst is not Status.FAIL:
                 worst, hint = verdict, _host_route(users, finding, target_python)
         lines.append(first_line)
         data = {"hosts": hosts}
@@ -915,7 +924,7 @@ class HostsCheck(BaseCheck):
             return Result.fail(
                 f"not reachable as Keras downloads: {names}", details=lines, data=data, hint=hint
             )
-        if worst == "cut":
+        if worst is Status.SKIP:
             return Result.skip(
                 "not every host was tested to the end: the doctor's --timeout ran out",
                 details=lines,
