@@ -21,6 +21,7 @@ import pytest
 from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.network.trust_stores import picture, pip_only_trust
 from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.probing.net_records import StageRecord
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 
@@ -183,7 +184,9 @@ def _introspection(platform: str, context_class: str = "ssl.SSLContext") -> dict
 
 
 DISTS = Distributions.from_introspection([{"name": "pip", "version": "25.1"}])
-VERIFY_FAILED = {"ok": False, "error": {"type": "SSLCertVerificationError", "verify_code": 20}}
+VERIFY_FAILED = StageRecord.parse(
+    {"name": "tls", "ok": False, "error": {"type": "SSLCertVerificationError", "verify_code": 20}}
+)
 
 
 def test_macos_pip_uses_the_keychain_and_urllib_does_not():

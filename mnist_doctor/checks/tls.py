@@ -420,13 +420,11 @@ class PipVersusUrllib(BaseCheck):
         record = probe.stage("tls")
         if record is None:
             failed = probe.failed()
-            why = f"the {failed['name']} stage failed first" if failed else "no TLS stage on this road"
+            why = f"the {failed.name} stage failed first" if failed else "no TLS stage on this road"
             return Result.skip(f"urllib's TLS stage did not run: {why}", details=details)
-        error = record.get("error") or {}
-        verify_failed = not record.get("ok") and (
-            error.get("verify_message") or error.get("type") == "SSLCertVerificationError"
-        )
-        if record.get("ok"):
+        error = record.err
+        verify_failed = not record.ok and (error.verify_message or error.type == "SSLCertVerificationError")
+        if record.ok:
             return Result.ok(f"urllib (Keras) verified the server; {pic.pip_description()}", details=details)
         if not verify_failed:
             return Result.skip(

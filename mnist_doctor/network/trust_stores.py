@@ -29,6 +29,7 @@ from packaging.version import Version
 
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.probing.net_records import StageRecord
 
 #: pip's truststore became its default here (``--use-feature=truststore`` since 22.2).
 PIP_TRUSTSTORE_DEFAULT = Version("24.2")
@@ -236,7 +237,7 @@ class Difference:
 
 
 def pip_only_trust(
-    pic: TrustPicture, record: dict[str, Any], ssl_info: Mapping[str, Any], target_env: dict[str, str]
+    pic: TrustPicture, record: StageRecord, ssl_info: Mapping[str, Any], target_env: dict[str, str]
 ) -> list[Difference]:
     """Why pip would verify the server urllib failed to verify (empty: pip would fail too)."""
     out: list[Difference] = []
@@ -252,12 +253,12 @@ def pip_only_trust(
                 f"{export_hint(pic.platform)}; {inject}",
             )
         )
-    retry = record.get("strict_retry") or {}
-    if pic.pip_truststore and record.get("x509_strict") and retry.get("relaxed_verifies"):
+    retry = record.strict_retry
+    if pic.pip_truststore and record.x509_strict and retry is not None and retry.relaxed_verifies:
         out.append(
             Difference(
                 f"pip's own TLS context does not set VERIFY_X509_STRICT; urllib's default context "
-                f"does on Python {retry.get('python') or '>= 3.13'} and rejects the non-compliant CA",
+                f"does on Python {retry.python or '>= 3.13'} and rejects the non-compliant CA",
                 "ask for an RFC 5280-compliant CA (Basic Constraints marked critical); see network.tls",
             )
         )
@@ -296,17 +297,17 @@ STRICT_HINT = (
 )
 
 
-def strict_cause(record: dict[str, Any]) -> tuple[str, list[str]] | None:
+def strict_cause(record: StageRecord) -> tuple[str, list[str]] | None:
     """(summary tail, details) when the TLS stage failed only because of ``VERIFY_X509_STRICT``.
 
     The target retried the handshake once without the flag (same CA store, same host) to
     name the cause; that retry never turns the failure into a pass.
     """
-    retry = record.get("strict_retry") or {}
-    if not record.get("x509_strict") or not retry:
+    retry = record.strict_retry
+    if not record.x509_strict or retry is None:
         return None
-    version = retry.get("python") or ">= 3.13"
-    if retry.get("relaxed_verifies"):
+    version = retry.python or ">= 3.13"
+    if retry.relaxed_verifies:
         return (
             f"Python {version} verifies with VERIFY_X509_STRICT and rejects it",
             [
@@ -320,9 +321,9 @@ def strict_cause(record: dict[str, Any]) -> tuple[str, list[str]] | None:
     return None
 
 
-def strict_ruled_out(record: dict[str, Any]) -> str | None:
+def strict_ruled_out(record: StageRecord) -> str | None:
     """A detail saying VERIFY_X509_STRICT is not the cause, when the retry showed that."""
-    retry = record.get("strict_retry") or {}
-    if record.get("x509_strict") and retry.get("relaxed_verifies") is False:
+    retry = record.strict_retry
+    if record.x509_strict and retry is not None and retry.relaxed_verifies is False:
         return "not a VERIFY_X509_STRICT problem: the CA store rejects the server without that flag too"
     return None

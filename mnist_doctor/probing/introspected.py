@@ -29,9 +29,17 @@ class Opt:
 
 @dataclass(frozen=True)
 class ListOf:
-    """A list whose every item has ``shape``."""
+    """A list whose every item has ``shape`` (and, with ``limit``, at most that many items)."""
 
     shape: Any
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a few strings the script emits (a name the doctor compares, not free text)."""
+
+    values: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ def problem(value: object, shape: Any, where: str = "") -> str | None:
     if isinstance(shape, ListOf):
         if not isinstance(value, list):
             return f"{here} is {_kind(value)}, not a list"
+        if shape.limit is not None and len(value) > shape.limit:
+            return f"{here} has {len(value)} items, more than {shape.limit}"
         for index, item in enumerate(value):
             found = problem(item, shape.shape, f"{where}[{index}]")
             if found:
@@ -83,6 +93,11 @@ def problem(value: object, shape: Any, where: str = "") -> str | None:
             if found:
                 return found
         return None
+    if isinstance(shape, OneOf):
+        if value in shape.values:
+            return None
+        shown = ascii(value)[:60] if isinstance(value, str) else _kind(value)
+        return f"{here} is {shown}, not one of {', '.join(shape.values)}"
     # a JSON scalar: bool is not an int here, an int is a float
     fits = type(value) is shape or (shape is float and type(value) is int)
     return None if fits else f"{here} is {_kind(value)}, not {_KIND.get(shape, shape.__name__)}"
