@@ -217,7 +217,6 @@ def run_urllib_probe(
         target_python, "net_probe.py", ["stages", dataset.origin, json.dumps(config)], timeout=budget
     )
     answer = run.answer or {}
-    stages = answer.get("stages") or parse_stage_lines(run.stdout)
     error = None
     if run.answer is None:
         error = run.launch_error or (
@@ -227,16 +226,7 @@ def run_urllib_probe(
         )
     elif isinstance(answer.get("error"), dict):
         error = str(answer["error"].get("message"))
-    try:
-        records = parse_stages(redact(stages))
-        planned = (
-            parse_planned(answer["planned"]) if answer.get("planned") else tuple(r.name for r in records)
-        )
-        view = ProxyView.parse(redact(answer.get("proxy_view") or {}), dataset)
-        direct = DirectRoute.parse(redact(answer.get("direct") or {}))
-    except WrongShape as exc:
-        records, planned, view = (), (), ProxyView.parse({}, dataset)
-        direct, error = DirectRoute(), f"the walk's answer is malformed: {exc}"
+    records, planned, view, direct, malformed = read_walk(answer, run.stdout, dataset)
     return UrllibProbe(
         stages=records,
         planned=planned,
@@ -244,10 +234,31 @@ def run_urllib_probe(
         budget_s=inner,
         elapsed_s=time.monotonic() - start,
         killed=run.timed_out,
-        error=redact_text(error),
+        error=redact_text(malformed or error),
         limited_by_budget=budget.limited_by_budget,
         direct=direct,
     )
+
+
+Walk = tuple[tuple[StageRecord, ...], tuple[str, ...], ProxyView, DirectRoute, str | None]
+
+
+def read_walk(answer: dict[str, Any], stdout: str, dataset: DatasetSpec) -> Walk:
+    """(stages, planned, proxy view, direct route, problem) from the walk's answer, by shape.
+
+    The stages are the answer's, or the stage lines printed before the probe was killed. An
+    answer of another shape gives no stages, and ``problem`` names the first value that departs.
+    """
+    try:
+        records = parse_stages(redact(answer.get("stages") or parse_stage_lines(stdout)))
+        planned = (
+            parse_planned(answer["planned"]) if answer.get("planned") else tuple(r.name for r in records)
+        )
+        view = ProxyView.parse(redact(answer.get("proxy_view") or {}), dataset)
+        direct = DirectRoute.parse(redact(answer.get("direct") or {}))
+    except WrongShape as exc:
+        return (), (), ProxyView.parse({}, dataset), DirectRoute(), f"the walk's answer is malformed: {exc}"
+    return records, planned, view, direct, None
 
 
 def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
@@ -501,7 +512,7 @@ def run_throughput_probe(
     if run.answer is None and not why and not run.timed_out:
         why = (run.stderr.strip().splitlines() or ["no answer"])[-1]
     try:
-        records = _measurements(answer.get("throughput") or parse_stage_lines(run.stdout))
+        records = read_measurements(answer.get("throughput") or parse_stage_lines(run.stdout))
     except WrongShape as exc:
         records, why = {}, f"the measurement's answer is malformed: {exc}"
     samples = []
@@ -518,16 +529,19 @@ def run_throughput_probe(
     return samples
 
 
-def _measurements(values: object) -> dict[str, Measurement]:
+def read_measurements(values: object) -> dict[str, Measurement]:
     """The finished measurements by name (``throughput:N``), by shape; a stuck one is none."""
     found = problem(values, ListOf(Obj({"name": str}), MAX_ITEMS), "throughput")
     if found:
         raise WrongShape(found)
     assert isinstance(values, list)
+    unnamed = next((index for index, value in enumerate(values) if "name" not in value), None)
+    if unnamed is not None:
+        raise WrongShape(f"throughput[{unnamed}] has no name")
     return {
         value["name"]: Measurement.parse(redact(value), f"throughput[{index}]")
         for index, value in enumerate(values)
-        if not value.get("stuck")
+        if value.get("stuck") is not True
     }
 
 
