@@ -14,6 +14,7 @@ import pytest
 
 from mnist_doctor.checks.network import judge_chain
 from mnist_doctor.checks.tls import inspect_ca_dir, inspect_ca_file, macos_framework_without_certs
+from mnist_doctor.probing.introspected import PythonInfo, SslInfo
 from mnist_doctor.probing.net_records import CertInfo
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
@@ -143,9 +144,13 @@ def test_macos_python_org_without_certificates_points_to_install_certificates():
         "default_store": {"x509_ca": 0},
     }
     expected = "/Applications/Python 3.11/Install Certificates.command"
-    assert macos_framework_without_certs(info, ssl_info) == expected
-    assert macos_framework_without_certs({**info, "prefix": "/opt/homebrew"}, ssl_info) is None
-    assert macos_framework_without_certs(info, {**ssl_info, "default_store": {"x509_ca": 150}}) is None
+
+    def without(info: dict[str, object], ssl_info: dict[str, object]) -> str | None:
+        return macos_framework_without_certs(PythonInfo.read(info), SslInfo.read(ssl_info))
+
+    assert without(info, ssl_info) == expected
+    assert without({**info, "prefix": "/opt/homebrew"}, ssl_info) is None
+    assert without(info, {**ssl_info, "default_store": {"x509_ca": 150}}) is None
 
 
 @pytest.mark.usefixtures("processes")

@@ -591,7 +591,7 @@ class CompareCheck(BaseCheck):
         details = [d for d in (proxy_note,) if d]
         details.append(
             f"requests trusts: {bundle or other.verify}; urllib trusts: "
-            f"{introspection.ssl.get('cafile') or 'the OpenSSL default store'}"
+            f"{introspection.ssl.cafile or 'the OpenSSL default store'}"
         )
         urllib_status = _http_status(probe)
         if urllib_status is not None and urllib_status >= 300:

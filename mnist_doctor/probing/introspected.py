@@ -14,7 +14,7 @@ shape too, read as an empty section. Keys the doctor does not read may hold anyt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # ---------------------------------------------------------------- a small vocabulary of shapes
@@ -192,6 +192,121 @@ ANSWER = Obj(
 )
 
 
+@dataclass(frozen=True)
+class PythonInfo:
+    """The ``python`` section: which interpreter answered, where it runs (None: not reported)."""
+
+    executable: str | None = None
+    #: ``sys.version_info[:3]`` (three numbers, :meth:`Introspection.parse` checks).
+    version: tuple[int, ...] | None = None
+    version_str: str | None = None
+    implementation: str | None = None
+    platform: str | None = None
+    machine: str | None = None
+    system: str | None = None
+    release: str | None = None
+    prefix: str | None = None
+    in_venv: bool | None = None
+    cwd: str | None = None
+
+    @classmethod
+    def read(cls, section: Mapping[str, Any]) -> PythonInfo:
+        """From a section already checked against :data:`ANSWER` (absent keys stay None)."""
+        version = section.get("version")
+        return cls(
+            executable=section.get("executable"),
+            version=tuple(version) if version else None,
+            version_str=section.get("version_str"),
+            implementation=section.get("implementation"),
+            platform=section.get("platform"),
+            machine=section.get("machine"),
+            system=section.get("system"),
+            release=section.get("release"),
+            prefix=section.get("prefix"),
+            in_venv=section.get("in_venv"),
+            cwd=section.get("cwd"),
+        )
+
+
+@dataclass(frozen=True)
+class SslInfo:
+    """The ``ssl`` section: where the default context looks for CAs, and what it found there."""
+
+    #: ``import ssl`` failed (its message); nothing else is known then.
+    error: str | None = None
+    openssl_version: str | None = None
+    cafile: str | None = None
+    capath: str | None = None
+    openssl_cafile: str | None = None
+    openssl_capath: str | None = None
+    #: ``default``, ``unverified`` or ``patched:<name>``: what ``ssl._create_default_https_context`` is.
+    https_context: str | None = None
+    x509_strict: bool = False
+    #: CA certificates the default context loaded (``cert_store_stats()["x509_ca"]``); None: unknown.
+    store_ca_count: int | None = None
+
+    @classmethod
+    def read(cls, section: Mapping[str, Any]) -> SslInfo:
+        """From a section already checked against :data:`ANSWER` (absent keys stay empty)."""
+        store = section.get("default_store") or {}
+        return cls(
+            error=section.get("error"),
+            openssl_version=section.get("openssl_version"),
+            cafile=section.get("cafile"),
+            capath=section.get("capath"),
+            openssl_cafile=section.get("openssl_cafile"),
+            openssl_capath=section.get("openssl_capath"),
+            https_context=section.get("https_context"),
+            x509_strict=section.get("x509_strict", False),
+            store_ca_count=store.get("x509_ca"),
+        )
+
+
+@dataclass(frozen=True)
+class StartupHook:
+    """A ``.pth`` file or sitecustomize that touches TLS at start-up."""
+
+    kind: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class PipSetting:
+    """One pip configuration value (``cert``, ``use-feature`` …) and the file or variable it came from."""
+
+    value: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class TrustInfo:
+    """The ``trust`` section: who decides which CAs the target's clients trust."""
+
+    ssl_context_class: str | None = None
+    truststore_importable: bool = False
+    pip_vendored_truststore: bool = False
+    hooks: tuple[StartupHook, ...] = ()
+    pip_config: Mapping[str, PipSetting] = field(default_factory=dict)
+    pip_system_certs_loaded: bool = False
+    #: What pip_system_certs reported about its injection (shown as given).
+    pip_system_certs_injected: Any = None
+
+    @classmethod
+    def read(cls, section: Mapping[str, Any]) -> TrustInfo:
+        """From a section already checked against :data:`ANSWER` (absent keys stay empty)."""
+        config = section.get("pip_config") or {}
+        psc = section.get("pip_system_certs") or {}
+        return cls(
+            ssl_context_class=section.get("ssl_context_class"),
+            truststore_importable=section.get("truststore_importable", False),
+            pip_vendored_truststore=section.get("pip_vendored_truststore", False),
+            hooks=tuple(StartupHook(h.get("kind"), h.get("path")) for h in section.get("hooks") or ()),
+            pip_config={k: PipSetting(v.get("value"), v.get("source")) for k, v in config.items()},
+            pip_system_certs_loaded=psc.get("loaded", False),
+            pip_system_certs_injected=psc.get("injected"),
+        )
+
+
 class WrongShape(ValueError):
     """The answer is not what a Python running ``target/introspect.py`` prints; says where."""
 
@@ -200,28 +315,28 @@ class WrongShape(ValueError):
 class Introspection:
     """The examined interpreter's answer, every value of the kind :data:`ANSWER` names.
 
-    Sections stay mappings (their keys are the script's vocabulary, read by the checks that own
-    them), but each is one (never ``None``) and every value in it has its documented kind.
+    ``python``, ``ssl`` and ``trust`` are typed records; the other sections stay mappings (their keys are the
+    script's vocabulary, read by the checks that own them), but each is one (never ``None``) and
+    every value in it has its documented kind.
     """
 
-    python: Mapping[str, Any]
+    python: PythonInfo
     distributions: tuple[Mapping[str, Any], ...]
     modules: Mapping[str, Any]
     shadows: tuple[Mapping[str, Any], ...]
     env: Mapping[str, str]
     urllib: Mapping[str, Any]
-    ssl: Mapping[str, Any]
+    ssl: SslInfo
     keras_paths: Mapping[str, Any]
     markers: Mapping[str, str]
     installers: Mapping[str, Any]
-    trust: Mapping[str, Any]
+    trust: TrustInfo
     errors: Mapping[str, str]
 
     @property
     def version(self) -> tuple[int, ...] | None:
         """The interpreter's ``sys.version_info[:3]``, when it reported one."""
-        parts = self.python.get("version")
-        return tuple(parts) if parts else None
+        return self.python.version
 
     @classmethod
     def parse(cls, answer: object) -> Introspection:
@@ -238,16 +353,16 @@ class Introspection:
             return answer.get(name) or {}
 
         return cls(
-            python=section("python"),
+            python=PythonInfo.read(section("python")),
             distributions=tuple(answer.get("distributions") or ()),
             modules=section("modules"),
             shadows=tuple(answer.get("shadows") or ()),
             env=section("env"),
             urllib=section("urllib"),
-            ssl=section("ssl"),
+            ssl=SslInfo.read(section("ssl")),
             keras_paths=section("keras_paths"),
             markers=section("markers"),
             installers=section("installers"),
-            trust=section("trust"),
+            trust=TrustInfo.read(section("trust")),
             errors=section("errors"),
         )
