@@ -9,16 +9,18 @@ inside ``packaging``).
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import pytest
 
 from mnist_doctor.checks.runtime import ImportWorks
-from mnist_doctor.facts import Options
+from mnist_doctor.facts import Options, import_probe
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.facts.import_probe import ImportProbe, ModuleSeen, read_answer
 from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.model import Status
+from mnist_doctor.probing import introspected, net_records
 from mnist_doctor.probing.introspected import Introspection, PythonInfo, SslInfo, TrustInfo, WrongShape
 from mnist_doctor.probing.subproc import ScriptRun
 
@@ -113,3 +115,31 @@ def test_the_introspections_sections_are_typed_records() -> None:
     assert parsed.trust.hooks[0].path == "/x.pth" and parsed.trust == TrustInfo(hooks=parsed.trust.hooks)
     with pytest.raises(WrongShape, match=r"^ssl\.default_store\.x509_ca is a string, not an integer$"):
         Introspection.parse({"ssl": {"default_store": {"x509_ca": "140"}}})
+
+
+@pytest.mark.parametrize(
+    ("record", "shape", "read"),
+    [
+        (net_records.StageRecord, net_records.STAGE, {"raw"}),
+        (net_records.ProbeError, net_records.ERROR, set()),
+        (net_records.CertInfo, net_records.CERT, set()),
+        (net_records.StrictRetry, net_records.STRICT_RETRY, set()),
+        (net_records.DirectRoute, net_records.DIRECT, set()),
+        (net_records.Measurement, net_records.THROUGHPUT, set()),
+        (import_probe.ImportStage, import_probe.STAGE, set()),
+        (import_probe.ModuleSeen, import_probe.MODULE_SEEN, set()),
+        (PythonInfo, introspected.ANSWER.fields["python"].shape, set()),
+        (SslInfo, introspected.ANSWER.fields["ssl"].shape, {"store_ca_count"}),
+        (
+            TrustInfo,
+            introspected.ANSWER.fields["trust"].shape,
+            {"pip_system_certs_loaded", "pip_system_certs_injected"},
+        ),
+    ],
+)
+def test_every_field_a_record_fills_from_the_answer_is_vouched_for_by_its_shape(
+    record: type, shape: Any, read: set[str]
+) -> None:
+    """``record_of`` fills a field from the key of the same name: that key must have a shape."""
+    names = {f.name for f in fields(record)}
+    assert names - read <= set(shape.fields), names - read - set(shape.fields)

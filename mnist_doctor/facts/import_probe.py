@@ -19,7 +19,7 @@ from typing import Any
 from mnist_doctor.facts import Options, fact
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.pipeline.budget import REPORT_RESERVE_S
-from mnist_doctor.probing.introspected import ListOf, MapOf, Obj, OneOf, Opt, WrongShape, problem
+from mnist_doctor.probing.introspected import ListOf, MapOf, Obj, OneOf, Opt, WrongShape, problem, record_of
 from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_script
 
 IMPORT_TIMEOUT_S = 180.0
@@ -44,7 +44,7 @@ STAGE = Obj(
         "error": Opt(str),
         "chain": ListOf(str, MAX_ITEMS),
         "traceback": Opt(str),
-        "elapsed_s": Opt(float),
+        "elapsed_s": float,
     }
 )
 ANSWER = Obj({"stages": ListOf(STAGE, MAX_ITEMS), "done": bool, "env": MapOf(Opt(str)), "mode": str})
@@ -78,16 +78,8 @@ class ImportStage:
     def read(cls, record: Mapping[str, Any]) -> ImportStage:
         """From a record already checked against :data:`STAGE`."""
         value = record.get("value") or {}
-        return cls(
-            name=record["name"],
-            ok=record.get("ok", False),
-            elapsed_s=record.get("elapsed_s") or 0.0,
-            value=ModuleSeen(value.get("version"), value.get("kind"), value.get("backend")),
-            error_type=record.get("error_type"),
-            error=record.get("error"),
-            chain=tuple(record.get("chain") or ()),
-            traceback=record.get("traceback"),
-        )
+        chain = tuple(record.get("chain") or ())
+        return record_of(cls, record, value=record_of(ModuleSeen, value), chain=chain)
 
 
 def read_answer(answer: object) -> tuple[tuple[ImportStage, ...], dict[str, str | None], bool]:

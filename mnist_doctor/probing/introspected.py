@@ -14,8 +14,10 @@ shape too, read as an empty section. Keys the doctor does not read may hold anyt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- a small vocabulary of shapes
 
@@ -101,6 +103,18 @@ def problem(value: object, shape: Any, where: str = "") -> str | None:
     # a JSON scalar: bool is not an int here, an int is a float
     fits = type(value) is shape or (shape is float and type(value) is int)
     return None if fits else f"{here} is {_kind(value)}, not {_KIND.get(shape, shape.__name__)}"
+
+
+def record_of(cls: type[T], value: Mapping[str, Any], /, **read: Any) -> T:
+    """An instance of the dataclass ``cls`` from an object already checked against its shape.
+
+    Each of the object's keys that names a field fills it as given (the shape vouched for its
+    kind); keys the record does not keep are left out, absent keys keep the field's default.
+    ``read`` gives the fields that need reading first (a nested record, a list made a tuple).
+    """
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    given = {key: item for key, item in value.items() if key in names and key not in read}
+    return cls(**given, **read)
 
 
 # ---------------------------------------------------------------- what target/introspect.py emits
@@ -213,19 +227,7 @@ class PythonInfo:
     def read(cls, section: Mapping[str, Any]) -> PythonInfo:
         """From a section already checked against :data:`ANSWER` (absent keys stay None)."""
         version = section.get("version")
-        return cls(
-            executable=section.get("executable"),
-            version=tuple(version) if version else None,
-            version_str=section.get("version_str"),
-            implementation=section.get("implementation"),
-            platform=section.get("platform"),
-            machine=section.get("machine"),
-            system=section.get("system"),
-            release=section.get("release"),
-            prefix=section.get("prefix"),
-            in_venv=section.get("in_venv"),
-            cwd=section.get("cwd"),
-        )
+        return record_of(cls, section, version=tuple(version) if version else None)
 
 
 @dataclass(frozen=True)
@@ -249,17 +251,7 @@ class SslInfo:
     def read(cls, section: Mapping[str, Any]) -> SslInfo:
         """From a section already checked against :data:`ANSWER` (absent keys stay empty)."""
         store = section.get("default_store") or {}
-        return cls(
-            error=section.get("error"),
-            openssl_version=section.get("openssl_version"),
-            cafile=section.get("cafile"),
-            capath=section.get("capath"),
-            openssl_cafile=section.get("openssl_cafile"),
-            openssl_capath=section.get("openssl_capath"),
-            https_context=section.get("https_context"),
-            x509_strict=section.get("x509_strict", False),
-            store_ca_count=store.get("x509_ca"),
-        )
+        return record_of(cls, section, store_ca_count=store.get("x509_ca"))
 
 
 @dataclass(frozen=True)
@@ -294,14 +286,12 @@ class TrustInfo:
     @classmethod
     def read(cls, section: Mapping[str, Any]) -> TrustInfo:
         """From a section already checked against :data:`ANSWER` (absent keys stay empty)."""
-        config = section.get("pip_config") or {}
         psc = section.get("pip_system_certs") or {}
-        return cls(
-            ssl_context_class=section.get("ssl_context_class"),
-            truststore_importable=section.get("truststore_importable", False),
-            pip_vendored_truststore=section.get("pip_vendored_truststore", False),
-            hooks=tuple(StartupHook(h.get("kind"), h.get("path")) for h in section.get("hooks") or ()),
-            pip_config={k: PipSetting(v.get("value"), v.get("source")) for k, v in config.items()},
+        return record_of(
+            cls,
+            section,
+            hooks=tuple(record_of(StartupHook, h) for h in section.get("hooks") or ()),
+            pip_config={k: record_of(PipSetting, v) for k, v in (section.get("pip_config") or {}).items()},
             pip_system_certs_loaded=psc.get("loaded", False),
             pip_system_certs_injected=psc.get("injected"),
         )

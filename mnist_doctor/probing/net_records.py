@@ -19,7 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_doctor.probing.introspected import ANY, ListOf, MapOf, Obj, OneOf, Opt, WrongShape, problem
+from mnist_doctor.probing.introspected import (
+    ANY,
+    ListOf,
+    MapOf,
+    Obj,
+    OneOf,
+    Opt,
+    WrongShape,
+    problem,
+    record_of,
+)
 
 STAGE_NAMES = ("dns", "tcp", "connect", "tls", "http")
 #: How a throughput measurement ended (``measure_one`` in target/net_probe.py).
@@ -152,15 +162,7 @@ class ProbeError:
         """From a record already checked against :data:`ERROR` (None stays None)."""
         if value is None:
             return None
-        return cls(
-            type=value.get("type") or "Error",
-            message=value.get("message") or "",
-            errno_name=value.get("errno_name"),
-            reason=value.get("reason"),
-            reason_type=value.get("reason_type"),
-            verify_message=value.get("verify_message"),
-            verify_code=value.get("verify_code"),
-        )
+        return record_of(cls, value, type=value.get("type") or "Error")
 
     @classmethod
     def parse(cls, value: object, where: str = "error") -> ProbeError:
@@ -190,7 +192,7 @@ class CertInfo:
 class StrictRetry:
     """The TLS handshake retried without ``VERIFY_X509_STRICT`` (None: the retry failed)."""
 
-    relaxed_verifies: bool | None
+    relaxed_verifies: bool | None = None
     python: str | None = None
 
 
@@ -248,65 +250,22 @@ class StageRecord:
     def parse(cls, value: object, where: str = "stage") -> StageRecord:
         """A record the target printed, by shape (:data:`STAGE`), or :class:`WrongShape`."""
         record = check(value, STAGE, where)
+        if "name" not in record:
+            raise WrongShape(f"{where} has no name")
         retry = record.get("strict_retry")
-        return cls(
-            name=record["name"] if "name" in record else _missing(where, "name"),
-            ok=record.get("ok", False),
-            stuck=record.get("stuck", False),
-            timed_out=record.get("timed_out", False),
-            deadline_limited=record.get("deadline_limited", False),
-            timeout_s=(record.get("timeout_s")),
-            cap_s=(record.get("cap_s")),
-            elapsed_s=(record.get("elapsed_s")),
+        return record_of(
+            cls,
+            record,
             error=ProbeError.read(record.get("error")),
-            host=record.get("host"),
-            port=record.get("port"),
-            via_proxy=record.get("via_proxy", False),
-            note=record.get("note"),
             addresses=tuple(record.get("addresses") or ()),
-            target=record.get("target"),
-            status=record.get("status"),
-            reason=record.get("reason"),
-            sent_credentials=record.get("sent_credentials", False),
-            reply_bytes=record.get("reply_bytes"),
-            version=record.get("version"),
-            chain=tuple(_cert(c) for c in record.get("chain") or ()),
-            store_ca_count=record.get("store_ca_count"),
-            context_class=record.get("context_class"),
-            x509_strict=record.get("x509_strict", False),
-            strict_retry=StrictRetry(retry.get("relaxed_verifies"), retry.get("python")) if retry else None,
-            location=record.get("location"),
-            final_url=record.get("final_url"),
-            content_type=record.get("content_type"),
-            content_length=record.get("content_length"),
-            content_range=record.get("content_range"),
-            retry_after=record.get("retry_after"),
-            content_encoding=record.get("content_encoding"),
-            first_bytes=record.get("first_bytes"),
-            looks_html=record.get("looks_html", False),
-            body_start=record.get("body_start"),
-            total_size=record.get("total_size"),
+            chain=tuple(record_of(CertInfo, cert) for cert in record.get("chain") or ()),
+            strict_retry=record_of(StrictRetry, retry) if retry else None,
             raw=record,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the target printed it (for the report's ``data.record``)."""
         return dict(self.raw or {"name": self.name, "ok": self.ok})
-
-
-def _missing(where: str, key: str) -> Any:
-    raise WrongShape(f"{where} has no {key}")
-
-
-def _cert(value: Mapping[str, Any]) -> CertInfo:
-    return CertInfo(
-        subject_cn=value.get("subject_cn"),
-        subject_o=value.get("subject_o"),
-        issuer_cn=value.get("issuer_cn"),
-        issuer_o=value.get("issuer_o"),
-        issuer_ou=value.get("issuer_ou"),
-        self_signed=value.get("self_signed", False),
-    )
 
 
 def parse_stages(values: object, where: str = "stages") -> tuple[StageRecord, ...]:
@@ -340,13 +299,7 @@ class DirectRoute:
     @classmethod
     def parse(cls, value: object, where: str = "direct") -> DirectRoute:
         record = check(value, DIRECT, where)
-        return cls(
-            tried=record.get("tried", False),
-            ok=record.get("ok", False),
-            host=record.get("host"),
-            port=record.get("port"),
-            error=ProbeError.read(record.get("error")),
-        )
+        return record_of(cls, record, error=ProbeError.read(record.get("error")))
 
 
 @dataclass(frozen=True)
@@ -365,13 +318,4 @@ class Measurement:
     @classmethod
     def parse(cls, value: object, where: str = "throughput") -> Measurement:
         record = check(value, THROUGHPUT, where)
-        return cls(
-            ended=record.get("ended"),
-            bytes=record.get("bytes"),
-            elapsed_s=(record.get("elapsed_s")),
-            rate_bps=(record.get("rate_bps")),
-            waited_s=(record.get("waited_s")),
-            status=record.get("status"),
-            reason=record.get("reason"),
-            error=ProbeError.read(record.get("error")),
-        )
+        return record_of(cls, record, error=ProbeError.read(record.get("error")))
