@@ -231,6 +231,24 @@ class PythonInfo:
 
 
 @dataclass(frozen=True)
+class ModuleSpec:
+    """Where ``importlib.util.find_spec`` finds a module (``modules`` section)."""
+
+    origin: str | None = None
+    locations: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A file or folder in the working directory named like a package (``shadows`` section)."""
+
+    name: str
+    path: str
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
 class SslInfo:
     """The ``ssl`` section: where the default context looks for CAs, and what it found there."""
 
@@ -297,6 +315,12 @@ class TrustInfo:
         )
 
 
+def _shadow(item: Mapping[str, Any]) -> Shadow:
+    if "name" not in item or "path" not in item:
+        raise WrongShape("a shadows entry has no name or no path")
+    return record_of(Shadow, item)
+
+
 class WrongShape(ValueError):
     """The answer is not what a Python running ``target/introspect.py`` prints; says where."""
 
@@ -305,15 +329,16 @@ class WrongShape(ValueError):
 class Introspection:
     """The examined interpreter's answer, every value of the kind :data:`ANSWER` names.
 
-    ``python``, ``ssl`` and ``trust`` are typed records; the other sections stay mappings (their keys are the
-    script's vocabulary, read by the checks that own them), but each is one (never ``None``) and
-    every value in it has its documented kind.
+    ``python``, ``modules``, ``shadows``, ``ssl`` and ``trust`` are typed records; the other
+    sections stay mappings (their keys are the script's vocabulary, read by the checks that own
+    them), but each is one (never ``None``) and every value in it has its documented kind.
     """
 
     python: PythonInfo
     distributions: tuple[Mapping[str, Any], ...]
-    modules: Mapping[str, Any]
-    shadows: tuple[Mapping[str, Any], ...]
+    #: Each module's spec (None: not found).
+    modules: Mapping[str, ModuleSpec | None]
+    shadows: tuple[Shadow, ...]
     env: Mapping[str, str]
     urllib: Mapping[str, Any]
     ssl: SslInfo
@@ -345,8 +370,13 @@ class Introspection:
         return cls(
             python=PythonInfo.read(section("python")),
             distributions=tuple(answer.get("distributions") or ()),
-            modules=section("modules"),
-            shadows=tuple(answer.get("shadows") or ()),
+            modules={
+                name: record_of(ModuleSpec, spec, locations=tuple(spec.get("locations") or ()))
+                if spec
+                else None
+                for name, spec in section("modules").items()
+            },
+            shadows=tuple(_shadow(item) for item in answer.get("shadows") or ()),
             env=section("env"),
             urllib=section("urllib"),
             ssl=SslInfo.read(section("ssl")),
