@@ -130,6 +130,7 @@ def test_the_introspections_sections_are_typed_records() -> None:
         (import_probe.ModuleSeen, import_probe.MODULE_SEEN, set()),
         (PythonInfo, introspected.ANSWER.fields["python"].shape, set()),
         (SslInfo, introspected.ANSWER.fields["ssl"].shape, {"store_ca_count"}),
+        (introspected.UrllibInfo, introspected.ANSWER.fields["urllib"].shape, set()),
         (
             TrustInfo,
             introspected.ANSWER.fields["trust"].shape,

@@ -249,6 +249,16 @@ class Shadow:
 
 
 @dataclass(frozen=True)
+class UrllibInfo:
+    """The ``urllib`` section: the proxies ``urllib.request.getproxies()`` returns, by scheme."""
+
+    getproxies: Mapping[str, str] = field(default_factory=dict)
+    #: ``proxy_bypass`` said the dataset host goes direct (None: not asked).
+    bypass: bool | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class SslInfo:
     """The ``ssl`` section: where the default context looks for CAs, and what it found there."""
 
@@ -329,7 +339,7 @@ class WrongShape(ValueError):
 class Introspection:
     """The examined interpreter's answer, every value of the kind :data:`ANSWER` names.
 
-    ``python``, ``modules``, ``shadows``, ``ssl`` and ``trust`` are typed records; the other
+    ``python``, ``modules``, ``shadows``, ``urllib``, ``ssl`` and ``trust`` are typed records; the other
     sections stay mappings (their keys are the script's vocabulary, read by the checks that own
     them), but each is one (never ``None``) and every value in it has its documented kind.
     """
@@ -340,7 +350,7 @@ class Introspection:
     modules: Mapping[str, ModuleSpec | None]
     shadows: tuple[Shadow, ...]
     env: Mapping[str, str]
-    urllib: Mapping[str, Any]
+    urllib: UrllibInfo
     ssl: SslInfo
     keras_paths: Mapping[str, Any]
     markers: Mapping[str, str]
@@ -378,7 +388,7 @@ class Introspection:
             },
             shadows=tuple(_shadow(item) for item in answer.get("shadows") or ()),
             env=section("env"),
-            urllib=section("urllib"),
+            urllib=record_of(UrllibInfo, section("urllib")),
             ssl=SslInfo.read(section("ssl")),
             keras_paths=section("keras_paths"),
             markers=section("markers"),
