@@ -30,6 +30,25 @@ class Status(str, enum.Enum):
         """Whether checks that ``require`` this one may run (a warning still lets them)."""
         return self in (Status.OK, Status.WARN)
 
+    @property
+    def severity(self) -> int:
+        """This status's rank in the one order of severity: skip < ok < warn < fail < error.
+
+        A skip judged nothing, so anything judged outranks it; a crashed check (error) says
+        the least about the patient and is shown first. Every "worst of" in the doctor is
+        :func:`worst`, which reads this order.
+        """
+        return _SEVERITY.index(self)
+
+
+#: The one severity order, least severe first (:attr:`Status.severity`).
+_SEVERITY = (Status.SKIP, Status.OK, Status.WARN, Status.FAIL, Status.ERROR)
+
+
+def worst(statuses: Iterable[Status], default: Status = Status.SKIP) -> Status:
+    """The most severe of ``statuses`` in the one order (``default`` when there is none)."""
+    return max(statuses, key=lambda status: status.severity, default=default)
+
 
 class FixKind(str, enum.Enum):
     """What carrying out a :class:`Fix` means."""

@@ -21,6 +21,7 @@ from mnist_doctor.probing.introspected import (
     MapOf,
     Obj,
     Opt,
+    SslInfo,
     WrongShape,
     problem,
 )
@@ -111,5 +112,5 @@ def test_the_first_value_that_departs_is_named(answer: object, named: str) -> No
 
 def test_a_section_the_script_could_not_compute_is_read_as_empty() -> None:
     parsed = Introspection.parse({"schema": 1, "errors": {"ssl": "ImportError('no ssl')"}, "ssl": None})
-    assert parsed.ssl == {} and parsed.env == {} and parsed.version is None
+    assert parsed.ssl == SslInfo() and parsed.env == {} and parsed.version is None
     assert parsed.errors == {"ssl": "ImportError('no ssl')"}

@@ -32,6 +32,7 @@ from mnist_doctor.causes.network import RULES as NETWORK_RULES
 from mnist_doctor.causes.network import classify, describe_exception, describe_record
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.model import FixKind, Status
+from mnist_doctor.probing.net_records import ProbeError
 from mnist_doctor.probing.subproc import ScriptRun
 from testkit.loopback import DatasetServer, closed_port, server_context, silent_server
 
@@ -258,5 +259,5 @@ def test_the_network_stage_record_is_read_by_the_same_classifier() -> None:
         except ConnectionRefusedError as exc:
             record = {"type": type(exc).__name__, "errno": exc.errno, "errno_name": "ECONNREFUSED"}
             record["message"] = str(exc)
-    found = classify(describe_record(record))
+    found = classify(describe_record(ProbeError.parse(record)))
     assert found is not None and found.name == "connection-refused"

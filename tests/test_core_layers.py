@@ -25,7 +25,7 @@ RULE_MODULES = (
     "datasets.table", "causes", "causes.network", "errors", "datasets.file_kinds", "text.hints", "model",
     "datasets.verification", "datasets.npz_reading", "text.output", "files.own_link", "network.pem_guard",
     "text.redact", "files.safe_dir", "text.units", "network.urlcheck", "probing.introspected",
-    "probing.load_answer",
+    "probing.load_answer", "probing.net_records",
     "files.env_paths", "compat.source",
 )  # fmt: skip
 

@@ -170,7 +170,8 @@ def test_upstream_that_never_answers_is_killed_by_us(tmp_path: Path) -> None:
     # The same run, seen as the import probe's, is a healthy import (the hang came later).
     view = ImportProbe(run.import_view(), run.mode)
     assert view.finished and view.failed_stage() is None and not view.run.timed_out
-    assert view.stage("tf.keras")["value"]["kind"] == "keras3"
+    keras = view.stage("tf.keras")
+    assert keras is not None and keras.value.kind == "keras3"
 
 
 @pytest.mark.usefixtures("processes")
@@ -194,7 +195,8 @@ def test_missing_tf_keras_under_legacy_flag_is_an_import_cause(tmp_path: Path) -
     assert "Keras cannot be imported" in raised(run)
     assert "tf-keras" in diag.hint
     view = ImportProbe(run.import_view(), run.mode)
-    assert view.failed_stage()["name"] == "tf.keras"  # what runtime.import would report from it
+    failed = view.failed_stage()
+    assert failed is not None and failed.name == "tf.keras"  # what runtime.import would report from it
 
 
 @pytest.mark.usefixtures("processes")

@@ -17,19 +17,21 @@ from mnist_doctor.checks.network import StageCheck
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import NetworkProbes, RequestsProbe, UrllibProbe
+from mnist_doctor.facts.proxies import ProxyView
 from mnist_doctor.pipeline.fix_outcome import reconcile
 from mnist_doctor.pipeline.summary import summarize
+from mnist_doctor.probing.net_records import DirectRoute, StageRecord
 
 PROXY = "http://127.0.0.1:3129"
 
 
-def record(name: str, **fields: Any) -> dict[str, Any]:
+def record(name: str, **fields: Any) -> StageRecord:
     """A stage record shaped like the target script's (see target/net_probe.py run_stages)."""
     base = {"name": name, "ok": True, "timeout_s": 5.0, "cap_s": 5.0, "deadline_limited": False}
-    return {**base, **fields}
+    return StageRecord.parse({**base, **fields})
 
 
-def timed_out(name: str, given: float, cap: float = 5.0, **fields: Any) -> dict[str, Any]:
+def timed_out(name: str, given: float, cap: float = 5.0, **fields: Any) -> StageRecord:
     error = {"type": "Timeout", "message": f"no answer within {given:.1f} s"}
     return record(
         name, ok=False, timed_out=True, timeout_s=given, cap_s=cap, deadline_limited=given < cap, error=error,
@@ -38,7 +40,7 @@ def timed_out(name: str, given: float, cap: float = 5.0, **fields: Any) -> dict[
 
 
 def walk(
-    *stages: dict[str, Any],
+    *stages: StageRecord,
     proxy: str | None = PROXY,
     scheme: str = "https",
     killed: bool = False,
@@ -48,7 +50,14 @@ def walk(
     planned = ["dns", "tcp", *(["connect"] if proxy and scheme == "https" else []), "tls", "http"]
     view = {"proxy": proxy, "request_type": scheme, "env": {"HTTPS_PROXY": proxy} if proxy else {}}
     return UrllibProbe(
-        list(stages), planned, view, 9.0, 5.0, killed=killed, limited_by_budget=limited, direct=direct or {}
+        stages,
+        tuple(planned),
+        ProxyView.parse(view, MNIST),
+        9.0,
+        5.0,
+        killed=killed,
+        limited_by_budget=limited,
+        direct=DirectRoute.parse(direct or {}),
     )
 
 

@@ -177,10 +177,10 @@ def test_a_stage_cut_by_the_run_budget_is_marked_as_ours_not_the_networks(scheme
         short = run_urllib_probe(sys.executable, spec, Budget(2.0).slice(cap=45))
         whole = run_urllib_probe(sys.executable, spec, Budget(60).slice(cap=45), caps={stage: 1.0})
     stuck = short.failed()
-    assert stuck is not None and stuck["name"] == stage
-    assert stuck.get("deadline_limited") and short.limited_by_budget
+    assert stuck is not None and stuck.name == stage
+    assert stuck.deadline_limited and short.limited_by_budget
     assert short.cut_by_budget(stuck) and not short.silent(stuck)
     silent = whole.failed()
-    assert silent is not None and silent["name"] == stage and silent["cap_s"] == 1.0
+    assert silent is not None and silent.name == stage and silent.cap_s == 1.0
     assert not whole.cut_by_budget(silent) and whole.silent_party(silent) == "host"
     assert short.elapsed_s < 2.0 + 3 and whole.elapsed_s < 1.0 + 3

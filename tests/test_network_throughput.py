@@ -130,7 +130,7 @@ def test_the_measurement_itself_is_marked_cut_when_the_slice_ends_first():
         (sample,) = run_throughput_probe(sys.executable, [load], Budget(3.0).slice(cap=60))
         elapsed = time.monotonic() - started
     assert sample.cut_by_budget and sample.record is not None
-    assert sample.record["ended"] == "deadline" and 0 < sample.record["bytes"] < 3 * 50_000 + 20_000
+    assert sample.record.ended == "deadline" and 0 < sample.record.bytes < 3 * 50_000 + 20_000
     status, line, data = judge_throughput(sample)
     assert status == "skip" and "cut by the doctor's budget" in line and data["cut_by_budget"]
     assert elapsed < 3.0 + 1.0
@@ -191,10 +191,10 @@ def test_hostile_bodies_are_bounded_by_the_cap_and_the_window(mode):
     record = sample.record
     assert record is not None and not sample.cut_by_budget
     if mode == "endless":
-        assert record["ended"] == "cap" and record["bytes"] == THROUGHPUT_CAP_BYTES
+        assert record.ended == "cap" and record.bytes == THROUGHPUT_CAP_BYTES
     else:
-        assert record["ended"] == "window" and record["bytes"] < 40
-        assert record["rate_bps"] < 10
+        assert record.ended == "window" and record.bytes < 40
+        assert record.rate_bps < 10
     assert elapsed < THROUGHPUT_WINDOW_S + THROUGHPUT_STALL_S + 2
 
 
@@ -208,7 +208,7 @@ def test_a_host_that_never_answers_the_ranged_get_is_a_stall_within_its_own_limi
         started = time.monotonic()
         (sample,) = run_throughput_probe(sys.executable, [load], 30)
         elapsed = time.monotonic() - started
-    assert sample.record is not None and sample.record["ended"] == "no-answer"
+    assert sample.record is not None and sample.record.ended == "no-answer"
     status, line, _ = judge_throughput(sample)
     assert status == "warn" and "stalled: no answer to the ranged GET within 5.0 s" in line
     assert elapsed < THROUGHPUT_HEAD_S + 2
@@ -332,5 +332,5 @@ def test_the_stage_runs_in_a_python_39_target():
     with served_file(CIFAR_SIZE, rate=50_000) as server:
         load = HostLoad("127.0.0.1", dataset_spec(server.url), CIFAR_SIZE, ("f",), ("cifar10",))
         (sample,) = run_throughput_probe(str(python39), [load], 15)
-    assert sample.record is not None and sample.record["ended"] == "window", sample
-    assert 30_000 < sample.record["rate_bps"] < 80_000
+    assert sample.record is not None and sample.record.ended == "window", sample
+    assert 30_000 < sample.record.rate_bps < 80_000

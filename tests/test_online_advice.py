@@ -20,8 +20,10 @@ from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import default_loader
 from mnist_doctor.facts import Facts, FactUnavailable, Options, fact
 from mnist_doctor.facts.net_probe import UrllibProbe
+from mnist_doctor.facts.proxies import ProxyView
 from mnist_doctor.model import BaseCheck, CheckResult, FixKind, Result, Status
 from mnist_doctor.pipeline.engine import Engine
+from mnist_doctor.probing.net_records import DirectRoute, StageRecord
 
 PY = sys.executable
 
@@ -181,7 +183,7 @@ def test_a_proxy_status_is_worded_by_what_it_means(status: int, meaning: str, ad
 def test_the_direct_route_is_offered_only_when_it_was_seen_to_work() -> None:
     def probe(direct: dict[str, object]) -> UrllibProbe:
         view = {"request_type": "https", "env": {"https_proxy": "x", "HTTPS_PROXY": "x", "no_proxy": "y"}}
-        return UrllibProbe([], [], view, 10.0, 1.0, direct=direct)
+        return UrllibProbe((), (), ProxyView.parse(view, MNIST), 10.0, 1.0, direct=DirectRoute.parse(direct))
 
     works = without_proxy(probe({"tried": True, "ok": True}), MNIST, "ask")
     assert works.startswith("this machine reaches storage.googleapis.com without the proxy")
@@ -195,9 +197,10 @@ def test_a_308_that_this_python_does_not_follow_gets_the_new_place_fetched_not_a
     portal: the file moved, and the doctor can fetch it from there."""
     url = MNIST.origin
     record = {"status": 308, "reason": "Permanent Redirect", "final_url": url, "location": "/moved/mnist.npz"}
-    result = unfollowed_redirect(record, 308, MNIST, url, PY)
+    result = unfollowed_redirect(StageRecord.parse({"name": "http", **record}), 308, MNIST, url, PY)
     assert result.status is Status.FAIL and "does not follow that redirect" in result.summary
     assert "`mnist-doctor --fetch --mirror https://storage.googleapis.com/moved/mnist.npz`" in result.hint
     assert "portal" not in result.hint and MNIST.sha256 in result.hint
-    nowhere = unfollowed_redirect({**record, "location": None}, 302, MNIST, url, PY)
+    moved_nowhere = StageRecord.parse({"name": "http", **record, "location": None})
+    nowhere = unfollowed_redirect(moved_nowhere, 302, MNIST, url, PY)
     assert "no Location header" in nowhere.summary and "--seed FILE" in nowhere.hint

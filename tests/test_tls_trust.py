@@ -14,6 +14,8 @@ import pytest
 
 from mnist_doctor.checks.network import judge_chain
 from mnist_doctor.checks.tls import inspect_ca_dir, inspect_ca_file, macos_framework_without_certs
+from mnist_doctor.probing.introspected import PythonInfo, SslInfo
+from mnist_doctor.probing.net_records import CertInfo
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 
@@ -58,13 +60,11 @@ def test_requests_trusting_what_urllib_does_not_gets_the_exact_ssl_cert_file_fix
 
 
 def test_inspection_is_named_on_evidence_never_from_an_unfamiliar_issuer_alone():
-    unfamiliar = [{"issuer_cn": "Corp Private CA", "issuer_o": "ACME", "self_signed": False}]
+    unfamiliar = [CertInfo(issuer_cn="Corp Private CA", issuer_o="ACME", self_signed=False)]
     issuer, verdict = judge_chain(unfamiliar, "storage.googleapis.com")
     assert issuer == "Corp Private CA (ACME)"
     assert "inspection by" not in verdict and verdict.startswith("a CA this machine does not trust")
-    product = [
-        {"issuer_cn": "Zscaler Intermediate Root CA", "issuer_o": "Zscaler Inc.", "self_signed": False}
-    ]
+    product = [CertInfo(issuer_cn="Zscaler Intermediate Root CA", issuer_o="Zscaler Inc.", self_signed=False)]
     assert judge_chain(product, "storage.googleapis.com")[1].startswith("TLS inspection by Zscaler")
 
 
@@ -144,9 +144,13 @@ def test_macos_python_org_without_certificates_points_to_install_certificates():
         "default_store": {"x509_ca": 0},
     }
     expected = "/Applications/Python 3.11/Install Certificates.command"
-    assert macos_framework_without_certs(info, ssl_info) == expected
-    assert macos_framework_without_certs({**info, "prefix": "/opt/homebrew"}, ssl_info) is None
-    assert macos_framework_without_certs(info, {**ssl_info, "default_store": {"x509_ca": 150}}) is None
+
+    def without(info: dict[str, object], ssl_info: dict[str, object]) -> str | None:
+        return macos_framework_without_certs(PythonInfo.read(info), SslInfo.read(ssl_info))
+
+    assert without(info, ssl_info) == expected
+    assert without({**info, "prefix": "/opt/homebrew"}, ssl_info) is None
+    assert without(info, {**ssl_info, "default_store": {"x509_ca": 150}}) is None
 
 
 @pytest.mark.usefixtures("processes")

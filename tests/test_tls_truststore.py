@@ -20,7 +20,8 @@ import pytest
 
 from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.network.trust_stores import picture, pip_only_trust
-from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.probing.introspected import Introspection, SslInfo
+from mnist_doctor.probing.net_records import StageRecord
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 
@@ -183,20 +184,27 @@ def _introspection(platform: str, context_class: str = "ssl.SSLContext") -> dict
 
 
 DISTS = Distributions.from_introspection([{"name": "pip", "version": "25.1"}])
-VERIFY_FAILED = {"ok": False, "error": {"type": "SSLCertVerificationError", "verify_code": 20}}
+VERIFY_FAILED = StageRecord.parse(
+    {"name": "tls", "ok": False, "error": {"type": "SSLCertVerificationError", "verify_code": 20}}
+)
 
 
 def test_macos_pip_uses_the_keychain_and_urllib_does_not():
     """macOS cannot run here: the rule itself, on introspection shaped like a python.org build's."""
     pic = picture(Introspection.parse(_introspection("darwin")), DISTS, {})
-    found = pip_only_trust(pic, VERIFY_FAILED, _introspection("darwin")["ssl"], {})
+    found = pip_only_trust(pic, VERIFY_FAILED, SslInfo.read(_introspection("darwin")["ssl"]), {})
     assert len(found) == 1 and "macOS Keychain" in found[0].why
     assert "security find-certificate -a -p" in found[0].fix and "SSL_CERT_FILE" in found[0].fix
     assert "truststore.inject_into_ssl()" in found[0].fix
     # With truststore injected, urllib uses the Keychain too: no difference left to explain.
     injected = _introspection("darwin", "truststore._api.SSLContext")
     assert (
-        pip_only_trust(picture(Introspection.parse(injected), DISTS, {}), VERIFY_FAILED, injected["ssl"], {})
+        pip_only_trust(
+            picture(Introspection.parse(injected), DISTS, {}),
+            VERIFY_FAILED,
+            SslInfo.read(injected["ssl"]),
+            {},
+        )
         == []
     )
 

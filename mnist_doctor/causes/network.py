@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from mnist_doctor.causes import Rule, RuleTable, rx
 
@@ -253,13 +253,30 @@ def describe_exception(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
-def describe_record(error: dict[str, Any]) -> str:
+class RecordedError(Protocol):
+    """An error as a probe recorded it (``facts.net_records.ProbeError`` is one)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def errno_name(self) -> str | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def reason_type(self) -> str | None: ...
+    @property
+    def verify_message(self) -> str | None: ...
+
+
+def describe_record(error: RecordedError) -> str:
     """An error as a probe recorded it (``type``, ``errno_name``, ``message``, ``reason``…) as text."""
-    kind = error.get("type") or "Error"
-    errno_name = f"[{error['errno_name']}] " if error.get("errno_name") else ""
-    lines = [f"{kind}: {errno_name}{error.get('message') or ''}"]
-    if error.get("reason"):
-        lines.append(f"{error.get('reason_type') or 'reason'}: {error['reason']}")
-    if error.get("verify_message"):
-        lines.append(f"verify: {error['verify_message']}")
+    kind = error.type or "Error"
+    errno_name = f"[{error.errno_name}] " if error.errno_name else ""
+    lines = [f"{kind}: {errno_name}{error.message}"]
+    if error.reason:
+        lines.append(f"{error.reason_type or 'reason'}: {error.reason}")
+    if error.verify_message:
+        lines.append(f"verify: {error.verify_message}")
     return "\n".join(lines)

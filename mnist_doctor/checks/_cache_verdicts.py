@@ -32,15 +32,10 @@ NO_HASH_NOTE = (
     "Keras cannot detect a corrupt {name} file: no Keras line passes a file_hash for it, "
     "so the doctor's check (against the published sha256) is the only one"
 )
-_RANK = {Status.SKIP: 0, Status.OK: 1, Status.WARN: 2, Status.FAIL: 3, Status.ERROR: 4}
 
 
 def _q(path: str | Path) -> str:
     return shlex.quote(str(path))
-
-
-def worst(statuses: list[Status]) -> Status:
-    return max(statuses, key=lambda s: _RANK[s]) if statuses else Status.SKIP
 
 
 @dataclass

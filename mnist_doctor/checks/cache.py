@@ -25,7 +25,7 @@ from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.files.env_paths import PathTrouble, examine
 from mnist_doctor.files.open_writers import writers_of
 from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
-from mnist_doctor.model import CheckResult, Result, Status, function_check
+from mnist_doctor.model import CheckResult, Result, Status, function_check, worst
 from mnist_doctor.text.hints import clear_cache_fix, doctor_command
 
 #: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
@@ -553,7 +553,7 @@ def integrity(
 
 def _combine(verdicts: list[cache_verdicts.DatasetVerdict], mnist_data: dict[str, Any]) -> Result:
     """One result for several datasets: the worst status, each non-ok dataset named in the summary."""
-    status = cache_verdicts.worst([v.status for v in verdicts])
+    status = worst(v.status for v in verdicts)
     attention = [v for v in verdicts if v.status in (Status.FAIL, Status.WARN, Status.ERROR)]
     if attention:
         summary = "; ".join(f"{v.name}: {v.summary}" for v in attention)

@@ -7,7 +7,7 @@ import os
 from mnist_doctor.facts.introspection import env_lookup
 from mnist_doctor.files.env_paths import examine
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.probing.introspected import Introspection, ModuleSpec
 
 
 def _inside(path: str | None, place: str) -> bool:
@@ -36,11 +36,11 @@ class Shadowing(BaseCheck):
         shadowing: list[str] = []
         harmless: list[str] = []
         for cand in candidates:
-            spec = modules.get(cand["name"]) or {}
-            origin = spec.get("origin")
-            locations = spec.get("locations") or []
-            loads_it = _inside(origin, cand["path"]) or any(_inside(loc, cand["path"]) for loc in locations)
-            (shadowing if loads_it else harmless).append(cand["path"])
+            spec = modules.get(cand.name) or ModuleSpec()
+            loads_it = _inside(spec.origin, cand.path) or any(
+                _inside(loc, cand.path) for loc in spec.locations
+            )
+            (shadowing if loads_it else harmless).append(cand.path)
         if shadowing:
             first = shadowing[0]
             base = os.path.basename(first)

@@ -206,8 +206,8 @@ class TensorflowSeesGpu(BaseCheck):
         if rt.state == "absent":
             return Result.skip(f"no answer from TensorFlow: {rt.reason} (see runtime.import)", data=data)
         if rt.devices:
-            cuda = rt.build.get("cuda_version")
-            built = f" (built with CUDA {cuda}, cuDNN {rt.build.get('cudnn_version')})" if cuda else ""
+            cuda = rt.cuda_version
+            built = f" (built with CUDA {cuda}, cuDNN {rt.cudnn_version})" if cuda else ""
             count = len(rt.devices)
             return Result.ok(
                 f"TensorFlow sees {count} GPU{'s' if count > 1 else ''}: {', '.join(rt.devices)}{built}",
@@ -274,9 +274,9 @@ class TensorflowSeesGpu(BaseCheck):
 def _build_info_notes(build: GpuBuild, rt: GpuRuntime) -> list[str]:
     """Where TensorFlow's own build info and the metadata disagree (two witnesses, both shown)."""
     notes = []
-    if rt.build.get("is_cuda_build") is False and build.kind == "cuda":
+    if rt.is_cuda_build is False and build.kind == "cuda":
         notes.append(f"TensorFlow reports is_cuda_build=False although {build.tensorflow} is the CUDA build")
-    cuda = str(rt.build.get("cuda_version") or "")
+    cuda = rt.cuda_version or ""
     if cuda and build.cuda and not cuda.startswith(build.cuda):
         notes.append(f"TensorFlow reports CUDA {cuda}; the metadata says {build.cuda} ({build.cuda_source})")
     return notes

@@ -8,6 +8,7 @@ reached is skipped naming the stage that failed first; every result's ``data`` c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin
 
@@ -37,6 +38,7 @@ from mnist_doctor.model import OFFLINE_SKIP, BaseCheck, Result, Status, shell_qu
 from mnist_doctor.network.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.network.urlcheck import https_form
 from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.probing.net_records import CertInfo, Measurement, StageRecord
 from mnist_doctor.text.hints import doctor_command, offline_route
 from mnist_doctor.text.redact import redact, redact_text
 from mnist_doctor.text.units import human_bytes, human_duration
@@ -54,23 +56,18 @@ def offline_hint(target_python: str) -> str:
     return "this machine has no route to the host: " + offline_route(target_python)
 
 
-def _secs(record: dict[str, Any]) -> str:
-    return f"{record.get('elapsed_s', 0):.2f} s"
+def _secs(record: StageRecord) -> str:
+    return f"{record.elapsed_s or 0:.2f} s"
 
 
-def _err(record: dict[str, Any]) -> dict[str, Any]:
-    return record.get("error") or {}
-
-
-def _cause(record: dict[str, Any]) -> str | None:
+def _cause(record: StageRecord) -> str | None:
     """The network cause of a failed stage, named by the one classifier (None: none known)."""
-    found = classify(describe_record(_err(record)))
+    found = classify(describe_record(record.err))
     return found.name if found is not None else None
 
 
 def _proxy_label(probe: UrllibProbe) -> str | None:
-    proxy = probe.proxy_view.get("proxy")
-    return redact_text(proxy) if proxy else None
+    return redact_text(probe.proxy) if probe.proxy else None
 
 
 def credentials_hint(variable: str, probe: UrllibProbe) -> str:
@@ -78,26 +75,25 @@ def credentials_hint(variable: str, probe: UrllibProbe) -> str:
 
     ``<password>`` cannot be a real password in a URL (``<`` must be percent-encoded there), so it
     is a placeholder no redaction needs to hide."""
-    proxy = probe.proxy_view.get("proxy")
-    hostport = parse_proxy(proxy).hostport if proxy else "host:port"
+    hostport = parse_proxy(probe.proxy).hostport if probe.proxy else "host:port"
     return (
         f"export {variable}=http://<user>:<password>@{hostport}   # fill in your proxy account, "
         "URL-encoded (urllib speaks Basic auth only)"
     )
 
 
-def diagnose_dns(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
-    host = record.get("host") or dataset.host
-    if record.get("ok"):
+def diagnose_dns(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    host = record.host or dataset.host
+    if record.ok:
         summary = (
-            f"{record['note']} ({_secs(record)})"
-            if record.get("note")
-            else f"{host} resolves to {', '.join(record.get('addresses') or [])} ({_secs(record)})"
+            f"{record.note} ({_secs(record)})"
+            if record.note
+            else f"{host} resolves to {', '.join(record.addresses or [])} ({_secs(record)})"
         )
         return Result.ok(summary)
-    err = _err(record)
-    why = "no answer from the resolver" if record.get("timed_out") else err.get("message", "")
-    if record.get("via_proxy"):
+    err = record.err
+    why = "no answer from the resolver" if record.timed_out else err.message
+    if record.via_proxy:
         return Result.fail(
             f"the proxy host {host} does not resolve: {why}",
             hint=without_proxy(
@@ -111,22 +107,22 @@ def diagnose_dns(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
     )
 
 
-def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
-    where = f"{record.get('host')}:{record.get('port')}"
-    if record.get("ok"):
-        via = " (the proxy)" if record.get("via_proxy") else ""
+def diagnose_tcp(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    where = f"{record.host}:{record.port}"
+    if record.ok:
+        via = " (the proxy)" if record.via_proxy else ""
         return Result.ok(f"TCP connect to {where}{via} ({_secs(record)})")
-    err = _err(record)
+    err = record.err
     refused = _cause(record) == "connection-refused"
-    if record.get("via_proxy") and record.get("timed_out"):
+    if record.via_proxy and record.timed_out:
         return Result.fail(
             f"the proxy {where} does not answer connection attempts: nothing within "
             f"{_waited(record):g} s (a wrong address, or a firewall dropping the traffic)",
             details=direct_lines(probe, dataset),
             hint=silent_proxy_hint(probe, dataset, where, tp),
         )
-    if record.get("via_proxy"):
-        what = "refuses connections: is the proxy running?" if refused else err.get("message")
+    if record.via_proxy:
+        what = "refuses connections: is the proxy running?" if refused else err.message
         return Result.fail(
             f"the proxy {where} {what}",
             hint=without_proxy(
@@ -141,10 +137,10 @@ def diagnose_tcp(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             hint=("" if keras_own else f"check the URL ({redact_text(dataset.origin)}); ")
             + proxy_route_hint(tp),
         )
-    if record.get("timed_out"):
+    if record.timed_out:
         summary = f"no answer from {where} within the timeout: a firewall drops the traffic"
     else:
-        summary = f"cannot connect to {where}: {err.get('message')}"
+        summary = f"cannot connect to {where}: {err.message}"
     return Result.fail(summary, hint=proxy_route_hint(tp))
 
 
@@ -162,15 +158,15 @@ def without_proxy(probe: UrllibProbe, dataset: DatasetSpec, otherwise: str) -> s
     return f"this machine reaches {dataset.host} without the proxy: `unset {names}`; otherwise {otherwise}"
 
 
-def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+def diagnose_connect(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     proxy = _proxy_label(probe)
-    target = record.get("target")
-    if record.get("ok"):
+    target = record.target
+    if record.ok:
         return Result.ok(f"proxy {proxy} opened a tunnel to {target} ({_secs(record)})")
-    status = record.get("status")
+    status = record.status
     if status == 407:
         hint = credentials_hint("HTTPS_PROXY", probe)
-        if record.get("sent_credentials"):
+        if record.sent_credentials:
             return Result.fail(
                 f"the proxy {proxy} rejected the credentials in the proxy setting (407)", hint=hint
             )
@@ -178,31 +174,29 @@ def diagnose_connect(record: dict[str, Any], dataset: DatasetSpec, probe: Urllib
             f"the proxy {proxy} demands credentials (407 Proxy Authentication Required)", hint=hint
         )
     if isinstance(status, int):
-        meaning, advice = proxy_status_meaning(
-            status, str(record.get("reason") or ""), str(target), dataset.host
-        )
+        meaning, advice = proxy_status_meaning(status, str(record.reason or ""), str(target), dataset.host)
         return Result.fail(
             f"the proxy {proxy} {meaning}",
             hint=without_proxy(probe, dataset, f"{advice}; meanwhile, {offline_route(tp)}"),
         )
     return Result.fail(
-        f"proxy CONNECT failed: {_err(record).get('message')}",
+        f"proxy CONNECT failed: {record.err.message}",
         hint=without_proxy(probe, dataset, f"check that {proxy} is an HTTP proxy: {PROXY_HINT}"),
     )
 
 
-def judge_chain(chain: list[dict[str, Any]], host: str) -> tuple[str, str]:
+def judge_chain(chain: Sequence[CertInfo], host: str) -> tuple[str, str]:
     """(issuer label, why the chain is not trusted) for a chain a server presented.
 
     Inspection is named only on evidence (an inspection product's CA); a name alone (an issuer
     that is not the one the real host uses) accuses nobody: see :mod:`~mnist_doctor.causes.tls_issuer`.
     """
-    leaf = chain[0] if chain else {}
-    issuer = leaf.get("issuer_cn") or leaf.get("issuer_ou") or "an unnamed issuer"
-    if leaf.get("issuer_o"):
-        issuer += f" ({leaf['issuer_o']})"
-    names = [str(c.get(k) or "") for c in chain for k in ("issuer_cn", "issuer_o", "issuer_ou")]
-    return issuer, untrusted_reason(names, any(c.get("self_signed") for c in chain))
+    leaf = chain[0] if chain else CertInfo()
+    issuer = leaf.issuer_cn or leaf.issuer_ou or "an unnamed issuer"
+    if leaf.issuer_o:
+        issuer += f" ({leaf.issuer_o})"
+    names = [name or "" for c in chain for name in (c.issuer_cn, c.issuer_o, c.issuer_ou)]
+    return issuer, untrusted_reason(names, any(c.self_signed for c in chain))
 
 
 def wrong_name_hint(host: str, tp: str) -> str:
@@ -216,21 +210,19 @@ def wrong_name_hint(host: str, tp: str) -> str:
     )
 
 
-def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
-    if record.get("ok"):
-        issuer = (record.get("chain") or [{}])[0].get("issuer_cn")  # recorded when verification failed
+def diagnose_tls(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+    if record.ok:
+        issuer = record.chain[0].issuer_cn if record.chain else None  # recorded when verification failed
         by = f", issued by {issuer}" if issuer else ""
-        return Result.ok(f"TLS {record.get('version')} with {dataset.host}{by} ({_secs(record)})")
-    err = _err(record)
+        return Result.ok(f"TLS {record.version} with {dataset.host}{by} ({_secs(record)})")
+    err = record.err
     cause = _cause(record)
     if cause in ("tls-verify", "tls-hostname"):
-        chain = record.get("chain") or []
+        chain = record.chain
         issuer, verdict = judge_chain(chain, dataset.host)
-        reason = err.get("verify_message") or err.get("message")
+        reason = err.verify_message or err.message
         details = [
-            f"presented: {c.get('subject_cn')} issued by {c.get('issuer_cn') or c.get('issuer_ou')} "
-            f"({c.get('issuer_o')})"
-            for c in chain
+            f"presented: {c.subject_cn} issued by {c.issuer_cn or c.issuer_ou} ({c.issuer_o})" for c in chain
         ]
         strict = strict_cause(record)
         if strict:
@@ -241,7 +233,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
                 hint=STRICT_HINT,
             )
         details += [d for d in (strict_ruled_out(record),) if d]
-        if record.get("store_ca_count") == 0 and not (record.get("context_class") or ""):
+        if record.store_ca_count == 0 and not (record.context_class or ""):
             return Result.fail(
                 f"TLS: certificate verification failed ({reason}): this Python trusts no CA at all "
                 "(its default store is empty, see tls.verify_paths)",
@@ -249,13 +241,13 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
                 hint="point Python at a CA bundle: `export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` "
                 "(or unset an SSL_CERT_FILE / SSL_CERT_DIR that names an empty or wrong one)",
             )
-        if cause == "tls-hostname" or err.get("verify_code") == 62:
+        if cause == "tls-hostname" or err.verify_code == 62:
             return Result.fail(
                 f"TLS: the certificate is not for {dataset.host} ({reason}); issued by {issuer}",
                 details=details,
                 hint=wrong_name_hint(dataset.host, tp),
             )
-        if err.get("verify_code") == 10:
+        if err.verify_code == 10:
             return Result.fail(
                 f"TLS: the server's certificate has expired; issued by {issuer}",
                 details=details,
@@ -266,7 +258,7 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
             details=details,
             hint=CA_HINT,
         )
-    message = str(err.get("message") or "")
+    message = err.message
     if cause == "tls-wrong-version":
         return Result.fail(
             f"TLS: {dataset.host}:{dataset.port} did not answer in TLS (WRONG_VERSION_NUMBER)",
@@ -275,26 +267,24 @@ def diagnose_tls(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProb
     return Result.fail(f"TLS handshake failed: {message}", hint=CA_HINT)
 
 
-def unfollowed_redirect(
-    record: dict[str, Any], status: int, dataset: DatasetSpec, url: str, tp: str
-) -> Result:
+def unfollowed_redirect(record: StageRecord, status: int, dataset: DatasetSpec, url: str, tp: str) -> Result:
     """A redirect urllib stopped at without a loop: a 308, which urllib follows only from Python
     3.11 on (Keras fails the same way on 3.10), or a redirect that names no new place.
 
     The new place is known, so the fix is concrete: the doctor downloads from there itself and
     installs the file where Keras reads it, after checking its sha256.
     """
-    location = record.get("location")
+    location = record.location
     if not location:
         return Result.fail(
             f"HTTP {status}: {dataset.host} redirects without saying where to (no Location header)",
             details=[f"URL: {url}"],
             hint=offline_route(tp),
         )
-    moved = urljoin(str(record.get("final_url") or url), str(location))
+    moved = urljoin(str(record.final_url or url), str(location))
     fetch = doctor_command(tp, "--fetch --mirror " + shell_quote(moved))
     return Result.fail(
-        f"HTTP {status} {record.get('reason')}: {dataset.host} moved the file to {moved}, and this "
+        f"HTTP {status} {record.reason}: {dataset.host} moved the file to {moved}, and this "
         "Python's urllib does not follow that redirect (308 only from Python 3.11 on): Keras fails here",
         details=[f"URL: {url}", f"Location: {location}"],
         hint=f"`{fetch}` (it checks sha256 {dataset.sha256} and installs the file where Keras reads "
@@ -302,67 +292,67 @@ def unfollowed_redirect(
     )
 
 
-def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+def diagnose_http(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     url = redact_text(dataset.origin)
-    err = _err(record)
-    status = record.get("status")
+    err = record.err
+    status = record.status
     if status is None:
         return Result.fail(
-            f"HTTP request failed: {err.get('message')} (the connection was made, no answer came)",
+            f"HTTP request failed: {err.message} (the connection was made, no answer came)",
             hint=proxy_route_hint(tp),
         )
-    ctype = record.get("content_type") or "?"
+    ctype = record.content_type or "?"
     if status == 407:
         return Result.fail(
             f"the proxy {_proxy_label(probe)} demands credentials (407)",
             hint=credentials_hint("HTTP_PROXY", probe),
         )
-    if 300 <= status < 400 and "infinite loop" not in str(record.get("reason")):
+    if 300 <= status < 400 and "infinite loop" not in str(record.reason):
         return unfollowed_redirect(record, status, dataset, url or dataset.origin, tp)
     if 300 <= status < 400:  # urlopen follows redirects: one left over means it gave up
         return Result.fail(
-            f"HTTP {status}: {dataset.host} redirects in a loop or too often ({record.get('reason')}): "
+            f"HTTP {status}: {dataset.host} redirects in a loop or too often ({record.reason}): "
             "a login wall or a captive portal on the way",
-            details=[f"URL: {url}", f"Location: {record.get('location') or '?'}"],
+            details=[f"URL: {url}", f"Location: {record.location or '?'}"],
             hint="pass the portal: load the URL in a browser on this machine; otherwise " + offline_route(tp),
         )
     if status >= 400:
-        advice = http_status.advise(status, record.get("retry_after"), dataset, tp)
+        advice = http_status.advise(status, record.retry_after, dataset, tp)
         details = [f"Content-Type: {ctype}", f"URL: {url}"]
-        if record.get("retry_after"):
-            details.append(f"Retry-After: {record.get('retry_after')}")
+        if record.retry_after:
+            details.append(f"Retry-After: {record.retry_after}")
         return Result.fail(
-            f"HTTP {status} {record.get('reason')}: {advice.meaning}",
+            f"HTTP {status} {record.reason}: {advice.meaning}",
             details=details,
             hint=advice.hint,
             fixes=advice.fixes,
         )
-    if "text/html" in ctype.lower() or record.get("looks_html"):
+    if "text/html" in ctype.lower() or record.looks_html:
         return Result.fail(
             f"the server answered with an HTML page ({ctype}), not the dataset: a login or "
             "block page (proxy, captive portal)",
             details=[
-                f"starts with: {record.get('body_start')!r}",
+                f"starts with: {record.body_start!r}",
                 "Keras would save it as mnist.npz and fail with a hash mismatch or BadZipFile",
             ],
             hint="pass the portal: load the URL in a browser on this machine; otherwise " + offline_route(tp),
         )
-    encoding = str(record.get("content_encoding") or "").strip().lower()
+    encoding = str(record.content_encoding or "").strip().lower()
     if encoding not in ("", "identity"):
         return Result.fail(
             f"{dataset.host} sends the file {encoding}-encoded (Content-Encoding: {encoding}), which "
             "urllib does not decode: Keras would save the encoded bytes and reject them (sha256)",
-            details=[f"Content-Length: {record.get('content_length')}", f"URL: {url}"],
+            details=[f"Content-Length: {record.content_length}", f"URL: {url}"],
             hint="a proxy or the server compresses it on the way: ask for the URL to be exempted; "
             "otherwise " + offline_route(tp),
         )
-    total = record.get("total_size")
+    total = record.total_size
     if total is not None and total != dataset.size:
         return Result.fail(
             f"the server announces {total} bytes, the dataset has {dataset.size}",
             details=[
-                f"Content-Length: {record.get('content_length')}",
-                f"Content-Range: {record.get('content_range')}",
+                f"Content-Length: {record.content_length}",
+                f"Content-Range: {record.content_range}",
                 "Keras would reject the file as 'Incomplete or corrupted'",
             ],
             hint="the URL serves another file: point --origin/--mirror at a real copy of "
@@ -370,12 +360,12 @@ def diagnose_http(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibPro
         )
     magic, kind = expected_start(dataset.file_name)
     try:
-        first = bytes.fromhex(str(record.get("first_bytes") or ""))
+        first = bytes.fromhex(str(record.first_bytes or ""))
     except ValueError:
         first = b""
     if not first.startswith(magic):
         return Result.fail(
-            f"the file does not start like {kind} (first bytes {record.get('first_bytes')})",
+            f"the file does not start like {kind} (first bytes {record.first_bytes})",
             hint="the URL serves another file: " + offline_hint(tp),
         )
     size_note = f"{total} bytes" if total is not None else "size not announced"
@@ -404,26 +394,25 @@ DIAGNOSES = {
 UNANSWERED = {"connect": "no reply to CONNECT", "tls": "no TLS handshake", "http": "no answer to the request"}
 
 
-def _waited(record: dict[str, Any]) -> float:
+def _waited(record: StageRecord) -> float:
     """The seconds the stage waited in silence: its whole own cap (``timeout_s`` is what it had)."""
-    return float(record.get("timeout_s") or record.get("cap_s") or 0.0)
+    return float(record.timeout_s or record.cap_s or 0.0)
 
 
 def _proxy_address(probe: UrllibProbe) -> str:
-    proxy = probe.proxy_view.get("proxy")
-    return parse_proxy(proxy).hostport if proxy else "the proxy"
+    return parse_proxy(probe.proxy).hostport if probe.proxy else "the proxy"
 
 
 def direct_lines(probe: UrllibProbe, dataset: DatasetSpec) -> list[str]:
     """What the try without the proxy showed (``direct_route`` in target/net_probe.py), as a detail."""
     direct = probe.direct
-    if not direct.get("tried"):
+    if not direct.tried:
         return []
-    where = f"{direct.get('host')}:{direct.get('port')}"
+    where = f"{direct.host}:{direct.port}"
     how = "TCP and a verified TLS handshake" if dataset.scheme == "https" else "TCP"
-    if direct.get("ok"):
+    if direct.ok:
         return [f"without the proxy, {where} answers ({how}; no request sent)"]
-    message = redact_text(str((direct.get("error") or {}).get("message") or "failed"))
+    message = redact_text((direct.error.message if direct.error else "") or "failed")
     return [f"without the proxy, {where} does not answer either: {message}"]
 
 
@@ -439,7 +428,7 @@ def silent_proxy_hint(probe: UrllibProbe, dataset: DatasetSpec, where: str, tp: 
     )
 
 
-def diagnose_silence(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+def diagnose_silence(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     """A proxy or host that accepted the connection and said nothing for the stage's whole own cap.
 
     A finding whatever the run's budget (promise 3 holds: the stage had its own full cap); past a
@@ -447,7 +436,7 @@ def diagnose_silence(record: dict[str, Any], dataset: DatasetSpec, probe: Urllib
     """
     party = probe.silent_party(record)
     waited = _waited(record)
-    stage = str(record.get("name"))
+    stage = str(record.name)
     if party == "proxy":
         where = _proxy_address(probe)
         who, hint = f"the proxy at {where}", silent_proxy_hint(probe, dataset, where, tp)
@@ -455,8 +444,8 @@ def diagnose_silence(record: dict[str, Any], dataset: DatasetSpec, probe: Urllib
     else:
         where = host_label(dataset)
         who, details = f"the dataset host {where}", []
-        hint = offline_hint(tp) if probe.proxy_view.get("proxy") else proxy_route_hint(tp)
-    if record.get("reply_bytes"):
+        hint = offline_hint(tp) if probe.proxy else proxy_route_hint(tp)
+    if record.reply_bytes:
         summary = f"{who} started answering CONNECT but did not finish its answer within {waited:g} s"
     else:
         summary = (
@@ -467,18 +456,18 @@ def diagnose_silence(record: dict[str, Any], dataset: DatasetSpec, probe: Urllib
     return Result.fail(summary, details=details, hint=hint, data=data)
 
 
-def diagnose_stage(record: dict[str, Any], dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
+def diagnose_stage(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
     """The finding for a stage record (not cut by the doctor's budget): a silence, or the stage's own."""
     if probe.silent_party(record) is not None:
         return diagnose_silence(record, dataset, probe, tp)
-    return DIAGNOSES[str(record["name"])](record, dataset, probe, tp)
+    return DIAGNOSES[record.name](record, dataset, probe, tp)
 
 
 def not_on_this_road(stage: str, dataset: DatasetSpec, probe: UrllibProbe) -> str:
     """Why a stage does not happen for this origin (so it is skipped, not passed)."""
     if stage == "tls":
         return "plain http origin: no TLS handshake"
-    if stage == "connect" and probe.proxy_view.get("proxy"):
+    if stage == "connect" and probe.proxy:
         return "plain http through a proxy: the proxy receives the GET itself, no CONNECT"
     if stage == "connect":
         return "direct connection: no proxy, so no CONNECT"
@@ -508,13 +497,13 @@ class StageCheck(BaseCheck):
         failed = probe.failed()
         data: dict[str, Any] = {"stage": self.stage, "origin": redact_text(dataset.origin)}
         if failed:
-            data["failed_stage"] = failed["name"]
+            data["failed_stage"] = failed.name
         if self.stage not in probe.planned and probe.stages:
             return Result.skip(not_on_this_road(self.stage, dataset, probe), data=data)
         record = probe.stage(self.stage)
         if record is None:
             if failed:
-                return Result.skip(f"not reached: the {failed['name']} stage failed first", data=data)
+                return Result.skip(f"not reached: the {failed.name} stage failed first", data=data)
             why = probe.error or "the probe gave no answer"
             if probe.cut_by_budget(None):
                 data["cut_by_budget"] = True
@@ -526,14 +515,14 @@ class StageCheck(BaseCheck):
             return Result.fail(
                 f"the network probe did not run: {why}", data=data, hint="rerun with a larger --timeout"
             )
-        data.update({"ok": bool(record.get("ok")), "elapsed_s": record.get("elapsed_s")})
-        data["record"] = redact({k: v for k, v in record.items() if k not in ("event", "name")})
+        data.update({"ok": bool(record.ok), "elapsed_s": record.elapsed_s})
+        data["record"] = redact({k: v for k, v in record.to_dict().items() if k not in ("event", "name")})
         if probe.cut_by_budget(record):
             # The doctor's time ended it before the stage's own cap did: a silent remote cannot be
             # told from a slow one, so this is no verdict on the network, and more time is the cure.
             data["cut_by_budget"] = True
-            allowed = float(record.get("timeout_s") or 0.0)
-            cap = float(record.get("cap_s") or 0.0)
+            allowed = float(record.timeout_s or 0.0)
+            cap = float(record.cap_s or 0.0)
             own = f", before its own {cap:g} s limit" if cap else ""
             return Result.warn(
                 f"the {self.stage} stage was cut short by the doctor's --timeout after {allowed:.1f} s{own}: "
@@ -541,7 +530,7 @@ class StageCheck(BaseCheck):
                 data=data,
                 hint=timeout_hint(options),
             )
-        if record.get("stuck"):
+        if record.stuck:
             return Result.fail(
                 f"the {self.stage} stage did not finish within its {_waited(record):.1f} s",
                 data=data,
@@ -557,12 +546,11 @@ class StageCheck(BaseCheck):
 def _http_status(probe: UrllibProbe) -> int | None:
     """The HTTP status urllib's own request got (None: the http stage did not answer)."""
     http = probe.stage("http")
-    status = http.get("status") if http else None
-    return status if isinstance(status, int) else None
+    return http.status if http else None
 
 
 def _proxy_explain(probe: UrllibProbe, requests_proxy: str | None) -> str | None:
-    urllib_proxy = probe.proxy_view.get("proxy")
+    urllib_proxy = probe.proxy
     if (urllib_proxy or None) == (requests_proxy or None):
         return None
     return (
@@ -585,7 +573,7 @@ class CompareCheck(BaseCheck):
         data: dict[str, Any] = {
             "stage": "requests",
             "urllib_ok": probe.ok,
-            "urllib_failed_stage": failed["name"] if failed else None,
+            "urllib_failed_stage": failed.name if failed else None,
             "requests_ok": other.ok,
             "requests_status": other.status,
             "requests_error": redact_text(other.error),
@@ -603,7 +591,7 @@ class CompareCheck(BaseCheck):
         details = [d for d in (proxy_note,) if d]
         details.append(
             f"requests trusts: {bundle or other.verify}; urllib trusts: "
-            f"{introspection.ssl.get('cafile') or 'the OpenSSL default store'}"
+            f"{introspection.ssl.cafile or 'the OpenSSL default store'}"
         )
         urllib_status = _http_status(probe)
         if urllib_status is not None and urllib_status >= 300:
@@ -627,7 +615,7 @@ class CompareCheck(BaseCheck):
                 f"requests agrees: HTTP {other.status} ({other.elapsed_s:.2f} s)", details=details, data=data
             )
         if other.ok and (failed or (urllib_status or 0) >= 300):
-            if failed and failed["name"] == "tls" and _err(failed).get("verify_message"):
+            if failed and failed.name == "tls" and failed.err.verify_message:
                 return Result.fail(
                     "requests trusts the server but urllib (Keras) does not: the CA is in "
                     f"requests' bundle ({bundle}), not in the store Python's ssl uses",
@@ -637,7 +625,7 @@ class CompareCheck(BaseCheck):
                 )
             return Result.fail(
                 f"requests reaches the file (HTTP {other.status}) but urllib (Keras) fails at "
-                + (failed["name"] if failed else f"http (HTTP {urllib_status})"),
+                + (failed.name if failed else f"http (HTTP {urllib_status})"),
                 details=details,
                 data=data,
                 hint=(
@@ -701,60 +689,64 @@ def _what(sample: ThroughputSample) -> str:
     return f"{', '.join(load.datasets)} ({human_bytes(load.total_bytes)})"
 
 
-def judge_throughput(sample: ThroughputSample) -> tuple[str, str, dict[str, Any]]:
+def judge_throughput(sample: ThroughputSample) -> tuple[Status, str, dict[str, Any]]:
     """(status, one line, data) for one host's measurement."""
-    load, record = sample.load, sample.record or {}
+    load, record = sample.load, sample.record or Measurement()
     data: dict[str, Any] = {
         "host": load.host,
         "datasets": list(load.datasets),
         "files": list(load.files),
         "total_bytes": load.total_bytes,
-        "ended": record.get("ended"),
-        "bytes": record.get("bytes"),
-        "elapsed_s": record.get("elapsed_s"),
-        "rate_bps": record.get("rate_bps"),
-        "status_code": record.get("status"),
+        "ended": record.ended,
+        "bytes": record.bytes,
+        "elapsed_s": record.elapsed_s,
+        "rate_bps": record.rate_bps,
+        "status_code": record.status,
     }
-    ended = record.get("ended")
-    got = int(record.get("bytes") or 0)
+    ended = record.ended
+    got = int(record.bytes or 0)
     if sample.cut_by_budget:
         data["cut_by_budget"] = True
-        so_far = f" ({human_bytes(got)} in {record.get('elapsed_s', 0):.1f} s so far)" if got else ""
-        return "skip", f"{load.host}: cut by the doctor's budget{so_far}, use --timeout", data
-    if not record:
-        return "skip", f"{load.host}: not measured: {sample.error}", data
+        so_far = f" ({human_bytes(got)} in {record.elapsed_s or 0:.1f} s so far)" if got else ""
+        return Status.SKIP, f"{load.host}: cut by the doctor's budget{so_far}, use --timeout", data
+    if sample.record is None:
+        return Status.SKIP, f"{load.host}: not measured: {sample.error}", data
     if ended == "http-error":
-        return "skip", f"{load.host}: not measured: HTTP {record.get('status')} {record.get('reason')}", data
+        return (
+            Status.SKIP,
+            f"{load.host}: not measured: HTTP {record.status} {record.reason}",
+            data,
+        )
     if ended == "error" and not got:
-        message = (record.get("error") or {}).get("message")
-        return "skip", f"{load.host}: unreachable, not measured: {message}", data
+        message = record.error.message if record.error else None
+        return Status.SKIP, f"{load.host}: unreachable, not measured: {message}", data
     if ended == "no-answer":
-        waited = float(record.get("waited_s") or 0)
-        return "warn", f"{load.host}: stalled: no answer to the ranged GET within {waited:.1f} s", data
+        waited = float(record.waited_s or 0)
+        return Status.WARN, f"{load.host}: stalled: no answer to the ranged GET within {waited:.1f} s", data
     if ended == "stall":
         return (
-            "warn",
+            Status.WARN,
             f"{load.host}: the transfer stalled: no byte for {THROUGHPUT_STALL_S:.0f} s after "
             f"{human_bytes(got)} (Keras would hang here: urlretrieve has no timeout)",
             data,
         )
     if ended == "error":
-        message = (record.get("error") or {}).get("message")
-        return "warn", f"{load.host}: the connection broke after {human_bytes(got)}: {message}", data
+        message = record.error.message if record.error else None
+        return Status.WARN, f"{load.host}: the connection broke after {human_bytes(got)}: {message}", data
     if ended == "eof" and got < min(MIN_SAMPLE_BYTES, load.total_bytes):
-        return "skip", f"{load.host}: not measured: the body ended after {human_bytes(got)}", data
-    rate = float(record.get("rate_bps") or 0.0)
+        return Status.SKIP, f"{load.host}: not measured: the body ended after {human_bytes(got)}", data
+    rate = float(record.rate_bps or 0.0)
     projected = load.total_bytes / rate if rate > 0 else float("inf")
     data["projected_s"] = round(projected, 1) if rate > 0 else None
     speed = f"{human_bytes(rate)}/s"
     if projected > PROJECTED_LIMIT_S:
         return (
-            "warn",
+            Status.WARN,
             f"{load.host} delivers {speed}: {_what(sample)} would take {human_duration(projected)} "
             f"(over {PROJECTED_LIMIT_S / 60:.0f} min; Keras has no timeout, so it looks hung)",
             data,
         )
-    return "ok", f"{load.host}: {speed}, {_what(sample)} in {human_duration(projected)}", data
+    return Status.OK, f"{load.host}: {speed}, {_what(sample)} in {human_duration(projected)}", data
 
 
 class ThroughputCheck(BaseCheck):
@@ -775,45 +767,50 @@ class ThroughputCheck(BaseCheck):
             data["cut_by_budget"] = True
         details = [redact_text(line) or "" for _, line, _ in judged] if len(judged) > 1 else []
 
-        def joined(wanted: str) -> str:
-            return "; ".join(redact_text(line) or "" for status, line, _ in judged if status == wanted)
+        def joined(wanted: Status) -> str:
+            return "; ".join(redact_text(line) or "" for status, line, _ in judged if status is wanted)
 
-        if any(status == "warn" for status, _, _ in judged):
-            slow = [name for status, _, d in judged if status == "warn" for name in d["datasets"]]
+        if any(status is Status.WARN for status, _, _ in judged):
+            slow = [name for status, _, d in judged if status is Status.WARN for name in d["datasets"]]
             remedies = throughput_remedies(target_python, list(dict.fromkeys(slow)))
-            return Result.warn(joined("warn"), details=details, data=data, hint=remedies)
-        if judged and all(status == "ok" for status, _, _ in judged):
-            return Result.ok(joined("ok"), details=details, data=data)
+            return Result.warn(joined(Status.WARN), details=details, data=data, hint=remedies)
+        if judged and all(status is Status.OK for status, _, _ in judged):
+            return Result.ok(joined(Status.OK), details=details, data=data)
         hint = timeout_hint(options) if data.get("cut_by_budget") else None
-        summary = joined("skip") or "no dataset host to measure"
+        summary = joined(Status.SKIP) or "no dataset host to measure"
         return Result.skip(summary, details=details, data=data, hint=hint)
+
+
+#: ``network.hosts``' word in the report for a host's status (a skip there: its walk was cut).
+HOST_VERDICTS = {Status.OK: "ok", Status.FAIL: "fail", Status.SKIP: "cut"}
 
 
 def host_verdict(
     spec: DatasetSpec, probe: UrllibProbe, target_python: str, options: Options
-) -> tuple[str, Result | None]:
-    """``("ok" | "fail" | "cut", finding)`` for urllib's walk to one host.
+) -> tuple[Status, Result | None]:
+    """``(OK | FAIL | SKIP, finding)`` for urllib's walk to one host (SKIP: the doctor's budget
+    cut the walk, :data:`HOST_VERDICTS` words it "cut").
 
     A failure is named by the same stage diagnoses the ``network.*`` checks use.
     """
     failed = probe.failed()
     if failed is None and probe.ok:
-        return "ok", None
+        return Status.OK, None
     if probe.cut_by_budget(failed):
-        return "cut", Result.skip(
+        return Status.SKIP, Result.skip(
             f"{host_label(spec)}: not tested to the end — the doctor's --timeout ran out",
             hint=timeout_hint(options),
         )
     if failed is None:
-        return "fail", Result.fail(
+        return Status.FAIL, Result.fail(
             f"{host_label(spec)}: the network probe did not run: {probe.error or 'no answer'}"
         )
-    if failed.get("stuck"):
-        return "fail", Result.fail(
-            f"{host_label(spec)}: the {failed['name']} stage did not finish", hint=offline_hint(target_python)
+    if failed.stuck:
+        return Status.FAIL, Result.fail(
+            f"{host_label(spec)}: the {failed.name} stage did not finish", hint=offline_hint(target_python)
         )
     finding = diagnose_stage(failed, spec, probe, target_python)
-    return ("ok" if finding.status.value in ("ok", "warn") else "fail"), finding
+    return (Status.OK if finding.status.passed else Status.FAIL), finding
 
 
 def _same_host(one: DatasetSpec, other: DatasetSpec) -> bool:
@@ -891,21 +888,21 @@ class HostsCheck(BaseCheck):
         lines: list[str] = []
         first_line = ""
         hosts: list[dict[str, Any]] = []
-        worst = "ok"
+        worst = Status.OK
         hint: str | None = None
         for index, (spec, probe) in enumerate(zip(network_targets, probes, strict=True)):
             verdict, finding = host_verdict(spec, probe, target_python, options)
             users = [d.name for d in datasets if any(_same_host(f.spec, spec) for f in d.files)]
             said = "reachable" if finding is None else (redact_text(finding.summary) or "")
             label = host_label(spec)
-            hosts.append({"host": label, "datasets": users, "verdict": verdict})
+            hosts.append({"host": label, "datasets": users, "verdict": HOST_VERDICTS[verdict]})
             if index == 0:
                 # The stage checks above judge the first host (and name its fix): not counted twice.
                 first_line = f"{label} ({', '.join(users)}): {said} — judged by the network stage checks"
                 hosts[-1]["judged_by"] = "network stages"
                 continue
             lines.append(f"{label} ({', '.join(users)}): {said}")
-            if verdict in ("fail", "cut") and worst != "fail":
+            if verdict is not Status.OK and worst is not Status.FAIL:
                 worst, hint = verdict, _host_route(users, finding, target_python)
         lines.append(first_line)
         data = {"hosts": hosts}
@@ -915,7 +912,7 @@ class HostsCheck(BaseCheck):
             return Result.fail(
                 f"not reachable as Keras downloads: {names}", details=lines, data=data, hint=hint
             )
-        if worst == "cut":
+        if worst is Status.SKIP:
             return Result.skip(
                 "not every host was tested to the end: the doctor's --timeout ran out",
                 details=lines,

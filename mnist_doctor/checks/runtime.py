@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 from mnist_doctor.causes.imports import classify_import_failure
 from mnist_doctor.compat.table import declared_specs
 from mnist_doctor.facts.flavour import KerasFlavour
-from mnist_doctor.facts.import_probe import IMPORT_TIMEOUT_S, ImportProbe, timeout_needed
+from mnist_doctor.facts.import_probe import IMPORT_TIMEOUT_S, ImportProbe, ImportStage, timeout_needed
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.model import BaseCheck, Result
 
@@ -54,15 +54,22 @@ class ImportWorks(BaseCheck):
             "elapsed_s": round(run.elapsed_s, 2),
         }
         if keras_flavour.kind is None and probe.mode == "tf" and distributions.tensorflow() is None:
-            numpy_stage = probe.stage("numpy") or {}
-            note = "numpy imports" if numpy_stage.get("ok") else "numpy does not import either"
+            numpy_stage = probe.stage("numpy")
+            note = "numpy imports" if numpy_stage and numpy_stage.ok else "numpy does not import either"
             return Result.skip(f"no TensorFlow installed ({note}); see compat.tensorflow", data=data)
         if run.launch_error:
             return Result.fail(f"could not start {target_python}: {run.launch_error}", data=data)
+        if probe.malformed:
+            return Result.fail(
+                f"{target_python} gave the import probe a malformed answer: {probe.malformed}",
+                hint=f"check that {target_python} is the Python you mean (a wrapper that prints its own "
+                "JSON, or a sitecustomize that rewrites output, changes the answer)",
+                data=data,
+            )
         failed = probe.failed_stage()
         if probe.cut_by_budget:
             data["budget_limited"] = True
-            where = failed["name"] if failed else "start-up"
+            where = failed.name if failed else "start-up"
             needed = timeout_needed(options.timeout, probe.limit_s)
             return Result.warn(
                 f"the import of {where} was still running after {run.elapsed_s:.1f}s when the doctor's "
@@ -76,7 +83,7 @@ class ImportWorks(BaseCheck):
                 data=data,
             )
         if run.timed_out:
-            where = failed["name"] if failed else "start-up"
+            where = failed.name if failed else "start-up"
             return Result.fail(
                 f"import of {where} did not finish within {run.elapsed_s:.0f}s, the probe's own limit "
                 "(killed): it hangs",
@@ -88,10 +95,10 @@ class ImportWorks(BaseCheck):
             return self._success(probe, distributions, data)
         text = "\n".join(
             [
-                failed.get("error", "") if failed else "",
-                *(failed.get("chain", []) if failed else []),
+                (failed.error or "") if failed else "",
+                *(failed.chain if failed else ()),
                 run.stderr,
-                (failed or {}).get("traceback") or "",
+                (failed.traceback or "") if failed else "",
             ]
         )
         tf_version = keras_flavour.tensorflow
@@ -105,39 +112,40 @@ class ImportWorks(BaseCheck):
             declared=declared_specs(tf.requirements(), marker_env) if tf else {},
             numpy_version=_running_numpy(probe, distributions),
         )
-        stage_name = failed["name"] if failed else "start-up"
+        stage_name = failed.name if failed else "start-up"
         crashed = f" (crashed: {run.signal_name})" if run.signal_name else ""
-        message = (failed or {}).get("error") or (_tail(run.stderr, 1) or ["no output"])[0]
+        message = (failed.error if failed else None) or (_tail(run.stderr, 1) or ["no output"])[0]
         data["diagnosis"] = diagnosis.name
         data["failed_stage"] = stage_name
         if diagnosis.module:
             data["raised_in"] = diagnosis.module
         return Result.fail(
             f"import {stage_name} failed{crashed}: {diagnosis.summary}",
-            details=[f"{(failed or {}).get('error_type', 'error')}: {message}", *_tail(run.stderr, 8)],
+            details=[f"{_error_type(failed)}: {message}", *_tail(run.stderr, 8)],
             hint=diagnosis.hint,
             data=data,
             fixes=diagnosis.fixes,
         )
 
     def _success(self, probe: ImportProbe, distributions: Distributions, data: dict[str, Any]) -> Result:
-        np_stage = (probe.stage("numpy") or {}).get("value") or {}
-        keras_stage = (probe.stage("tf.keras") or probe.stage("keras") or {}).get("value") or {}
-        tf_stage = (probe.stage("tensorflow") or {}).get("value") or {}
-        parts = [f"numpy {np_stage.get('version')}"]
-        if tf_stage:
-            parts.append(f"TensorFlow {tf_stage.get('version')}")
+        np_seen = probe.seen("numpy")
+        keras_seen = probe.seen("tf.keras", "keras")
+        tf_stage = probe.stage("tensorflow")
+        tf_seen = probe.seen("tensorflow")
+        parts = [f"numpy {np_seen.version}"]
+        if tf_stage is not None and tf_stage.ok:
+            parts.append(f"TensorFlow {tf_seen.version}")
         api = "tf.keras" if probe.mode == "tf" else "keras"
-        keras_name = "tf-keras" if keras_stage.get("kind") == "tf_keras" else "Keras"
-        parts.append(f"{api} → {keras_name} {keras_stage.get('version') or '(version unknown)'}")
-        details = [f"{s['name']}: {s.get('elapsed_s', 0):.1f}s" for s in probe.stages.values()]
-        mismatches = _metadata_mismatches(distributions, np_stage, tf_stage)
+        keras_name = "tf-keras" if keras_seen.kind == "tf_keras" else "Keras"
+        parts.append(f"{api} → {keras_name} {keras_seen.version or '(version unknown)'}")
+        details = [f"{s.name}: {s.elapsed_s:.1f}s" for s in _by_name(probe)]
+        mismatches = _metadata_mismatches(distributions, np_seen.version, tf_seen.version)
         data["runtime"] = {
-            "numpy": np_stage.get("version"),
-            "tensorflow": tf_stage.get("version"),
-            "keras": keras_stage.get("version"),
-            "keras_kind": keras_stage.get("kind"),
-            "backend": keras_stage.get("backend"),
+            "numpy": np_seen.version,
+            "tensorflow": tf_seen.version,
+            "keras": keras_seen.version,
+            "keras_kind": keras_seen.kind,
+            "backend": keras_seen.backend,
         }
         summary = "imports: " + ", ".join(parts) + f" in {probe.run.elapsed_s:.1f}s"
         if mismatches:
@@ -152,8 +160,8 @@ class ImportWorks(BaseCheck):
 
 def _running_numpy(probe: ImportProbe, distributions: Distributions) -> str | None:
     """The NumPy the probe imported (its own answer), else the installed one's metadata."""
-    seen = ((probe.stage("numpy") or {}).get("value") or {}).get("version")
-    if isinstance(seen, str) and seen:
+    seen = probe.seen("numpy").version
+    if seen:
         return seen
     installed = distributions.version("numpy")
     return str(installed) if installed is not None else None
@@ -161,21 +169,26 @@ def _running_numpy(probe: ImportProbe, distributions: Distributions) -> str | No
 
 def _legacy_value(probe: ImportProbe, target_env: dict[str, str]) -> str | None:
     """TF_USE_LEGACY_KERAS as the probe's process saw it (its own answer), else as introspected."""
-    seen = (probe.run.answer or {}).get("env")
-    if isinstance(seen, dict) and "TF_USE_LEGACY_KERAS" in seen:
-        value = seen["TF_USE_LEGACY_KERAS"]
-        return value if isinstance(value, str) else None
+    if "TF_USE_LEGACY_KERAS" in probe.env:
+        return probe.env["TF_USE_LEGACY_KERAS"]
     return env_lookup(target_env, "TF_USE_LEGACY_KERAS")
 
 
-def _metadata_mismatches(
-    distributions: Distributions, np_stage: dict[str, Any], tf_stage: dict[str, Any]
-) -> list[str]:
+def _error_type(failed: ImportStage | None) -> str:
+    return (failed.error_type if failed else None) or "error"
+
+
+def _by_name(probe: ImportProbe) -> list[ImportStage]:
+    """One stage per name, the last record of each (as the report's ``data.stages`` keeps them)."""
+    return list({stage.name: stage for stage in probe.records}.values())
+
+
+def _metadata_mismatches(distributions: Distributions, np_seen: str | None, tf_seen: str | None) -> list[str]:
     out = []
-    pairs = [("numpy", distributions.version("numpy"), np_stage.get("version"))]
+    pairs = [("numpy", distributions.version("numpy"), np_seen)]
     tf = distributions.tensorflow()
-    if tf is not None and tf_stage:
-        pairs.append((tf.name, tf.version, tf_stage.get("version")))
+    if tf is not None and tf_seen is not None:
+        pairs.append((tf.name, tf.version, tf_seen))
     for name, meta, seen in pairs:
         if meta is None or not seen:
             continue

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 from mnist_doctor.causes.network import NO_SSL, NO_SSL_HINT, missing_ssl
 from mnist_doctor.facts.introspection import Distributions, env_lookup
@@ -20,7 +18,7 @@ from mnist_doctor.files.env_paths import examine
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.network.pem_guard import read_ca_file
 from mnist_doctor.network.trust_stores import TrustPicture, picture, pip_only_trust
-from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.probing.introspected import Introspection, PythonInfo, SslInfo
 from mnist_doctor.text.hints import Installer
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -69,7 +67,7 @@ def inspect_ca_dir(path: str) -> tuple[bool, str]:
     return True, f"{path}: {len(hashed)} hashed certificate link(s)"
 
 
-def _ssl(introspection: Introspection) -> Mapping[str, Any]:
+def _ssl(introspection: Introspection) -> SslInfo:
     return introspection.ssl
 
 
@@ -81,36 +79,35 @@ class VerifyPaths(BaseCheck):
 
     def run(self, introspection: Introspection) -> Result:
         info = _ssl(introspection)
-        if info.get("error") and missing_ssl(info["error"]):
-            return Result.fail(NO_SSL, details=[f"import ssl: {info['error']}"], hint=NO_SSL_HINT)
-        if info.get("error"):
+        if info.error and missing_ssl(info.error):
+            return Result.fail(NO_SSL, details=[f"import ssl: {info.error}"], hint=NO_SSL_HINT)
+        if info.error:
             return Result.fail(
-                f"the ssl module is broken in the target: {info['error']}",
+                f"the ssl module is broken in the target: {info.error}",
                 hint="reinstall Python with OpenSSL support",
             )
-        cafile, capath = info.get("cafile"), info.get("capath")
-        store = info.get("default_store") or {}
+        cafile, capath = info.cafile, info.capath
         data = {
             "cafile": cafile,
             "capath": capath,
-            "openssl_cafile": info.get("openssl_cafile"),
-            "openssl_capath": info.get("openssl_capath"),
-            "x509_ca": store.get("x509_ca"),
-            "openssl": info.get("openssl_version"),
+            "openssl_cafile": info.openssl_cafile,
+            "openssl_capath": info.openssl_capath,
+            "x509_ca": info.store_ca_count,
+            "openssl": info.openssl_version,
         }
         has_dir = bool(capath and os.path.isdir(capath) and os.listdir(capath))
-        injected = str(introspection.trust.get("ssl_context_class") or "")
+        injected = introspection.trust.ssl_context_class or ""
         if "truststore" in injected:  # its context has no cert_store_stats(): the OS store decides
             return Result.ok(
                 f"urllib trusts the OS trust store ({injected} replaces ssl.SSLContext)", data=data
             )
-        if store.get("x509_ca") or has_dir:
-            where = f"{cafile} ({store.get('x509_ca', 0)} CAs)" if cafile else f"{capath} (directory)"
+        if info.store_ca_count or has_dir:
+            where = f"{cafile} ({info.store_ca_count or 0} CAs)" if cafile else f"{capath} (directory)"
             return Result.ok(f"urllib trusts the CAs in {where}", data=data)
         return Result.fail(
             "the default ssl context trusts no CA at all: "
             "every https download fails with CERTIFICATE_VERIFY_FAILED",
-            details=[f"OpenSSL looks in {info.get('openssl_cafile')} and {info.get('openssl_capath')}"],
+            details=[f"OpenSSL looks in {info.openssl_cafile} and {info.openssl_capath}"],
             data=data,
             hint="point Python at a CA bundle: `export SSL_CERT_FILE=/path/ca.pem` (Debian/Ubuntu: "
             "`sudo apt-get install ca-certificates`; macOS python.org: run Install Certificates.command)",
@@ -211,7 +208,7 @@ class VerificationOff(BaseCheck):
     title = "certificate verification is on"
 
     def run(self, introspection: Introspection, target_env: dict[str, str], ssl_module: str) -> Result:
-        factory = _ssl(introspection).get("https_context") or "default"
+        factory = _ssl(introspection).https_context or "default"
         flag = env_lookup(target_env, "PYTHONHTTPSVERIFY")
         data = {"https_context": factory, "PYTHONHTTPSVERIFY": flag}
         if factory == "unverified":
@@ -244,18 +241,18 @@ class VerificationOff(BaseCheck):
         return Result.ok("urllib verifies certificates (default https context)", data=data)
 
 
-def macos_framework_without_certs(info: Mapping[str, Any], ssl_info: Mapping[str, Any]) -> str | None:
+def macos_framework_without_certs(info: PythonInfo, ssl_info: SslInfo) -> str | None:
     """The ``Install Certificates.command`` path when this is a python.org macOS build lacking certs."""
-    if info.get("platform") != "darwin" or not str(info.get("prefix", "")).startswith(
+    if info.platform != "darwin" or not (info.prefix or "").startswith(
         "/Library/Frameworks/Python.framework"
     ):
         return None
-    cafile = ssl_info.get("openssl_cafile") or ""
-    if ssl_info.get("cafile") or (ssl_info.get("default_store") or {}).get("x509_ca"):
+    cafile = ssl_info.openssl_cafile or ""
+    if ssl_info.cafile or ssl_info.store_ca_count:
         return None
     if cafile and os.path.exists(cafile):
         return None
-    major_minor = ".".join(str(p) for p in (info.get("version") or [3, 0])[:2])
+    major_minor = ".".join(str(p) for p in (info.version or (3, 0))[:2])
     return f"/Applications/Python {major_minor}/Install Certificates.command"
 
 
@@ -267,13 +264,13 @@ class MacosCertificates(BaseCheck):
 
     def run(self, introspection: Introspection, ssl_module: str) -> Result:
         info = introspection.python
-        if info.get("platform") != "darwin":
-            return Result.skip(f"not macOS ({info.get('platform')})")
+        if info.platform != "darwin":
+            return Result.skip(f"not macOS ({info.platform})")
         command = macos_framework_without_certs(info, _ssl(introspection))
         if command:
             return Result.fail(
                 "this python.org macOS Python has no CA certificates installed",
-                hint=f'open "{command}"  (or: {info.get("executable", "python3")} -m pip install '
+                hint=f'open "{command}"  (or: {info.executable or "python3"} -m pip install '
                 "certifi && export SSL_CERT_FILE=$(python3 -m certifi))",
             )
         return Result.ok("CA certificates are present for this macOS Python")
@@ -323,9 +320,9 @@ class Truststore(BaseCheck):
         target_python: str,
     ) -> Result:
         pic = picture(introspection, distributions, target_env)
-        details = _clients(pic, target_env) + [f"start-up hook: {h.get('path')}" for h in pic.hooks]
+        details = _clients(pic, target_env) + [f"start-up hook: {h.path}" for h in pic.hooks]
         data = {
-            "ssl_context_class": introspection.trust.get("ssl_context_class"),
+            "ssl_context_class": introspection.trust.ssl_context_class,
             "injected_by": pic.injected_by,
             "truststore": pic.truststore_version,
             "pip_system_certs": str(pic.psc_version) if pic.psc_version else None,
@@ -420,13 +417,11 @@ class PipVersusUrllib(BaseCheck):
         record = probe.stage("tls")
         if record is None:
             failed = probe.failed()
-            why = f"the {failed['name']} stage failed first" if failed else "no TLS stage on this road"
+            why = f"the {failed.name} stage failed first" if failed else "no TLS stage on this road"
             return Result.skip(f"urllib's TLS stage did not run: {why}", details=details)
-        error = record.get("error") or {}
-        verify_failed = not record.get("ok") and (
-            error.get("verify_message") or error.get("type") == "SSLCertVerificationError"
-        )
-        if record.get("ok"):
+        error = record.err
+        verify_failed = not record.ok and (error.verify_message or error.type == "SSLCertVerificationError")
+        if record.ok:
             return Result.ok(f"urllib (Keras) verified the server; {pic.pip_description()}", details=details)
         if not verify_failed:
             return Result.skip(

@@ -245,5 +245,5 @@ def gpu_build(
     introspection: Introspection,
 ) -> GpuBuild:
     """What the target's metadata says about GPU use (no TensorFlow import)."""
-    release = str(introspection.python.get("release") or "")
+    release = introspection.python.release or ""
     return describe(distributions, marker_env, target_env, release)

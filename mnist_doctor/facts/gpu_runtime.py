@@ -103,6 +103,11 @@ class GpuRuntime:
     reason: str = ""
     findings: list[StderrFinding] = field(default_factory=list)
     elapsed_s: float = 0.0
+    #: From ``build``, read once: the CUDA and cuDNN TensorFlow was built with (None: not said),
+    #: and whether it is a CUDA build (None: not said, or not true/false).
+    cuda_version: str | None = None
+    cudnn_version: str | None = None
+    is_cuda_build: bool | None = None
 
 
 def from_probe(answer: dict[str, Any] | None, stderr: str) -> GpuRuntime:
@@ -124,7 +129,18 @@ def from_probe(answer: dict[str, Any] | None, stderr: str) -> GpuRuntime:
     build: dict[str, Any] = raw_build if isinstance(raw_build, dict) else {}
     errors = [str(e)[:500] for e in (value.get("devices_error"), value.get("build_error")) if e]
     state = "error" if value.get("devices_error") else "ok"
-    return GpuRuntime(state, devices, dict(build), "; ".join(errors), findings=findings, elapsed_s=elapsed)
+    cuda, cudnn, is_cuda = (build.get(k) for k in ("cuda_version", "cudnn_version", "is_cuda_build"))
+    return GpuRuntime(
+        state,
+        devices,
+        dict(build),
+        "; ".join(errors),
+        findings=findings,
+        elapsed_s=elapsed,
+        cuda_version=str(cuda)[:100] if cuda else None,
+        cudnn_version=str(cudnn)[:100] if cudnn is not None else None,
+        is_cuda_build=is_cuda if isinstance(is_cuda, bool) else None,
+    )
 
 
 @fact

@@ -270,9 +270,9 @@ def ssl_module(introspection: Introspection) -> str:
     """The target's OpenSSL version; :class:`FactUnavailable` when it has no ssl module, so every
     check that goes through TLS is skipped with that one reason (``tls.verify_paths`` names it)."""
     info = introspection.ssl
-    if missing_ssl(info.get("error")):
+    if missing_ssl(info.error):
         raise FactUnavailable(NO_SSL_SKIP)
-    return str(info.get("openssl_version") or "")
+    return info.openssl_version or ""
 
 
 @fact

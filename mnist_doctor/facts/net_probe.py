@@ -27,8 +27,18 @@ from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import FactUnavailable, Options, fact
+from mnist_doctor.facts.proxies import ProxyView
 from mnist_doctor.network.pem_guard import unsafe_ca_file
 from mnist_doctor.pipeline.budget import REPORT_RESERVE_S, Slice
+from mnist_doctor.probing.introspected import ListOf, Obj, WrongShape, problem
+from mnist_doctor.probing.net_records import (
+    MAX_ITEMS,
+    DirectRoute,
+    Measurement,
+    StageRecord,
+    parse_planned,
+    parse_stages,
+)
 from mnist_doctor.probing.subproc import STAGE_MARKER, VerifiedPython, run_script
 from mnist_doctor.text.redact import redact, redact_text
 
@@ -51,7 +61,11 @@ STAGE_CAPS_S = {"dns": 5.0, "tcp": 5.0, "connect": 5.0, "tls": 5.0, "http": 10.0
 
 
 def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
-    """Stage records in the order printed; a ``begin`` without its ``end`` marks a stuck stage."""
+    """Stage records in the order printed; a ``begin`` without its ``end`` marks a stuck stage.
+
+    A line that is not an object with a string ``name`` is no stage line (the records are read
+    by shape afterwards, :func:`~mnist_doctor.probing.net_records.parse_stages`).
+    """
     records: dict[str, dict[str, Any]] = {}
     for line in stdout.splitlines():
         if not line.startswith(STAGE_MARKER):
@@ -59,6 +73,8 @@ def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
         try:
             record = json.loads(line[len(STAGE_MARKER) :])
         except ValueError:
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("name"), str):
             continue
         if record.get("event") == "begin":
             records.setdefault(
@@ -79,34 +95,40 @@ def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
 
 @dataclass
 class UrllibProbe:
-    """The target interpreter's walk along Keras' road, stage by stage."""
+    """The target interpreter's walk along Keras' road, stage by stage (typed at this boundary:
+    a walk whose answer has another shape has no stages and says why in ``error``)."""
 
-    stages: list[dict[str, Any]]
-    planned: list[str]
-    proxy_view: dict[str, Any]
+    stages: tuple[StageRecord, ...]
+    planned: tuple[str, ...]
+    proxy_view: ProxyView
     budget_s: float
     elapsed_s: float
     killed: bool = False
     error: str | None = None
     #: The run's ``--timeout`` (not :data:`NETWORK_BUDGET_S`) set the probe's time.
     limited_by_budget: bool = False
-    #: When the proxy failed before the host answered: the host tried without it (``tried``,
-    #: ``ok``, ``error``), see ``direct_route`` in target/net_probe.py; empty: not tried.
-    direct: dict[str, Any] = field(default_factory=dict)
+    #: When the proxy failed before the host answered: the host tried without it, see
+    #: ``direct_route`` in target/net_probe.py; ``tried`` False: not tried.
+    direct: DirectRoute = field(default_factory=DirectRoute)
 
     @property
     def direct_works(self) -> bool:
         """The host answers without the proxy that failed (TCP and a verified TLS handshake)."""
-        return bool(self.direct.get("tried") and self.direct.get("ok"))
+        return self.direct.tried and self.direct.ok
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy urllib used for this walk (None: direct)."""
+        return self.proxy_view.proxy or None
 
     @property
     def proxy_variables(self) -> list[str]:
         """The variables that give urllib its proxy for this URL's scheme (lower case wins in urllib)."""
-        scheme = str(self.proxy_view.get("request_type") or "https")
-        names = (self.proxy_view.get("env") or {}).keys()
+        scheme = self.proxy_view.request_type or "https"
+        names = self.proxy_view.env.keys()
         return sorted((n for n in names if n.lower() == f"{scheme}_proxy"), key=lambda n: n.islower())
 
-    def cut_by_budget(self, record: dict[str, Any] | None) -> bool:
+    def cut_by_budget(self, record: StageRecord | None) -> bool:
         """Did the doctor's time (not the stage's own cap) end this stage, or the probe?
 
         A stage given less than its own cap (``deadline_limited``) that ran out of it says
@@ -115,17 +137,17 @@ class UrllibProbe:
         """
         if record is None:
             return self.killed and self.limited_by_budget
-        if not (record.get("stuck") or record.get("timed_out")):
+        if not (record.stuck or record.timed_out):
             return False
-        if record.get("deadline_limited"):
+        if record.deadline_limited:
             return True
-        return bool(record.get("stuck") and self.killed and self.limited_by_budget)
+        return record.stuck and self.killed and self.limited_by_budget
 
-    def silent(self, record: dict[str, Any] | None) -> bool:
+    def silent(self, record: StageRecord | None) -> bool:
         """Did the remote say nothing for this stage's whole own cap? That is a finding."""
-        return bool(record and record.get("timed_out") and not self.cut_by_budget(record))
+        return bool(record and record.timed_out and not self.cut_by_budget(record))
 
-    def silent_party(self, record: dict[str, Any] | None) -> str | None:
+    def silent_party(self, record: StageRecord | None) -> str | None:
         """``"proxy"`` or ``"host"``: who accepted the connection, then said nothing for the stage's
         whole own cap (None: nobody did).
 
@@ -134,18 +156,18 @@ class UrllibProbe:
         CONNECT and a plain-http GET sent to a proxy are the proxy's to answer; the TLS handshake
         and an https GET travel the tunnel to the dataset host.
         """
-        if record is None or not self.silent(record) or record.get("name") not in ("connect", "tls", "http"):
+        if record is None or not self.silent(record) or record.name not in ("connect", "tls", "http"):
             return None
-        if record.get("name") == "connect":
+        if record.name == "connect":
             return "proxy"
-        proxied_get = self.proxy_view.get("proxy") and self.proxy_view.get("request_type") == "http"
-        return "proxy" if record.get("name") == "http" and proxied_get else "host"
+        proxied_get = self.proxy and self.proxy_view.request_type == "http"
+        return "proxy" if record.name == "http" and proxied_get else "host"
 
-    def stage(self, name: str) -> dict[str, Any] | None:
-        return next((s for s in self.stages if s["name"] == name), None)
+    def stage(self, name: str) -> StageRecord | None:
+        return next((s for s in self.stages if s.name == name), None)
 
-    def failed(self) -> dict[str, Any] | None:
-        return next((s for s in self.stages if not s.get("ok")), None)
+    def failed(self) -> StageRecord | None:
+        return next((s for s in self.stages if not s.ok), None)
 
     @property
     def ok(self) -> bool:
@@ -195,7 +217,6 @@ def run_urllib_probe(
         target_python, "net_probe.py", ["stages", dataset.origin, json.dumps(config)], timeout=budget
     )
     answer = run.answer or {}
-    stages = answer.get("stages") or parse_stage_lines(run.stdout)
     error = None
     if run.answer is None:
         error = run.launch_error or (
@@ -203,19 +224,41 @@ def run_urllib_probe(
             if run.timed_out
             else (run.stderr.strip().splitlines() or ["no answer"])[-1]
         )
-    elif answer.get("error"):
-        error = answer["error"].get("message")
+    elif isinstance(answer.get("error"), dict):
+        error = str(answer["error"].get("message"))
+    records, planned, view, direct, malformed = read_walk(answer, run.stdout, dataset)
     return UrllibProbe(
-        stages=redact(stages),
-        planned=list(answer.get("planned") or [s["name"] for s in stages]),
-        proxy_view=redact(answer.get("proxy_view") or {}),
+        stages=records,
+        planned=planned,
+        proxy_view=view,
         budget_s=inner,
         elapsed_s=time.monotonic() - start,
         killed=run.timed_out,
-        error=redact_text(error),
+        error=redact_text(malformed or error),
         limited_by_budget=budget.limited_by_budget,
-        direct=redact(answer.get("direct") or {}),
+        direct=direct,
     )
+
+
+Walk = tuple[tuple[StageRecord, ...], tuple[str, ...], ProxyView, DirectRoute, str | None]
+
+
+def read_walk(answer: dict[str, Any], stdout: str, dataset: DatasetSpec) -> Walk:
+    """(stages, planned, proxy view, direct route, problem) from the walk's answer, by shape.
+
+    The stages are the answer's, or the stage lines printed before the probe was killed. An
+    answer of another shape gives no stages, and ``problem`` names the first value that departs.
+    """
+    try:
+        records = parse_stages(redact(answer.get("stages") or parse_stage_lines(stdout)))
+        planned = (
+            parse_planned(answer["planned"]) if answer.get("planned") else tuple(r.name for r in records)
+        )
+        view = ProxyView.parse(redact(answer.get("proxy_view") or {}), dataset)
+        direct = DirectRoute.parse(redact(answer.get("direct") or {}))
+    except WrongShape as exc:
+        return (), (), ProxyView.parse({}, dataset), DirectRoute(), f"the walk's answer is malformed: {exc}"
+    return records, planned, view, direct, None
 
 
 def _requests_attempt(dataset: DatasetSpec, budget: float) -> RequestsProbe:
@@ -338,16 +381,16 @@ def other_hosts_probes(
     return [
         found.get(i)
         or UrllibProbe(
-            stages=[],
-            planned=[],
-            proxy_view={},
+            stages=(),
+            planned=(),
+            proxy_view=ProxyView.parse({}, spec),
             budget_s=share.remaining(),
             elapsed_s=0.0,
             killed=True,
             error="no answer in time",
             limited_by_budget=share.limited_by_budget,
         )
-        for i in range(len(others))
+        for i, spec in enumerate(others)
     ]
 
 
@@ -436,7 +479,7 @@ class ThroughputSample:
     """One host's measurement, or why there is none."""
 
     load: HostLoad
-    record: dict[str, Any] | None
+    record: Measurement | None
     #: The doctor's budget (never the host) ended the measurement: no verdict on the network.
     cut_by_budget: bool = False
     error: str | None = None
@@ -464,16 +507,19 @@ def run_throughput_probe(
     }
     run = run_script(target_python, "net_probe.py", ["throughput", "", json.dumps(config)], timeout=budget)
     answer = run.answer or {}
-    records = {r["name"]: r for r in answer.get("throughput") or parse_stage_lines(run.stdout)}
-    why = run.launch_error or (answer.get("error") or {}).get("message")
+    error = answer.get("error")
+    why = run.launch_error or (str(error.get("message")) if isinstance(error, dict) else None)
     if run.answer is None and not why and not run.timed_out:
         why = (run.stderr.strip().splitlines() or ["no answer"])[-1]
+    try:
+        records = read_measurements(answer.get("throughput") or parse_stage_lines(run.stdout))
+    except WrongShape as exc:
+        records, why = {}, f"the measurement's answer is malformed: {exc}"
     samples = []
     for index, load in enumerate(loads):
         record = records.get(f"throughput:{index}")
-        if record is not None and not record.get("stuck"):
-            record = redact(record)
-            samples.append(ThroughputSample(load, record, cut_by_budget=record.get("ended") == "deadline"))
+        if record is not None:
+            samples.append(ThroughputSample(load, record, cut_by_budget=record.ended == "deadline"))
         elif run.timed_out:
             samples.append(
                 ThroughputSample(load, None, cut_by_budget=True, error="killed at the slice's end")
@@ -483,12 +529,28 @@ def run_throughput_probe(
     return samples
 
 
+def read_measurements(values: object) -> dict[str, Measurement]:
+    """The finished measurements by name (``throughput:N``), by shape; a stuck one is none."""
+    found = problem(values, ListOf(Obj({"name": str}), MAX_ITEMS), "throughput")
+    if found:
+        raise WrongShape(found)
+    assert isinstance(values, list)
+    unnamed = next((index for index, value in enumerate(values) if "name" not in value), None)
+    if unnamed is not None:
+        raise WrongShape(f"throughput[{unnamed}] has no name")
+    return {
+        value["name"]: Measurement.parse(redact(value), f"throughput[{index}]")
+        for index, value in enumerate(values)
+        if value.get("stuck") is not True
+    }
+
+
 def _unreachable(load: HostLoad, probe: UrllibProbe) -> ThroughputSample:
     """Why a host the walk did not get through to is not measured (no connection is tried)."""
     if probe.cut_by_budget(probe.failed()):
         return ThroughputSample(load, None, cut_by_budget=True, error="its walk was cut by --timeout")
     failed = probe.failed()
-    stage = f"the {failed['name']} stage failed" if failed else (probe.error or "no answer")
+    stage = f"the {failed.name} stage failed" if failed else (probe.error or "no answer")
     return ThroughputSample(load, None, error=f"unreachable ({stage}; see network.hosts)")
 
 

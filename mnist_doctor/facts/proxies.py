@@ -19,6 +19,8 @@ from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import FactError, FactUnavailable, Options, fact
 from mnist_doctor.network.urlcheck import url_problem
+from mnist_doctor.probing.introspected import WrongShape
+from mnist_doctor.probing.net_records import PROXY_VIEW, check
 from mnist_doctor.probing.subproc import VerifiedPython, run_script
 from mnist_doctor.text.redact import redact_text
 
@@ -91,6 +93,22 @@ class ProxyView:
     platform: str = ""
     origin_problem: str | None = None  # the origin is malformed: urllib was not asked
 
+    @classmethod
+    def parse(cls, view: object, dataset: DatasetSpec) -> ProxyView:
+        """The target's ``proxy_view`` for ``dataset``'s origin, by shape (:data:`PROXY_VIEW`)."""
+        record = check(view, PROXY_VIEW, "proxy_view")
+        return cls(
+            origin=dataset.origin,
+            request_type=record.get("request_type") or dataset.scheme,
+            request_host=record.get("request_host") or _host(dataset),
+            getproxies=dict(record.get("getproxies") or {}),
+            env=dict(record.get("env") or {}),
+            proxy=record.get("proxy"),
+            bypassed=record.get("bypassed", False),
+            request_method_set=record.get("request_method_set", False),
+            platform=record.get("platform") or "",
+        )
+
     @property
     def configured(self) -> str | None:
         """The proxy configured for the origin's scheme, bypassed or not."""
@@ -113,6 +131,13 @@ class ProxyView:
             if key.lower() == "no_proxy":
                 return value
         return None
+
+
+def _host(dataset: DatasetSpec) -> str:
+    try:
+        return dataset.host
+    except ValueError:  # a malformed origin (http://[::1): the target was not asked about it
+        return ""
 
 
 def no_proxy_entries(value: str | None) -> list[str]:
@@ -170,15 +195,7 @@ def proxy_view(target_python: VerifiedPython, network_target: DatasetSpec, optio
         if missing_ssl(reason) or missing_ssl(run.stderr):
             raise FactUnavailable(NO_SSL_SKIP)
         raise FactError(f"could not ask {target_python} about proxies: {redact_text(reason)}")
-    view = answer.get("proxy_view") or {}
-    return ProxyView(
-        origin=dataset.origin,
-        request_type=view.get("request_type") or dataset.scheme,
-        request_host=view.get("request_host") or dataset.host,
-        getproxies=dict(view.get("getproxies") or {}),
-        env=dict(view.get("env") or {}),
-        proxy=view.get("proxy"),
-        bypassed=bool(view.get("bypassed")),
-        request_method_set=bool(view.get("request_method_set")),
-        platform=view.get("platform") or "",
-    )
+    try:
+        return ProxyView.parse(answer.get("proxy_view") or {}, dataset)
+    except WrongShape as exc:
+        raise FactError(f"{target_python} gave a malformed answer about proxies: {exc}") from None

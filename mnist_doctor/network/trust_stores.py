@@ -21,14 +21,13 @@ picture the ``tls`` checks and the ``network.tls`` diagnosis explain from:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from packaging.version import Version
 
 from mnist_doctor.facts.introspection import Distributions, env_lookup
-from mnist_doctor.probing.introspected import Introspection
+from mnist_doctor.probing.introspected import Introspection, PipSetting, SslInfo, StartupHook, TrustInfo
+from mnist_doctor.probing.net_records import StageRecord
 
 #: pip's truststore became its default here (``--use-feature=truststore`` since 22.2).
 PIP_TRUSTSTORE_DEFAULT = Version("24.2")
@@ -87,7 +86,7 @@ class TrustPicture:
     urllib_store: str
     injected_by: str | None = None  # "truststore" / "pip._vendor.truststore": urllib uses the OS store
     foreign_context: str | None = None  # ssl.SSLContext replaced by something that is not truststore
-    hooks: list[dict[str, Any]] = field(default_factory=list)
+    hooks: tuple[StartupHook, ...] = ()
     truststore_version: str | None = None
     truststore_importable: bool = False
     psc_version: Version | None = None  # pip_system_certs
@@ -107,7 +106,7 @@ class TrustPicture:
     def hook_label(self) -> str:
         """Where the start-up injection comes from (a .pth or sitecustomize file), for messages."""
         for hook in self.hooks:
-            return f"{hook.get('kind')} {hook.get('path')}"
+            return f"{hook.kind} {hook.path}"
         return "start-up code"
 
     def pip_description(self) -> str:
@@ -140,16 +139,16 @@ class TrustPicture:
         return f"requests trusts {base}"
 
 
-def _urllib_store(ssl_info: Mapping[str, Any], target_env: dict[str, str], platform: str) -> str:
+def _urllib_store(ssl_info: SslInfo, target_env: dict[str, str], platform: str) -> str:
     cert_file = env_lookup(target_env, "SSL_CERT_FILE")
     if cert_file and os.path.isfile(cert_file):  # one that cannot be read is skipped by OpenSSL
         return f"{cert_file} (SSL_CERT_FILE)"
     windows = " and the Windows system store" if platform == "win32" else ""
-    if ssl_info.get("cafile"):
-        return f"{ssl_info['cafile']}{windows}"
-    if ssl_info.get("capath"):
-        return f"{ssl_info['capath']} (directory){windows}"
-    missing = ssl_info.get("openssl_cafile") or "OpenSSL's default CA file"
+    if ssl_info.cafile:
+        return f"{ssl_info.cafile}{windows}"
+    if ssl_info.capath:
+        return f"{ssl_info.capath} (directory){windows}"
+    missing = ssl_info.openssl_cafile or "OpenSSL's default CA file"
     return (
         f"the Windows system store only ({missing} is missing)"
         if windows
@@ -157,20 +156,19 @@ def _urllib_store(ssl_info: Mapping[str, Any], target_env: dict[str, str], platf
     )
 
 
-def _pip_uses_truststore(pip: Version, python: tuple[int, ...], trust: Mapping[str, Any]) -> tuple[bool, str]:
-    config = trust.get("pip_config") or {}
-    deprecated = str((config.get("use-deprecated") or {}).get("value") or "")
-    feature = str((config.get("use-feature") or {}).get("value") or "")
+def _pip_uses_truststore(pip: Version, python: tuple[int, ...], trust: TrustInfo) -> tuple[bool, str]:
+    unset = PipSetting()
+    deprecated = trust.pip_config.get("use-deprecated", unset)
+    feature = trust.pip_config.get("use-feature", unset).value or ""
     if python < (3, 10):
         return False, "truststore needs Python >= 3.10"
     if pip >= PIP_TRUSTSTORE_DEFAULT:
-        if "legacy-certs" in deprecated:
-            source = (config.get("use-deprecated") or {}).get("source")
-            return False, f"use-deprecated=legacy-certs in {source}"
-        if not trust.get("pip_vendored_truststore"):
+        if "legacy-certs" in (deprecated.value or ""):
+            return False, f"use-deprecated=legacy-certs in {deprecated.source}"
+        if not trust.pip_vendored_truststore:
             return False, "pip's vendored truststore is missing (a debundled pip)"
         return True, f"pip >= {PIP_TRUSTSTORE_DEFAULT} uses truststore by default"
-    if pip >= PIP_TRUSTSTORE_FEATURE and "truststore" in feature and trust.get("truststore_importable"):
+    if pip >= PIP_TRUSTSTORE_FEATURE and "truststore" in feature and trust.truststore_importable:
         return True, "use-feature=truststore"
     return False, f"pip < {PIP_TRUSTSTORE_DEFAULT} uses certifi only"
 
@@ -182,31 +180,30 @@ def picture(
     info = introspection.python
     trust = introspection.trust
     ssl_info = introspection.ssl
-    python = tuple(int(p) for p in (info.get("version") or [3, 0])[:3])
-    context_class = str(trust.get("ssl_context_class") or "ssl.SSLContext")
+    python = info.version or (3, 0)
+    context_class = trust.ssl_context_class or "ssl.SSLContext"
     injected = _truststore_module(context_class)
     pic = TrustPicture(
-        platform=str(info.get("platform") or ""),
+        platform=info.platform or "",
         python=python,
-        urllib_store=_urllib_store(ssl_info, target_env, str(info.get("platform") or "")),
+        urllib_store=_urllib_store(ssl_info, target_env, info.platform or ""),
         injected_by=injected,
         foreign_context=None if injected or context_class == "ssl.SSLContext" else context_class,
-        hooks=list(trust.get("hooks") or []),
-        truststore_importable=bool(trust.get("truststore_importable")),
-        urllib_strict=bool(ssl_info.get("x509_strict")),
+        hooks=trust.hooks,
+        truststore_importable=trust.truststore_importable,
+        urllib_strict=ssl_info.x509_strict,
     )
     dist = distributions.get("truststore")
     pic.truststore_version = dist.version_str if dist else None
     psc = distributions.get("pip-system-certs")
     pic.psc_version = psc.version if psc else None
-    state = trust.get("pip_system_certs") or {}
-    pic.psc_loaded, pic.psc_injected = bool(state.get("loaded")), state.get("injected")
+    pic.psc_loaded, pic.psc_injected = trust.pip_system_certs_loaded, trust.pip_system_certs_injected
     pic.pip_version = distributions.version("pip")
     if pic.pip_version is not None:
         pic.pip_truststore, pic.pip_truststore_why = _pip_uses_truststore(pic.pip_version, python, trust)
-        cert = (trust.get("pip_config") or {}).get("cert") or {}
-        if cert.get("value"):
-            pic.pip_bundle, pic.pip_bundle_source = str(cert["value"]), str(cert.get("source"))
+        cert = trust.pip_config.get("cert")
+        if cert is not None and cert.value:
+            pic.pip_bundle, pic.pip_bundle_source = cert.value, str(cert.source)
         else:
             for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # pip's requests reads them too
                 if value := env_lookup(target_env, name):
@@ -219,10 +216,10 @@ def same_file(a: str | None, b: str | None) -> bool:
     return bool(a and b) and os.path.realpath(str(a)) == os.path.realpath(str(b))
 
 
-def linux_fallback_bundle(ssl_info: Mapping[str, Any]) -> str | None:
+def linux_fallback_bundle(ssl_info: SslInfo) -> str | None:
     """The file truststore would use on Linux when this Python's OpenSSL finds no CA file."""
-    capath = ssl_info.get("capath")
-    if ssl_info.get("cafile") or (capath and os.path.isdir(capath) and os.listdir(capath)):
+    capath = ssl_info.capath
+    if ssl_info.cafile or (capath and os.path.isdir(capath) and os.listdir(capath)):
         return None
     return next((c for c in LINUX_CA_CANDIDATES if os.path.isfile(c)), None)
 
@@ -236,7 +233,7 @@ class Difference:
 
 
 def pip_only_trust(
-    pic: TrustPicture, record: dict[str, Any], ssl_info: Mapping[str, Any], target_env: dict[str, str]
+    pic: TrustPicture, record: StageRecord, ssl_info: SslInfo, target_env: dict[str, str]
 ) -> list[Difference]:
     """Why pip would verify the server urllib failed to verify (empty: pip would fail too)."""
     out: list[Difference] = []
@@ -252,17 +249,17 @@ def pip_only_trust(
                 f"{export_hint(pic.platform)}; {inject}",
             )
         )
-    retry = record.get("strict_retry") or {}
-    if pic.pip_truststore and record.get("x509_strict") and retry.get("relaxed_verifies"):
+    retry = record.strict_retry
+    if pic.pip_truststore and record.x509_strict and retry is not None and retry.relaxed_verifies:
         out.append(
             Difference(
                 f"pip's own TLS context does not set VERIFY_X509_STRICT; urllib's default context "
-                f"does on Python {retry.get('python') or '>= 3.13'} and rejects the non-compliant CA",
+                f"does on Python {retry.python or '>= 3.13'} and rejects the non-compliant CA",
                 "ask for an RFC 5280-compliant CA (Basic Constraints marked critical); see network.tls",
             )
         )
     cert_file = env_lookup(target_env, "SSL_CERT_FILE")
-    urllib_file = ssl_info.get("cafile") or cert_file
+    urllib_file = ssl_info.cafile or cert_file
     if pic.pip_bundle and not same_file(pic.pip_bundle, urllib_file):
         out.append(
             Difference(
@@ -277,7 +274,7 @@ def pip_only_trust(
             out.append(
                 Difference(
                     f"truststore (pip) falls back to {fallback}; this Python's OpenSSL looks in "
-                    f"{ssl_info.get('openssl_cafile')} and finds nothing",
+                    f"{ssl_info.openssl_cafile} and finds nothing",
                     f"export SSL_CERT_FILE={fallback}",
                 )
             )
@@ -296,17 +293,17 @@ STRICT_HINT = (
 )
 
 
-def strict_cause(record: dict[str, Any]) -> tuple[str, list[str]] | None:
+def strict_cause(record: StageRecord) -> tuple[str, list[str]] | None:
     """(summary tail, details) when the TLS stage failed only because of ``VERIFY_X509_STRICT``.
 
     The target retried the handshake once without the flag (same CA store, same host) to
     name the cause; that retry never turns the failure into a pass.
     """
-    retry = record.get("strict_retry") or {}
-    if not record.get("x509_strict") or not retry:
+    retry = record.strict_retry
+    if not record.x509_strict or retry is None:
         return None
-    version = retry.get("python") or ">= 3.13"
-    if retry.get("relaxed_verifies"):
+    version = retry.python or ">= 3.13"
+    if retry.relaxed_verifies:
         return (
             f"Python {version} verifies with VERIFY_X509_STRICT and rejects it",
             [
@@ -320,9 +317,9 @@ def strict_cause(record: dict[str, Any]) -> tuple[str, list[str]] | None:
     return None
 
 
-def strict_ruled_out(record: dict[str, Any]) -> str | None:
+def strict_ruled_out(record: StageRecord) -> str | None:
     """A detail saying VERIFY_X509_STRICT is not the cause, when the retry showed that."""
-    retry = record.get("strict_retry") or {}
-    if record.get("x509_strict") and retry.get("relaxed_verifies") is False:
+    retry = record.strict_retry
+    if record.x509_strict and retry is not None and retry.relaxed_verifies is False:
         return "not a VERIFY_X509_STRICT problem: the CA store rejects the server without that flag too"
     return None

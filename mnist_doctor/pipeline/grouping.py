@@ -12,9 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mnist_doctor.model import Result, Status
-
-#: Worst first: the status a check of several loaders reports.
-_RANK = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.OK: 3, Status.SKIP: 4}
+from mnist_doctor.model import worst as worst_of
 
 
 def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = None) -> Result:
@@ -23,14 +21,14 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
     ``shorts`` are briefer summaries for the combined line (the details keep the full ones).
     """
     shorts = shorts or {}
-    worst = min((r.status for _, r in parts), key=lambda s: _RANK[s], default=Status.SKIP)
+    worst = worst_of(r.status for _, r in parts)
     if worst == Status.SKIP or all(r.status in (Status.OK, Status.SKIP) for _, r in parts):
         worst = Status.OK if any(r.status == Status.OK for _, r in parts) else Status.SKIP
     not_ok = [(n, r) for n, r in parts if r.status != Status.OK]
     ok_names = [n for n, r in parts if r.status == Status.OK]
     pieces = [
         f"{n}: {r.status.value} — {shorts.get(n) or r.summary}"
-        for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
+        for n, r in sorted(not_ok, key=lambda x: -x[1].status.severity)
     ]
     if ok_names:
         pieces.append("load_data works for " + ", ".join(ok_names))
@@ -43,7 +41,7 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
             details.append(f"  {n}: {d}" if said == n else f"  {n}: (a line the same as {said}'s above)")
     hints = list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status != Status.SKIP))
     hints += list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status == Status.SKIP))
-    first_bad = next((r for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])), None)
+    first_bad = next((r for _, r in sorted(not_ok, key=lambda x: -x[1].status.severity)), None)
     data: dict[str, Any] = {
         "datasets": {n: {"status": r.status.value, "summary": r.summary, **r.data} for n, r in parts},
         "succeeded": bool(parts) and all(r.status == Status.OK for _, r in parts),
@@ -56,7 +54,7 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
     # MNIST's name none): the same step from several loaders (an import failure's pip) once.
     fixes = {
         (fix.kind, fix.argv, fix.dataset): fix
-        for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
+        for _, r in sorted(not_ok, key=lambda x: -x[1].status.severity)
         if r.status in (Status.FAIL, Status.WARN)
         for fix in r.fixes
     }

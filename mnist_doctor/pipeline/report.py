@@ -53,11 +53,11 @@ def environment(facts: Facts) -> dict[str, Any]:
     try:
         py = facts.get("introspection").python
         env.update(
-            python_version=py.get("version_str"),
-            implementation=py.get("implementation"),
-            platform=f"{py.get('system')} {py.get('release')} {py.get('machine')}",
-            in_venv=py.get("in_venv"),
-            cwd=py.get("cwd"),
+            python_version=py.version_str,
+            implementation=py.implementation,
+            platform=f"{py.system} {py.release} {py.machine}",
+            in_venv=py.in_venv,
+            cwd=py.cwd,
         )
         dists = facts.get("distributions")
         tf = dists.tensorflow()

@@ -105,7 +105,7 @@ def register_target_secrets(info: Introspection) -> None:
     from mnist_doctor.text.redact import register_env, register_url
 
     register_env(info.env)
-    for value in (info.urllib.get("getproxies") or {}).values():
+    for value in info.urllib.getproxies.values():
         register_url(value)
 
 

@@ -14,8 +14,10 @@ shape too, read as an empty section. Keys the doctor does not read may hold anyt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- a small vocabulary of shapes
 
@@ -29,9 +31,17 @@ class Opt:
 
 @dataclass(frozen=True)
 class ListOf:
-    """A list whose every item has ``shape``."""
+    """A list whose every item has ``shape`` (and, with ``limit``, at most that many items)."""
 
     shape: Any
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a few strings the script emits (a name the doctor compares, not free text)."""
+
+    values: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ def problem(value: object, shape: Any, where: str = "") -> str | None:
     if isinstance(shape, ListOf):
         if not isinstance(value, list):
             return f"{here} is {_kind(value)}, not a list"
+        if shape.limit is not None and len(value) > shape.limit:
+            return f"{here} has {len(value)} items, more than {shape.limit}"
         for index, item in enumerate(value):
             found = problem(item, shape.shape, f"{where}[{index}]")
             if found:
@@ -83,9 +95,26 @@ def problem(value: object, shape: Any, where: str = "") -> str | None:
             if found:
                 return found
         return None
+    if isinstance(shape, OneOf):
+        if value in shape.values:
+            return None
+        shown = ascii(value)[:60] if isinstance(value, str) else _kind(value)
+        return f"{here} is {shown}, not one of {', '.join(shape.values)}"
     # a JSON scalar: bool is not an int here, an int is a float
     fits = type(value) is shape or (shape is float and type(value) is int)
     return None if fits else f"{here} is {_kind(value)}, not {_KIND.get(shape, shape.__name__)}"
+
+
+def record_of(cls: type[T], value: Mapping[str, Any], /, **read: Any) -> T:
+    """An instance of the dataclass ``cls`` from an object already checked against its shape.
+
+    Each of the object's keys that names a field fills it as given (the shape vouched for its
+    kind); keys the record does not keep are left out, absent keys keep the field's default.
+    ``read`` gives the fields that need reading first (a nested record, a list made a tuple).
+    """
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    given = {key: item for key, item in value.items() if key in names and key not in read}
+    return cls(**given, **read)
 
 
 # ---------------------------------------------------------------- what target/introspect.py emits
@@ -177,6 +206,131 @@ ANSWER = Obj(
 )
 
 
+@dataclass(frozen=True)
+class PythonInfo:
+    """The ``python`` section: which interpreter answered, where it runs (None: not reported)."""
+
+    executable: str | None = None
+    #: ``sys.version_info[:3]`` (three numbers, :meth:`Introspection.parse` checks).
+    version: tuple[int, ...] | None = None
+    version_str: str | None = None
+    implementation: str | None = None
+    platform: str | None = None
+    machine: str | None = None
+    system: str | None = None
+    release: str | None = None
+    prefix: str | None = None
+    in_venv: bool | None = None
+    cwd: str | None = None
+
+    @classmethod
+    def read(cls, section: Mapping[str, Any]) -> PythonInfo:
+        """From a section already checked against :data:`ANSWER` (absent keys stay None)."""
+        version = section.get("version")
+        return record_of(cls, section, version=tuple(version) if version else None)
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """Where ``importlib.util.find_spec`` finds a module (``modules`` section)."""
+
+    origin: str | None = None
+    locations: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A file or folder in the working directory named like a package (``shadows`` section)."""
+
+    name: str
+    path: str
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class UrllibInfo:
+    """The ``urllib`` section: the proxies ``urllib.request.getproxies()`` returns, by scheme."""
+
+    getproxies: Mapping[str, str] = field(default_factory=dict)
+    #: ``proxy_bypass`` said the dataset host goes direct (None: not asked).
+    bypass: bool | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SslInfo:
+    """The ``ssl`` section: where the default context looks for CAs, and what it found there."""
+
+    #: ``import ssl`` failed (its message); nothing else is known then.
+    error: str | None = None
+    openssl_version: str | None = None
+    cafile: str | None = None
+    capath: str | None = None
+    openssl_cafile: str | None = None
+    openssl_capath: str | None = None
+    #: ``default``, ``unverified`` or ``patched:<name>``: what ``ssl._create_default_https_context`` is.
+    https_context: str | None = None
+    x509_strict: bool = False
+    #: CA certificates the default context loaded (``cert_store_stats()["x509_ca"]``); None: unknown.
+    store_ca_count: int | None = None
+
+    @classmethod
+    def read(cls, section: Mapping[str, Any]) -> SslInfo:
+        """From a section already checked against :data:`ANSWER` (absent keys stay empty)."""
+        store = section.get("default_store") or {}
+        return record_of(cls, section, store_ca_count=store.get("x509_ca"))
+
+
+@dataclass(frozen=True)
+class StartupHook:
+    """A ``.pth`` file or sitecustomize that touches TLS at start-up."""
+
+    kind: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class PipSetting:
+    """One pip configuration value (``cert``, ``use-feature`` …) and the file or variable it came from."""
+
+    value: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class TrustInfo:
+    """The ``trust`` section: who decides which CAs the target's clients trust."""
+
+    ssl_context_class: str | None = None
+    truststore_importable: bool = False
+    pip_vendored_truststore: bool = False
+    hooks: tuple[StartupHook, ...] = ()
+    pip_config: Mapping[str, PipSetting] = field(default_factory=dict)
+    pip_system_certs_loaded: bool = False
+    #: What pip_system_certs reported about its injection (shown as given).
+    pip_system_certs_injected: Any = None
+
+    @classmethod
+    def read(cls, section: Mapping[str, Any]) -> TrustInfo:
+        """From a section already checked against :data:`ANSWER` (absent keys stay empty)."""
+        psc = section.get("pip_system_certs") or {}
+        return record_of(
+            cls,
+            section,
+            hooks=tuple(record_of(StartupHook, h) for h in section.get("hooks") or ()),
+            pip_config={k: record_of(PipSetting, v) for k, v in (section.get("pip_config") or {}).items()},
+            pip_system_certs_loaded=psc.get("loaded", False),
+            pip_system_certs_injected=psc.get("injected"),
+        )
+
+
+def _shadow(item: Mapping[str, Any]) -> Shadow:
+    if "name" not in item or "path" not in item:
+        raise WrongShape("a shadows entry has no name or no path")
+    return record_of(Shadow, item)
+
+
 class WrongShape(ValueError):
     """The answer is not what a Python running ``target/introspect.py`` prints; says where."""
 
@@ -185,28 +339,29 @@ class WrongShape(ValueError):
 class Introspection:
     """The examined interpreter's answer, every value of the kind :data:`ANSWER` names.
 
-    Sections stay mappings (their keys are the script's vocabulary, read by the checks that own
+    ``python``, ``modules``, ``shadows``, ``urllib``, ``ssl`` and ``trust`` are typed records; the other
+    sections stay mappings (their keys are the script's vocabulary, read by the checks that own
     them), but each is one (never ``None``) and every value in it has its documented kind.
     """
 
-    python: Mapping[str, Any]
+    python: PythonInfo
     distributions: tuple[Mapping[str, Any], ...]
-    modules: Mapping[str, Any]
-    shadows: tuple[Mapping[str, Any], ...]
+    #: Each module's spec (None: not found).
+    modules: Mapping[str, ModuleSpec | None]
+    shadows: tuple[Shadow, ...]
     env: Mapping[str, str]
-    urllib: Mapping[str, Any]
-    ssl: Mapping[str, Any]
+    urllib: UrllibInfo
+    ssl: SslInfo
     keras_paths: Mapping[str, Any]
     markers: Mapping[str, str]
     installers: Mapping[str, Any]
-    trust: Mapping[str, Any]
+    trust: TrustInfo
     errors: Mapping[str, str]
 
     @property
     def version(self) -> tuple[int, ...] | None:
         """The interpreter's ``sys.version_info[:3]``, when it reported one."""
-        parts = self.python.get("version")
-        return tuple(parts) if parts else None
+        return self.python.version
 
     @classmethod
     def parse(cls, answer: object) -> Introspection:
@@ -223,16 +378,21 @@ class Introspection:
             return answer.get(name) or {}
 
         return cls(
-            python=section("python"),
+            python=PythonInfo.read(section("python")),
             distributions=tuple(answer.get("distributions") or ()),
-            modules=section("modules"),
-            shadows=tuple(answer.get("shadows") or ()),
+            modules={
+                name: record_of(ModuleSpec, spec, locations=tuple(spec.get("locations") or ()))
+                if spec
+                else None
+                for name, spec in section("modules").items()
+            },
+            shadows=tuple(_shadow(item) for item in answer.get("shadows") or ()),
             env=section("env"),
-            urllib=section("urllib"),
-            ssl=section("ssl"),
+            urllib=record_of(UrllibInfo, section("urllib")),
+            ssl=SslInfo.read(section("ssl")),
             keras_paths=section("keras_paths"),
             markers=section("markers"),
             installers=section("installers"),
-            trust=section("trust"),
+            trust=TrustInfo.read(section("trust")),
             errors=section("errors"),
         )
