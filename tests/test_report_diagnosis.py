@@ -28,11 +28,23 @@ DNS_HINT = (
 )
 
 
-def row(rid: str, status: str, summary: str = "", hint: str | None = None, **data: object) -> dict:
+def row(
+    rid: str,
+    status: str,
+    summary: str = "",
+    hint: str | None = None,
+    *,
+    links: tuple[str, ...] = (),
+    **data: object,
+) -> dict:
     return {
         "id": rid, "family": rid.split(".")[0], "title": rid, "status": status, "summary": summary or rid,
-        "details": [], "hint": hint, "elapsed_s": 0.0, "data": dict(data),
+        "details": [], "hint": hint, "elapsed_s": 0.0, "data": dict(data), "explained_by": list(links),
     }  # fmt: skip
+
+
+#: The links load.real sets for a network failure (checks.load.EXPLAINED_BY plus its own).
+NETWORK_LINKS = ("network", "proxy", "tls", "network.http")
 
 
 def offline_machine() -> list[dict]:
@@ -48,7 +60,8 @@ def offline_machine() -> list[dict]:
         row("cache.integrity", "ok"),
         row("load.real", "fail", "load_data failed — DNS for storage.googleapis.com failed",
             "copy mnist.npz from a machine that has it and run `mnist-doctor --seed FILE`",
-            succeeded=False, cause="dns", category="network", fix={"kind": "fetch", "reason": "dns"}),
+            links=NETWORK_LINKS, succeeded=False, cause="dns", category="network",
+            fix={"kind": "fetch", "reason": "dns"}),
         row("load.consistency", "ok", "agree: load_data failed on the network and network checks failed",
             load="fail", network="fail"),
     ]  # fmt: skip
@@ -79,11 +92,68 @@ def test_two_independent_failures_stay_two_problems() -> None:
 def test_an_import_failure_folds_into_the_compat_failure_it_names() -> None:
     rows = [
         row("compat.numpy", "fail", "NumPy 2.1.0 with TensorFlow 2.16.1", "python -m pip install 'numpy<2'"),
-        row("runtime.import", "fail", "import tensorflow failed: numpy 2 ABI (_ARRAY_API not found)"),
-        row("load.real", "fail", "load_data failed — import failed", category="import"),
+        row(
+            "runtime.import",
+            "fail",
+            "import tensorflow failed: numpy 2 ABI (_ARRAY_API not found)",
+            links=("env.shadowing", "compat.numpy", "compat.tensorflow"),
+        ),
+        row(
+            "load.real",
+            "fail",
+            "load_data failed — import failed",
+            category="import",
+            links=("env", "compat", "runtime", "network.http"),
+        ),
     ]
     (problem,) = summarize(rows)["problems"]
     assert problem["checks"] == ["compat.numpy", "runtime.import", "load.real"]
+
+
+def test_consequences_follow_explained_by_and_never_the_text() -> None:
+    compat = row("compat.numpy", "fail", "NumPy 2.1.0 with TensorFlow 2.16.1")
+    # The import's summary names numpy, but it links nothing: two problems (the summary once
+    # folded these by finding "numpy" in the text).
+    named = row("runtime.import", "fail", "import tensorflow failed: numpy 2 ABI (_ARRAY_API not found)")
+    assert [p["checks"] for p in summarize([compat, named])["problems"]] == [
+        ["compat.numpy"],
+        ["runtime.import"],
+    ]
+    # A link by id folds it, whatever the text says.
+    linked = row("runtime.import", "fail", "import failed", links=("env.shadowing", "compat.numpy"))
+    (problem,) = summarize([compat, linked])["problems"]
+    assert problem["checks"] == ["compat.numpy", "runtime.import"]
+    # A link to a check that did not fail leaves a root cause.
+    assert len(summarize([row("compat.numpy", "ok"), linked])["problems"]) == 1
+    assert summarize([row("compat.numpy", "ok"), linked])["problems"][0]["checks"] == ["runtime.import"]
+
+
+def test_a_family_link_takes_the_first_failing_check_of_the_first_family_named() -> None:
+    rows = [
+        row("network.http", "fail", "HTTP 403"),
+        row("proxy.scheme", "fail", "HTTPS_PROXY uses https://"),
+        row("tls.cert_env", "fail", "SSL_CERT_FILE unreadable"),
+        row("load.real", "fail", "load_data failed", links=("proxy", "network")),
+    ]
+    problems = summarize(rows)["problems"]
+    assert [p["checks"] for p in problems] == [
+        ["network.http"],
+        ["proxy.scheme", "load.real"],
+        ["tls.cert_env"],
+    ]
+
+
+def test_the_import_check_links_to_the_compat_check_its_cause_is_about() -> None:
+    from mnist_doctor.causes.imports import classify_import_failure
+
+    cause = classify_import_failure(
+        "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.0\n"
+        "ImportError: numpy.core._multiarray_umath failed to import",
+        target_python="python",
+        tf_minor="2.16",
+        legacy_keras=None,
+    )
+    assert cause.name == "numpy-abi" and cause.explained_by == ("compat.numpy",)
 
 
 def test_healthy_machine_one_line_with_the_timing() -> None:

@@ -106,11 +106,21 @@ def _rule(
     return Rule(name, diagnose, pattern)
 
 
+#: The compat check whose failure foretells each cause: the import failure folds into it.
+PREDICTED_BY = {
+    "numpy-abi": ("compat.numpy",),
+    "keras-missing": ("compat.keras",),
+    "tf-keras-missing": ("compat.keras",),
+    "keras-mismatch": ("compat.keras",),
+}
+
+
 def _diagnosis(name: str, ctx: Context, verdict: Verdict) -> Diagnosis:
     summary, rest, command = verdict
     hint = f"{command}{rest}" if command is not None else rest
     fixes = command.steps if command is not None else ()
-    return Diagnosis(name, IMPORT, summary, hint, module=ctx.module, fixes=fixes)
+    links = PREDICTED_BY.get(name, ())
+    return Diagnosis(name, IMPORT, summary, hint, module=ctx.module, fixes=fixes, explained_by=links)
 
 
 #: The first TensorFlow minor built against NumPy 2 (earlier ones need NumPy 1.x at run time,

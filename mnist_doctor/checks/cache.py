@@ -113,7 +113,7 @@ def _reads(loader: Dataset, cache: KerasCache, flavour: KerasFlavour | None) -> 
     return f"{root / layout.archive} extracted to {root / layout.members_dir}/"
 
 
-@function_check("cache.location", "Keras cache location")
+@function_check("cache.location", "Keras cache location", explained_by=("cache.keras_home",))
 def location(
     keras_cache: KerasCache,
     datasets: tuple[Dataset, ...] = (),
@@ -368,7 +368,12 @@ def _missing_bytes(cache: KerasCache, datasets: tuple[Dataset, ...]) -> int:
     return total
 
 
-@function_check("cache.permissions", "Cache permissions and space", requires=("cache.location",))
+@function_check(
+    "cache.permissions",
+    "Cache permissions and space",
+    requires=("cache.location",),
+    explained_by=("cache.keras_home", "cache.location"),
+)
 def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[Dataset, ...] = ()) -> Result:
     """Keras can create, replace and read files in its cache folders, which you own and which have room."""
     folder = keras_cache.datasets_dir
@@ -508,6 +513,8 @@ _BROKEN = {
     # After the write probe: its short-lived temporary file must not be taken for a leftover.
     # After the real load_data(): whether Keras could replace a broken copy here is its witness.
     after=("cache.location", "cache.permissions", "load.real"),
+    # KERAS_HOME unusable -> the cache folder unusable -> the file in it unreadable: one problem.
+    explained_by=("cache.keras_home", "cache.location", "cache.permissions"),
 )
 def integrity(
     keras_cache: KerasCache,

@@ -622,7 +622,7 @@ class ClosureRequirements(BaseCheck):
 
     - the probe imports: a ``warn`` (inconsistent, and the next install may break it);
     - the probe fails in a module of a package named here (its ``raised_in``): a ``fail``, and
-      the report shows one root cause (``diagnosis_summary`` joins ``runtime.import`` to this);
+      the report shows one root cause (``runtime.import`` names this check in its ``explained_by``);
     - otherwise (no probe, or it failed for another reason) metadata decides: ``fail`` when the
       requirement is known to break the import (a compiled package whose files were built for a
       NumPy the installed one cannot load, read from the files by ``facts/numpy_builds.py``;

@@ -21,15 +21,16 @@ from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
-from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
+from mnist_doctor.model import NETWORK_FAMILIES, BaseCheck, CheckResult, Result, Status
 from mnist_doctor.pipeline.engine import ENTRY_POINT_GROUP
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
 from mnist_doctor.text.hints import doctor_command
 from mnist_doctor.text.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
-NETWORK_FAMILIES = ("proxy", "tls", "network")
 CACHE_FAMILIES = ("cache",)
+#: The families whose failure explains a ``load_data()`` failure of each category.
+EXPLAINED_BY = {NETWORK: NETWORK_FAMILIES, CACHE: CACHE_FAMILIES, IMPORT: ("env", "compat", "runtime")}
 
 
 def _tf_minor(facts: Facts) -> str | None:
@@ -185,7 +186,13 @@ def failure_result(diag: Diagnosis, probe: LoadProbe, options: Options) -> Resul
     if probe.cut_by_budget:
         return budget_result(diag, probe, options, details, data)
     return Result.fail(
-        f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data, fixes=diag.fixes
+        f"load_data failed — {diag.summary}",
+        details=details,
+        hint=diag.hint,
+        data=data,
+        fixes=diag.fixes,
+        advice=diag.advice,
+        explained_by=EXPLAINED_BY.get(diag.category, ()),
     )
 
 
@@ -208,6 +215,7 @@ def budget_result(
         hint=f"mnist-doctor --timeout {suggest}   # allow the real load_data more time",
         data=data,
         fixes=diag.fixes,
+        explained_by=EXPLAINED_BY.get(diag.category, ()),
     )
 
 
@@ -215,6 +223,9 @@ class RealLoadCheck(BaseCheck):
     """Call the real tf.keras.datasets.<name>.load_data() of every selected loader in the target."""
 
     id = "load.real"
+    #: A download Keras rejected (hash, not a zip) after the host served something else: what
+    #: the host sent, judged by network.http, is the cause whatever the category.
+    explained_by = ("network.http",)
     title = "the real load_data()"
     slow = True
     #: Ordered after the speed measurement (not requiring it): a download the run's --timeout cut
@@ -527,6 +538,7 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
         for key in ("cause", "category", "cut_by_budget"):
             if key in first_bad.data:
                 data[key] = first_bad.data[key]
+    advice = [a for _, r in sorted(not_ok, key=lambda x: x[1].status == Status.SKIP) for a in r.advice]
     # Each failing loader's steps, each naming its loader (``--fix`` acts on that loader alone;
     # MNIST's name none): the same step from several loaders (an import failure's pip) once.
     fixes = {
@@ -542,6 +554,8 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
         hint="\n".join(hints) or None,
         data=data,
         fixes=tuple(fixes.values()),
+        advice=tuple(dict.fromkeys(advice)),
+        explained_by=first_bad.explained_by if first_bad is not None else (),
     )
 
 

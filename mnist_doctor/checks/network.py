@@ -499,8 +499,19 @@ class StageCheck(BaseCheck):
         self.stage = stage
         self.id = f"network.{stage}"
         self.title = title
+        # An unusable SSL_CERT_FILE empties the store the handshake verifies with: one trust problem.
+        self.explained_by = ("tls.cert_env", "tls.verify_paths") if stage == "tls" else ()
 
     def run(
+        self, network_probes: NetworkProbes, network_target: DatasetSpec, target_python: str, options: Options
+    ) -> Result:
+        result = self._judge(network_probes, network_target, target_python, options)
+        failed = network_probes.urllib.failed()
+        if failed and failed["name"] != self.stage:  # explained by the stage that failed first
+            result.explained_by = (f"network.{failed['name']}",)
+        return result
+
+    def _judge(
         self, network_probes: NetworkProbes, network_target: DatasetSpec, target_python: str, options: Options
     ) -> Result:
         dataset = network_target
@@ -580,6 +591,13 @@ class CompareCheck(BaseCheck):
     slow = True
 
     def run(self, network_probes: NetworkProbes, introspection: Introspection) -> Result:
+        result = self._compare(network_probes, introspection)
+        failed = network_probes.urllib.failed()
+        if failed:  # requests failing where urllib did is explained by urllib's failed stage
+            result.explained_by = (f"network.{failed['name']}",)
+        return result
+
+    def _compare(self, network_probes: NetworkProbes, introspection: Introspection) -> Result:
         probe, other = network_probes.urllib, network_probes.requests
         failed = probe.failed()
         data: dict[str, Any] = {

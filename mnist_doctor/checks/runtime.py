@@ -32,6 +32,9 @@ class ImportWorks(BaseCheck):
     """``import tensorflow`` and ``tf.keras`` really work in the target interpreter."""
 
     id = "runtime.import"
+    #: A module named like the package in the working directory, or a TensorFlow that cannot be
+    #: installed or run here, explains any failure of the import.
+    explained_by = ("env.shadowing", "compat.tensorflow")
     title = "Import TensorFlow"
     slow = True
 
@@ -118,6 +121,13 @@ class ImportWorks(BaseCheck):
             hint=diagnosis.hint,
             data=data,
             fixes=diagnosis.fixes,
+            advice=diagnosis.advice,
+            # compat.closure judges the requirements of the module the import raised in.
+            explained_by=(
+                "env.shadowing",
+                *(("compat.closure",) if diagnosis.module else ()),
+                *diagnosis.explained_by,
+            ),
         )
 
     def _success(self, probe: ImportProbe, distributions: Distributions, data: dict[str, Any]) -> Result:

@@ -77,6 +77,8 @@ class VerifyPaths(BaseCheck):
     """Where the default context looks for trusted CAs, and whether anything is there."""
 
     id = "tls.verify_paths"
+    #: An unusable SSL_CERT_FILE empties the store urllib verifies with: one trust problem.
+    explained_by = ("tls.cert_env",)
     title = "default CA store of the ssl module"
 
     def run(self, introspection: Introspection) -> Result:
@@ -403,6 +405,8 @@ class PipVersusUrllib(BaseCheck):
     """
 
     id = "tls.pip_vs_urllib"
+    #: An unusable SSL_CERT_FILE empties the store urllib verifies with: one trust problem.
+    explained_by = ("tls.cert_env", "tls.verify_paths", "network.tls")
     title = "pip and urllib trust the same CAs"
     network = True
     slow = True
