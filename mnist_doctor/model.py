@@ -155,34 +155,44 @@ class Advice:
         return {"command": self.line, "comment": self.comment}
 
 
-@dataclass(frozen=True)
-class Hint:
-    """A hint's prose with the commands it names as :class:`Advice`, built together.
+class Hint(str):
+    """A hint's prose that carries the commands it names as :class:`Advice`, built together.
 
-    ``+`` joins hints and plain strings (the advice keeps its order), so a sentence is composed
-    the way it reads and never parsed back. A :class:`Result` given a ``Hint`` as its ``hint``
-    keeps the text and takes the advice.
+    A ``str`` (every reader of a hint reads text), composed with ``+`` — ``Hint + str``,
+    ``str + Hint`` and ``Hint + Hint`` keep the advice in order — so a sentence is built the way
+    it reads and never parsed back. Formatting it into an f-string would keep the words and drop
+    the commands, so that raises. A :class:`Result` or a cause given a ``Hint`` keeps its text
+    and takes its advice.
     """
 
-    text: str
-    advice: tuple[Advice, ...] = ()
+    advice: tuple[Advice, ...]
 
-    def __str__(self) -> str:
-        return self.text
+    def __new__(cls, text: str = "", advice: Iterable[Advice] = ()) -> Hint:
+        made = super().__new__(cls, text)
+        made.advice = tuple(advice)
+        return made
 
-    def __add__(self, other: Hint | str) -> Hint:
-        if isinstance(other, Hint):
-            return Hint(self.text + other.text, self.advice + other.advice)
-        return Hint(self.text + other, self.advice)
+    @property
+    def text(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        raise TypeError("a Hint is joined with +, not formatted into a string (its advice would be lost)")
+
+    def __add__(self, other: str) -> Hint:
+        return Hint(self.text + str.__str__(other), self.advice + hint_parts(other)[1])
 
     def __radd__(self, other: str) -> Hint:
-        return Hint(other + self.text, self.advice)
+        return Hint(str.__str__(other) + self.text, hint_parts(other)[1] + self.advice)
+
+    def __repr__(self) -> str:
+        return f"Hint({self.text!r}, {self.advice!r})"
 
 
 def hint_parts(hint: object) -> tuple[str | None, tuple[Advice, ...]]:
-    """A ``hint`` given as text or as a :class:`Hint`: its text and the advice it carries."""
+    """A ``hint`` given as plain text or as a :class:`Hint`: its plain text and the advice it carries."""
     if isinstance(hint, Hint):
-        return hint.text or None, hint.advice
+        return hint.text, hint.advice
     return (hint if isinstance(hint, str) else None), ()
 
 
@@ -234,6 +244,11 @@ class Result:
         text, advice = hint_parts(self.hint)
         self.hint = text
         self.advice = (*advice, *self.advice)
+
+    @property
+    def said(self) -> Hint | None:
+        """The hint with its advice, to hand on to another result whole."""
+        return None if self.hint is None else Hint(self.hint, self.advice)
 
     @classmethod
     def ok(cls, summary: str, **kw: Any) -> Result:

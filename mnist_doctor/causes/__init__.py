@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from mnist_doctor.model import Advice, Fix, Status, hint_parts
+from mnist_doctor.model import Advice, Fix, Hint, Status, hint_parts
 
 #: What a cause is about; ``load.consistency`` compares it with the network and cache families.
 NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER, GPU = (
@@ -68,6 +68,11 @@ class Diagnosis:
         text, advice = hint_parts(self.hint)
         object.__setattr__(self, "hint", text or "")
         object.__setattr__(self, "advice", (*advice, *self.advice))
+
+    @property
+    def said(self) -> Hint:
+        """The hint with its advice, to hand on whole (``Result(hint=cause.said)``)."""
+        return Hint(self.hint, self.advice)
 
 
 class Textual(Protocol):

@@ -43,9 +43,9 @@ from mnist_doctor.causes.tls_issuer import inspection_product
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import table
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.model import Fix, FixKind, Status
+from mnist_doctor.model import Fix, FixKind, Hint, Status
 from mnist_doctor.text import hints
-from mnist_doctor.text.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix
+from mnist_doctor.text.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix, quoted
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
 OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
@@ -96,12 +96,12 @@ class Evidence:
         return list(self.probe.answer.get("left_behind") or [])
 
 
-def offline_route(target_python: str) -> str:
+def offline_route(target_python: str) -> Hint:
     """The way around a network that cannot deliver mnist.npz (:func:`text.hints.offline_route`)."""
     return hints.offline_route(target_python)
 
 
-def _proxy_route(ev: Evidence) -> str:
+def _proxy_route(ev: Evidence) -> Hint:
     """Direct connections blocked: an office network's proxy first (none is set), then offline."""
     offline = offline_route(ev.target_python)
     return offline if ev.proxy else proxy_first(offline)
@@ -126,8 +126,13 @@ def _permission(ev: Evidence) -> Diagnosis | None:
         "permission",
         CACHE,
         f"PermissionError on {path}",
-        f"make it writable (`chmod -R u+rwX {path}` or `sudo chown -R $USER {path}`), "
-        "or point Keras elsewhere: `export KERAS_HOME=$HOME/.keras` (Keras 3)",
+        "make it writable ("
+        + quoted(f"chmod -R u+rwX {path}")
+        + " or "
+        + quoted(f"sudo chown -R $USER {path}")
+        + "), or point Keras elsewhere: "
+        + quoted("export KERAS_HOME=$HOME/.keras")
+        + " (Keras 3)",
     )
 
 
@@ -141,8 +146,9 @@ def _read_only(ev: Evidence) -> Diagnosis | None:
         "read-only-cache",
         CACHE,
         f"{path} is on a read-only file system",
-        "point Keras at a folder on a writable disk (`export KERAS_HOME=…`, Keras 3); "
-        "chmod cannot change a read-only volume",
+        "point Keras at a folder on a writable disk ("
+        + quoted("export KERAS_HOME=…")
+        + ", Keras 3); chmod cannot change a read-only volume",
     )
 
 
@@ -175,7 +181,7 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             "tls-wrong-version",
             NETWORK,
             f"TLS handshake with {where} got plain HTTP (WRONG_VERSION_NUMBER)",
-            "an HTTP proxy written as https:// — use `export HTTPS_PROXY=http://HOST:PORT`"
+            "an HTTP proxy written as https:// — use " + quoted("export HTTPS_PROXY=http://HOST:PORT")
             if ev.proxy
             else "something on port 443 does not speak TLS; check the network checks",
         )
@@ -188,7 +194,8 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             NETWORK,
             f"TLS verification failed: this Python has no CA certificates ({why})",
             "macOS python.org builds: run `/Applications/Python 3.X/Install Certificates.command`; elsewhere "
-            "`export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` (or `$(python -m certifi)`)",
+            + quoted("export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
+            + " (or `$(python -m certifi)`)",
             details=tuple(
                 f"default verify paths: {tls.get('verify_paths')}" for _ in [0] if tls.get("verify_paths")
             ),
@@ -200,20 +207,23 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             f"TLS verification failed: the certificate is not for {ev.host} ({why})",
             f"no CA setting cures a certificate for another name: {ev.host} leads to another server "
             "here (an /etc/hosts entry, a DNS filter, a captive portal, a proxy or VPN): check "
-            f"`getent hosts {ev.host}`; meanwhile {offline_route(ev.target_python)}",
+            f"`getent hosts {ev.host}`; meanwhile " + offline_route(ev.target_python),
         )
     by = f"issued by {issuer!r}" if issuer else "from an issuer this Python does not trust"
     product = inspection_product([issuer])
     trust = (
-        "get its root CA as PEM and `export SSL_CERT_FILE=/path/to/ca.pem` (a bundle of the system "
-        "CAs plus that CA; urllib ignores REQUESTS_CA_BUNDLE)"
+        "get its root CA as PEM and "
+        + quoted("export SSL_CERT_FILE=/path/to/ca.pem")
+        + " (a bundle of the system CAs plus that CA; urllib ignores REQUESTS_CA_BUNDLE)"
     )
     return Diagnosis(
         "tls-interception" if product else "tls-untrusted",
         NETWORK,
         f"TLS verification failed: {ev.host} presented a certificate {by} ({why})",
-        (f"TLS inspection by {product}: {trust}" if product else f"if this CA is one you trust: {trust}")
-        + f"; or avoid the network: {offline_route(ev.target_python)}",
+        (f"TLS inspection by {product}: " if product else "if this CA is one you trust: ")
+        + trust
+        + "; or avoid the network: "
+        + offline_route(ev.target_python),
         details=(f"issuer: {issuer}",) if issuer else (),
     )
 
@@ -231,14 +241,15 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
             f"proxy {ev.proxy_label} wants authentication (407 {text or 'Proxy Authentication Required'})"
             + ("; the credentials in HTTPS_PROXY were refused" if has_creds else ""),
             "put the credentials in the proxy URL, percent-encoded: "
-            "`export HTTPS_PROXY=http://<user>:<password>@HOST:PORT` (urllib supports Basic auth only)",
+            + quoted("export HTTPS_PROXY=http://<user>:<password>@HOST:PORT")
+            + " (urllib supports Basic auth only)",
         )
     meaning, advice = proxy_status_meaning(int(status), text or "", f"{ev.host}:443", ev.host)
     return Diagnosis(
         "proxy-tunnel",
         NETWORK,
         f"proxy {ev.proxy_label} {meaning}",
-        f"{advice}; meanwhile, {offline_route(ev.target_python)}",
+        advice + "; meanwhile, " + offline_route(ev.target_python),
     )
 
 
@@ -278,7 +289,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             (
                 "the proxy in HTTPS_PROXY is not listening: fix or unset it"
                 if ev.proxy
-                else f"a firewall rejects direct connections to {ev.host}; {_proxy_route(ev)}"
+                else f"a firewall rejects direct connections to {ev.host}; " + _proxy_route(ev)
             ),
             fixes=() if ev.proxy else _fetch_fix(ev.target_python, ev.mirror, "connection refused"),
         )
@@ -287,7 +298,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "connect-timeout",
             NETWORK,
             f"connection to {to} timed out",
-            f"a firewall drops the traffic; {_proxy_route(ev)}",
+            "a firewall drops the traffic; " + _proxy_route(ev),
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection timed out"),
         )
     if cause == "unreachable":
@@ -303,16 +314,16 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "connection-reset",
             NETWORK,
             f"{to} closed the connection before answering",
-            f"a proxy or firewall cuts the transfer; {offline_route(ev.target_python)}",
+            "a proxy or firewall cuts the transfer; " + offline_route(ev.target_python),
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection reset"),
         )
     return None
 
 
-_HTTP_HINTS = {
+_HTTP_HINTS: dict[str, Hint | str] = {
     "403": "the host or a proxy forbids the download (a corporate policy?)",
     "404": "the file is not at this URL: the origin moved, or a mirror lacks it",
-    "407": "the proxy wants credentials: `export HTTPS_PROXY=http://<user>:<password>@HOST:PORT`",
+    "407": "the proxy wants credentials: " + quoted("export HTTPS_PROXY=http://<user>:<password>@HOST:PORT"),
     "429": "rate limited: wait and retry",
 }
 
@@ -327,7 +338,7 @@ def _http(ev: Evidence) -> Diagnosis | None:
         "http-status",
         NETWORK,
         f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
-        "; ".join(p for p in (advice, offline_route(ev.target_python)) if p),
+        (advice + "; " if advice else "") + offline_route(ev.target_python),
         fixes=_fetch_fix(ev.target_python, ev.mirror, f"HTTP {code}"),
     )
 
@@ -344,7 +355,7 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
         "the host answered and the connection broke mid-download (Keras removed the partial file): "
         f"download again with retries, `{again.command}`; if it breaks again, a proxy or firewall "
-        f"cuts long transfers: {offline_route(ev.target_python)}",
+        "cuts long transfers: " + offline_route(ev.target_python),
         fixes=(again,),
     )
 
@@ -402,7 +413,7 @@ def _bad_file(ev: Evidence) -> Diagnosis | None:
             "hash-mismatch",
             CACHE,
             f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
-            f"remove it with `{clear.command}`, then download again or {offline_route(ev.target_python)}",
+            f"remove it with `{clear.command}`, then download again or " + offline_route(ev.target_python),
             details=details,
             fixes=(clear,),
         )
@@ -430,7 +441,7 @@ def _resources(ev: Evidence) -> Diagnosis | None:
             "disk-full",
             RESOURCE,
             "no space left on the device holding the Keras cache",
-            "free disk space, or `export KERAS_HOME=/a/larger/disk/.keras` (Keras 3)",
+            "free disk space, or " + quoted("export KERAS_HOME=/a/larger/disk/.keras") + " (Keras 3)",
         )
     return None
 
@@ -444,8 +455,11 @@ def _offline_guard(ev: Evidence) -> Diagnosis | None:
         NETWORK,
         "Keras wanted to download mnist.npz (it does not accept the cached copy); "
         "--offline kept the probe off the network",
-        f"with a network, run `{doctor_command(ev.target_python)}`; offline: "
-        f"`{doctor_command(ev.target_python, '--seed FILE')}` with the original file",
+        "with a network, run "
+        + quoted(doctor_command(ev.target_python))
+        + "; offline: "
+        + quoted(doctor_command(ev.target_python, "--seed FILE"))
+        + " with the original file",
         status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
     )
 
@@ -497,7 +511,7 @@ def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None
             TIMEOUT,
             f"load_data did not finish in {waited}: killed by the doctor "
             f"(Keras' download has no timeout){got}",
-            f"the connection to {host} (or the proxy) hangs; {offline_route(target_python)}",
+            f"the connection to {host} (or the proxy) hangs; " + offline_route(target_python),
             details=tuple(
                 f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — "
                 + ("the doctor removed it" if p["outcome"].endswith("removed") else p["outcome"])
@@ -578,7 +592,7 @@ def _diagnose(
             f"import-{found.name}",
             IMPORT,
             f"{found.summary} (while importing, before load_data)",
-            found.hint,
+            found.said,
             fixes=found.fixes,
         )
     if error is None:
@@ -614,14 +628,15 @@ def _loader(ev: Evidence) -> Any:
     return ev.dataset if ev.dataset is not None else table()["mnist"]
 
 
-def dataset_route(target_python: str, dataset: Any) -> str:
+def dataset_route(target_python: str, dataset: Any) -> Hint:
     """The way around a host that cannot be reached (or is too slow), for one loader's files."""
     files = " and ".join(f.name for f in dataset.files if f.kind != "json")
     flag = f"--dataset {dataset.name}"
     return (
         f"copy {files} from a machine that has it and run "
-        f"`{doctor_command(target_python, f'--seed FILE {flag}')}`, "
-        f"or `{doctor_command(target_python, f'--fetch --mirror URL {flag}')}`"
+        + quoted(doctor_command(target_python, f"--seed FILE {flag}"))
+        + ", or "
+        + quoted(doctor_command(target_python, f"--fetch --mirror URL {flag}"))
     )
 
 
@@ -641,15 +656,23 @@ def for_dataset(found: Diagnosis, dataset: Any, target_python: str) -> Diagnosis
         for fix in found.fixes
         if fix.kind is not FixKind.FETCH
     )
+    mnist_route, route = offline_route(target_python), dataset_route(target_python, dataset)
+    rerouted = mnist_route.text in found.hint
+    advice = tuple(
+        new
+        for old in found.advice
+        for new in (route.advice if rerouted and old in mnist_route.advice else (old,))
+    )
     return replace(
         found,
         summary=found.summary.replace("mnist.npz", main_file).replace(
             "loading MNIST", f"loading {dataset.name}"
         ),
-        hint=found.hint.replace(offline_route(target_python), dataset_route(target_python, dataset)).replace(
+        hint=found.hint.replace(mnist_route.text, route.text).replace(
             "--clear-cache`", f"--clear-cache --dataset {dataset.name}`"
         ),
         fixes=fixes,
+        advice=advice,
     )
 
 
@@ -710,7 +733,7 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
         "bad-gzip",
         CACHE,
         f"Keras does not check {loader.name}'s files; the cached {name} is {what}",
-        f"remove them with `{clear.command}`, then re-run your code or `{fetch}`",
+        f"remove them with `{clear.command}`, then re-run your code or " + quoted(fetch),
         details=(f"{path}: {what}",),
         fixes=(clear,),
     )
@@ -735,7 +758,8 @@ def _half_extracted(ev: Evidence) -> Diagnosis | None:
         f"{loader.name}: the extracted folder {folder} lacks {member} — a half-extracted "
         f"{archive_name} (Keras before 3.6 never re-extracts a folder that exists)",
         f"remove the folder and its archive with `{clear.command}`, then re-run your code (or "
-        f"`{doctor_command(ev.target_python, f'--fetch --dataset {loader.name}')}`)",
+        + quoted(doctor_command(ev.target_python, f"--fetch --dataset {loader.name}"))
+        + ")",
         details=(f"missing: {missing}",),
         fixes=(clear,),
     )
@@ -754,7 +778,7 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
         CACHE,
         f"the cached {name} of {loader.name} holds object arrays, which this Keras refuses to unpickle "
         "(allow_pickle=False): an old or foreign copy",
-        f"remove it with `{clear.command}`, then re-run your code or `{fetch}`",
+        f"remove it with `{clear.command}`, then re-run your code or " + quoted(fetch),
         fixes=(clear,),
     )
 
@@ -771,7 +795,9 @@ def _dataset_offline_guard(ev: Evidence) -> Diagnosis | None:
         NETWORK,
         f"Keras wanted to download {wanted} for {loader.name} (no cached copy it accepts); "
         "--offline kept the probe off the network",
-        f"with a network, run `{doctor_command(ev.target_python, f'--dataset {loader.name}')}`; offline: "
+        "with a network, run "
+        + quoted(doctor_command(ev.target_python, f"--dataset {loader.name}"))
+        + "; offline: "
         + dataset_route(ev.target_python, loader),
         status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
     )

@@ -21,10 +21,10 @@ from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
-from mnist_doctor.model import NETWORK_FAMILIES, BaseCheck, CheckResult, Result, Status
+from mnist_doctor.model import NETWORK_FAMILIES, BaseCheck, CheckResult, Hint, Result, Status
 from mnist_doctor.pipeline.engine import ENTRY_POINT_GROUP
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
-from mnist_doctor.text.hints import doctor_command
+from mnist_doctor.text.hints import doctor_command, otherwise, quoted, said
 from mnist_doctor.text.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
@@ -75,8 +75,8 @@ def gate_result(gate: LoadGate, options: Options, target_python: str, name: str 
     return Result.skip(
         f"{mode}: load_data not run: {gate.reason}; under {mode} {why}",
         details=list(gate.details),
-        hint=f"{doctor_command(target_python, '--seed FILE' + flag)}   # or, with a network: "
-        + doctor_command(target_python, "--fetch" + flag),
+        hint=said(doctor_command(target_python, "--seed FILE" + flag))
+        + otherwise("or, with a network", doctor_command(target_python, "--fetch" + flag)),
         data=dict(gate.data),
     )
 
@@ -150,7 +150,7 @@ def success_result(probe: LoadProbe, spec: DatasetSpec) -> Result:
         return Result.fail(
             "load_data returned unexpected data: " + "; ".join(problems),
             details=details,
-            hint="clear the cache (`mnist-doctor --clear-cache`) and download again",
+            hint="clear the cache (" + quoted("mnist-doctor --clear-cache") + ") and download again",
             data=data,
         )
     return Result.ok(
@@ -188,10 +188,9 @@ def failure_result(diag: Diagnosis, probe: LoadProbe, options: Options) -> Resul
     return Result.fail(
         f"load_data failed — {diag.summary}",
         details=details,
-        hint=diag.hint,
+        hint=diag.said,
         data=data,
         fixes=diag.fixes,
-        advice=diag.advice,
         explained_by=EXPLAINED_BY.get(diag.category, ()),
     )
 
@@ -212,7 +211,7 @@ def budget_result(
             f"{diag.summary} — this is the doctor's own time limit, not a fault found here",
             *details,
         ],
-        hint=f"mnist-doctor --timeout {suggest}   # allow the real load_data more time",
+        hint=said(f"mnist-doctor --timeout {suggest}", "allow the real load_data more time"),
         data=data,
         fixes=diag.fixes,
         explained_by=EXPLAINED_BY.get(diag.category, ()),
@@ -325,7 +324,7 @@ def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_py
         return Result.skip(
             f"--offline: load_data not completed: {diag.summary}",
             details=safekeeping_details(probe),
-            hint=diag.hint,
+            hint=diag.said,
             data={"cause": diag.name, "read_only": True},
         )
     return failure_result(diag, probe, options)
@@ -369,7 +368,7 @@ def loader_result(
             return Result.skip(
                 "load_data not reached: the probe was cut by the doctor's budget "
                 f"(--timeout {options.timeout:g}s) before this loader",
-                hint=f"mnist-doctor --dataset {loader.name}   # examine it alone",
+                hint=said(f"mnist-doctor --dataset {loader.name}", "examine it alone"),
                 data={"cut_by_budget": True},
             )
         return Result.skip("load_data not reached: the probe ended before this loader", data={})
@@ -387,8 +386,10 @@ def loader_result(
                     for p in partial
                 ),
             ],
-            hint=f"mnist-doctor --dataset {loader.name} --timeout {max(300, int(options.timeout * 3))}"
-            "   # allow the real load_data more time",
+            hint=said(
+                f"mnist-doctor --dataset {loader.name} --timeout {max(300, int(options.timeout * 3))}",
+                "allow the real load_data more time",
+            ),
             data={"cut_by_budget": True},
         )
     diag = diagnose(
@@ -402,7 +403,7 @@ def loader_result(
     if diag.status is Status.SKIP:
         return Result.skip(
             f"--offline: load_data not completed: {diag.summary}",
-            hint=diag.hint,
+            hint=diag.said,
             data={"cause": diag.name, "read_only": True},
         )
     return failure_result(diag, view, options)
@@ -490,17 +491,20 @@ def _grouped_downloads(
     if len(grouped) < len(parts):
         others = combine([(n, r) for n, r in parts if n not in grouped], shorts)
         return replace(every, summary=f"{others.summary}; {line}")
-    routes = []
+    routes: list[Hint] = []
     for host, loaders in downloads.items():
         selection = ",".join(name for name, _ in loaders)
         seed = doctor_command(target_python, f"--dataset {selection} --seed FILE")
         fetch = doctor_command(target_python, f"--dataset {selection} --fetch --mirror URL")
         routes.append(
-            f"for {host}: copy each file from a machine that can reach it and run `{seed}`, "
-            f"or download from a mirror: `{fetch}`"
+            f"for {host}: copy each file from a machine that can reach it and run "
+            + quoted(seed)
+            + ", or download from a mirror: "
+            + quoted(fetch)
         )
     data = dict(every.data, read_only=True, verdict="missing", downloads=named)
-    return replace(every, summary=line, hint="; ".join(routes), data=data)
+    hint = Hint("; ".join(routes), tuple(a for route in routes for a in route.advice))
+    return replace(every, summary=line, hint=hint, data=data, advice=())
 
 
 def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = None) -> Result:
@@ -663,7 +667,9 @@ class ConsistencyCheck(BaseCheck):
                     f"the mirror {tested_url} is reachable, but load_data uses {MNIST.origin}, which "
                     f"failed ({cause})",
                     details=details,
-                    hint=f"mnist-doctor --fetch --mirror {tested_url}   # puts the file where Keras reads it",
+                    hint=said(
+                        f"mnist-doctor --fetch --mirror {tested_url}", "puts the file where Keras reads it"
+                    ),
                     data=data,
                 )
             if net.verdict == "pass" and real.data.get("cause") in MID_TRANSFER_CAUSES:
@@ -734,7 +740,7 @@ class ConsistencyCheck(BaseCheck):
                 *details,
             ],
             hint="follow load.real's hint; if a check's prediction looks wrong, report the output of "
-            "`mnist-doctor --format json --verbose`",
+            + quoted("mnist-doctor --format json --verbose"),
         )
 
 

@@ -118,10 +118,9 @@ class ImportWorks(BaseCheck):
         return Result.fail(
             f"import {stage_name} failed{crashed}: {diagnosis.summary}",
             details=[f"{(failed or {}).get('error_type', 'error')}: {message}", *_tail(run.stderr, 8)],
-            hint=diagnosis.hint,
+            hint=diagnosis.said,
             data=data,
             fixes=diagnosis.fixes,
-            advice=diagnosis.advice,
             # compat.closure judges the requirements of the module the import raised in.
             explained_by=(
                 "env.shadowing",

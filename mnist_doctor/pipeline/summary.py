@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mnist_doctor.datasets.spec import MNIST
-from mnist_doctor.pipeline.fix_commands import fixes_command, result_commands
+from mnist_doctor.model import shell_join
 from mnist_doctor.text.output import plural
 
 BAD = ("fail", "error")
@@ -95,23 +95,52 @@ def _explanation(root: dict[str, Any], evidence: list[dict[str, Any]]) -> str | 
     return line or None
 
 
+def _fixes_line(row: dict[str, Any]) -> str | None:
+    """A row's typed ``fixes`` as the one line ``--fix`` runs (each argv quoted as the hint shows it)."""
+    fixes = row.get("fixes")
+    if not isinstance(fixes, list) or not fixes:
+        return None
+    argvs = [fix.get("argv") if isinstance(fix, dict) else None for fix in fixes]
+    if not all(isinstance(a, list) and a and all(isinstance(w, str) for w in a) for a in argvs):
+        return None
+    return " && ".join(shell_join(argv) for argv in argvs if argv)
+
+
+def _commands(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lines to paste for one result, all typed: its ``fixes`` (what ``--fix`` runs) first,
+    then its ``advice`` (the other commands its hint names). A hint is never read for commands."""
+    out: dict[str, dict[str, Any]] = {}
+    line = _fixes_line(row)
+    if line is not None:
+        out[line] = {"command": line, "comment": None}
+    advice = row.get("advice")
+    for item in advice if isinstance(advice, list) else []:
+        command = item.get("command") if isinstance(item, dict) else None
+        if isinstance(command, str) and command.strip():
+            comment = item.get("comment")
+            out.setdefault(
+                command, {"command": command, "comment": comment if isinstance(comment, str) else None}
+            )
+    return list(out.values())
+
+
 def _fix_from(rows: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
     """The first of ``rows`` (root first) that names a fix: its commands and its advice.
 
-    The typed ``fixes`` come first (what ``--fix`` runs); other commands the hint offers (an
-    alternative, "or upgrade: ...") follow it.
+    The typed ``fixes`` come first (what ``--fix`` runs); the typed ``advice`` (an alternative,
+    "or upgrade: ...") follows it.
     """
     for row in rows:
         hint = row.get("hint")
-        commands = result_commands(row)
+        commands = _commands(row)
         if not hint and not commands:
             continue
         return {
             "number": number,
             "check": row["id"],
             "advice": hint or "",
-            "commands": [c.to_dict() for c in commands],
-            "runs_with_fix": fixes_command(row.get("fixes")) is not None,
+            "commands": commands,
+            "runs_with_fix": _fixes_line(row) is not None,
         }
     return None
 

@@ -9,6 +9,11 @@ when it has none (uv and pipx make such environments) and ``uv`` is on PATH; els
 runs exactly what the hint shows and never parses text. The doctor's own actions as fixes
 (``--clear-cache``, ``--fetch --mirror URL``, placing a reused archive) are built here too,
 spelled for the patient.
+
+The other commands a hint names — an alternative ``--fix`` does not run, a setting, the offline
+route — are typed where the sentence is written: :func:`said`, :func:`quoted` and
+:func:`otherwise` return a :class:`~mnist_doctor.model.Hint`, prose that carries each command as
+:class:`~mnist_doctor.model.Advice`; the report prints those on lines of their own.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import threading
 from dataclasses import dataclass
 
 from mnist_doctor.datasets.spec import MNIST, DatasetSpec
-from mnist_doctor.model import Fix, FixKind, shell_line, shell_quote
+from mnist_doctor.model import Advice, Fix, FixKind, Hint, shell_line, shell_quote
 from mnist_doctor.text.redact import redact_text
 
 
@@ -58,6 +63,30 @@ class Command:
 
     def then(self, other: Command) -> Command:
         return Command(self.steps + other.steps)
+
+    @property
+    def advice(self) -> Hint:
+        """The steps as a command a person may run that ``--fix`` does not (an alternative)."""
+        return Hint(str(self), (Advice(str(self)),))
+
+
+def said(line: str, comment: str | None = None) -> Hint:
+    """A command a person may run, as the hint shows it: ``line``, then ``   # comment``.
+
+    The command is typed as :class:`~mnist_doctor.model.Advice` (the report prints it on a line of
+    its own); a hint is never parsed for it.
+    """
+    return Hint(line + (f"   # {comment}" if comment else ""), (Advice(line, comment),))
+
+
+def quoted(line: str) -> Hint:
+    """A command inside prose, in backticks: `` `line` ``."""
+    return Hint(f"`{line}`", (Advice(line),))
+
+
+def otherwise(lead: str, line: str) -> Hint:
+    """Another command after one: ``   # lead: line`` (its lead-in words its comment)."""
+    return Hint(f"   # {lead}: {line}", (Advice(line, lead),))
 
 
 def _run(argv: tuple[str, ...], why: str) -> Fix:
@@ -160,7 +189,7 @@ def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
     return ("mnist-doctor", *extra, *args)
 
 
-def offline_route(target_python: str, dataset: DatasetSpec = MNIST) -> str:
+def offline_route(target_python: str, dataset: DatasetSpec = MNIST) -> Hint:
     """The way around a network that does not deliver the file, said once for every cause.
 
     ``FILE`` is the one placeholder, because only the user knows where the copy will be; so the
@@ -169,8 +198,7 @@ def offline_route(target_python: str, dataset: DatasetSpec = MNIST) -> str:
     return (
         f"download {redact_text(dataset.origin)} on a machine that reaches it "
         f"(sha256 {dataset.sha256}) and install it here: "
-        f"`{doctor_command(target_python, '--seed FILE')}`"
-    )
+    ) + quoted(doctor_command(target_python, "--seed FILE"))
 
 
 def clear_cache_fix(target_python: str, why: str, dataset: str | None = None) -> Fix:
