@@ -21,8 +21,7 @@ from packaging.version import Version
 from rich.console import Console
 
 from mnist_doctor import actions
-from mnist_doctor.actions import judge
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.table import table
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts, Options
@@ -340,22 +339,24 @@ def test_fifo_in_place_of_a_file_is_removed_or_replaced_never_opened(
 
 
 def judged(data: bytes, data_file) -> str:
-    return judge.judge_stream(io.BytesIO(data), len(data), data_file).verdict
+    return verification.judge_stream(io.BytesIO(data), len(data), data_file).verdict
 
 
 def test_judge_names_what_a_wrong_file_is(tmp_path: Path) -> None:
     good = write_idx_gz(tmp_path / "t10k-labels-idx1-ubyte.gz", (5,)).read_bytes()
     real = table()["fashion_mnist"].file("t10k-labels-idx1-ubyte.gz")
     pinned = replace(real, spec=real.spec.with_file(hashlib.sha256(good).hexdigest(), len(good)))
-    assert judged(good, pinned) == npz_check.OK
-    assert judged(good[:-7], pinned) == npz_check.TRUNCATED
-    assert judged(b"<html><body>login</body></html>", pinned) == npz_check.HTML
-    assert judged(b"", pinned) == npz_check.EMPTY
-    assert judged(b"PK\x03\x04" + bytes(40), pinned) == npz_check.CORRUPT
+    assert judged(good, pinned) == verification.OK
+    assert judged(good[:-7], pinned) == verification.TRUNCATED
+    assert judged(b"<html><body>login</body></html>", pinned) == verification.HTML
+    assert judged(b"", pinned) == verification.EMPTY
+    assert judged(b"PK\x03\x04" + bytes(40), pinned) == verification.CORRUPT
     other = write_idx_gz(tmp_path / "other.gz", (5,), seed=9).read_bytes()
-    assert judged(other + bytes(max(len(good) - len(other), 0)), pinned) == judge.DIFFERENT
+    assert judged(other + bytes(max(len(good) - len(other), 0)), pinned) == verification.MISMATCH
     huge = pinned.spec.max_file_size + 1
-    assert judge.judge_stream(io.BytesIO(b"x"), huge, pinned).verdict == npz_check.TOO_LARGE  # never read
+    assert (
+        verification.judge_stream(io.BytesIO(b"x"), huge, pinned).verdict == verification.TOO_LARGE
+    )  # never read
 
 
 def test_a_word_index_pinned_only_by_md5_is_checked_by_md5() -> None:
@@ -363,9 +364,9 @@ def test_a_word_index_pinned_only_by_md5_is_checked_by_md5() -> None:
     real = table()["imdb"].file("imdb_word_index.json")
     assert not real.spec.sha256 and real.md5  # Keras pins it by md5 only; so does the table
     pinned = replace(real, spec=real.spec.with_file("", len(text)), md5=hashlib.md5(text).hexdigest())
-    assert judged(text, pinned) == npz_check.OK
-    assert judged(text.replace(b"1", b"3"), pinned) == judge.DIFFERENT
-    assert judged(b"<!doctype html><p>no</p>", pinned) == npz_check.HTML
+    assert judged(text, pinned) == verification.OK
+    assert judged(text.replace(b"1", b"3"), pinned) == verification.MISMATCH
+    assert judged(b"<!doctype html><p>no</p>", pinned) == verification.HTML
 
 
 def test_cli_fetch_of_fashion_mnist_and_a_stranger_seeded(doctor, home: Path, tmp_path: Path) -> None:

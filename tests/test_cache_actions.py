@@ -17,7 +17,7 @@ from packaging.version import Version
 from rich.console import Console
 
 from mnist_doctor import actions
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN
 from mnist_doctor.facts.flavour import KerasFlavour
 from testkit.loopback import DatasetServer
@@ -130,7 +130,7 @@ def test_seed_installs_atomically_where_keras_reads(keras_home: Path, good_npz: 
     out_console, out = console()
     assert actions.seed_file(make_facts(spec), out_console, str(good_npz)) == 0
     target = keras_home / ".keras" / "datasets" / "mnist.npz"
-    assert npz_check.inspect_copy(target, spec).ok
+    assert verification.inspect_file(target, spec).ok
     assert sorted(p.name for p in target.parent.iterdir()) == ["mnist.npz"]  # no temp file left
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_umask()
     assert actions.seed_file(make_facts(spec), out_console, str(good_npz)) == 0
@@ -197,7 +197,7 @@ def test_seed_replaces_a_symlink_not_its_target(
     link.symlink_to(outside)
     out_console, _ = console()
     assert actions.seed_file(make_facts(spec), out_console, str(good_npz)) == 0
-    assert not link.is_symlink() and npz_check.inspect_copy(link, spec).ok
+    assert not link.is_symlink() and verification.inspect_file(link, spec).ok
     assert outside.read_bytes() == b"not mine to overwrite"
 
 
@@ -215,7 +215,7 @@ def test_fetch_happy_path(keras_home: Path, good_npz: Path, spec) -> None:
         code, text = fetch(spec, server.url)
     target = keras_home / ".keras" / "datasets" / "mnist.npz"
     assert code == 0, text
-    assert npz_check.inspect_copy(target, spec).ok and len(server.requests) == 1
+    assert verification.inspect_file(target, spec).ok and len(server.requests) == 1
     assert sorted(p.name for p in target.parent.iterdir()) == ["mnist.npz"]
     assert "\x1b[" not in text  # no progress bar when not on a terminal
 
@@ -226,7 +226,7 @@ def test_fetch_retries_after_a_connection_cut(keras_home: Path, good_npz: Path, 
         code, text = fetch(spec, server.url)
     assert code == 0, text
     assert len(server.requests) == 2 and "attempt 1 failed" in text
-    assert npz_check.inspect_copy(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
+    assert verification.inspect_file(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
 
 
 @pytest.mark.usefixtures("processes")
@@ -298,7 +298,7 @@ def test_fetch_trusts_what_urllib_trusts(
         monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
         code, text = fetch(spec, server.url)
     assert code == 0, text
-    assert npz_check.inspect_copy(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
+    assert verification.inspect_file(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
 
 
 @pytest.mark.usefixtures("processes")
@@ -336,7 +336,7 @@ def test_keras2_rules_ignore_keras_home_end_to_end(
     out_console, _ = console()
     seeded = make_facts(spec, keras_flavour=tf_keras_flavour())
     assert actions.seed_file(seeded, out_console, str(kh / "datasets" / "mnist.npz")) == 0
-    assert npz_check.inspect_copy(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
+    assert verification.inspect_file(keras_home / ".keras" / "datasets" / "mnist.npz", spec).ok
 
 
 @pytest.mark.skipif(

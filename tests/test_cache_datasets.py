@@ -19,7 +19,7 @@ from packaging.version import Version
 
 from mnist_doctor.checks import cache as cache_checks
 from mnist_doctor.cli.fix import collect_fixes
-from mnist_doctor.datasets import file_check, npz_check
+from mnist_doctor.datasets import file_kinds, verification
 from mnist_doctor.datasets import layout as cache_layout
 from mnist_doctor.datasets.table import table
 from mnist_doctor.facts import Facts, Options
@@ -54,50 +54,53 @@ def spec_of(name: str, path: Path):
 def test_idx_gz_verdicts(tmp_path: Path) -> None:
     good = synth.write_idx_gz(tmp_path / "train-images-idx3-ubyte.gz", (5, 28, 28))
     spec = spec_of("fashion_mnist", good)
-    assert file_check.inspect_file(good, spec, "idx-gz").verdict == npz_check.OK
+    assert verification.inspect_file(good, spec, "idx-gz").verdict == verification.OK
     other = synth.write_idx_gz(tmp_path / "other.gz", (5, 28, 28), seed=9)
-    assert file_check.inspect_file(other, spec, "idx-gz").verdict == file_check.MISMATCH
+    assert verification.inspect_file(other, spec, "idx-gz").verdict == verification.MISMATCH
     html = tmp_path / "html.gz"
     html.write_bytes(b"<!DOCTYPE html><html><body>quota exceeded</body></html>")
-    assert file_check.inspect_file(html, spec, "idx-gz").verdict == npz_check.HTML
+    assert verification.inspect_file(html, spec, "idx-gz").verdict == verification.HTML
     cut = tmp_path / "cut.gz"
     cut.write_bytes(good.read_bytes()[: spec.size // 2])
-    report = file_check.inspect_file(cut, spec, "idx-gz")
-    assert report.verdict == npz_check.TRUNCATED and "ends early" in report.summary
+    report = verification.inspect_file(cut, spec, "idx-gz")
+    assert report.verdict == verification.TRUNCATED and "ends early" in report.summary
     lying = tmp_path / "lying.gz"  # the header says 5x28x28, the payload is shorter
     lying.write_bytes(gzip.compress(synth.idx_bytes((5, 28, 28))[:-10]))
-    report = file_check.inspect_file(lying, spec.with_file("0" * 64, 1), "idx-gz")
-    assert report.verdict == npz_check.CORRUPT and "(5, 28, 28)" in report.summary
+    report = verification.inspect_file(lying, spec.with_file("0" * 64, 1), "idx-gz")
+    assert report.verdict == verification.CORRUPT and "(5, 28, 28)" in report.summary
 
 
 def test_a_gzip_bomb_stops_at_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(file_check, "INFLATE_CAP", 1 << 20)
+    monkeypatch.setattr(file_kinds, "INFLATE_CAP", 1 << 20)
     bomb = tmp_path / "bomb.gz"
     bomb.write_bytes(gzip.compress(b"\x00" * (8 << 20)))
     spec = table()["fashion_mnist"].files[0].spec
-    report = file_check.inspect_file(bomb, spec, "idx-gz")
-    assert report.verdict == npz_check.ZIP_BOMB and "inflates past 1 MB" in report.summary
+    report = verification.inspect_file(bomb, spec, "idx-gz")
+    assert report.verdict == verification.ZIP_BOMB and "inflates past 1 MB" in report.summary
 
 
 def test_tar_gz_json_and_npz_verdicts(tmp_path: Path) -> None:
     tar = synth.write_cifar_tar_gz(tmp_path / "cifar-10-python.tar.gz")
     spec = spec_of("cifar10", tar)
-    assert file_check.inspect_file(tar, spec, "tar-gz").verdict == npz_check.OK
+    assert verification.inspect_file(tar, spec, "tar-gz").verdict == verification.OK
     cut = tmp_path / "cut.tar.gz"
     cut.write_bytes(tar.read_bytes()[: spec.size // 2])
-    assert file_check.inspect_file(cut, spec, "tar-gz").verdict == npz_check.TRUNCATED
+    assert verification.inspect_file(cut, spec, "tar-gz").verdict == verification.TRUNCATED
     index = synth.write_word_index(tmp_path / "imdb_word_index.json")
     md5 = hashlib.md5(index.read_bytes()).hexdigest()
     json_spec = table()["imdb"].file("imdb_word_index.json").spec.with_file("", index.stat().st_size)
-    assert file_check.inspect_file(index, json_spec, "json", md5).verdict == npz_check.OK
+    assert verification.inspect_file(index, json_spec, "json", md5).verdict == verification.OK
     index.write_text('{"the": 1}')
-    assert file_check.inspect_file(index, json_spec, "json", md5).verdict == file_check.MISMATCH
+    assert verification.inspect_file(index, json_spec, "json", md5).verdict == verification.MISMATCH
     index.write_text("<html>login</html>")
-    assert file_check.inspect_file(index, json_spec, "json", md5).verdict == npz_check.HTML
+    assert verification.inspect_file(index, json_spec, "json", md5).verdict == verification.HTML
     npz = synth.write_npz(tmp_path / "imdb.npz")
     npz_spec = spec_of("imdb", npz)
-    assert file_check.inspect_file(npz, npz_spec, "npz").verdict == npz_check.OK
-    assert file_check.inspect_file(npz, npz_spec.with_file("0" * 64, 1), "npz").verdict == file_check.MISMATCH
+    assert verification.inspect_file(npz, npz_spec, "npz").verdict == verification.OK
+    assert (
+        verification.inspect_file(npz, npz_spec.with_file("0" * 64, 1), "npz").verdict
+        == verification.MISMATCH
+    )
 
 
 def test_extraction_states(tmp_path: Path) -> None:

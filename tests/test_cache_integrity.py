@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mnist_doctor.checks import cache as cache_checks
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from mnist_doctor.errors import UsageError
 from mnist_doctor.model import Status
 from mnist_doctor.pipeline.engine import Engine, select
@@ -28,41 +28,41 @@ def run_cache_checks(spec, ids=("cache",)) -> dict:
 
 
 def test_good_copy_is_ok(good_npz: Path, spec) -> None:
-    report = npz_check.inspect_copy(good_npz, spec)
+    report = verification.inspect_file(good_npz, spec)
     assert report.ok and report.head == "zip" and report.sha256 == spec.sha256
 
 
 @pytest.mark.parametrize(
     ("content", "verdict"),
     [
-        (b"", npz_check.EMPTY),
-        (b"<!DOCTYPE html><html><body>Access denied</body></html>", npz_check.HTML),
-        (b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', npz_check.HTML),
-        (b"\x00\x01garbage", npz_check.CORRUPT),
+        (b"", verification.EMPTY),
+        (b"<!DOCTYPE html><html><body>Access denied</body></html>", verification.HTML),
+        (b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', verification.HTML),
+        (b"\x00\x01garbage", verification.CORRUPT),
     ],
 )
 def test_bad_first_bytes(tmp_path: Path, spec, content: bytes, verdict: str) -> None:
     path = tmp_path / "mnist.npz"
     path.write_bytes(content)
-    assert npz_check.inspect_copy(path, spec).verdict == verdict
+    assert verification.inspect_file(path, spec).verdict == verdict
 
 
 def test_truncated_zip(tmp_path: Path, good_npz: Path, spec) -> None:
     path = tmp_path / "mnist.npz"
     path.write_bytes(good_npz.read_bytes()[: spec.size // 2])
-    report = npz_check.inspect_copy(path, spec)
-    assert report.verdict == npz_check.TRUNCATED
+    report = verification.inspect_file(path, spec)
+    assert report.verdict == verification.TRUNCATED
     assert f"{spec.size // 2} of {spec.size} bytes" in report.summary
 
 
 def test_directory_and_dangling_symlink(tmp_path: Path, spec) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "mnist.npz").mkdir()
-    assert npz_check.inspect_copy(tmp_path / "a" / "mnist.npz", spec).verdict == npz_check.DIRECTORY
+    assert verification.inspect_file(tmp_path / "a" / "mnist.npz", spec).verdict == verification.DIRECTORY
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "mnist.npz").symlink_to(tmp_path / "nowhere" / "mnist.npz")
-    report = npz_check.inspect_copy(tmp_path / "b" / "mnist.npz", spec)
-    assert report.verdict == npz_check.DANGLING_LINK and "nowhere" in report.summary
+    report = verification.inspect_file(tmp_path / "b" / "mnist.npz", spec)
+    assert report.verdict == verification.DANGLING_LINK and "nowhere" in report.summary
 
 
 def test_partials_are_listed(tmp_path: Path, good_npz: Path, spec) -> None:
@@ -70,7 +70,7 @@ def test_partials_are_listed(tmp_path: Path, good_npz: Path, spec) -> None:
     names = ("mnist.npz.part", ".mnist.npz.abc123_z.part", ".mnist.npz.0123456789abcdef.part", "cifar10.npz")
     for name in (*names, "mnist.npzz", "mnist.npz.bak", ".mnist.npz.bak.part", ".mnist.npz.abc.part"):
         (tmp_path / name).write_bytes(b"x")
-    report = npz_check.inspect_copy(tmp_path / "mnist.npz", spec)
+    report = verification.inspect_file(tmp_path / "mnist.npz", spec)
     assert report.ok
     # only the doctor's own temp names (mkstemp form of old releases, hex form now); Keras leaves none
     expected = [".mnist.npz.0123456789abcdef.part", ".mnist.npz.abc123_z.part"]
@@ -78,8 +78,8 @@ def test_partials_are_listed(tmp_path: Path, good_npz: Path, spec) -> None:
 
 
 def test_different_but_valid_mnist(synthetic_dir: Path, spec) -> None:
-    report = npz_check.inspect_copy(synthetic_dir / "other-mnist.npz", spec)
-    assert report.verdict == npz_check.OTHER_MNIST
+    report = verification.inspect_file(synthetic_dir / "other-mnist.npz", spec)
+    assert report.verdict == verification.OTHER_MNIST
     assert report.content is not None and report.content.reader == "stdlib"
     assert report.content.arrays["y_test"].value_range == (0, 9)
 
@@ -87,8 +87,8 @@ def test_different_but_valid_mnist(synthetic_dir: Path, spec) -> None:
 def test_valid_npz_that_is_not_mnist(tmp_path: Path, spec) -> None:
     path = tmp_path / "mnist.npz"
     np.savez(path, x_train=np.zeros((10, 32, 32, 3), np.uint8), y_train=np.full(10, 42, np.int64))
-    report = npz_check.inspect_copy(path, spec)
-    assert report.verdict == npz_check.NOT_MNIST
+    report = verification.inspect_file(path, spec)
+    assert report.verdict == verification.NOT_MNIST
     assert "(10, 32, 32, 3)" in report.summary and "labels span 42..42" in report.summary
 
 
@@ -96,14 +96,14 @@ def test_pickled_arrays_are_never_unpickled(tmp_path: Path, spec) -> None:
     """allow_pickle=False: an object array (which could run code when loaded) is reported, not loaded."""
     path = tmp_path / "mnist.npz"
     np.savez(path, x_train=np.array([{"a": 1}], dtype=object))
-    report = npz_check.inspect_copy(path, spec)
-    assert report.verdict == npz_check.CORRUPT and "allow_pickle" in report.summary
+    report = verification.inspect_file(path, spec)
+    assert report.verdict == verification.CORRUPT and "allow_pickle" in report.summary
 
 
 def test_stream_reader_agrees_with_numpy(synthetic_dir: Path, tmp_path: Path, spec) -> None:
     """The bounded stdlib reader sees the same keys, shapes, dtypes and label ranges as np.load."""
     other = synthetic_dir / "other-mnist.npz"
-    by_stream = npz_check.read_content(other, spec)
+    by_stream = verification.read_content(other, spec)
     assert by_stream.error is None and not by_stream.bomb
     with np.load(other, allow_pickle=False) as archive:
         by_numpy = {
@@ -117,7 +117,7 @@ def test_stream_reader_agrees_with_numpy(synthetic_dir: Path, tmp_path: Path, sp
     assert {k: (v.shape, v.dtype, v.value_range) for k, v in by_stream.arrays.items()} == by_numpy
     cut = tmp_path / "cut.npz"
     cut.write_bytes(other.read_bytes()[:100_000])
-    assert npz_check.read_content(cut, spec).error
+    assert verification.read_content(cut, spec).error
 
 
 @pytest.mark.usefixtures("processes")
@@ -125,27 +125,27 @@ def test_broken_numpy_falls_back_to_stdlib(synthetic_dir: Path, spec) -> None:
     """In a process where ``import numpy`` fails, the verdict is the same (a real subprocess)."""
     code = (
         "import sys, json; sys.modules['numpy'] = None\n"
-        "from mnist_doctor.datasets import npz_check; from mnist_doctor.datasets.spec import MNIST\n"
+        "from mnist_doctor.datasets import verification; from mnist_doctor.datasets.spec import MNIST\n"
         f"spec = MNIST.with_file({spec.sha256!r}, {spec.size})\n"
-        f"r = npz_check.inspect_copy({str(synthetic_dir / 'other-mnist.npz')!r}, spec)\n"
+        f"r = verification.inspect_file({str(synthetic_dir / 'other-mnist.npz')!r}, spec)\n"
         "print(json.dumps([r.verdict, r.content.reader]))"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == [npz_check.OTHER_MNIST, "stdlib"]
+    assert json.loads(run.stdout) == [verification.OTHER_MNIST, "stdlib"]
 
 
 @pytest.mark.usefixtures("processes")
 def test_sha256_matches_hashlib_and_sha256sum(good_npz: Path) -> None:
-    ours = npz_check.sha256_file(good_npz)
+    ours = verification.sha256_file(good_npz)
     assert ours == hashlib.sha256(good_npz.read_bytes()).hexdigest()
     out = subprocess.run(["sha256sum", str(good_npz)], capture_output=True, text=True, check=True).stdout
     assert out.split()[0] == ours
 
 
 def test_spec_from_env(spec) -> None:
-    assert npz_check.spec_from_env(spec, {}) is spec
-    custom = npz_check.spec_from_env(spec, {"MNIST_DOCTOR_SHA256": "A" * 64, "MNIST_DOCTOR_SIZE": "12"})
+    assert verification.spec_from_env(spec, {}) is spec
+    custom = verification.spec_from_env(spec, {"MNIST_DOCTOR_SHA256": "A" * 64, "MNIST_DOCTOR_SIZE": "12"})
     assert (custom.sha256, custom.size, custom.file_name) == ("a" * 64, 12, "mnist.npz")
     for bad in (
         {"MNIST_DOCTOR_SHA256": "a" * 64},
@@ -153,7 +153,7 @@ def test_spec_from_env(spec) -> None:
         {"MNIST_DOCTOR_SHA256": "a" * 64, "MNIST_DOCTOR_SIZE": "big"},
     ):
         with pytest.raises(UsageError):
-            npz_check.spec_from_env(spec, bad)
+            verification.spec_from_env(spec, bad)
 
 
 # ---------------------------------------------------------------- the check, on real caches

@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,3 +191,49 @@ def test_a_checks_own_links_follow_the_links_its_result_set() -> None:
     # the result's own links first (known from why it failed), then the check's, each once
     assert result.explained_by == ("j.dynamic", "k.first", "k.static")
     assert result.to_dict()["explained_by"] == ["j.dynamic", "k.first", "k.static"]
+
+
+class PerLoader(BaseCheck):
+    """A check run once per selected loader: the engine groups its parts into one result."""
+
+    id = "f.loaders"
+    title = "per loader"
+    per_loader = True
+
+    def run(self, loader: Any) -> Result:
+        if loader.name == "cifar10":
+            return Result.fail(f"{loader.name} broke", hint="fix cifar10")
+        return Result.ok(f"{loader.name} works", data={"rows": 1})
+
+
+def _per_loader_run(names: tuple[str, ...]) -> Any:
+    from mnist_doctor.datasets.table import table
+
+    run_facts = facts()
+    run_facts.provide("datasets", tuple(table()[n] for n in names))
+    (result,) = Engine(run_facts).run([PerLoader()])
+    return result
+
+
+def test_a_per_loader_check_runs_once_per_loader_and_the_engine_groups_the_parts() -> None:
+    result = _per_loader_run(("mnist", "cifar10"))
+    assert result.status is Status.FAIL and result.id == "f.loaders"
+    assert result.summary == "cifar10: fail — cifar10 broke; load_data works for mnist"
+    assert set(result.data["datasets"]) == {"mnist", "cifar10"} and result.hint == "cifar10: fix cifar10"
+
+
+def test_the_default_loader_alone_keeps_its_own_result() -> None:
+    result = _per_loader_run(("mnist",))
+    assert (result.status, result.summary, result.data) == (Status.OK, "mnist works", {"rows": 1})
+    assert _per_loader_run(("fashion_mnist",)).data["datasets"]["fashion_mnist"]["status"] == "ok"
+
+
+def test_after_may_name_a_family_meaning_each_of_its_checks() -> None:
+    log: list[str] = []
+    checks = [
+        make("late.one", after=("early",), log=log),
+        make("early.a", sleep=0.2, log=log),
+        make("early.b", sleep=0.1, log=log),
+    ]
+    Engine(facts()).run(checks)
+    assert log[-1] == "late.one", log

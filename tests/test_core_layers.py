@@ -22,9 +22,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"
 #: classifier of network failure text) are rules too, so any layer may name a cause with them.
 RULE_MODULES = (
     "pipeline.budget", "datasets.layout", "checks._cache_verdicts", "compat.table", "datasets.spec",
-    "datasets.table", "causes", "causes.network", "errors", "datasets.file_check", "text.hints", "model",
-    "datasets.npz_check", "datasets.npz_reading", "text.output", "files.own_link", "network.pem_guard",
+    "datasets.table", "causes", "causes.network", "errors", "datasets.file_kinds", "text.hints", "model",
+    "datasets.verification", "datasets.npz_reading", "text.output", "files.own_link", "network.pem_guard",
     "text.redact", "files.safe_dir", "text.units", "network.urlcheck", "probing.introspected",
+    "probing.load_answer",
     "files.env_paths",
 )  # fmt: skip
 

@@ -224,6 +224,10 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: What the host sends for a run of the default loader alone (``facts/load_probe.run_load_probe``).
+LOAD_CONFIG = {"offline": True, "datasets": ["mnist"], "top": "mnist", "top_file": "mnist.npz"}
+
+
 @pytest.mark.usefixtures("processes")  # runs the TensorFlow probes too (which answer "not installed" there)
 def test_every_script_answers_on_python_39(python_39: Path, tmp_path: Path):
     """Each script in its cheapest mode, offline or against 127.0.0.1 only; every answer parses."""
@@ -233,7 +237,7 @@ def test_every_script_answers_on_python_39(python_39: Path, tmp_path: Path):
     calls = {
         "introspect.py": ([origin], env),
         "import_probe.py": (["tf"], patient),
-        "load_probe.py": (["tf", json.dumps({"offline": True})], patient),
+        "load_probe.py": (["tf", json.dumps(LOAD_CONFIG)], patient),
         "net_probe.py": (["stages", origin, json.dumps({"budget": 10})], env),
         "numpy_builds.py": (["numpy", "tensorflow", "absent"], patient),
     }

@@ -127,7 +127,7 @@ def test_a_refused_download_offers_a_fetch_from_the_mirror_and_nothing_without_o
     mnist = next((tmp_path / "v").glob("lib/python*/site-packages/keras/src/datasets/mnist.py"))
     mnist.write_text(_REFUSING_MNIST.format(port=_closed_port()))
     probe = run_load_probe(str(python), "tf", 60, env=probe_env(tmp_path / "home"), cwd=str(tmp_path))
-    assert not probe.succeeded, probe.answer
+    assert not probe.outcome("mnist").succeeded, probe.run.answer
 
     with_mirror = diagnose(probe, host=MNIST.host, target_python=str(python), mirror=MIRROR)
     assert with_mirror.name == "connection-refused", with_mirror

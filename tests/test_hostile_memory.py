@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.checks.tls import inspect_ca_file
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from testkit.doctor import clean_env
 from testkit.hostile import (
     doctor_argv,
@@ -94,17 +94,17 @@ def test_zip_bomb_in_the_cache_is_a_finding(
 
 def test_stream_reader_stops_a_bomb_without_inflating(bombs: dict[str, Path], spec) -> None:
     """The declared bomb is judged from the zip directory alone; the lying one stops at its declared size."""
-    declared = npz_check.read_content(bombs["declared"], spec)
+    declared = verification.read_content(bombs["declared"], spec)
     assert declared.bomb and declared.inflated == 0
-    lying = npz_check.read_content(bombs["lying"], spec)
+    lying = verification.read_content(bombs["lying"], spec)
     assert lying.error and lying.inflated <= spec.unpacked_limit()
 
 
 @pytest.mark.usefixtures("processes")
 def test_sparse_20_gb_file_is_refused_by_size_without_reading(home: Path, tmp_path: Path, spec) -> None:
     sparse = make_sparse(tmp_path / "mnist.npz")
-    report = npz_check.inspect_copy(sparse, spec)
-    assert report.verdict == npz_check.TOO_LARGE and report.sha256 is None  # never hashed
+    report = verification.inspect_file(sparse, spec)
+    assert report.verdict == verification.TOO_LARGE and report.sha256 is None  # never hashed
     run = run_measured(doctor_argv("--seed", str(sparse)), clean_env(home), cwd=tmp_path, timeout=60)
     assert run.code == 1 and "far larger than the dataset" in run.output, run.output
     assert run.seconds < 20, run.seconds  # hashing 20 GB took 43 s; refusing by size takes ~1 s

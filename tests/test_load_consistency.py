@@ -11,8 +11,11 @@ from __future__ import annotations
 from mnist_doctor.checks.load import ConsistencyCheck
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.model import CheckResult, Status
+from mnist_doctor.pipeline.engine import discover
 
 MIRROR = "https://mirror.example.test/data/mnist.npz"
+#: The checks of a default run, by id (the engine provides them to the check as the ``checks`` fact).
+CHECKS = {c.id: c for c in discover()[0]}
 
 
 def result(check_id: str, status: Status, summary: str = "", **data: object) -> CheckResult:
@@ -26,7 +29,7 @@ def load_failed(category: str, summary: str = "load_data failed — DNS for x fa
 
 
 def consistency(*results: CheckResult, origin: str = MNIST.origin) -> tuple[Status, str]:
-    outcome = ConsistencyCheck().run({r.id: r for r in results}, MNIST.with_origin(origin))
+    outcome = ConsistencyCheck().run({r.id: r for r in results}, MNIST.with_origin(origin), CHECKS)
     return outcome.status, outcome.summary
 
 
@@ -113,6 +116,7 @@ def test_a_mirror_tested_with_origin_is_not_the_url_load_data_uses() -> None:
     outcome = ConsistencyCheck().run(
         {"network.http": result("network.http", Status.OK), "load.real": load_failed("network")},
         MNIST.with_origin(MIRROR),
+        CHECKS,
     )
     assert outcome.data["network_tested_url"] == MIRROR
     assert outcome.data["load_data_url"] == MNIST.origin
@@ -127,4 +131,4 @@ def test_a_budget_cut_is_not_compared() -> None:
 
 def test_nothing_to_compare_is_a_skip() -> None:
     assert consistency(result("load.real", Status.OK, succeeded=True))[0] is Status.SKIP
-    assert ConsistencyCheck().run({}, MNIST).status is Status.SKIP
+    assert ConsistencyCheck().run({}, MNIST, CHECKS).status is Status.SKIP

@@ -27,10 +27,11 @@ import numpy as np
 import pytest
 
 from mnist_doctor.causes.load import diagnose
-from mnist_doctor.checks.load import combine
+from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import Dataset, table, with_pins
 from mnist_doctor.facts.load_probe import LoadProbe, dataset_gate, run_load_probe
 from mnist_doctor.model import FixKind, Result, Status
+from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.safekeeping import DatasetKeeping, FolderKeeping, restore_all
 from mnist_doctor.probing.subproc import ScriptRun
 from mnist_doctor.text.hints import clear_cache_fix
@@ -237,7 +238,7 @@ def test_allow_pickle_false_on_an_old_npz_is_named(tmp_path: Path) -> None:
     # What Keras 3.15's np.load(path, allow_pickle=False) meets on an old copy:
     with pytest.raises(ValueError) as caught, np.load(old, allow_pickle=False) as data:
         data["x"]
-    probe = fake_free_probe("builtins.ValueError", str(caught.value), "boston_housing").view("boston_housing")
+    probe = fake_free_probe("builtins.ValueError", str(caught.value), "boston_housing")
     diag = diagnose(
         probe, host="storage.googleapis.com", target_python=sys.executable, dataset=table()["boston_housing"]
     )
@@ -277,7 +278,7 @@ def test_half_extracted_cifar_is_named_from_keras_own_batch_reader(tmp_path: Pat
     )
     error_type, message = done.stdout.strip().splitlines()[-2:]
     assert error_type == "builtins.FileNotFoundError", done.stdout + done.stderr
-    probe = fake_free_probe(error_type, message, "cifar10").view("cifar10")
+    probe = fake_free_probe(error_type, message, "cifar10")
     diag = diagnose(probe, host=TORONTO, target_python=sys.executable, dataset=table()["cifar10"])
     assert diag.name == "half-extracted", diag
     assert (
@@ -310,16 +311,14 @@ def test_real_fashion_loads_and_other_loaders_get_their_own_outcome(tmp_path: Pa
         datasets=selected,
         offline=True,
     )
-    fashion = run.loader("fashion_mnist")
-    assert fashion["status"] == "ok", run.run.stderr[-2000:]
-    assert fashion["call"] == "tf.keras.datasets.fashion_mnist.load_data()"
-    arrays = run.view("fashion_mnist").stage("load_data")["value"]["arrays"]
-    assert arrays["x_train"] == {"shape": [12, 28, 28], "dtype": "uint8"} and arrays["y_test"]["shape"] == [6]
-    assert run.loader("cifar10")["status"] == "refused" and "link" in run.loader("cifar10")["reason"]
-    california = run.view("california_housing")
-    diag = diagnose(
-        california, host="storage.googleapis.com", target_python=sys.executable, dataset=selected[2]
-    )
+    fashion = run.outcome("fashion_mnist")
+    assert fashion.status == "ok", run.run.stderr[-2000:]
+    assert run.run.answer["loaders"]["fashion_mnist"]["call"] == "tf.keras.datasets.fashion_mnist.load_data()"
+    arrays = fashion.arrays
+    assert (arrays["x_train"].shape, arrays["x_train"].dtype) == ((12, 28, 28), "uint8")
+    assert arrays["y_test"].shape == (6,)
+    assert run.outcome("cifar10").status == "refused" and "link" in run.outcome("cifar10").reason
+    diag = diagnose(run, host="storage.googleapis.com", target_python=sys.executable, dataset=selected[2])
     assert diag.name == "offline-download" and "california_housing.npz for california_housing" in diag.summary
     assert "--seed FILE --dataset california_housing" in diag.hint
     assert tree(datasets) == before  # promise 1: nothing changed, nothing left behind
@@ -341,10 +340,10 @@ def test_bad_fashion_gz_is_named_and_left_as_it_was(tmp_path: Path, damage: str)
     run = run_load_probe(
         sys.executable, "tf", PROBE_TIMEOUT_S, env=probe_env(home), cwd=str(tmp_path), datasets=(loader,)
     )
-    view = run.view("fashion_mnist")
-    raised = view.error["message"]
+    stage = run.outcome("fashion_mnist").stage
+    raised = stage.exception.message if stage and stage.exception else ""
     assert ("Not a gzipped file (b'<!')" if damage == "html" else "end-of-stream marker") in raised, raised
-    diag = diagnose(view, host="storage.googleapis.com", target_python=sys.executable, dataset=loader)
+    diag = diagnose(run, host="storage.googleapis.com", target_python=sys.executable, dataset=loader)
     assert diag.name == "bad-gzip", diag
     said = "an HTML page" if damage == "html" else f"truncated ({bad.stat().st_size:,} of 26,421,880 bytes)"
     assert diag.summary == (
@@ -420,9 +419,8 @@ def test_keras3_cifar_with_its_folder_still_checks_the_archive(tmp_path: Path) -
         datasets=(loader,),
         offline=True,
     )
-    view = run.view("cifar10")
-    diag = diagnose(view, host=TORONTO, target_python=sys.executable, dataset=loader)
-    assert diag.name == "offline-download", (diag, run.answer.get("loaders"))
+    diag = diagnose(run, host=TORONTO, target_python=sys.executable, dataset=loader)
+    assert diag.name == "offline-download", (diag, run.outcome("cifar10"))
     assert "cifar-10-python.tar.gz for cifar10" in diag.summary
     kept = {k["path"]: k for k in run.others_safekeeping["cifar10"]["kept"]}
     archive_path = str(datasets / "cifar-10-batches-py-target_archive")
@@ -454,15 +452,17 @@ def test_keras2_missing_loader_is_skip_and_unreachable_cifar_host_names_the_arch
     run = run_load_probe(
         str(KERAS2_PYTHON), "tf", PROBE_TIMEOUT_S, env=probe_env(home), cwd=str(tmp_path), datasets=selected
     )
-    assert run.loader("california_housing")["status"] == "missing", run.run.stderr[-2000:]
+    assert run.outcome("california_housing").status == "missing", run.run.stderr[-2000:]
     facts = Facts(Options(python=str(KERAS2_PYTHON), timeout=60))
-    missing = loader_result(facts, facts.options, selected[1], run, str(KERAS2_PYTHON))
+    facts.provide("load_probe", run)
+    missing = loader_result(facts, facts.options, selected[1], MNIST, str(KERAS2_PYTHON))
     assert missing.status == Status.SKIP and "this Keras has no california_housing loader" in missing.summary
-    assert run.loader("cifar10")["call"] == "tf.keras.datasets.cifar10.load_data()"
-    diag = diagnose(run.view("cifar10"), host=TORONTO, target_python=sys.executable, dataset=selected[0])
+    assert run.run.answer["loaders"]["cifar10"]["call"] == "tf.keras.datasets.cifar10.load_data()"
+    diag = diagnose(run, host=TORONTO, target_python=sys.executable, dataset=selected[0])
     if not resolvable:
         assert diag.name == "dns" and diag.summary.startswith(f"DNS for {TORONTO} failed"), diag
-        assert "copy cifar-10-python.tar.gz from a machine that has it" in diag.hint
+        assert "cifar-10-python.tar.gz on a machine that reaches it" in diag.hint
+        assert "--seed FILE --dataset cifar10" in diag.hint
         assert (
             "--seed FILE --dataset cifar10" in diag.hint
             and "--fetch --mirror URL --dataset cifar10" in diag.hint
@@ -488,7 +488,7 @@ def test_keras2_half_extracted_folder_with_the_genuine_archive(tmp_path: Path) -
     run = run_load_probe(
         str(KERAS2_PYTHON), "tf", PROBE_TIMEOUT_S, env=probe_env(home), cwd=str(tmp_path), datasets=(loader,)
     )
-    diag = diagnose(run.view("cifar10"), host=TORONTO, target_python=sys.executable, dataset=loader)
+    diag = diagnose(run, host=TORONTO, target_python=sys.executable, dataset=loader)
     assert diag.name == "half-extracted" and "lacks data_batch_1" in diag.summary, diag
 
 
@@ -502,13 +502,12 @@ def test_view_of_a_loader_killed_midway_is_its_own_timeout() -> None:
     answer = {"stages": stages, "loaders": {"cifar10": {"status": "started", "get_file": [{"origin": "x"}]}}}
     run = ScriptRun(["python"], -9, "", "", 30.0, timed_out=True, answer=answer, limited_by_budget=True)
     probe = LoadProbe(run, "tf", others=("cifar10",))
-    assert not probe.view("mnist").run.timed_out and probe.view("mnist").succeeded
-    cifar = probe.view("cifar10")
-    assert cifar.run.timed_out and cifar.cut_by_budget and cifar.unfinished_stage() == "load_data"
+    assert not probe.killed_during("mnist") and probe.outcome("mnist").succeeded
+    assert probe.killed_during("cifar10") and probe.cut_by_budget and probe.outcome("cifar10").unfinished
     without_mnist = dict(answer, stages=[stages[0], stages[2]])
     alone = LoadProbe(replace(run, answer=without_mnist), "tf", others=("cifar10",))
     assert not alone.import_view().timed_out  # the imports had finished: runtime.import must not blame them
-    assert alone.view("cifar10").cut_by_budget
+    assert alone.killed_during("cifar10") and alone.cut_by_budget
 
 
 @pytest.mark.usefixtures("processes")
@@ -521,8 +520,15 @@ def test_offline_run_of_every_dataset_names_each_host_and_its_offline_route(tmp_
     real = run.result("load.real")
     assert real["status"] == "skip"
     assert "from storage.googleapis.com" in real["summary"] and "from www.cs.toronto.edu" in real["summary"]
-    assert "--dataset cifar10,cifar100 --seed FILE" in real["hint"]
-    assert "--dataset cifar10,cifar100 --fetch --mirror URL" in real["hint"]
+    assert "--seed FILE --dataset cifar10,cifar100`" in real["hint"]  # one seed for the host's loaders
+    typed = [a["command"] for a in real["advice"]]  # each host's --seed, typed for the report
+    assert any(c.endswith("--seed FILE --dataset cifar10,cifar100") for c in typed), typed
+    assert all(f"`{c}`" in real["hint"] for c in typed) and len(typed) == len(real["hint"].split("; for ")), (
+        typed
+    )
+    for name in ("cifar10", "cifar100", "fashion_mnist"):  # each file: where to get it, and its hash
+        for data_file in table()[name].loaded_files:
+            assert f"{data_file.spec.origin} (sha256 {data_file.spec.sha256})" in real["hint"], data_file.name
     load_line = run.json["diagnosis"]["load_data"]
     assert load_line["state"] == "needs-download" and "www.cs.toronto.edu" in load_line["text"]
     assert set(real["data"]["datasets"]) == set(run.json["environment"]["datasets"])
@@ -552,8 +558,54 @@ def test_mnists_view_never_takes_a_later_loaders_error() -> None:
         "loaders": {"cifar10": {"status": "failed"}},
     }
     probe = LoadProbe(ScriptRun(["python"], 0, "", "", 1.0, answer=answer), "tf", others=("cifar10",))
-    mnist = probe.view("mnist")
-    assert mnist.error == dns
-    assert [s["name"] for s in mnist.answer["stages"]] == ["numpy", "load_data"]
-    assert probe.view("cifar10").error == refused
-    assert probe.error == refused  # the whole run still sees every stage
+    mnist, cifar = probe.outcome("mnist"), probe.outcome("cifar10")
+    assert mnist.stage and mnist.stage.exception and mnist.stage.exception.message == dns["message"]
+    assert cifar.stage and cifar.stage.exception and cifar.stage.exception.message == refused["message"]
+    assert diagnose(probe, host="storage.googleapis.com", target_python=sys.executable).name == "dns"
+
+
+# -- each loader's route is typed advice (the report prints the commands the hint names) ---------
+
+
+def test_a_loaders_cause_carries_its_own_route_as_advice() -> None:
+    """cifar10's refused connection: the hint names cifar10's --seed, and that command is typed."""
+    refused = {
+        "type": "builtins.Exception",
+        "message": "URL fetch failure on https://www.cs.toronto.edu/"
+        "~kriz/cifar-10-python.tar.gz: None -- [Errno 111] Connection refused",
+        "chain": [],
+    }
+    answer = {
+        "stages": [
+            {"name": "numpy", "ok": True},
+            {"name": "load_data:cifar10", "ok": False, "started": True, "exception": refused},
+        ],
+        "done": True,
+        "loaders": {"cifar10": {"status": "failed"}},
+    }
+    probe = LoadProbe(ScriptRun(["python"], 0, "", "", 1.0, answer=answer), "tf", others=("cifar10",))
+    cifar = table()["cifar10"]
+    found = diagnose(probe, host="www.cs.toronto.edu", target_python=sys.executable, dataset=cifar)
+    lines = [a.line for a in found.advice]
+    seed = [line for line in lines if line.endswith("--seed FILE --dataset cifar10")]
+    assert found.name == "connection-refused" and seed, lines
+    assert all(f"`{line}`" in found.hint for line in lines)  # each typed command is the one shown
+    assert not any("--dataset" not in line for line in lines if "mnist-doctor" in line), lines
+
+
+def test_a_single_gated_loader_hints_typed_seed_and_fetch() -> None:
+    """A loader --offline does not call: its --seed and --fetch commands are advice, not prose."""
+    from mnist_doctor.checks.load import gate_result
+    from mnist_doctor.facts import Options
+    from mnist_doctor.facts.load_probe import LoadGate
+
+    gate = LoadGate("would download cifar-10-python.tar.gz", data={"verdict": "missing"})
+    result = gate_result(
+        gate, Options(python=sys.executable, offline=True), sys.executable, table()["cifar10"]
+    )
+    assert result.status == Status.SKIP
+    assert [(a.line.split("mnist-doctor", 1)[-1], a.comment) for a in result.advice] == [
+        (" --seed FILE --dataset cifar10", None),
+        (" --fetch --dataset cifar10", "or, with a network"),
+    ]
+    assert result.hint is not None and all(a.line in result.hint for a in result.advice)

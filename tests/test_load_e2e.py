@@ -8,6 +8,7 @@ mitmdump on 127.0.0.1 that answers for storage.googleapis.com. The assertion is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,11 +23,12 @@ from mnist_doctor.causes import Diagnosis
 from mnist_doctor.causes.load import diagnose
 from mnist_doctor.checks.load import failure_result, success_result
 from mnist_doctor.datasets.spec import MNIST
-from mnist_doctor.datasets.table import table, with_pins
+from mnist_doctor.datasets.table import default_loader, table, with_pins
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
 from mnist_doctor.model import FixKind
+from mnist_doctor.probing.load_answer import LoaderOutcome
 from testkit.datasets import pins_json, write_fashion_mnist
 from testkit.doctor import clean_env, run_doctor
 from tests.load_fixtures import (
@@ -46,16 +48,29 @@ def probe(
     env: dict[str, str], cwd: Path, timeout: float = PROBE_TIMEOUT_S
 ) -> tuple[LoadProbe, Diagnosis | None]:
     run = run_load_probe(sys.executable, "tf", timeout, env=env, cwd=str(cwd))
-    if run.succeeded:
+    if mnist(run).succeeded:
         return run, None
     return run, diagnose(run, host=HOST, target_python=sys.executable)
 
 
+def mnist(run: LoadProbe) -> LoaderOutcome:
+    """The default loader's outcome (MNIST: the only loader these runs call)."""
+    return run.outcome("mnist")
+
+
+def raised(run: LoadProbe) -> str:
+    """The exception load_data (or, before it, an import) raised, with its chain, as text."""
+    stage = mnist(run).stage
+    error = stage.exception if stage is not None and stage.exception else run.import_error
+    return json.dumps(dataclasses.asdict(error)) if error is not None else ""
+
+
 def assert_real_keras_call(run: LoadProbe) -> None:
     """The probe really got to Keras' get_file with load_data's own arguments."""
-    args = (run.answer.get("get_file") or {}).get("args") or {}
-    assert args.get("origin") == MNIST.origin, run.run.stderr[-2000:]
-    assert args.get("file_hash") == MNIST.sha256
+    args = (run.run.answer or {})["get_file"]["args"]
+    assert args["origin"] == MNIST.origin, run.run.stderr[-2000:]
+    assert args["file_hash"] == MNIST.sha256
+    assert [c.origin for c in mnist(run).calls] == [MNIST.origin]
 
 
 @needs_mitmdump
@@ -65,7 +80,7 @@ def test_html_block_page_is_named(tmp_path: Path) -> None:
         run, diag = probe(probe_env(tmp_path / "home", proxy=mitm.url(), ca_file=mitm.ca_file), tmp_path)
     assert_real_keras_call(run)
     assert diag is not None and diag.name == "html-instead-of-data", diag
-    assert "Incomplete or corrupted file detected" in run.error["message"]  # Keras' own words
+    assert "Incomplete or corrupted file detected" in raised(run)  # Keras' own words
     (clear,) = diag.fixes
     assert clear.kind is FixKind.CLEAR_CACHE and clear.why == "an HTML page sits where mnist.npz should be"
     assert "HTML page" in diag.summary and f"`{clear.command}`" in diag.hint
@@ -78,7 +93,7 @@ def test_truncated_transfer_is_named(tmp_path: Path) -> None:
         run, diag = probe(probe_env(tmp_path / "home", proxy=mitm.url(), ca_file=mitm.ca_file), tmp_path)
     assert_real_keras_call(run)
     assert diag is not None and diag.name == "truncated", diag
-    assert "retrieval incomplete" in run.error["message"]
+    assert "retrieval incomplete" in raised(run)
     assert "4,096 of 11,490,434 bytes" in diag.summary
 
 
@@ -92,8 +107,8 @@ def test_synthetic_npz_fails_the_hash(tmp_path: Path) -> None:
     assert diag is not None and diag.name == "hash-mismatch", diag
     assert "Incomplete or corrupted file detected" in diag.summary
     assert "zip archive with other content" in diag.summary
-    left = run.answer["left_behind"]
-    assert left and left[0]["size"] == fake.stat().st_size  # Keras 3 leaves the bad file in place
+    left = mnist(run).left_behind
+    assert left and left[0].size == fake.stat().st_size  # Keras 3 leaves the bad file in place
     assert [f.kind for f in diag.fixes] == [FixKind.CLEAR_CACHE]
 
 
@@ -121,9 +136,12 @@ def test_proxy_407_is_named_and_password_never_shown(tmp_path: Path) -> None:
     assert diag is not None and diag.name == "proxy-auth", diag
     assert "407" in diag.summary and "credentials in HTTPS_PROXY were refused" in diag.summary
     rendered = json.dumps(
-        failure_result(diag, run, Options(python=sys.executable, verbose=True)).__dict__, default=str
+        failure_result(
+            diag, run, mnist(run), default_loader(), Options(python=sys.executable, verbose=True)
+        ).__dict__,
+        default=str,
     )
-    assert secret not in rendered and secret not in json.dumps(run.answer)
+    assert secret not in rendered and secret not in json.dumps(run.run.answer)
 
 
 @needs_mitmdump
@@ -133,7 +151,7 @@ def test_untrusted_interception_names_the_issuer(tmp_path: Path) -> None:
         run, diag = probe(probe_env(tmp_path / "home", proxy=mitm.url()), tmp_path)
     assert_real_keras_call(run)
     assert diag is not None and diag.name == "tls-interception", diag
-    assert "CERTIFICATE_VERIFY_FAILED" in json.dumps(run.error)
+    assert "CERTIFICATE_VERIFY_FAILED" in raised(run)
     assert "mitmproxy" in diag.summary  # the issuer of the forged certificate, read from the wire
     assert "SSL_CERT_FILE" in diag.hint
 
@@ -173,7 +191,7 @@ def test_missing_tf_keras_under_legacy_flag_is_an_import_cause(tmp_path: Path) -
         pytest.skip("tf-keras is installed here; the failure needs it absent")
     run, diag = probe(probe_env(tmp_path / "home", TF_USE_LEGACY_KERAS="1"), tmp_path)
     assert diag is not None and diag.name == "import-tf-keras-missing", diag
-    assert "Keras cannot be imported" in json.dumps(run.error)
+    assert "Keras cannot be imported" in raised(run)
     assert "tf-keras" in diag.hint
     view = ImportProbe(run.import_view(), run.mode)
     assert view.failed_stage()["name"] == "tf.keras"  # what runtime.import would report from it
@@ -225,13 +243,14 @@ def test_success_path_with_the_real_dataset(tmp_path: Path) -> None:
         shutil.copyfile(path, datasets / "mnist.npz")
     run, diag = probe(env, tmp_path)
     assert diag is None, diag
-    result = success_result(run, MNIST)
+    result = success_result(run, mnist(run), MNIST)
     assert result.status.value == "ok", result
     arrays = result.data["arrays"]
     assert arrays["x_train"]["shape"] == [60000, 28, 28] and arrays["y_test"]["shape"] == [10000]
     assert sum(arrays["y_train"]["class_counts"]) == 60000
-    assert run.stage("preprocess")["value"]["shape"] == [60000, 28, 28, 1]
-    assert run.stage("preprocess")["value"]["max"] <= 1.0
+    preprocess = mnist(run).preprocess
+    assert preprocess is not None and preprocess.shape == (60000, 28, 28, 1)
+    assert preprocess.high is not None and preprocess.high <= 1.0
     if kind == "file":
         assert result.data["file"] == str(home / ".keras" / "datasets" / "mnist.npz")
 
@@ -242,7 +261,8 @@ def test_keras_mode_calls_keras_datasets_directly(tmp_path: Path) -> None:
     run = run_load_probe(
         sys.executable, "keras", PROBE_TIMEOUT_S, env=probe_env(tmp_path / "home"), cwd=str(tmp_path)
     )
-    assert run.mode == "keras" and run.stage("keras")["value"]["api"] == "keras"
+    (keras,) = [s for s in run.parsed.imports if s.name == "keras"]
+    assert run.mode == "keras" and keras.value["api"] == "keras"
     assert_real_keras_call(run)
     diag = diagnose(run, host=HOST, target_python=sys.executable)
     try:
@@ -292,12 +312,12 @@ def test_fashion_html_download_is_named_and_removed(tmp_path: Path) -> None:
         run = run_load_probe(
             sys.executable, "tf", PROBE_TIMEOUT_S, env=env, cwd=str(tmp_path), datasets=(loader,)
         )
-    view = run.view("fashion_mnist")
-    calls = run.loader("fashion_mnist")["get_file"]
-    assert [c["origin"] for c in calls] == [f.spec.origin for f in loader.files], run.run.stderr[-2000:]
+    calls = run.run.answer["loaders"]["fashion_mnist"]["get_file"]
+    assert [c.origin for c in run.outcome("fashion_mnist").calls] == [f.spec.origin for f in loader.files]
     assert all(c["file_hash"] is None for c in calls)  # Keras pins nothing for these
-    assert "Not a gzipped file (b'<!')" in view.error["message"]
-    diag = diagnose(view, host=HOST, target_python=sys.executable, dataset=loader)
+    stage = run.outcome("fashion_mnist").stage
+    assert stage and stage.exception and "Not a gzipped file (b'<!')" in stage.exception.message
+    diag = diagnose(run, host=HOST, target_python=sys.executable, dataset=loader)
     assert diag.name == "bad-gzip", diag
     assert "the cached train-labels-idx1-ubyte.gz is an HTML page" in diag.summary
     assert "--clear-cache --dataset fashion_mnist" in diag.hint
@@ -318,9 +338,9 @@ def test_fashion_synthetic_download_loads_and_verified_files_stay(tmp_path: Path
         run = run_load_probe(
             sys.executable, "tf", PROBE_TIMEOUT_S, env=env, cwd=str(tmp_path), datasets=(loader,)
         )
-    assert run.loader("fashion_mnist")["status"] == "ok", run.run.stderr[-2000:]
-    arrays = run.view("fashion_mnist").stage("load_data")["value"]["arrays"]
-    assert arrays["x_train"]["shape"] == [12, 28, 28] and arrays["x_test"]["shape"] == [6, 28, 28]
+    assert run.outcome("fashion_mnist").status == "ok", run.run.stderr[-2000:]
+    arrays = run.outcome("fashion_mnist").arrays
+    assert arrays["x_train"].shape == (12, 28, 28) and arrays["x_test"].shape == (6, 28, 28)
     new = run.others_safekeeping["fashion_mnist"]["new"]
     assert {n["outcome"] for n in new} == {"verified download, kept"} and len(new) == 4
     cached = home / ".keras" / "datasets" / "fashion-mnist"

@@ -17,6 +17,7 @@ from mnist_doctor.checks.cache import replaced_online
 from mnist_doctor.checks.load import slow_link_result
 from mnist_doctor.checks.network import unfollowed_redirect, without_proxy
 from mnist_doctor.datasets.spec import MNIST
+from mnist_doctor.datasets.table import default_loader
 from mnist_doctor.facts import Facts, FactUnavailable, Options, fact
 from mnist_doctor.facts.net_probe import UrllibProbe
 from mnist_doctor.model import BaseCheck, CheckResult, FixKind, Result, Status
@@ -118,7 +119,7 @@ def test_a_download_cut_by_our_timeout_on_a_measured_slow_link_names_the_link() 
         "load_data did not finish", data={"cut_by_budget": True, "unfinished_stage": "load_data"}
     )
     options = Options(python=PY, timeout=120)
-    slow = slow_link_result(cut, _throughput(191.5), options, MNIST, PY)
+    slow = slow_link_result(cut, _throughput(191.5), options, default_loader(), PY)
     assert slow.status is Status.WARN and slow.summary.startswith("load_data() needs ~3 min here")
     assert "60.0 kB/s (measured)" in slow.summary and "--timeout 120s" in slow.summary
     [fix] = slow.fixes
@@ -135,8 +136,10 @@ def test_a_download_cut_by_our_timeout_on_a_measured_slow_link_names_the_link() 
 )
 def test_without_a_measured_slow_download_the_result_stays_as_it_was(data: dict, projected) -> None:
     before = Result.warn("as it was", data=data)
-    assert slow_link_result(before, _throughput(projected), Options(python=PY), MNIST, PY) is before
-    assert slow_link_result(before, None, Options(python=PY), MNIST, PY) is before
+    assert (
+        slow_link_result(before, _throughput(projected), Options(python=PY), default_loader(), PY) is before
+    )
+    assert slow_link_result(before, None, Options(python=PY), default_loader(), PY) is before
 
 
 def _real(succeeded: bool) -> CheckResult:

@@ -22,7 +22,7 @@ BACKOFF_S = 1.0  # waits 1 s, then 2 s, ... between attempts
 SOCKET_TIMEOUT_S = 30.0
 
 
-def _say(console: Console, label: str, message: str = "", style: str | None = None) -> None:
+def say(console: Console, label: str, message: str = "", style: str | None = None) -> None:
     """Print ``label`` styled and ``message`` plain: no markup parsing, so paths print as they are."""
     from rich.text import Text
 
@@ -32,7 +32,7 @@ def _say(console: Console, label: str, message: str = "", style: str | None = No
     console.print(text)
 
 
-def _plain(console: Console, message: str) -> None:
+def plain(console: Console, message: str) -> None:
     """Print ``message`` as it is: no markup parsing (a path may hold ``[...]``), credentials redacted."""
     from rich.text import Text
 
@@ -107,10 +107,10 @@ class Context:
     @property
     def single_mnist(self) -> bool:
         """Only MNIST selected: every message stays exactly as before ``--dataset`` existed."""
-        return [d.name for d in self.datasets] == ["mnist"]
+        return [d.is_default for d in self.datasets] == [True]
 
 
-def _context(
+def open_context(
     facts: Facts, console: Console, *, every_dataset: bool = False, need_flavour: bool = True
 ) -> Context | None:
     """The cache and the datasets of this run (``every_dataset``: all the table's loaders, for
@@ -127,7 +127,7 @@ def _context(
         if need_flavour and any(loader.archive for loader in chosen):
             facts.get("keras_flavour")
     except Exception as exc:  # FactError or the provider's own error: a message, not a traceback
-        _say(console, "cannot work out where Keras keeps its cache:", f"{redact_text(str(exc))}", "red")
+        say(console, "cannot work out where Keras keeps its cache:", f"{redact_text(str(exc))}", "red")
         console.print("hint: run `mnist-doctor --select cache --verbose` to see why")
         return None
     return Context(facts, cache, chosen)

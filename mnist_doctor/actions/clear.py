@@ -27,9 +27,9 @@ from mnist_doctor.actions._common import (
     EXIT_USAGE,
     Context,
     Target,
-    _context,
-    _plain,
-    _say,
+    open_context,
+    plain,
+    say,
     subdir_of,
 )
 from mnist_doctor.datasets.table import Dataset
@@ -209,7 +209,7 @@ def _report_links(console: Console, found: Survey) -> None:
     said: list[SafeDir] = []
     for folder in found.opened:
         if folder.through_link and not any(folder.path.is_relative_to(s.path) for s in said):
-            _plain(console, folder.link_line("files are removed there"))
+            plain(console, folder.link_line("files are removed there"))
             said.append(folder)
 
 
@@ -218,8 +218,8 @@ def _report_refused(console: Console, found: Survey) -> bool:
     blocking = False
     for exc, read_here in found.refused:
         label = "not touched (Keras reads this folder):" if read_here else "not touched:"
-        _say(console, label, f"{exc.path} {exc.reason}", "red" if read_here else "yellow")
-        _plain(console, f"hint: {exc.hint}")
+        say(console, label, f"{exc.path} {exc.reason}", "red" if read_here else "yellow")
+        plain(console, f"hint: {exc.hint}")
         blocking = blocking or read_here
     return blocking
 
@@ -233,7 +233,7 @@ def clear_cache(facts: Facts, console: Console, *, yes: bool, dry_run: bool, int
     folder Keras reads was refused as unsafe, or the user declined; 2 when confirmation is
     needed but there is no terminal.
     """
-    context = _context(facts, console, need_flavour=False)
+    context = open_context(facts, console, need_flavour=False)
     if context is None:
         return EXIT_FAIL
     found = survey(context.cache, context.datasets)
@@ -284,14 +284,14 @@ def _clear(
     blocked = _report_refused(console, found)
     _report_links(console, found)
     for trouble in (t for t in cache.troubles if t.breaks):  # folders no one can reach: said, not searched
-        _plain(console, f"not searched: {trouble.sentence}; fix: {trouble.fix()}")
+        plain(console, f"not searched: {trouble.sentence}; fix: {trouble.fix()}")
     listed = found.entries
     entries = [e for e in listed if not e.keep]
     if not entries:
         for entry in listed:
-            _plain(console, f"{entry.path}: {entry.note}")
+            plain(console, f"{entry.path}: {entry.note}")
         folders = ", ".join(str(f) for f in cache.candidates)
-        _plain(console, f"nothing to remove: {none_words} in {folders}")
+        plain(console, f"nothing to remove: {none_words} in {folders}")
         return EXIT_FAIL if blocked else EXIT_OK
     from rich.table import Table
     from rich.text import Text
@@ -306,13 +306,11 @@ def _clear(
     console.print(table)
     total = sum(e.size for e in entries)
     if dry_run:
-        _plain(
-            console, f"dry run: would remove {len(entries)} item(s), {human_bytes(total)}; nothing removed"
-        )
+        plain(console, f"dry run: would remove {len(entries)} item(s), {human_bytes(total)}; nothing removed")
         return EXIT_OK
     if not yes:
         if not interactive:
-            _say(console, "not removing anything:", "no terminal to confirm on", "yellow")
+            say(console, "not removing anything:", "no terminal to confirm on", "yellow")
             console.print("hint: mnist-doctor --clear-cache --yes   # or --dry-run to only list")
             return EXIT_USAGE
         answer = console.input(f"remove these {len(entries)} item(s), {human_bytes(total)}? [y/N] ")
@@ -326,9 +324,9 @@ def _clear(
             failures.append(f"{entry.path}: {error}")
         else:
             freed += entry.size
-    _plain(console, f"removed {len(entries) - len(failures)} item(s), freed {human_bytes(freed)}")
+    plain(console, f"removed {len(entries) - len(failures)} item(s), freed {human_bytes(freed)}")
     for failure in failures:
-        _say(console, "not removed:", f"{failure}", "red")
+        say(console, "not removed:", f"{failure}", "red")
     if failures and not any(e.kind in ("directory", "folder tree") for e in entries):
-        _plain(console, f'hint: sudo chown -R "$(id -un)" {cache.base}   # then run --clear-cache again')
+        plain(console, f'hint: sudo chown -R "$(id -un)" {cache.base}   # then run --clear-cache again')
     return EXIT_FAIL if failures or blocked else EXIT_OK

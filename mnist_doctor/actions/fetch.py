@@ -30,26 +30,26 @@ from mnist_doctor.actions._common import (
     SOCKET_TIMEOUT_S,
     Context,
     Target,
-    _context,
-    _plain,
-    _say,
+    open_context,
+    plain,
+    say,
 )
 from mnist_doctor.actions.install import (
     InstallError,
     Staged,
-    _install,
-    _install_failed,
-    _verify,
     extraction_note,
+    install_failed,
+    install_staged,
     link_note,
     pinned_hint,
     prepare_target,
     refused_folder,
     staged_file,
     target_path,
+    verify_staged,
 )
 from mnist_doctor.causes.network import classify, describe_exception
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import Facts
 from mnist_doctor.files.safe_dir import UnsafeFolder
@@ -289,11 +289,11 @@ class _Progress:
 
 #: The per-file summary's words for a wrong file, by verdict.
 WRONG_FILE = {
-    npz_check.HTML: "an HTML page came instead of the file",
-    npz_check.EMPTY: "an empty body came",
-    npz_check.TRUNCATED: "the body was truncated",
-    npz_check.CORRUPT: "the body is corrupt",
-    npz_check.TOO_LARGE: "the body is far too large",
+    verification.HTML: "an HTML page came instead of the file",
+    verification.EMPTY: "an empty body came",
+    verification.TRUNCATED: "the body was truncated",
+    verification.CORRUPT: "the body is corrupt",
+    verification.TOO_LARGE: "the body is far too large",
 }
 
 
@@ -318,18 +318,18 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
     that fails does not stop the others; each is reported: installed, already present, failed.
     Exit 0 all installed (or already there), 1 one failed, 2 bad ``--mirror`` or ``--offline``.
     """
-    context = _context(facts, console)
+    context = open_context(facts, console)
     if context is None:
         return EXIT_FAIL
     options = facts.options
     plan = [(target, mirror_url(mirror, target.spec)) for target in context.targets()]
     for _, url in plan:
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            _say(console, f"--mirror {redact_text(url)}: not an http(s) URL", "", "red")
+            say(console, f"--mirror {redact_text(url)}: not an http(s) URL", "", "red")
             console.print("hint: --mirror https://your.mirror/path/   # a local file: use --seed FILE")
             return EXIT_USAGE
     if options.offline:
-        _say(console, "--fetch needs the network, but --offline was given", "", "red")
+        say(console, "--fetch needs the network, but --offline was given", "", "red")
         console.print("hint: mnist-doctor --seed /path/to/mnist.npz")
         return EXIT_USAGE
     window = options.budget.slice(reserve=FETCH_RESERVE_S)
@@ -340,11 +340,11 @@ def fetch_dataset(facts: Facts, console: Console, mirror: str | None) -> int:
             continue
         outcomes.append((target, _fetch_one(context, target, url, window, console)))
     if len(outcomes) > 1:
-        _plain(console, "")
+        plain(console, "")
         for target, outcome in outcomes:
             line = f"{target.label}: {outcome.word}" + (f" ({outcome.reason})" if outcome.reason else "")
             style = {"installed": "green", "already present": ""}.get(outcome.word, "red")
-            _say(console, line, "", style or None)
+            say(console, line, "", style or None)
     failed = [o for _, o in outcomes if o.code]
     return max(o.code for o in failed) if failed else EXIT_OK
 
@@ -360,10 +360,10 @@ def _fetch_one(context: Context, target: Target, url: str, window: Slice, consol
         return FileOutcome(stop, "failed", "a folder is in the way")
     blocked = unsafe_ca_file(os.environ.get("SSL_CERT_FILE"))
     if blocked and urllib.parse.urlsplit(url).scheme == "https":
-        _say(console, "not downloading:", f"SSL_CERT_FILE: {blocked}", "red")
+        say(console, "not downloading:", f"SSL_CERT_FILE: {blocked}", "red")
         console.print("hint: export SSL_CERT_FILE=/path/to/ca-bundle.pem   # or: unset SSL_CERT_FILE")
         return FileOutcome(EXIT_FAIL, "failed", "SSL_CERT_FILE is unusable")
-    _plain(console, f"downloading {shown}")
+    plain(console, f"downloading {shown}")
     tried = 0
     try:
         with staged_file(cache.datasets_dir, target.name, target.subdir) as staged:
@@ -379,15 +379,15 @@ def _fetch_one(context: Context, target: Target, url: str, window: Slice, consol
                         wait = BACKOFF_S * 2 ** (attempt - 1)
                         if attempt == ATTEMPTS or window.remaining() <= wait:
                             raise
-                        _plain(console, f"attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
+                        plain(console, f"attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
                         time.sleep(wait)
-            _verify(staged, written, digest, target.data_file)
-            _install(staged, target.name)
+            verify_staged(staged, written, digest, target.data_file)
+            install_staged(staged, target.name)
     except UnsafeFolder as exc:
         refused_folder(console, exc)
         return FileOutcome(EXIT_FAIL, "failed", "the cache folder is unsafe")
     except DeadlineReached as exc:
-        _say(
+        say(
             console,
             "download stopped:",
             f"{exc} (the budget of --timeout {options.timeout:g} s ended it); "
@@ -399,13 +399,13 @@ def _fetch_one(context: Context, target: Target, url: str, window: Slice, consol
         )
         return FileOutcome(EXIT_FAIL, "failed", "--timeout reached")
     except TooLarge as exc:
-        _say(
+        say(
             console, "refused:", f"{redact_text(str(exc))}: not the dataset; the cache was not changed", "red"
         )
-        _plain(console, f"hint: {pinned_hint(spec)}")
+        plain(console, f"hint: {pinned_hint(spec)}")
         return FileOutcome(EXIT_FAIL, "failed", "larger than the file")
     except TransientError as exc:
-        _say(console, "download failed", f"after {tried} attempt(s): {redact_text(str(exc))}", "red")
+        say(console, "download failed", f"after {tried} attempt(s): {redact_text(str(exc))}", "red")
         console.print(
             "hint: retry later, or use --mirror URL, or download elsewhere and --seed FILE;"
             " the cache was not changed"
@@ -413,24 +413,24 @@ def _fetch_one(context: Context, target: Target, url: str, window: Slice, consol
         return FileOutcome(EXIT_FAIL, "failed", redact_text(str(exc)) or "")
     except (urllib.error.URLError, ValueError, http.client.HTTPException) as exc:
         message, hint = _explain(exc, url)
-        _say(console, "download failed:", f"{redact_text(message)}; the cache was not changed", "red")
-        _plain(console, f"hint: {hint}")
+        say(console, "download failed:", f"{redact_text(message)}; the cache was not changed", "red")
+        plain(console, f"hint: {hint}")
         return FileOutcome(EXIT_FAIL, "failed", redact_text(message) or "")
     except InstallError as exc:
-        _say(console, "refused:", f"{shown} served the wrong file: {exc}; the cache was not changed", "red")
-        if exc.verdict in (npz_check.HTML, npz_check.EMPTY):
-            _plain(
+        say(console, "refused:", f"{shown} served the wrong file: {exc}; the cache was not changed", "red")
+        if exc.verdict in (verification.HTML, verification.EMPTY):
+            plain(
                 console,
                 f"hint: a proxy or portal page means the network blocks the download; {pinned_hint(spec)}",
             )
         else:
-            _plain(console, f"hint: {pinned_hint(spec)}")
+            plain(console, f"hint: {pinned_hint(spec)}")
         return FileOutcome(EXIT_FAIL, "failed", WRONG_FILE.get(exc.verdict, "not the pinned file"))
     except OSError as exc:
-        _install_failed(console, exc, cache)
+        install_failed(console, exc, cache)
         return FileOutcome(EXIT_FAIL, "failed", exc.strerror or "cannot write")
     pin = "sha256" if spec.sha256 else "md5"
-    _say(
+    say(
         console,
         "installed",
         f"{target_path(context, target)} ({human_bytes(spec.size)}, {pin} verified)",

@@ -17,7 +17,6 @@ from typing import BinaryIO
 
 from rich.console import Console
 
-import mnist_doctor.actions.judge as judge
 from mnist_doctor.actions._common import (
     COPY_CHUNK,
     EXIT_FAIL,
@@ -25,14 +24,14 @@ from mnist_doctor.actions._common import (
     EXIT_USAGE,
     Context,
     Target,
-    _context,
-    _plain,
-    _say,
+    open_context,
+    plain,
+    say,
 )
-from mnist_doctor.actions.judge import DIFFERENT, Verdict, digests, judge_stream
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, DatasetSpec
 from mnist_doctor.datasets.table import DataFile
+from mnist_doctor.datasets.verification import CopyReport, digests, judge_stream
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
@@ -45,7 +44,7 @@ class InstallError(Exception):
 
     def __init__(self, message: str, verdict: str = "") -> None:
         super().__init__(message)
-        #: The npz_check verdict of the refused data, when it was inspected.
+        #: The verification verdict of the refused data, when it was inspected.
         self.verdict = verdict
 
 
@@ -123,17 +122,17 @@ def link_note(console: Console, staged: Staged) -> None:
     """Where the file really goes when the cache folder is the user's own link to another folder."""
     folder = staged.folder
     if folder.through_link:
-        _plain(console, folder.link_line("the file is installed there"))
+        plain(console, folder.link_line("the file is installed there"))
 
 
-def _verify(staged: Staged, written: int, digest: str, data_file: DataFile) -> None:
+def verify_staged(staged: Staged, written: int, digest: str, data_file: DataFile) -> None:
     """The staged copy is the pinned file, or :class:`InstallError` saying what it is instead."""
     spec = data_file.spec
     md5 = ""
     if written == spec.size and not spec.sha256:  # pinned by md5 only (a word index): hash it now
         staged.stream.flush()
         _, md5 = digests(staged.stream, written, want_md5=True)
-    if judge.matches(data_file, written, digest, md5):
+    if verification.matches(data_file, written, digest, md5):
         return
     staged.stream.flush()  # so the report below reads what was received
     verdict = judge_stream(staged.stream, written, data_file)
@@ -150,7 +149,7 @@ def _short_pin(data_file: DataFile) -> str:
     return f"{pin}, {spec.size} bytes"
 
 
-def _install(staged: Staged, file_name: str) -> None:
+def install_staged(staged: Staged, file_name: str) -> None:
     staged.stream.flush()
     os.fsync(staged.stream.fileno())
     os.fchmod(staged.stream.fileno(), _default_mode())
@@ -166,8 +165,8 @@ def _install(staged: Staged, file_name: str) -> None:
 
 def refused_folder(console: Console, exc: UnsafeFolder) -> int:
     """The cache folder is not safe to act in: the reason, the manual way, nothing changed."""
-    _say(console, "refused:", f"{exc.path} {exc.reason}; nothing was changed", "red")
-    _plain(console, f"hint: {exc.hint}")
+    say(console, "refused:", f"{exc.path} {exc.reason}; nothing was changed", "red")
+    plain(console, f"hint: {exc.hint}")
     return EXIT_FAIL
 
 
@@ -196,42 +195,26 @@ def prepare_target(context: Context, target: Target, console: Console) -> int | 
     pinned file already there), or ``None`` to go on and install. Shared by seed and fetch."""
     cache = context.cache
     path = target_path(context, target)
-    _plain(console, f"target: {path} (where {cache.flavour_label} reads it)")
+    plain(console, f"target: {path} (where {cache.flavour_label} reads it)")
     if cache.fallback:
-        _plain(
+        plain(
             console,
             f"note: this is Keras' fallback folder {cache.base}, shared and wiped at "
             "reboot; see `mnist-doctor --select cache.location`",
         )
     if cache.fallback_cause is not None:  # the variable that sent Keras there, and its fix
-        _plain(console, f"because {cache.fallback_cause.sentence}; fix: {cache.fallback_cause.fix()}")
+        plain(console, f"because {cache.fallback_cause.sentence}; fix: {cache.fallback_cause.fix()}")
     if os.path.isdir(path) and not os.path.islink(path):
-        _say(console, "cannot install:", f"a folder sits at {path}", "red")
-        _plain(
+        say(console, "cannot install:", f"a folder sits at {path}", "red")
+        plain(
             console,
             f"hint: look inside, then: rm -r -- {path}   # or: mnist-doctor --clear-cache if it is empty",
         )
         return EXIT_FAIL
-    if already_there(path, target.data_file):
-        _plain(console, f"{path} is already the pinned file; nothing to do")
+    if verification.is_pinned(path, target.data_file):
+        plain(console, f"{path} is already the pinned file; nothing to do")
         return EXIT_OK
     return None
-
-
-def already_there(path: Path, data_file: DataFile) -> bool:
-    """The pinned file is where Keras reads it (followed through a link, as Keras does)."""
-    if judge.uses_npz_check(data_file):
-        return npz_check.inspect_copy(path, data_file.spec, with_partials=False).ok
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return False
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_size != data_file.spec.size:
-            return False
-        sha, md5 = digests(handle, st.st_size, want_md5=not data_file.spec.sha256)
-        return judge.matches(data_file, st.st_size, sha, md5)
 
 
 def extraction_note(context: Context, target: Target, console: Console) -> None:
@@ -241,36 +224,36 @@ def extraction_note(context: Context, target: Target, console: Console) -> None:
         return
     folder = target.folder(context.cache.datasets_dir)
     statement = target.dataset.load_statement(context.flavour.api if context.flavour else "tf.keras")
-    _plain(
+    plain(
         console,
         f"note: installed packed, not extracted: {statement} extracts it itself into "
         f"{folder / layout.folder} on its next call",
     )
     if not layout.extracts_every_call and os.path.exists(folder / layout.folder):
-        _say(
+        say(
             console,
             "but:",
             f"{folder / layout.folder} already exists, and this Keras line only extracts when that "
             "folder is missing: a stale or half-extracted copy there stays in use",
             "yellow",
         )
-        _plain(
+        plain(
             console,
             f"hint: mnist-doctor --clear-cache --dataset {target.dataset.name}   "
             "# then --seed the archive again",
         )
 
 
-def _install_failed(console: Console, exc: OSError, cache: KerasCache) -> int:
+def install_failed(console: Console, exc: OSError, cache: KerasCache) -> int:
     """The cache folder refused the write: say so, and how to take the folder back."""
-    _say(console, "not installed:", f"{exc.strerror} ({exc.filename}); the cache was not changed", "red")
+    say(console, "not installed:", f"{exc.strerror} ({exc.filename}); the cache was not changed", "red")
     console.print(
         f'hint: sudo chown -R "$(id -un)" {cache.base}   # see mnist-doctor --select cache.permissions'
     )
     return EXIT_FAIL
 
 
-def _open_source(path: str) -> tuple[BinaryIO | None, str]:
+def open_source(path: str) -> tuple[BinaryIO | None, str]:
     """The ``--seed`` file opened once (no blocking on a FIFO): (stream, why not)."""
     source = Path(path).expanduser()
     try:
@@ -304,13 +287,13 @@ def seed_file(
     the current Keras line gives it. A wrong file is refused with the reason: exit 1. The
     dataset installed is appended to ``seeded``.
     """
-    context = _context(facts, console, every_dataset=any_dataset)
+    context = open_context(facts, console, every_dataset=any_dataset)
     if context is None:
         return EXIT_FAIL
     source = Path(path).expanduser()
-    src, why = _open_source(path)
+    src, why = open_source(path)
     if src is None:
-        _say(console, f"--seed {path}: {why}", "", "red")
+        say(console, f"--seed {path}: {why}", "", "red")
         console.print(
             "hint: pass the path of a downloaded mnist.npz, e.g. mnist-doctor --seed ~/Downloads/mnist.npz"
         )
@@ -337,17 +320,17 @@ def seed_file(
                     staged.stream.write(chunk)
                     digest.update(chunk)
                     written += len(chunk)
-                _verify(staged, written, digest.hexdigest(), target.data_file)
-                _install(staged, target.name)
+                verify_staged(staged, written, digest.hexdigest(), target.data_file)
+                install_staged(staged, target.name)
         except UnsafeFolder as exc:
             return refused_folder(console, exc)
         except InstallError as exc:
-            _say(console, "not installed:", f"{exc}; the cache was not changed", "red")
+            say(console, "not installed:", f"{exc}; the cache was not changed", "red")
             return EXIT_FAIL
         except OSError as exc:
-            return _install_failed(console, exc, context.cache)
+            return install_failed(console, exc, context.cache)
     pin = "sha256" if spec.sha256 else "md5"
-    _say(
+    say(
         console,
         "installed",
         f"{source} → {target_path(context, target)} ({human_bytes(spec.size)}, {pin} verified)",
@@ -358,23 +341,23 @@ def seed_file(
 
 
 def _refuse_seed(
-    console: Console, source: Path, verdict: Verdict, target: Target, *, any_dataset: bool
+    console: Console, source: Path, verdict: CopyReport, target: Target, *, any_dataset: bool
 ) -> int:
     """Not the file it should be: what it is instead, what was expected, where to get the right one."""
     spec = target.spec
-    _say(console, "refused:", f"{source} is {verdict.summary}", "red")
-    what = "" if target.dataset.name == "mnist" else f" ({target.label})"
-    _plain(console, f"expected {judge.pin_text(target.data_file)}{what}; the cache was not changed")
-    if any_dataset and target.dataset.name == "mnist" and source.name != spec.file_name:
-        _plain(
+    say(console, "refused:", f"{source} is {verdict.summary}", "red")
+    what = f" ({target.label})" if target.dataset.selection else ""
+    plain(console, f"expected {verification.pin_text(target.data_file)}{what}; the cache was not changed")
+    if any_dataset and target.dataset.is_default and source.name != spec.file_name:
+        plain(
             console,
             "it is none of the other keras.datasets files either; to check it against another "
             "dataset: mnist-doctor --seed FILE --dataset NAME",
         )
-    if verdict.verdict in (npz_check.OTHER_MNIST, DIFFERENT):
-        _plain(console, f"hint: {pinned_hint(spec)}")
+    if verdict.verdict in verification.NOT_THE_PINNED:
+        plain(console, f"hint: {pinned_hint(spec)}")
     else:
-        _plain(console, f"hint: download it again from {spec.origin} and compare: sha256sum {source}")
+        plain(console, f"hint: download it again from {spec.origin} and compare: sha256sum {source}")
     return EXIT_FAIL
 
 
@@ -391,16 +374,16 @@ def identify(
     if same_size:
         sha, md5 = digests(src, size + 1, want_md5=any(not t.spec.sha256 for t in same_size))
         for target in same_size:
-            if judge.matches(target.data_file, size, sha, md5):
+            if verification.matches(target.data_file, size, sha, md5):
                 return target, True
     named = [t for t in targets if source_name in _names_of(t)]
     if len(named) == 1:
         return named[0], False
     if len(targets) == 1:
         return targets[0], False
-    mnist = [t for t in targets if t.dataset.name == "mnist"]
-    if any_dataset and mnist:
-        return mnist[0], False  # no --dataset: judged as MNIST, as before --dataset existed
+    default = [t for t in targets if t.dataset.is_default]
+    if any_dataset and default:
+        return default[0], False  # no --dataset: judged as the default loader's file, as before --dataset
     expected = ", ".join(f"{t.label} ({human_bytes(t.spec.size)})" for t in targets)
     raise UsageError(
         f"--seed {source_name} ({human_bytes(size)}): none of the selected files by size, hash or name; "

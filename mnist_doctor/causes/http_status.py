@@ -14,8 +14,8 @@ import email.utils
 import time
 from dataclasses import dataclass
 
-from mnist_doctor.datasets.spec import MNIST, DatasetSpec
-from mnist_doctor.datasets.table import is_keras_origin
+from mnist_doctor.datasets.spec import DatasetSpec
+from mnist_doctor.datasets.table import Dataset, is_keras_origin
 from mnist_doctor.model import Fix, FixKind, Hint
 from mnist_doctor.text.hints import doctor_argv, doctor_command, offline_route, quoted
 from mnist_doctor.text.redact import redact_text
@@ -59,12 +59,17 @@ def _elsewhere(dataset: DatasetSpec, target_python: str) -> Hint:
     return offline_route(target_python, dataset)
 
 
-def fetch_again(dataset: DatasetSpec, target_python: str, why: str, *more: str) -> Fix:
-    """``mnist-doctor --fetch [MORE]``: download from the very origin again, with timeouts and
-    retries (``--mirror ORIGIN`` when the origin is not Keras' own)."""
-    extra = () if dataset.origin == MNIST.origin else ("--mirror", dataset.origin)
-    argv = doctor_argv(target_python, "--fetch", *extra, *more)
-    return Fix(FixKind.FETCH, argv, why, needs_confirmation=False, url=dataset.origin)
+def fetch_again(
+    dataset: DatasetSpec, target_python: str, why: str, loader: Dataset | None = None, *more: str
+) -> Fix:
+    """``mnist-doctor --fetch [--dataset NAME] [MORE]``: download from the very origin again, with
+    timeouts and retries (``--mirror ORIGIN`` when the origin is not Keras' own); ``loader`` is the
+    loader whose file ``dataset`` is (None: the default one)."""
+    extra = () if is_keras_origin(dataset.origin) else ("--mirror", dataset.origin)
+    selection = loader.selection if loader is not None else ()
+    argv = doctor_argv(target_python, "--fetch", *selection, *extra, *more)
+    name = loader.name if selection and loader is not None else None
+    return Fix(FixKind.FETCH, argv, why, needs_confirmation=False, url=dataset.origin, dataset=name)
 
 
 def advise(status: int, retry_after: str | None, dataset: DatasetSpec, target_python: str) -> StatusAdvice:

@@ -12,11 +12,11 @@ the exact fix.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from mnist_doctor.causes import (
     CACHE,
@@ -40,12 +40,11 @@ from mnist_doctor.causes.network import (
     proxy_status_meaning,
 )
 from mnist_doctor.causes.tls_issuer import inspection_product
-from mnist_doctor.datasets.spec import MNIST
-from mnist_doctor.datasets.table import table
+from mnist_doctor.datasets.table import Dataset, default_loader
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.model import Fix, FixKind, Hint, Status
-from mnist_doctor.text import hints
-from mnist_doctor.text.hints import clear_cache_fix, doctor_argv, doctor_command, fetch_fix, quoted
+from mnist_doctor.model import Fix, Hint, Status
+from mnist_doctor.probing.load_answer import ErrorRecord, FileState, LoaderOutcome, ProxyRoute, TlsEvidence
+from mnist_doctor.text.hints import clear_cache_fix, doctor_command, fetch_fix, offline_route, quoted
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
 OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
@@ -57,13 +56,15 @@ class Evidence:
     """Everything the rules look at, flattened once."""
 
     probe: LoadProbe
-    error: dict[str, Any]
+    #: The failing loader's own part of the probe (its files, its get_file calls, its TLS evidence).
+    outcome: LoaderOutcome
+    error: ErrorRecord
     types: list[str]
     text: str  # messages of the error and its chain, then the tail of stderr
     host: str
     target_python: str
-    #: The loader that failed (a :class:`~mnist_doctor.datasets.table.Dataset`); None: MNIST.
-    dataset: Any = None
+    #: The loader that failed: every cause names its file, its route and its ``--dataset`` flag.
+    loader: Dataset
     #: The mirror a fetch fix downloads from (``--origin``/``MNIST_DOCTOR_ORIGIN``), if one is set.
     mirror: str | None = None
 
@@ -83,28 +84,40 @@ class Evidence:
         return cause if cause is not None and cause.name in names else None
 
     @property
-    def proxy(self) -> dict[str, Any] | None:
-        route = self.probe.answer.get("proxy")
-        return route if route and not route.get("bypassed") else None
+    def proxy(self) -> ProxyRoute | None:
+        """The proxy the target's urllib uses for the host (None: direct, or bypassed)."""
+        route = self.probe.parsed.proxy
+        return route if route is not None and not route.bypassed else None
 
     @property
     def proxy_label(self) -> str:
-        route = self.proxy or {}
-        return f"{route.get('scheme', 'http')}://{route.get('host')}:{route.get('port')}"
+        return self.proxy.label if self.proxy is not None else "http://None:None"
 
-    def left_behind(self) -> list[dict[str, Any]]:
-        return list(self.probe.answer.get("left_behind") or [])
+    @property
+    def tls(self) -> TlsEvidence | None:
+        return self.outcome.tls
 
+    def left_behind(self) -> tuple[FileState, ...]:
+        return self.outcome.left_behind
 
-def offline_route(target_python: str) -> Hint:
-    """The way around a network that cannot deliver mnist.npz (:func:`text.hints.offline_route`)."""
-    return hints.offline_route(target_python)
+    @property
+    def file(self) -> str:
+        """The file of the loader a message names (``mnist.npz``, ``cifar-10-python.tar.gz``)."""
+        return self.loader.main_file.name
+
+    @property
+    def route(self) -> Hint:
+        """The way around a network that cannot deliver the loader's files, from its own spec."""
+        return offline_route(self.target_python, self.loader)
+
+    def clear(self, why: str) -> Fix:
+        """The clear step for the loader's files (the default loader's names no dataset)."""
+        return clear_cache_fix(self.target_python, why, self.loader.name if self.loader.selection else None)
 
 
 def _proxy_route(ev: Evidence) -> Hint:
     """Direct connections blocked: an office network's proxy first (none is set), then offline."""
-    offline = offline_route(ev.target_python)
-    return offline if ev.proxy else proxy_first(offline)
+    return ev.route if ev.proxy else proxy_first(ev.route)
 
 
 def _fetch_fix(target_python: str, mirror: str | None, reason: str) -> tuple[Fix, ...]:
@@ -165,8 +178,8 @@ def _path_rejected(ev: Evidence) -> Diagnosis | None:
 
 
 def _issuer_name(ev: Evidence) -> str | None:
-    peer = ((ev.probe.answer.get("tls") or {}).get("peer") or {}).get("issuer") or {}
-    parts = [peer.get("organizationName"), peer.get("commonName")]
+    issuer = ev.tls.issuer if ev.tls is not None else {}
+    parts = [issuer.get("organizationName"), issuer.get("commonName")]
     named = [p for p in parts if p]
     return " / ".join(dict.fromkeys(named)) if named else None
 
@@ -185,10 +198,10 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             if ev.proxy
             else "something on port 443 does not speak TLS; check the network checks",
         )
-    tls = ev.probe.answer.get("tls") or {}
+    tls = ev.tls
     why = cause.verify_reason
     issuer = _issuer_name(ev)
-    if tls.get("ca_count") == 0:
+    if tls is not None and tls.ca_count == 0:
         return Diagnosis(
             "tls-no-system-cas",
             NETWORK,
@@ -196,9 +209,7 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             "macOS python.org builds: run `/Applications/Python 3.X/Install Certificates.command`; elsewhere "
             + quoted("export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
             + " (or `$(python -m certifi)`)",
-            details=tuple(
-                f"default verify paths: {tls.get('verify_paths')}" for _ in [0] if tls.get("verify_paths")
-            ),
+            details=tuple(f"default verify paths: {dict(tls.verify_paths)}" for _ in [0] if tls.verify_paths),
         )
     if cause.name == "tls-hostname":
         return Diagnosis(
@@ -207,7 +218,7 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             f"TLS verification failed: the certificate is not for {ev.host} ({why})",
             f"no CA setting cures a certificate for another name: {ev.host} leads to another server "
             "here (an /etc/hosts entry, a DNS filter, a captive portal, a proxy or VPN): check "
-            f"`getent hosts {ev.host}`; meanwhile " + offline_route(ev.target_python),
+            f"`getent hosts {ev.host}`; meanwhile " + ev.route,
         )
     by = f"issued by {issuer!r}" if issuer else "from an issuer this Python does not trust"
     product = inspection_product([issuer])
@@ -223,7 +234,7 @@ def _tls(ev: Evidence) -> Diagnosis | None:
         (f"TLS inspection by {product}: " if product else "if this CA is one you trust: ")
         + trust
         + "; or avoid the network: "
-        + offline_route(ev.target_python),
+        + ev.route,
         details=(f"issuer: {issuer}",) if issuer else (),
     )
 
@@ -234,7 +245,7 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
         return None
     status, text = cause.parts
     if status == "407":
-        has_creds = bool((ev.proxy or {}).get("has_credentials"))
+        has_creds = ev.proxy is not None and ev.proxy.has_credentials
         return Diagnosis(
             "proxy-auth",
             NETWORK,
@@ -249,7 +260,7 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
         "proxy-tunnel",
         NETWORK,
         f"proxy {ev.proxy_label} {meaning}",
-        advice + "; meanwhile, " + offline_route(ev.target_python),
+        advice + "; meanwhile, " + ev.route,
     )
 
 
@@ -266,14 +277,14 @@ def _dns(ev: Evidence) -> Diagnosis | None:
         return Diagnosis(
             "dns-proxy",
             NETWORK,
-            f"DNS for the proxy host {ev.proxy.get('host')} failed",
+            f"DNS for the proxy host {ev.proxy.host} failed",
             "fix the host name in HTTPS_PROXY / https_proxy, or unset it",
         )
     return Diagnosis(
         "dns",
         NETWORK,
         f"DNS for {ev.host} failed (no internet, or the name is blocked)",
-        offline_route(ev.target_python),
+        ev.route,
         fixes=_fetch_fix(ev.target_python, ev.mirror, "the dataset host cannot be resolved"),
     )
 
@@ -306,7 +317,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "unreachable",
             NETWORK,
             f"no route to {to}",
-            offline_route(ev.target_python),
+            ev.route,
             fixes=_fetch_fix(ev.target_python, ev.mirror, "network unreachable"),
         )
     if cause == "connection-reset":
@@ -314,7 +325,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "connection-reset",
             NETWORK,
             f"{to} closed the connection before answering",
-            "a proxy or firewall cuts the transfer; " + offline_route(ev.target_python),
+            "a proxy or firewall cuts the transfer; " + ev.route,
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection reset"),
         )
     return None
@@ -338,7 +349,7 @@ def _http(ev: Evidence) -> Diagnosis | None:
         "http-status",
         NETWORK,
         f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
-        (advice + "; " if advice else "") + offline_route(ev.target_python),
+        (advice + "; " if advice else "") + ev.route,
         fixes=_fetch_fix(ev.target_python, ev.mirror, f"HTTP {code}"),
     )
 
@@ -355,7 +366,7 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
         "the host answered and the connection broke mid-download (Keras removed the partial file): "
         f"download again with retries, `{again.command}`; if it breaks again, a proxy or firewall "
-        "cuts long transfers: " + offline_route(ev.target_python),
+        "cuts long transfers: " + ev.route,
         fixes=(again,),
     )
 
@@ -363,12 +374,8 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
 def _fetch_again(ev: Evidence, why: str) -> Fix:
     """``mnist-doctor --fetch`` for the loader that failed, from where it failed (its mirror, or
     Keras' own origin): the host works, only the transfer broke, so the same source again."""
-    name = getattr(ev.dataset, "name", "mnist")
-    if name == "mnist":
-        return fetch_again(MNIST.with_origin(ev.mirror) if ev.mirror else MNIST, ev.target_python, why)
-    origin = ev.dataset.files[0].spec.origin
-    argv = doctor_argv(ev.target_python, "--fetch", "--dataset", name)
-    return Fix(FixKind.FETCH, argv, why, False, url=origin, dataset=name)
+    spec = ev.loader.main_file.spec
+    return fetch_again(spec.with_origin(ev.mirror) if ev.mirror else spec, ev.target_python, why, ev.loader)
 
 
 def _bad_file(ev: Evidence) -> Diagnosis | None:
@@ -380,52 +387,57 @@ def _bad_file(ev: Evidence) -> Diagnosis | None:
     if not (hash_mismatch or bad_zip):
         return None
     files = ev.left_behind()
-    html = next((f for f in files if f.get("looks_html")), None)
+    html = next((f for f in files if f.looks_html), None)
     details = tuple(
-        f"{f['path']}: {f['size']:,} bytes, sha256 {f['sha256'][:16]}…, "
-        f"starts {bytes.fromhex(f['head'][:16])!r}"
-        for f in files
+        f"{f.path}: {f.size:,} bytes, sha256 {f.sha256[:16]}…, starts {_head(f)!r}" for f in files
     )
     if html:
-        clear = clear_cache_fix(ev.target_python, "an HTML page sits where mnist.npz should be")
+        clear = ev.clear(f"an HTML page sits where {ev.file} should be")
         return Diagnosis(
             "html-instead-of-data",
             NETWORK,
-            f"the download is an HTML page ({html['size']:,} bytes), not mnist.npz: "
+            f"the download is an HTML page ({html.size:,} bytes), not {ev.file}: "
             "a proxy or captive portal answered instead of the dataset host",
-            f"remove it with `{clear.command}`, then get through the proxy or "
-            + offline_route(ev.target_python),
+            f"remove it with `{clear.command}`, then get through the proxy or " + ev.route,
             details=details,
             fixes=(clear,),
         )
     if hash_mismatch:
-        zipped = any(f.get("head", "").startswith("504b0304") for f in files)
-        short = next((f for f in files if not f.get("zip_complete") and f.get("size", 0) < MNIST.size), None)
+        zipped = any(f.head.startswith("504b0304") for f in files)
+        size = ev.loader.main_file.spec.size
+        short = next((f for f in files if not f.zip_complete and f.size < size), None)
         if zipped and short:
             # Keras 2 / tf-keras do not check Content-Length: a cut transfer surfaces here.
-            shape = f"cut short ({short['size']:,} of {MNIST.size:,} bytes): the transfer was interrupted"
+            shape = f"cut short ({short.size:,} of {size:,} bytes): the transfer was interrupted"
         elif zipped:
             shape = "a zip archive with other content (a modified mirror or a rewriting proxy)"
         else:
             shape = "incomplete or not the dataset"
-        clear = clear_cache_fix(ev.target_python, "the downloaded mnist.npz fails Keras' sha256 check")
+        clear = ev.clear(f"the downloaded {ev.file} fails Keras' sha256 check")
         return Diagnosis(
             "hash-mismatch",
             CACHE,
             f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
-            f"remove it with `{clear.command}`, then download again or " + offline_route(ev.target_python),
+            f"remove it with `{clear.command}`, then download again or " + ev.route,
             details=details,
             fixes=(clear,),
         )
-    clear = clear_cache_fix(ev.target_python, "mnist.npz is not a readable npz")
+    clear = ev.clear(f"{ev.file} is not a readable npz")
     return Diagnosis(
         "bad-zip",
         CACHE,
-        f"the cached mnist.npz cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
+        f"the cached {ev.file} cannot be read by numpy ({ev.types[0].rsplit('.', 1)[-1]})",
         f"remove it with `{clear.command}` and download again",
         details=details,
         fixes=(clear,),
     )
+
+
+def _need(loader: Dataset) -> str:
+    """`` (it needs about N MB as uint8)`` when the table knows the loader's arrays."""
+    arrays = loader.main_file.spec.arrays
+    total = sum(math.prod(a.shape) for a in arrays)
+    return f" (it needs about {total / 1e6:.0f} MB as uint8)" if total else ""
 
 
 def _resources(ev: Evidence) -> Diagnosis | None:
@@ -433,7 +445,7 @@ def _resources(ev: Evidence) -> Diagnosis | None:
         return Diagnosis(
             "memory",
             RESOURCE,
-            "out of memory while loading MNIST (it needs about 55 MB as uint8)",
+            f"out of memory while loading {ev.loader.name}{_need(ev.loader)}",
             "free memory or raise the container/ulimit memory limit",
         )
     if ev.search(r"No space left on device|\[Errno 28\]"):
@@ -447,60 +459,48 @@ def _resources(ev: Evidence) -> Diagnosis | None:
 
 
 def _offline_guard(ev: Evidence) -> Diagnosis | None:
-    """Keras tried to download under ``--offline`` and the probe's own guard stopped it."""
+    """Keras tried to download under ``--offline`` and the probe's own guard stopped it: name the
+    file it asked for (the loader's last ``get_file`` call) and the loader's own route."""
     if not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
         return None
+    origin = ev.outcome.calls[-1].origin if ev.outcome.calls else None
+    wanted = (origin or "").rsplit("/", 1)[-1] or ev.file
     return Diagnosis(
         OFFLINE_DOWNLOAD,
         NETWORK,
-        "Keras wanted to download mnist.npz (it does not accept the cached copy); "
+        f"Keras wanted to download {wanted} for {ev.loader.name} (no cached copy it accepts); "
         "--offline kept the probe off the network",
         "with a network, run "
-        + quoted(doctor_command(ev.target_python))
+        + quoted(doctor_command(ev.target_python, *ev.loader.selection))
         + "; offline: "
-        + quoted(doctor_command(ev.target_python, "--seed FILE"))
-        + " with the original file",
+        + ev.route,
         status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
     )
 
 
-def _rule(name: str, judge: Callable[[Evidence], Diagnosis | None]) -> Rule[Evidence, Diagnosis]:
-    return Rule(name, lambda ev, _match: judge(ev))
+def _head(state: FileState) -> bytes:
+    """The first bytes of a file as the probe recorded them (hex), for a detail line."""
+    try:
+        return bytes.fromhex(state.head[:16])
+    except ValueError:
+        return b""
 
 
-#: Most specific first: the first rule that recognises the evidence names the cause. The network
-#: rules follow the order of :data:`mnist_doctor.causes.network.RULES`, which picks the cause.
-RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
-    (
-        _rule(OFFLINE_DOWNLOAD, _offline_guard),
-        _rule("path-rejected", _path_rejected),
-        _rule("read-only-cache", _read_only),
-        _rule("permission", _permission),
-        _rule("no-ssl", _no_ssl),
-        _rule("tls", _tls),
-        _rule("proxy", _proxy),
-        _rule("dns", _dns),
-        _rule("truncated", _truncated),
-        _rule("http-status", _http),
-        _rule("connection", _connect),
-        _rule("bad-file", _bad_file),
-        _rule("resources", _resources),
-    )
-)
-
-
-def _chain_text(error: dict[str, Any]) -> tuple[list[str], str]:
-    records = [error, *(error.get("chain") or [])]
-    types = [str(r.get("type", "")) for r in records]
-    text = "\n".join(f"{r.get('type')}: {r.get('message')}" for r in records)
+def _chain_text(error: ErrorRecord) -> tuple[list[str], str]:
+    records = [error, *error.chain]
+    types = [r.type for r in records]
+    text = "\n".join(f"{r.type}: {r.message}" for r in records)
     return types, text
 
 
-def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None) -> Diagnosis:
-    stage = probe.unfinished_stage() or "start-up"
+def _timeout(
+    probe: LoadProbe, host: str, target_python: str, mirror: str | None, loader: Dataset
+) -> Diagnosis:
+    own = probe.outcome(loader.name).unfinished
+    stage = "load_data" if own else (probe.unfinished_stage() or "start-up")
     waited = f"{probe.run.elapsed_s:.0f}s"
     if stage == "load_data":
-        partial = probe.partial_files()
+        partial = probe.partial_files(loader.name)
         got = (
             f"; {partial[0]['size']:,} bytes arrived ({partial[0]['path']})"
             if partial
@@ -511,7 +511,7 @@ def _timeout(probe: LoadProbe, host: str, target_python: str, mirror: str | None
             TIMEOUT,
             f"load_data did not finish in {waited}: killed by the doctor "
             f"(Keras' download has no timeout){got}",
-            f"the connection to {host} (or the proxy) hangs; " + offline_route(target_python),
+            f"the connection to {host} (or the proxy) hangs; " + offline_route(target_python, loader),
             details=tuple(
                 f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — "
                 + ("the doctor removed it" if p["outcome"].endswith("removed") else p["outcome"])
@@ -535,57 +535,35 @@ def diagnose(
     target_python: str,
     tf_minor: str | None = None,
     declared: dict[str, str] | None = None,
-    dataset: Any = None,
+    dataset: Dataset | None = None,
     mirror: str | None = None,
 ) -> Diagnosis:
-    """The named root cause of a failed probe (call only when ``probe.succeeded`` is false).
+    """The named root cause of a loader's failure in the probe (call only when it did not succeed).
 
-    ``mirror`` is where a fetch fix may download from (None: no mirror was named).
-
-    ``declared`` maps distributions to the specifiers TensorFlow declares for them, so an
-    import failure's fix installs what TensorFlow asks for (see ``classify_import_failure``).
-    ``dataset`` is the loader whose view ``probe`` is (:meth:`LoadProbe.view`); None is MNIST.
+    ``dataset`` is the loader (None: the default one): its outcome in ``probe`` is the evidence,
+    and every cause is worded for it. ``mirror`` is where a fetch fix may download from
+    (None: no mirror was named). ``declared`` maps distributions to the specifiers TensorFlow
+    declares for them, so an import failure's fix installs what TensorFlow asks for (see
+    ``classify_import_failure``).
     """
-    found = _diagnose(
-        probe,
-        host=host,
-        target_python=target_python,
-        tf_minor=tf_minor,
-        declared=declared,
-        dataset=dataset,
-        mirror=mirror,
-    )
-    return for_dataset(found, dataset, target_python)
-
-
-def _diagnose(
-    probe: LoadProbe,
-    *,
-    host: str,
-    target_python: str,
-    tf_minor: str | None,
-    declared: dict[str, str] | None,
-    dataset: Any,
-    mirror: str | None,
-) -> Diagnosis:
+    loader = dataset if dataset is not None else default_loader()
     run = probe.run
     if run.launch_error:
         return Diagnosis(
             "launch", OTHER, f"could not start {target_python}: {run.launch_error}", "check --python PATH"
         )
-    if run.timed_out:
-        return _timeout(probe, host, target_python, mirror)
+    if probe.killed_during(loader.name):
+        return _timeout(probe, host, target_python, mirror, loader)
     stderr_tail = run.stderr[-4000:]
-    error = probe.error
-    if probe.import_failed or (error is None and not probe.stage("load_data")):
-        seen = probe.answer.get("env")
+    outcome = probe.outcome(loader.name)
+    if outcome.stage is None:  # load_data never started: the imports failed, or the probe died in them
         found = classify_import_failure(
             probe.import_text() + "\n" + stderr_tail,
             target_python=target_python,
             signal_name=run.signal_name,
             tf_minor=tf_minor,
             # TF_USE_LEGACY_KERAS as the probe's own process saw it (None: unset there).
-            legacy_keras=seen.get("TF_USE_LEGACY_KERAS") if isinstance(seen, dict) else None,
+            legacy_keras=probe.parsed.env.get("TF_USE_LEGACY_KERAS"),
             declared=declared,
         )
         return Diagnosis(
@@ -595,6 +573,7 @@ def _diagnose(
             found.said,
             fixes=found.fixes,
         )
+    error = outcome.stage.exception
     if error is None:
         how = (
             f"was killed by {run.signal_name}" if run.signal_name else f"exited with status {run.returncode}"
@@ -606,83 +585,26 @@ def _diagnose(
             "rerun with --verbose for the probe's stderr",
         )
     types, text = _chain_text(error)
-    ev = Evidence(probe, error, types, text + "\n" + stderr_tail, host, target_python, dataset, mirror)
-    found_cause = DATASET_RULES.first(ev) or RULES.first(ev)
+    ev = Evidence(
+        probe, outcome, error, types, text + "\n" + stderr_tail, host, target_python, loader, mirror
+    )
+    found_cause = RULES.first(ev)
     if found_cause is not None:
         return found_cause
     return Diagnosis(
         "unknown",
         OTHER,
-        f"{types[0].rsplit('.', 1)[-1]}: {str(error.get('message'))[:200]}",
+        f"{error.short_type}: {error.message[:200]}",
         "rerun with --verbose for the full traceback, and include it in a bug report",
     )
 
 
-# -- Rules for every keras.datasets loader (--dataset) -------------------------------------------
-# Tried before RULES. They match the texts the real loaders raise (gzip, open, numpy.load),
-# never bare exception types, and name the loader and its file.
+# -- Causes of the loaders' own files (gzip'd IDX arrays, archives, pickled npz) ------------------
+# They match the texts the real loaders raise (gzip, open, numpy.load), never bare exception types.
 
 
-def _loader(ev: Evidence) -> Any:
-    """The failing loader (MNIST's row of the table when none was given)."""
-    return ev.dataset if ev.dataset is not None else table()["mnist"]
-
-
-def dataset_route(target_python: str, dataset: Any) -> Hint:
-    """The way around a host that cannot be reached (or is too slow), for one loader's files."""
-    files = " and ".join(f.name for f in dataset.files if f.kind != "json")
-    flag = f"--dataset {dataset.name}"
-    return (
-        f"copy {files} from a machine that has it and run "
-        + quoted(doctor_command(target_python, f"--seed FILE {flag}"))
-        + ", or "
-        + quoted(doctor_command(target_python, f"--fetch --mirror URL {flag}"))
-    )
-
-
-def for_dataset(found: Diagnosis, dataset: Any, target_python: str) -> Diagnosis:
-    """A generic (MNIST-worded) cause retold for another loader: its file, its offline route.
-
-    Its fixes too: a clear step clears that loader's files; a fetch step is dropped (the mirror
-    was named for ``mnist.npz``); package commands stay as they are.
-    """
-    if dataset is None or dataset.name == "mnist":
-        return found
-    main_file = next((f.name for f in dataset.files if f.kind != "json"), dataset.name)
-    fixes = tuple(
-        clear_cache_fix(target_python, fix.why.replace("mnist.npz", main_file), dataset.name)
-        if fix.kind is FixKind.CLEAR_CACHE
-        else fix
-        for fix in found.fixes
-        if fix.kind is not FixKind.FETCH
-    )
-    mnist_route, route = offline_route(target_python), dataset_route(target_python, dataset)
-    rerouted = mnist_route.text in found.hint
-    advice = tuple(
-        new
-        for old in found.advice
-        for new in (route.advice if rerouted and old in mnist_route.advice else (old,))
-    )
-    return replace(
-        found,
-        summary=found.summary.replace("mnist.npz", main_file).replace(
-            "loading MNIST", f"loading {dataset.name}"
-        ),
-        hint=found.hint.replace(mnist_route.text, route.text).replace(
-            "--clear-cache`", f"--clear-cache --dataset {dataset.name}`"
-        ),
-        fixes=fixes,
-        advice=advice,
-    )
-
-
-def _clear(ev: Evidence, loader: Any, why: str) -> Fix:
-    """The clear step for ``loader``'s files (MNIST's names no dataset: it is the default)."""
-    return clear_cache_fix(ev.target_python, why, None if loader.name == "mnist" else loader.name)
-
-
-def _left_file(ev: Evidence, name: str) -> dict[str, Any] | None:
-    return next((f for f in ev.left_behind() if str(f.get("path", "")).endswith("/" + name)), None)
+def _left_file(ev: Evidence, name: str) -> FileState | None:
+    return next((f for f in ev.left_behind() if f.path.endswith("/" + name)), None)
 
 
 def _gzip_problem(path: str) -> str | None:
@@ -703,7 +625,7 @@ def _gzip_problem(path: str) -> str | None:
 
 def _bad_gzip(ev: Evidence) -> Diagnosis | None:
     """Fashion-MNIST's ``.gz`` files carry no hash in Keras: an HTML page or a cut file is read as is."""
-    loader = _loader(ev)
+    loader = ev.loader
     gz = [f for f in loader.files if f.kind == "idx-gz"]
     if not gz or not ev.search(
         r"Not a gzipped file|Compressed file ended before the end-of-stream marker|BadGzipFile|"
@@ -716,19 +638,19 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
         state = _left_file(ev, data_file.name)
         if state is None:
             continue
-        if state.get("looks_html"):
-            bad, what = state, f"an HTML page ({state.get('size', 0):,} bytes), not the gzip file"
+        if state.looks_html:
+            bad, what = state, f"an HTML page ({state.size:,} bytes), not the gzip file"
             break
-        problem = _gzip_problem(str(state.get("path")))
+        problem = _gzip_problem(state.path)
         if problem is not None:
-            got, want = state.get("size", 0), data_file.spec.size
+            got, want = state.size, data_file.spec.size
             bad = state
             what = f"truncated ({got:,} of {want:,} bytes)" if problem == "truncated" else problem
             break
-    path = str(bad["path"]) if bad else f"{loader.cache_subdir}/<one of its .gz files>"
+    path = bad.path if bad else f"{loader.cache_subdir}/<one of its .gz files>"
     name = path.rsplit("/", 1)[-1]
-    clear = _clear(ev, loader, f"the cached {name} is {what}")
-    fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
+    clear = ev.clear(f"the cached {name} is {what}")
+    fetch = doctor_command(ev.target_python, "--fetch", *loader.selection)
     return Diagnosis(
         "bad-gzip",
         CACHE,
@@ -741,7 +663,7 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
 
 def _half_extracted(ev: Evidence) -> Diagnosis | None:
     """An extraction folder that lacks a member: Keras 2/tf-keras never extract over an existing folder."""
-    loader = _loader(ev)
+    loader = ev.loader
     archive = loader.archive
     if archive is None:
         return None
@@ -751,14 +673,14 @@ def _half_extracted(ev: Evidence) -> Diagnosis | None:
     missing = match.group(1)
     folder, member = missing.rsplit("/", 1) if "/" in missing else (missing, missing)
     archive_name = loader.files[0].name
-    clear = _clear(ev, loader, f"{folder} is half-extracted")
+    clear = ev.clear(f"{folder} is half-extracted")
     return Diagnosis(
         "half-extracted",
         CACHE,
         f"{loader.name}: the extracted folder {folder} lacks {member} — a half-extracted "
         f"{archive_name} (Keras before 3.6 never re-extracts a folder that exists)",
         f"remove the folder and its archive with `{clear.command}`, then re-run your code (or "
-        + quoted(doctor_command(ev.target_python, f"--fetch --dataset {loader.name}"))
+        + quoted(doctor_command(ev.target_python, "--fetch", *loader.selection))
         + ")",
         details=(f"missing: {missing}",),
         fixes=(clear,),
@@ -769,10 +691,10 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
     """Keras 3.15 loads mnist/boston/california with ``allow_pickle=False``; an old copy holds objects."""
     if not ev.search(r"Object arrays cannot be loaded when allow_pickle=False"):
         return None
-    loader = _loader(ev)
+    loader = ev.loader
     name = next((f.name for f in loader.files if f.kind == "npz"), loader.files[0].name)
-    clear = _clear(ev, loader, f"{name} holds pickled object arrays")
-    fetch = doctor_command(ev.target_python, f"--fetch --dataset {loader.name}")
+    clear = ev.clear(f"{name} holds pickled object arrays")
+    fetch = doctor_command(ev.target_python, "--fetch", *loader.selection)
     return Diagnosis(
         "pickled-npz",
         CACHE,
@@ -783,31 +705,31 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
     )
 
 
-def _dataset_offline_guard(ev: Evidence) -> Diagnosis | None:
-    """Another loader wanted the network under ``--offline``: name its file and its own route."""
-    loader = _loader(ev)
-    if loader.name == "mnist" or not ev.search(re.escape(OFFLINE_GUARD_TEXT)):
-        return None
-    call = ev.probe.answer.get("get_file") or {}
-    wanted = str((call.get("args") or {}).get("origin") or "").rsplit("/", 1)[-1] or loader.files[0].name
-    return Diagnosis(
-        OFFLINE_DOWNLOAD,
-        NETWORK,
-        f"Keras wanted to download {wanted} for {loader.name} (no cached copy it accepts); "
-        "--offline kept the probe off the network",
-        "with a network, run "
-        + quoted(doctor_command(ev.target_python, f"--dataset {loader.name}"))
-        + "; offline: "
-        + dataset_route(ev.target_python, loader),
-        status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
-    )
+def _rule(name: str, judge: Callable[[Evidence], Diagnosis | None]) -> Rule[Evidence, Diagnosis]:
+    return Rule(name, lambda ev, _match: judge(ev))
 
 
-DATASET_RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
+#: Most specific first: the first rule that recognises the evidence names the cause. The network
+#: rules follow the order of :data:`mnist_doctor.causes.network.RULES`, which picks the cause.
+RULES: RuleTable[Evidence, Diagnosis] = RuleTable(
     (
-        _rule("dataset-offline-download", _dataset_offline_guard),
+        _rule(OFFLINE_DOWNLOAD, _offline_guard),
+        # The texts the other loaders' files raise (gzip, a half-extracted archive, numpy.load)
+        # before the generic ones: they name the loader and its file.
         _rule("pickled-npz", _pickle_refused),
         _rule("bad-gzip", _bad_gzip),
         _rule("half-extracted", _half_extracted),
+        _rule("path-rejected", _path_rejected),
+        _rule("read-only-cache", _read_only),
+        _rule("permission", _permission),
+        _rule("no-ssl", _no_ssl),
+        _rule("tls", _tls),
+        _rule("proxy", _proxy),
+        _rule("dns", _dns),
+        _rule("truncated", _truncated),
+        _rule("http-status", _http),
+        _rule("connection", _connect),
+        _rule("bad-file", _bad_file),
+        _rule("resources", _resources),
     )
 )

@@ -16,26 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor.datasets import file_check, npz_check
 from mnist_doctor.datasets import layout as cache_layout
-from mnist_doctor.datasets.table import LEGACY_LINES, DataFile, Dataset
+from mnist_doctor.datasets import verification
+from mnist_doctor.datasets.table import LEGACY_LINES, Dataset
 from mnist_doctor.model import Advice, Fix, Hint, Status
 from mnist_doctor.text.hints import clear_cache_fix, doctor_command, otherwise, reuse_fix, said
 from mnist_doctor.text.units import human_bytes
 
-#: Verdicts of a copy that make load_data break or that Keras must throw away (as for mnist.npz).
-BROKEN = {
-    npz_check.DIRECTORY: "Keras crashes on it (IsADirectoryError)",
-    npz_check.DANGLING_LINK: "Keras will download through the link into its target",
-    npz_check.NOT_REGULAR: "Keras cannot read it",
-    npz_check.UNREADABLE: "Keras cannot read it",
-    npz_check.EMPTY: "Keras discards it and must download again",
-    npz_check.HTML: "Keras discards it and must download again",
-    npz_check.TRUNCATED: "Keras discards it and must download again",
-    npz_check.CORRUPT: "Keras discards it and must download again",
-    npz_check.TOO_LARGE: "Keras hashes all of it, discards it and must download again",
-    npz_check.ZIP_BOMB: "Keras discards it (its hash differs) and must download again",
-}
 #: What load_data() does with a bad file Keras does not hash (fashion_mnist's .gz files).
 UNCHECKED_FAILURE = (
     "load_data() fails on it (gzip: \"Not a gzipped file (b'<!')\" or EOFError) on every call, "
@@ -105,11 +92,6 @@ def clear_hint(clear: Fix, dataset: Dataset, seed_name: str, target_python: str)
     )
 
 
-def _inspect(path: Path, data_file: DataFile, with_partials: bool = True) -> npz_check.CopyReport:
-    md5 = data_file.md5 if data_file.keras_pin == "md5" and not data_file.spec.sha256 else ""
-    return file_check.inspect_file(path, data_file.spec, data_file.kind, md5, with_partials=with_partials)
-
-
 def judge(
     dataset: Dataset, base: Path, kind: str | None, version: object, label: str, *, target_python: str
 ) -> DatasetVerdict:
@@ -132,18 +114,22 @@ def judge(
 
 def _judge_files(dataset: Dataset, base: Path, target_python: str) -> DatasetVerdict:
     folder = base / dataset.cache_subdir
-    reports = [(f, _inspect(folder / f.name, f)) for f in dataset.files]
+    reports = [(f, verification.inspect_data_file(folder / f.name, f)) for f in dataset.files]
     details = [f"{r.path}: {r.summary}" for _, r in reports]
     unchecked = [f for f in dataset.files if not f.keras_detects_corruption]
     if unchecked:
         details.append(NO_HASH_NOTE.format(name=dataset.name))
     files = [dict(r.to_dict(), keras_pin=f.keras_pin) for f, r in reports]
-    broken = [(f, r) for f, r in reports if r.verdict in BROKEN]
+    broken = [(f, r) for f, r in reports if r.verdict in verification.BROKEN]
     if broken:
         data_file, report = broken[0]
-        why = UNCHECKED_FAILURE if not data_file.keras_detects_corruption else BROKEN[report.verdict]
-        if report.verdict in (npz_check.DIRECTORY, npz_check.NOT_REGULAR, npz_check.UNREADABLE):
-            why = BROKEN[report.verdict]
+        why = (
+            UNCHECKED_FAILURE
+            if not data_file.keras_detects_corruption
+            else verification.BROKEN[report.verdict]
+        )
+        if report.verdict in (verification.DIRECTORY, verification.NOT_REGULAR, verification.UNREADABLE):
+            why = verification.BROKEN[report.verdict]
         names = ", ".join(r.path.name for _, r in broken)
         clear = clear_cache_fix(target_python, f"remove the broken {names} of {dataset.name}", dataset.name)
         return DatasetVerdict(
@@ -155,7 +141,7 @@ def _judge_files(dataset: Dataset, base: Path, target_python: str) -> DatasetVer
             (clear,),
             files,
         )
-    odd = [(f, r) for f, r in reports if r.verdict == file_check.MISMATCH]
+    odd = [(f, r) for f, r in reports if r.verdict == verification.MISMATCH]
     if odd:
         data_file, report = odd[0]
         what = (
@@ -219,8 +205,8 @@ def _judge_archive(
     data_file = dataset.files[0]
     root = base / dataset.cache_subdir
     current, other = cache_layout.current_and_other(archive, kind, version)
-    cur = _inspect(root / current.archive, data_file)
-    oth = _inspect(root / other.archive, data_file, with_partials=False)
+    cur = verification.inspect_data_file(root / current.archive, data_file)
+    oth = verification.inspect_data_file(root / other.archive, data_file, with_partials=False)
     ext = cache_layout.extraction_state(root / current.members_dir, archive.members)
     size = human_bytes(data_file.spec.size)
     details = [
@@ -262,11 +248,12 @@ def _judge_archive(
     ) -> DatasetVerdict:
         return DatasetVerdict(dataset.name, status, summary, details, hint, fixes, files)
 
-    if cur.verdict in BROKEN:
+    if cur.verdict in verification.BROKEN:
         clear = clear_cache_fix(target_python, f"remove the broken {cur.path.name}", dataset.name)
         return verdict(
             Status.FAIL,
-            f"{cur.path.name} is {cur.summary.split(':')[0].split(' (')[0]}: {BROKEN[cur.verdict]} ({size})",
+            f"{cur.path.name} is {cur.summary.split(':')[0].split(' (')[0]}: "
+            f"{verification.BROKEN[cur.verdict]} ({size})",
             clear_hint(clear, dataset, data_file.name, target_python)
             + ("; then reuse the verified copy: " + reuse_hint if oth.ok else ""),
             (clear,),
@@ -293,7 +280,7 @@ def _judge_archive(
             f"{clear.command}   # or by hand: " + how,
             (clear,),
         )
-    if oth.ok and not cur.ok and cur.verdict in (npz_check.MISSING, file_check.MISMATCH):
+    if oth.ok and not cur.ok and cur.verdict in (verification.MISSING, verification.MISMATCH):
         return verdict(
             Status.WARN,
             f"a verified copy sits under {cache_layout.line_name(other)}'s name {oth.path.name}; "
@@ -301,7 +288,7 @@ def _judge_archive(
             reuse_hint,
             (reuse,),
         )
-    if cur.verdict == file_check.MISMATCH:
+    if cur.verdict == verification.MISMATCH:
         clear = clear_cache_fix(
             target_python, f"remove {cur.path.name}, which is not the pinned file", dataset.name
         )

@@ -1,7 +1,7 @@
 """Checks of the Keras cache: where it is, whether Keras can write there, and what lies in it.
 
 The folder is predicted by :mod:`mnist_doctor.facts.cache` (Keras' own rules); the file
-verdicts come from :mod:`mnist_doctor.datasets.npz_check`. Everything here touches only the file
+verdicts come from :mod:`mnist_doctor.datasets.verification`. Everything here touches only the file
 system, so it runs in the doctor's process, as the same user Keras runs as.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from mnist_doctor.checks import _cache_verdicts as cache_verdicts
 from mnist_doctor.datasets import layout as cache_layout
-from mnist_doctor.datasets import npz_check
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts.cache import CacheReach, KerasCache
@@ -137,7 +137,7 @@ def location(
     details += [
         f"{loader.name}: {where}"
         for loader in datasets
-        if loader.name != "mnist"
+        if not loader.is_default
         for where in [_reads(loader, cache, keras_flavour)]
     ]
     data = cache.to_dict()
@@ -354,8 +354,8 @@ def _missing_bytes(cache: KerasCache, datasets: tuple[Dataset, ...]) -> int:
     """Room the other selected loaders still need: absent files (stat only), archives twice (extracted)."""
     total = 0
     for loader in datasets:
-        if loader.name == "mnist":
-            continue
+        if loader.is_default:
+            continue  # its file is weighed by the caller (the deep verdict of the copy Keras reads)
         for path, data_file in zip(
             cache_layout.file_paths(loader, cache.datasets_dir), loader.files, strict=True
         ):
@@ -429,8 +429,10 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
     usage = shutil.disk_usage(_nearest_existing(folder))
     data["free_bytes"] = usage.free
     details.append(f"free space: {usage.free / 1e9:.2f} GB")
-    mnist = any(d.name == "mnist" for d in datasets) or not datasets
-    need = 0 if not mnist or npz_check.inspect_copy(file, dataset, with_partials=False).ok else dataset.size
+    mnist = any(d.is_default for d in datasets) or not datasets
+    need = (
+        0 if not mnist or verification.inspect_file(file, dataset, with_partials=False).ok else dataset.size
+    )
     need += _missing_bytes(keras_cache, datasets)
     need = need + SPACE_MARGIN if need else 0
     if usage.free < need:
@@ -505,10 +507,6 @@ def keras_config(keras_cache: KerasCache) -> Result:
 
 #: Verdicts for the copy Keras reads that make load_data fail (or need the network to heal):
 #: those of any dataset file, and for mnist.npz a valid npz that is not MNIST.
-_BROKEN = {
-    **cache_verdicts.BROKEN,
-    npz_check.NOT_MNIST: "Keras discards it and must download again",
-}
 
 
 @function_check(
@@ -533,19 +531,21 @@ def integrity(
     With only ``mnist`` selected (the default) this is the ``mnist.npz`` verdict of every place
     Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.checks._cache_verdicts`).
     """
-    names = [d.name for d in datasets]
-    mnist = _mnist_integrity(keras_cache, dataset, target_python) if "mnist" in names or not names else None
+    default = next((d for d in datasets if d.is_default), None)
+    mnist = (
+        _mnist_integrity(keras_cache, dataset, target_python) if default is not None or not datasets else None
+    )
     if mnist is not None:
         mnist = replaced_online(mnist, results.get("load.real"))
-    if mnist is not None and names in (["mnist"], []):
+    if mnist is not None and len(datasets) <= 1:
         return mnist
     verdicts = []
     for loader in datasets:
-        if loader.name == "mnist" and mnist is not None:
-            # mnist's own steps need no label: a step naming no dataset acts on mnist (Fix.dataset)
+        if loader is default and mnist is not None:
+            # the default loader's steps need no label: a step naming no dataset acts on it (Fix.dataset)
             verdicts.append(
                 cache_verdicts.DatasetVerdict(
-                    "mnist", mnist.status, mnist.summary, mnist.details, mnist.said, mnist.fixes
+                    loader.name, mnist.status, mnist.summary, mnist.details, mnist.said, mnist.fixes
                 )
             )
         else:
@@ -594,7 +594,7 @@ def replaced_online(mnist: Result, real: CheckResult | None) -> Result:
     load.real not run) the copy stays a ``fail``. The doctor kept the user's bytes, so the copy is
     still there and the next load_data() downloads again: the fixes stay.
     """
-    replaceable = mnist.data.get("verdict") in _BROKEN
+    replaceable = mnist.data.get("verdict") in verification.BROKEN
     if mnist.status is not Status.FAIL or not replaceable or real is None:
         return mnist
     if not real.data.get("succeeded"):
@@ -610,7 +610,7 @@ def replaced_online(mnist: Result, real: CheckResult | None) -> Result:
 def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_python: str) -> Result:
     """Every ``mnist.npz`` Keras might use is the pinned file; says which copy Keras reads."""
     reports = [
-        npz_check.inspect_copy(folder / dataset.file_name, dataset) for folder in keras_cache.candidates
+        verification.inspect_file(folder / dataset.file_name, dataset) for folder in keras_cache.candidates
     ]
     read, others = reports[0], reports[1:]
     details = [
@@ -636,19 +636,19 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
             hint="wait for that download to finish, then run the diagnosis again",
             data={**data, "writers": [w.pid for w in writers]},
         )
-    if read.verdict in _BROKEN:
+    if read.verdict in verification.BROKEN:
         # --fix offers this: removing a broken file is safe (Keras would discard it anyway)
         clear = clear_cache_fix(target_python, f"remove the broken {read.path}")
         seed = _q(good_elsewhere.path) if good_elsewhere else "/path/to/mnist.npz"
         return Result.fail(
-            f"the copy Keras reads is {read.summary.split(':')[0]}: {_BROKEN[read.verdict]}",
+            f"the copy Keras reads is {read.summary.split(':')[0]}: {verification.BROKEN[read.verdict]}",
             details=details,
             hint=said(f"{clear.command} && {doctor_command(target_python, '--fetch')}")
             + otherwise("or offline", doctor_command(target_python, "--seed", seed)),
             data=data,
             fixes=(clear,),
         )
-    if read.verdict == npz_check.OTHER_MNIST:
+    if read.verdict == verification.OTHER_MNIST:
         return Result.warn(
             "the copy Keras reads is a valid MNIST, not the pinned file: Keras replaces it on first use",
             details=details,

@@ -10,7 +10,6 @@ say so rather than show two contradicting reports.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from importlib import metadata
 from typing import Any
 
 from mnist_doctor.causes import CACHE, IMPORT, NETWORK, Diagnosis
@@ -18,13 +17,14 @@ from mnist_doctor.causes.http_status import fetch_again
 from mnist_doctor.causes.load import diagnose
 from mnist_doctor.compat.table import declared_specs
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
-from mnist_doctor.datasets.table import Dataset
+from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.model import NETWORK_FAMILIES, BaseCheck, CheckResult, Hint, Result, Status
-from mnist_doctor.pipeline.engine import ENTRY_POINT_GROUP
+from mnist_doctor.pipeline.grouping import combine
+from mnist_doctor.probing.load_answer import IMPORT_STAGES, MISSING, REFUSED, ArrayRecord, LoaderOutcome
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
-from mnist_doctor.text.hints import doctor_command, otherwise, quoted, said
+from mnist_doctor.text.hints import doctor_command, offline_route, otherwise, quoted, said
 from mnist_doctor.text.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
@@ -51,45 +51,30 @@ def _declared(facts: Facts) -> dict[str, str]:
         return {}
 
 
-def read_only_skip(facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result | None:
-    """Under ``--offline``/``--dry-run``: a skip when the real call would download or replace a file.
+def gate_result(gate: LoadGate, options: Options, target_python: str, loader: Dataset) -> Result:
+    """The skip of a loader that ``--offline``/``--dry-run`` does not call, with the way to test it.
 
     Keras discards a cached copy that is not the pinned file and downloads over it (and a
-    dangling link or a FIFO is worse). The verdict of ``cache.integrity`` on the copy Keras
-    reads predicts that (the ``load_gates`` fact), so the probe is not even started then;
-    ``None`` means it is safe.
+    dangling link or a FIFO is worse); the ``load_gates`` fact predicts that, so the probe
+    does not call the loader then.
     """
-    gate = facts.get("load_gates").get("mnist")
-    if gate is None:
-        return None
-    return gate_result(gate, options, target_python)
-
-
-def gate_result(gate: LoadGate, options: Options, target_python: str, name: str = "mnist") -> Result:
-    """The skip of a loader that ``--offline``/``--dry-run`` does not call, with the way to test it."""
     mode = "--offline" if options.offline else "--dry-run"
     if "verdict" not in gate.data:
         return Result.skip(f"{mode}: load_data not run: {gate.reason}")
     why = "no network is used" if options.offline else "nothing may change"
-    flag = "" if name == "mnist" else f" --dataset {name}"
     return Result.skip(
         f"{mode}: load_data not run: {gate.reason}; under {mode} {why}",
         details=list(gate.details),
-        hint=said(doctor_command(target_python, "--seed FILE" + flag))
-        + otherwise("or, with a network", doctor_command(target_python, "--fetch" + flag)),
+        hint=said(doctor_command(target_python, "--seed FILE", *loader.selection))
+        + otherwise("or, with a network", doctor_command(target_python, "--fetch", *loader.selection)),
         data=dict(gate.data),
     )
 
 
-def keras_host() -> str:
-    """The host ``load_data()`` downloads from (Keras' own URL, whatever ``--origin`` says)."""
-    return MNIST.host
-
-
-def safekeeping_details(probe: LoadProbe) -> list[str]:
-    """What Keras did to the user's cached files during the probe, and that they were put back."""
+def safekeeping_details(probe: LoadProbe, name: str) -> list[str]:
+    """What Keras did to loader ``name``'s cached files during the probe, and that they were put back."""
     lines = []
-    for kept in probe.kept_files:
+    for kept in probe.kept_files(name):
         did = "removed" if kept["outcome"] == "removed" else "replaced"
         back = (
             "the doctor put your copy back, byte for byte"
@@ -100,51 +85,45 @@ def safekeeping_details(probe: LoadProbe) -> list[str]:
     return lines
 
 
-def success_result(probe: LoadProbe, spec: DatasetSpec) -> Result:
+def success_result(probe: LoadProbe, outcome: LoaderOutcome, spec: DatasetSpec) -> Result:
     """Shapes, dtypes, labels, the file read and the seed's preprocessing, checked against the spec."""
-    load = probe.stage("load_data") or {}
-    value = load.get("value") or {}
-    arrays = value.get("arrays") or {}
+    arrays = outcome.arrays
     problems = []
     details = []
     for expected in spec.arrays:
-        got = arrays.get(expected.name) or {}
-        shape, dtype = tuple(got.get("shape") or ()), got.get("dtype")
-        details.append(f"{expected.name}: {shape} {dtype}")
-        if shape != expected.shape or dtype != expected.dtype:
-            problems.append(f"{expected.name} is {shape} {dtype}, expected {expected.shape} {expected.dtype}")
+        got = arrays.get(expected.name) or ArrayRecord(expected.name, (), "")
+        details.append(f"{expected.name}: {got.shape} {got.dtype or None}")
+        if got.shape != expected.shape or got.dtype != expected.dtype:
+            problems.append(
+                f"{expected.name} is {got.shape} {got.dtype or None}, "
+                f"expected {expected.shape} {expected.dtype}"
+            )
     low, high = spec.label_range
     for name in ("y_train", "y_test"):
-        got = arrays.get(name) or {}
-        counts = got.get("class_counts") or []
-        details.append(f"{name}: labels {got.get('min')}..{got.get('max')}, class counts {counts}")
-        if got.get("min") is None or got["min"] < low or got["max"] > high:
+        got = arrays.get(name) or ArrayRecord(name, (), "")
+        details.append(f"{name}: labels {got.low}..{got.high}, class counts {list(got.class_counts)}")
+        if got.low is None or got.high is None or got.low < low or got.high > high:
             problems.append(f"{name} labels outside {low}..{high}")
-    pre = probe.stage("preprocess") or {}
-    pre_value = pre.get("value") or {}
+    pre = outcome.preprocess
     first = spec.arrays[0].shape if spec.arrays else ()
-    if pre.get("ok"):
-        details.append(
-            f"x_train / 255 in [{pre_value.get('min')}, {pre_value.get('max')}], "
-            f"with channel axis {tuple(pre_value.get('shape') or ())}"
-        )
-        if not (pre_value.get("min", -1) >= 0.0 and pre_value.get("max", 2) <= 1.0) or tuple(
-            pre_value.get("shape") or ()
-        ) != (*first, 1):
+    if pre is not None and pre.ok:
+        details.append(f"x_train / 255 in [{pre.low}, {pre.high}], with channel axis {pre.shape}")
+        in_range = pre.low is not None and pre.high is not None and pre.low >= 0.0 and pre.high <= 1.0
+        if not in_range or pre.shape != (*first, 1):
             problems.append("preprocessing sanity step gave unexpected values")
     else:
         problems.append(
-            "preprocessing sanity step failed: " + str((pre.get("error") or {}).get("message", "did not run"))
+            "preprocessing sanity step failed: " + (pre.error if pre is not None else "did not run")
         )
-    file = value.get("file") or {}
-    if file:
-        details.append(f"read {file.get('path')} ({file.get('size', 0):,} bytes)")
-    details.append(f"load_data took {value.get('elapsed_s')}s (probe total {probe.run.elapsed_s:.1f}s)")
+    read = outcome.files[0] if outcome.files else None
+    if read is not None:
+        details.append(f"read {read.path} ({read.size:,} bytes)")
+    details.append(f"load_data took {outcome.elapsed_s}s (probe total {probe.run.elapsed_s:.1f}s)")
     data = {
         "succeeded": True,
-        "file": file.get("path"),
-        "arrays": arrays,
-        "elapsed_s": value.get("elapsed_s"),
+        "file": read.path if read is not None else None,
+        "arrays": _arrays_data(outcome),
+        "elapsed_s": outcome.elapsed_s,
     }
     if problems:
         return Result.fail(
@@ -160,31 +139,42 @@ def success_result(probe: LoadProbe, spec: DatasetSpec) -> Result:
     )
 
 
-def failure_result(diag: Diagnosis, probe: LoadProbe, options: Options) -> Result:
+def _arrays_data(outcome: LoaderOutcome) -> dict[str, dict[str, Any]]:
+    """The arrays as the JSON report shows them (``shape``, ``dtype``; labels' range and counts)."""
+    shown: dict[str, dict[str, Any]] = {}
+    for name, array in outcome.arrays.items():
+        entry: dict[str, Any] = {"shape": list(array.shape), "dtype": array.dtype}
+        if array.low is not None:
+            entry.update(min=array.low, max=array.high, class_counts=list(array.class_counts))
+        shown[name] = entry
+    return shown
+
+
+def failure_result(
+    diag: Diagnosis, probe: LoadProbe, outcome: LoaderOutcome, loader: Dataset, options: Options
+) -> Result:
     """The named cause as a result; a kill by the doctor's own budget is a ``warn`` (promise 3)."""
     details = list(diag.details)
-    error = probe.error
-    if error:
-        details.append(
-            f"exception: {error.get('type', '').rsplit('.', 1)[-1]}: {str(error.get('message'))[:300]}"
-        )
-        details.extend(
-            f"  from {c.get('type', '').rsplit('.', 1)[-1]}: {str(c.get('message'))[:200]}"
-            for c in error.get("chain") or []
-        )
-        if options.verbose and error.get("traceback"):
-            details.append(error["traceback"])
+    error = outcome.stage.exception if outcome.stage is not None else probe.import_error
+    if error is not None:
+        details.append(f"exception: {error.short_type}: {error.message[:300]}")
+        details.extend(f"  from {c.short_type}: {c.message[:200]}" for c in error.chain)
+        if options.verbose and error.traceback:
+            details.append(error.traceback)
+    if probe.shape_error:
+        details.append(f"the probe's answer was refused: {probe.shape_error}")
     if options.verbose and probe.run.stderr.strip():
         details.append("probe stderr (tail): " + probe.run.stderr.strip()[-1500:])
-    details += safekeeping_details(probe)
+    details += safekeeping_details(probe, outcome.name)
+    killed = probe.killed_during(outcome.name)
     data: dict[str, Any] = {
         "succeeded": False,
         "cause": diag.name,
         "category": diag.category,
-        "timed_out": probe.run.timed_out,
+        "timed_out": killed,
     }
     if probe.cut_by_budget:
-        return budget_result(diag, probe, options, details, data)
+        return budget_result(diag, probe, outcome, loader, options, details, data)
     return Result.fail(
         f"load_data failed — {diag.summary}",
         details=details,
@@ -196,11 +186,19 @@ def failure_result(diag: Diagnosis, probe: LoadProbe, options: Options) -> Resul
 
 
 def budget_result(
-    diag: Diagnosis, probe: LoadProbe, options: Options, details: list[str], data: dict[str, Any]
+    diag: Diagnosis,
+    probe: LoadProbe,
+    outcome: LoaderOutcome,
+    loader: Dataset,
+    options: Options,
+    details: list[str],
+    data: dict[str, Any],
 ) -> Result:
     """The probe ran out of the run's ``--timeout``: say so, and how long to allow, without blaming."""
-    stage = probe.unfinished_stage() or "start-up"
-    doing = "downloading/reading mnist.npz" if stage == "load_data" else f"the {stage} stage"
+    stage = "load_data" if outcome.unfinished else (probe.unfinished_stage() or "start-up")
+    if stage not in IMPORT_STAGES and stage != "load_data":
+        stage = "start-up"  # another loader's stage: this one's part had ended
+    doing = f"downloading/reading {loader.main_file.name}" if stage == "load_data" else f"the {stage} stage"
     suggest = max(300, int(options.timeout * 3))
     data["cut_by_budget"] = True
     data["unfinished_stage"] = stage
@@ -227,6 +225,8 @@ class RealLoadCheck(BaseCheck):
     explained_by = ("network.http",)
     title = "the real load_data()"
     slow = True
+    #: Run by the engine once per selected loader (all inside one shared probe), then grouped.
+    per_loader = True
     #: Ordered after the speed measurement (not requiring it): a download the run's --timeout cut
     #: is explained by the link's measured speed when that is why it did not finish.
     after = ("network.throughput",)
@@ -237,19 +237,30 @@ class RealLoadCheck(BaseCheck):
         options: Options,
         dataset: DatasetSpec,
         datasets: tuple[Dataset, ...],
+        loader: Dataset,
         target_python: str,
         results: dict[str, CheckResult],
     ) -> Result:
-        names = tuple(d.name for d in datasets)
-        if names in ((), ("mnist",)):
-            result = mnist_result(facts, options, dataset, target_python)
-            throughput = results.get("network.throughput")
-            return slow_link_result(result, throughput, options, dataset, target_python)
-        return several_result(facts, options, dataset, datasets, target_python)
+        result = loader_result(facts, options, loader, dataset, target_python)
+        if datasets != (loader,):
+            return result
+        return slow_link_result(result, results.get("network.throughput"), options, loader, target_python)
+
+    def group(
+        self,
+        parts: list[tuple[str, Result]],
+        facts: Facts,
+        options: Options,
+        dataset: DatasetSpec,
+        datasets: tuple[Dataset, ...],
+        target_python: str,
+    ) -> Result:
+        """The loaders' parts as one result; loaders skipped for a download, one line per host."""
+        return several_result(parts, facts, options, dataset, datasets, target_python)
 
 
 def slow_link_result(
-    result: Result, throughput: CheckResult | None, options: Options, dataset: DatasetSpec, target_python: str
+    result: Result, throughput: CheckResult | None, options: Options, loader: Dataset, target_python: str
 ) -> Result:
     """A download cut by our --timeout on a link measured too slow for it: the link is the headline.
 
@@ -259,13 +270,16 @@ def slow_link_result(
     if not (result.data.get("cut_by_budget") and result.data.get("unfinished_stage") == "load_data"):
         return result
     hosts = (throughput.data.get("hosts") or []) if throughput is not None else []
-    sample = next((h for h in hosts if "mnist" in (h.get("datasets") or []) and h.get("projected_s")), None)
+    sample = next(
+        (h for h in hosts if loader.name in (h.get("datasets") or []) and h.get("projected_s")), None
+    )
     if sample is None:
         return result
     projected, rate = float(sample["projected_s"]), float(sample.get("rate_bps") or 0.0)
     needed = int(-(-(projected * 1.5 + 60) // 10) * 10)  # room for TensorFlow's start-up, rounded up
-    why = f"download {dataset.file_name} once, with the time this link needs"
-    fix = fetch_again(dataset, target_python, why, "--timeout", str(needed))
+    spec = loader.main_file.spec
+    why = f"download {spec.file_name} once, with the time this link needs"
+    fix = fetch_again(spec, target_python, why, loader, "--timeout", str(needed))
     return Result.warn(
         f"load_data() needs {human_duration(projected)} here: {sample.get('host')} delivers "
         f"{human_bytes(rate)}/s (measured), and the doctor's --timeout {options.timeout:g}s ended the "
@@ -281,186 +295,161 @@ def slow_link_result(
     )
 
 
-def mnist_result(facts: Facts, options: Options, dataset: DatasetSpec, target_python: str) -> Result:
-    """MNIST's verdict (the whole check when only MNIST is selected, as before ``--dataset``)."""
-    if options.offline or options.dry_run:
-        skip = read_only_skip(facts, options, dataset, target_python)
-        if skip is not None:
-            return skip
-    probe: LoadProbe = facts.get("load_probe").view("mnist")
-    if probe.refused:
-        path = probe.refused.get("path")
-        refusal: dict[str, Any] = next(
-            (r for r in probe.safekeeping.get("refused", []) if r.get("path") == path), {}
-        )
-        if refusal.get("kind") == DOWNLOAD_IN_PROGRESS:
-            return Result.skip(
-                f"load_data not run: {refusal.get('reason')} ({path})",
-                details=["the doctor leaves a download in progress alone: it neither copies nor replaces it"],
-                hint="wait for that download to finish, then run the diagnosis again",
-                data={"refused": probe.refused},
-            )
+def _refused_result(probe: LoadProbe, outcome: LoaderOutcome, loader: Dataset, target_python: str) -> Result:
+    """The loader was not called: a cached file the doctor could not keep safe (or a download
+    in progress, which it leaves alone)."""
+    refusals: list[dict[str, Any]] = probe.keeping(loader.name).get("refused", [])
+    if not outcome.refused_path:  # refused by the host before the call (a loader's own files)
         return Result.skip(
-            f"load_data not run: Keras would read {probe.refused.get('path')}, which the doctor "
-            "cannot keep safe",
-            details=[r["path"] + ": " + r["reason"] for r in probe.safekeeping.get("refused", [])],
-            hint="see cache.integrity for what lies there and how to fix it",
-            data={"refused": probe.refused},
+            f"load_data not run: {outcome.reason}",
+            details=[r["path"] + ": " + r["reason"] for r in refusals],
+            hint="see cache.integrity for what lies there ("
+            + quoted(doctor_command(target_python, *loader.selection))
+            + ")",
+            data={"refused": outcome.reason},
         )
-    if probe.succeeded:
-        result = success_result(probe, dataset)
-        result.details += safekeeping_details(probe)
-        return result
-    diag = diagnose(
-        probe,
-        host=keras_host(),
-        target_python=target_python,
-        tf_minor=_tf_minor(facts),
-        declared=_declared(facts),
-        # load_data always asks Keras' own host; a fetch fix needs another place to download from.
-        mirror=dataset.origin if dataset.origin != DEFAULT_ORIGIN else None,
+    refused = {"path": outcome.refused_path, "reason": outcome.reason}
+    refusal = next((r for r in refusals if r.get("path") == outcome.refused_path), {})
+    if refusal.get("kind") == DOWNLOAD_IN_PROGRESS:
+        return Result.skip(
+            f"load_data not run: {refusal.get('reason')} ({outcome.refused_path})",
+            details=["the doctor leaves a download in progress alone: it neither copies nor replaces it"],
+            hint="wait for that download to finish, then run the diagnosis again",
+            data={"refused": refused},
+        )
+    return Result.skip(
+        f"load_data not run: Keras would read {outcome.refused_path}, which the doctor cannot keep safe",
+        details=[r["path"] + ": " + r["reason"] for r in refusals],
+        hint="see cache.integrity for what lies there and how to fix it",
+        data={"refused": refused},
     )
-    if diag.status is Status.SKIP:  # not a fault of this machine: the test was not possible offline
+
+
+def _not_reached(probe: LoadProbe, options: Options, loader: Dataset) -> Result:
+    """The probe ended before this loader (its own budget, or after another loader's end)."""
+    if probe.cut_by_budget or probe.run.timed_out:
         return Result.skip(
-            f"--offline: load_data not completed: {diag.summary}",
-            details=safekeeping_details(probe),
-            hint=diag.said,
-            data={"cause": diag.name, "read_only": True},
+            "load_data not reached: the probe was cut by the doctor's budget "
+            f"(--timeout {options.timeout:g}s) before this loader",
+            hint=said(f"mnist-doctor --dataset {loader.name}", "examine it alone"),
+            data={"cut_by_budget": True},
         )
-    return failure_result(diag, probe, options)
+    return Result.skip("load_data not reached: the probe ended before this loader", data={})
+
+
+def _cut_while_loading(probe: LoadProbe, options: Options, loader: Dataset) -> Result:
+    """Another loader's probe cut by our budget during this loader: not its fault."""
+    partial = probe.partial_files(loader.name)
+    return Result.skip(
+        f"load_data did not finish: cut by the doctor's budget (--timeout {options.timeout:g}s) after "
+        f"{probe.run.elapsed_s:.1f}s, while {loader.name} was loading",
+        details=[
+            "this is the doctor's own time limit, not a fault found here",
+            *(
+                f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — {p['outcome']}"
+                for p in partial
+            ),
+        ],
+        hint=said(
+            f"mnist-doctor --dataset {loader.name} --timeout {max(300, int(options.timeout * 3))}",
+            "allow the real load_data more time",
+        ),
+        data={"cut_by_budget": True},
+    )
 
 
 def loader_result(
-    facts: Facts, options: Options, loader: Dataset, probe: LoadProbe, target_python: str
+    facts: Facts, options: Options, loader: Dataset, dataset: DatasetSpec, target_python: str
 ) -> Result:
-    """One loader other than MNIST: its own outcome inside the shared probe."""
-    record = probe.loader(loader.name)
-    status = record.get("status")
-    if status == "missing":
+    """One loader's verdict: its gate under ``--offline``/``--dry-run``, else its own outcome in
+    the shared probe. The default loader's file is ``dataset`` (``--origin`` applied): its
+    success is checked against the arrays its spec knows, its fetch fix may use the mirror."""
+    if options.offline or options.dry_run:
+        gate = facts.get("load_gates").get(loader.name)
+        if gate is not None:
+            return gate_result(gate, options, target_python, loader)
+    probe: LoadProbe = facts.get("load_probe")
+    outcome = probe.outcome(loader.name)
+    if outcome.status == MISSING:
         return Result.skip(
-            f"this Keras has no {loader.name} loader ({record.get('reason')})",
-            data={"missing": True},
+            f"this Keras has no {loader.name} loader ({outcome.reason})", data={"missing": True}
         )
-    if status == "refused":
-        return Result.skip(
-            f"load_data not run: {record.get('reason')}",
-            details=[
-                r["path"] + ": " + r["reason"] for r in probe.view(loader.name).safekeeping.get("refused", [])
-            ],
-            hint="see cache.integrity for what lies there "
-            f"(`{doctor_command(target_python, '--dataset ' + loader.name)}`)",
-            data={"refused": record.get("reason")},
-        )
-    view = probe.view(loader.name)
-    own_stage = view.stage("load_data")
-    if own_stage is None:
-        if probe.import_failed or probe.run.launch_error:
-            diag = diagnose(
-                view,
-                host=loader.hosts[0],
-                target_python=target_python,
-                dataset=loader,
-                tf_minor=_tf_minor(facts),
-                declared=_declared(facts),
-            )
-            return failure_result(diag, view, options)
-        if probe.cut_by_budget or probe.run.timed_out:
-            return Result.skip(
-                "load_data not reached: the probe was cut by the doctor's budget "
-                f"(--timeout {options.timeout:g}s) before this loader",
-                hint=said(f"mnist-doctor --dataset {loader.name}", "examine it alone"),
-                data={"cut_by_budget": True},
-            )
-        return Result.skip("load_data not reached: the probe ended before this loader", data={})
-    if own_stage.get("ok"):
-        return loader_success(view, loader)
-    if not own_stage.get("exception") and probe.cut_by_budget:
-        partial = view.partial_files()
-        return Result.skip(
-            f"load_data did not finish: cut by the doctor's budget (--timeout {options.timeout:g}s) after "
-            f"{probe.run.elapsed_s:.1f}s, while {loader.name} was loading",
-            details=[
-                "this is the doctor's own time limit, not a fault found here",
-                *(
-                    f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — {p['outcome']}"
-                    for p in partial
-                ),
-            ],
-            hint=said(
-                f"mnist-doctor --dataset {loader.name} --timeout {max(300, int(options.timeout * 3))}",
-                "allow the real load_data more time",
-            ),
-            data={"cut_by_budget": True},
-        )
+    if outcome.status == REFUSED:
+        return _refused_result(probe, outcome, loader, target_python)
+    if outcome.succeeded:
+        if loader.is_default:
+            result = success_result(probe, outcome, dataset)
+            result.details += safekeeping_details(probe, loader.name)
+            return result
+        return loader_success(probe, outcome)
+    if outcome.stage is None and not (loader.is_default or probe.import_failed or probe.run.launch_error):
+        return _not_reached(probe, options, loader)
+    if outcome.unfinished and probe.cut_by_budget and not loader.is_default:
+        return _cut_while_loading(probe, options, loader)
+    mirror = dataset.origin if loader.is_default and dataset.origin != DEFAULT_ORIGIN else None
     diag = diagnose(
-        view,
+        probe,
         host=loader.hosts[0],
         target_python=target_python,
         tf_minor=_tf_minor(facts),
         declared=_declared(facts),
         dataset=loader,
+        # load_data always asks Keras' own host; a fetch fix needs another place to download from.
+        mirror=mirror,
     )
-    if diag.status is Status.SKIP:
+    if diag.status is Status.SKIP:  # not a fault of this machine: the test was not possible offline
         return Result.skip(
             f"--offline: load_data not completed: {diag.summary}",
+            details=safekeeping_details(probe, loader.name),
             hint=diag.said,
             data={"cause": diag.name, "read_only": True},
         )
-    return failure_result(diag, view, options)
+    return failure_result(diag, probe, outcome, loader, options)
 
 
-def loader_success(view: LoadProbe, loader: Dataset) -> Result:
+def loader_success(probe: LoadProbe, outcome: LoaderOutcome) -> Result:
     """Shapes and dtypes of what the loader returned, and the files it read."""
-    value = (view.stage("load_data") or {}).get("value") or {}
-    arrays = value.get("arrays") or {}
-    details = [f"{n}: {tuple(a.get('shape') or ())} {a.get('dtype')}" for n, a in arrays.items()]
-    details += [
-        f"read {f.get('path')}" + ("/" if f.get("dir") else f" ({f.get('size', 0):,} bytes)")
-        for f in value.get("files") or []
-        if f
-    ]
-    details += safekeeping_details(view)
-    train = (arrays.get("x_train") or {}).get("shape") or []
-    test = (arrays.get("x_test") or {}).get("shape") or []
-    count = f"{train[0]}+{test[0]} samples" if train and test else "its arrays"
+    details = [f"{n}: {a.shape} {a.dtype}" for n, a in outcome.arrays.items()]
+    details += [f"read {f.path}" + ("/" if f.is_dir else f" ({f.size:,} bytes)") for f in outcome.files]
+    details += safekeeping_details(probe, outcome.name)
+    train = outcome.arrays.get("x_train")
+    test = outcome.arrays.get("x_test")
+    count = (
+        f"{train.shape[0]}+{test.shape[0]} samples"
+        if train and test and train.shape and test.shape
+        else "its arrays"
+    )
     return Result.ok(
         f"load_data works: {count}",
         details=details,
-        data={"succeeded": True, "arrays": arrays, "elapsed_s": value.get("elapsed_s")},
+        data={"succeeded": True, "arrays": _arrays_data(outcome), "elapsed_s": outcome.elapsed_s},
     )
 
 
-#: Worst first: the status a check of several loaders reports.
-_RANK = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.OK: 3, Status.SKIP: 4}
-
-
 def several_result(
-    facts: Facts, options: Options, dataset: DatasetSpec, datasets: tuple[Dataset, ...], target_python: str
+    parts: list[tuple[str, Result]],
+    facts: Facts,
+    options: Options,
+    dataset: DatasetSpec,
+    datasets: tuple[Dataset, ...],
+    target_python: str,
 ) -> Result:
-    """Every selected loader inside ``load.real``: worst status, each non-ok loader named."""
+    """Every selected loader's part of ``load.real``: worst status, each non-ok loader named, the
+    loaders ``--offline``/``--dry-run`` did not call in a few words, their downloads by host."""
     gates: dict[str, LoadGate] = facts.get("load_gates") if (options.offline or options.dry_run) else {}
-    runnable = [d for d in datasets if d.name not in gates]
-    probe: LoadProbe | None = facts.get("load_probe") if runnable else None
-    parts: list[tuple[str, Result]] = []
     shorts: dict[str, str] = {}
     downloads: dict[str, list[tuple[str, int]]] = {}  # host -> (loader, bytes) gated for a download
     mode = "--offline" if options.offline else "--dry-run"
     for loader in datasets:
-        if loader.name in gates:
-            gate = gates[loader.name]
-            result = gate_result(gate, options, target_python, loader.name)
-            shorts[loader.name] = f"not run under {mode}: {gate.short or gate.reason}"
-            size = gate.data.get("download_bytes") or (dataset.size if loader.name == "mnist" else 0)
-            if gate.data.get("verdict") == "missing" and size:
-                host = gate.data.get("host") or loader.hosts[0]
-                downloads.setdefault(host, []).append((loader.name, size))
-        elif probe is None:
+        gate = gates.get(loader.name)
+        if gate is None:
             continue
-        elif loader.name == "mnist":
-            result = mnist_result(facts, options, dataset, target_python)
-        else:
-            result = loader_result(facts, options, loader, probe, target_python)
-        parts.append((loader.name, result))
+        shorts[loader.name] = f"not run under {mode}: {gate.short or gate.reason}"
+        # the default loader's gate is the cache verdict on its one file: that file's size
+        size = gate.data.get("download_bytes") or (dataset.size if loader.is_default else 0)
+        if gate.data.get("verdict") == "missing" and size:
+            host = gate.data.get("host") or loader.hosts[0]
+            downloads.setdefault(host, []).append((loader.name, size))
     every = combine(parts, shorts)
     if sum(len(v) for v in downloads.values()) < 2:
         return every
@@ -477,8 +466,8 @@ def _grouped_downloads(
 ) -> Result:
     """Several loaders skipped because they would download: one line per host, not one per loader.
 
-    When every loader is such a skip, the hint is each host's offline route (its loaders'
-    ``--seed``/``--fetch --mirror`` commands) and ``data.downloads`` feeds the diagnosis line.
+    When every loader is such a skip, the hint is each host's offline route (its loaders' files,
+    each URL with its sha256, and one ``--seed``) and ``data.downloads`` feeds the diagnosis line.
     """
     named = {
         host: [f"{name} ({human_bytes(size)})" for name, size in loaders]
@@ -491,94 +480,14 @@ def _grouped_downloads(
     if len(grouped) < len(parts):
         others = combine([(n, r) for n, r in parts if n not in grouped], shorts)
         return replace(every, summary=f"{others.summary}; {line}")
-    routes: list[Hint] = []
-    for host, loaders in downloads.items():
-        selection = ",".join(name for name, _ in loaders)
-        seed = doctor_command(target_python, f"--dataset {selection} --seed FILE")
-        fetch = doctor_command(target_python, f"--dataset {selection} --fetch --mirror URL")
-        routes.append(
-            f"for {host}: copy each file from a machine that can reach it and run "
-            + quoted(seed)
-            + ", or download from a mirror: "
-            + quoted(fetch)
-        )
+    rows = table()
+    routes: list[Hint] = [
+        f"for {host}: " + offline_route(target_python, tuple(rows[name] for name, _ in loaders))
+        for host, loaders in downloads.items()
+    ]
     data = dict(every.data, read_only=True, verdict="missing", downloads=named)
     hint = Hint("; ".join(routes), tuple(a for route in routes for a in route.advice))
     return replace(every, summary=line, hint=hint, data=data, advice=())
-
-
-def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = None) -> Result:
-    """One result from each loader's: worst status, non-ok loaders named, details and data per loader.
-
-    ``shorts`` are briefer summaries for the combined line (the details keep the full ones).
-    """
-    shorts = shorts or {}
-    worst = min((r.status for _, r in parts), key=lambda s: _RANK[s], default=Status.SKIP)
-    if worst == Status.SKIP or all(r.status in (Status.OK, Status.SKIP) for _, r in parts):
-        worst = Status.OK if any(r.status == Status.OK for _, r in parts) else Status.SKIP
-    not_ok = [(n, r) for n, r in parts if r.status != Status.OK]
-    ok_names = [n for n, r in parts if r.status == Status.OK]
-    pieces = [
-        f"{n}: {r.status.value} — {shorts.get(n) or r.summary}"
-        for n, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
-    ]
-    if ok_names:
-        pieces.append("load_data works for " + ", ".join(ok_names))
-    details = [f"{n}: {r.status.value} — {r.summary}" for n, r in parts]
-    # One probe process ran every loader: a line they share (its stderr tail) is shown once.
-    first_said: dict[str, str] = {}
-    for n, r in parts:
-        for d in r.details:
-            said = first_said.setdefault(d, n)
-            details.append(f"  {n}: {d}" if said == n else f"  {n}: (a line the same as {said}'s above)")
-    hints = list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status != Status.SKIP))
-    hints += list(dict.fromkeys(f"{n}: {r.hint}" for n, r in not_ok if r.hint and r.status == Status.SKIP))
-    first_bad = next((r for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])), None)
-    data: dict[str, Any] = {
-        "datasets": {n: {"status": r.status.value, "summary": r.summary, **r.data} for n, r in parts},
-        "succeeded": bool(parts) and all(r.status == Status.OK for _, r in parts),
-    }
-    if first_bad is not None and worst in (Status.FAIL, Status.WARN):
-        for key in ("cause", "category", "cut_by_budget"):
-            if key in first_bad.data:
-                data[key] = first_bad.data[key]
-    advice = [a for _, r in sorted(not_ok, key=lambda x: x[1].status == Status.SKIP) for a in r.advice]
-    # Each failing loader's steps, each naming its loader (``--fix`` acts on that loader alone;
-    # MNIST's name none): the same step from several loaders (an import failure's pip) once.
-    fixes = {
-        (fix.kind, fix.argv, fix.dataset): fix
-        for _, r in sorted(not_ok, key=lambda x: _RANK[x[1].status])
-        if r.status in (Status.FAIL, Status.WARN)
-        for fix in r.fixes
-    }
-    return Result(
-        status=worst,
-        summary="; ".join(pieces) or "no loader selected",
-        details=details,
-        hint="\n".join(hints) or None,
-        data=data,
-        fixes=tuple(fixes.values()),
-        advice=tuple(dict.fromkeys(advice)),
-        explained_by=first_bad.explained_by if first_bad is not None else (),
-    )
-
-
-def _registered(families: tuple[str, ...]) -> list[Any]:
-    """The checks registered under these families' entry points (their modules, not ours)."""
-    found: list[Any] = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in families:
-            continue
-        try:
-            loaded = ep.load()
-        except Exception:  # the engine reports broken plugins itself
-            continue
-        found += [c for c in (loaded if isinstance(loaded, (list, tuple)) else [loaded]) if hasattr(c, "id")]
-    return found
-
-
-def _registered_ids(families: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(c.id for c in _registered(families) if isinstance(c.id, str))
 
 
 @dataclass
@@ -617,12 +526,11 @@ class ConsistencyCheck(BaseCheck):
     id = "load.consistency"
     title = "load_data agrees with the other checks"
 
-    @property
-    def after(self) -> tuple[str, ...]:  # type: ignore[override]  # computed: plugins register late
-        """``load.real`` and every registered check of the network and cache families (ordering only)."""
-        return ("load.real", *_registered_ids(NETWORK_FAMILIES + CACHE_FAMILIES))
+    #: ``load.real`` and every check of the network and cache families in this run (ordering only:
+    #: the engine reads a family name in ``after`` as all of its checks).
+    after = ("load.real", *NETWORK_FAMILIES, *CACHE_FAMILIES)
 
-    def run(self, results: dict[str, CheckResult], dataset: DatasetSpec) -> Result:
+    def run(self, results: dict[str, CheckResult], dataset: DatasetSpec, checks: dict[str, Any]) -> Result:
         real = results.get("load.real")
         if real is None or real.status in (Status.SKIP, Status.ERROR):
             return Result.skip("load.real did not run: nothing to compare")
@@ -636,8 +544,8 @@ class ConsistencyCheck(BaseCheck):
                 "and cache findings cannot be compared with it"
             )
         # Only checks that open connections test the route; proxy/tls settings checks do not.
-        network_ids = {c.id for c in _registered(NETWORK_FAMILIES) if getattr(c, "network", False)}
-        cache_ids = set(_registered_ids(CACHE_FAMILIES))
+        network_ids = {i for i, c in checks.items() if c.family in NETWORK_FAMILIES and c.network}
+        cache_ids = {i for i, c in checks.items() if c.family in CACHE_FAMILIES}
         net = witness("network", results, network_ids)
         cache = witness("cache", results, cache_ids)
         tested_url = dataset.origin

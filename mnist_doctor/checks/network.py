@@ -22,7 +22,7 @@ from mnist_doctor.causes.network import (
 )
 from mnist_doctor.causes.tls_issuer import untrusted_reason
 from mnist_doctor.datasets.spec import ORIGIN_ENV, ZIP_MAGIC, DatasetSpec, OriginChoice
-from mnist_doctor.datasets.table import Dataset, is_keras_origin
+from mnist_doctor.datasets.table import DEFAULT_DATASETS, Dataset, is_keras_origin
 from mnist_doctor.facts import Options
 from mnist_doctor.facts.net_probe import (
     THROUGHPUT_STALL_S,
@@ -710,8 +710,9 @@ MIN_SAMPLE_BYTES = 64 << 10
 
 
 def throughput_remedies(target_python: str, datasets: list[str]) -> Hint:
-    """The two routes around a slow host, for the datasets it serves (``--dataset`` unless MNIST)."""
-    selection = [] if datasets in ([], ["mnist"]) else ["--dataset", ",".join(datasets)]
+    """The two routes around a slow host, for the datasets it serves (``--dataset`` unless the default)."""
+    default = not datasets or tuple(datasets) == DEFAULT_DATASETS
+    selection = [] if default else ["--dataset", ",".join(datasets)]
     fetch = doctor_command(target_python, *selection, "--fetch --mirror URL")
     seed = doctor_command(target_python, *selection, "--seed FILE")
     return (

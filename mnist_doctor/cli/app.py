@@ -300,9 +300,9 @@ def _check_combinations(args: argparse.Namespace) -> None:
     if args.fetch and args.offline:
         raise UsageError("--fetch needs the network; --offline forbids it", hint="mnist-doctor --seed FILE")
     if args.seed:
-        from mnist_doctor.actions.install import _open_source
+        from mnist_doctor.actions.install import open_source
 
-        source, why = _open_source(args.seed)
+        source, why = open_source(args.seed)
         if source is None:
             example = "~/Downloads/mnist.npz" if args.dataset is None else "~/Downloads/FILE"
             raise UsageError(
@@ -315,7 +315,7 @@ def _check_combinations(args: argparse.Namespace) -> None:
 def _options(args: argparse.Namespace) -> Options:
     from mnist_doctor.compat.table import TABLE_ENV, table_problem
     from mnist_doctor.datasets.spec import ORIGIN_ENV, choose_origin
-    from mnist_doctor.datasets.table import origin_problem, parse_selection
+    from mnist_doctor.datasets.table import DEFAULT_DATASETS, origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
     from mnist_doctor.network.urlcheck import url_problem
@@ -350,7 +350,7 @@ def _options(args: argparse.Namespace) -> Options:
         timeout=args.timeout,
         datasets=datasets,
         # One file (MNIST alone): a folder URL names the file in it. Several: each file's own name.
-        origin=_file_url(origin) if datasets == ("mnist",) else origin,
+        origin=_file_url(origin) if datasets == DEFAULT_DATASETS else origin,
         verbose=args.verbose,
         strict=args.strict,
         dry_run=args.dry_run,

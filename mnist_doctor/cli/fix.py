@@ -66,7 +66,11 @@ def collect_fixes(results: Iterable[CheckResult] | dict[str, CheckResult]) -> li
         for fix in result.fixes:
             groups.setdefault(fix.dataset, []).append(fix)
         for steps in groups.values():
-            reason = result.summary if len(groups) == 1 else f"{steps[0].dataset or 'mnist'}: {steps[0].why}"
+            reason = (
+                result.summary
+                if len(groups) == 1
+                else f"{steps[0].dataset or DEFAULT_DATASETS[0]}: {steps[0].why}"
+            )
             key = tuple((fix.kind, fix.argv) for fix in steps)
             found.setdefault(key, Plan(result.id, reason, tuple(steps)))
     return sorted(found.values(), key=lambda plan: _ORDER[plan.steps[0].kind])

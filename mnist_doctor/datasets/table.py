@@ -102,6 +102,27 @@ class Dataset:
     keras3_only: bool = False
 
     @property
+    def is_default(self) -> bool:
+        """The loader a run examines without ``--dataset``: its commands need no ``--dataset`` flag,
+        it runs first in the load probe, and ``--origin``/``--seed`` name its file by default."""
+        return self.name in DEFAULT_DATASETS
+
+    @property
+    def selection(self) -> tuple[str, ...]:
+        """The arguments that select this loader in a command: none for the default one."""
+        return () if self.is_default else ("--dataset", self.name)
+
+    @property
+    def loaded_files(self) -> tuple[DataFile, ...]:
+        """The files ``load_data()`` itself reads (a word index is read by ``get_word_index()``)."""
+        return tuple(f for f in self.files if f.kind != "json")
+
+    @property
+    def main_file(self) -> DataFile:
+        """The file a message names when it names one: the first that ``load_data()`` reads."""
+        return (self.loaded_files or self.files)[0]
+
+    @property
     def hosts(self) -> tuple[str, ...]:
         """Distinct hosts the files come from, in file order."""
         return tuple(dict.fromkeys(f.spec.host for f in self.files))
@@ -185,6 +206,11 @@ def table() -> dict[str, Dataset]:
 def is_keras_origin(origin: str) -> bool:
     """Whether ``origin`` is a URL Keras itself downloads from (not a mirror the user gave)."""
     return any(f.spec.origin == origin for dataset in table().values() for f in dataset.files)
+
+
+def default_loader() -> Dataset:
+    """The row of the loader a run examines without ``--dataset``."""
+    return table()[DEFAULT_DATASETS[0]]
 
 
 def names() -> tuple[str, ...]:

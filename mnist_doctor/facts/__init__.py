@@ -24,8 +24,10 @@ from typing import Any
 from mnist_doctor.pipeline.budget import Budget
 
 FACTS_GROUP = "mnist_doctor.facts"
-#: Facts every run has without a provider: set by :class:`Facts` itself and by the engine.
-BUILT_IN = ("options", "facts", "results")
+#: Facts every run has without a provider: set by :class:`Facts` itself and by the engine —
+#: ``results`` (so far), ``checks`` (of this run, by id) and ``loader`` (the one a per-loader
+#: check, ``per_loader = True``, is run for).
+BUILT_IN = ("options", "facts", "results", "checks", "loader")
 _MARK = "__mnist_doctor_fact__"
 
 Provider = Callable[..., Any]
@@ -109,6 +111,8 @@ class Options:
     timeout: float = 120.0
     origin: str | None = None
     #: ``--dataset``: the keras.datasets loaders examined (names from dataset_table), in table order.
+    #: The API's default, the same as the CLI's (``datasets.table.DEFAULT_DATASETS``; not imported
+    #: here: the registry stays cheap to import).
     datasets: tuple[str, ...] = ("mnist",)
     verbose: bool = False
     strict: bool = False

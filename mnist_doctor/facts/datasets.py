@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mnist_doctor.datasets.npz_check import spec_from_env
 from mnist_doctor.datasets.spec import DatasetSpec, OriginChoice, choose_origin, dataset_spec
 from mnist_doctor.datasets.table import Dataset, pins_from_env, table, with_pins
+from mnist_doctor.datasets.verification import spec_from_env
 from mnist_doctor.facts import Options, fact
 
 
@@ -24,7 +24,7 @@ def origin_choice(options: Options) -> OriginChoice:
 
 @fact
 def dataset(origin_choice: OriginChoice) -> DatasetSpec:
-    """The MNIST file spec, pointed at the origin in force (and the test hook of npz_check)."""
+    """The MNIST file spec, pointed at the origin in force (and the test hook of ``verification``)."""
     return spec_from_env(dataset_spec(origin_choice.url))
 
 
@@ -39,8 +39,8 @@ def datasets(options: Options, dataset: DatasetSpec, origin_choice: OriginChoice
     chosen: list[Dataset] = []
     for name in options.datasets:
         loader = table()[name]
-        if name == "mnist":
-            # MNIST's one file is the ``dataset`` fact: --origin completed, npz_check's test hook applied.
+        if loader.is_default:
+            # Its one file is the ``dataset`` fact: --origin completed, verification's test hook applied.
             loader = replace(loader, files=(replace(loader.files[0], spec=dataset),))
         elif origin.endswith("/"):
             loader = loader.with_origin(origin)

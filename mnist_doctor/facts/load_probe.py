@@ -8,10 +8,11 @@ The probe must not change the patient: every cached file Keras may read is kept 
 around it (:mod:`mnist_doctor.probing.safekeeping`), and under ``--offline`` the probe's own
 sockets are disabled, so Keras cannot reach the network even if it wanted to.
 
-With ``--dataset`` the same process calls every selected loader in turn (MNIST first, then the
-others from the smallest download to the largest, so a slow 170 MB archive cut by the budget
-costs only itself); :meth:`LoadProbe.view` shows one loader's part as an MNIST-shaped probe, so
-the failure rules and the budget logic apply to each loader unchanged. Under ``--offline`` or
+With ``--dataset`` the same process calls every selected loader in turn (the default one first,
+then the others from the smallest download to the largest, so a slow 170 MB archive cut by the
+budget costs only itself); the answer is read once into a typed outcome per loader
+(:mod:`mnist_doctor.probing.load_answer`), so the failure rules and the budget logic apply to
+each loader alike. Under ``--offline`` or
 ``--dry-run``, :func:`load_gates` says which loaders would download or extract into the
 user's cache: the probe does not call them.
 """
@@ -21,95 +22,86 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor.datasets import npz_check
-from mnist_doctor.datasets.npz_check import DIRECTORY, OK, UNREADABLE, sha256_stream
+from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import MNIST
-from mnist_doctor.datasets.table import Dataset
+from mnist_doctor.datasets.table import Dataset, default_loader
+from mnist_doctor.datasets.verification import DIRECTORY, OK, UNREADABLE, pin_state
 from mnist_doctor.facts import Facts, Options, fact
 from mnist_doctor.pipeline.budget import REPORT_RESERVE_S, Slice
+from mnist_doctor.probing.introspected import WrongShape
+from mnist_doctor.probing.load_answer import (
+    IMPORT_STAGES,
+    NOT_REACHED,
+    TOP_STAGE,
+    ErrorRecord,
+    LoadAnswer,
+    LoaderOutcome,
+    read_answer,
+)
 from mnist_doctor.probing.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
 from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_script
 from mnist_doctor.text.units import human_bytes
 
 #: A cached file larger than this is not copied aside (and so not offered to Keras): the
-#: size past which ``npz_check`` refuses to read a file at all.
+#: size past which ``verification`` refuses to read a file at all.
 MAX_KEPT_BYTES = MNIST.max_file_size
 #: Verdicts of the copy Keras reads under which ``load_data`` changes nothing and needs no network:
 #: the pinned file is read; a folder or an unreadable file makes Keras fail before any download.
 MNIST_READ_ONLY_VERDICTS = (OK, DIRECTORY, UNREADABLE)
-#: Stages of ``target/load_probe.py`` that import (same names as ``target/import_probe.py``).
-IMPORT_STAGES = ("numpy", "tensorflow", "tf.keras", "keras")
 
 
 @dataclass
 class LoadProbe:
-    """The probe's subprocess run, its JSON answer and the timeout it was given."""
+    """The probe's subprocess run, its answer read once into a typed outcome per loader.
+
+    ``top`` is the loader at the answer's top level (the default one, when it was asked for),
+    ``others`` the loaders recorded under ``loaders``. An answer of another shape is refused as
+    a whole (:attr:`shape_error` says where) and read as no answer.
+    """
 
     run: ScriptRun
     requested_mode: str
-    #: What :class:`~mnist_doctor.probing.safekeeping.Safekeeping` kept, restored and refused.
+    #: What :class:`~mnist_doctor.probing.safekeeping.Safekeeping` kept, restored, refused (``top``'s).
     safekeeping: dict[str, Any] = field(default_factory=dict)
-    #: Loaders other than MNIST that the probe was asked to call, in the order it called them.
+    #: Loaders other than ``top`` that the probe was asked to call, in the order it called them.
     others: tuple[str, ...] = ()
     #: Their safekeeping reports, by loader name.
     others_safekeeping: dict[str, dict[str, Any]] = field(default_factory=dict)
+    top: str | None = field(default_factory=lambda: default_loader().name)
+    #: Why the answer was refused (None: it has the shape the target script emits).
+    shape_error: str | None = field(default=None, init=False)
+    parsed: LoadAnswer = field(default_factory=LoadAnswer, init=False)
 
-    def loader(self, name: str) -> dict[str, Any]:
-        """What the target recorded for loader ``name`` (``status``: ok, failed, started, missing...)."""
-        loaders = self.answer.get("loaders") or {}
-        record = loaders.get(name) if isinstance(loaders, dict) else None
-        return record if isinstance(record, dict) else {}
+    def __post_init__(self) -> None:
+        try:
+            self.parsed = read_answer(self.run.answer, self.top, self.others)
+        except WrongShape as exc:
+            self.shape_error = str(exc)
+            self.run = replace(self.run, answer=None)
+            self.parsed = read_answer(None, self.top, self.others)
 
-    def view(self, name: str) -> LoadProbe:
-        """Loader ``name``'s part of this run, shaped like an MNIST-only probe.
+    def outcome(self, name: str) -> LoaderOutcome:
+        """Loader ``name``'s own outcome (``not-reached`` when the probe ended before it)."""
+        return self.parsed.loaders.get(name) or LoaderOutcome(name, NOT_REACHED)
 
-        Its ``load_data`` stage is the loader's own, its ``get_file`` the loader's last call,
-        its files those the loader left behind; the run counts as timed out only when the
-        kill came during this loader. MNIST's view is the probe itself.
-        """
-        if name == "mnist":
-            run = self.run
-            if (self.unfinished_stage() or "").startswith("load_data:"):
-                # Killed while a later loader ran: MNIST's own part had finished.
-                run = replace(run, timed_out=False, interrupted=False)
-            if self.others and run.answer is not None:
-                # The other loaders' stages are theirs: MNIST's error is never a later loader's.
-                mnist_stages = [
-                    r
-                    for r in self.answer.get("stages", [])
-                    if not str(r.get("name", "")).startswith("load_data:")
-                ]
-                answer = {k: v for k, v in self.answer.items() if k != "loaders"}
-                run = replace(run, answer=dict(answer, stages=mnist_stages))
-            return replace(self, run=run)
-        record = self.loader(name)
-        own = next((r for r in self.answer.get("stages", []) if r.get("name") == f"load_data:{name}"), None)
-        stages = [r for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
-        if own is not None:
-            stages.append(dict(own, name="load_data"))
-        calls = record.get("get_file") or []
-        answer = {
-            k: v for k, v in self.answer.items() if k not in ("loaders", "refused", "left_behind", "tls")
-        }
-        answer.update(
-            stages=stages,
-            get_file={"args": calls[-1], "returned": calls[-1].get("returned")} if calls else {},
-            left_behind=record.get("left_behind") or [],
-            done=self.answer.get("done", False) or record.get("status") in ("ok", "failed"),
-        )
-        if record.get("tls"):
-            answer["tls"] = record["tls"]
-        during = own is not None and not own.get("ok") and not own.get("exception")
-        run = replace(self.run, answer=answer if self.run.answer is not None else None)
-        run = replace(run, timed_out=self.run.timed_out and during)
-        keeping = self.others_safekeeping.get(name, {})
-        return LoadProbe(run, self.requested_mode, keeping)
+    def keeping(self, name: str) -> dict[str, Any]:
+        """The safekeeping report of loader ``name``'s files."""
+        return self.safekeeping if name == self.top else self.others_safekeeping.get(name, {})
+
+    def killed_during(self, name: str) -> bool:
+        """The probe's kill came during loader ``name`` (for ``top``: also during the imports)."""
+        if not self.run.timed_out:
+            return False
+        if self.outcome(name).unfinished:
+            return True
+        last = self.parsed.stages[-1] if self.parsed.stages else None
+        others_running = last is not None and last.unfinished and last.name.startswith(TOP_STAGE + ":")
+        return name == self.top and not others_running
 
     @property
     def timeout_s(self) -> float:
@@ -125,72 +117,40 @@ class LoadProbe:
         """Killed (or interrupted) because the run's own budget ran out: not the patient's fault."""
         return self.run.cut_by_budget
 
-    @property
-    def refused(self) -> dict[str, Any] | None:
-        """Set when the probe did not call ``load_data``: Keras would read a file it must not."""
-        value = self.answer.get("refused")
-        return value if isinstance(value, dict) else None
-
-    @property
-    def kept_files(self) -> list[dict[str, Any]]:
+    def kept_files(self, name: str) -> list[dict[str, Any]]:
         """User files Keras removed or replaced during the probe (and whether they were put back)."""
-        return [k for k in self.safekeeping.get("kept", []) if k.get("outcome") in ("removed", "replaced")]
+        kept = self.keeping(name).get("kept", [])
+        return [k for k in kept if k.get("outcome") in ("removed", "replaced")]
 
     @property
     def mode(self) -> str:
         """``tf`` or ``keras``: what the probe resolved (``auto`` picks in the target)."""
-        return str(self.answer.get("mode") or self.requested_mode)
-
-    @property
-    def answer(self) -> dict[str, Any]:
-        return self.run.answer or {}
-
-    def stage(self, name: str) -> dict[str, Any] | None:
-        stages: list[dict[str, Any]] = self.answer.get("stages", [])
-        for record in stages:
-            if record.get("name") == name:
-                return record
-        return None
-
-    @property
-    def succeeded(self) -> bool:
-        record = self.stage("load_data")
-        return bool(record and record.get("ok"))
-
-    @property
-    def error(self) -> dict[str, Any] | None:
-        """The structured exception of the stage that failed (load_data's, else the import's)."""
-        records = self.answer.get("stages", [])
-        for record in reversed(records):
-            if not record.get("ok") and record.get("exception"):
-                exception: dict[str, Any] = record["exception"]
-                return exception
-        return None
+        return self.parsed.mode or self.requested_mode
 
     @property
     def import_failed(self) -> bool:
-        """An import stage failed (or never finished): load_data was not even reached."""
-        return self.stage("load_data") is None and any(
-            not r.get("ok") for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES
-        )
+        """An import stage failed (or never finished): no loader was reached."""
+        return any(not s.ok for s in self.parsed.imports)
+
+    @property
+    def import_error(self) -> ErrorRecord | None:
+        """The exception of the import stage that stopped the probe, if one raised."""
+        return next((s.exception for s in reversed(self.parsed.imports) if s.exception), None)
 
     def import_text(self) -> str:
         """Errors of the failed import stages, as text for ``classify_import_failure``."""
         parts = []
         # The last failed stage stopped the probe: its error names the cause first (a missing
         # numpy matters less than the missing TensorFlow that made load_data unreachable).
-        for record in reversed(self.answer.get("stages", [])):
-            if record.get("name") in IMPORT_STAGES and not record.get("ok"):
-                parts += [f"{record.get('error_type')}: {record.get('error')}", *record.get("chain", [])]
+        for record in reversed(self.parsed.imports):
+            if not record.ok:
+                parts += [f"{record.error_type}: {record.error}", *record.chain]
         return "\n".join(parts)
 
     def unfinished_stage(self) -> str | None:
         """The stage that started and never reported back (the probe was killed or crashed)."""
-        stages = self.answer.get("stages", [])
-        if stages and not stages[-1].get("ok") and not stages[-1].get("exception"):
-            name: str | None = stages[-1].get("name")
-            return name
-        return None
+        stages = self.parsed.stages
+        return stages[-1].name if stages and stages[-1].unfinished else None
 
     def import_view(self) -> ScriptRun:
         """This run seen as ``target/import_probe.py``'s: only the import stages.
@@ -200,33 +160,32 @@ class LoadProbe:
         TensorFlow a second time (``ImportProbe(load_probe.import_view(), load_probe.mode)``).
         A kill or crash after the imports finished is not an import problem.
         """
-        stages = [r for r in self.answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
-        # Any loader's stage (MNIST's ``load_data`` or another's ``load_data:<name>``) came after them.
-        loaders_started = any(
-            str(r.get("name", "")).split(":", 1)[0] == "load_data" for r in self.answer.get("stages", [])
-        )
-        imports_done = loaders_started or self.answer.get("done", False)
-        answer = dict(self.answer, stages=stages, done=bool(imports_done))
-        after_imports = loaders_started
+        answer = self.run.answer or {}
+        stages = [r for r in answer.get("stages", []) if r.get("name") in IMPORT_STAGES]
+        # Any loader's stage (the top one's ``load_data`` or another's ``load_data:<name>``) came after them.
+        after_imports = any(s.name.split(":", 1)[0] == TOP_STAGE for s in self.parsed.stages)
+        imports_done = after_imports or self.parsed.done
         return replace(
             self.run,
-            answer=answer if self.run.answer is not None else None,
+            answer=dict(answer, stages=stages, done=bool(imports_done))
+            if self.run.answer is not None
+            else None,
             timed_out=self.run.timed_out and not after_imports,
             returncode=0 if after_imports else self.run.returncode,
         )
 
-    def partial_files(self) -> list[dict[str, Any]]:
+    def partial_files(self, name: str) -> list[dict[str, Any]]:
         """Files the probe's download left where there was none (removed again by the doctor)."""
         return [
             {"path": n["path"], "size": n.get("size", 0), "outcome": n.get("outcome", "")}
-            for n in self.safekeeping.get("new", [])
+            for n in self.keeping(name).get("new", [])
             if str(n.get("outcome", "")).startswith("partial")
         ]
 
 
 def run_order(datasets: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
-    """MNIST first (as before ``--dataset``), then the smallest downloads before the largest."""
-    return tuple(sorted(datasets, key=lambda d: (d.name != "mnist", d.total_size, d.name)))
+    """The default loader first (as before ``--dataset``), then the smallest downloads before the largest."""
+    return tuple(sorted(datasets, key=lambda d: (not d.is_default, d.total_size, d.name)))
 
 
 def run_load_probe(
@@ -245,27 +204,37 @@ def run_load_probe(
     ``env``/``cwd`` default to the doctor's own (the user's). Files Keras removes or replaces
     are put back before this returns, also when the probe was killed; a signal arriving
     meanwhile leaves them to :func:`mnist_doctor.probing.safekeeping.restore_all`. ``datasets``
-    (default: MNIST only) are the loaders to call; ``skip`` names loaders not to call, and why.
+    (default: the default loader only) are the loaders to call; ``skip`` names loaders not to
+    call, and why. The default loader's record is the answer's top level (its copy is kept by
+    :class:`Safekeeping`, which lets the target refuse to call it when Keras would read a file
+    that could not be kept); every other's is under ``loaders``.
     """
-    order = run_order(datasets) if datasets else ()
-    names = tuple(d.name for d in order) or ("mnist",)
+    order = run_order(datasets) if datasets else (default_loader(),)
     skip_map = dict(skip or {})
-    keeping = Safekeeping(MNIST.sha256, MNIST.size, MAX_KEPT_BYTES)
+    top = next((d for d in order if d.is_default and d.name not in skip_map), None)
+    spec = (top or default_loader()).main_file.spec
+    keeping = Safekeeping(spec.sha256, spec.size, MAX_KEPT_BYTES)
     others: dict[str, DatasetKeeping] = {}
     try:
-        if "mnist" in names and "mnist" not in skip_map:
-            keeping.protect(candidate_paths(MNIST.file_name, env))
+        if top is not None:
+            keeping.protect(candidate_paths(spec.file_name, env))
         for loader in order:
-            if loader.name == "mnist" or loader.name in skip_map:
+            if loader is top or loader.name in skip_map:
                 continue
             kept = others[loader.name] = DatasetKeeping.protect(loader, env)
             if kept.refused:
                 first = kept.refused[0]
                 skip_map[loader.name] = f"the doctor could not keep {first.path} safe: {first.reason}"
-        config: dict[str, Any] = {"refuse": keeping.refused_paths, "offline": offline}
-        if names != ("mnist",) or skip_map:
-            config["datasets"] = [n for n in names if not (n == "mnist" and n in skip_map)]
-            config["skip"] = {n: r for n, r in skip_map.items() if n != "mnist"}
+        config: dict[str, Any] = {
+            "refuse": keeping.refused_paths,
+            "offline": offline,
+            "datasets": [d.name for d in order if d is top or not d.is_default],
+            "skip": {n: r for n, r in skip_map.items() if top is None or n != top.name},
+            # The loader whose record is the answer's top level, and its file (whose paths the
+            # target predicts by Keras' rules); it also resolves the Keras that load_data uses.
+            "top": (top or default_loader()).name,
+            "top_file": spec.file_name,
+        }
         run = run_script(
             python, "load_probe.py", [mode, json.dumps(config)], timeout=timeout, env=env, cwd=cwd
         )
@@ -277,8 +246,9 @@ def run_load_probe(
         run,
         mode,
         keeping.report(),
-        others=tuple(n for n in names if n != "mnist"),
+        others=tuple(d.name for d in order if d is not top and not d.is_default),
         others_safekeeping={n: k.report() for n, k in others.items()},
+        top=top.name if top is not None else None,
     )
 
 
@@ -304,7 +274,7 @@ def load_probe(
         share,
         cwd=os.getcwd(),
         offline=options.offline,
-        datasets=datasets if tuple(d.name for d in datasets) != ("mnist",) else None,
+        datasets=datasets,
         skip=skip,
     )
 
@@ -339,25 +309,6 @@ class LoadGate:
     short: str = ""
 
 
-def _pinned(path: Path, sha256: str, size: int) -> str:
-    """``ok``, ``missing``, ``not-a-file`` or ``differs`` (size first, then the whole hash)."""
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return "missing"
-    except OSError:
-        return "not-a-file"
-    if not stat.S_ISREG(info.st_mode):
-        return "not-a-file"
-    if info.st_size != size:
-        return "differs"
-    try:
-        with path.open("rb") as handle:
-            return "ok" if sha256_stream(handle) == sha256 else "differs"
-    except OSError:
-        return "not-a-file"
-
-
 def dataset_gate(
     loader: Dataset, base: Path, kind: str | None, version: tuple[int, int] | None
 ) -> LoadGate | None:
@@ -381,7 +332,7 @@ def dataset_gate(
             path = folder / layout.archive
         else:
             path = folder / data_file.name
-        state = _pinned(path, spec.sha256, spec.size) if data_file.keras_pin != "none" else "ok"
+        state = pin_state(path, spec.sha256, spec.size) if data_file.keras_pin != "none" else "ok"
         if data_file.keras_pin == "none" and not os.path.lexists(path):
             state = "missing"
         data = {"read_only": True, "verdict": state, "path": str(path)}
@@ -448,15 +399,16 @@ def load_gates(options: Options, datasets: tuple[Dataset, ...], facts: Facts) ->
     version = flavour.version
     line = (version.major, version.minor) if version is not None else None
     for loader in datasets:
-        if loader.name == "mnist":
-            spec = loader.files[0].spec
-            copy = npz_check.inspect_copy(cache.dataset_path, spec, with_partials=False)
+        if loader.is_default:
+            # The deep verdict on the copy Keras reads (the one ``cache.integrity`` gives).
+            spec = loader.main_file.spec
+            copy = verification.inspect_file(cache.dataset_path, spec, with_partials=False)
             if copy.verdict in MNIST_READ_ONLY_VERDICTS:
                 continue
             size_mb = human_bytes(spec.size)
-            if copy.verdict == npz_check.MISSING:
+            if copy.verdict == verification.MISSING:
                 what = (
-                    f"load_data would download mnist.npz ({size_mb}) from {MNIST.host} "
+                    f"load_data would download {spec.file_name} ({size_mb}) from {spec.host} "
                     f"into {cache.dataset_path}"
                 )
             else:
@@ -464,7 +416,7 @@ def load_gates(options: Options, datasets: tuple[Dataset, ...], facts: Facts) ->
                     f"Keras would discard the copy it reads ({copy.summary.split(':')[0]}) and download "
                     f"{size_mb} over it"
                 )
-            gates["mnist"] = LoadGate(
+            gates[loader.name] = LoadGate(
                 what,
                 details=(f"{cache.dataset_path}: {copy.summary}",),
                 data={"read_only": True, "verdict": copy.verdict, "path": str(cache.dataset_path)},

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from mnist_doctor.datasets.table import default_loader
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import FactError, Facts, FactUnavailable, registry, wanted_facts
 from mnist_doctor.model import OFFLINE_SKIP, CheckResult, Result, Status, family_of
+from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.subproc import kill_all
 
 ENTRY_POINT_GROUP = "mnist_doctor.checks"
@@ -199,10 +201,12 @@ class Engine:
         start = time.monotonic()
         tb = None
         try:
-            kwargs = {name: self.facts.get(name) for name in wanted_facts(check.run)}
-            result = check.run(**kwargs)
-            if not isinstance(result, Result):
-                raise TypeError(f"check returned {type(result).__name__}, not Result")
+            if getattr(check, "per_loader", False):
+                result = self._per_loader(check)
+            else:
+                result = self._checked(
+                    check.run(**{name: self.facts.get(name) for name in wanted_facts(check.run)})
+                )
         except FactUnavailable as exc:
             result = Result(Status.SKIP, str(exc))
         except FactError as exc:
@@ -212,6 +216,34 @@ class Engine:
             result = Result(Status.ERROR, f"the check crashed: {type(exc).__name__}: {exc}")
             tb = traceback.format_exc()
         return self._stamp(check, result, time.monotonic() - start, tb)
+
+    @staticmethod
+    def _checked(result: Any) -> Result:
+        if not isinstance(result, Result):
+            raise TypeError(f"check returned {type(result).__name__}, not Result")
+        return result
+
+    def _per_loader(self, check: Any) -> Result:
+        """One result per loader: ``run`` once for each selected loader (its ``loader``), then the
+        parts grouped (:func:`~mnist_doctor.pipeline.grouping.combine`, or the check's ``group``).
+
+        The default loader alone keeps its own result, as before ``--dataset`` existed.
+        """
+        loaders = self.facts.get("datasets") or (default_loader(),)
+        parts = []
+        for loader in loaders:
+            values = {
+                name: loader if name == "loader" else self.facts.get(name) for name in wanted_facts(check.run)
+            }
+            parts.append((loader.name, self._checked(check.run(**values))))
+        if len(loaders) == 1 and loaders[0].is_default:
+            return parts[0][1]
+        group = getattr(check, "group", None)
+        if group is None:
+            return combine(parts)
+        return self._checked(
+            group(**{n: parts if n == "parts" else self.facts.get(n) for n in wanted_facts(group)})
+        )
 
     @staticmethod
     def _stamp(check: Any, result: Result, elapsed: float, tb: str | None = None) -> CheckResult:
@@ -226,9 +258,14 @@ class Engine:
         """Run ``checks`` concurrently in dependency order; results come back in ``checks`` order."""
         options = self.facts.options
         by_id = {c.id: c for c in checks}
+        by_family: dict[str, list[str]] = {}
+        for check in checks:
+            by_family.setdefault(check.family, []).append(check.id)
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
         for check in checks:
-            order_after = tuple(check.requires) + tuple(getattr(check, "after", ()) or ())
+            # ``after`` may name a family: every check of it in this run (never the check itself).
+            after = [i for name in getattr(check, "after", ()) or () for i in by_family.get(name, [name])]
+            order_after = (*check.requires, *(i for i in after if i != check.id))
             sorter.add(check.id, *[r for r in order_after if r in by_id])
         try:
             sorter.prepare()
@@ -239,6 +276,8 @@ class Engine:
         # Checks may ask for the fact ``results``: the results finished so far. With
         # ``after = (ids...)`` a check is ordered after others without requiring them to pass.
         self.facts.provide("results", results)
+        # ... and ``checks``: the checks of this run, by id (their family, ``network``, ...).
+        self.facts.provide("checks", dict(by_id))
         done: queue.Queue[CheckResult] = queue.Queue()
         running: dict[str, float] = {}
 

@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist_doctor.datasets.npz_check import sha256_stream
+from mnist_doctor.datasets.verification import sha256_stream
 from mnist_doctor.files.open_writers import writers_of
 from mnist_doctor.files.safe_dir import UnsafeFolder, open_holder
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnist_doctor.datasets.table import DEFAULT_DATASETS
 from mnist_doctor.text.output import plural
 
 GLYPHS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-", "error": "☠"}
@@ -85,8 +86,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
             shown.append(flavour["reason"])
         lines.append(" · ".join(shown))
     offline = "  (offline: network checks skipped)" if env.get("offline") else ""
-    datasets = env.get("datasets") or ["mnist"]
-    if datasets != ["mnist"]:  # --dataset: the loaders examined (their origins are in the table)
+    datasets = env.get("datasets") or list(DEFAULT_DATASETS)
+    if datasets != list(DEFAULT_DATASETS):  # --dataset: the loaders examined (their origins are in the table)
         lines.append(f"datasets: {', '.join(datasets)}{offline}")
     elif env.get("origin"):
         lines.append(f"dataset origin: {env['origin']}{offline}")

@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 
 from mnist_doctor.datasets.spec import MNIST, DatasetSpec
+from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.model import Advice, Fix, FixKind, Hint, shell_line, shell_quote
 from mnist_doctor.text.redact import redact_text
 
@@ -189,16 +190,31 @@ def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
     return ("mnist-doctor", *extra, *args)
 
 
-def offline_route(target_python: str, dataset: DatasetSpec = MNIST) -> Hint:
+def offline_route(target_python: str, dataset: DatasetSpec | Dataset | tuple[Dataset, ...] = MNIST) -> Hint:
     """The way around a network that does not deliver the file, said once for every cause.
 
+    ``dataset`` is one file's spec, a loader (each file its ``load_data()`` reads, and the
+    ``--dataset`` flag that selects it) or several loaders (one ``--seed`` selects them all).
     ``FILE`` is the one placeholder, because only the user knows where the copy will be; so the
     sentence says where to get it: the exact URL, and the sha256 that proves it is the right file.
     """
-    return (
-        f"download {redact_text(dataset.origin)} on a machine that reaches it "
-        f"(sha256 {dataset.sha256}) and install it here: "
-    ) + quoted(doctor_command(target_python, "--seed FILE"))
+    specs: tuple[DatasetSpec, ...] = (dataset,) if isinstance(dataset, DatasetSpec) else ()
+    selection: tuple[str, ...] = ()
+    if isinstance(dataset, Dataset):
+        specs, selection = tuple(f.spec for f in dataset.loaded_files), dataset.selection
+    elif isinstance(dataset, tuple):
+        specs = tuple(f.spec for loader in dataset for f in loader.loaded_files)
+        names = [loader.name for loader in dataset]
+        selection = () if [d.is_default for d in dataset] == [True] else ("--dataset", ",".join(names))
+    seed = quoted(doctor_command(target_python, "--seed FILE", *selection))
+    if len(specs) == 1:
+        only = specs[0]
+        return (
+            f"download {redact_text(only.origin)} on a machine that reaches it "
+            f"(sha256 {only.sha256}) and install it here: "
+        ) + seed
+    where = " and ".join(f"{redact_text(s.origin)} (sha256 {s.sha256})" for s in specs)
+    return f"download {where} on a machine that reaches them and install each here: " + seed
 
 
 def clear_cache_fix(target_python: str, why: str, dataset: str | None = None) -> Fix:

@@ -12,13 +12,16 @@ tells the doctor how far it got. Usage: ``python - [auto|tf|keras] [CONFIG_JSON]
 says which cache paths Keras must not be let read (``refuse``: the doctor could not keep them
 safe) and whether the network is off (``offline``: every socket connect and name lookup of
 this process fails, so Keras cannot download whatever it decides).
+The config also names the loaders to call (``datasets``) and ``top``, the loader whose
+``load_data`` says which Keras is in use and whose record is the answer's top level when it is
+called (``top_file``: its file, whose paths the target predicts by Keras' rules).
 Stage names and record fields match ``import_probe.py`` (numpy, tensorflow, tf.keras or keras),
-then ``load_data`` and ``preprocess`` for MNIST. With ``datasets`` in the config (``--dataset``),
-every other loader runs after it in the same process (TensorFlow imported once), one stage
-``load_data:<name>`` each, its own outcome under ``answer["loaders"][name]``; the host's
-``skip`` map names loaders it must not call (a file it could not keep safe, or a download or
-extraction that ``--offline``/``--dry-run`` forbids), and a loader this Keras lacks
-(``california_housing`` before Keras 3) is recorded as ``missing``, not called.
+then ``load_data`` and ``preprocess`` for the top loader; every other loader runs after it in
+the same process (TensorFlow imported once), one stage ``load_data:<name>`` each, its own
+outcome under ``answer["loaders"][name]``; the host's ``skip`` map names loaders it must not
+call (a file it could not keep safe, or a download or extraction that ``--offline``/``--dry-run``
+forbids), and a loader this Keras lacks (``california_housing`` before Keras 3) is recorded as
+``missing``, not called.
 Standard library only (numpy is the target's own, imported by Keras anyway), Python 3.9.
 """
 
@@ -59,13 +62,13 @@ def file_state(path):
     }
 
 
-def predicted_paths(kind):
-    """Where ``get_file`` will put ``mnist.npz`` by Keras' own rules (Keras 3 honours KERAS_HOME)."""
+def predicted_paths(kind, file_name):
+    """Where ``get_file`` will put ``file_name`` by Keras' own rules (Keras 3 honours KERAS_HOME)."""
     home = os.path.expanduser(os.path.join("~", ".keras"))
     base = os.environ.get("KERAS_HOME", home) if kind == "keras3" else home
     tmp = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
     chosen = base if os.access(base, os.W_OK) else tmp
-    return [os.path.join(p, "datasets", "mnist.npz") for p in dict.fromkeys([chosen, base, tmp])]
+    return [os.path.join(p, "datasets", file_name) for p in dict.fromkeys([chosen, base, tmp])]
 
 
 def proxy_route():
@@ -224,18 +227,22 @@ def main():
             answer["env"][key] = "(set)"  # never echo proxy credentials
     answer["proxy"] = proxy_route()
     found = {}
+    top = str(config.get("top") or "")
+    selected = [str(n) for n in (config.get("datasets") or [])]
+    # The loader whose load_data says which Keras is in use (the top one, else the first asked).
+    resolver = top or (selected[0] if selected else "")
 
     def resolve_tf_keras():
         import tensorflow as tf
 
-        found["load"] = tf.keras.datasets.mnist.load_data  # TF itself honours TF_USE_LEGACY_KERAS here
+        found["load"] = getattr(tf.keras.datasets, resolver).load_data  # TF honours TF_USE_LEGACY_KERAS
         found["api"], found["label"] = tf.keras, "tf.keras"
         return describe_keras(tf.keras, found["load"])
 
     def resolve_keras():
         import keras
 
-        found["load"] = keras.datasets.mnist.load_data
+        found["load"] = getattr(keras.datasets, resolver).load_data
         found["api"], found["label"] = keras, "keras"
         return describe_keras(keras, found["load"])
 
@@ -249,20 +256,21 @@ def main():
         answer["done"] = True
         emit()
         return
-    answer["predicted_paths"] = predicted_paths(answer["stages"][-1]["value"]["kind"])
-    selected = [str(n) for n in (config.get("datasets") or ["mnist"])]
-    if "mnist" in selected:
-        load_mnist(found, config)
+    kind = answer["stages"][-1]["value"]["kind"]
+    answer["predicted_paths"] = predicted_paths(kind, str(config.get("top_file") or ""))
+    if top in selected:
+        load_top(found, config)
     skip = config.get("skip") or {}
     for name in selected:
-        if name != "mnist":
+        if name != top:
             load_other(found["api"], found["label"], name, skip.get(name))
     answer["done"] = True
     emit()
 
 
-def load_mnist(found, config):
-    """MNIST, exactly as before ``--dataset`` existed: its fields stay at the top of the answer."""
+def load_top(found, config):
+    """The loader named ``top`` (the default one), as before ``--dataset``: its fields stay at the
+    top of the answer, with its labels' range and class counts and the tutorial's first step."""
     reason = refusal(answer["predicted_paths"][0], config.get("refuse") or [])
     if reason:
         answer["refused"] = {"path": answer["predicted_paths"][0], "reason": reason}
