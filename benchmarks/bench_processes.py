@@ -52,7 +52,7 @@ time.sleep(600)
 
 RSS_WRAPPER = (
     "import resource, sys\n"
-    "from mnist_doctor.cli.app import main\n"
+    "from mnist_doctor.cli.main import main\n"
     "code = main(sys.argv[1:])\n"
     "sys.stderr.write('\\nMAXRSS_KB=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     "sys.exit(code)\n"

@@ -108,7 +108,8 @@ def installed_versions(snap: dict[str, Any]) -> dict[str, str]:
 
 #: What produces the observation: the CLI, the engine, the runtime check, the JSON renderer.
 OBSERVER_MODULES = (
-    "mnist_doctor.cli.app",
+    "mnist_doctor.cli.main",
+    "mnist_doctor.cli.modes",
     "mnist_doctor.pipeline.engine",
     "mnist_doctor.checks.runtime",
     "mnist_doctor.render.json",

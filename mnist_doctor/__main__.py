@@ -1,5 +1,5 @@
 """Allow ``python -m mnist_doctor``."""
 
-from mnist_doctor.cli.app import main
+from mnist_doctor.cli.main import main
 
 raise SystemExit(main())

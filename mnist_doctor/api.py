@@ -98,14 +98,13 @@ def diagnose(
     or loader names, as a list or one comma-separated string). Bad arguments raise
     ``ValueError``; nothing is printed.
     """
-    from mnist_doctor.compat.table import table_problem
+    from mnist_doctor.compat.source import table_problem
     from mnist_doctor.datasets.table import origin_problem, parse_selection
     from mnist_doctor.errors import UsageError
     from mnist_doctor.facts import Options
     from mnist_doctor.facts.hosted import running_in_kernel
     from mnist_doctor.network.urlcheck import url_problem
-    from mnist_doctor.pipeline.run import diagnose as run_diagnosis
-    from mnist_doctor.pipeline.run import new_facts
+    from mnist_doctor.pipeline.run import new_facts, run_checks
     from mnist_doctor.probing.interpreter import resolve_python
     from mnist_doctor.text.redact import redact_text
 
@@ -134,7 +133,7 @@ def diagnose(
             strict=strict,
             in_kernel=running_in_kernel(),
         )
-        diagnosis = run_diagnosis(new_facts(options), names(select), names(ignore))
+        outcome = run_checks(new_facts(options), names(select), names(ignore))
     except UsageError as exc:
         raise ValueError(f"{exc}" + (f" ({exc.hint})" if exc.hint else "")) from None
     except BaseException:
@@ -146,4 +145,4 @@ def diagnose(
         restore = sys.modules.get("mnist_doctor.probing.safekeeping")
         if restore is not None:
             restore.restore_all()
-    return Report(diagnosis.report, verbose=verbose)
+    return Report(outcome.report, verbose=verbose)

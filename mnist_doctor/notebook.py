@@ -18,7 +18,7 @@ ACTIONS = ("clear_cache", "seed", "fetch", "fix")
 def run_magic(line: str) -> Any:
     """Parse ``line`` like the command line and return the report (IPython displays it)."""
     from mnist_doctor.api import diagnose
-    from mnist_doctor.cli.app import build_parser
+    from mnist_doctor.cli.parser import build_parser
 
     try:
         args = build_parser().parse_args(shlex.split(line))

@@ -82,7 +82,7 @@ def record(chosen: Scenario) -> Recording:
     again afterwards, so a test that records does not leave the next one in its worker unable
     to start a target script.
     """
-    from mnist_doctor.cli import app as cli
+    from mnist_doctor.cli import main as cli
     from mnist_doctor.probing import subproc
 
     runs: dict[str, dict[str, Any]] = {}

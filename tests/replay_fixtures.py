@@ -1,6 +1,6 @@
 """The unit tier's doctor: the real CLI, in this process, on recorded answers of the target scripts.
 
-``replayed("no-route", "--format", "json")`` runs ``mnist_doctor.cli.app.main`` exactly as the command
+``replayed("no-route", "--format", "json")`` runs ``mnist_doctor.cli.main.main`` exactly as the command
 line would (parsing, facts, checks, causes, advice, renderers, exit code) while every target script
 is answered from ``tests/recordings/no-route.json`` (:mod:`testkit.recordings`): no process starts,
 no TensorFlow is imported. The environment is the same clean one the e2e ``doctor`` fixture gives
@@ -50,7 +50,7 @@ def _own_signal_handlers() -> Iterator[None]:
 @pytest.fixture
 def replayed(home: Path, tmp_path: Path) -> Iterator[Replayed]:
     """``replayed(recording, *args, env_extra={...}, cwd=...)``: the CLI in-process on a recording."""
-    from mnist_doctor.cli import app as cli
+    from mnist_doctor.cli import main as cli
     from mnist_doctor.probing import subproc
 
     workdir = tmp_path / "work"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.cli.app import build_parser
 from mnist_doctor.cli.completion import options
+from mnist_doctor.cli.parser import build_parser
 from testkit.loopback import DatasetServer
 
 

@@ -6,25 +6,71 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from testkit.doctor import clean_env
 
 
-@pytest.mark.usefixtures("processes")
-def test_version_imports_nothing_heavy(home):
+def imported(argv: list[str], home) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``argv`` under ``python -X importtime``: the process and every module it imported."""
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mnist_doctor", "--version"],
+        [sys.executable, "-X", "importtime", *argv],
         capture_output=True,
         text=True,
         env=clean_env(home),
         timeout=60,
     )
-    assert proc.returncode == 0
+    names = {
+        line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
+    }
+    return proc, names - {"package"}  # the header line's last column
+
+
+#: The command's own modules ``--version`` may import: the package, the entry point, the exit codes.
+VERSION_MODULES = {"mnist_doctor", "mnist_doctor.cli", "mnist_doctor.cli.main", "mnist_doctor.errors"}
+#: What --help must not import: the checks, the engine, the probes, rich and the third-party stack.
+HEAVY = ("rich", "packaging", "requests", "urllib3", "certifi", "numpy", "tensorflow", "keras", "subprocess")
+HEAVY_OURS = (
+    "mnist_doctor.facts",
+    "mnist_doctor.checks",
+    "mnist_doctor.pipeline.engine",
+    "mnist_doctor.render",
+)
+
+
+@pytest.mark.usefixtures("processes")
+@pytest.mark.parametrize("how", ["console script", "-m"])
+def test_version_imports_nothing_but_its_entry_point(home, how: str) -> None:
+    """``--version`` adds to a bare interpreter's imports only the package and its entry point: no
+    argparse, dataclasses, inspect or typing (they were 4x the bare start-up)."""
+    if how == "-m":
+        # The baseline is ``-m`` of the package's own cheapest module: runpy and the package itself.
+        _, bare = imported(["-m", "mnist_doctor.errors"], home)
+        proc, names = imported(["-m", "mnist_doctor", "--version"], home)
+        allowed = VERSION_MODULES | {"mnist_doctor.__main__"}
+    else:
+        script = Path(sys.executable).with_name("mnist-doctor")
+        if not script.exists():
+            pytest.skip("no mnist-doctor console script beside this interpreter")
+        _, bare = imported(["-c", "pass"], home)
+        proc, names = imported([str(script), "--version"], home)
+        allowed = VERSION_MODULES
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("mnist-doctor ")
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
-    assert not imported & {"tensorflow", "keras", "numpy", "requests", "rich", "packaging"}, imported
+    assert names - bare - allowed == set()
+    assert "mnist_doctor.cli.main" in names  # the measurement saw our imports at all
+
+
+@pytest.mark.usefixtures("processes")
+def test_help_imports_no_check_engine_or_rich(home) -> None:
+    """``--help`` builds the parser and prints: none of the checks, probes, renderers or rich."""
+    proc, names = imported(["-m", "mnist_doctor", "--help"], home)
+    assert proc.returncode == 0 and "--timeout" in proc.stdout
+    assert "mnist_doctor.cli.parser" in names
+    heavy = {n for n in names if n.split(".")[0] in HEAVY or n.startswith(HEAVY_OURS)}
+    assert heavy == set()
 
 
 def test_help_lists_every_flag(doctor):

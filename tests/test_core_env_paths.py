@@ -199,7 +199,7 @@ def test_a_ca_file_variable_naming_a_folder_is_a_finding_not_a_crash(tmp_path: P
 
 
 def test_the_compat_table_variable_is_read_once_with_its_reason(tmp_path: Path, monkeypatch) -> None:
-    from mnist_doctor.compat.table import TABLE_ENV, table_problem
+    from mnist_doctor.compat.source import TABLE_ENV, table_problem
 
     for value, reason in [
         (hostile_path(tmp_path, LOOP, "table"), "loop of symbolic links"),

@@ -26,7 +26,7 @@ RULE_MODULES = (
     "datasets.verification", "datasets.npz_reading", "text.output", "files.own_link", "network.pem_guard",
     "text.redact", "files.safe_dir", "text.units", "network.urlcheck", "probing.introspected",
     "probing.load_answer",
-    "files.env_paths",
+    "files.env_paths", "compat.source",
 )  # fmt: skip
 
 

@@ -110,7 +110,7 @@ elif MODE == "linger":
 #: Runs the CLI in-process and reports the doctor's own peak RSS (RUSAGE_SELF) on stderr.
 RSS_WRAPPER = (
     "import resource, sys\n"
-    "from mnist_doctor.cli.app import main\n"
+    "from mnist_doctor.cli.main import main\n"
     "code = main(sys.argv[1:])\n"
     "sys.stderr.write('\\nMAXRSS_KB=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     "sys.exit(code)\n"

@@ -12,7 +12,7 @@ import pytest
 
 from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
-from mnist_doctor.pipeline.run import diagnose
+from mnist_doctor.pipeline.run import run_checks
 from testkit.loopback import DatasetServer, closed_port
 
 #: Every test here starts real processes (tests/tiers.py puts them in the e2e tier).
@@ -28,7 +28,7 @@ def _run(datasets: tuple[Dataset, ...], timeout: float = 30.0) -> dict[str, dict
     facts = Facts(
         Options(python=sys.executable, timeout=timeout, datasets=names), overrides={"datasets": datasets}
     )
-    report = diagnose(facts, ["network"]).report
+    report = run_checks(facts, ["network"]).report
     return {r["id"]: r for r in report["results"]}
 
 

@@ -28,7 +28,7 @@ from mnist_doctor.facts.net_probe import (
     host_loads,
     run_throughput_probe,
 )
-from mnist_doctor.pipeline.run import diagnose
+from mnist_doctor.pipeline.run import run_checks
 from testkit.doctor import doctor_json, network_env
 from testkit.hostile import misbehaving_server
 from testkit.loopback import DatasetServer, closed_port, served_file, server_context, silent_server
@@ -270,7 +270,7 @@ def _served_from(name: str, folder: str) -> Dataset:
 
 def _diagnose(datasets: tuple[Dataset, ...], timeout: float = 30.0) -> dict[str, dict[str, Any]]:
     options = Options(python=sys.executable, timeout=timeout, datasets=tuple(d.name for d in datasets))
-    report = diagnose(Facts(options, overrides={"datasets": datasets}), ["network"]).report
+    report = run_checks(Facts(options, overrides={"datasets": datasets}), ["network"]).report
     return {r["id"]: r for r in report["results"]}
 
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from mnist_doctor.checks.network import OriginCheck
-from mnist_doctor.cli import app as cli
+from mnist_doctor.cli import main as cli
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, ORIGIN_ENV, choose_origin, dataset_spec
 from mnist_doctor.facts import Options
 from mnist_doctor.network.urlcheck import https_form, url_problem

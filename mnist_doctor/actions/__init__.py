@@ -17,10 +17,11 @@ the doctor must fetch the way Keras would. Its temp files are named ``tmpXXXX`` 
 ``requests`` errors, and its progress bar is tqdm's. So the ~100 lines below use urllib.
 """
 
-from mnist_doctor.actions._common import ATTEMPTS, EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from mnist_doctor.actions._common import ATTEMPTS
 from mnist_doctor.actions.clear import clear_cache
 from mnist_doctor.actions.fetch import fetch_dataset, mirror_url
 from mnist_doctor.actions.install import seed_file
+from mnist_doctor.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
 __all__ = [
     "ATTEMPTS",

@@ -1,4 +1,4 @@
-"""What the cache actions share: exit codes, sizes, plain-text messages, the facts they act on."""
+"""What the cache actions share: sizes, plain-text messages, the facts they act on."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from mnist_doctor.facts.cache import CACHE_SUBDIR, KerasCache
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.text.redact import redact_text
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 COPY_CHUNK = 1 << 20
 NET_CHUNK = 1 << 16
 ATTEMPTS = 3

@@ -22,9 +22,6 @@ from pathlib import Path
 from rich.console import Console
 
 from mnist_doctor.actions._common import (
-    EXIT_FAIL,
-    EXIT_OK,
-    EXIT_USAGE,
     Context,
     Target,
     open_context,
@@ -33,6 +30,7 @@ from mnist_doctor.actions._common import (
     subdir_of,
 )
 from mnist_doctor.datasets.table import Dataset
+from mnist_doctor.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder, is_temp_name

@@ -23,9 +23,6 @@ from mnist_doctor import __version__
 from mnist_doctor.actions._common import (
     ATTEMPTS,
     BACKOFF_S,
-    EXIT_FAIL,
-    EXIT_OK,
-    EXIT_USAGE,
     NET_CHUNK,
     SOCKET_TIMEOUT_S,
     Context,
@@ -51,6 +48,7 @@ from mnist_doctor.actions.install import (
 from mnist_doctor.causes.network import classify, describe_exception
 from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DatasetSpec
+from mnist_doctor.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from mnist_doctor.facts import Facts
 from mnist_doctor.files.safe_dir import UnsafeFolder
 from mnist_doctor.network.pem_guard import unsafe_ca_file

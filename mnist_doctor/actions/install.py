@@ -19,9 +19,6 @@ from rich.console import Console
 
 from mnist_doctor.actions._common import (
     COPY_CHUNK,
-    EXIT_FAIL,
-    EXIT_OK,
-    EXIT_USAGE,
     Context,
     Target,
     open_context,
@@ -32,7 +29,7 @@ from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, DatasetSpec
 from mnist_doctor.datasets.table import DataFile
 from mnist_doctor.datasets.verification import CopyReport, digests, judge_stream
-from mnist_doctor.errors import UsageError
+from mnist_doctor.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError
 from mnist_doctor.facts import Facts
 from mnist_doctor.facts.cache import KerasCache
 from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder

@@ -7,10 +7,8 @@ against what each release really does, and a wrong edit makes the matrix fail.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +17,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-TABLE_ENV = "MNIST_DOCTOR_COMPAT_TABLE"
+from mnist_doctor.compat.source import read_table
 
 
 def canonical(name: str) -> str:
@@ -64,7 +57,7 @@ def _release(row: dict[str, Any]) -> Release:
 
 def load_table(path: str | Path | None = None) -> list[Release]:
     """Read the table; ``path`` (or ``MNIST_DOCTOR_COMPAT_TABLE``) swaps in another file."""
-    return [_release(row) for row in _read(path)["release"]]
+    return [_release(row) for row in read_table(path)["release"]]
 
 
 @dataclass(frozen=True)
@@ -77,42 +70,6 @@ class KnownBreak:
     why: str
 
 
-def table_problem() -> str | None:
-    """Why the table ``MNIST_DOCTOR_COMPAT_TABLE`` names cannot be used, or None (unset, or fine).
-
-    Asked once before a run (a usage error then), so no check meets a half-read table: a path too
-    long, behind a link loop or a folder this user may not search, missing, or not TOML.
-    """
-    import os
-
-    chosen = os.environ.get(TABLE_ENV)
-    if not chosen:
-        return None
-    from mnist_doctor.files.env_paths import examine
-
-    trouble = examine(TABLE_ENV, chosen)
-    if trouble is not None and trouble.breaks:
-        return trouble.sentence
-    try:
-        _read(chosen)
-    except OSError as exc:
-        return f"{TABLE_ENV}={chosen} cannot be read: {exc.strerror or exc}"
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return f"{TABLE_ENV}={chosen} is not a TOML table: {exc}"
-    return None
-
-
-def _read(path: str | Path | None = None) -> dict[str, Any]:
-    import os
-
-    chosen = path or os.environ.get(TABLE_ENV)
-    if chosen:
-        text = Path(chosen).read_text(encoding="utf-8")
-    else:
-        text = resources.files("mnist_doctor.data").joinpath("compat.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
 @lru_cache(maxsize=1)
 def known_breaks() -> tuple[KnownBreak, ...]:
     return tuple(
@@ -122,7 +79,7 @@ def known_breaks() -> tuple[KnownBreak, ...]:
             SpecifierSet(row["version"]),
             row["why"],
         )
-        for row in _read().get("known_break", [])
+        for row in read_table().get("known_break", [])
     )
 
 

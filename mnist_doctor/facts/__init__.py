@@ -18,7 +18,6 @@ import traceback
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from mnist_doctor.pipeline.budget import Budget
@@ -79,6 +78,8 @@ def providers_of(obj: Any) -> list[Provider]:
 @functools.cache
 def registry(group: str = FACTS_GROUP) -> Registry:
     """Load the fact providers registered under ``group`` (once per process)."""
+    from importlib import metadata  # here, not above: the run's handshake starts before this import
+
     found: dict[str, Provider] = {}
     errors: list[FactLoadError] = []
     for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):

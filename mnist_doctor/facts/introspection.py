@@ -20,7 +20,7 @@ from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.compat.table import canonical
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import BudgetExhausted, FactError, FactUnavailable, Options, fact
-from mnist_doctor.probing.handshake import HELLO_TIMEOUT_S, NotPython, greet
+from mnist_doctor.probing.handshake import HELLO_TIMEOUT_S, Hello, NotPython, greet
 from mnist_doctor.probing.introspected import Introspection, WrongShape
 from mnist_doctor.probing.subproc import VerifiedPython, run_script
 from mnist_doctor.text.hints import Installer, installer_for, remember
@@ -157,7 +157,12 @@ def target_python(options: Options) -> VerifiedPython:
     a :class:`FactError` (a usage error for the CLI), a handshake cut by ``--timeout`` a
     :class:`BudgetExhausted`.
     """
-    found = greet(options.python, options.budget.slice(cap=HELLO_TIMEOUT_S))
+    return verified(greet(options.python, options.budget.slice(cap=HELLO_TIMEOUT_S)))
+
+
+def verified(found: Hello | NotPython) -> VerifiedPython:
+    """The handshake's answer as the fact ``target_python`` gives it (a run that started the handshake
+    early, ``pipeline.run.new_facts``, reads its :class:`~mnist_doctor.probing.handshake.Greeting` here)."""
     if isinstance(found, NotPython):
         if found.cut_by_budget:
             raise BudgetExhausted(found.reason)

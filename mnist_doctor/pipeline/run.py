@@ -10,13 +10,16 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import BudgetExhausted, FactError, Facts, Options, wanted_facts
 from mnist_doctor.model import CheckResult
 from mnist_doctor.pipeline.budget import DEFAULT_TIMEOUT_S
 from mnist_doctor.probing.introspected import Introspection
+
+if TYPE_CHECKING:
+    from mnist_doctor.probing.subproc import VerifiedPython
 
 #: Facts that ask the target interpreter something in a subprocess of their own and need nothing
 #: from the introspection: started beside it, so the two interpreter start-ups overlap instead of
@@ -28,8 +31,10 @@ Runner = Callable[[Facts, list[Any]], list[CheckResult]]
 
 
 @dataclass
-class Diagnosis:
-    """What one run found: the results in check order, plugin load errors, and the report dict."""
+class RunOutcome:
+    """What one run found: the results in check order and the report dict (plugin load errors in it).
+
+    Not a :class:`mnist_doctor.causes.Diagnosis` (one named root cause): a run holds many results."""
 
     results: list[CheckResult]
     report: dict[str, Any]
@@ -40,12 +45,27 @@ class Diagnosis:
 
 
 def new_facts(options: Options, provided: dict[str, Any] | None = None) -> Facts:
-    """Facts for a run; the target's introspection starts at once, in the background.
+    """Facts for a run; the handshake with the target starts at once, then its introspection, both in
+    the background.
 
-    The introspection subprocess then overlaps the doctor's own imports (rich, the
-    checks); :func:`validated` waits for it and turns a non-Python target into a usage error.
+    The handshake starts before the fact providers are imported (their import is most of the
+    doctor's start) and the introspection subprocess overlaps the rest of the doctor's own imports
+    (the checks, rich); :func:`validated` waits for it and turns a non-Python target into a usage error.
     """
-    facts = Facts(options, overrides=provided)
+    early: list[Callable[[], VerifiedPython]] = []
+    if not provided or "target_python" not in provided:
+        from mnist_doctor.probing.handshake import HELLO_TIMEOUT_S, Greeting
+
+        greeting = Greeting(options.python, options.budget.slice(cap=HELLO_TIMEOUT_S))
+
+        def target_python() -> VerifiedPython:
+            """This run's ``target_python``: the registered provider's, from the handshake under way."""
+            from mnist_doctor.facts.introspection import verified
+
+            return verified(greeting.answer())
+
+        early.append(target_python)
+    facts = Facts(options, overrides=provided, providers=early)
 
     def prefetch() -> None:
         with contextlib.suppress(Exception):  # reported by validated(), with a usage message
@@ -124,14 +144,20 @@ def share_tensorflow_import(facts: Facts, chosen: list[Any]) -> None:
     start_early(facts)
 
 
-def diagnose(
+def run_checks(
     facts: Facts,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     *,
     runner: Runner | None = None,
-) -> Diagnosis:
-    """Run the selected checks on ``facts`` and build the (redacted) report."""
+    meanwhile: Callable[[], None] | None = None,
+) -> RunOutcome:
+    """Run the selected checks on ``facts`` and build the (redacted) report.
+
+    ``meanwhile`` is called once every early probe has started, before the wait for the
+    introspection: the CLI imports its renderer there (rich costs as much as an interpreter's
+    start), on a core the probes leave idle, instead of after the last check.
+    """
     from mnist_doctor.pipeline.engine import Engine, discover
     from mnist_doctor.pipeline.engine import select as choose
     from mnist_doctor.pipeline.report import build_report
@@ -141,9 +167,11 @@ def diagnose(
     chosen = choose(checks, selection or None, ignore)
     share_tensorflow_import(facts, chosen)
     start_early_facts(facts, chosen)
+    if meanwhile is not None:
+        meanwhile()
     validated(facts)
     results = runner(facts, chosen) if runner else Engine(facts).run(chosen)
     errors = [e.result() for e in load_errors] if not selection else []
     options = facts.options
     report = build_report(facts, results, strict=options.strict, verbose=options.verbose, load_errors=errors)
-    return Diagnosis(results, report)
+    return RunOutcome(results, report)

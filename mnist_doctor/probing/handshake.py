@@ -42,6 +42,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -104,6 +105,37 @@ def greet(python: str, timeout: float | Slice) -> Hello | NotPython:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return judge(python, run, token)
+
+
+class Greeting:
+    """A handshake under way in the background: :func:`greet` started at once, its answer read later.
+
+    The run starts one as soon as its options exist (``pipeline.run.new_facts``), before the fact
+    providers and the checks are imported: the interpreter's start then overlaps those imports
+    instead of following them, and every probe that waits for the verified interpreter starts sooner.
+    """
+
+    def __init__(self, python: str, timeout: Slice) -> None:
+        self._found: Hello | NotPython | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._greet, args=(python, timeout), name="handshake", daemon=True
+        )
+        self._thread.start()
+
+    def _greet(self, python: str, timeout: Slice) -> None:
+        try:
+            self._found = greet(python, timeout)
+        except BaseException as exc:  # raised again by answer(), in the thread that asks
+            self._error = exc
+
+    def answer(self) -> Hello | NotPython:
+        """What :func:`greet` returned (or raised), once it has."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._found is not None
+        return self._found
 
 
 def _any(answer: dict[str, Any]) -> bool:

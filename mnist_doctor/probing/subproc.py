@@ -78,6 +78,9 @@ EXIT_GRACE_S = 0.3
 DRAIN_S = 0.25
 #: How often the read loop looks at the child's state when no output arrives.
 POLL_S = 0.05
+#: Once every pipe is closed the child is exiting: the loop looks again after this long, then
+#: twice as long each time up to :data:`POLL_S` (a flat POLL_S added up to 50 ms to every probe).
+EXITING_POLL_S = 0.001
 _READ_CHUNK = 256 * 1024
 #: Scripts that print a growing answer after each stage; only the one with ``"done": true``
 #: is their last word. The other scripts answer once, at the end.
@@ -457,6 +460,7 @@ class _Reader:
                 os.set_blocking(proc.stdin.fileno(), False)
                 self.sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE, None)
         answered_at = exited_at = None
+        exiting_poll = EXITING_POLL_S
         try:
             while True:
                 now = time.monotonic()
@@ -475,8 +479,9 @@ class _Reader:
                 if answered_at is None and self._flooded():
                     outcome.flooded = True
                     break
-                if not self.sel.get_map():
-                    time.sleep(min(POLL_S, max(deadline - now, 0)))
+                if not self.sel.get_map():  # every pipe closed: the child is on its way out
+                    time.sleep(min(exiting_poll, max(deadline - now, 0)))
+                    exiting_poll = min(exiting_poll * 2, POLL_S)
                     continue
                 for key, _ in self.sel.select(min(POLL_S, max(deadline - now, 0))):
                     if key.data is None:
