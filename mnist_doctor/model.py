@@ -14,6 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 
 #: Why a check that needs the network did not run: the engine's skip, and a check's own under --offline.
 OFFLINE_SKIP = "--offline: network checks are not run"
+#: The families whose checks judge the road to the dataset's host, most telling first: a failed
+#: network stage, then the settings that steer it (proxy, tls).
+NETWORK_FAMILIES = ("network", "proxy", "tls")
 
 
 class Status(str, enum.Enum):
@@ -145,6 +148,73 @@ def shell_line(fixes: Iterable[Fix]) -> str:
     return " && ".join(fix.command for fix in fixes)
 
 
+@dataclass(frozen=True)
+class Advice:
+    """One command a person may run that ``--fix`` does not: an alternative ("or upgrade: ..."),
+    a setting (``export SSL_CERT_FILE=...``), the offline route (``mnist-doctor --seed FILE``).
+
+    Typed where the hint is written (:mod:`mnist_doctor.text.hints`), so the report prints it on
+    a line of its own without reading the hint's prose. ``line`` is what a shell reads (one line,
+    a placeholder such as ``FILE`` allowed); ``comment`` the few words shown beside it.
+    """
+
+    line: str
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.line.strip() or "\n" in self.line:
+            raise ValueError(f"advice is one non-empty shell line, not {self.line!r}")
+
+    @classmethod
+    def of(cls, argv: Iterable[str], comment: str | None = None) -> Advice:
+        """The advice to run ``argv``, quoted as a hint shows it (:func:`shell_join`)."""
+        return cls(shell_join(argv), comment)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.line, "comment": self.comment}
+
+
+class Hint(str):
+    """A hint's prose that carries the commands it names as :class:`Advice`, built together.
+
+    A ``str`` (every reader of a hint reads text), composed with ``+`` — ``Hint + str``,
+    ``str + Hint`` and ``Hint + Hint`` keep the advice in order — so a sentence is built the way
+    it reads and never parsed back. Formatting it into an f-string would keep the words and drop
+    the commands, so that raises. A :class:`Result` or a cause given a ``Hint`` keeps its text
+    and takes its advice.
+    """
+
+    advice: tuple[Advice, ...]
+
+    def __new__(cls, text: str = "", advice: Iterable[Advice] = ()) -> Hint:
+        made = super().__new__(cls, text)
+        made.advice = tuple(advice)
+        return made
+
+    @property
+    def text(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        raise TypeError("a Hint is joined with +, not formatted into a string (its advice would be lost)")
+
+    def __add__(self, other: str) -> Hint:
+        return Hint(self.text + str.__str__(other), self.advice + hint_parts(other)[1])
+
+    def __radd__(self, other: str) -> Hint:
+        return Hint(str.__str__(other) + self.text, hint_parts(other)[1] + self.advice)
+
+    def __repr__(self) -> str:
+        return f"Hint({self.text!r}, {self.advice!r})"
+
+
+def hint_parts(hint: object) -> tuple[str | None, tuple[Advice, ...]]:
+    """A ``hint`` given as plain text or as a :class:`Hint`: its plain text and the advice it carries."""
+    if isinstance(hint, Hint):
+        return hint.text, hint.advice
+    return (hint if isinstance(hint, str) else None), ()
+
+
 #: ``data["fix"]["kind"]`` of schema-2 reports before fixes were typed (kept for their readers).
 _LEGACY_KINDS = {
     FixKind.COMMAND: "pip",
@@ -173,7 +243,11 @@ class Result:
     """What a check returns: a verdict, one line, the evidence and the exact fix.
 
     ``fixes`` are the steps ``--fix`` may carry out, in order (empty: nothing it can do; the
-    hint still says what a person can).
+    hint still says what a person can). ``advice``: the other commands the hint names, typed
+    (a :class:`Hint` given as ``hint`` brings its own). ``explained_by``: the results that would
+    explain this one if they failed too, most likely first — check ids, or a family name for
+    any check of that family — set by the check that knows why it failed; the report's
+    diagnosis follows these links to fold a consequence into its root cause.
     """
 
     status: Status
@@ -182,6 +256,18 @@ class Result:
     hint: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     fixes: tuple[Fix, ...] = ()
+    advice: tuple[Advice, ...] = ()
+    explained_by: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        text, advice = hint_parts(self.hint)
+        self.hint = text
+        self.advice = (*advice, *self.advice)
+
+    @property
+    def said(self) -> Hint | None:
+        """The hint with its advice, to hand on to another result whole."""
+        return None if self.hint is None else Hint(self.hint, self.advice)
 
     @classmethod
     def ok(cls, summary: str, **kw: Any) -> Result:
@@ -229,6 +315,8 @@ class CheckResult(Result):
             result.hint,
             dict(result.data),
             tuple(result.fixes),
+            tuple(result.advice),
+            tuple(result.explained_by),
             id=id,
             family=family,
             title=title,
@@ -251,6 +339,8 @@ class CheckResult(Result):
             "elapsed_s": round(self.elapsed_s, 3),
             "data": data,
             "fixes": [fix.to_dict() for fix in self.fixes],
+            "advice": [advice.to_dict() for advice in self.advice],
+            "explained_by": list(self.explained_by),
         }
         if verbose and self.traceback:
             out["traceback"] = self.traceback
@@ -292,6 +382,9 @@ class BaseCheck:
     timeout: float | None = None
     network: bool = False
     slow: bool = False
+    #: Results that explain any failure of this check (see :attr:`Result.explained_by`), known
+    #: before it runs; the engine appends them to each result's own.
+    explained_by: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
@@ -311,6 +404,7 @@ def function_check(
     after: Iterable[str] = (),
     network: bool = False,
     slow: bool = False,
+    explained_by: Iterable[str] = (),
 ) -> Callable[[Callable[..., Result]], BaseCheck]:
     """Turn a plain function into a check; its parameters name the facts it needs."""
 
@@ -322,6 +416,7 @@ def function_check(
         check.after = tuple(after)
         check.network = network
         check.slow = slow
+        check.explained_by = tuple(explained_by)
         check.run = func
         check.__doc__ = func.__doc__
         return check

@@ -422,6 +422,8 @@ def test_the_report_shows_one_root_cause_not_two():
         "details": [],
         "hint": "python -m pip install ...",
         "data": {"raised_in": "ml_dtypes", "diagnosis": "numpy-abi"},
+        # as runtime.import links a failure raised in a module (checks/runtime.py)
+        "explained_by": ["env.shadowing", "compat.closure", "compat.numpy", "compat.tensorflow"],
     }
     load = {
         "id": "load.real",
@@ -431,6 +433,7 @@ def test_the_report_shows_one_root_cause_not_two():
         "details": [],
         "hint": None,
         "data": {"category": "import"},
+        "explained_by": ["env", "compat", "runtime", "network.http"],
     }
     (problem,) = summarize([closure, imports, load])["problems"]
     assert problem["checks"][0] == "compat.closure" and set(problem["checks"]) == {

@@ -182,6 +182,17 @@ def test_the_run_deadline_kills_a_running_probe_with_its_group(tmp_path):
     assert state in ("", "Z", "X"), "the probe's child survived the deadline"
 
 
+def test_a_checks_own_links_follow_the_links_its_result_set() -> None:
+    @function_check("j.cause", "the cause", explained_by=("k.static", "j.dynamic"))
+    def cause(counted_fact: int) -> Result:
+        return Result.fail("broken", explained_by=("j.dynamic", "k.first"))
+
+    (result,) = Engine(facts()).run([cause])
+    # the result's own links first (known from why it failed), then the check's, each once
+    assert result.explained_by == ("j.dynamic", "k.first", "k.static")
+    assert result.to_dict()["explained_by"] == ["j.dynamic", "k.first", "k.static"]
+
+
 class PerLoader(BaseCheck):
     """A check run once per selected loader: the engine groups its parts into one result."""
 

@@ -31,6 +31,7 @@ packages = ["mnist_doctor_gpu"]
 
 PLUGIN_CODE = '''\
 from mnist_doctor.model import BaseCheck, Result
+from mnist_doctor.text.hints import said
 
 
 class GpuVisible(BaseCheck):
@@ -42,7 +43,8 @@ class GpuVisible(BaseCheck):
 
     def run(self, target_env):
         if target_env.get("CUDA_VISIBLE_DEVICES") == "-1":
-            return Result.warn("CUDA_VISIBLE_DEVICES=-1 hides every GPU", hint="unset CUDA_VISIBLE_DEVICES")
+            hint = said("unset CUDA_VISIBLE_DEVICES")
+            return Result.warn("CUDA_VISIBLE_DEVICES=-1 hides every GPU", hint=hint)
         return Result.ok("no GPU hidden by CUDA_VISIBLE_DEVICES")
 
 
@@ -123,6 +125,10 @@ def test_plugin_check_is_listed_and_runs_in_the_report(doctor, plugin_site):
     r = run.result("gpu.visible")
     assert r["status"] == "warn" and r["family"] == "gpu"
     assert r["hint"] == "unset CUDA_VISIBLE_DEVICES"
+    # its typed command is the fix the diagnosis prints (no hint text is read for commands)
+    assert r["advice"] == [{"command": "unset CUDA_VISIBLE_DEVICES", "comment": None}]
+    fix = next(f for f in run.json["diagnosis"]["fixes"] if f["check"] == "gpu.visible")
+    assert [c["command"] for c in fix["commands"]] == ["unset CUDA_VISIBLE_DEVICES"]
 
 
 def test_plugin_that_fails_to_load_is_an_error_result_not_a_crash(doctor, plugin_site):

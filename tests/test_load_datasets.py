@@ -521,6 +521,11 @@ def test_offline_run_of_every_dataset_names_each_host_and_its_offline_route(tmp_
     assert real["status"] == "skip"
     assert "from storage.googleapis.com" in real["summary"] and "from www.cs.toronto.edu" in real["summary"]
     assert "--seed FILE --dataset cifar10,cifar100`" in real["hint"]  # one seed for the host's loaders
+    typed = [a["command"] for a in real["advice"]]  # each host's --seed, typed for the report
+    assert any(c.endswith("--seed FILE --dataset cifar10,cifar100") for c in typed), typed
+    assert all(f"`{c}`" in real["hint"] for c in typed) and len(typed) == len(real["hint"].split("; for ")), (
+        typed
+    )
     for name in ("cifar10", "cifar100", "fashion_mnist"):  # each file: where to get it, and its hash
         for data_file in table()[name].loaded_files:
             assert f"{data_file.spec.origin} (sha256 {data_file.spec.sha256})" in real["hint"], data_file.name
@@ -557,3 +562,50 @@ def test_mnists_view_never_takes_a_later_loaders_error() -> None:
     assert mnist.stage and mnist.stage.exception and mnist.stage.exception.message == dns["message"]
     assert cifar.stage and cifar.stage.exception and cifar.stage.exception.message == refused["message"]
     assert diagnose(probe, host="storage.googleapis.com", target_python=sys.executable).name == "dns"
+
+
+# -- each loader's route is typed advice (the report prints the commands the hint names) ---------
+
+
+def test_a_loaders_cause_carries_its_own_route_as_advice() -> None:
+    """cifar10's refused connection: the hint names cifar10's --seed, and that command is typed."""
+    refused = {
+        "type": "builtins.Exception",
+        "message": "URL fetch failure on https://www.cs.toronto.edu/"
+        "~kriz/cifar-10-python.tar.gz: None -- [Errno 111] Connection refused",
+        "chain": [],
+    }
+    answer = {
+        "stages": [
+            {"name": "numpy", "ok": True},
+            {"name": "load_data:cifar10", "ok": False, "started": True, "exception": refused},
+        ],
+        "done": True,
+        "loaders": {"cifar10": {"status": "failed"}},
+    }
+    probe = LoadProbe(ScriptRun(["python"], 0, "", "", 1.0, answer=answer), "tf", others=("cifar10",))
+    cifar = table()["cifar10"]
+    found = diagnose(probe, host="www.cs.toronto.edu", target_python=sys.executable, dataset=cifar)
+    lines = [a.line for a in found.advice]
+    seed = [line for line in lines if line.endswith("--seed FILE --dataset cifar10")]
+    assert found.name == "connection-refused" and seed, lines
+    assert all(f"`{line}`" in found.hint for line in lines)  # each typed command is the one shown
+    assert not any("--dataset" not in line for line in lines if "mnist-doctor" in line), lines
+
+
+def test_a_single_gated_loader_hints_typed_seed_and_fetch() -> None:
+    """A loader --offline does not call: its --seed and --fetch commands are advice, not prose."""
+    from mnist_doctor.checks.load import gate_result
+    from mnist_doctor.facts import Options
+    from mnist_doctor.facts.load_probe import LoadGate
+
+    gate = LoadGate("would download cifar-10-python.tar.gz", data={"verdict": "missing"})
+    result = gate_result(
+        gate, Options(python=sys.executable, offline=True), sys.executable, table()["cifar10"]
+    )
+    assert result.status == Status.SKIP
+    assert [(a.line.split("mnist-doctor", 1)[-1], a.comment) for a in result.advice] == [
+        (" --seed FILE --dataset cifar10", None),
+        (" --fetch --dataset cifar10", "or, with a network"),
+    ]
+    assert result.hint is not None and all(a.line in result.hint for a in result.advice)

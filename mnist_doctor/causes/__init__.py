@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from mnist_doctor.model import Fix, Status
+from mnist_doctor.model import Advice, Fix, Hint, Status, hint_parts
 
 #: What a cause is about; ``load.consistency`` compares it with the network and cache families.
 NETWORK, CACHE, IMPORT, TIMEOUT, RESOURCE, OTHER, GPU = (
@@ -58,6 +58,21 @@ class Diagnosis:
     module: str | None = None
     #: What ``--fix`` may do about it, in order (see mnist_doctor.cli.fix); empty: nothing.
     fixes: tuple[Fix, ...] = ()
+    #: The other commands the hint names (given as a :class:`~mnist_doctor.model.Hint`, its own).
+    advice: tuple[Advice, ...] = ()
+    #: The checks whose failure predicts this cause (``Result.explained_by`` of the check that
+    #: reports it): ``numpy-abi`` is what a failing ``compat.numpy`` foretold.
+    explained_by: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        text, advice = hint_parts(self.hint)
+        object.__setattr__(self, "hint", text or "")
+        object.__setattr__(self, "advice", (*advice, *self.advice))
+
+    @property
+    def said(self) -> Hint:
+        """The hint with its advice, to hand on whole (``Result(hint=cause.said)``)."""
+        return Hint(self.hint, self.advice)
 
 
 class Textual(Protocol):

@@ -14,8 +14,8 @@ from mnist_doctor.causes import GPU, Diagnosis
 from mnist_doctor.facts.gpu import METAL_FOR_TF, GpuBuild, metal_target
 from mnist_doctor.facts.gpu_driver import NvidiaSmi, driver_too_old, minimum_driver
 from mnist_doctor.facts.introspection import parse_version
-from mnist_doctor.model import Fix, Status
-from mnist_doctor.text.hints import Command, install_command, pip_install, uninstall_command
+from mnist_doctor.model import Fix, Hint, Status
+from mnist_doctor.text.hints import Command, install_command, pip_install, said, uninstall_command
 
 WSL_GUIDE = "https://www.tensorflow.org/install/pip#windows-wsl2"
 #: The last TensorFlow whose [and-cuda] extra is CUDA 11 (for drivers older than CUDA 12 needs).
@@ -51,8 +51,9 @@ def build_finding(build: GpuBuild, python: str) -> Diagnosis | None:
             "windows-native",
             f"TensorFlow {build.tf_version} on native Windows runs on the CPU only "
             "(2.10 was the last release with GPU support there)",
-            f"use WSL2 and install TensorFlow inside it: {pip_install('python3', 'tensorflow[and-cuda]')} "
-            f"({WSL_GUIDE})",
+            "use WSL2 and install TensorFlow inside it: "
+            + said(pip_install("python3", "tensorflow[and-cuda]"))
+            + f" ({WSL_GUIDE})",
         )
     if build.kind == "macos" and not build.metal:
         cmd = install_command(python, "tensorflow-metal")
@@ -120,7 +121,7 @@ def wheels_finding(build: GpuBuild, python: str, smi: NvidiaSmi, expect: bool = 
         "cuda-wheels-mismatch",
         f"CUDA wheels for {build.tensorflow} {build.tf_version} [and-cuda]: {' and '.join(parts)}: "
         + "; ".join(lines[:2]),
-        f"{extra}   (or exactly: {pip_install(python, *(p.requirement for p in bad))})",
+        f"{extra}   (or exactly: " + said(pip_install(python, *(p.requirement for p in bad))) + ")",
         tuple(lines),
         extra.steps,
     )
@@ -133,7 +134,10 @@ def devices_finding(build: GpuBuild) -> Diagnosis | None:
     return obstacle(
         "devices-hidden",
         f"CUDA_VISIBLE_DEVICES={shown} hides every GPU from TensorFlow",
-        "unset CUDA_VISIBLE_DEVICES   (or list the GPUs to use, e.g. export CUDA_VISIBLE_DEVICES=0)",
+        said("unset CUDA_VISIBLE_DEVICES")
+        + "   (or list the GPUs to use, e.g. "
+        + said("export CUDA_VISIBLE_DEVICES=0")
+        + ")",
     )
 
 
@@ -147,7 +151,11 @@ def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> D
         f"install the NVIDIA driver (>= {need} for CUDA {build.cuda})"
         if need
         else "install the NVIDIA driver"
-    ) + ", e.g. sudo ubuntu-drivers install, or from https://www.nvidia.com/Download/index.aspx"
+    ) + (
+        ", e.g. "
+        + said("sudo ubuntu-drivers install")
+        + ", or from https://www.nvidia.com/Download/index.aspx"
+    )
     if smi.state == "absent":
         return obstacle(
             "no-driver", "no NVIDIA driver (nvidia-smi not found): TensorFlow runs on the CPU", driver_fix
@@ -177,7 +185,7 @@ def driver_finding(build: GpuBuild, smi: NvidiaSmi, python: str = "python") -> D
         "use the GPU",
         f"upgrade the NVIDIA driver to >= {need_old} (sudo ubuntu-drivers install, or "
         "https://www.nvidia.com/Download/index.aspx), or keep this driver with a CUDA 11 TensorFlow "
-        f"(Python <= 3.11): {pip_install(python, f'tensorflow[and-cuda]=={LAST_CUDA11_TF}')}"
+        "(Python <= 3.11): " + said(pip_install(python, f"tensorflow[and-cuda]=={LAST_CUDA11_TF}"))
         if build.cuda_major and build.cuda_major >= 12
         else f"upgrade the NVIDIA driver to >= {need_old}",
         (f"driver minimum per NVIDIA's CUDA release notes: CUDA {build.cuda_major}.x >= {need_old}",),
@@ -195,10 +203,10 @@ def stderr_fix(name: str, build: GpuBuild, python: str) -> Command | None:
     return None
 
 
-def stderr_hint(name: str, build: GpuBuild, python: str) -> str:
+def stderr_hint(name: str, build: GpuBuild, python: str) -> Hint:
     command = stderr_fix(name, build, python)
     if command is not None:
-        return str(command)
+        return Hint(str(command))  # the fix itself (stderr_fix): --fix runs it
     if name == "no-device":
-        return "unset CUDA_VISIBLE_DEVICES, and check that nvidia-smi lists a GPU"
-    return "check the NVIDIA driver: nvidia-smi must list the GPU"
+        return said("unset CUDA_VISIBLE_DEVICES") + ", and check that nvidia-smi lists a GPU"
+    return Hint("check the NVIDIA driver: nvidia-smi must list the GPU")

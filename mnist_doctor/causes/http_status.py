@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.datasets.table import Dataset, is_keras_origin
-from mnist_doctor.model import Fix, FixKind
-from mnist_doctor.text.hints import doctor_argv, doctor_command, offline_route
+from mnist_doctor.model import Fix, FixKind, Hint
+from mnist_doctor.text.hints import doctor_argv, doctor_command, offline_route, quoted
 from mnist_doctor.text.redact import redact_text
 from mnist_doctor.text.units import human_duration
 
@@ -29,10 +29,11 @@ LONGEST_WAIT_S = 24 * 3600.0
 
 @dataclass(frozen=True)
 class StatusAdvice:
-    """The meaning of one status for this dataset, the hint for a person, and the typed fixes."""
+    """The meaning of one status for this dataset, the hint for a person (its commands typed as
+    advice), and the typed fixes."""
 
     meaning: str
-    hint: str
+    hint: Hint
     fixes: tuple[Fix, ...] = ()
     #: Seconds the host asked to wait (``Retry-After``), when it said so in a form we understand.
     wait_s: float | None = None
@@ -54,7 +55,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-def _elsewhere(dataset: DatasetSpec, target_python: str) -> str:
+def _elsewhere(dataset: DatasetSpec, target_python: str) -> Hint:
     return offline_route(target_python, dataset)
 
 
@@ -77,19 +78,23 @@ def advise(status: int, retry_after: str | None, dataset: DatasetSpec, target_py
     if status in (401, 403):
         return StatusAdvice(
             f"{host} refuses this machine (a filtering proxy or firewall on the way, or the host itself)",
-            f"ask for {host} to be allowed on this network; meanwhile {_elsewhere(dataset, target_python)}",
+            f"ask for {host} to be allowed on this network; meanwhile " + _elsewhere(dataset, target_python),
         )
     if status in (404, 410):
         if not is_keras_origin(dataset.origin):
             return StatusAdvice(
                 f"the file is not at {redact_text(dataset.origin)}",
-                "check the URL given to --origin / MNIST_DOCTOR_ORIGIN / the mirror (the path must end "
-                f"in {dataset.file_name})",
+                Hint(
+                    "check the URL given to --origin / MNIST_DOCTOR_ORIGIN / the mirror (the path must end "
+                    f"in {dataset.file_name})"
+                ),
             )
         mirror = doctor_command(target_python, "--fetch --mirror URL")
         return StatusAdvice(
             f"the file is no longer at Keras' own URL on {host}",
-            f"fetch it from a mirror you trust: `{mirror}` (it checks sha256 {dataset.sha256}), or "
+            "fetch it from a mirror you trust: "
+            + quoted(mirror)
+            + f" (it checks sha256 {dataset.sha256}), or "
             + _elsewhere(dataset, target_python),
         )
     if status in TRANSIENT or status >= 500:
@@ -111,5 +116,5 @@ def advise(status: int, retry_after: str | None, dataset: DatasetSpec, target_py
             wait,
         )
     return StatusAdvice(
-        f"{host} refuses the request", f"{_elsewhere(dataset, target_python)}, or use a mirror you trust"
+        f"{host} refuses the request", _elsewhere(dataset, target_python) + ", or use a mirror you trust"
     )

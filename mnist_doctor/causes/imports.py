@@ -31,7 +31,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from mnist_doctor.causes import IMPORT, Diagnosis, Rule, RuleTable, rx
 from mnist_doctor.facts.closure import merged
 from mnist_doctor.facts.flavour import LEGACY_ON
-from mnist_doctor.text.hints import Command, install_command, uninstall_command
+from mnist_doctor.text.hints import Command, install_command, said, uninstall_command
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,21 @@ def _rule(
     return Rule(name, diagnose, pattern)
 
 
+#: The compat check whose failure foretells each cause: the import failure folds into it.
+PREDICTED_BY = {
+    "numpy-abi": ("compat.numpy",),
+    "keras-missing": ("compat.keras",),
+    "tf-keras-missing": ("compat.keras",),
+    "keras-mismatch": ("compat.keras",),
+}
+
+
 def _diagnosis(name: str, ctx: Context, verdict: Verdict) -> Diagnosis:
     summary, rest, command = verdict
-    hint = f"{command}{rest}" if command is not None else rest
+    hint = str(command) + rest if command is not None else rest
     fixes = command.steps if command is not None else ()
-    return Diagnosis(name, IMPORT, summary, hint, module=ctx.module, fixes=fixes)
+    links = PREDICTED_BY.get(name, ())
+    return Diagnosis(name, IMPORT, summary, hint, module=ctx.module, fixes=fixes, explained_by=links)
 
 
 #: The first TensorFlow minor built against NumPy 2 (earlier ones need NumPy 1.x at run time,
@@ -181,7 +191,7 @@ def _numpy_abi(ctx: Context) -> tuple[str, str, Command | None]:
         first = f" ({culprit} failed first)" if culprit and culprit != "tensorflow" else ""
         return (
             f"NumPy 2 with a TensorFlow built for NumPy 1.x{first}",
-            f"  (or upgrade TensorFlow: {ctx.install('tensorflow>=2.18')})",
+            "  (or upgrade TensorFlow: " + ctx.install("tensorflow>=2.18").advice + ")",
             numpy1,
         )
     if culprit and culprit not in ("tensorflow", "tf_keras", "keras"):
@@ -191,12 +201,12 @@ def _numpy_abi(ctx: Context) -> tuple[str, str, Command | None]:
         return (
             f"{culprit} was compiled for NumPy 1.x and cannot run with NumPy 2 "
             f"(raised while importing {culprit}, not TensorFlow)",
-            f"  (or keep that {culprit} and go back to NumPy 1: {numpy1})",
+            f"  (or keep that {culprit} and go back to NumPy 1: " + numpy1.advice + ")",
             upgrade,
         )
     return (
         "NumPy 2 with a TensorFlow built for NumPy 1.x",
-        f"  (or upgrade TensorFlow: {ctx.install('tensorflow>=2.18')})",
+        "  (or upgrade TensorFlow: " + ctx.install("tensorflow>=2.18").advice + ")",
         numpy1,
     )
 
@@ -225,12 +235,14 @@ def _built_for_newer_numpy(ctx: Context, direction: AbiDirection) -> tuple[str, 
     if culprit and culprit not in ("tensorflow", "tf_keras", "keras"):
         keep = (f"numpy=={ctx.numpy_version}",) if ctx.numpy_version else ()
         alternative = (
-            f"; or upgrade NumPy: {upgrade}" if upgrade is not None and not _tf_needs_numpy1(ctx) else ""
+            "; or upgrade NumPy: " + upgrade.advice
+            if upgrade is not None and not _tf_needs_numpy1(ctx)
+            else ""
         )
         return (
             f"{culprit} was compiled for {built} and cannot run with {running} "
             f"(raised while importing {culprit}, not TensorFlow)",
-            f"  (keeps {running}: the resolver picks a {culprit} built for it{alternative})",
+            f"  (keeps {running}: the resolver picks a {culprit} built for it" + alternative + ")",
             ctx.install(ctx.wanted(culprit), *keep),
         )
     where = "TensorFlow" if culprit in (None, "tensorflow") else culprit
@@ -260,7 +272,7 @@ def _keras_missing(ctx: Context) -> tuple[str, str, Command | None] | None:
         value = f"={ctx.legacy_keras}" if ctx.legacy_keras in LEGACY_ON else ""
         return (
             f"TF_USE_LEGACY_KERAS{value} asks for tf-keras, which is not installed",
-            "  (or unset TF_USE_LEGACY_KERAS)",
+            "  (or " + said("unset TF_USE_LEGACY_KERAS") + ")",
             ctx.install(pin),
         )
     legacy = ""

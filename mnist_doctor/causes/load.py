@@ -42,9 +42,9 @@ from mnist_doctor.causes.network import (
 from mnist_doctor.causes.tls_issuer import inspection_product
 from mnist_doctor.datasets.table import Dataset, default_loader
 from mnist_doctor.facts.load_probe import LoadProbe
-from mnist_doctor.model import Fix, Status
+from mnist_doctor.model import Fix, Hint, Status
 from mnist_doctor.probing.load_answer import ErrorRecord, FileState, LoaderOutcome, ProxyRoute, TlsEvidence
-from mnist_doctor.text.hints import clear_cache_fix, doctor_command, fetch_fix, offline_route
+from mnist_doctor.text.hints import clear_cache_fix, doctor_command, fetch_fix, offline_route, quoted
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.
 OFFLINE_GUARD_TEXT = "mnist-doctor --offline: the network is off for this probe"
@@ -106,7 +106,7 @@ class Evidence:
         return self.loader.main_file.name
 
     @property
-    def route(self) -> str:
+    def route(self) -> Hint:
         """The way around a network that cannot deliver the loader's files, from its own spec."""
         return offline_route(self.target_python, self.loader)
 
@@ -115,7 +115,7 @@ class Evidence:
         return clear_cache_fix(self.target_python, why, self.loader.name if self.loader.selection else None)
 
 
-def _proxy_route(ev: Evidence) -> str:
+def _proxy_route(ev: Evidence) -> Hint:
     """Direct connections blocked: an office network's proxy first (none is set), then offline."""
     return ev.route if ev.proxy else proxy_first(ev.route)
 
@@ -139,8 +139,13 @@ def _permission(ev: Evidence) -> Diagnosis | None:
         "permission",
         CACHE,
         f"PermissionError on {path}",
-        f"make it writable (`chmod -R u+rwX {path}` or `sudo chown -R $USER {path}`), "
-        "or point Keras elsewhere: `export KERAS_HOME=$HOME/.keras` (Keras 3)",
+        "make it writable ("
+        + quoted(f"chmod -R u+rwX {path}")
+        + " or "
+        + quoted(f"sudo chown -R $USER {path}")
+        + "), or point Keras elsewhere: "
+        + quoted("export KERAS_HOME=$HOME/.keras")
+        + " (Keras 3)",
     )
 
 
@@ -154,8 +159,9 @@ def _read_only(ev: Evidence) -> Diagnosis | None:
         "read-only-cache",
         CACHE,
         f"{path} is on a read-only file system",
-        "point Keras at a folder on a writable disk (`export KERAS_HOME=…`, Keras 3); "
-        "chmod cannot change a read-only volume",
+        "point Keras at a folder on a writable disk ("
+        + quoted("export KERAS_HOME=…")
+        + ", Keras 3); chmod cannot change a read-only volume",
     )
 
 
@@ -188,7 +194,7 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             "tls-wrong-version",
             NETWORK,
             f"TLS handshake with {where} got plain HTTP (WRONG_VERSION_NUMBER)",
-            "an HTTP proxy written as https:// — use `export HTTPS_PROXY=http://HOST:PORT`"
+            "an HTTP proxy written as https:// — use " + quoted("export HTTPS_PROXY=http://HOST:PORT")
             if ev.proxy
             else "something on port 443 does not speak TLS; check the network checks",
         )
@@ -201,7 +207,8 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             NETWORK,
             f"TLS verification failed: this Python has no CA certificates ({why})",
             "macOS python.org builds: run `/Applications/Python 3.X/Install Certificates.command`; elsewhere "
-            "`export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` (or `$(python -m certifi)`)",
+            + quoted("export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
+            + " (or `$(python -m certifi)`)",
             details=tuple(f"default verify paths: {dict(tls.verify_paths)}" for _ in [0] if tls.verify_paths),
         )
     if cause.name == "tls-hostname":
@@ -211,20 +218,23 @@ def _tls(ev: Evidence) -> Diagnosis | None:
             f"TLS verification failed: the certificate is not for {ev.host} ({why})",
             f"no CA setting cures a certificate for another name: {ev.host} leads to another server "
             "here (an /etc/hosts entry, a DNS filter, a captive portal, a proxy or VPN): check "
-            f"`getent hosts {ev.host}`; meanwhile {ev.route}",
+            f"`getent hosts {ev.host}`; meanwhile " + ev.route,
         )
     by = f"issued by {issuer!r}" if issuer else "from an issuer this Python does not trust"
     product = inspection_product([issuer])
     trust = (
-        "get its root CA as PEM and `export SSL_CERT_FILE=/path/to/ca.pem` (a bundle of the system "
-        "CAs plus that CA; urllib ignores REQUESTS_CA_BUNDLE)"
+        "get its root CA as PEM and "
+        + quoted("export SSL_CERT_FILE=/path/to/ca.pem")
+        + " (a bundle of the system CAs plus that CA; urllib ignores REQUESTS_CA_BUNDLE)"
     )
     return Diagnosis(
         "tls-interception" if product else "tls-untrusted",
         NETWORK,
         f"TLS verification failed: {ev.host} presented a certificate {by} ({why})",
-        (f"TLS inspection by {product}: {trust}" if product else f"if this CA is one you trust: {trust}")
-        + f"; or avoid the network: {ev.route}",
+        (f"TLS inspection by {product}: " if product else "if this CA is one you trust: ")
+        + trust
+        + "; or avoid the network: "
+        + ev.route,
         details=(f"issuer: {issuer}",) if issuer else (),
     )
 
@@ -242,14 +252,15 @@ def _proxy(ev: Evidence) -> Diagnosis | None:
             f"proxy {ev.proxy_label} wants authentication (407 {text or 'Proxy Authentication Required'})"
             + ("; the credentials in HTTPS_PROXY were refused" if has_creds else ""),
             "put the credentials in the proxy URL, percent-encoded: "
-            "`export HTTPS_PROXY=http://<user>:<password>@HOST:PORT` (urllib supports Basic auth only)",
+            + quoted("export HTTPS_PROXY=http://<user>:<password>@HOST:PORT")
+            + " (urllib supports Basic auth only)",
         )
     meaning, advice = proxy_status_meaning(int(status), text or "", f"{ev.host}:443", ev.host)
     return Diagnosis(
         "proxy-tunnel",
         NETWORK,
         f"proxy {ev.proxy_label} {meaning}",
-        f"{advice}; meanwhile, {ev.route}",
+        advice + "; meanwhile, " + ev.route,
     )
 
 
@@ -289,7 +300,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             (
                 "the proxy in HTTPS_PROXY is not listening: fix or unset it"
                 if ev.proxy
-                else f"a firewall rejects direct connections to {ev.host}; {_proxy_route(ev)}"
+                else f"a firewall rejects direct connections to {ev.host}; " + _proxy_route(ev)
             ),
             fixes=() if ev.proxy else _fetch_fix(ev.target_python, ev.mirror, "connection refused"),
         )
@@ -298,7 +309,7 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "connect-timeout",
             NETWORK,
             f"connection to {to} timed out",
-            f"a firewall drops the traffic; {_proxy_route(ev)}",
+            "a firewall drops the traffic; " + _proxy_route(ev),
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection timed out"),
         )
     if cause == "unreachable":
@@ -314,16 +325,16 @@ def _connect(ev: Evidence) -> Diagnosis | None:
             "connection-reset",
             NETWORK,
             f"{to} closed the connection before answering",
-            f"a proxy or firewall cuts the transfer; {ev.route}",
+            "a proxy or firewall cuts the transfer; " + ev.route,
             fixes=_fetch_fix(ev.target_python, ev.mirror, "connection reset"),
         )
     return None
 
 
-_HTTP_HINTS = {
+_HTTP_HINTS: dict[str, Hint | str] = {
     "403": "the host or a proxy forbids the download (a corporate policy?)",
     "404": "the file is not at this URL: the origin moved, or a mirror lacks it",
-    "407": "the proxy wants credentials: `export HTTPS_PROXY=http://<user>:<password>@HOST:PORT`",
+    "407": "the proxy wants credentials: " + quoted("export HTTPS_PROXY=http://<user>:<password>@HOST:PORT"),
     "429": "rate limited: wait and retry",
 }
 
@@ -338,7 +349,7 @@ def _http(ev: Evidence) -> Diagnosis | None:
         "http-status",
         NETWORK,
         f"HTTP {code} {text} from {ev.proxy_label if ev.proxy else ev.host}".strip(),
-        "; ".join(p for p in (advice, ev.route) if p),
+        (advice + "; " if advice else "") + ev.route,
         fixes=_fetch_fix(ev.target_python, ev.mirror, f"HTTP {code}"),
     )
 
@@ -355,7 +366,7 @@ def _truncated(ev: Evidence) -> Diagnosis | None:
         f"transfer truncated: got {got:,} of {total:,} bytes (retrieval incomplete)",
         "the host answered and the connection broke mid-download (Keras removed the partial file): "
         f"download again with retries, `{again.command}`; if it breaks again, a proxy or firewall "
-        f"cuts long transfers: {ev.route}",
+        "cuts long transfers: " + ev.route,
         fixes=(again,),
     )
 
@@ -407,7 +418,7 @@ def _bad_file(ev: Evidence) -> Diagnosis | None:
             "hash-mismatch",
             CACHE,
             f"Keras' sha256 check failed (Incomplete or corrupted file detected): the file is {shape}",
-            f"remove it with `{clear.command}`, then download again or {ev.route}",
+            f"remove it with `{clear.command}`, then download again or " + ev.route,
             details=details,
             fixes=(clear,),
         )
@@ -442,7 +453,7 @@ def _resources(ev: Evidence) -> Diagnosis | None:
             "disk-full",
             RESOURCE,
             "no space left on the device holding the Keras cache",
-            "free disk space, or `export KERAS_HOME=/a/larger/disk/.keras` (Keras 3)",
+            "free disk space, or " + quoted("export KERAS_HOME=/a/larger/disk/.keras") + " (Keras 3)",
         )
     return None
 
@@ -459,7 +470,9 @@ def _offline_guard(ev: Evidence) -> Diagnosis | None:
         NETWORK,
         f"Keras wanted to download {wanted} for {ev.loader.name} (no cached copy it accepts); "
         "--offline kept the probe off the network",
-        f"with a network, run `{doctor_command(ev.target_python, *ev.loader.selection)}`; offline: "
+        "with a network, run "
+        + quoted(doctor_command(ev.target_python, *ev.loader.selection))
+        + "; offline: "
         + ev.route,
         status=Status.SKIP,  # not a fault of this machine: the test was not possible offline
     )
@@ -498,7 +511,7 @@ def _timeout(
             TIMEOUT,
             f"load_data did not finish in {waited}: killed by the doctor "
             f"(Keras' download has no timeout){got}",
-            f"the connection to {host} (or the proxy) hangs; {offline_route(target_python, loader)}",
+            f"the connection to {host} (or the proxy) hangs; " + offline_route(target_python, loader),
             details=tuple(
                 f"partial file left by the kill: {p['path']} ({p['size']:,} bytes) — "
                 + ("the doctor removed it" if p["outcome"].endswith("removed") else p["outcome"])
@@ -557,7 +570,7 @@ def diagnose(
             f"import-{found.name}",
             IMPORT,
             f"{found.summary} (while importing, before load_data)",
-            found.hint,
+            found.said,
             fixes=found.fixes,
         )
     error = outcome.stage.exception
@@ -642,7 +655,7 @@ def _bad_gzip(ev: Evidence) -> Diagnosis | None:
         "bad-gzip",
         CACHE,
         f"Keras does not check {loader.name}'s files; the cached {name} is {what}",
-        f"remove them with `{clear.command}`, then re-run your code or `{fetch}`",
+        f"remove them with `{clear.command}`, then re-run your code or " + quoted(fetch),
         details=(f"{path}: {what}",),
         fixes=(clear,),
     )
@@ -667,7 +680,8 @@ def _half_extracted(ev: Evidence) -> Diagnosis | None:
         f"{loader.name}: the extracted folder {folder} lacks {member} — a half-extracted "
         f"{archive_name} (Keras before 3.6 never re-extracts a folder that exists)",
         f"remove the folder and its archive with `{clear.command}`, then re-run your code (or "
-        f"`{doctor_command(ev.target_python, '--fetch', *loader.selection)}`)",
+        + quoted(doctor_command(ev.target_python, "--fetch", *loader.selection))
+        + ")",
         details=(f"missing: {missing}",),
         fixes=(clear,),
     )
@@ -686,7 +700,7 @@ def _pickle_refused(ev: Evidence) -> Diagnosis | None:
         CACHE,
         f"the cached {name} of {loader.name} holds object arrays, which this Keras refuses to unpickle "
         "(allow_pickle=False): an old or foreign copy",
-        f"remove it with `{clear.command}`, then re-run your code or `{fetch}`",
+        f"remove it with `{clear.command}`, then re-run your code or " + quoted(fetch),
         fixes=(clear,),
     )
 

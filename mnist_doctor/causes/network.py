@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mnist_doctor.causes import Rule, RuleTable, rx
+from mnist_doctor.model import Hint
+from mnist_doctor.text.hints import quoted
 
 
 @dataclass(frozen=True)
@@ -173,13 +175,15 @@ NO_SSL_HINT = (
 PROXY_SETTING = "export HTTPS_PROXY=http://host:port"
 
 
-def proxy_first(otherwise: str) -> str:
+def proxy_first(otherwise: Hint) -> Hint:
     """Direct connections blocked and no proxy set: an office network's proxy is the usual way out,
     so it comes before ``otherwise`` (each caller's own offline route)."""
     return (
         "if this network reaches the internet through a proxy (an office or campus network), set it "
-        f"for this shell: `{PROXY_SETTING}` (its address is in the browser's or the system's proxy "
-        f"settings, or ask the network's admin); otherwise {otherwise}"
+        "for this shell: "
+        + quoted(PROXY_SETTING)
+        + " (its address is in the browser's or the system's proxy settings, or ask the network's "
+        "admin); otherwise " + otherwise
     )
 
 
@@ -201,20 +205,20 @@ PROXY_STATUSES: dict[int, tuple[str, str]] = {
 NOT_A_TUNNEL = frozenset({400, 404, 405, 501})
 
 
-def proxy_status_meaning(status: int, reason: str, target: str, host: str) -> tuple[str, str]:
+def proxy_status_meaning(status: int, reason: str, target: str, host: str) -> tuple[str, Hint]:
     """(what the proxy's answer to CONNECT means, what the user can do): one wording for the
     network stage and for the real load_data() alike."""
     said = f"{status} {reason}".rstrip()
     if status in NOT_A_TUNNEL:
         return (
             f"does not open tunnels (CONNECT answered {said}): it is probably not an HTTP proxy",
-            f"check the proxy setting: `{PROXY_SETTING}`",
+            "check the proxy setting: " + quoted(PROXY_SETTING),
         )
     meaning, advice = PROXY_STATUSES.get(
         status, ("refused to tunnel to {target} ({status})", "ask its admin")
     )
     words = {"target": target, "status": said, "host": host}
-    return meaning.format(**words), advice.format(**words)
+    return meaning.format(**words), Hint(advice.format(**words))
 
 
 #: Why the checks that go through TLS are not run on such an interpreter.

@@ -19,8 +19,8 @@ from typing import Any
 from mnist_doctor.datasets import layout as cache_layout
 from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.table import LEGACY_LINES, Dataset
-from mnist_doctor.model import Fix, Status
-from mnist_doctor.text.hints import clear_cache_fix, doctor_command, reuse_fix
+from mnist_doctor.model import Advice, Fix, Hint, Status
+from mnist_doctor.text.hints import clear_cache_fix, doctor_command, otherwise, reuse_fix, said
 from mnist_doctor.text.units import human_bytes
 
 #: What load_data() does with a bad file Keras does not hash (fashion_mnist's .gz files).
@@ -75,13 +75,15 @@ class DatasetVerdict:
         }
 
 
-def clear_hint(clear: Fix, dataset: Dataset, seed_name: str, target_python: str) -> str:
+def clear_hint(clear: Fix, dataset: Dataset, seed_name: str, target_python: str) -> Hint:
     """The hint of a clear step: its command (rendered from the fix's argv), then the other roads."""
     fetch = doctor_command(target_python, "--fetch", "--dataset", dataset.name)
     seed = doctor_command(target_python, "--seed", f"/path/to/{seed_name}", "--dataset", dataset.name)
     return (
-        f"{clear.command}   # then re-run load_data() (Keras downloads it again); or: {fetch}; "
-        f"offline: {seed}"
+        f"{clear.command}   # then re-run load_data() (Keras downloads it again); or: "
+        + Hint(fetch, (Advice(fetch, "or"),))
+        + "; offline: "
+        + Hint(seed, (Advice(seed, "offline"),))
     )
 
 
@@ -234,7 +236,7 @@ def _judge_archive(
         dataset.name,
         f"place the verified {oth.path.name} where {label} reads it ({cur.path.name})",
     )
-    reuse_hint = f"{reuse.command}   # copies the verified {oth.path} to {cur.path}"
+    reuse_hint = said(reuse.command, f"copies the verified {oth.path} to {cur.path}")
 
     def verdict(
         status: Status, summary: str, hint: str | None = None, fixes: tuple[Fix, ...] = ()
@@ -248,28 +250,29 @@ def _judge_archive(
             f"{cur.path.name} is {cur.summary.split(':')[0].split(' (')[0]}: "
             f"{verification.BROKEN[cur.verdict]} ({size})",
             clear_hint(clear, dataset, data_file.name, target_python)
-            + (f"; then reuse the verified copy: {reuse_hint}" if oth.ok else ""),
+            + ("; then reuse the verified copy: " + reuse_hint if oth.ok else ""),
             (clear,),
         )
     if ext.state == cache_layout.NOT_A_FOLDER:
         return verdict(
             Status.FAIL,
             f"{ext.folder.name} is not a folder: Keras cannot extract the archive there",
-            f"rm -- {_q(ext.folder)}   # Keras extracts the archive again on the next load_data()",
+            said(f"rm -- {_q(ext.folder)}", "Keras extracts the archive again on the next load_data()"),
         )
     if ext.state == cache_layout.HALF and not current.extracts_every_call:
         first = (ext.missing or ext.empty)[0]
-        how = (
-            f"rm -r -- {_q(ext.folder)}   # {label} then extracts the verified archive again"
+        how = said(
+            f"rm -r -- {_q(ext.folder)}",
+            f"{label} then extracts the verified archive again"
             if cur.ok
-            else f"rm -r -- {_q(ext.folder)}   # then load_data() downloads and extracts it again"
+            else "then load_data() downloads and extracts it again",
         )
         clear = clear_cache_fix(target_python, f"remove the half-extracted {ext.folder.name}/", dataset.name)
         return verdict(
             Status.FAIL,
             f"{ext.folder.name}/ is half-extracted: {label} never re-extracts it, so load_data() raises "
             f"FileNotFoundError …/{first}",
-            f"{clear.command}   # or by hand: {how}",
+            f"{clear.command}   # or by hand: " + how,
             (clear,),
         )
     if oth.ok and not cur.ok and cur.verdict in (verification.MISSING, verification.MISMATCH):
@@ -300,13 +303,13 @@ def _judge_archive(
             Status.WARN,
             f"{ext.folder.name}/ is half-extracted and its archive is missing: Keras downloads {size} again "
             "to repair it",
-            f"{seed}   # or: {fetch}",
+            said(seed) + otherwise("or", fetch),
         )
     if cur.partials:
         return verdict(
             Status.WARN,
             f"{len(cur.partials)} leftover partial file(s) beside {cur.path.name}",
-            "rm -f -- " + " ".join(_q(p) for p in cur.partials),
+            said("rm -f -- " + " ".join(_q(p) for p in cur.partials)),
         )
     if cur.ok:
         state = {

@@ -25,8 +25,8 @@ from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.files.env_paths import PathTrouble, examine
 from mnist_doctor.files.open_writers import writers_of
 from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
-from mnist_doctor.model import CheckResult, Result, Status, function_check, worst
-from mnist_doctor.text.hints import clear_cache_fix, doctor_command
+from mnist_doctor.model import CheckResult, Hint, Result, Status, function_check, worst
+from mnist_doctor.text.hints import clear_cache_fix, doctor_command, otherwise, said
 
 #: Keep this much room beyond the file itself (Keras writes the whole file before checking it).
 SPACE_MARGIN = 1 << 20
@@ -94,7 +94,7 @@ def writable_keras_home(cache: KerasCache) -> str:
 def _read_only_hint(cache: KerasCache, volume: Path) -> str:
     """A read-only volume: another folder, never chmod (Keras 2 has no variable for the datasets)."""
     if cache.rules == "keras3":
-        return f"{writable_keras_home(cache)}   # {volume} is on a read-only file system"
+        return said(writable_keras_home(cache), f"{volume} is on a read-only file system")
     return (
         f"{volume} is on a read-only file system and {cache.flavour_label} always caches datasets "
         "under ~/.keras: have it mounted writable, or pass a writable cache_dir= to get_file"
@@ -113,7 +113,7 @@ def _reads(loader: Dataset, cache: KerasCache, flavour: KerasFlavour | None) -> 
     return f"{root / layout.archive} extracted to {root / layout.members_dir}/"
 
 
-@function_check("cache.location", "Keras cache location")
+@function_check("cache.location", "Keras cache location", explained_by=("cache.keras_home",))
 def location(
     keras_cache: KerasCache,
     datasets: tuple[Dataset, ...] = (),
@@ -145,7 +145,7 @@ def location(
         return Result.fail(
             f"Keras cannot use its cache folder: {cache.problems[0]}",
             details=details + cache.problems[1:],
-            hint=f"mv {_q(cache.configured)} {_q(str(cache.configured) + '.bak')}",
+            hint=said(f"mv {_q(cache.configured)} {_q(str(cache.configured) + '.bak')}"),
             data=data,
         )
     volume = read_only_volume(cache.configured) if cache.fallback else None
@@ -167,17 +167,17 @@ def location(
                 *details,
                 f"{cache.base} is shared with every user of this machine and usually wiped at reboot",
             ],
-            hint=f"{cause.fix()}   # {_after_fix(cause)}",
+            hint=said(cause.fix(), _after_fix(cause)),
             data=data,
         )
     if cache.fallback:
         if cache.configured == cache.base:  # Keras 3 chose /tmp/.keras because the home is not writable
-            hint = "export KERAS_HOME=/a/writable/folder   # your home is not writable"
+            hint = said("export KERAS_HOME=/a/writable/folder", "your home is not writable")
         else:
             user_dir = cache.configured
-            hint = f"mkdir -p {_q(user_dir)} && chmod u+rwx {_q(user_dir)}"
+            hint = said(f"mkdir -p {_q(user_dir)} && chmod u+rwx {_q(user_dir)}")
             if cache.rules == "keras3":
-                hint += "   # or: export KERAS_HOME=/a/writable/folder"
+                hint += otherwise("or", "export KERAS_HOME=/a/writable/folder")
         return Result.warn(
             f"Keras silently falls back to {cache.base}: it reads {cache.dataset_path}",
             details=[
@@ -194,8 +194,9 @@ def location(
                 *details,
                 "Keras 2 and tf-keras read keras.json from KERAS_HOME but cache datasets under ~/.keras",
             ],
-            hint="mnist-doctor --seed FILE   # installs the file where this Keras reads it; "
-            "or unset KERAS_HOME",
+            hint=said("mnist-doctor --seed FILE", "installs the file where this Keras reads it")
+            + "; or "
+            + said("unset KERAS_HOME"),
             data=data,
         )
     if cache_reach is not None and cache_reach.real is not None:
@@ -247,28 +248,28 @@ def keras_home(keras_cache: KerasCache) -> Result:
         return Result.warn(
             f"{trouble.sentence}; {consequence}" if trouble.breaks else trouble.sentence,
             details=[f"the part at fault: {trouble.at}", consequence],
-            hint=f"{trouble.fix()}   # {_after_fix(trouble)}",
+            hint=said(trouble.fix(), _after_fix(trouble)),
             data={"variable": trouble.variable, "trouble": trouble.kind},
         )
     if value == "":
         return Result.fail(
             "KERAS_HOME is set but empty: Keras cannot use it",
             details=["Keras 3 takes an empty KERAS_HOME as the cache folder and falls back to /tmp/.keras"],
-            hint="unset KERAS_HOME   # or: export KERAS_HOME=$HOME/.keras",
+            hint=said("unset KERAS_HOME") + otherwise("or", "export KERAS_HOME=$HOME/.keras"),
         )
     path = Path(os.path.expanduser(value))
     if os.path.exists(path) and not os.path.isdir(path):
         return Result.fail(
             f"KERAS_HOME={value} is a file, not a folder",
             details=["Keras puts keras.json and datasets/ inside KERAS_HOME; with a file there it cannot"],
-            hint=f"export KERAS_HOME={_q(str(path) + '_dir')}   # any folder; or move the file away",
+            hint=said(f"export KERAS_HOME={_q(str(path) + '_dir')}", "any folder; or move the file away"),
         )
     if not os.path.exists(path):
         parent = _nearest_existing(path)
         if not (os.path.isdir(parent) and os.access(parent, os.W_OK)):
             return Result.warn(
                 f"KERAS_HOME={value} does not exist and cannot be created ({parent} is not writable)",
-                hint=f'sudo mkdir -p {_q(path)} && sudo chown "$(id -un)" {_q(path)}',
+                hint=said(f'sudo mkdir -p {_q(path)} && sudo chown "$(id -un)" {_q(path)}'),
             )
         note = (
             "Keras creates it on first import"
@@ -279,7 +280,7 @@ def keras_home(keras_cache: KerasCache) -> Result:
     if keras_cache.keras_home_ignored:
         return Result.warn(
             f"KERAS_HOME={value} is a folder, but {keras_cache.flavour_label} ignores it for datasets",
-            hint="mnist-doctor --seed FILE   # installs the file where this Keras reads it",
+            hint=said("mnist-doctor --seed FILE", "installs the file where this Keras reads it"),
         )
     return Result.ok(f"KERAS_HOME={value} is a folder")
 
@@ -368,7 +369,12 @@ def _missing_bytes(cache: KerasCache, datasets: tuple[Dataset, ...]) -> int:
     return total
 
 
-@function_check("cache.permissions", "Cache permissions and space", requires=("cache.location",))
+@function_check(
+    "cache.permissions",
+    "Cache permissions and space",
+    requires=("cache.location",),
+    explained_by=("cache.keras_home", "cache.location"),
+)
 def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[Dataset, ...] = ()) -> Result:
     """Keras can create, replace and read files in its cache folders, which you own and which have room."""
     folder = keras_cache.datasets_dir
@@ -404,9 +410,9 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
         return Result.fail(summary, details=details, hint=_read_only_hint(keras_cache, volume), data=data)
     if not writable or file_problem:
         summary = file_problem or f"Keras cannot write to {folder}"
-        hint = chown if foreign else f"chmod -R u+rwX {_q(keras_cache.base)}"
-        if keras_cache.fallback:
-            hint += f"   # or make {keras_cache.configured} writable so Keras stops using {keras_cache.base}"
+        line = chown if foreign else f"chmod -R u+rwX {_q(keras_cache.base)}"
+        instead = f"or make {keras_cache.configured} writable so Keras stops using {keras_cache.base}"
+        hint = said(line, instead if keras_cache.fallback else None)
         return Result.fail(summary, details=details, hint=hint, data=data)
     if foreign:
         path, uid = foreign[0]
@@ -417,7 +423,7 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
                 "a file or folder of another user (often left by `sudo python`) breaks the next "
                 "download or re-download",
             ],
-            hint=chown,
+            hint=said(chown),
             data=data,
         )
     usage = shutil.disk_usage(_nearest_existing(folder))
@@ -433,7 +439,7 @@ def permissions(keras_cache: KerasCache, dataset: DatasetSpec, datasets: tuple[D
         return Result.fail(
             f"only {usage.free / 1e6:.1f} MB free at {folder}; the download needs {need / 1e6:.1f} MB",
             details=details,
-            hint=f"df -h {_q(_nearest_existing(folder))}   # free some space"
+            hint=said(f"df -h {_q(_nearest_existing(folder))}", "free some space")
             + ("; or export KERAS_HOME=/a/roomier/folder" if keras_cache.rules == "keras3" else ""),
             data=data,
         )
@@ -460,7 +466,7 @@ def keras_config(keras_cache: KerasCache) -> Result:
         return Result.ok(f"{path} does not exist (Keras writes defaults on first import)")
     if os.path.isdir(path):
         return Result.fail(
-            f"{path} is a folder", hint=f"rmdir {_q(path)}   # Keras writes a fresh file on import"
+            f"{path} is a folder", hint=said(f"rmdir {_q(path)}", "Keras writes a fresh file on import")
         )
     try:
         text = path.read_text(encoding="utf-8")
@@ -468,7 +474,8 @@ def keras_config(keras_cache: KerasCache) -> Result:
         return Result.fail(
             f"{path} cannot be read ({exc.strerror}): `import keras` raises an error",
             details=["Keras opens keras.json at import and only tolerates invalid JSON, not a read error"],
-            hint=f'sudo chown "$(id -un)" {_q(path)} && chmod u+rw {_q(path)}   # or: rm {_q(path)}',
+            hint=said(f'sudo chown "$(id -un)" {_q(path)} && chmod u+rw {_q(path)}')
+            + otherwise("or", f"rm {_q(path)}"),
         )
     except UnicodeDecodeError:
         text = "\x00"
@@ -480,7 +487,9 @@ def keras_config(keras_cache: KerasCache) -> Result:
             hint=f"rm {_q(path)}   # Keras writes a fresh one on import",
         )
     if not isinstance(config, dict):
-        return Result.fail(f"{path} holds {type(config).__name__}, not an object", hint=f"rm {_q(path)}")
+        return Result.fail(
+            f"{path} holds {type(config).__name__}, not an object", hint=said(f"rm {_q(path)}")
+        )
     problems = []
     if config.get("floatx", "float32") not in ("float16", "float32", "float64"):
         problems.append(f"floatx={config.get('floatx')!r}")
@@ -506,6 +515,8 @@ def keras_config(keras_cache: KerasCache) -> Result:
     # After the write probe: its short-lived temporary file must not be taken for a leftover.
     # After the real load_data(): whether Keras could replace a broken copy here is its witness.
     after=("cache.location", "cache.permissions", "load.real"),
+    # KERAS_HOME unusable -> the cache folder unusable -> the file in it unreadable: one problem.
+    explained_by=("cache.keras_home", "cache.location", "cache.permissions"),
 )
 def integrity(
     keras_cache: KerasCache,
@@ -534,7 +545,7 @@ def integrity(
             # the default loader's steps need no label: a step naming no dataset acts on it (Fix.dataset)
             verdicts.append(
                 cache_verdicts.DatasetVerdict(
-                    loader.name, mnist.status, mnist.summary, mnist.details, mnist.hint, mnist.fixes
+                    loader.name, mnist.status, mnist.summary, mnist.details, mnist.said, mnist.fixes
                 )
             )
         else:
@@ -567,11 +578,12 @@ def _combine(verdicts: list[cache_verdicts.DatasetVerdict], mnist_data: dict[str
     for verdict in verdicts:
         details.append(f"[{verdict.name}] {verdict.status.value}: {verdict.summary}")
         details += [f"  {line}" for line in verdict.details]
-    hints = [f"{v.name}: {v.hint}" for v in attention if v.hint]
+    hints = [Hint(v.name + ": ") + v.hint for v in attention if v.hint]
     # One dataset's steps each (Fix.dataset): --fix offers every dataset's steps on their own.
     fixes = tuple(fix for v in verdicts if v.status in (Status.FAIL, Status.WARN) for fix in v.fixes)
     data: dict[str, Any] = {**mnist_data, "datasets": [v.to_dict() for v in verdicts]}
-    return Result(status, summary, details=details, hint="\n".join(hints) or None, data=data, fixes=fixes)
+    hint = Hint("\n".join(hints), tuple(a for h in hints for a in h.advice))
+    return Result(status, summary, details=details, hint=hint or None, data=data, fixes=fixes)
 
 
 def replaced_online(mnist: Result, real: CheckResult | None) -> Result:
@@ -631,8 +643,8 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
         return Result.fail(
             f"the copy Keras reads is {read.summary.split(':')[0]}: {verification.BROKEN[read.verdict]}",
             details=details,
-            hint=f"{clear.command} && {doctor_command(target_python, '--fetch')}"
-            + f"   # or offline: {doctor_command(target_python, '--seed', seed)}",
+            hint=said(f"{clear.command} && {doctor_command(target_python, '--fetch')}")
+            + otherwise("or offline", doctor_command(target_python, "--seed", seed)),
             data=data,
             fixes=(clear,),
         )
@@ -640,14 +652,15 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
         return Result.warn(
             "the copy Keras reads is a valid MNIST, not the pinned file: Keras replaces it on first use",
             details=details,
-            hint="mnist-doctor --fetch   # or offline: mnist-doctor --seed /path/to/the/original/mnist.npz",
+            hint=said("mnist-doctor --fetch")
+            + otherwise("or offline", "mnist-doctor --seed /path/to/the/original/mnist.npz"),
             data=data,
         )
     if not read.ok and good_elsewhere:
         return Result.warn(
             f"a good copy sits at {good_elsewhere.path}, but Keras reads {read.path} (not present)",
             details=details,
-            hint=f"mnist-doctor --seed {_q(good_elsewhere.path)}",
+            hint=said(f"mnist-doctor --seed {_q(good_elsewhere.path)}"),
             data=data,
         )
     stray = [r for r in others if r.present and not r.ok]
@@ -658,9 +671,9 @@ def _mnist_integrity(keras_cache: KerasCache, dataset: DatasetSpec, target_pytho
             ("the copy Keras reads is fine, but " if read.ok else "not cached yet; ") + "; ".join(what),
             details=details,
             # --clear-cache would also remove the good copy; name the exact leftovers instead.
-            hint=("rm -f -- " + " ".join(_q(p) for p in partials + [r.path for r in stray]))
+            hint=said("rm -f -- " + " ".join(_q(p) for p in partials + [r.path for r in stray]))
             if read.ok
-            else "mnist-doctor --clear-cache",
+            else said("mnist-doctor --clear-cache"),
             data=data,
         )
     if read.ok:

@@ -70,8 +70,15 @@ from mnist_doctor.facts.introspection import (
     env_lookup,
 )
 from mnist_doctor.facts.numpy_builds import NumpyBuilds
-from mnist_doctor.model import BaseCheck, Result, Status
-from mnist_doctor.text.hints import Command, install_command, pip_install, pip_uninstall, uninstall_command
+from mnist_doctor.model import Advice, BaseCheck, Hint, Result, Status
+from mnist_doctor.text.hints import (
+    Command,
+    install_command,
+    pip_install,
+    pip_uninstall,
+    said,
+    uninstall_command,
+)
 
 #: The import probe's check: the second witness these checks reconcile with.
 IMPORT_CHECK = "runtime.import"
@@ -168,8 +175,9 @@ class TensorflowInstalled(BaseCheck):
                 Result.warn(
                     f"{name} is installed {len(duplicates)} times: "
                     + ", ".join(f"{d.version_str} in {d.location}" for d in duplicates),
-                    hint=f"{pip_uninstall(target_python, name)} (repeat until none is left), then "
-                    + pip_install(target_python, name),
+                    hint=said(pip_uninstall(target_python, name))
+                    + " (repeat until none is left), then "
+                    + said(pip_install(target_python, name)),
                 ),
                 cmd,
             )
@@ -197,7 +205,7 @@ class TensorflowInstalled(BaseCheck):
                     "python -c 'import sys; print(sys.executable)' prints its path",
                     "if the project itself has no TensorFlow yet, install it there with that interpreter",
                 ],
-                hint="mnist-doctor --python /path/to/your/project/bin/python",
+                hint=said("mnist-doctor --python /path/to/your/project/bin/python"),
                 data={"installed": [], "isolated": isolation},
             )
         details.append(
@@ -293,11 +301,11 @@ class PythonSupported(BaseCheck):
         return Result.ok(f"Python {python_version} is supported by TensorFlow {tf.version} ({row.python})")
 
 
-def _new_env_command() -> str:
+def _new_env_command() -> Hint:
     """A fresh venv with a supported Python, installed the way that venv can (uv venvs have no pip)."""
     if shutil.which("uv"):
-        return "uv venv -p 3.12 .venv && uv pip install --python .venv/bin/python tensorflow"
-    return "python3.12 -m venv .venv && .venv/bin/python -m pip install tensorflow"
+        return said("uv venv -p 3.12 .venv && uv pip install --python .venv/bin/python tensorflow")
+    return said("python3.12 -m venv .venv && .venv/bin/python -m pip install tensorflow")
 
 
 class NumpyCompatible(BaseCheck):
@@ -346,7 +354,7 @@ class NumpyCompatible(BaseCheck):
             summary = f"NumPy {numpy.version} with TensorFlow {tf.version}: TF < 2.18 was built for NumPy 1.x"
             upgrade = pip_install(target_python, "tensorflow>=2.18")
             cmd = install_command(target_python, "numpy<2")
-            hint = f"{cmd}  (or upgrade: {upgrade})"
+            hint: str = f"{cmd}  (or upgrade: " + said(upgrade) + ")"
         else:
             summary = f"NumPy {numpy.version} does not fit TensorFlow {tf.version}"
             cmd = install_command(target_python, f"numpy{want}")
@@ -400,6 +408,10 @@ class KerasPairing(BaseCheck):
         if odd_legacy and result.status.value == "ok":
             result.status = Status.WARN
             result.hint = "export TF_USE_LEGACY_KERAS=1   (or unset it)"
+            result.advice = (
+                Advice("export TF_USE_LEGACY_KERAS=1"),
+                Advice("unset TF_USE_LEGACY_KERAS", "or"),
+            )
         return reconcile(result, import_witness(results), "table and metadata")
 
     def _judge(
@@ -421,7 +433,7 @@ class KerasPairing(BaseCheck):
                     Result.fail(
                         f"TF_USE_LEGACY_KERAS={flavour.legacy_env} but tf-keras is not installed: "
                         "tf.keras raises ImportError",
-                        hint=f"{pin}   (or unset TF_USE_LEGACY_KERAS)",
+                        hint=f"{pin}   (or " + said("unset TF_USE_LEGACY_KERAS") + ")",
                     ),
                     pin,
                 )
@@ -477,9 +489,11 @@ class KerasPairing(BaseCheck):
                     f"Keras {keras.version} is Keras 2, but tf.keras in TensorFlow {tf.version} "
                     "needs Keras 3",
                     details=[f"needs keras{want}"],
-                    hint=f"{install}   "
-                    + f"(or keep Keras 2: {pip_install(target_python, f'tf-keras~={minor}.0')}"
-                    + " and export TF_USE_LEGACY_KERAS=1)",
+                    hint=f"{install}   (or keep Keras 2: "
+                    + said(pip_install(target_python, f"tf-keras~={minor}.0"))
+                    + " and "
+                    + said("export TF_USE_LEGACY_KERAS=1")
+                    + ")",
                 ),
                 install,
             )
@@ -622,7 +636,7 @@ class ClosureRequirements(BaseCheck):
 
     - the probe imports: a ``warn`` (inconsistent, and the next install may break it);
     - the probe fails in a module of a package named here (its ``raised_in``): a ``fail``, and
-      the report shows one root cause (``diagnosis_summary`` joins ``runtime.import`` to this);
+      the report shows one root cause (``runtime.import`` names this check in its ``explained_by``);
     - otherwise (no probe, or it failed for another reason) metadata decides: ``fail`` when the
       requirement is known to break the import (a compiled package whose files were built for a
       NumPy the installed one cannot load, read from the files by ``facts/numpy_builds.py``;
@@ -713,15 +727,15 @@ def _specs(wants: Iterable[tuple[tuple[str, str], ...]]) -> list[str]:
     return [shown + merged_specs(SpecifierSet(s) for s in specs) for shown, specs in by_name.values()]
 
 
-def _aside(moves: list[Move], target_python: str) -> str:
+def _aside(moves: list[Move], target_python: str) -> Hint:
     """What the hint says after the command: what it keeps, and the other direction."""
     kept = list(dict.fromkeys(m.keeps for m in moves if m.keeps))
     if not kept:
-        return ""
+        return Hint("")
     other = [m.alternative for m in moves if m.alternative]
-    text = f"  (keeps {', '.join(kept)}, which TensorFlow accepts"
+    text = Hint(f"  (keeps {', '.join(kept)}, which TensorFlow accepts")
     if other:
-        text += f"; or instead: {pip_install(target_python, *_specs(other))}"
+        text += "; or instead: " + said(pip_install(target_python, *_specs(other)))
     return text + ")"
 
 

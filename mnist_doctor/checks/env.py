@@ -8,6 +8,7 @@ from mnist_doctor.facts.introspection import env_lookup
 from mnist_doctor.files.env_paths import examine
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.probing.introspected import Introspection, ModuleSpec
+from mnist_doctor.text.hints import said
 
 
 def _inside(path: str | None, place: str) -> bool:
@@ -50,7 +51,7 @@ class Shadowing(BaseCheck):
             return Result.fail(
                 f"{first} shadows the real {stem}: `import {stem}` loads this instead",
                 details=[f"loaded instead of the package: {p}" for p in shadowing],
-                hint=f"cd {folder} && mv {base} {new} && rm -rf __pycache__/{stem}.*",
+                hint=said(f"cd {folder} && mv {base} {new} && rm -rf __pycache__/{stem}.*"),
                 data={"shadowing": shadowing},
             )
         if harmless:
@@ -114,7 +115,7 @@ class EnvironmentPaths(BaseCheck):
         return Result.warn(
             first.sentence + (f": {consequence}" if consequence else "") + also,
             details=[t.sentence + (f": {c}" if c else "") for t, c in found],
-            hint=" && ".join(t.fix() for t, _ in found),
+            hint=said(" && ".join(t.fix() for t, _ in found)),
             data={"troubles": {t.variable: t.kind for t, _ in found}},
         )
 

@@ -48,9 +48,9 @@ def verdict(finding: Diagnosis, options: Any, intent: bool, data: dict[str, Any]
     """``fail`` under ``--expect-gpu``, the finding's own ``warn`` when a GPU is wanted, else ``ok``."""
     details = list(finding.details)
     if expects_gpu(options):
-        return Result(Status.FAIL, finding.summary, details, finding.hint, data or {}, finding.fixes)
+        return Result(Status.FAIL, finding.summary, details, finding.said, data or {}, finding.fixes)
     if intent:
-        return Result(finding.status, finding.summary, details, finding.hint, data or {}, finding.fixes)
+        return Result(finding.status, finding.summary, details, finding.said, data or {}, finding.fixes)
     # Nothing is wrong for a CPU user: the fix is kept as information, not shown as a hint.
     return Result(Status.OK, finding.summary, [*details, f"for a GPU: {finding.hint}"], None, data or {})
 
@@ -248,7 +248,7 @@ class TensorflowSeesGpu(BaseCheck):
             finding = obstacle(
                 first.name,
                 f"no GPU visible to TensorFlow: {first.summary}",
-                first.hint,
+                first.said,
                 tuple(details),
                 first.fixes,
             )

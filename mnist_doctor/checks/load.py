@@ -20,16 +20,17 @@ from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
-from mnist_doctor.model import BaseCheck, CheckResult, Result, Status
+from mnist_doctor.model import NETWORK_FAMILIES, BaseCheck, CheckResult, Hint, Result, Status
 from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.load_answer import IMPORT_STAGES, MISSING, REFUSED, ArrayRecord, LoaderOutcome
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
-from mnist_doctor.text.hints import doctor_command, offline_route
+from mnist_doctor.text.hints import doctor_command, offline_route, otherwise, quoted, said
 from mnist_doctor.text.units import human_bytes, human_duration
 
 #: Families whose verdicts ``load.consistency`` weighs against the real call.
-NETWORK_FAMILIES = ("proxy", "tls", "network")
 CACHE_FAMILIES = ("cache",)
+#: The families whose failure explains a ``load_data()`` failure of each category.
+EXPLAINED_BY = {NETWORK: NETWORK_FAMILIES, CACHE: CACHE_FAMILIES, IMPORT: ("env", "compat", "runtime")}
 
 
 def _tf_minor(facts: Facts) -> str | None:
@@ -64,8 +65,8 @@ def gate_result(gate: LoadGate, options: Options, target_python: str, loader: Da
     return Result.skip(
         f"{mode}: load_data not run: {gate.reason}; under {mode} {why}",
         details=list(gate.details),
-        hint=f"{doctor_command(target_python, '--seed FILE', *loader.selection)}   # or, with a network: "
-        + doctor_command(target_python, "--fetch", *loader.selection),
+        hint=said(doctor_command(target_python, "--seed FILE", *loader.selection))
+        + otherwise("or, with a network", doctor_command(target_python, "--fetch", *loader.selection)),
         data=dict(gate.data),
     )
 
@@ -128,7 +129,7 @@ def success_result(probe: LoadProbe, outcome: LoaderOutcome, spec: DatasetSpec) 
         return Result.fail(
             "load_data returned unexpected data: " + "; ".join(problems),
             details=details,
-            hint="clear the cache (`mnist-doctor --clear-cache`) and download again",
+            hint="clear the cache (" + quoted("mnist-doctor --clear-cache") + ") and download again",
             data=data,
         )
     return Result.ok(
@@ -175,7 +176,12 @@ def failure_result(
     if probe.cut_by_budget:
         return budget_result(diag, probe, outcome, loader, options, details, data)
     return Result.fail(
-        f"load_data failed — {diag.summary}", details=details, hint=diag.hint, data=data, fixes=diag.fixes
+        f"load_data failed — {diag.summary}",
+        details=details,
+        hint=diag.said,
+        data=data,
+        fixes=diag.fixes,
+        explained_by=EXPLAINED_BY.get(diag.category, ()),
     )
 
 
@@ -203,9 +209,10 @@ def budget_result(
             f"{diag.summary} — this is the doctor's own time limit, not a fault found here",
             *details,
         ],
-        hint=f"mnist-doctor --timeout {suggest}   # allow the real load_data more time",
+        hint=said(f"mnist-doctor --timeout {suggest}", "allow the real load_data more time"),
         data=data,
         fixes=diag.fixes,
+        explained_by=EXPLAINED_BY.get(diag.category, ()),
     )
 
 
@@ -213,6 +220,9 @@ class RealLoadCheck(BaseCheck):
     """Call the real tf.keras.datasets.<name>.load_data() of every selected loader in the target."""
 
     id = "load.real"
+    #: A download Keras rejected (hash, not a zip) after the host served something else: what
+    #: the host sent, judged by network.http, is the cause whatever the category.
+    explained_by = ("network.http",)
     title = "the real load_data()"
     slow = True
     #: Run by the engine once per selected loader (all inside one shared probe), then grouped.
@@ -293,8 +303,9 @@ def _refused_result(probe: LoadProbe, outcome: LoaderOutcome, loader: Dataset, t
         return Result.skip(
             f"load_data not run: {outcome.reason}",
             details=[r["path"] + ": " + r["reason"] for r in refusals],
-            hint="see cache.integrity for what lies there "
-            f"(`{doctor_command(target_python, *loader.selection)}`)",
+            hint="see cache.integrity for what lies there ("
+            + quoted(doctor_command(target_python, *loader.selection))
+            + ")",
             data={"refused": outcome.reason},
         )
     refused = {"path": outcome.refused_path, "reason": outcome.reason}
@@ -320,7 +331,7 @@ def _not_reached(probe: LoadProbe, options: Options, loader: Dataset) -> Result:
         return Result.skip(
             "load_data not reached: the probe was cut by the doctor's budget "
             f"(--timeout {options.timeout:g}s) before this loader",
-            hint=f"mnist-doctor --dataset {loader.name}   # examine it alone",
+            hint=said(f"mnist-doctor --dataset {loader.name}", "examine it alone"),
             data={"cut_by_budget": True},
         )
     return Result.skip("load_data not reached: the probe ended before this loader", data={})
@@ -339,8 +350,10 @@ def _cut_while_loading(probe: LoadProbe, options: Options, loader: Dataset) -> R
                 for p in partial
             ),
         ],
-        hint=f"mnist-doctor --dataset {loader.name} --timeout {max(300, int(options.timeout * 3))}"
-        "   # allow the real load_data more time",
+        hint=said(
+            f"mnist-doctor --dataset {loader.name} --timeout {max(300, int(options.timeout * 3))}",
+            "allow the real load_data more time",
+        ),
         data={"cut_by_budget": True},
     )
 
@@ -388,7 +401,7 @@ def loader_result(
         return Result.skip(
             f"--offline: load_data not completed: {diag.summary}",
             details=safekeeping_details(probe, loader.name),
-            hint=diag.hint,
+            hint=diag.said,
             data={"cause": diag.name, "read_only": True},
         )
     return failure_result(diag, probe, outcome, loader, options)
@@ -468,12 +481,13 @@ def _grouped_downloads(
         others = combine([(n, r) for n, r in parts if n not in grouped], shorts)
         return replace(every, summary=f"{others.summary}; {line}")
     rows = table()
-    routes = [
+    routes: list[Hint] = [
         f"for {host}: " + offline_route(target_python, tuple(rows[name] for name, _ in loaders))
         for host, loaders in downloads.items()
     ]
     data = dict(every.data, read_only=True, verdict="missing", downloads=named)
-    return replace(every, summary=line, hint="; ".join(routes), data=data)
+    hint = Hint("; ".join(routes), tuple(a for route in routes for a in route.advice))
+    return replace(every, summary=line, hint=hint, data=data, advice=())
 
 
 @dataclass
@@ -561,7 +575,9 @@ class ConsistencyCheck(BaseCheck):
                     f"the mirror {tested_url} is reachable, but load_data uses {MNIST.origin}, which "
                     f"failed ({cause})",
                     details=details,
-                    hint=f"mnist-doctor --fetch --mirror {tested_url}   # puts the file where Keras reads it",
+                    hint=said(
+                        f"mnist-doctor --fetch --mirror {tested_url}", "puts the file where Keras reads it"
+                    ),
                     data=data,
                 )
             if net.verdict == "pass" and real.data.get("cause") in MID_TRANSFER_CAUSES:
@@ -632,7 +648,7 @@ class ConsistencyCheck(BaseCheck):
                 *details,
             ],
             hint="follow load.real's hint; if a check's prediction looks wrong, report the output of "
-            "`mnist-doctor --format json --verbose`",
+            + quoted("mnist-doctor --format json --verbose"),
         )
 
 

@@ -34,25 +34,25 @@ from mnist_doctor.facts.net_probe import (
     host_label,
 )
 from mnist_doctor.facts.proxies import parse_proxy
-from mnist_doctor.model import OFFLINE_SKIP, BaseCheck, Result, Status, shell_quote
+from mnist_doctor.model import OFFLINE_SKIP, Advice, BaseCheck, Hint, Result, Status, shell_quote
 from mnist_doctor.network.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.network.urlcheck import https_form
 from mnist_doctor.probing.introspected import Introspection
 from mnist_doctor.probing.net_records import CertInfo, Measurement, StageRecord
-from mnist_doctor.text.hints import doctor_command, offline_route
+from mnist_doctor.text.hints import doctor_command, offline_route, otherwise, quoted, said
 from mnist_doctor.text.redact import redact, redact_text
 from mnist_doctor.text.units import human_bytes, human_duration
 
-PROXY_HINT = PROXY_SETTING
-CA_HINT = (
-    "export SSL_CERT_FILE=/path/ca.pem  (a PEM bundle of the system CAs plus the CA named above, "
+PROXY_HINT = said(PROXY_SETTING)
+CA_HINT = said("export SSL_CERT_FILE=/path/ca.pem") + (
+    "  (a PEM bundle of the system CAs plus the CA named above, "
     "if it is your organisation's TLS inspection or your mirror's: "
     "`cat /etc/ssl/certs/ca-certificates.crt corp-ca.pem > ~/ca.pem`; "
     "REQUESTS_CA_BUNDLE does not reach Keras)"
 )
 
 
-def offline_hint(target_python: str) -> str:
+def offline_hint(target_python: str) -> Hint:
     return "this machine has no route to the host: " + offline_route(target_python)
 
 
@@ -70,15 +70,15 @@ def _proxy_label(probe: UrllibProbe) -> str | None:
     return redact_text(probe.proxy) if probe.proxy else None
 
 
-def credentials_hint(variable: str, probe: UrllibProbe) -> str:
+def credentials_hint(variable: str, probe: UrllibProbe) -> Hint:
     """The proxy setting with credentials, as a command to fill in (only the user knows them).
 
     ``<password>`` cannot be a real password in a URL (``<`` must be percent-encoded there), so it
     is a placeholder no redaction needs to hide."""
     hostport = parse_proxy(probe.proxy).hostport if probe.proxy else "host:port"
-    return (
-        f"export {variable}=http://<user>:<password>@{hostport}   # fill in your proxy account, "
-        "URL-encoded (urllib speaks Basic auth only)"
+    return said(
+        f"export {variable}=http://<user>:<password>@{hostport}",
+        "fill in your proxy account, URL-encoded (urllib speaks Basic auth only)",
     )
 
 
@@ -97,13 +97,13 @@ def diagnose_dns(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, 
         return Result.fail(
             f"the proxy host {host} does not resolve: {why}",
             hint=without_proxy(
-                probe, dataset, f"fix the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
+                probe, dataset, f"fix the proxy setting ({_proxy_label(probe)}): " + PROXY_HINT
             ),
         )
     return Result.fail(
         f"DNS: {host} does not resolve: {why}",
         details=["Keras' urlretrieve fails here with 'URL fetch failure ... [Errno -2]' or -3"],
-        hint=offline_hint(tp) + f"; if the network needs a proxy: {PROXY_HINT}",
+        hint=offline_hint(tp) + "; if the network needs a proxy: " + PROXY_HINT,
     )
 
 
@@ -126,7 +126,7 @@ def diagnose_tcp(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, 
         return Result.fail(
             f"the proxy {where} {what}",
             hint=without_proxy(
-                probe, dataset, f"check the proxy setting ({_proxy_label(probe)}): {PROXY_HINT}"
+                probe, dataset, f"check the proxy setting ({_proxy_label(probe)}): " + PROXY_HINT
             ),
         )
     if refused:
@@ -144,18 +144,20 @@ def diagnose_tcp(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, 
     return Result.fail(summary, hint=proxy_route_hint(tp))
 
 
-def proxy_route_hint(tp: str) -> str:
+def proxy_route_hint(tp: str) -> Hint:
     """Direct connections blocked and no proxy set: the proxy route, then the offline one."""
     return proxy_first(offline_route(tp))
 
 
-def without_proxy(probe: UrllibProbe, dataset: DatasetSpec, otherwise: str) -> str:
+def without_proxy(probe: UrllibProbe, dataset: DatasetSpec, instead: Hint) -> Hint:
     """The proxy failed: when the host answers without it, dropping the proxy variable is the fix
-    that works here (urllib, and so Keras, goes direct); else ``otherwise``."""
+    that works here (urllib, and so Keras, goes direct); else ``instead``."""
     if not probe.direct_works:
-        return otherwise
+        return instead
     names = " ".join(probe.proxy_variables) or "HTTPS_PROXY"
-    return f"this machine reaches {dataset.host} without the proxy: `unset {names}`; otherwise {otherwise}"
+    return (
+        f"this machine reaches {dataset.host} without the proxy: " + quoted(f"unset {names}") + "; otherwise "
+    ) + instead
 
 
 def diagnose_connect(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, tp: str) -> Result:
@@ -177,11 +179,11 @@ def diagnose_connect(record: StageRecord, dataset: DatasetSpec, probe: UrllibPro
         meaning, advice = proxy_status_meaning(status, str(record.reason or ""), str(target), dataset.host)
         return Result.fail(
             f"the proxy {proxy} {meaning}",
-            hint=without_proxy(probe, dataset, f"{advice}; meanwhile, {offline_route(tp)}"),
+            hint=without_proxy(probe, dataset, advice + "; meanwhile, " + offline_route(tp)),
         )
     return Result.fail(
         f"proxy CONNECT failed: {record.err.message}",
-        hint=without_proxy(probe, dataset, f"check that {proxy} is an HTTP proxy: {PROXY_HINT}"),
+        hint=without_proxy(probe, dataset, f"check that {proxy} is an HTTP proxy: " + PROXY_HINT),
     )
 
 
@@ -199,14 +201,15 @@ def judge_chain(chain: Sequence[CertInfo], host: str) -> tuple[str, str]:
     return issuer, untrusted_reason(names, any(c.self_signed for c in chain))
 
 
-def wrong_name_hint(host: str, tp: str) -> str:
+def wrong_name_hint(host: str, tp: str) -> Hint:
     """No CA bundle cures a certificate for another name: where the name leads is what is wrong."""
     return (
         f"no CA setting cures a certificate for another name: {host} leads to a server that is not "
         f"{host} here: check where the name resolves (`getent hosts {host}`: an /etc/hosts entry, a DNS "
-        "filter, a captive portal to log in to) and whether this network needs a proxy "
-        f"(`{PROXY_HINT}`); a mirror given with --origin must be named as on its certificate; "
-        "meanwhile, " + offline_route(tp)
+        "filter, a captive portal to log in to) and whether this network needs a proxy ("
+        + quoted(PROXY_SETTING)
+        + "); a mirror given with --origin must be named as on its certificate; meanwhile, "
+        + offline_route(tp)
     )
 
 
@@ -238,8 +241,9 @@ def diagnose_tls(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, 
                 f"TLS: certificate verification failed ({reason}): this Python trusts no CA at all "
                 "(its default store is empty, see tls.verify_paths)",
                 details=details,
-                hint="point Python at a CA bundle: `export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` "
-                "(or unset an SSL_CERT_FILE / SSL_CERT_DIR that names an empty or wrong one)",
+                hint="point Python at a CA bundle: "
+                + quoted("export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
+                + " (or unset an SSL_CERT_FILE / SSL_CERT_DIR that names an empty or wrong one)",
             )
         if cause == "tls-hostname" or err.verify_code == 62:
             return Result.fail(
@@ -251,7 +255,7 @@ def diagnose_tls(record: StageRecord, dataset: DatasetSpec, probe: UrllibProbe, 
             return Result.fail(
                 f"TLS: the server's certificate has expired; issued by {issuer}",
                 details=details,
-                hint="check the system clock (`date`), or ask the mirror's owner",
+                hint="check the system clock (" + quoted("date") + "), or ask the mirror's owner",
             )
         return Result.fail(
             f"TLS: certificate verification failed ({reason}); issued by {issuer}: {verdict}",
@@ -287,7 +291,7 @@ def unfollowed_redirect(record: StageRecord, status: int, dataset: DatasetSpec, 
         f"HTTP {status} {record.reason}: {dataset.host} moved the file to {moved}, and this "
         "Python's urllib does not follow that redirect (308 only from Python 3.11 on): Keras fails here",
         details=[f"URL: {url}", f"Location: {location}"],
-        hint=f"`{fetch}` (it checks sha256 {dataset.sha256} and installs the file where Keras reads "
+        hint=quoted(fetch) + f" (it checks sha256 {dataset.sha256} and installs the file where Keras reads "
         "it); or use Python 3.11 or later",
     )
 
@@ -416,7 +420,7 @@ def direct_lines(probe: UrllibProbe, dataset: DatasetSpec) -> list[str]:
     return [f"without the proxy, {where} does not answer either: {message}"]
 
 
-def silent_proxy_hint(probe: UrllibProbe, dataset: DatasetSpec, where: str, tp: str) -> str:
+def silent_proxy_hint(probe: UrllibProbe, dataset: DatasetSpec, where: str, tp: str) -> Hint:
     """Past a proxy that never answers: dropping its variable when the host answers without it
     (:func:`without_proxy`), else the setting to check, then the offline route."""
     setting = " / ".join(probe.proxy_variables) or _proxy_label(probe) or "the proxy setting"
@@ -424,7 +428,10 @@ def silent_proxy_hint(probe: UrllibProbe, dataset: DatasetSpec, where: str, tp: 
         probe,
         dataset,
         f"check {setting}: is {where} the proxy this network uses? (the browser's or the system's "
-        f"proxy settings say, or the network's admin): `{PROXY_HINT}`; otherwise " + offline_route(tp),
+        "proxy settings say, or the network's admin): "
+        + quoted(PROXY_SETTING)
+        + "; otherwise "
+        + offline_route(tp),
     )
 
 
@@ -474,8 +481,8 @@ def not_on_this_road(stage: str, dataset: DatasetSpec, probe: UrllibProbe) -> st
     return "stage not on this road"
 
 
-def timeout_hint(options: Options) -> str:
-    return f"mnist-doctor --timeout {max(300, int(options.timeout * 3))}   # give the probes more time"
+def timeout_hint(options: Options) -> Hint:
+    return said(f"mnist-doctor --timeout {max(300, int(options.timeout * 3))}", "give the probes more time")
 
 
 class StageCheck(BaseCheck):
@@ -488,8 +495,19 @@ class StageCheck(BaseCheck):
         self.stage = stage
         self.id = f"network.{stage}"
         self.title = title
+        # An unusable SSL_CERT_FILE empties the store the handshake verifies with: one trust problem.
+        self.explained_by = ("tls.cert_env", "tls.verify_paths") if stage == "tls" else ()
 
     def run(
+        self, network_probes: NetworkProbes, network_target: DatasetSpec, target_python: str, options: Options
+    ) -> Result:
+        result = self._judge(network_probes, network_target, target_python, options)
+        failed = network_probes.urllib.failed()
+        if failed and failed.name != self.stage:  # explained by the stage that failed first
+            result.explained_by = (f"network.{failed.name}",)
+        return result
+
+    def _judge(
         self, network_probes: NetworkProbes, network_target: DatasetSpec, target_python: str, options: Options
     ) -> Result:
         dataset = network_target
@@ -568,6 +586,13 @@ class CompareCheck(BaseCheck):
     slow = True
 
     def run(self, network_probes: NetworkProbes, introspection: Introspection) -> Result:
+        result = self._compare(network_probes, introspection)
+        failed = network_probes.urllib.failed()
+        if failed:  # requests failing where urllib did is explained by urllib's failed stage
+            result.explained_by = (f"network.{failed.name}",)
+        return result
+
+    def _compare(self, network_probes: NetworkProbes, introspection: Introspection) -> Result:
         probe, other = network_probes.urllib, network_probes.requests
         failed = probe.failed()
         data: dict[str, Any] = {
@@ -621,7 +646,7 @@ class CompareCheck(BaseCheck):
                     f"requests' bundle ({bundle}), not in the store Python's ssl uses",
                     details=details,
                     data=data,
-                    hint=f"export SSL_CERT_FILE={bundle}" if bundle else CA_HINT,
+                    hint=said(f"export SSL_CERT_FILE={bundle}") if bundle else CA_HINT,
                 )
             return Result.fail(
                 f"requests reaches the file (HTTP {other.status}) but urllib (Keras) fails at "
@@ -629,18 +654,18 @@ class CompareCheck(BaseCheck):
                 details=details,
                 data=data,
                 hint=(
-                    f"{PROXY_HINT} (the proxy requests used)"
+                    PROXY_HINT + " (the proxy requests used)"
                     if proxy_note
                     else "compare the two settings listed above"
                 ),
             )
         if not other.ok and probe.ok:
             reason = other.error or f"HTTP {other.status}"
-            hint = None
+            hint: Hint | None = None
             ssl_reason = SSL_REASON.search(reason)
             if ssl_reason and other.proxy and other.proxy.startswith("https://"):
                 parsed = parse_proxy(other.proxy)
-                hint = f"export HTTPS_PROXY=http://{parsed.hostport} (not https://)"
+                hint = said(f"export HTTPS_PROXY=http://{parsed.hostport}") + " (not https://)"
                 reason = (
                     f"requests speaks TLS to the https:// proxy {other.proxy}, which answers in plain "
                     f"HTTP ({ssl_reason.group(1)}: the WRONG_VERSION_NUMBER trap); urllib ignores that "
@@ -672,15 +697,17 @@ PROJECTED_LIMIT_S = 300.0
 MIN_SAMPLE_BYTES = 64 << 10
 
 
-def throughput_remedies(target_python: str, datasets: list[str]) -> str:
+def throughput_remedies(target_python: str, datasets: list[str]) -> Hint:
     """The two routes around a slow host, for the datasets it serves (``--dataset`` unless the default)."""
     default = not datasets or tuple(datasets) == DEFAULT_DATASETS
     selection = [] if default else ["--dataset", ",".join(datasets)]
     fetch = doctor_command(target_python, *selection, "--fetch --mirror URL")
     seed = doctor_command(target_python, *selection, "--seed FILE")
     return (
-        f"download from a faster mirror: `{fetch}` (safe: Keras checks the sha256 where it pins "
-        f"one), or install a copy downloaded elsewhere: `{seed}`"
+        "download from a faster mirror: "
+        + quoted(fetch)
+        + " (safe: Keras checks the sha256 where it pins one), or install a copy downloaded elsewhere: "
+        + quoted(seed)
     )
 
 
@@ -835,10 +862,12 @@ class OriginCheck(BaseCheck):
         shown = redact_text(network_target.origin)
         if choice.rejected is not None:
             value = redact_text(choice.rejected) or ""
-            fix = f"unset {ORIGIN_ENV}"
+            fix = Hint(f"unset {ORIGIN_ENV}", (Advice(f"unset {ORIGIN_ENV}"),))
             https = https_form(choice.rejected)
             if https is not None:
-                fix += f"   # or, if that mirror serves https: export {ORIGIN_ENV}={redact_text(https)}"
+                fix += otherwise(
+                    "or, if that mirror serves https", f"export {ORIGIN_ENV}={redact_text(https)}"
+                )
             return Result.warn(
                 f"{ORIGIN_ENV}='{value}' {choice.problem}: set aside, the network checks test Keras' own "
                 f"URL {shown}",
@@ -889,7 +918,7 @@ class HostsCheck(BaseCheck):
         first_line = ""
         hosts: list[dict[str, Any]] = []
         worst = Status.OK
-        hint: str | None = None
+        hint: Hint | None = None
         for index, (spec, probe) in enumerate(zip(network_targets, probes, strict=True)):
             verdict, finding = host_verdict(spec, probe, target_python, options)
             users = [d.name for d in datasets if any(_same_host(f.spec, spec) for f in d.files)]
@@ -923,19 +952,25 @@ class HostsCheck(BaseCheck):
         return Result.ok(f"reachable as Keras downloads: {others}", details=lines, data=data)
 
 
-def _host_route(users: list[str], finding: Result | None, target_python: str) -> str | None:
+def _host_route(users: list[str], finding: Result | None, target_python: str) -> Hint | None:
     """The offline route for the datasets one host serves, or the finding's own hint (a proxy, a CA)."""
     if finding is None:
         return None
+    own = Hint(finding.hint or "", finding.advice)
     if finding.status is Status.SKIP:  # cut by our budget: more time, not another route
-        return finding.hint
+        return own
     selection = ",".join(users)
     seed = doctor_command(target_python, f"--dataset {selection} --seed FILE")
     fetch = doctor_command(target_python, f"--dataset {selection} --fetch --mirror URL")
-    route = f"copy the files from a machine that can reach the host and run `{seed}`, or `{fetch}`"
+    route = (
+        "copy the files from a machine that can reach the host and run "
+        + quoted(seed)
+        + ", or "
+        + quoted(fetch)
+    )
     if not finding.hint or "offline route" in finding.hint:
-        return f"no route to this host: {route}"
-    return f"{finding.hint}; for {selection}: {route}"
+        return "no route to this host: " + route
+    return own + f"; for {selection}: " + route
 
 
 #: Where this family stands in the report (lower first; plugins without one come last).

@@ -13,15 +13,17 @@ from mnist_doctor.facts.proxies import (
     parse_proxy,
     urllib_bypass_entry,
 )
-from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.text.hints import pip_install
+from mnist_doctor.model import BaseCheck, Hint, Result
+from mnist_doctor.text.hints import pip_install, quoted, said
 from mnist_doctor.text.redact import redact_text
 
+
 #: urllib speaks no socks: a local HTTP proxy that forwards to the socks one bridges the gap.
-BRIDGE = (
-    "bridge it to HTTP, e.g. `pproxy -l http://127.0.0.1:8080 -r {socks}` then "
-    "`export {variable}=http://127.0.0.1:8080`"
-)
+def _bridge(socks: str, variable: str) -> Hint:
+    """A local HTTP bridge in front of a socks proxy, and the setting that points urllib at it."""
+    return f"bridge it to HTTP, e.g. `pproxy -l http://127.0.0.1:8080 -r {socks}` then " + quoted(
+        f"export {variable}=http://127.0.0.1:8080"
+    )
 
 
 def _var_for(view: ProxyView, scheme: str) -> str:
@@ -43,8 +45,8 @@ class EffectiveProxy(BaseCheck):
                 f"the dataset origin {redact_text(view.origin)} {view.origin_problem}: "
                 "urllib (Keras) cannot download from it",
                 data={"origin_problem": view.origin_problem},
-                hint="give a well-formed URL (--origin https://host/path/mnist.npz) or unset "
-                "MNIST_DOCTOR_ORIGIN",
+                hint="give a well-formed URL (--origin https://host/path/mnist.npz) or "
+                + said("unset MNIST_DOCTOR_ORIGIN"),
             )
         data = {
             "getproxies": {k: redact_text(v) for k, v in view.getproxies.items()},
@@ -66,9 +68,9 @@ class EffectiveProxy(BaseCheck):
             every = parse_proxy(view.getproxies["all"])
             variable = f"{view.request_type.upper()}_PROXY"
             hint = (
-                BRIDGE.format(socks=every.redacted, variable=variable)
+                _bridge(every.redacted, variable)
                 if every.is_socks
-                else f"export {variable}=http://{every.hostport}"
+                else said(f"export {variable}=http://{every.hostport}")
             )
             return Result.warn(
                 f"ALL_PROXY={redact_text(view.getproxies['all'])} is set but urllib (Keras) ignores it: "
@@ -106,8 +108,9 @@ class CaseDisagreement(BaseCheck):
             "one, other tools (curl ignores HTTP_PROXY) may not",
             details=details,
             data={"conflicts": sorted(clashes)},
-            hint=f'give both the same value, e.g. export {first.upper()}="${first}"'
-            + ("" if winner else f" or unset {first.upper()}"),
+            hint="give both the same value, e.g. "
+            + said(f'export {first.upper()}="${first}"')
+            + ("" if winner else " or " + said(f"unset {first.upper()}")),
         )
 
 
@@ -132,7 +135,7 @@ class ProxySyntax(BaseCheck):
             (failures if used and serious else warnings).append(line)
         if not failures and not warnings:
             return Result.ok("every proxy value has a scheme, a host and a numeric port")
-        example = "export HTTPS_PROXY=http://host:port"
+        example = said("export HTTPS_PROXY=http://host:port")
         if failures:
             return Result.fail(
                 f"the proxy for the dataset is malformed: {failures[0]}",
@@ -142,7 +145,7 @@ class ProxySyntax(BaseCheck):
         return Result.warn(
             f"{len(warnings)} proxy value(s) are incomplete: {warnings[0]}",
             details=warnings,
-            hint=f"{example} (urllib guesses a missing scheme from the URL, requests assumes "
+            hint=example + " (urllib guesses a missing scheme from the URL, requests assumes "
             "http://; a missing port means 80)",
         )
 
@@ -171,7 +174,7 @@ class HttpsSchemeTrap(BaseCheck):
                 "urllib3 >= 1.26 honours the https:// scheme"
             ],
             data={"variables": sorted(bad)},
-            hint=f"export {name}=http://{parsed.hostport}",
+            hint=said(f"export {name}=http://{parsed.hostport}"),
         )
 
 
@@ -190,18 +193,17 @@ class SocksProxy(BaseCheck):
         if not socks:
             return Result.ok("no socks proxy configured")
         chosen = proxy_view.proxy_url
-        bridge = BRIDGE.replace("{variable}", "HTTPS_PROXY")
         if chosen and chosen.is_socks:
             return Result.fail(
                 f"urllib (Keras) is told to use the socks proxy {chosen.redacted}, which it cannot speak",
                 details=[f"requests needs PySocks for it: {pip_install(target_python, 'requests[socks]')}"],
-                hint=bridge.format(socks=chosen.redacted),
+                hint=_bridge(chosen.redacted, "HTTPS_PROXY"),
             )
         name, parsed = sorted(socks.items())[0]
         return Result.warn(
             f"{name}={parsed.redacted} is a socks proxy: urllib ignores it for the dataset, "
             "requests needs PySocks",
-            hint=bridge.format(socks=parsed.redacted),
+            hint=_bridge(parsed.redacted, "HTTPS_PROXY"),
         )
 
 
@@ -219,7 +221,8 @@ class CgiRequestMethod(BaseCheck):
         return severity(
             "REQUEST_METHOD is set, so urllib ignores HTTP_PROXY (httpoxy defence)"
             + (": the http:// dataset URL goes direct" if proxy_view.request_type == "http" else ""),
-            hint="unset REQUEST_METHOD outside a CGI script, or use an https:// origin with HTTPS_PROXY",
+            hint=said("unset REQUEST_METHOD")
+            + " outside a CGI script, or use an https:// origin with HTTPS_PROXY",
         )
 
 

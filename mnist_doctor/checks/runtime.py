@@ -32,6 +32,9 @@ class ImportWorks(BaseCheck):
     """``import tensorflow`` and ``tf.keras`` really work in the target interpreter."""
 
     id = "runtime.import"
+    #: A module named like the package in the working directory, or a TensorFlow that cannot be
+    #: installed or run here, explains any failure of the import.
+    explained_by = ("env.shadowing", "compat.tensorflow")
     title = "Import TensorFlow"
     slow = True
 
@@ -122,9 +125,15 @@ class ImportWorks(BaseCheck):
         return Result.fail(
             f"import {stage_name} failed{crashed}: {diagnosis.summary}",
             details=[f"{_error_type(failed)}: {message}", *_tail(run.stderr, 8)],
-            hint=diagnosis.hint,
+            hint=diagnosis.said,
             data=data,
             fixes=diagnosis.fixes,
+            # compat.closure judges the requirements of the module the import raised in.
+            explained_by=(
+                "env.shadowing",
+                *(("compat.closure",) if diagnosis.module else ()),
+                *diagnosis.explained_by,
+            ),
         )
 
     def _success(self, probe: ImportProbe, distributions: Distributions, data: dict[str, Any]) -> Result:

@@ -19,7 +19,7 @@ from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.network.pem_guard import read_ca_file
 from mnist_doctor.network.trust_stores import TrustPicture, picture, pip_only_trust
 from mnist_doctor.probing.introspected import Introspection, PythonInfo, SslInfo
-from mnist_doctor.text.hints import Installer
+from mnist_doctor.text.hints import Installer, otherwise, quoted, said
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
@@ -75,6 +75,8 @@ class VerifyPaths(BaseCheck):
     """Where the default context looks for trusted CAs, and whether anything is there."""
 
     id = "tls.verify_paths"
+    #: An unusable SSL_CERT_FILE empties the store urllib verifies with: one trust problem.
+    explained_by = ("tls.cert_env",)
     title = "default CA store of the ssl module"
 
     def run(self, introspection: Introspection) -> Result:
@@ -109,8 +111,11 @@ class VerifyPaths(BaseCheck):
             "every https download fails with CERTIFICATE_VERIFY_FAILED",
             details=[f"OpenSSL looks in {info.openssl_cafile} and {info.openssl_capath}"],
             data=data,
-            hint="point Python at a CA bundle: `export SSL_CERT_FILE=/path/ca.pem` (Debian/Ubuntu: "
-            "`sudo apt-get install ca-certificates`; macOS python.org: run Install Certificates.command)",
+            hint="point Python at a CA bundle: "
+            + quoted("export SSL_CERT_FILE=/path/ca.pem")
+            + " (Debian/Ubuntu: "
+            + quoted("sudo apt-get install ca-certificates")
+            + "; macOS python.org: run Install Certificates.command)",
         )
 
 
@@ -149,8 +154,8 @@ class CertEnvironment(BaseCheck):
                 f"{name} is set but unusable: {problems[0][1]}{also}",
                 details=[text for _, text in problems] + good,
                 data=data,
-                hint=" && ".join(f"unset {n}" for n, _ in problems)
-                + "   # or point it at a readable PEM bundle: export SSL_CERT_FILE=/path/ca.pem",
+                hint=said(" && ".join(f"unset {n}" for n, _ in problems))
+                + otherwise("or point it at a readable PEM bundle", "export SSL_CERT_FILE=/path/ca.pem"),
             )
         return Result.ok("; ".join(good), data=data)
 
@@ -175,7 +180,7 @@ class RequestsBundles(BaseCheck):
                 + also,
                 details=[text for _, text in unusable] + details,
                 data={"bundles": bundles},
-                hint=" && ".join(f"unset {n}" for n, _ in unusable),
+                hint=said(" && ".join(f"unset {n}" for n, _ in unusable)),
             )
         name, path = next(iter(bundles.items()))
         if cert_file and all(os.path.realpath(v) == os.path.realpath(cert_file) for v in bundles.values()):
@@ -187,7 +192,7 @@ class RequestsBundles(BaseCheck):
             f"{name} affects requests and curl, not Keras (urllib ignores it)",
             details=details,
             data={"bundles": bundles},
-            hint=f"to make Keras trust the same CAs: export SSL_CERT_FILE={path}",
+            hint="to make Keras trust the same CAs: " + said(f"export SSL_CERT_FILE={path}"),
         )
 
 
@@ -221,22 +226,23 @@ class VerificationOff(BaseCheck):
                 f"certificate verification is OFF for urllib ({cause}): unsafe, any "
                 "interceptor can feed Keras a forged file",
                 data=data,
-                hint="unset PYTHONHTTPSVERIFY and remove the ssl patch; trust a CA instead: "
-                "export SSL_CERT_FILE=/path/ca.pem",
+                hint=said("unset PYTHONHTTPSVERIFY")
+                + " and remove the ssl patch; trust a CA instead: "
+                + said("export SSL_CERT_FILE=/path/ca.pem"),
             )
         if factory.startswith("patched:"):
             return Result.warn(
                 f"ssl._create_default_https_context is replaced by {factory[8:]} at start-up "
                 "(sitecustomize or a .pth file): verification may be off, which is unsafe",
                 data=data,
-                hint="remove the patch; trust a CA instead: export SSL_CERT_FILE=/path/ca.pem",
+                hint="remove the patch; trust a CA instead: " + said("export SSL_CERT_FILE=/path/ca.pem"),
             )
         if flag == "0":
             return Result.warn(
                 "PYTHONHTTPSVERIFY=0 is set (this Python ignores it, but it signals a verification "
                 "hack that others honour)",
                 data=data,
-                hint="unset PYTHONHTTPSVERIFY",
+                hint=said("unset PYTHONHTTPSVERIFY"),
             )
         return Result.ok("urllib verifies certificates (default https context)", data=data)
 
@@ -270,8 +276,13 @@ class MacosCertificates(BaseCheck):
         if command:
             return Result.fail(
                 "this python.org macOS Python has no CA certificates installed",
-                hint=f'open "{command}"  (or: {info.executable or "python3"} -m pip install '
-                "certifi && export SSL_CERT_FILE=$(python3 -m certifi))",
+                hint=said(f'open "{command}"')
+                + "  (or: "
+                + said(
+                    f"{info.executable or 'python3'} -m pip install certifi && "
+                    "export SSL_CERT_FILE=$(python3 -m certifi)"
+                )
+                + ")",
             )
         return Result.ok("CA certificates are present for this macOS Python")
 
@@ -400,6 +411,8 @@ class PipVersusUrllib(BaseCheck):
     """
 
     id = "tls.pip_vs_urllib"
+    #: An unusable SSL_CERT_FILE empties the store urllib verifies with: one trust problem.
+    explained_by = ("tls.cert_env", "tls.verify_paths", "network.tls")
     title = "pip and urllib trust the same CAs"
     network = True
     slow = True
@@ -438,7 +451,7 @@ class PipVersusUrllib(BaseCheck):
             )
         return Result.fail(
             "pip works here but load_data fails with CERTIFICATE_VERIFY_FAILED: " + differences[0].why,
-            details=details + [f"also: {d.why} (fix: {d.fix})" for d in differences[1:]],
+            details=details + [f"also: {d.why} (fix: {d.fix!s})" for d in differences[1:]],
             data={"differences": [d.why for d in differences]},
             hint=differences[0].fix + "  (never turn verification off)",
         )

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from mnist_doctor.facts.introspection import Distributions, env_lookup
+from mnist_doctor.model import Hint
 from mnist_doctor.probing.introspected import Introspection, PipSetting, SslInfo, StartupHook, TrustInfo
 from mnist_doctor.probing.net_records import StageRecord
+from mnist_doctor.text.hints import quoted, said
 
 #: pip's truststore became its default here (``--use-feature=truststore`` since 22.2).
 PIP_TRUSTSTORE_DEFAULT = Version("24.2")
@@ -52,10 +54,10 @@ def os_store_name(platform: str) -> str:
     return OS_STORE.get(platform, "the system CA files")
 
 
-def export_hint(platform: str) -> str:
+def export_hint(platform: str) -> Hint:
     """How to turn the OS store's CAs into a PEM file urllib can read, per platform."""
     if platform == "darwin":
-        return (
+        return Hint(
             "security find-certificate -a -p /Library/Keychains/System.keychain "
             "/System/Library/Keychains/SystemRootCertificates.keychain > ~/ca.pem && "
             "export SSL_CERT_FILE=~/ca.pem"
@@ -63,9 +65,14 @@ def export_hint(platform: str) -> str:
     if platform == "win32":
         return (
             "export the corporate root CA from certmgr.msc as Base-64 (.cer), append it to a copy of "
-            "certifi's bundle (`python -m certifi` prints its path), and set SSL_CERT_FILE to that file"
+            "certifi's bundle ("
+            + quoted("python -m certifi")
+            + " prints its path), and set SSL_CERT_FILE to that file"
         )
-    return "export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt  (the bundle with the corporate CA)"
+    return (
+        said("export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
+        + "  (the bundle with the corporate CA)"
+    )
 
 
 def _truststore_module(label: str) -> str | None:
@@ -246,7 +253,7 @@ def pip_only_trust(
                 f"pip {pic.pip_version} verifies with {OS_STORE[pic.platform]} (truststore), where "
                 "corporate CAs are installed; urllib (Keras) only reads "
                 f"{pic.urllib_store}",
-                f"{export_hint(pic.platform)}; {inject}",
+                export_hint(pic.platform) + "; " + inject,
             )
         )
     retry = record.strict_retry
@@ -265,7 +272,7 @@ def pip_only_trust(
             Difference(
                 f"pip also trusts {pic.pip_bundle} (from {pic.pip_bundle_source}); urllib (Keras) does "
                 "not read that setting",
-                f"export SSL_CERT_FILE={pic.pip_bundle}",
+                said(f"export SSL_CERT_FILE={pic.pip_bundle}"),
             )
         )
     if pic.pip_truststore and pic.platform.startswith("linux") and not pic.urllib_uses_os_store:
@@ -275,7 +282,7 @@ def pip_only_trust(
                 Difference(
                     f"truststore (pip) falls back to {fallback}; this Python's OpenSSL looks in "
                     f"{ssl_info.openssl_cafile} and finds nothing",
-                    f"export SSL_CERT_FILE={fallback}",
+                    said(f"export SSL_CERT_FILE={fallback}"),
                 )
             )
     return out

@@ -247,6 +247,9 @@ class Engine:
 
     @staticmethod
     def _stamp(check: Any, result: Result, elapsed: float, tb: str | None = None) -> CheckResult:
+        static = tuple(getattr(check, "explained_by", ()) or ())
+        if static:
+            result.explained_by = tuple(dict.fromkeys((*result.explained_by, *static)))
         return CheckResult.stamp(
             result, id=check.id, family=check.family, title=check.title, elapsed_s=elapsed, traceback=tb
         )

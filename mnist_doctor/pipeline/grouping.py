@@ -3,8 +3,10 @@
 A check that declares ``per_loader = True`` is run by the engine once for each selected loader
 (``run`` asks for ``loader`` by name), and its parts become one result here: the worst status,
 each loader that is not ok named in the summary, every loader's details and data under its
-name, and each failing loader's typed fixes (``--fix`` acts on that loader alone). A check may
-regroup the parts itself (``group``), and use :func:`combine` for the common part.
+name, each failing loader's typed fixes (``--fix`` acts on that loader alone), the typed advice
+of every loader that is not ok (failures first) and the links of the worst one
+(``explained_by``). A check may regroup the parts itself (``group``), and use :func:`combine`
+for the common part.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
         for key in ("cause", "category", "cut_by_budget"):
             if key in first_bad.data:
                 data[key] = first_bad.data[key]
+    advice = [a for _, r in sorted(not_ok, key=lambda x: x[1].status == Status.SKIP) for a in r.advice]
     # Each failing loader's steps, each naming its loader (``--fix`` acts on that loader alone;
     # MNIST's name none): the same step from several loaders (an import failure's pip) once.
     fixes = {
@@ -65,4 +68,6 @@ def combine(parts: list[tuple[str, Result]], shorts: dict[str, str] | None = Non
         hint="\n".join(hints) or None,
         data=data,
         fixes=tuple(fixes.values()),
+        advice=tuple(dict.fromkeys(advice)),
+        explained_by=first_bad.explained_by if first_bad is not None else (),
     )

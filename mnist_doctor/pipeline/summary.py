@@ -5,15 +5,10 @@ fails, ``load.real`` fails with cause ``dns`` (category ``network``) and ``load.
 says they agree. The reader needs one problem ("no route to storage.googleapis.com (DNS)")
 with one fix, not three rows to reconcile. :func:`summarize` reads the report's result
 dicts (so it works on any report, plugins included) and folds each failure that is only a
-consequence of another into that one's evidence, using what the checks already record:
-
-* ``load.real``'s ``data.category`` (``network``/``cache``/``import``) points at the family
-  whose failure explains it; ``load.consistency`` saying they agree joins the evidence;
-* a network stage's ``data.failed_stage`` names the stage that failed first;
-* ``runtime.import`` failing is explained by ``env.shadowing``, by a failure whose
-  ``data.modules`` holds the module the import raised in (``data.raised_in``: ``compat.closure``
-  naming ml_dtypes, compiled for another NumPy), or by a ``compat.<package>`` failure about a
-  package its finding names.
+consequence of another into that one's evidence, following the links the checks set when they
+knew them (``explained_by``: ``load.real`` names the families its cause's category points at,
+a network stage the stage that failed first, ``runtime.import`` the compat check its cause is
+about); ``load.consistency`` saying they agree joins the evidence.
 
 Computed once in :mod:`mnist_doctor.pipeline.report` and stored in the report as ``"diagnosis"``;
 renderers only read it. The fixes are numbered here, so every format numbers them alike.
@@ -25,16 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mnist_doctor.datasets.spec import MNIST
-from mnist_doctor.pipeline.fix_commands import fixes_command, result_commands
+from mnist_doctor.model import shell_join
 from mnist_doctor.text.output import plural
 
 BAD = ("fail", "error")
-NETWORK_FAMILIES = ("network", "proxy", "tls")
-#: Cache checks in the order their failures cause each other.
-CACHE_CHAIN = ("cache.keras_home", "cache.location", "cache.permissions", "cache.integrity")
-#: Trust checks in the order their failures cause each other: an unusable SSL_CERT_FILE empties
-#: the store urllib verifies with, so TLS verification fails, and pip's trust differs from it.
-TLS_CHAIN = ("tls.cert_env", "tls.verify_paths", "network.tls", "tls.pip_vs_urllib")
 #: Titles for a failed network stage, in the reader's words.
 STAGE_TITLES = {
     "dns": "no route to {host} (DNS)",
@@ -57,60 +46,21 @@ def _host(result: dict[str, Any]) -> str:
     return str(host or MNIST.host)
 
 
-def _explained_by(
-    result: dict[str, Any], by_id: dict[str, dict[str, Any]], bad: list[dict[str, Any]]
-) -> str | None:
-    """The id of the failure this one is a consequence of, or None when it is a root cause."""
-    rid, data = result["id"], result.get("data") or {}
-    others = [r for r in bad if r["id"] != rid]
-    if rid == "load.real":
-        category = data.get("category")
-        families = {"network": NETWORK_FAMILIES, "cache": ("cache",), "import": ("env", "compat", "runtime")}
-        wanted = families.get(category or "", ())
-        # Prefer the network stage that failed first, then settings (proxy, tls); for imports the prediction.
-        for family in wanted:
-            for other in others:
-                if other["family"] == family:
-                    return str(other["id"])
-        # A download Keras rejected (hash, not a zip) after the host served something else:
-        # what the host sent, judged by network.http, is the cause.
-        if any(o["id"] == "network.http" for o in others):
-            return "network.http"
+def _explained_by(result: dict[str, Any], chosen: list[dict[str, Any]]) -> str | None:
+    """The id of the failure this one is a consequence of, or None when it is a root cause.
+
+    The first of the result's ``explained_by`` links (a check id, or a family: any check of it)
+    that another chosen result answers, in the report's order.
+    """
+    links = result.get("explained_by")
+    if not isinstance(links, list):
         return None
-    failed_stage = data.get("failed_stage")
-    if result["family"] == "network" and failed_stage and failed_stage != data.get("stage"):
-        target = f"network.{failed_stage}"
-        return target if target in {o["id"] for o in others} else None
-    if rid == "network.requests" and data.get("urllib_failed_stage"):
-        target = f"network.{data['urllib_failed_stage']}"
-        return target if target in {o["id"] for o in others} else None
-    if rid in TLS_CHAIN:
-        found = _earlier_in_chain(TLS_CHAIN, rid, others)
-        if found is not None:
-            return found
-    if result["family"] == "cache" and rid in CACHE_CHAIN:
-        # KERAS_HOME unusable -> the cache folder unusable -> the file in it unreadable: one problem.
-        return _earlier_in_chain(CACHE_CHAIN, rid, others)
-    if rid == "runtime.import":
-        summary = str(result.get("summary") or "").lower()
-        raised_in = data.get("raised_in")
+    others = [r for r in chosen if r["id"] != result["id"]]
+    for link in links:
         for other in others:
-            if other["id"] == "env.shadowing":
-                return "env.shadowing"
-            modules = (other.get("data") or {}).get("modules")
-            if raised_in and isinstance(modules, list) and raised_in in modules:
-                return str(other["id"])
-        for other in others:
-            package = other["id"].split(".", 1)[1] if other["family"] == "compat" else None
-            if package and package in summary:
+            if link in (other["id"], other["family"]):
                 return str(other["id"])
     return None
-
-
-def _earlier_in_chain(chain: tuple[str, ...], rid: str, others: list[dict[str, Any]]) -> str | None:
-    """The first failing check before ``rid`` in a chain of checks whose failures cause each other."""
-    failing = {o["id"] for o in others}
-    return next((i for i in chain[: chain.index(rid)] if i in failing), None)
 
 
 def cause_name(root: dict[str, Any]) -> str:
@@ -157,23 +107,52 @@ def _explanation(root: dict[str, Any], evidence: list[dict[str, Any]]) -> str | 
     return line or None
 
 
+def _fixes_line(row: dict[str, Any]) -> str | None:
+    """A row's typed ``fixes`` as the one line ``--fix`` runs (each argv quoted as the hint shows it)."""
+    fixes = row.get("fixes")
+    if not isinstance(fixes, list) or not fixes:
+        return None
+    argvs = [fix.get("argv") if isinstance(fix, dict) else None for fix in fixes]
+    if not all(isinstance(a, list) and a and all(isinstance(w, str) for w in a) for a in argvs):
+        return None
+    return " && ".join(shell_join(argv) for argv in argvs if argv)
+
+
+def _commands(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lines to paste for one result, all typed: its ``fixes`` (what ``--fix`` runs) first,
+    then its ``advice`` (the other commands its hint names). A hint is never read for commands."""
+    out: dict[str, dict[str, Any]] = {}
+    line = _fixes_line(row)
+    if line is not None:
+        out[line] = {"command": line, "comment": None}
+    advice = row.get("advice")
+    for item in advice if isinstance(advice, list) else []:
+        command = item.get("command") if isinstance(item, dict) else None
+        if isinstance(command, str) and command.strip():
+            comment = item.get("comment")
+            out.setdefault(
+                command, {"command": command, "comment": comment if isinstance(comment, str) else None}
+            )
+    return list(out.values())
+
+
 def _fix_from(rows: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
     """The first of ``rows`` (root first) that names a fix: its commands and its advice.
 
-    The typed ``fixes`` come first (what ``--fix`` runs); other commands the hint offers (an
-    alternative, "or upgrade: ...") follow it.
+    The typed ``fixes`` come first (what ``--fix`` runs); the typed ``advice`` (an alternative,
+    "or upgrade: ...") follows it.
     """
     for row in rows:
         hint = row.get("hint")
-        commands = result_commands(row)
+        commands = _commands(row)
         if not hint and not commands:
             continue
         return {
             "number": number,
             "check": row["id"],
             "advice": hint or "",
-            "commands": [c.to_dict() for c in commands],
-            "runs_with_fix": fixes_command(row.get("fixes")) is not None,
+            "commands": commands,
+            "runs_with_fix": _fixes_line(row) is not None,
         }
     return None
 
@@ -183,7 +162,7 @@ def _problems(
 ) -> list[dict[str, Any]]:
     by_id = {r["id"]: r for r in results}
     chosen = [r for r in results if r["status"] in statuses]
-    parents = {r["id"]: p for r in chosen if (p := _explained_by(r, by_id, chosen))}
+    parents = {r["id"]: p for r in chosen if (p := _explained_by(r, chosen))}
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in chosen:
         groups.setdefault(_root(r["id"], parents), []).append(r)

@@ -9,6 +9,11 @@ when it has none (uv and pipx make such environments) and ``uv`` is on PATH; els
 runs exactly what the hint shows and never parses text. The doctor's own actions as fixes
 (``--clear-cache``, ``--fetch --mirror URL``, placing a reused archive) are built here too,
 spelled for the patient.
+
+The other commands a hint names — an alternative ``--fix`` does not run, a setting, the offline
+route — are typed where the sentence is written: :func:`said`, :func:`quoted` and
+:func:`otherwise` return a :class:`~mnist_doctor.model.Hint`, prose that carries each command as
+:class:`~mnist_doctor.model.Advice`; the report prints those on lines of their own.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 
 from mnist_doctor.datasets.spec import MNIST, DatasetSpec
 from mnist_doctor.datasets.table import Dataset
-from mnist_doctor.model import Fix, FixKind, shell_line, shell_quote
+from mnist_doctor.model import Advice, Fix, FixKind, Hint, shell_line, shell_quote
 from mnist_doctor.text.redact import redact_text
 
 
@@ -59,6 +64,30 @@ class Command:
 
     def then(self, other: Command) -> Command:
         return Command(self.steps + other.steps)
+
+    @property
+    def advice(self) -> Hint:
+        """The steps as a command a person may run that ``--fix`` does not (an alternative)."""
+        return Hint(str(self), (Advice(str(self)),))
+
+
+def said(line: str, comment: str | None = None) -> Hint:
+    """A command a person may run, as the hint shows it: ``line``, then ``   # comment``.
+
+    The command is typed as :class:`~mnist_doctor.model.Advice` (the report prints it on a line of
+    its own); a hint is never parsed for it.
+    """
+    return Hint(line + (f"   # {comment}" if comment else ""), (Advice(line, comment),))
+
+
+def quoted(line: str) -> Hint:
+    """A command inside prose, in backticks: `` `line` ``."""
+    return Hint(f"`{line}`", (Advice(line),))
+
+
+def otherwise(lead: str, line: str) -> Hint:
+    """Another command after one: ``   # lead: line`` (its lead-in words its comment)."""
+    return Hint(f"   # {lead}: {line}", (Advice(line, lead),))
 
 
 def _run(argv: tuple[str, ...], why: str) -> Fix:
@@ -161,7 +190,7 @@ def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
     return ("mnist-doctor", *extra, *args)
 
 
-def offline_route(target_python: str, dataset: DatasetSpec | Dataset | tuple[Dataset, ...] = MNIST) -> str:
+def offline_route(target_python: str, dataset: DatasetSpec | Dataset | tuple[Dataset, ...] = MNIST) -> Hint:
     """The way around a network that does not deliver the file, said once for every cause.
 
     ``dataset`` is one file's spec, a loader (each file its ``load_data()`` reads, and the
@@ -177,15 +206,15 @@ def offline_route(target_python: str, dataset: DatasetSpec | Dataset | tuple[Dat
         specs = tuple(f.spec for loader in dataset for f in loader.loaded_files)
         names = [loader.name for loader in dataset]
         selection = () if [d.is_default for d in dataset] == [True] else ("--dataset", ",".join(names))
-    seed = f"`{doctor_command(target_python, '--seed FILE', *selection)}`"
+    seed = quoted(doctor_command(target_python, "--seed FILE", *selection))
     if len(specs) == 1:
         only = specs[0]
         return (
             f"download {redact_text(only.origin)} on a machine that reaches it "
-            f"(sha256 {only.sha256}) and install it here: {seed}"
-        )
+            f"(sha256 {only.sha256}) and install it here: "
+        ) + seed
     where = " and ".join(f"{redact_text(s.origin)} (sha256 {s.sha256})" for s in specs)
-    return f"download {where} on a machine that reaches them and install each here: {seed}"
+    return f"download {where} on a machine that reaches them and install each here: " + seed
 
 
 def clear_cache_fix(target_python: str, why: str, dataset: str | None = None) -> Fix:
