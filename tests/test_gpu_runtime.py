@@ -161,7 +161,7 @@ def test_load_probe_records_gpu_and_import_view_carries_it(tmp_path):
     home.mkdir()
     env = clean_env(home)
     probe = run_load_probe(sys.executable, "tf", 120, env=env, cwd=str(tmp_path), offline=True)
-    answer = probe.answer
+    answer = probe.run.answer or {}
     assert answer["gpu"]["ok"] is True, answer.get("gpu")
     assert answer["gpu"]["value"]["devices"] == []
     view = probe.import_view()
