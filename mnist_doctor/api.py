@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from mnist_doctor.pipeline.budget import DEFAULT_TIMEOUT_S
+from mnist_doctor.probing.budget import DEFAULT_TIMEOUT_S
 
 
 class Report(Mapping[str, Any]):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.pipeline.budget import Budget
 from mnist_doctor.probing import subproc
+from mnist_doctor.probing.budget import Budget
 from mnist_doctor.probing.subproc import JSON_MARKER, _Capture, run_argv
 
 MARK = JSON_MARKER.encode()

@@ -27,11 +27,11 @@ import numpy as np
 import pytest
 
 from mnist_doctor.causes.load import diagnose
+from mnist_doctor.checks.grouping import combine
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import Dataset, table, with_pins
 from mnist_doctor.facts.load_probe import LoadProbe, dataset_gate, run_load_probe
 from mnist_doctor.model import FixKind, Result, Status
-from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.safekeeping import DatasetKeeping, FolderKeeping, restore_all
 from mnist_doctor.probing.subproc import ScriptRun
 from mnist_doctor.text.hints import clear_cache_fix

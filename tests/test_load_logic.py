@@ -91,7 +91,9 @@ def test_fix_clears_a_corrupt_cache_for_real(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("processes")
 def test_probe_runs_on_python39_and_names_a_missing_tensorflow(tmp_path: Path) -> None:
     run = run_load_probe(str(PY39), "tf", 60, env=probe_env(tmp_path), cwd=str(tmp_path))
-    assert run.parsed.done and not run.outcome(run.top or "mnist").succeeded  # stdlib-only, 3.9 syntax: it answered
+    assert (
+        run.parsed.done and not run.outcome(run.top or "mnist").succeeded
+    )  # stdlib-only, 3.9 syntax: it answered
     diag = diagnose(run, host="storage.googleapis.com", target_python=str(PY39))
     assert diag.name == "import-not-installed", diag
     (step,) = diag.fixes

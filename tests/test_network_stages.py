@@ -169,7 +169,7 @@ def test_a_stage_cut_by_the_run_budget_is_marked_as_ours_not_the_networks(scheme
     same silence for the stage's whole cap is the host's."""
     from mnist_doctor.datasets.spec import dataset_spec
     from mnist_doctor.facts.net_probe import run_urllib_probe
-    from mnist_doctor.pipeline.budget import Budget
+    from mnist_doctor.probing.budget import Budget
 
     stage = "tls" if scheme == "https" else "http"
     with silent_server() as port:

@@ -122,7 +122,7 @@ def test_a_transfer_cut_by_the_doctors_budget_is_a_skip_never_a_warn():
 def test_the_measurement_itself_is_marked_cut_when_the_slice_ends_first():
     """The probe with a slice shorter than its window: ``ended`` is the deadline, no rate verdict."""
     from mnist_doctor.checks.network import judge_throughput
-    from mnist_doctor.pipeline.budget import Budget
+    from mnist_doctor.probing.budget import Budget
 
     with served_file(CIFAR_SIZE, rate=50_000) as server:
         load = HostLoad("127.0.0.1", dataset_spec(server.url), CIFAR_SIZE, ("f",), ("cifar10",))

@@ -52,7 +52,7 @@ from mnist_doctor.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from mnist_doctor.facts import Facts
 from mnist_doctor.files.safe_dir import UnsafeFolder
 from mnist_doctor.network.pem_guard import unsafe_ca_file
-from mnist_doctor.pipeline.budget import Slice
+from mnist_doctor.probing.budget import Slice
 from mnist_doctor.text.redact import redact_text
 from mnist_doctor.text.units import human_bytes
 

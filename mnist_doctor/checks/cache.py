@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mnist_doctor.checks import _cache_verdicts as cache_verdicts
+from mnist_doctor.causes import cache as cache_verdicts
 from mnist_doctor.datasets import layout as cache_layout
 from mnist_doctor.datasets import verification
 from mnist_doctor.datasets.spec import DatasetSpec
@@ -529,7 +529,7 @@ def integrity(
     """Every file of each selected dataset is the pinned one, in the layout this Keras line reads.
 
     With only ``mnist`` selected (the default) this is the ``mnist.npz`` verdict of every place
-    Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.checks._cache_verdicts`).
+    Keras might use; with more, one line per dataset (see :mod:`mnist_doctor.causes.cache`).
     """
     default = next((d for d in datasets if d.is_default), None)
     mnist = (

@@ -15,13 +15,13 @@ from typing import Any
 from mnist_doctor.causes import CACHE, IMPORT, NETWORK, Diagnosis
 from mnist_doctor.causes.http_status import fetch_again
 from mnist_doctor.causes.load import diagnose
+from mnist_doctor.checks.grouping import combine
 from mnist_doctor.compat.table import declared_specs
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.model import NETWORK_FAMILIES, BaseCheck, CheckResult, Hint, Result, Status
-from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.load_answer import IMPORT_STAGES, MISSING, REFUSED, ArrayRecord, LoaderOutcome
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
 from mnist_doctor.text.hints import doctor_command, offline_route, otherwise, quoted, said

@@ -22,6 +22,7 @@ from mnist_doctor.causes.network import (
     proxy_status_meaning,
 )
 from mnist_doctor.causes.tls_issuer import untrusted_reason
+from mnist_doctor.causes.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.datasets.spec import ORIGIN_ENV, ZIP_MAGIC, DatasetSpec, OriginChoice
 from mnist_doctor.datasets.table import DEFAULT_DATASETS, Dataset, is_keras_origin
 from mnist_doctor.facts import Options
@@ -35,7 +36,6 @@ from mnist_doctor.facts.net_probe import (
 )
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.model import OFFLINE_SKIP, Advice, BaseCheck, Hint, Result, Status, shell_quote
-from mnist_doctor.network.trust_stores import STRICT_HINT, strict_cause, strict_ruled_out
 from mnist_doctor.network.urlcheck import https_form
 from mnist_doctor.probing.introspected import Introspection
 from mnist_doctor.probing.net_records import CertInfo, Measurement, StageRecord

@@ -12,7 +12,7 @@ from typing import ClassVar, NoReturn
 
 from mnist_doctor import __version__
 from mnist_doctor.errors import EXIT_USAGE
-from mnist_doctor.pipeline.budget import DEFAULT_TIMEOUT_S
+from mnist_doctor.probing.budget import DEFAULT_TIMEOUT_S
 
 #: An hour: longer than any real diagnosis; keeps deadlines far from float and C-long limits.
 MAX_TIMEOUT_S = 3600.0

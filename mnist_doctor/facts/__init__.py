@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist_doctor.pipeline.budget import Budget
+from mnist_doctor.probing.budget import Budget
 
 FACTS_GROUP = "mnist_doctor.facts"
 #: Facts every run has without a provider: set by :class:`Facts` itself and by the engine —

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from mnist_doctor.facts import Options, fact
-from mnist_doctor.pipeline.budget import REPORT_RESERVE_S
+from mnist_doctor.probing.budget import REPORT_RESERVE_S
 from mnist_doctor.probing.subproc import run_argv
 
 QUERY = ["--query-gpu=driver_version,name,memory.total", "--format=csv,noheader"]

@@ -232,9 +232,9 @@ def isolated_tool_env(prefix: str | None = None) -> str | None:
 @fact
 def doctor_isolation(target_python: str) -> str | None:
     """The tool that made the doctor's own venv, when the patient *is* that venv (no ``--python``)."""
-    from mnist_doctor.text.hints import _same_file
+    from mnist_doctor.text.hints import same_file
 
-    if not (_same_file(target_python, sys.executable) or _same_prefix(target_python)):
+    if not (same_file(target_python, sys.executable) or _same_prefix(target_python)):
         return None
     return isolated_tool_env()
 

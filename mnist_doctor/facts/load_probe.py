@@ -32,7 +32,7 @@ from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import Dataset, default_loader
 from mnist_doctor.datasets.verification import DIRECTORY, OK, UNREADABLE, pin_state
 from mnist_doctor.facts import Facts, Options, fact
-from mnist_doctor.pipeline.budget import REPORT_RESERVE_S, Slice
+from mnist_doctor.probing.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.probing.introspected import WrongShape
 from mnist_doctor.probing.load_answer import (
     IMPORT_STAGES,

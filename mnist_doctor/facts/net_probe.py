@@ -1,7 +1,7 @@
 """Facts from running the network stages: urllib's road (in the target) and requests' (here).
 
 Both probes start together and share one slice of the run's budget, capped at
-:data:`NETWORK_BUDGET_S`, leaving :data:`~mnist_doctor.pipeline.budget.REPORT_RESERVE_S` for the checks
+:data:`NETWORK_BUDGET_S`, leaving :data:`~mnist_doctor.probing.budget.REPORT_RESERVE_S` for the checks
 to report. The urllib probe streams each stage as it ends, so even when it must be killed
 the stages it finished, and the one it was stuck in, are known.
 
@@ -29,7 +29,7 @@ from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import FactUnavailable, Options, fact
 from mnist_doctor.facts.proxies import ProxyView
 from mnist_doctor.network.pem_guard import unsafe_ca_file
-from mnist_doctor.pipeline.budget import REPORT_RESERVE_S, Slice
+from mnist_doctor.probing.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.probing.introspected import ListOf, Obj, WrongShape, problem
 from mnist_doctor.probing.net_records import (
     MAX_ITEMS,

@@ -15,7 +15,7 @@ import re
 import sys
 from typing import Any, ClassVar, NoReturn
 
-from mnist_doctor.pipeline.budget import DEFAULT_TIMEOUT_S
+from mnist_doctor.probing.budget import DEFAULT_TIMEOUT_S
 
 EXIT_USAGE = 2
 #: The longest --timeout accepted (as for the single report).
@@ -203,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
     from mnist_doctor.errors import UsageError
     from mnist_doctor.fleet.collect import collect_files
     from mnist_doctor.fleet.merge import merge
-    from mnist_doctor.pipeline.budget import Budget
     from mnist_doctor.pipeline.report import document
+    from mnist_doctor.probing.budget import Budget
 
     _check(args)
     budget = Budget(args.timeout)

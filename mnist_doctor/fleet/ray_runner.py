@@ -26,7 +26,7 @@ from mnist_doctor.fleet.model import Collected, HostReport, Unanswered
 from mnist_doctor.fleet.ray_driver import ROSTER
 from mnist_doctor.fleet.reports import decode, read_input
 from mnist_doctor.fleet.sources import Input, read_file
-from mnist_doctor.pipeline.budget import Budget
+from mnist_doctor.probing.budget import Budget
 from mnist_doctor.probing.subproc import run_argv
 
 #: Seconds kept back from the driver for reading its answers and rendering (within --timeout + 2 s).

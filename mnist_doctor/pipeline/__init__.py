@@ -1,2 +1,2 @@
-"""One diagnosis from options to report: the budget, the engine that runs the checks, the report and
-its summary."""
+"""One diagnosis from options to report: the engine that runs the checks, the run, the report and
+its summary, and what --fix changed."""

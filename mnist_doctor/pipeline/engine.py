@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from mnist_doctor.checks.grouping import combine
 from mnist_doctor.datasets.table import default_loader
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import FactError, Facts, FactUnavailable, registry, wanted_facts
 from mnist_doctor.model import OFFLINE_SKIP, CheckResult, Result, Status, family_of
-from mnist_doctor.pipeline.grouping import combine
 from mnist_doctor.probing.subproc import kill_all
 
 ENTRY_POINT_GROUP = "mnist_doctor.checks"
@@ -225,7 +225,7 @@ class Engine:
 
     def _per_loader(self, check: Any) -> Result:
         """One result per loader: ``run`` once for each selected loader (its ``loader``), then the
-        parts grouped (:func:`~mnist_doctor.pipeline.grouping.combine`, or the check's ``group``).
+        parts grouped (:func:`~mnist_doctor.checks.grouping.combine`, or the check's ``group``).
 
         The default loader alone keeps its own result, as before ``--dataset`` existed.
         """

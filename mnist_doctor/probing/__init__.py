@@ -1,2 +1,2 @@
-"""Talking to the examined interpreter: the handshake, bounded subprocesses, signals, safekeeping and
-the target scripts it runs."""
+"""Talking to the examined interpreter: the handshake, the run's one time budget, bounded
+subprocesses, signals, safekeeping, the target scripts it runs and their answers read by shape."""

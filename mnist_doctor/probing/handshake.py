@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from mnist_doctor.pipeline.budget import Slice
+from mnist_doctor.probing.budget import Slice
 from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_argv
 
 #: The environment variable carrying the token (``target/_hello.py`` reads the same name).

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, NewType
 
-from mnist_doctor.pipeline.budget import Slice
+from mnist_doctor.probing.budget import Slice
 
 #: An interpreter path that answered the handshake (:func:`mnist_doctor.probing.handshake.greet`): the
 #: only kind :func:`run_script` accepts, so nothing runs in a ``--python`` with arguments before
@@ -197,7 +197,7 @@ def run_script(
     The source goes through stdin (``python - args``) so that ``sys.path[0]`` is the
     working directory, exactly as in the user's own ``python -c`` or notebook, which
     is what shadowing detection and the real ``load_data`` need. ``timeout`` is best a
-    :class:`~mnist_doctor.pipeline.budget.Slice` of the run's budget (it then records whether the
+    :class:`~mnist_doctor.probing.budget.Slice` of the run's budget (it then records whether the
     budget limited the run); a plain number of seconds is accepted too.
     """
     argv = [python, "-", *(args or [])]

@@ -38,12 +38,12 @@ def python_command(target_python: str) -> str:
     """
     for name in ("python", "python3"):
         found = shutil.which(name)
-        if found and _same_file(found, target_python):
+        if found and same_file(found, target_python):
             return name
     return target_python
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
     """The same interpreter *path*. Not ``os.path.samefile``: every venv's ``python`` is a
     symlink to the same base binary, yet each one is a different environment."""
     return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
@@ -180,13 +180,13 @@ def doctor_command(target_python: str, *args: str) -> str:
 
     For hints with placeholders (``--seed FILE``); a step ``--fix`` performs uses :func:`doctor_argv`.
     """
-    extra = "" if _same_file(target_python, sys.executable) else f" --python {shell_quote(target_python)}"
+    extra = "" if same_file(target_python, sys.executable) else f" --python {shell_quote(target_python)}"
     return "mnist-doctor" + extra + ("" if not args else " " + " ".join(args))
 
 
 def doctor_argv(target_python: str, *args: str) -> tuple[str, ...]:
     """The argv of ``mnist-doctor ARGS`` for the patient (``--python`` when not the doctor's own)."""
-    extra = () if _same_file(target_python, sys.executable) else ("--python", target_python)
+    extra = () if same_file(target_python, sys.executable) else ("--python", target_python)
     return ("mnist-doctor", *extra, *args)
 
 
