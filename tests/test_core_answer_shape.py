@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mnist_doctor.probing.introspected import (
+from mnist_doctor.facts.answers.introspection import (
     ANSWER,
     ANY,
     Introspection,

@@ -30,9 +30,9 @@ from mnist_doctor.causes.load import RULES as LOAD_RULES
 from mnist_doctor.causes.load import diagnose
 from mnist_doctor.causes.network import RULES as NETWORK_RULES
 from mnist_doctor.causes.network import classify, describe_exception, describe_record
+from mnist_doctor.facts.answers.network import ProbeError
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.model import FixKind, Status
-from mnist_doctor.probing.net_records import ProbeError
 from mnist_doctor.probing.subproc import ScriptRun
 from testkit.loopback import DatasetServer, closed_port, server_context, silent_server
 

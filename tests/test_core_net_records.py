@@ -16,6 +16,8 @@ import pytest
 from mnist_doctor.checks.network import StageCheck
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Options
+from mnist_doctor.facts.answers.introspection import WrongShape
+from mnist_doctor.facts.answers.network import MAX_ITEMS, STAGE_NAMES, Measurement, ProbeError, StageRecord
 from mnist_doctor.facts.net_probe import (
     NetworkProbes,
     RequestsProbe,
@@ -25,8 +27,6 @@ from mnist_doctor.facts.net_probe import (
 )
 from mnist_doctor.facts.proxies import ProxyView
 from mnist_doctor.model import Status
-from mnist_doctor.probing.introspected import WrongShape
-from mnist_doctor.probing.net_records import MAX_ITEMS, STAGE_NAMES, Measurement, ProbeError, StageRecord
 
 DNS = {
     "name": "dns",

@@ -16,12 +16,13 @@ import pytest
 
 from mnist_doctor.checks.runtime import ImportWorks
 from mnist_doctor.facts import Options, import_probe
+from mnist_doctor.facts.answers import introspection as introspected
+from mnist_doctor.facts.answers import network as net_records
+from mnist_doctor.facts.answers.introspection import Introspection, PythonInfo, SslInfo, TrustInfo, WrongShape
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.facts.import_probe import ImportProbe, ModuleSeen, read_answer
 from mnist_doctor.facts.introspection import Distributions
 from mnist_doctor.model import Status
-from mnist_doctor.probing import introspected, net_records
-from mnist_doctor.probing.introspected import Introspection, PythonInfo, SslInfo, TrustInfo, WrongShape
 from mnist_doctor.probing.subproc import ScriptRun
 
 NUMPY = {"name": "numpy", "ok": True, "started": True, "value": {"version": "1.26.4", "file": "/np.py"}}

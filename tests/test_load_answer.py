@@ -24,10 +24,10 @@ from mnist_doctor.checks.load import loader_result
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import default_loader, table
 from mnist_doctor.facts import Facts, Options
+from mnist_doctor.facts.answers.introspection import WrongShape
+from mnist_doctor.facts.answers.load import FAILED, NOT_REACHED, OK, REFUSED, read_answer
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.model import Status
-from mnist_doctor.probing.introspected import WrongShape
-from mnist_doctor.probing.load_answer import FAILED, NOT_REACHED, OK, REFUSED, read_answer
 from mnist_doctor.probing.subproc import ScriptRun
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mnist_doctor"

@@ -25,10 +25,10 @@ from mnist_doctor.checks.load import failure_result, success_result
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import default_loader, table, with_pins
 from mnist_doctor.facts import Options
+from mnist_doctor.facts.answers.load import LoaderOutcome
 from mnist_doctor.facts.import_probe import ImportProbe
 from mnist_doctor.facts.load_probe import LoadProbe, run_load_probe
 from mnist_doctor.model import FixKind
-from mnist_doctor.probing.load_answer import LoaderOutcome
 from testkit.datasets import pins_json, write_fashion_mnist
 from testkit.doctor import clean_env, run_doctor
 from tests.load_fixtures import (

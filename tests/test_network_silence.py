@@ -16,11 +16,11 @@ import pytest
 from mnist_doctor.checks.network import StageCheck
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.facts import Options
+from mnist_doctor.facts.answers.network import DirectRoute, StageRecord
 from mnist_doctor.facts.net_probe import NetworkProbes, RequestsProbe, UrllibProbe
 from mnist_doctor.facts.proxies import ProxyView
 from mnist_doctor.pipeline.fix_outcome import reconcile
 from mnist_doctor.pipeline.summary import summarize
-from mnist_doctor.probing.net_records import DirectRoute, StageRecord
 
 PROXY = "http://127.0.0.1:3129"
 

@@ -19,11 +19,11 @@ from mnist_doctor.checks.network import unfollowed_redirect, without_proxy
 from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import default_loader
 from mnist_doctor.facts import Facts, FactUnavailable, Options, fact
+from mnist_doctor.facts.answers.network import DirectRoute, StageRecord
 from mnist_doctor.facts.net_probe import UrllibProbe
 from mnist_doctor.facts.proxies import ProxyView
 from mnist_doctor.model import BaseCheck, CheckResult, FixKind, Result, Status
 from mnist_doctor.pipeline.engine import Engine
-from mnist_doctor.probing.net_records import DirectRoute, StageRecord
 
 PY = sys.executable
 

@@ -14,8 +14,8 @@ import pytest
 
 from mnist_doctor.checks.network import judge_chain
 from mnist_doctor.checks.tls import inspect_ca_dir, inspect_ca_file, macos_framework_without_certs
-from mnist_doctor.probing.introspected import PythonInfo, SslInfo
-from mnist_doctor.probing.net_records import CertInfo
+from mnist_doctor.facts.answers.introspection import PythonInfo, SslInfo
+from mnist_doctor.facts.answers.network import CertInfo
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 

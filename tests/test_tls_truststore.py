@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from mnist_doctor.causes.trust_stores import picture, pip_only_trust
+from mnist_doctor.facts.answers.introspection import Introspection, SslInfo
+from mnist_doctor.facts.answers.network import StageRecord
 from mnist_doctor.facts.introspection import Distributions
-from mnist_doctor.probing.introspected import Introspection, SslInfo
-from mnist_doctor.probing.net_records import StageRecord
 from testkit.doctor import doctor_json, network_env
 from testkit.loopback import DatasetServer, server_context
 

@@ -41,9 +41,9 @@ from mnist_doctor.causes.network import (
 )
 from mnist_doctor.causes.tls_issuer import inspection_product
 from mnist_doctor.datasets.table import Dataset, default_loader
+from mnist_doctor.facts.answers.load import ErrorRecord, FileState, LoaderOutcome, ProxyRoute, TlsEvidence
 from mnist_doctor.facts.load_probe import LoadProbe
 from mnist_doctor.model import Fix, Hint, Status
-from mnist_doctor.probing.load_answer import ErrorRecord, FileState, LoaderOutcome, ProxyRoute, TlsEvidence
 from mnist_doctor.text.hints import clear_cache_fix, doctor_command, fetch_fix, offline_route, quoted
 
 #: What ``target/load_probe.py``'s ``--offline`` guard raises, and the cause it becomes.

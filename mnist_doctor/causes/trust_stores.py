@@ -25,10 +25,16 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
+from mnist_doctor.facts.answers.introspection import (
+    Introspection,
+    PipSetting,
+    SslInfo,
+    StartupHook,
+    TrustInfo,
+)
+from mnist_doctor.facts.answers.network import StageRecord
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.model import Hint
-from mnist_doctor.probing.introspected import Introspection, PipSetting, SslInfo, StartupHook, TrustInfo
-from mnist_doctor.probing.net_records import StageRecord
 from mnist_doctor.text.hints import quoted, said
 
 #: pip's truststore became its default here (``--use-feature=truststore`` since 22.2).

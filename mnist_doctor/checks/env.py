@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from mnist_doctor.facts.answers.introspection import Introspection, ModuleSpec
 from mnist_doctor.facts.introspection import env_lookup
 from mnist_doctor.files.env_paths import examine
 from mnist_doctor.model import BaseCheck, Result
-from mnist_doctor.probing.introspected import Introspection, ModuleSpec
 from mnist_doctor.text.hints import said
 
 

@@ -20,9 +20,9 @@ from mnist_doctor.compat.table import declared_specs
 from mnist_doctor.datasets.spec import DEFAULT_ORIGIN, MNIST, DatasetSpec
 from mnist_doctor.datasets.table import Dataset, table
 from mnist_doctor.facts import Facts, Options
+from mnist_doctor.facts.answers.load import IMPORT_STAGES, MISSING, REFUSED, ArrayRecord, LoaderOutcome
 from mnist_doctor.facts.load_probe import LoadGate, LoadProbe
 from mnist_doctor.model import NETWORK_FAMILIES, BaseCheck, CheckResult, Hint, Result, Status
-from mnist_doctor.probing.load_answer import IMPORT_STAGES, MISSING, REFUSED, ArrayRecord, LoaderOutcome
 from mnist_doctor.probing.safekeeping import DOWNLOAD_IN_PROGRESS
 from mnist_doctor.text.hints import doctor_command, offline_route, otherwise, quoted, said
 from mnist_doctor.text.units import human_bytes, human_duration

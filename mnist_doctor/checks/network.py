@@ -26,6 +26,8 @@ from mnist_doctor.causes.trust_stores import STRICT_HINT, strict_cause, strict_r
 from mnist_doctor.datasets.spec import ORIGIN_ENV, ZIP_MAGIC, DatasetSpec, OriginChoice
 from mnist_doctor.datasets.table import DEFAULT_DATASETS, Dataset, is_keras_origin
 from mnist_doctor.facts import Options
+from mnist_doctor.facts.answers.introspection import Introspection
+from mnist_doctor.facts.answers.network import CertInfo, Measurement, StageRecord
 from mnist_doctor.facts.net_probe import (
     THROUGHPUT_STALL_S,
     NetworkProbes,
@@ -37,8 +39,6 @@ from mnist_doctor.facts.net_probe import (
 from mnist_doctor.facts.proxies import parse_proxy
 from mnist_doctor.model import OFFLINE_SKIP, Advice, BaseCheck, Hint, Result, Status, shell_quote
 from mnist_doctor.network.urlcheck import https_form
-from mnist_doctor.probing.introspected import Introspection
-from mnist_doctor.probing.net_records import CertInfo, Measurement, StageRecord
 from mnist_doctor.text.hints import doctor_command, offline_route, otherwise, quoted, said
 from mnist_doctor.text.redact import redact, redact_text
 from mnist_doctor.text.units import human_bytes, human_duration

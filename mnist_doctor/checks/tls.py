@@ -13,12 +13,12 @@ import sys
 
 from mnist_doctor.causes.network import NO_SSL, NO_SSL_HINT, missing_ssl
 from mnist_doctor.causes.trust_stores import TrustPicture, picture, pip_only_trust
+from mnist_doctor.facts.answers.introspection import Introspection, PythonInfo, SslInfo
 from mnist_doctor.facts.introspection import Distributions, env_lookup
 from mnist_doctor.facts.net_probe import NetworkProbes
 from mnist_doctor.files.env_paths import examine
 from mnist_doctor.model import BaseCheck, Result
 from mnist_doctor.network.pem_guard import read_ca_file
-from mnist_doctor.probing.introspected import Introspection, PythonInfo, SslInfo
 from mnist_doctor.text.hints import Installer, otherwise, quoted, said
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"

@@ -35,10 +35,10 @@ from packaging.version import Version
 
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import fact
+from mnist_doctor.facts.answers.introspection import Introspection
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.files.env_paths import PathTrouble, examine
 from mnist_doctor.files.safe_dir import SafeDir, UnsafeFolder
-from mnist_doctor.probing.introspected import Introspection
 
 #: Keras 3 release from which the fallback uses ``tempfile.gettempdir()`` when ``/tmp`` is missing.
 TEMPDIR_RULE_FROM = Version("3.12.0")

@@ -16,8 +16,8 @@ from packaging.version import Version
 
 from mnist_doctor.compat.table import applies, canonical
 from mnist_doctor.facts import fact
+from mnist_doctor.facts.answers.introspection import Introspection
 from mnist_doctor.facts.introspection import Dist, Distributions, env_lookup, parse_version
-from mnist_doctor.probing.introspected import Introspection
 
 #: Distributions that never contain CUDA kernels (they may still *declare* ``and-cuda``:
 #: tensorflow-cpu 2.21 does, copied from tensorflow's metadata, and it changes nothing).

@@ -17,9 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mnist_doctor.facts import Options, fact
+from mnist_doctor.facts.answers.introspection import (
+    ListOf,
+    MapOf,
+    Obj,
+    OneOf,
+    Opt,
+    WrongShape,
+    problem,
+    record_of,
+)
 from mnist_doctor.facts.flavour import KerasFlavour
 from mnist_doctor.probing.budget import REPORT_RESERVE_S
-from mnist_doctor.probing.introspected import ListOf, MapOf, Obj, OneOf, Opt, WrongShape, problem, record_of
 from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_script
 
 IMPORT_TIMEOUT_S = 180.0

@@ -20,8 +20,8 @@ from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.compat.table import canonical
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import BudgetExhausted, FactError, FactUnavailable, Options, fact
+from mnist_doctor.facts.answers.introspection import Introspection, WrongShape
 from mnist_doctor.probing.handshake import HELLO_TIMEOUT_S, Hello, NotPython, greet
-from mnist_doctor.probing.introspected import Introspection, WrongShape
 from mnist_doctor.probing.subproc import VerifiedPython, run_script
 from mnist_doctor.text.hints import Installer, installer_for, remember
 
@@ -175,7 +175,8 @@ def introspection(target_python: VerifiedPython, dataset: DatasetSpec, options: 
     """What ``target/introspect.py`` answered in the target interpreter, read by shape.
 
     An answer of another shape than the script's is a :class:`FactError` naming the first value
-    that departs (:mod:`mnist_doctor.probing.introspected`): a usage error for the CLI, never a traceback.
+    that departs (:mod:`mnist_doctor.facts.answers.introspection`): a usage error for the CLI, never
+    a traceback.
     """
     run = run_script(
         target_python,

@@ -11,7 +11,7 @@ sockets are disabled, so Keras cannot reach the network even if it wanted to.
 With ``--dataset`` the same process calls every selected loader in turn (the default one first,
 then the others from the smallest download to the largest, so a slow 170 MB archive cut by the
 budget costs only itself); the answer is read once into a typed outcome per loader
-(:mod:`mnist_doctor.probing.load_answer`), so the failure rules and the budget logic apply to
+(:mod:`mnist_doctor.facts.answers.load`), so the failure rules and the budget logic apply to
 each loader alike. Under ``--offline`` or
 ``--dry-run``, :func:`load_gates` says which loaders would download or extract into the
 user's cache: the probe does not call them.
@@ -32,9 +32,8 @@ from mnist_doctor.datasets.spec import MNIST
 from mnist_doctor.datasets.table import Dataset, default_loader
 from mnist_doctor.datasets.verification import DIRECTORY, OK, UNREADABLE, pin_state
 from mnist_doctor.facts import Facts, Options, fact
-from mnist_doctor.probing.budget import REPORT_RESERVE_S, Slice
-from mnist_doctor.probing.introspected import WrongShape
-from mnist_doctor.probing.load_answer import (
+from mnist_doctor.facts.answers.introspection import WrongShape
+from mnist_doctor.facts.answers.load import (
     IMPORT_STAGES,
     NOT_REACHED,
     TOP_STAGE,
@@ -43,6 +42,7 @@ from mnist_doctor.probing.load_answer import (
     LoaderOutcome,
     read_answer,
 )
+from mnist_doctor.probing.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.probing.safekeeping import DatasetKeeping, Safekeeping, candidate_paths
 from mnist_doctor.probing.subproc import ScriptRun, VerifiedPython, run_script
 from mnist_doctor.text.units import human_bytes

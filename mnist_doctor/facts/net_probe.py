@@ -27,11 +27,8 @@ from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.datasets.table import Dataset
 from mnist_doctor.facts import FactUnavailable, Options, fact
-from mnist_doctor.facts.proxies import ProxyView
-from mnist_doctor.network.pem_guard import unsafe_ca_file
-from mnist_doctor.probing.budget import REPORT_RESERVE_S, Slice
-from mnist_doctor.probing.introspected import ListOf, Obj, WrongShape, problem
-from mnist_doctor.probing.net_records import (
+from mnist_doctor.facts.answers.introspection import ListOf, Obj, WrongShape, problem
+from mnist_doctor.facts.answers.network import (
     MAX_ITEMS,
     DirectRoute,
     Measurement,
@@ -39,6 +36,9 @@ from mnist_doctor.probing.net_records import (
     parse_planned,
     parse_stages,
 )
+from mnist_doctor.facts.proxies import ProxyView
+from mnist_doctor.network.pem_guard import unsafe_ca_file
+from mnist_doctor.probing.budget import REPORT_RESERVE_S, Slice
 from mnist_doctor.probing.subproc import STAGE_MARKER, VerifiedPython, run_script
 from mnist_doctor.text.redact import redact, redact_text
 
@@ -64,7 +64,7 @@ def parse_stage_lines(stdout: str) -> list[dict[str, Any]]:
     """Stage records in the order printed; a ``begin`` without its ``end`` marks a stuck stage.
 
     A line that is not an object with a string ``name`` is no stage line (the records are read
-    by shape afterwards, :func:`~mnist_doctor.probing.net_records.parse_stages`).
+    by shape afterwards, :func:`~mnist_doctor.facts.answers.network.parse_stages`).
     """
     records: dict[str, dict[str, Any]] = {}
     for line in stdout.splitlines():

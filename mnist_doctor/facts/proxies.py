@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from mnist_doctor.causes.network import NO_SSL_SKIP, missing_ssl
 from mnist_doctor.datasets.spec import DatasetSpec
 from mnist_doctor.facts import FactError, FactUnavailable, Options, fact
+from mnist_doctor.facts.answers.introspection import WrongShape
+from mnist_doctor.facts.answers.network import PROXY_VIEW, check
 from mnist_doctor.network.urlcheck import url_problem
-from mnist_doctor.probing.introspected import WrongShape
-from mnist_doctor.probing.net_records import PROXY_VIEW, check
 from mnist_doctor.probing.subproc import VerifiedPython, run_script
 from mnist_doctor.text.redact import redact_text
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from mnist_doctor.errors import UsageError
 from mnist_doctor.facts import BudgetExhausted, FactError, Facts, Options, wanted_facts
+from mnist_doctor.facts.answers.introspection import Introspection
 from mnist_doctor.model import CheckResult
 from mnist_doctor.probing.budget import DEFAULT_TIMEOUT_S
-from mnist_doctor.probing.introspected import Introspection
 
 if TYPE_CHECKING:
     from mnist_doctor.probing.subproc import VerifiedPython

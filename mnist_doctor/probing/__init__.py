@@ -1,2 +1,2 @@
 """Talking to the examined interpreter: the handshake, the run's one time budget, bounded
-subprocesses, signals, safekeeping, the target scripts it runs and their answers read by shape."""
+subprocesses, signals, safekeeping and the target scripts it runs."""

@@ -2,9 +2,9 @@
 
 ``target/load_probe.py`` runs in the examined interpreter, so its answer is input like any other:
 every value the doctor reads is checked against the shape the script emits (:data:`ANSWER`, in
-the vocabulary of :mod:`mnist_doctor.probing.introspected`) and a value of another kind, a stage
+the vocabulary of :mod:`mnist_doctor.facts.answers.introspection`) and a value of another kind, a stage
 without its name, or a loader the doctor did not ask for refuses the answer as a whole
-(:class:`~mnist_doctor.probing.introspected.WrongShape`, naming the place) — never a traceback.
+(:class:`~mnist_doctor.facts.answers.introspection.WrongShape`, naming the place) — never a traceback.
 
 The wire keeps one loader at the answer's top level (its stages ``load_data``/``preprocess``,
 ``get_file``, ``left_behind``, ``tls``, ``refused``: the shape of the probe before ``--dataset``)
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist_doctor.probing.introspected import ANY, ListOf, MapOf, Obj, Opt, WrongShape, problem
+from mnist_doctor.facts.answers.introspection import ANY, ListOf, MapOf, Obj, Opt, WrongShape, problem
 
 #: Stages of ``target/load_probe.py`` that import (same names as ``target/import_probe.py``).
 IMPORT_STAGES = ("numpy", "tensorflow", "tf.keras", "keras")

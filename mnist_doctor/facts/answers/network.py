@@ -3,9 +3,9 @@
 The answer comes from the examined interpreter, so it is input like any other: a stage record
 of another shape (``"ok": "yes"``, ``"chain": 5``, a thousand stages) once reached the checks as
 a dict and failed there on a ``.get`` of a list. Here each record is checked against the shape
-the script emits (the vocabulary of :mod:`~mnist_doctor.probing.introspected`), and the first
+the script emits (the vocabulary of :mod:`~mnist_doctor.facts.answers.introspection`), and the first
 value of another kind is named by its place (``stages[1].port is a string, not an integer``):
-the whole walk is then refused (:class:`~mnist_doctor.probing.introspected.WrongShape`), and
+the whole walk is then refused (:class:`~mnist_doctor.facts.answers.introspection.WrongShape`), and
 the probe says the answer was malformed instead of a verdict. The checks read attributes.
 
 Names the checks compare (a stage's ``name``, a measurement's ``ended``) must be one the script
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_doctor.probing.introspected import (
+from mnist_doctor.facts.answers.introspection import (
     ANY,
     ListOf,
     MapOf,
