@@ -36,18 +36,22 @@ def test_worst_of_nothing_is_a_skip_or_the_default() -> None:
     assert worst([Status.SKIP, Status.OK]) is Status.OK  # judged outranks not judged
 
 
+def _names_a_status(key: ast.expr) -> bool:
+    if isinstance(key, ast.Attribute):
+        return isinstance(key.value, ast.Name) and key.value.id == "Status"
+    return isinstance(key, ast.Constant) and key.value in {s.value for s in Status}
+
+
 def _status_tables(tree: ast.AST) -> list[int]:
-    """Lines of dict literals whose keys are all ``Status.X`` (a private ranking of statuses)."""
+    """Lines of dict literals whose keys are all statuses, ``Status.X`` or their names as strings
+    (``{"warn": 0, "fail": 1, …}``), and whose values are numbers: a private ranking of statuses."""
     lines = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Dict) and len(node.keys) >= 3:
             keys = [k for k in node.keys if k is not None]
             if (
                 keys
-                and all(
-                    isinstance(k, ast.Attribute) and isinstance(k.value, ast.Name) and k.value.id == "Status"
-                    for k in keys
-                )
+                and all(_names_a_status(k) for k in keys)
                 and all(isinstance(v, ast.Constant) and isinstance(v.value, int) for v in node.values)
             ):
                 lines.append(node.lineno)

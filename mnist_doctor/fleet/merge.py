@@ -21,9 +21,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from mnist_doctor.fleet.model import Collected, Fix, HostReport, Problem, Skipped, Unanswered
+from mnist_doctor.model import Status
 from mnist_doctor.text.output import plural
 
-_RANK = {"warn": 0, "fail": 1, "error": 2}
+
+def _severity(status: str) -> int:
+    """A reported status's rank in the one order (:attr:`Status.severity`); one this doctor does
+    not know (a newer report's) ranks as a failure."""
+    try:
+        return Status(status).severity
+    except ValueError:
+        return Status.FAIL.severity
+
+
 #: Distributions of TensorFlow the report may name (the report lists the one installed).
 TF_NAMES = ("tensorflow", "tf-nightly", "intel-tensorflow")
 
@@ -192,7 +202,7 @@ def _causes(hosts: tuple[Host, ...]) -> tuple[CauseRow, ...]:
             seen.setdefault(problem.cause, []).append((host.name, problem))
     rows = []
     for cause, found in seen.items():
-        status = max((p.status for _, p in found), key=lambda s: _RANK.get(s, 1))
+        status = max((p.status for _, p in found), key=_severity)
         titles = Counter(p.title for _, p in found)
         variants: dict[Fix, list[str]] = {}
         for name, problem in found:
@@ -207,7 +217,7 @@ def _causes(hosts: tuple[Host, ...]) -> tuple[CauseRow, ...]:
                 fixes=tuple(FixVariant(fix, tuple(names)) for fix, names in variants.items()),
             )
         )
-    return tuple(sorted(rows, key=lambda r: (-_RANK.get(r.status, 1), -len(r.hosts), r.cause)))
+    return tuple(sorted(rows, key=lambda r: (-_severity(r.status), -len(r.hosts), r.cause)))
 
 
 def _package(name: str) -> Callable[[HostReport], str | None]:
