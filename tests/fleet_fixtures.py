@@ -13,15 +13,15 @@ import contextlib
 import copy
 import io
 import json
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from testkit.doctor import DoctorRun
+from tests.replay_fixtures import own_signal_handlers
 
 #: Made once per test process (the replayed runs cost a second): each test gets deep copies.
 _MADE: dict[str, dict[str, Any]] = {}
@@ -58,16 +58,6 @@ def fleet_reports(replayed: Callable[..., DoctorRun], home: Path) -> dict[str, d
     return {host: copy.deepcopy(doc) for host, doc in _MADE.items()}
 
 
-@contextlib.contextmanager
-def _own_signal_handlers() -> Iterator[None]:
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-
-
 @pytest.fixture
 def fleet_cli() -> Callable[..., DoctorRun]:
     """``fleet_cli(*args, stdin=None)``: ``mnist-doctor fleet ARGS`` in this process."""
@@ -81,7 +71,7 @@ def fleet_cli() -> Callable[..., DoctorRun]:
             with contextlib.ExitStack() as stack:
                 if stdin is not None:
                     sys.stdin = stack.enter_context(open(stdin, encoding="utf-8"))
-                stack.enter_context(_own_signal_handlers())
+                stack.enter_context(own_signal_handlers())
                 stack.enter_context(contextlib.redirect_stdout(out))
                 stack.enter_context(contextlib.redirect_stderr(err))
                 code = cli.main(["fleet", *args])

@@ -37,7 +37,7 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _own_signal_handlers() -> Iterator[None]:
+def own_signal_handlers() -> Iterator[None]:
     """The CLI installs its Ctrl-C/SIGTERM handlers; pytest gets its own back afterwards."""
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -66,7 +66,7 @@ def replayed(home: Path, tmp_path: Path) -> Iterator[Replayed]:
         try:
             with (
                 _environment(clean_env(home, **(env_extra or {}))),
-                _own_signal_handlers(),
+                own_signal_handlers(),
                 replaying(Recording.load(name)) as replay,
                 contextlib.redirect_stdout(out),
                 contextlib.redirect_stderr(err),

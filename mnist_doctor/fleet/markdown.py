@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnist_doctor.render.markdown import cell, fence
+
 _EMOJI = {"ok": "✅", "warn": "⚠️", "fail": "❌", "error": "💥"}
 #: Rows of one list or table before the rest is only counted (``--verbose``: all of them).
 SHOWN_ROWS = 30
@@ -18,18 +20,6 @@ def _rows(rows: list[Any], verbose: bool) -> tuple[list[Any], str | None]:
     if verbose or len(rows) <= SHOWN_ROWS:
         return rows, None
     return rows[:SHOWN_ROWS], f"_… and {len(rows) - SHOWN_ROWS} more (`--verbose` lists them all)_"
-
-
-def _cell(text: Any) -> str:
-    return str(text or "").replace("|", "\\|").replace("\n", "<br>")
-
-
-def _fence(lines: list[str], lang: str = "sh") -> list[str]:
-    """A fenced block long enough that no line inside can close it."""
-    ticks = "```"
-    while any(ticks in line for line in lines):
-        ticks += "`"
-    return [ticks + lang, *lines, ticks]
 
 
 def _causes(doc: dict[str, Any]) -> list[str]:
@@ -44,19 +34,19 @@ def _causes(doc: dict[str, Any]) -> list[str]:
             refs.append(f"fix {len(fixes)}")
         emoji = _EMOJI.get(row["status"], "?")
         hosts = ", ".join(row["hosts"])
-        what = f"{_cell(row['title'])} (`{_cell(row['cause'])}`)"
-        out.append(f"| {emoji} | {what} | {_cell(hosts)} | {', '.join(refs)} |")
+        what = f"{cell(row['title'])} (`{cell(row['cause'])}`)"
+        out.append(f"| {emoji} | {what} | {cell(hosts)} | {', '.join(refs)} |")
     out.append("")
     for number, cause, fix in fixes:
         where = ", ".join(fix["hosts"])
-        advice = f": {_cell(fix['advice'])}" if fix.get("advice") and not fix.get("commands") else ""
-        out += [f"**Fix {number}** (`{_cell(cause)}`, on {_cell(where)}){advice}", ""]
+        advice = f": {cell(fix['advice'])}" if fix.get("advice") and not fix.get("commands") else ""
+        out += [f"**Fix {number}** (`{cell(cause)}`, on {cell(where)}){advice}", ""]
         commands = [
             c["command"] + (f"   # {c['comment']}" if c.get("comment") else "")
             for c in fix.get("commands") or []
         ]
         if commands:
-            out += [*_fence(commands), ""]
+            out += [*fence(commands), ""]
     return out
 
 
@@ -69,7 +59,7 @@ def _drift(doc: dict[str, Any], verbose: bool) -> list[str]:
         values, more = _rows(row["values"], verbose)
         for value in values:
             out.append(
-                f"| {_cell(row['label'])} | {_cell(value['value'])} | {_cell(', '.join(value['hosts']))} |"
+                f"| {cell(row['label'])} | {cell(value['value'])} | {cell(', '.join(value['hosts']))} |"
             )
         if more:
             counted.append(f"{row['label']}: {more}")
@@ -81,7 +71,7 @@ def _shared(doc: dict[str, Any]) -> list[str]:
         return []
     out = ["#### Shared caches", ""]
     for group in doc["shared_caches"]:
-        out.append(f"- {_EMOJI['warn']} **{_cell(', '.join(group['hosts']))}** — {_cell(group['advice'])}")
+        out.append(f"- {_EMOJI['warn']} **{cell(', '.join(group['hosts']))}** — {cell(group['advice'])}")
     return [*out, ""]
 
 
@@ -89,29 +79,27 @@ def _missing(doc: dict[str, Any], verbose: bool) -> list[str]:
     out: list[str] = []
     if doc["unanswered"]:
         out += ["#### No report from", ""]
-        out += [
-            f"- {_EMOJI['error']} **{_cell(u['name'])}**: {_cell(u['reason'])}" for u in doc["unanswered"]
-        ]
+        out += [f"- {_EMOJI['error']} **{cell(u['name'])}**: {cell(u['reason'])}" for u in doc["unanswered"]]
         out.append("")
     if doc["skipped"]:
         out += ["#### Inputs skipped", ""]
         skipped, more = _rows(doc["skipped"], verbose)
-        out += [f"- {_cell(s['source'])} {_cell(s['reason'])}" for s in skipped]
+        out += [f"- {cell(s['source'])} {cell(s['reason'])}" for s in skipped]
         out += [more, ""] if more else [""]
     return out
 
 
 def render_fleet_markdown(doc: dict[str, Any], verbose: bool = False) -> str:
-    out = ["### mnist-doctor fleet", "", f"**{_cell(doc['headline'])}**", ""]
+    out = ["### mnist-doctor fleet", "", f"**{cell(doc['headline'])}**", ""]
     out += _causes(doc)
     if doc["healthy"]:
-        out += [f"{_EMOJI['ok']} healthy: {_cell(', '.join(doc['healthy']))}", ""]
+        out += [f"{_EMOJI['ok']} healthy: {cell(', '.join(doc['healthy']))}", ""]
     out += _drift(doc, verbose) + _shared(doc) + _missing(doc, verbose)
     if verbose and doc["hosts"]:
         out += ["#### Hosts", "", "| Host | Source | Exit | Headline |", "|---|---|---|---|"]
         for h in doc["hosts"]:
             out.append(
-                f"| {_cell(h['name'])} | `{_cell(h['source'])}` | {h['exit_code']} | {_cell(h['headline'])} |"
+                f"| {cell(h['name'])} | `{cell(h['source'])}` | {h['exit_code']} | {cell(h['headline'])} |"
             )
         out.append("")
     out += [f"**exit code {doc['exit_code']}**", ""]

@@ -7,7 +7,6 @@ full-width lines of their own, broken only between shell words, as in the single
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 from rich.console import Console
@@ -15,6 +14,7 @@ from rich.text import Text
 
 from mnist_doctor.render import GLYPHS
 from mnist_doctor.render.commands import wrap_command
+from mnist_doctor.render.rich import print_prose
 from mnist_doctor.text.output import plural
 
 STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
@@ -24,26 +24,6 @@ INDENT = "    "
 SHOWN_HOSTS = 8
 SHOWN_VALUES = 6
 SHOWN_SKIPPED = 10
-
-
-def _prose(console: Console, text: str, style: str = "", indent: str = "", lead: Text | None = None) -> None:
-    """``text`` wrapped at spaces only (a path or URL is never cut), after an optional styled lead."""
-    first = lead.plain if lead is not None else ""
-    lines = textwrap.wrap(
-        first + text,
-        max(console.width, 20),
-        initial_indent=indent,
-        subsequent_indent=indent + "  ",
-        break_long_words=False,
-        break_on_hyphens=False,
-    ) or [indent + first]
-    for i, line in enumerate(lines):
-        if i == 0 and lead is not None and line.startswith(indent + first):
-            console.print(
-                Text(indent) + lead + Text(line[len(indent) + len(first) :], style=style), soft_wrap=True
-            )
-        else:
-            console.print(Text(line, style=style), soft_wrap=True)
 
 
 def names(hosts: list[str], verbose: bool) -> str:
@@ -63,7 +43,7 @@ def _fix(console: Console, fix: dict[str, Any], several: bool, verbose: bool) ->
     if commands:
         console.print(Text(f"  {label}:", style="cyan"), soft_wrap=True)
     else:
-        _prose(console, fix.get("advice") or "", indent="  ", lead=Text(f"{label}: ", style="cyan"))
+        print_prose(console, fix.get("advice") or "", indent="  ", first=Text(f"{label}: ", style="cyan"))
     for command in commands:
         lines = wrap_command(command["command"], console.width, indent=INDENT)
         for i, line in enumerate(lines):
@@ -75,19 +55,19 @@ def _fix(console: Console, fix: dict[str, Any], several: bool, verbose: bool) ->
 
 def _causes(console: Console, doc: dict[str, Any], verbose: bool) -> None:
     for row in doc["causes"]:
-        _prose(console, f"{row['title']}", "bold", lead=_glyph(row["status"]))
+        print_prose(console, f"{row['title']}", "bold", first=_glyph(row["status"]))
         hosts = row["hosts"]
-        _prose(console, f"{plural(len(hosts), 'host')}: {names(hosts, verbose)}", indent="  ")
-        _prose(console, f"cause: {row['cause']}", "dim", indent="  ")
+        print_prose(console, f"{plural(len(hosts), 'host')}: {names(hosts, verbose)}", indent="  ")
+        print_prose(console, f"cause: {row['cause']}", "dim", indent="  ")
         for fix in row["fixes"]:
             _fix(console, fix, len(row["fixes"]) > 1, verbose)
     healthy = doc["healthy"]
     if healthy:
-        _prose(
+        print_prose(
             console,
             f"healthy: {plural(len(healthy), 'host')} ({names(healthy, verbose)})",
             "green",
-            lead=_glyph("ok"),
+            first=_glyph("ok"),
         )
 
 
@@ -101,7 +81,7 @@ def _drift(console: Console, doc: dict[str, Any], verbose: bool) -> None:
         values = "; ".join(f"{v['value']} on {names(v['hosts'], verbose)}" for v in shown)
         if len(shown) < len(row["values"]):
             values += f"; … and {plural(len(row['values']) - len(shown), 'other value')}"
-        _prose(console, values, indent="  ", lead=Text(f"{row['label']}: ", style="bold"))
+        print_prose(console, values, indent="  ", first=Text(f"{row['label']}: ", style="bold"))
 
 
 def _shared(console: Console, doc: dict[str, Any], verbose: bool) -> None:
@@ -110,8 +90,8 @@ def _shared(console: Console, doc: dict[str, Any], verbose: bool) -> None:
     console.print()
     console.print(Text("Shared caches", style="bold"))
     for group in doc["shared_caches"]:
-        _prose(console, names(group["hosts"], verbose), "bold", lead=_glyph("warn"))
-        _prose(console, group["advice"], indent="  ")
+        print_prose(console, names(group["hosts"], verbose), "bold", first=_glyph("warn"))
+        print_prose(console, group["advice"], indent="  ")
 
 
 def _missing(console: Console, doc: dict[str, Any], verbose: bool) -> None:
@@ -119,16 +99,16 @@ def _missing(console: Console, doc: dict[str, Any], verbose: bool) -> None:
         console.print()
         console.print(Text("No report from", style="bold"))
         for item in doc["unanswered"]:
-            _prose(console, f"{item['name']}: {item['reason']}", lead=_glyph("error"))
+            print_prose(console, f"{item['name']}: {item['reason']}", first=_glyph("error"))
     if doc["skipped"]:
         console.print()
         console.print(Text("Inputs skipped", style="bold"))
         shown = doc["skipped"] if verbose else doc["skipped"][:SHOWN_SKIPPED]
         for item in shown:
-            _prose(console, f"{item['source']} {item['reason']}", "dim", indent="  ")
+            print_prose(console, f"{item['source']} {item['reason']}", "dim", indent="  ")
         if len(shown) < len(doc["skipped"]):
             more = plural(len(doc["skipped"]) - len(shown), "more input")
-            _prose(console, f"… and {more} (--verbose lists them)", "dim", indent="  ")
+            print_prose(console, f"… and {more} (--verbose lists them)", "dim", indent="  ")
 
 
 def _hosts(console: Console, doc: dict[str, Any]) -> None:
@@ -136,7 +116,7 @@ def _hosts(console: Console, doc: dict[str, Any]) -> None:
     console.print(Text("Hosts", style="bold"))
     for host in doc["hosts"]:
         status = "ok" if host["exit_code"] == 0 else "fail"
-        _prose(console, f"{host['name']} ({host['source']}): {host['headline']}", lead=_glyph(status))
+        print_prose(console, f"{host['name']} ({host['source']}): {host['headline']}", first=_glyph(status))
 
 
 def render_fleet_rich(doc: dict[str, Any], console: Console, verbose: bool = False) -> None:
@@ -147,7 +127,7 @@ def render_fleet_rich(doc: dict[str, Any], console: Console, verbose: bool = Fal
     console.print(Text(f"mnist-doctor fleet — {counted}", style="bold"))
     console.print()
     style = {"ok": "bold green", "warn": "bold yellow"}.get(doc["verdict"], "bold red")
-    _prose(console, doc["headline"], style, lead=Text("Verdict: ", style="bold"))
+    print_prose(console, doc["headline"], style, first=Text("Verdict: ", style="bold"))
     console.print()
     _causes(console, doc, verbose)
     _drift(console, doc, verbose)

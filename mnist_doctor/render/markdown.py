@@ -22,13 +22,12 @@ from mnist_doctor.render import (
 _EMOJI = {"ok": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️", "error": "💥"}
 
 
-def _cell(text: str | None) -> str:
-    if not text:
-        return ""
-    return text.replace("|", "\\|").replace("\n", "<br>")
+def cell(text: object) -> str:
+    """``text`` safe inside a table cell: its pipes escaped, its line breaks as ``<br>``."""
+    return str(text or "").replace("|", "\\|").replace("\n", "<br>")
 
 
-def _fence(lines: list[str], lang: str = "sh") -> list[str]:
+def fence(lines: list[str], lang: str = "sh") -> list[str]:
     """A fenced block long enough that no line inside can close it."""
     ticks = "```"
     while any(ticks in line for line in lines):
@@ -39,13 +38,13 @@ def _fence(lines: list[str], lang: str = "sh") -> list[str]:
 def _fix(fix: dict[str, Any]) -> list[str]:
     out = [
         f"**Fix {fix['number']}** (`{fix['check']}`)"
-        + (f": {_cell(fix['advice'])}" if fix.get("advice") else "")
+        + (f": {cell(fix['advice'])}" if fix.get("advice") else "")
     ]
     commands = [
         c["command"] + (f"   # {c['comment']}" if c.get("comment") else "") for c in fix.get("commands") or []
     ]
     if commands:
-        out += ["", *_fence(commands)]
+        out += ["", *fence(commands)]
         if fix.get("runs_with_fix"):
             out += ["", f"_{runs_with_fix_note(len(commands))}._"]
     return [*out, ""]
@@ -56,12 +55,12 @@ def render_diagnosis(report: dict[str, Any]) -> list[str]:
     if not diagnosis:
         return []
     fixes = {f["number"]: f for f in diagnosis.get("fixes") or []}
-    out = ["#### Diagnosis", "", f"**{_cell(diagnosis['headline'])}**", ""]
+    out = ["#### Diagnosis", "", f"**{cell(diagnosis['headline'])}**", ""]
     for kind in ("problems", "warnings"):
         for problem in diagnosis.get(kind) or []:
-            line = f"- {_EMOJI.get(problem['status'], '?')} **{_cell(problem['title'])}**"
+            line = f"- {_EMOJI.get(problem['status'], '?')} **{cell(problem['title'])}**"
             if problem.get("explanation"):
-                line += f" — {_cell(problem['explanation'])}"
+                line += f" — {cell(problem['explanation'])}"
             line += " (" + ", ".join(f"`{c}`" for c in problem["checks"]) + ")"
             if problem.get("fix"):
                 line += f" → fix {problem['fix']}"
@@ -83,18 +82,18 @@ def render_markdown(report: dict[str, Any], verbose: bool = False, title: str | 
             if isinstance(item, tuple):
                 summary, rows = item
                 ids = ", ".join(f"`{r['id']}`" for r in rows)
-                out.append(f"| {_EMOJI['skip']} | {ids} | {_cell(folded_text(family, summary, rows))} | |")
+                out.append(f"| {_EMOJI['skip']} | {ids} | {cell(folded_text(family, summary, rows))} | |")
                 continue
-            finding = _cell(item["summary"])
+            finding = cell(item["summary"])
             if verbose and item.get("details"):
-                finding += "<br>" + "<br>".join(_cell(d) for d in item["details"])
+                finding += "<br>" + "<br>".join(cell(d) for d in item["details"])
             ref = f"fix {refs[item['id']]}" if item["id"] in refs else ""
             glyph = _EMOJI.get(item["status"], GLYPHS.get(item["status"], "?"))
             out.append(f"| {glyph} | `{item['id']}` | {finding} | {ref} |")
     out += ["", f"**{closing_line(report)}** (exit code {report['exit_code']})", ""]
     env = report["environment"]
     out += ["<details><summary>Environment</summary>", ""]
-    out += _fence([f"{key}: {value}" for key, value in env.items()], "")
+    out += fence([f"{key}: {value}" for key, value in env.items()], "")
     out += ["", "</details>", ""]
     return "\n".join(out)
 
@@ -103,7 +102,7 @@ def render_actions(mode: str, actions: list[dict[str, Any]], exit_code: int) -> 
     """An action's messages (``--clear-cache``, ``--seed``, ``--fetch``, ``--fix``) as a text block."""
     out = [f"### mnist-doctor --{mode}", ""]
     for step in actions:
-        out += _fence(step.get("messages") or ["(no output)"], "text")
+        out += fence(step.get("messages") or ["(no output)"], "text")
         out.append("")
     out += [f"**exit code {exit_code}**", ""]
     return "\n".join(out)
@@ -117,7 +116,7 @@ def render_check_list(rows: list[dict[str, Any]], broken: list[dict[str, Any]]) 
         if row["requires"]:
             notes.append("requires " + ", ".join(f"`{r}`" for r in row["requires"]))
         notes_text = ", ".join(notes)
-        out.append(f"| `{row['id']}` | {_cell(row['title'])} | {notes_text} |")
+        out.append(f"| `{row['id']}` | {cell(row['title'])} | {notes_text} |")
     for b in broken:
-        out.append(f"| `plugin.{b['entry_point']}` | failed to load: {_cell(str(b['error']))} | |")
+        out.append(f"| `plugin.{b['entry_point']}` | failed to load: {cell(str(b['error']))} | |")
     return "\n".join(out) + "\n"
